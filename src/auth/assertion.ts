@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { OAuthError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import type { OutboundContext } from './types.js';
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** Extra time a jti record outlives its assertion, for IdP clocks that run behind ours. */
+export const JTI_CLOCK_SKEW_SECONDS = 30;
+const JTI_ATTEMPTS = 3;
+
+export interface AssertionSpec {
+  readonly upstream: string;
+  readonly clientId: string;
+  readonly issuer: string;
+  /** `issuer`, `token_endpoint` or a literal audience */
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  readonly alg: string;
+  readonly kid?: string;
+  readonly store: Store;
+}
+
+/** 128 bits from the CSPRNG, base64url: 22 characters. */
+export const newJti = (): string => randomBytes(16).toString('base64url');
+
+export function resolveAudience(spec: Pick<AssertionSpec, 'audience' | 'issuer'>, tokenEndpoint: string): string {
+  if (spec.audience === 'issuer') return spec.issuer;
+  if (spec.audience === 'token_endpoint') return tokenEndpoint;
+  return spec.audience;
+}
+
+/**
+ * Signs a fresh RFC 7523 client assertion: iss = sub = client_id, aud a single string, iat = nbf = now,
+ * exp = now + ttl, and a jti that the store has recorded before the assertion leaves (a collision mints
+ * another). A store failure propagates: no assertion leaves without its jti record.
+ */
+export async function mintAssertion(spec: AssertionSpec, key: KeyObject, context: OutboundContext): Promise<string> {
+  const now = Date.now();
+  const iat = Math.floor(now / 1000);
+  const jti = await claimNewJti(spec, context.requestId, now);
+  const header = spec.kid ? { alg: spec.alg, kid: spec.kid } : { alg: spec.alg };
+  return new SignJWT({})
+    .setProtectedHeader(header)
+    .setIssuer(spec.clientId)
+    .setSubject(spec.clientId)
+    .setAudience(resolveAudience(spec, context.tokenEndpoint))
+    .setJti(jti)
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(iat + spec.ttlSeconds)
+    .sign(key);
+}
+
+async function claimNewJti(spec: AssertionSpec, requestId: string, now: number): Promise<string> {
+  const expiresAt = now + (spec.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000;
+  for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
+    const jti = newJti();
+    if (await spec.store.claimJti(jti, { upstream: spec.upstream, clientId: spec.clientId, requestId, issuedAt: now, expiresAt })) return jti;
+  }
+  throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id');
+}
+
+export function setAssertion(body: URLSearchParams, clientId: string, assertion: string): void {
+  body.set('client_id', clientId);
+  body.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
+  body.set('client_assertion', assertion);
+}

@@ -1,0 +1,34 @@
+import type { OutboundMethod } from '../config/schema.js';
+
+/** The request authbridge is about to send upstream; a strategy adds its credentials to it. */
+export interface OutboundRequest {
+  readonly body: URLSearchParams;
+  readonly headers: Record<string, string>;
+}
+
+export interface OutboundContext {
+  /** the upstream token endpoint this request goes to (an assertion's `aud` may be it) */
+  readonly tokenEndpoint: string;
+  /** the secret the downstream presented: the upstream secret in passthrough mode */
+  readonly presentedSecret: string;
+  readonly requestId: string;
+}
+
+/**
+ * One outbound client authentication method. Built once per client at config load (keys imported,
+ * static headers precomputed); `apply` touches only the body and headers and makes no network call
+ * other than recording an assertion's jti in the store.
+ */
+export interface OutboundAuth {
+  readonly method: OutboundMethod;
+  /** the client_id registered at the IdP */
+  readonly clientId: string;
+  apply(request: OutboundRequest, context: OutboundContext): Promise<void>;
+}
+
+/** Where a strategy's secret comes from: fixed in config (verify mode) or the caller's (passthrough). */
+export type SecretSource = { readonly mode: 'verify'; readonly secret: string } | { readonly mode: 'passthrough' };
+
+export function secretFor(source: SecretSource, context: OutboundContext): string {
+  return source.mode === 'verify' ? source.secret : context.presentedSecret;
+}

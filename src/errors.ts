@@ -1,0 +1,42 @@
+/**
+ * Errors that reach a caller. One class, one serializer (RFC 6749 §5.2 JSON): `expose` decides whether the
+ * description is ours to show; anything unexpected is answered as a bare `server_error`.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'server_error'
+  | 'temporarily_unavailable';
+
+export class OAuthError extends Error {
+  readonly expose: boolean;
+  constructor(
+    readonly status: number,
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(description, options);
+    this.name = 'OAuthError';
+    this.expose = true;
+  }
+
+  toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+export const invalidRequest = (description: string) => new OAuthError(400, 'invalid_request', description);
+export const invalidClient = (description: string, usedBasic = false) =>
+  new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {});
+
+/** Maps any thrown value to the error a caller sees; internal details never leave. */
+export function toOAuthError(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  return new OAuthError(500, 'server_error', 'internal error', {}, { cause: err });
+}

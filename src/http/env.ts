@@ -1,0 +1,32 @@
+import type { RequestIdVariables } from 'hono/request-id';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime.js';
+
+/** What a request has revealed about itself, for its one access-log line (configured names only). */
+export interface RequestFacts {
+  upstream?: string;
+  client?: string;
+  inbound?: string;
+  outbound?: string;
+  grantType?: string;
+  upstreamStatus?: number;
+  upstreamMs?: number;
+  error?: string;
+}
+
+export interface AppVariables extends RequestIdVariables {
+  facts: RequestFacts;
+}
+
+export interface AppEnv {
+  Variables: AppVariables;
+}
+
+export interface AppDeps {
+  /** the current runtime; a reload swaps what this returns, in-flight requests keep the one they took */
+  runtime: () => Runtime;
+  log: Logger;
+  maxBodyBytes: number;
+  /** false while starting or draining: /readyz answers 503 */
+  ready?: () => boolean;
+}

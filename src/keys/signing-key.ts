@@ -1,0 +1,79 @@
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { SigningAlg } from '../config/schema.js';
+
+/** A private key ready to sign with: imported once at start, never per request. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly privateKey: KeyObject;
+  /** public members only, with kid/alg/use: what the JWKS publishes */
+  readonly publicJwk: Readonly<JWK>;
+}
+
+/** Raised for an unusable key file; the message is safe to print (it never quotes key material). */
+export class KeyLoadError extends Error {
+  override name = 'KeyLoadError';
+}
+
+const MIN_RSA_BITS = 2048;
+
+/** Reads a PEM (PKCS#8, SEC1, PKCS#1) or JWK file and checks it can sign `alg`. */
+export async function loadSigningKey(file: string, alg: SigningAlg): Promise<SigningKey> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new KeyLoadError(`cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return importSigningKey(text, alg, file);
+}
+
+export async function importSigningKey(text: string, alg: SigningAlg, source = 'key'): Promise<SigningKey> {
+  let privateKey: KeyObject;
+  try {
+    privateKey = text.trimStart().startsWith('{')
+      ? createPrivateKey({ key: parseJwk(text), format: 'jwk' })
+      : createPrivateKey({ key: text, format: 'pem' });
+  } catch (err) {
+    if (err instanceof KeyLoadError) throw err;
+    throw new KeyLoadError(`${source} is not a private key in PEM or JWK form`);
+  }
+  checkKeyFitsAlg(privateKey, alg, source);
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+  const kid = await calculateJwkThumbprint(jwk, 'sha256');
+  return Object.freeze({ kid, alg, privateKey, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
+}
+
+function parseJwk(text: string): JsonWebKey {
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw new KeyLoadError('key file is not valid JSON');
+  }
+  if (typeof jwk !== 'object' || jwk === null || !('d' in jwk)) throw new KeyLoadError('JWK has no private members ("d")');
+  return jwk as JsonWebKey;
+}
+
+function checkKeyFitsAlg(key: KeyObject, alg: SigningAlg, source: string): void {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  const fail = (want: string) => {
+    throw new KeyLoadError(`${source}: ${alg} needs ${want}, got a ${type}${details.namedCurve ? ` ${details.namedCurve}` : ''} key`);
+  };
+  switch (alg) {
+    case 'ES256':
+      if (type !== 'ec' || details.namedCurve !== 'prime256v1') fail('an EC P-256 key');
+      break;
+    case 'EdDSA':
+      if (type !== 'ed25519') fail('an Ed25519 key');
+      break;
+    case 'RS256':
+    case 'PS256':
+      if (type !== 'rsa' && !(alg === 'PS256' && type === 'rsa-pss')) fail('an RSA key');
+      if ((details.modulusLength ?? 0) < MIN_RSA_BITS) throw new KeyLoadError(`${source}: RSA keys must be at least ${MIN_RSA_BITS} bits`);
+      break;
+  }
+}

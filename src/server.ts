@@ -1,0 +1,41 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { AppEnv } from './http/env.js';
+
+export interface Listening {
+  readonly server: Server;
+  /** http://host:port actually bound (port 0 resolved) */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the app on host:port. Keep-alive outlasts common load-balancer idle timeouts (60 s), so the
+ * proxy is never the side that closes a connection a balancer is about to reuse.
+ */
+export async function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Listening> {
+  const server = createServer(getRequestListener(app.fetch));
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${shownHost}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,78 @@
+import type { Logger } from '../log.js';
+import { endpointUrlProblem } from '../config/schema.js';
+import type { UpstreamClient } from './http.js';
+
+/** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads. */
+export interface ProviderMetadata {
+  issuer: string;
+  token_endpoint: string;
+  token_endpoint_auth_methods_supported?: string[];
+}
+
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
+}
+
+/**
+ * Resolves an upstream's token endpoint: the configured override, else discovery read lazily on first use
+ * and kept for the life of the config. Concurrent first requests share one discovery call; a failure is
+ * not cached, so the next request tries again.
+ */
+export class TokenEndpointResolver {
+  #pending?: Promise<string>;
+  #resolved?: string;
+
+  constructor(
+    private readonly opts: {
+      issuer: string;
+      tokenEndpoint?: string;
+      http: UpstreamClient;
+      log: Logger;
+      /** outbound methods this upstream's clients use; warned about if the IdP does not list them */
+      methods: readonly string[];
+    },
+  ) {
+    this.#resolved = opts.tokenEndpoint;
+  }
+
+  /** Synchronously known endpoint, if any (override or already discovered). */
+  get current(): string | undefined {
+    return this.#resolved;
+  }
+
+  resolve(): Promise<string> {
+    if (this.#resolved) return Promise.resolve(this.#resolved);
+    this.#pending ??= this.#discover().then(
+      (endpoint) => (this.#resolved = endpoint),
+      (err: unknown) => {
+        this.#pending = undefined;
+        throw err;
+      },
+    );
+    return this.#pending;
+  }
+
+  async #discover(): Promise<string> {
+    const { issuer, http, log, methods } = this.opts;
+    const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+    const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
+    if (res.status !== 200) throw new DiscoveryError(`discovery answered ${res.status}`);
+    let meta: Partial<ProviderMetadata>;
+    try {
+      meta = JSON.parse(res.body.toString('utf8')) as Partial<ProviderMetadata>;
+    } catch {
+      throw new DiscoveryError('discovery document is not JSON');
+    }
+    // RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document must be the one we asked.
+    if (meta.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${String(meta.issuer)}`);
+    if (typeof meta.token_endpoint !== 'string') throw new DiscoveryError('discovery document has no token_endpoint');
+    const problem = endpointUrlProblem(meta.token_endpoint);
+    if (problem) throw new DiscoveryError(`discovered token_endpoint ${problem}`);
+    const supported = meta.token_endpoint_auth_methods_supported;
+    const unlisted = Array.isArray(supported) ? methods.filter((m) => !supported.includes(m)) : [];
+    if (unlisted.length > 0)
+      log.warn({ issuer, unlisted, supported }, 'the IdP does not list these client authentication methods as supported');
+    log.info({ issuer, tokenEndpoint: meta.token_endpoint }, 'discovered token endpoint');
+    return meta.token_endpoint;
+  }
+}

@@ -1,0 +1,44 @@
+import type { OutboundRequest } from '../auth/types.js';
+import { OAuthError } from '../errors.js';
+import type { UpstreamRuntime } from '../runtime.js';
+import { DiscoveryError } from './discovery.js';
+import { UpstreamError, type UpstreamResponse } from './http.js';
+
+/** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
+export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
+
+/** The upstream token endpoint, or the OAuth error a caller gets when discovery fails. */
+export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<string> {
+  try {
+    return await upstream.tokenEndpoint.resolve();
+  } catch (err) {
+    if (err instanceof DiscoveryError) throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err });
+    throw toGatewayError(err, 'upstream discovery');
+  }
+}
+
+/** Sends the rewritten token request; the response comes back untouched. */
+export async function forward(upstream: UpstreamRuntime, tokenEndpoint: string, request: OutboundRequest): Promise<UpstreamResponse> {
+  try {
+    return await upstream.http.send({ method: 'POST', url: new URL(tokenEndpoint), headers: request.headers, body: request.body.toString() });
+  } catch (err) {
+    throw toGatewayError(err, 'upstream token endpoint');
+  }
+}
+
+export function relayHeaders(res: UpstreamResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of RELAYED_HEADERS) {
+    const value = res.headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** 504 for a timeout, 502 for anything else that kept a response from arriving. */
+function toGatewayError(err: unknown, what: string): OAuthError {
+  if (!(err instanceof UpstreamError)) throw err;
+  if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err });
+  const reason = err.kind === 'connect' ? 'unreachable' : err.kind === 'response_too_large' ? 'sent an oversized response' : 'failed';
+  return new OAuthError(502, 'temporarily_unavailable', `${what} ${reason}`, {}, { cause: err });
+}

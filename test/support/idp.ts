@@ -1,0 +1,255 @@
+// A real oidc-provider IdP on a loopback port, for end-to-end tests and the demo.
+//
+// A small Node http server sits in front of provider.callback() so that every token endpoint
+// request is captured exactly as it arrived on the wire (headers, raw body bytes) together with
+// the IdP's answer, and so that the login/consent interaction endpoints can be served without
+// devInteractions.
+import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { Provider } from 'oidc-provider';
+import { buildConfiguration, generateSigningJwks, loadOidcProvider } from './idp-config.js';
+import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
+import { driveLogin } from './idp-login.js';
+
+export interface IdpClientMetadata {
+  client_id: string;
+  client_secret?: string;
+  token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt';
+  token_endpoint_auth_signing_alg?: string;
+  jwks_uri?: string;
+  grant_types?: string[]; // default ['client_credentials'] (then response_types/redirect_uris default to [])
+  redirect_uris?: string[];
+  response_types?: string[];
+  [k: string]: unknown;
+}
+
+export interface CapturedTokenRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>; // lower-cased, as received on the wire (repeated headers joined with ', ')
+  authorization?: string; // the raw Authorization header value, exactly as received
+  rawBody: string; // the raw request body, exactly as received (utf-8)
+  params: Record<string, string | string[]>; // parsed form body ({} unless application/x-www-form-urlencoded)
+  status: number; // the status the IdP answered with
+  responseBody: string;
+  /** decoded client_assertion if present (jose decodeProtectedHeader / decodeJwt) */
+  assertion?: { header: Record<string, unknown>; claims: Record<string, unknown> };
+  /** oidc-provider's internal reason for an error response (e.g. 'invalid secret provided'); its
+   *  error_description for invalid_client is always the generic 'client authentication failed'. */
+  errorDetail?: string;
+}
+
+export interface Idp {
+  issuer: string; // e.g. http://127.0.0.1:PORT (no trailing slash)
+  tokenEndpoint: string;
+  jwksUri: string; // the IdP's own signing keys
+  authorizationEndpoint: string;
+  apiAudience: string; // aud of the JWT access tokens
+  provider: Provider;
+  captured: CapturedTokenRequest[]; // every request to the token endpoint, in arrival order
+  clearCaptured(): void;
+  /** Drive a browser-style login (cookie jar, redirect: 'manual') for an authorization URL of this IdP:
+   *  log in as `accountId` (default 'alice'), grant consent, and return the final redirect to the
+   *  client's redirect_uri (?code=...&state=...&iss=...). Throws on an error redirect or anything unexpected. */
+  login(authorizationUrl: string | URL, accountId?: string): Promise<URL>;
+  close(): Promise<void>;
+}
+
+export interface StartIdpOptions {
+  clients: IdpClientMetadata[];
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0 (free port)
+  /** resource server the client_credentials / code grants issue JWT access tokens for */
+  apiAudience?: string; // default 'urn:authbridge:test-api'
+}
+
+export const DEFAULT_API_AUDIENCE = 'urn:authbridge:test-api';
+
+const INTERACTION_PATH = /^\/interaction\/([^/]+)\/?$/;
+
+/** A fresh, readable IncomingMessage carrying an already-consumed request body, for the provider to parse. */
+function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const replay = new IncomingMessage(req.socket);
+  replay.method = req.method;
+  replay.url = req.url;
+  replay.headers = req.headers;
+  replay.rawHeaders = req.rawHeaders;
+  replay.httpVersion = req.httpVersion;
+  replay.httpVersionMajor = req.httpVersionMajor;
+  replay.httpVersionMinor = req.httpVersionMinor;
+  replay.complete = true;
+  if (body.length) replay.push(body);
+  replay.push(null);
+  return replay;
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function parseForm(contentType: string | undefined, raw: string): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  if (!contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return params;
+  for (const [key, value] of new URLSearchParams(raw)) {
+    const existing = params[key];
+    if (existing === undefined) params[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else params[key] = [existing, value];
+  }
+  return params;
+}
+
+function decodeAssertion(assertion: unknown): CapturedTokenRequest['assertion'] {
+  if (typeof assertion !== 'string') return undefined;
+  try {
+    return {
+      header: decodeProtectedHeader(assertion) as Record<string, unknown>,
+      claims: decodeJwt(assertion) as Record<string, unknown>,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Record the status and body the provider answers with, as it writes them. */
+function recordResponse(res: ServerResponse, entry: CapturedTokenRequest): void {
+  const chunks: Buffer[] = [];
+  const toBuffer = (chunk: unknown, encoding?: unknown) => (typeof chunk === 'string'
+    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+    : Buffer.from(chunk as Uint8Array));
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    return write(chunk, ...rest);
+  }) as ServerResponse['write'];
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    entry.status = res.statusCode;
+    entry.responseBody = Buffer.concat(chunks).toString('utf8');
+    return end(chunk, ...rest);
+  }) as ServerResponse['end'];
+}
+
+export async function startIdp(opts: StartIdpOptions): Promise<Idp> {
+  const host = opts.host ?? '127.0.0.1';
+  const apiAudience = opts.apiAudience ?? DEFAULT_API_AUDIENCE;
+  const { default: ProviderCtor, errors } = await loadOidcProvider();
+  const jwks = await generateSigningJwks();
+  const captured: CapturedTokenRequest[] = [];
+  const byRequest = new WeakMap<IncomingMessage, CapturedTokenRequest>();
+
+  let provider: Provider | undefined;
+  let tokenPath = '/token';
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      if (!provider || !handle) {
+        sendJson(res, 503, { error: 'temporarily_unavailable' });
+        return;
+      }
+      const pathname = new URL(req.url ?? '/', 'http://idp.invalid').pathname;
+      const interaction = INTERACTION_PATH.exec(pathname);
+      if (interaction?.[1]) {
+        await handleInteraction(provider, req, res, decodeURIComponent(interaction[1]));
+        return;
+      }
+      if (pathname !== tokenPath) {
+        handle(req, res);
+        return;
+      }
+      const raw = await readBody(req);
+      const rawBody = raw.toString('utf8');
+      const headers = flattenHeaders(req);
+      const params = parseForm(headers['content-type'], rawBody);
+      const entry: CapturedTokenRequest = {
+        method: req.method ?? '',
+        path: pathname,
+        headers,
+        rawBody,
+        params,
+        status: 0,
+        responseBody: '',
+      };
+      if (headers.authorization !== undefined) entry.authorization = headers.authorization;
+      const assertion = decodeAssertion(params.client_assertion);
+      if (assertion) entry.assertion = assertion;
+      captured.push(entry);
+      recordResponse(res, entry);
+      const replay = replayRequest(req, raw);
+      byRequest.set(replay, entry);
+      handle(replay, res);
+    })().catch((err: unknown) => {
+      const error = err as { statusCode?: number; status?: number; error?: string; error_description?: string; message?: string };
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, error.statusCode ?? error.status ?? 500, {
+        error: error.error ?? 'server_error',
+        error_description: error.error_description ?? error.message ?? String(err),
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  try {
+    const { port } = server.address() as AddressInfo;
+    const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    provider = new ProviderCtor(issuer, buildConfiguration({
+      clients: opts.clients,
+      apiAudience,
+      jwks,
+      InvalidTarget: errors.InvalidTarget,
+    }));
+    // Surface invalid client metadata now instead of as an opaque invalid_client later.
+    for (const { client_id: clientId } of opts.clients) {
+      const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
+        throw new Error(`startIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
+      });
+      if (!client) throw new Error(`startIdp(): client ${clientId} was not registered`);
+    }
+    provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
+      const entry = byRequest.get(ctx.req);
+      if (entry) entry.errorDetail = err.error_detail ?? err.message;
+    });
+    tokenPath = new URL(provider.urlFor('token')).pathname;
+    handle = provider.callback();
+    const active = provider;
+
+    return {
+      issuer,
+      tokenEndpoint: provider.urlFor('token'),
+      jwksUri: provider.urlFor('jwks'),
+      authorizationEndpoint: provider.urlFor('authorization'),
+      apiAudience,
+      provider: active,
+      captured,
+      clearCaptured: () => {
+        captured.length = 0;
+      },
+      login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId),
+      close: () => new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+    };
+  } catch (err) {
+    server.close();
+    server.closeAllConnections();
+    throw err;
+  }
+}

@@ -1,0 +1,155 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateFile } from '../../src/cli/validate.js';
+import { ConfigError, formatIssue } from '../../src/config/errors.js';
+import { configPath, parseConfig } from '../../src/config/load.js';
+import { renderSchema } from '../../scripts/write-schema.js';
+import { writeKeyFile } from '../support/keys.js';
+
+const minimal = (client: string, upstream = 'issuer: https://idp.example.com') => `
+upstreams:
+  okta:
+    ${upstream}
+    clients:
+${client
+  .trim()
+  .split('\n')
+  .map((l) => `      ${l}`)
+  .join('\n')}
+`;
+
+/** The path: message pairs a config produces. */
+function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml', env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map(formatIssue);
+    throw err;
+  }
+  return [];
+}
+
+describe('config: good files', () => {
+  it('applies the documented defaults', () => {
+    const config = parseConfig(minimal('- clientId: broker\n  upstream: { method: client_secret_basic }'), 't', {});
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxBodyBytes: 65536 });
+    expect(config.store).toEqual({ type: 'memory' });
+    expect(config.upstreams.okta!.timeoutMs).toBe(10_000);
+    expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic', basicEncoding: 'rfc6749' });
+    expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
+  });
+
+  it('defaults private_key_jwt to ES256, aud = issuer, 60 s', () => {
+    const config = parseConfig(minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k.pem } }'), 't', {});
+    expect(config.upstreams.okta!.clients[0]!.upstream).toMatchObject({ alg: 'ES256', audience: 'issuer', assertionTtlSeconds: 60 });
+  });
+
+  it('reads ${VAR} from the environment, one scalar at a time, and $${ as a literal', () => {
+    const yaml = minimal('- clientId: b\n  clientSecret: "${S}"\n  upstream: { method: client_secret_post, clientSecret: "pre-$${X}-${T}" }');
+    const config = parseConfig(yaml, 't', { S: 'a: [b, c]', T: 'tail' });
+    const client = config.upstreams.okta!.clients[0]!;
+    expect(client.clientSecret).toBe('a: [b, c]');
+    expect(client.upstream).toMatchObject({ clientSecret: 'pre-${X}-tail' });
+  });
+
+  it('every example under config/ validates (with its variables and key files provided)', async () => {
+    const dir = new URL('../../config/', import.meta.url).pathname;
+    const files = ['authbridge.yaml', ...readdirSync(join(dir, 'examples')).map((f) => `examples/${f}`)];
+    const env = {
+      BROKER_SECRET: 'broker-secret-value',
+      OKTA_KEY_FILE: writeKeyFile('ec-p256'),
+      LEGACY_APP_SECRET: 'legacy',
+      CORP_SSO_SECRET: 'corp',
+      M2M_SECRET: 'm2m',
+      PARTNER_HMAC_SECRET: 'x'.repeat(32),
+    };
+    for (const file of files) {
+      const result = await validateFile(join(dir, file), env);
+      expect(result.lines.join('\n'), file).toMatch(/OK/);
+    }
+  });
+
+  it('the committed JSON Schema is the one the zod schema generates (run `npm run schema`)', () => {
+    expect(readFileSync(new URL('../../config/authbridge.schema.json', import.meta.url), 'utf8')).toBe(renderSchema());
+  });
+
+  it('picks the file: --config, else AUTHBRIDGE_CONFIG, else config/authbridge.yaml', () => {
+    expect(configPath('a.yaml', { AUTHBRIDGE_CONFIG: 'b.yaml' })).toBe('a.yaml');
+    expect(configPath(undefined, { AUTHBRIDGE_CONFIG: 'b.yaml' })).toBe('b.yaml');
+    expect(configPath(undefined, {})).toBe('config/authbridge.yaml');
+  });
+});
+
+describe('config: each kind of bad file names the bad field', () => {
+  const cases: [string, string, string[]][] = [
+    ['YAML syntax', 'upstreams: [\n', ['line 2']],
+    ['empty file', '', ['config file is empty']],
+    ['unknown field', minimal('- clientId: b\n  upstream: { method: client_secret_post, secrt: x }'), ['upstreams.okta.clients[0].upstream.secrt: unknown field']],
+    ['unknown method', minimal('- clientId: b\n  upstream: { method: tls_magic }'), ['upstreams.okta.clients[0].upstream.method:']],
+    ['bad upstream name', 'upstreams:\n  Okta_1: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', ['upstreams.Okta_1 (name): upstream names are [a-z0-9-]+']],
+    ['reserved upstream name', 'upstreams:\n  healthz: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', ['upstreams.healthz (name): is a reserved path']],
+    ['no upstreams', 'upstreams: {}', ['upstreams: at least one upstream is required']],
+    ['http issuer off loopback', minimal('- clientId: b\n  upstream: { method: client_secret_post }', 'issuer: http://idp.example.com'), ['upstreams.okta.issuer: must be an https URL']],
+    ['missing env var', minimal('- clientId: b\n  clientSecret: ${NOPE}\n  upstream: { method: client_secret_post, clientSecret: x }'), ['upstreams.okta.clients[0].clientSecret: environment variable NOPE is not set']],
+    ['short HS256 secret', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, clientSecret: only-31-bytes-xxxxxxxxxxxxxxxxx }'), ['upstreams.okta.clients[0].upstream.clientSecret: HS256 needs a secret of at least 32 bytes']],
+    ['short HS512 secret', minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, alg: HS512, clientSecret: ${'x'.repeat(48)} }`), ['upstreams.okta.clients[0].upstream.clientSecret: HS512 needs a secret of at least 64 bytes']],
+    ['private_key_jwt in passthrough', minimal('- clientId: b\n  upstream: { method: private_key_jwt, key: { file: k.pem } }'), ['upstreams.okta.clients[0].clientSecret: private_key_jwt needs verify mode']],
+    ['private_key_jwt without key', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'), ['upstreams.okta.clients[0].upstream.key:']],
+    ['verify mode without upstream secret', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_basic }'), ['upstreams.okta.clients[0].upstream.clientSecret: required for client_secret_basic in verify mode']],
+    ['upstream secret in passthrough', minimal('- clientId: b\n  upstream: { method: client_secret_basic, clientSecret: x }'), ['upstreams.okta.clients[0].upstream.clientSecret: passthrough mode']],
+    ['ttl over 300 s', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, assertionTtlSeconds: 301 }'), ['upstreams.okta.clients[0].upstream.assertionTtlSeconds:']],
+    ['bad alg', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, alg: HS256 }'), ['upstreams.okta.clients[0].upstream.alg:']],
+    ['duplicate clientId', minimal('- { clientId: b, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_basic } }'), ['upstreams.okta.clients[1].clientId: duplicate clientId "b"']],
+    ['bad encoding', minimal('- clientId: b\n  upstream: { method: client_secret_basic, basicEncoding: latin1 }'), ['upstreams.okta.clients[0].upstream.basicEncoding:']],
+    ['bad port and body cap', 'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.port:', 'server.maxBodyBytes:']],
+    ['duplicate YAML key', 'server: {}\nserver: {}\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['line 2']],
+  ];
+  it.each(cases)('%s', (_name, yaml, expected) => {
+    const found = problems(yaml);
+    for (const prefix of expected) expect(found.some((p) => p.startsWith(prefix)), `${prefix}\n in ${found.join('\n')}`).toBe(true);
+  });
+
+  it('lists every problem at once, not only the first', () => {
+    const yaml = 'server: { port: -1 }\n' + minimal('- clientId: b\n  clientSecret: ${A}\n  upstream: { method: client_secret_jwt, clientSecret: "${B}" }');
+    expect(problems(yaml)).toEqual([
+      'upstreams.okta.clients[0].clientSecret: environment variable A is not set',
+      'upstreams.okta.clients[0].upstream.clientSecret: environment variable B is not set',
+      'server.port: Too small: expected number to be >=0',
+    ]);
+  });
+});
+
+describe('config: key files are checked at load, with the field path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'authbridge-cfg-'));
+  const withKey = (file: string, alg: string) => {
+    const path = join(dir, `c-${Math.random()}.yaml`);
+    writeFileSync(path, minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, alg: ${alg}, key: { file: "${file}" } }`));
+    return validateFile(path, {});
+  };
+  const cases: [string, () => string, string, RegExp][] = [
+    ['missing file', () => join(dir, 'nope.pem'), 'ES256', /key\.file: cannot read key file .*ENOENT/],
+    ['not a key', () => (writeFileSync(join(dir, 'junk.pem'), 'hello'), join(dir, 'junk.pem')), 'ES256', /key\.file: .* is not a private key/],
+    ['public key only', () => (writeFileSync(join(dir, 'pub.json'), '{"kty":"EC","crv":"P-256","x":"a","y":"b"}'), join(dir, 'pub.json')), 'ES256', /no private members/],
+    ['EC key for RS256', () => writeKeyFile('ec-p256', 'pem', dir), 'RS256', /RS256 needs an RSA key, got a ec prime256v1 key/],
+    ['P-384 for ES256', () => writeKeyFile('ec-p384', 'pem', dir), 'ES256', /ES256 needs an EC P-256 key/],
+    ['RSA 1024', () => writeKeyFile('rsa-1024', 'pem', dir), 'PS256', /at least 2048 bits/],
+  ];
+  it.each(cases)('%s', async (_name, file, alg, expected) => {
+    const result = await withKey(file(), alg);
+    expect(result.ok).toBe(false);
+    expect(result.lines.join('\n')).toMatch(/upstreams\.okta\.clients\[0\]\.upstream\.key\.file: /);
+    expect(result.lines.join('\n')).toMatch(expected);
+  });
+
+  it.each([
+    ['ec-p256', 'pem', 'ES256'],
+    ['ec-p256', 'jwk', 'ES256'],
+    ['rsa-2048', 'pem', 'RS256'],
+    ['rsa-2048', 'jwk', 'PS256'],
+    ['ed25519', 'pem', 'EdDSA'],
+  ] as const)('accepts %s %s for %s', async (kind, format, alg) => {
+    expect((await withKey(writeKeyFile(kind, format, dir), alg)).ok).toBe(true);
+  });
+});
