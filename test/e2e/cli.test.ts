@@ -1,0 +1,82 @@
+// The CLI as users run it: `authbridge validate` exit codes and messages; `authbridge start` serves,
+// answers health checks and exits 0 on SIGTERM; `npm run demo` completes.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-'));
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}, script = 'src/main.ts') {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const done = once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
+  return { child, done, out: () => stdout };
+}
+
+describe('authbridge validate', () => {
+  it('exits 0 on the shipped example config', async () => {
+    const { code, stdout } = await run(['validate', '--config', 'config/authbridge.yaml']).done;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/OK \(1 upstream\(s\), 1 client\(s\)\)/);
+  });
+
+  it('exits non-zero and lists every problem with its path', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'server: { port: 99999 }\nupstreams:\n  okta:\n    issuer: http://idp.example.com\n    clients:\n      - clientId: b\n        clientSecret: ${MISSING_SECRET}\n        upstream: { method: private_key_jwt, key: { file: /nonexistent.pem } }\n');
+    const { code, stderr } = await run(['validate', '--config', file]).done;
+    expect(code).toBe(1);
+    expect(stderr).toContain('upstreams.okta.clients[0].clientSecret: environment variable MISSING_SECRET is not set');
+    expect(stderr).toContain('server.port:');
+    expect(stderr).toContain('upstreams.okta.issuer: must be an https URL');
+  });
+
+  it('reads the file named by AUTHBRIDGE_CONFIG', async () => {
+    const { code, stderr } = await run(['validate'], { AUTHBRIDGE_CONFIG: join(dir, 'missing.yaml') }).done;
+    expect(code).toBe(1);
+    expect(stderr).toContain('cannot read config file: ENOENT');
+  });
+});
+
+describe('authbridge start', () => {
+  it('serves, is ready, and exits 0 on SIGTERM', async () => {
+    const file = join(dir, 'start.yaml');
+    writeFileSync(file, 'server: { host: 127.0.0.1, port: 0 }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
+    const proc = run(['start', '--config', file]);
+    let url: string | undefined;
+    for (let i = 0; i < 100 && !url; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      url = /"url":"(http:\/\/[^"]+)"/.exec(proc.out())?.[1];
+    }
+    expect(url, proc.out()).toBeDefined();
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    proc.child.kill('SIGTERM');
+    const { code, stdout } = await proc.done;
+    expect(code).toBe(0);
+    expect(stdout).toContain('shutting down');
+  });
+
+  it('refuses to start on an invalid config, naming the field', async () => {
+    const file = join(dir, 'invalid.yaml');
+    writeFileSync(file, 'upstreams:\n  metrics: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }\n');
+    const { code, stderr } = await run(['start', '--config', file]).done;
+    expect(code).toBe(1);
+    expect(stderr).toContain('upstreams.metrics (name): is a reserved path');
+  });
+});
+
+describe('npm run demo', () => {
+  it('runs the whole job and exits 0', async () => {
+    const { code, stdout, stderr } = await run([], {}, 'scripts/demo.ts').done;
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('the IdP answered 200');
+    expect(stdout).toContain('"aud": "urn:demo:api"');
+    expect(stdout).toMatch(/401 \{"error":"invalid_client"[^\n]*\(requests at the IdP: 0\)/);
+  }, 60_000);
+});
