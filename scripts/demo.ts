@@ -65,10 +65,11 @@ upstreams:
   console.log(`   JWKS published for the IdP: ${jwks.keys.map((k) => `${k.alg} kid=${k.kid}`).join(', ')}`);
 
   step(3, 'The broker asks for a token with client_secret_post (openid-client)');
-  const server: oidc.ServerMetadata = { issuer: idp.issuer, token_endpoint: `${bridgeUrl}/acme/token` };
+  const tokenUrl = `${bridgeUrl}/acme/token`;
+  const server: oidc.ServerMetadata = { issuer: idp.issuer, token_endpoint: tokenUrl };
   const config = new oidc.Configuration(server, 'broker', {}, oidc.ClientSecretPost(brokerSecret));
   oidc.allowInsecureRequests(config); // loopback http, demo only
-  console.log(`   POST ${server.token_endpoint}  grant_type=client_credentials&client_id=broker&client_secret=[${brokerSecret.length} chars]`);
+  console.log(`   POST ${tokenUrl}  grant_type=client_credentials&client_id=broker&client_secret=[${brokerSecret.length} chars]`);
   const tokens = await oidc.clientCredentialsGrant(config, { resource: 'urn:demo:api' });
 
   step(4, 'What reached the IdP (captured on its side)');
@@ -87,7 +88,7 @@ upstreams:
 
   step(6, 'A wrong broker secret never reaches the IdP');
   const before = idp.captured.length;
-  const bad = await fetch(server.token_endpoint, {
+  const bad = await fetch(tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=client_credentials&client_id=broker&client_secret=wrong',

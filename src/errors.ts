@@ -1,6 +1,6 @@
 /**
- * Errors that reach a caller. One class, one serializer (RFC 6749 §5.2 JSON): `expose` decides whether the
- * description is ours to show; anything unexpected is answered as a bare `server_error`.
+ * Errors that reach a caller. One class, one serializer (RFC 6749 §5.2 JSON): an OAuthError's description
+ * is written for the caller; anything else thrown is answered as a bare `server_error`.
  */
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -13,7 +13,6 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable';
 
 export class OAuthError extends Error {
-  readonly expose: boolean;
   constructor(
     readonly status: number,
     readonly error: OAuthErrorCode,
@@ -23,7 +22,6 @@ export class OAuthError extends Error {
   ) {
     super(description, options);
     this.name = 'OAuthError';
-    this.expose = true;
   }
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {

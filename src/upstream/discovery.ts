@@ -13,14 +13,20 @@ export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
 }
 
+/** The token endpoint as the IdP names it (an assertion's `aud` may be it) and parsed once (for the connection). */
+export interface Endpoint {
+  readonly href: string;
+  readonly url: URL;
+}
+
 /**
  * Resolves an upstream's token endpoint: the configured override, else discovery read lazily on first use
  * and kept for the life of the config. Concurrent first requests share one discovery call; a failure is
  * not cached, so the next request tries again.
  */
 export class TokenEndpointResolver {
-  #pending?: Promise<string>;
-  #resolved?: string;
+  #pending?: Promise<Endpoint>;
+  #resolved?: Endpoint;
 
   constructor(
     private readonly opts: {
@@ -32,18 +38,18 @@ export class TokenEndpointResolver {
       methods: readonly string[];
     },
   ) {
-    this.#resolved = opts.tokenEndpoint;
+    if (opts.tokenEndpoint) this.#resolved = toEndpoint(opts.tokenEndpoint);
   }
 
-  /** Synchronously known endpoint, if any (override or already discovered). */
-  get current(): string | undefined {
-    return this.#resolved;
+  /** The token endpoint URL, as configured or discovered. */
+  async resolve(): Promise<string> {
+    return (await this.endpoint()).href;
   }
 
-  resolve(): Promise<string> {
+  endpoint(): Promise<Endpoint> {
     if (this.#resolved) return Promise.resolve(this.#resolved);
     this.#pending ??= this.#discover().then(
-      (endpoint) => (this.#resolved = endpoint),
+      (href) => (this.#resolved = toEndpoint(href)),
       (err: unknown) => {
         this.#pending = undefined;
         throw err;
@@ -76,3 +82,5 @@ export class TokenEndpointResolver {
     return meta.token_endpoint;
   }
 }
+
+const toEndpoint = (href: string): Endpoint => Object.freeze({ href, url: new URL(href) });

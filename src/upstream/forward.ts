@@ -1,16 +1,16 @@
 import type { OutboundRequest } from '../auth/types.js';
 import { OAuthError } from '../errors.js';
 import type { UpstreamRuntime } from '../runtime.js';
-import { DiscoveryError } from './discovery.js';
+import { DiscoveryError, type Endpoint } from './discovery.js';
 import { UpstreamError, type UpstreamResponse } from './http.js';
 
 /** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
 export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
 
 /** The upstream token endpoint, or the OAuth error a caller gets when discovery fails. */
-export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<string> {
+export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<Endpoint> {
   try {
-    return await upstream.tokenEndpoint.resolve();
+    return await upstream.tokenEndpoint.endpoint();
   } catch (err) {
     if (err instanceof DiscoveryError) throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err });
     throw toGatewayError(err, 'upstream discovery');
@@ -18,9 +18,9 @@ export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<s
 }
 
 /** Sends the rewritten token request; the response comes back untouched. */
-export async function forward(upstream: UpstreamRuntime, tokenEndpoint: string, request: OutboundRequest): Promise<UpstreamResponse> {
+export async function forward(upstream: UpstreamRuntime, tokenEndpoint: Endpoint, request: OutboundRequest): Promise<UpstreamResponse> {
   try {
-    return await upstream.http.send({ method: 'POST', url: new URL(tokenEndpoint), headers: request.headers, body: request.body.toString() });
+    return await upstream.http.send({ method: 'POST', url: tokenEndpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {
     throw toGatewayError(err, 'upstream token endpoint');
   }

@@ -43,7 +43,7 @@ export function tokenRoute({ runtime, maxBodyBytes }: AppDeps): Handler<AppEnv> 
       body,
       headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId },
     };
-    await client.outbound.apply(outbound, { tokenEndpoint, presentedSecret: presented.secret, requestId });
+    await client.outbound.apply(outbound, { tokenEndpoint: tokenEndpoint.href, presentedSecret: presented.secret, requestId });
 
     const sent = performance.now();
     const res = await forward(upstream, tokenEndpoint, outbound);
