@@ -1,7 +1,7 @@
 // The CLI as users run it: `authbridge validate` exit codes and messages; `authbridge start` serves,
 // answers health checks and exits 0 on SIGTERM; `npm run demo` completes.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -41,6 +41,24 @@ describe('authbridge validate', () => {
     const { code, stderr } = await run(['validate'], { AUTHBRIDGE_CONFIG: join(dir, 'missing.yaml') }).done;
     expect(code).toBe(1);
     expect(stderr).toContain('cannot read config file: ENOENT');
+  });
+});
+
+describe('the built bin (dist/main.js, what `npx authbridge` runs)', () => {
+  it('validates and prints its version', async () => {
+    const bin = join(ROOT, 'dist/main.js');
+    const validate = spawn(bin, ['validate', '--config', 'config/authbridge.yaml'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    validate.stdout.on('data', (d: Buffer) => (out += d));
+    const [code] = await once(validate, 'exit');
+    expect(code).toBe(0);
+    expect(out).toContain('OK');
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const ver = spawn(bin, ['--version'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let printed = '';
+    ver.stdout.on('data', (d: Buffer) => (printed += d));
+    await once(ver, 'exit');
+    expect(printed.trim()).toBe(version);
   });
 });
 
