@@ -83,14 +83,22 @@ async function loadKeys(config: Config, source: string): Promise<Map<ClientConfi
   const keys = new Map<ClientConfig, SigningKey>();
   const issues: ConfigIssue[] = [];
   for (const [name, upstream] of Object.entries(config.upstreams)) {
+    // One JWKS per upstream: a published key carries one alg, and its kid (the thumbprint) ignores alg.
+    const algByKid = new Map<string, { alg: string; path: string }>();
     for (const [i, client] of upstream.clients.entries()) {
       const out = client.upstream;
       if (out.method !== 'private_key_jwt') continue;
+      const path = formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', 'file']);
       try {
-        keys.set(client, await loadSigningKey(out.key.file, out.alg));
+        const key = await loadSigningKey(out.key.file, out.alg);
+        const first = algByKid.get(key.kid);
+        if (first && first.alg !== key.alg)
+          issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
+        algByKid.set(key.kid, first ?? { alg: key.alg, path });
+        keys.set(client, key);
       } catch (err) {
         if (!(err instanceof KeyLoadError)) throw err;
-        issues.push({ path: formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', 'file']), message: err.message });
+        issues.push({ path, message: err.message });
       }
     }
   }

@@ -143,6 +143,23 @@ describe('config: key files are checked at load, with the field path', () => {
     expect(result.lines.join('\n')).toMatch(expected);
   });
 
+  it('one key file under two algs on one upstream is refused (its JWKS entry can carry only one alg)', async () => {
+    const rsa = writeKeyFile('rsa-2048', 'pem', dir);
+    const path = join(dir, 'two-algs.yaml');
+    writeFileSync(
+      path,
+      minimal(`- { clientId: a, clientSecret: s, upstream: { method: private_key_jwt, alg: RS256, key: { file: "${rsa}" } } }
+- { clientId: b, clientSecret: s, upstream: { method: private_key_jwt, alg: PS256, key: { file: "${rsa}" } } }
+- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: RS256, key: { file: "${rsa}" } } }`),
+    );
+    const result = await validateFile(path, {});
+    expect(result.ok).toBe(false);
+    expect(result.lines).toEqual([
+      `${path}: 1 problem(s)`,
+      '  upstreams.okta.clients[1].upstream.key.file: the same key is used with RS256 at upstreams.okta.clients[0].upstream.key.file; a published key has one alg — use a separate key',
+    ]);
+  });
+
   it.each([
     ['ec-p256', 'pem', 'ES256'],
     ['ec-p256', 'jwk', 'ES256'],

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JtiRecord, Store } from '../src/store/types.js';
+
+export interface StoreUnderTest {
+  store: Store;
+  /**
+   * Moves the store's clock forward. The store's clock must read like `Date.now()` until advanced.
+   * Without it, expiry is tested in real time with short-lived records.
+   */
+  advance?: (ms: number) => void;
+}
+
+/** Lifetime of the short records the expiry tests use when the clock cannot be advanced. */
+const REAL_TIME_TTL_MS = 150;
+
+/**
+ * The behaviour every Store implementation must have. Implementation-agnostic: only the Store interface is
+ * used, so the same suite runs against memory and Redis.
+ */
+export function runStoreContract(name: string, make: () => Promise<StoreUnderTest>): void {
+  describe(`Store contract: ${name}`, () => {
+    let subject: StoreUnderTest;
+    let closed: boolean;
+    const jti = () => `contract-${randomBytes(12).toString('base64url')}`;
+    const record = (over: Partial<JtiRecord> = {}): JtiRecord => {
+      const now = Date.now();
+      return { upstream: 'idp', clientId: 'client-1', requestId: 'req-1', issuedAt: now, expiresAt: now + 90_000, ...over };
+    };
+    /** Lets a record with `expiresAt` pass into the past, on the store's clock. */
+    async function passExpiry(expiresAt: number): Promise<void> {
+      const wait = expiresAt - Date.now() + 50;
+      if (subject.advance) subject.advance(Math.max(wait, 0));
+      else if (wait > 0) await sleep(wait);
+    }
+    /** A record that outlives the test by far, or one that expires soon enough to wait for. */
+    const shortLived = () => record({ expiresAt: Date.now() + (subject.advance ? 60_000 : REAL_TIME_TTL_MS) });
+
+    beforeEach(async () => {
+      subject = await make();
+      closed = false;
+    });
+    afterEach(async () => {
+      if (!closed) await subject.store.close();
+    });
+
+    it('claims a jti once: true the first time, false after', async () => {
+      const id = jti();
+      expect(await subject.store.claimJti(id, record())).toBe(true);
+      expect(await subject.store.claimJti(id, record({ requestId: 'req-2' }))).toBe(false);
+      expect(await subject.store.claimJti(id, record({ requestId: 'req-3' }))).toBe(false);
+    });
+
+    it('keeps the first record when a second claim is refused', async () => {
+      const id = jti();
+      await subject.store.claimJti(id, record({ requestId: 'first' }));
+      await subject.store.claimJti(id, record({ requestId: 'second' }));
+      expect((await subject.store.getJti(id))?.requestId).toBe('first');
+    });
+
+    it('treats different jtis independently', async () => {
+      const [a, b] = [jti(), jti()];
+      expect(await subject.store.claimJti(a, record())).toBe(true);
+      expect(await subject.store.getJti(b)).toBeUndefined();
+      expect(await subject.store.claimJti(b, record())).toBe(true);
+      expect(await subject.store.claimJti(a, record())).toBe(false);
+      expect(await subject.store.claimJti(b, record())).toBe(false);
+    });
+
+    it('claims concurrently exactly once', async () => {
+      const id = jti();
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => subject.store.claimJti(id, record({ requestId: `r${i}` }))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('returns the record it was given', async () => {
+      const id = jti();
+      const given = record({ upstream: 'okta', clientId: 'a b', requestId: 'req-xyz' });
+      await subject.store.claimJti(id, given);
+      expect(await subject.store.getJti(id)).toEqual(given);
+    });
+
+    it('returns undefined for a jti never claimed', async () => {
+      expect(await subject.store.getJti(jti())).toBeUndefined();
+    });
+
+    it('forgets a record once it expires, and lets its jti be claimed again', async () => {
+      const id = jti();
+      const first = shortLived();
+      expect(await subject.store.claimJti(id, first)).toBe(true);
+      expect(await subject.store.getJti(id)).toBeDefined();
+      await passExpiry(first.expiresAt);
+      expect(await subject.store.getJti(id)).toBeUndefined();
+      const again = record({ requestId: 'req-again' });
+      expect(await subject.store.claimJti(id, again)).toBe(true);
+      expect(await subject.store.getJti(id)).toEqual(again);
+      expect(await subject.store.claimJti(id, record())).toBe(false);
+    });
+
+    it('keeps a record until it expires', async () => {
+      const id = jti();
+      const long = record({ expiresAt: Date.now() + 3_600_000 });
+      const short = shortLived();
+      const other = jti();
+      await subject.store.claimJti(id, long);
+      await subject.store.claimJti(other, short);
+      await passExpiry(short.expiresAt);
+      expect(await subject.store.getJti(id)).toEqual(long);
+      expect(await subject.store.claimJti(id, record())).toBe(false);
+    });
+
+    it('ping resolves', async () => {
+      await expect(subject.store.ping()).resolves.toBeUndefined();
+    });
+
+    it('close resolves', async () => {
+      closed = true;
+      await expect(subject.store.close()).resolves.toBeUndefined();
+    });
+  });
+}

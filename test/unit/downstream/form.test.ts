@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { isFormContentType, parseForm, readBody } from '../../../src/downstream/form.js';
+import { OAuthError } from '../../../src/errors.js';
+
+function thrown(fn: () => unknown): OAuthError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(OAuthError);
+    return err as OAuthError;
+  }
+  throw new Error('expected an OAuthError, nothing was thrown');
+}
+
+describe('parseForm', () => {
+  it('decodes + as space and percent-escapes, keeping order', () => {
+    const params = parseForm('grant_type=client_credentials&scope=read+write%20admin&redirect_uri=https%3A%2F%2Fapp%2Fcb%3Fx%3D1&caf%C3%A9=%E2%82%AC');
+    expect([...params]).toEqual([
+      ['grant_type', 'client_credentials'],
+      ['scope', 'read write admin'],
+      ['redirect_uri', 'https://app/cb?x=1'],
+      ['café', '€'],
+    ]);
+  });
+
+  it('keeps a literal + that was percent-encoded', () => {
+    expect(parseForm('client_secret=a%2Bb+c').get('client_secret')).toBe('a+b c');
+  });
+
+  it('skips empty segments and reads a name without = as an empty value', () => {
+    expect([...parseForm('&a&&b=1&')]).toEqual([
+      ['a', ''],
+      ['b', '1'],
+    ]);
+    expect([...parseForm('')]).toEqual([]);
+  });
+
+  it('keeps = inside a value', () => {
+    expect(parseForm('code=a=b==').get('code')).toBe('a=b==');
+  });
+
+  it.each([
+    ['malformed percent-encoding', 'code=%zz'],
+    ['a truncated escape', 'code=abc%2'],
+    ['invalid UTF-8', 'code=%C3%28'],
+    ['a malformed name', '%zz=1'],
+  ])('refuses %s with 400 invalid_request', (_, text) => {
+    expect(thrown(() => parseForm(text))).toMatchObject({ status: 400, error: 'invalid_request' });
+  });
+
+  it('refuses an empty parameter name', () => {
+    expect(thrown(() => parseForm('=x'))).toMatchObject({ status: 400, error: 'invalid_request' });
+    expect(thrown(() => parseForm('a=1&=x'))).toMatchObject({ status: 400, error: 'invalid_request' });
+  });
+
+  it('refuses a repeated parameter and names it', () => {
+    const err = thrown(() => parseForm('scope=a&grant_type=x&scope=b'));
+    expect(err).toMatchObject({ status: 400, error: 'invalid_request' });
+    expect(err.description).toContain('scope');
+  });
+
+  it('counts a repeat after decoding (scope and sc%6Fpe are the same name)', () => {
+    expect(thrown(() => parseForm('scope=a&sc%6Fpe=b')).description).toContain('scope');
+  });
+
+  it('allows resource and audience to repeat (RFC 8707, RFC 8693)', () => {
+    const params = parseForm('resource=https%3A%2F%2Fa&audience=x&resource=https%3A%2F%2Fb&audience=y');
+    expect(params.getAll('resource')).toEqual(['https://a', 'https://b']);
+    expect(params.getAll('audience')).toEqual(['x', 'y']);
+  });
+
+  it('does not echo a strange repeated name', () => {
+    const err = thrown(() => parseForm('%3Cscript%3E=1&%3Cscript%3E=2'));
+    expect(err.status).toBe(400);
+    expect(err.description).toContain('(unnamed)');
+    expect(err.description).not.toContain('<script>');
+  });
+});
+
+describe('isFormContentType', () => {
+  it.each([
+    ['application/x-www-form-urlencoded', true],
+    ['application/x-www-form-urlencoded; charset=UTF-8', true],
+    ['application/x-www-form-urlencoded;charset=utf-8', true],
+    ['Application/X-WWW-Form-URLEncoded', true],
+    ['  application/x-www-form-urlencoded ; charset=utf-8', true],
+    ['application/json', false],
+    ['application/json; x=application/x-www-form-urlencoded', false],
+    ['application/x-www-form-urlencoded-extra', false],
+    ['multipart/form-data; boundary=x', false],
+    ['', false],
+    [undefined, false],
+  ])('%s → %s', (header, expected) => {
+    expect(isFormContentType(header)).toBe(expected);
+  });
+});
+
+const post = (body: RequestInit['body'], headers: Record<string, string> = {}) =>
+  new Request('http://x', { method: 'POST', body, headers, duplex: 'half' });
+
+/** A stream that hands out `chunk`-byte chunks on demand, forever, and reports what was pulled. */
+function endless(chunk: number) {
+  const state = { pulls: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        state.pulls++;
+        controller.enqueue(new Uint8Array(chunk).fill(0x61));
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, state };
+}
+
+describe('readBody', () => {
+  it('reads a body under the cap', async () => {
+    expect(await readBody(post('grant_type=x&scope=%C3%A9'), 100)).toBe('grant_type=x&scope=%C3%A9');
+  });
+
+  it('accepts a body of exactly the cap and refuses one byte more', async () => {
+    expect(await readBody(post('a'.repeat(64)), 64)).toHaveLength(64);
+    await expect(readBody(post('a'.repeat(65)), 64)).rejects.toMatchObject({ status: 413, error: 'invalid_request' });
+  });
+
+  it('refuses a declared Content-Length over the cap before reading anything', async () => {
+    const { stream, state } = endless(1);
+    const err = await readBody(post(stream, { 'content-length': '100000' }), 1024).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err).toMatchObject({ status: 413 });
+    expect(state.pulls).toBe(0);
+  });
+
+  it('cuts off a streamed body that grows past the cap', async () => {
+    const { stream, state } = endless(1000);
+    const err = await readBody(post(stream), 4096).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err).toMatchObject({ status: 413, error: 'invalid_request' });
+    expect(state.pulls).toBe(5);
+    expect(state.cancelled).toBe(true);
+  });
+
+  it('reads an empty body as the empty string', async () => {
+    expect(await readBody(new Request('http://x', { method: 'POST' }), 10)).toBe('');
+  });
+});

@@ -1,0 +1,215 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/log.js';
+import { DiscoveryError, TokenEndpointResolver } from '../../../src/upstream/discovery.js';
+import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
+
+const log = createLogger({ level: 'silent' });
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((fn) => fn()));
+});
+
+interface Local {
+  server: Server;
+  origin: string;
+  /** TCP connections accepted so far */
+  connections: number;
+  requests: string[];
+}
+
+async function serve(handler: RequestListener): Promise<Local> {
+  const server = createServer((req, res) => {
+    local.requests.push(`${req.method} ${req.url}`);
+    handler(req, res);
+  });
+  const local: Local = { server, origin: '', connections: 0, requests: [] };
+  server.on('connection', () => local.connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  local.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return local;
+}
+
+function client(options: ConstructorParameters<typeof UpstreamClient>[0]): UpstreamClient {
+  const http = new UpstreamClient(options);
+  cleanups.push(() => http.close());
+  return http;
+}
+
+const get = (http: UpstreamClient, url: string) => http.send({ method: 'GET', url: new URL(url), headers: {} });
+const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('expected an UpstreamError'), (e: unknown) => e as UpstreamError);
+
+describe('UpstreamClient', () => {
+  it('returns status, headers and body', async () => {
+    const idp = await serve((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-echo': req.headers['content-type'] ?? '' });
+        res.end(JSON.stringify({ got: body }));
+      });
+    });
+    const res = await client({ timeoutMs: 2000 }).send({
+      method: 'POST',
+      url: new URL(`${idp.origin}/token?x=1`),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-echo']).toBe('application/x-www-form-urlencoded');
+    expect(JSON.parse(res.body.toString())).toEqual({ got: 'grant_type=client_credentials' });
+    expect(idp.requests).toEqual(['POST /token?x=1']);
+  });
+
+  it('accepts a response of exactly maxResponseBytes, refuses one byte more', async () => {
+    const idp = await serve((req, res) => res.end('x'.repeat(req.url === '/big' ? 1025 : 1024)));
+    const http = client({ timeoutMs: 2000, maxResponseBytes: 1024 });
+    expect((await get(http, `${idp.origin}/exact`)).body).toHaveLength(1024);
+    const err = await failure(get(http, `${idp.origin}/big`));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err.kind).toBe('response_too_large');
+  });
+
+  it('refuses an oversized response arriving in many chunks', async () => {
+    const idp = await serve((_req, res) => {
+      for (let i = 0; i < 64; i++) res.write('y'.repeat(1024));
+      res.end();
+    });
+    const err = await failure(get(client({ timeoutMs: 2000, maxResponseBytes: 10_000 }), idp.origin));
+    expect(err.kind).toBe('response_too_large');
+  });
+
+  it('times out a server that never answers, on time', async () => {
+    const idp = await serve(() => {});
+    const started = performance.now();
+    const err = await failure(get(client({ timeoutMs: 200 }), idp.origin));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err.kind).toBe('timeout');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('times out a response whose body stalls', async () => {
+    const idp = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+    });
+    const err = await failure(get(client({ timeoutMs: 200 }), idp.origin));
+    expect(err.kind).toBe('timeout');
+  });
+
+  it('reports a closed port as connect', async () => {
+    const gone = await serve(() => {});
+    await new Promise((resolve) => gone.server.close(resolve));
+    const err = await failure(get(client({ timeoutMs: 2000 }), gone.origin));
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err.kind).toBe('connect');
+  });
+
+  // undici hands a finished connection back to its pool one macrotask after the body ends: a request sent in
+  // the same tick opens a second socket. Token requests arrive as separate downstream requests, so let a tick pass.
+  it('reuses one keep-alive connection for sequential requests', async () => {
+    const idp = await serve((_req, res) => res.end('ok'));
+    const http = client({ timeoutMs: 2000 });
+    for (const path of ['/a', '/b', '/c']) {
+      expect((await get(http, `${idp.origin}${path}`)).body.toString()).toBe('ok');
+      await new Promise(setImmediate);
+    }
+    expect(idp.requests).toEqual(['GET /a', 'GET /b', 'GET /c']);
+    expect(idp.connections).toBe(1);
+  });
+
+  it('keeps POSTs on one connection too', async () => {
+    const idp = await serve((req, res) => req.resume().on('end', () => res.end('{}')));
+    const http = client({ timeoutMs: 2000 });
+    for (let i = 0; i < 3; i++) {
+      const res = await http.send({ method: 'POST', url: new URL(`${idp.origin}/token`), headers: {}, body: `n=${i}` });
+      expect(res.status).toBe(200);
+      await new Promise(setImmediate);
+    }
+    expect(idp.connections).toBe(1);
+  });
+});
+
+describe('TokenEndpointResolver', () => {
+  /** An IdP whose discovery document is whatever `doc` says at the time of the request. */
+  async function idp() {
+    const state = { doc: {} as Record<string, unknown>, status: 200, delayMs: 0 };
+    const local = await serve((_req, res) => {
+      setTimeout(() => res.writeHead(state.status, { 'content-type': 'application/json' }).end(JSON.stringify(state.doc)), state.delayMs);
+    });
+    state.doc = { issuer: local.origin, token_endpoint: `${local.origin}/oauth/token` };
+    const discoveries = () => local.requests.filter((r) => r === 'GET /.well-known/openid-configuration').length;
+    return { local, state, discoveries };
+  }
+  const resolver = (issuer: string, tokenEndpoint?: string) =>
+    new TokenEndpointResolver({ issuer, tokenEndpoint, http: client({ timeoutMs: 2000 }), log, methods: ['private_key_jwt'] });
+
+  it('discovers the token endpoint', async () => {
+    const { local, discoveries } = await idp();
+    const r = resolver(local.origin);
+    expect(await r.resolve()).toBe(`${local.origin}/oauth/token`);
+    const endpoint = await r.endpoint();
+    expect(endpoint.href).toBe(`${local.origin}/oauth/token`);
+    expect(endpoint.url.pathname).toBe('/oauth/token');
+    expect(discoveries()).toBe(1);
+    expect(local.requests).toEqual(['GET /.well-known/openid-configuration']);
+  });
+
+  it('shares one discovery request between concurrent callers, and keeps the result', async () => {
+    const { local, state, discoveries } = await idp();
+    state.delayMs = 50;
+    const r = resolver(local.origin);
+    const results = await Promise.all(Array.from({ length: 10 }, () => r.resolve()));
+    expect(new Set(results)).toEqual(new Set([`${local.origin}/oauth/token`]));
+    await r.resolve();
+    expect(discoveries()).toBe(1);
+  });
+
+  it('refuses a document for another issuer', async () => {
+    const { local, state } = await idp();
+    state.doc = { ...state.doc, issuer: 'https://evil.example.com' };
+    await expect(resolver(local.origin).resolve()).rejects.toBeInstanceOf(DiscoveryError);
+  });
+
+  it('refuses a plain-http token endpoint off loopback', async () => {
+    const { local, state } = await idp();
+    state.doc = { ...state.doc, token_endpoint: 'http://idp.example.com/token' };
+    await expect(resolver(local.origin).resolve()).rejects.toBeInstanceOf(DiscoveryError);
+  });
+
+  it.each([
+    ['a non-200 answer', { status: 503 }],
+    ['a missing token_endpoint', { doc: 'drop-token-endpoint' }],
+  ])('refuses %s', async (_, change) => {
+    const { local, state } = await idp();
+    if ('status' in change) state.status = change.status;
+    else state.doc = { issuer: local.origin };
+    await expect(resolver(local.origin).resolve()).rejects.toBeInstanceOf(DiscoveryError);
+  });
+
+  it('does not cache a failure: the next call tries again', async () => {
+    const { local, state, discoveries } = await idp();
+    const good = state.doc;
+    state.doc = { ...good, issuer: 'https://evil.example.com' };
+    const r = resolver(local.origin);
+    await expect(r.resolve()).rejects.toBeInstanceOf(DiscoveryError);
+    await expect(r.endpoint()).rejects.toBeInstanceOf(DiscoveryError);
+    state.doc = good;
+    expect(await r.resolve()).toBe(`${local.origin}/oauth/token`);
+    expect(discoveries()).toBe(3);
+  });
+
+  it('uses the configured tokenEndpoint without any request', async () => {
+    const { local } = await idp();
+    const r = resolver(local.origin, 'https://idp.example.com/override/token');
+    expect(await r.resolve()).toBe('https://idp.example.com/override/token');
+    expect((await r.endpoint()).url.host).toBe('idp.example.com');
+    expect(local.requests).toEqual([]);
+    expect(local.connections).toBe(0);
+  });
+});
