@@ -10,8 +10,10 @@ import { describe, expect, it } from 'vitest';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-'));
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}, script = 'src/main.ts') {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a TypeScript entry through tsx, or with `script: null`, the built bin `dist/main.js` itself. */
+function run(args: string[], env: NodeJS.ProcessEnv = {}, script: string | null = 'src/main.ts') {
+  const argv = script === null ? [join(ROOT, 'dist/main.js'), ...args] : ['--import', 'tsx', script, ...args];
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -46,19 +48,11 @@ describe('authbridge validate', () => {
 
 describe('the built bin (dist/main.js, what `npx authbridge` runs)', () => {
   it('validates and prints its version', async () => {
-    const bin = join(ROOT, 'dist/main.js');
-    const validate = spawn(bin, ['validate', '--config', 'config/authbridge.yaml'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    validate.stdout.on('data', (d: Buffer) => (out += d));
-    const [code] = await once(validate, 'exit');
-    expect(code).toBe(0);
-    expect(out).toContain('OK');
+    const validate = await run(['validate', '--config', 'config/authbridge.yaml'], {}, null).done;
+    expect(validate.code).toBe(0);
+    expect(validate.stdout).toContain('OK');
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const ver = spawn(bin, ['--version'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let printed = '';
-    ver.stdout.on('data', (d: Buffer) => (printed += d));
-    await once(ver, 'exit');
-    expect(printed.trim()).toBe(version);
+    expect((await run(['--version'], {}, null).done).stdout.trim()).toBe(version);
   });
 });
 

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { authenticateClient, digestSecret, readCredentials, type DownstreamClient, type PresentedCredentials } from '../../../src/downstream/client-auth.js';
-import { OAuthError } from '../../../src/errors.js';
+import { thrown } from '../../support/thrown.js';
 
 const basic = (pair: string, scheme = 'Basic') => `${scheme} ${Buffer.from(pair, 'utf8').toString('base64')}`;
 const form = (text: string) => new URLSearchParams(text);
-
-function thrown(fn: () => unknown): OAuthError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError, nothing was thrown');
-}
 
 const status = (authorization: string | undefined, body: string) => {
   const err = thrown(() => readCredentials(authorization, form(body)));

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isFormContentType, parseForm, readBody } from '../../../src/downstream/form.js';
 import { OAuthError } from '../../../src/errors.js';
-
-function thrown(fn: () => unknown): OAuthError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError, nothing was thrown');
-}
+import { thrown } from '../../support/thrown.js';
 
 describe('parseForm', () => {
   it('decodes + as space and percent-escapes, keeping order', () => {
