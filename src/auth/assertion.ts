@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { KeyObject } from 'node:crypto';
 import { OAuthError } from '../errors.js';
+import type { CryptoKey } from '../keys/signing-key.js';
 import type { Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
@@ -37,7 +37,7 @@ export function resolveAudience(spec: Pick<AssertionSpec, 'audience' | 'issuer'>
  * exp = now + ttl, and a jti that the store has recorded before the assertion leaves (a collision mints
  * another). A store failure propagates: no assertion leaves without its jti record.
  */
-export async function mintAssertion(spec: AssertionSpec, key: KeyObject, context: OutboundContext): Promise<string> {
+export async function mintAssertion(spec: AssertionSpec, key: CryptoKey, context: OutboundContext): Promise<string> {
   const now = Date.now();
   const iat = Math.floor(now / 1000);
   const jti = await claimNewJti(spec, context.requestId, now);

@@ -1,26 +1,33 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
 import { HMAC_MIN_BYTES, type HmacAlg } from '../config/schema.js';
 import { OAuthError } from '../errors.js';
+import type { CryptoKey } from '../keys/signing-key.js';
 import { mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth, SecretSource } from './types.js';
 
 /** RFC 7523 / OIDC Core §9: an assertion MACed with the client secret. */
 export function clientSecretJwt(spec: Omit<AssertionSpec, 'kid'> & { alg: HmacAlg }, source: SecretSource): OutboundAuth {
-  const fixedKey = source.mode === 'verify' ? createSecretKey(Buffer.from(source.secret, 'utf8')) : undefined;
+  // verify mode: imported once, at config load; passthrough: the key is the caller's, imported per request
+  const fixedKey = source.mode === 'verify' ? importHmacKey(Buffer.from(source.secret, 'utf8'), spec.alg) : undefined;
   return {
     method: 'client_secret_jwt',
     clientId: spec.clientId,
     async apply({ body }, context) {
-      const key = fixedKey ?? presentedKey(context.presentedSecret, spec.alg);
+      const key = await (fixedKey ?? presentedKey(context.presentedSecret, spec.alg));
       setAssertion(body, spec.clientId, await mintAssertion(spec, key, context));
     },
   };
 }
 
 /** Passthrough mode: the caller's secret becomes the MAC key; too short a key would be a weak MAC. */
-function presentedKey(secret: string, alg: HmacAlg): KeyObject {
+function presentedKey(secret: string, alg: HmacAlg): Promise<CryptoKey> {
   const bytes = Buffer.from(secret, 'utf8');
   if (bytes.length < HMAC_MIN_BYTES[alg])
     throw new OAuthError(401, 'invalid_client', `client secret too short for ${alg} (at least ${HMAC_MIN_BYTES[alg]} bytes)`);
-  return createSecretKey(bytes);
+  return importHmacKey(bytes, alg);
+}
+
+/** A non-extractable WebCrypto HMAC key: what jose signs with directly, without importing again. */
+function importHmacKey(secret: Uint8Array, alg: HmacAlg): Promise<CryptoKey> {
+  const hash = `SHA-${alg.slice(2)}`;
+  return crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash }, false, ['sign']);
 }

@@ -1,13 +1,16 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
+
+export type CryptoKey = webcrypto.CryptoKey;
 
 /** A private key ready to sign with: imported once at start, never per request. */
 export interface SigningKey {
   readonly kid: string;
   readonly alg: SigningAlg;
-  readonly privateKey: KeyObject;
+  /** a non-extractable WebCrypto key bound to `alg`: jose signs with it as is (a KeyObject would be converted on every signature) */
+  readonly privateKey: CryptoKey;
   /** public members only, with kid/alg/use: what the JWKS publishes */
   readonly publicJwk: Readonly<JWK>;
 }
@@ -43,7 +46,8 @@ export async function importSigningKey(text: string, alg: SigningAlg, source = '
   checkKeyFitsAlg(privateKey, alg, source);
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
-  return Object.freeze({ kid, alg, privateKey, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
+  const signing = (await importJWK(privateKey.export({ format: 'jwk' }) as JWK, alg, { extractable: false })) as CryptoKey;
+  return Object.freeze({ kid, alg, privateKey: signing, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
 }
 
 function parseJwk(text: string): JsonWebKey {

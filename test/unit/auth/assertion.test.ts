@@ -1,4 +1,3 @@
-import { createSecretKey } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { mintAssertion, newJti, type AssertionSpec } from '../../../src/auth/assertion.js';
@@ -7,7 +6,8 @@ import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { JtiRecord, Store } from '../../../src/store/types.js';
 
-const KEY = createSecretKey(Buffer.from('k'.repeat(32), 'utf8'));
+const SECRET = Buffer.from('k'.repeat(32), 'utf8');
+const KEY = await crypto.subtle.importKey('raw', SECRET, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 const CONTEXT: OutboundContext = { tokenEndpoint: 'https://idp.example.com/token', presentedSecret: 'unused', requestId: 'req-42' };
 
 const specWith = (store: Store): AssertionSpec => ({
