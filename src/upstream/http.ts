@@ -28,7 +28,7 @@ export interface UpstreamRequest {
 }
 
 export interface UpstreamClientOptions {
-  /** deadline for the whole exchange: connect, send, headers and body */
+  /** deadline for connecting, and again for the answer (headers, then each body chunk) */
   timeoutMs: number;
   maxResponseBytes?: number;
   /** TLS options for the connection (mTLS certificates live here, not in a strategy) */
@@ -50,13 +50,17 @@ export class UpstreamClient {
     this.#agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: timeoutMs, ...connect } });
   }
 
+  /**
+   * undici's own timeouts (its timer wheel) rather than an AbortSignal per request: a signal's timer would
+   * outlive every request by the whole timeout, thousands of them at a time under load.
+   */
   async send({ method, url, headers, body }: UpstreamRequest): Promise<UpstreamResponse> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const timeout = this.#timeoutMs;
     try {
-      const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, signal });
+      const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
-      throw classify(err, signal);
+      throw classify(err);
     }
   }
 
@@ -80,10 +84,10 @@ export class UpstreamClient {
   }
 }
 
-function classify(err: unknown, signal: AbortSignal): UpstreamError {
+function classify(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = (err as { code?: string } | null)?.code ?? '';
-  if (signal.aborted || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
     return new UpstreamError('timeout', 'upstream timed out', { cause: err });
   if (CONNECT_ERRORS.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))
     return new UpstreamError('connect', `upstream unreachable (${code})`, { cause: err });
