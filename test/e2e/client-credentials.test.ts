@@ -7,7 +7,7 @@ import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify, type JWK } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
 import { downstreamClient, oidc } from '../support/downstream.js';
-import { down, HS_SECRET, PKJWT_CASES, postForm, startScenario, up, type Scenario } from '../support/scenario.js';
+import { CHALLENGE_BODY, down, HS_SECRET, PKJWT_CASES, postForm, startScenario, up, type Scenario } from '../support/scenario.js';
 
 let s: Scenario;
 beforeAll(async () => {
@@ -142,6 +142,21 @@ describe('relaying', () => {
     expect(res.status).toBe(seen.status);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.text).toBe(seen.responseBody);
+  });
+
+  it('relays exactly the headers that matter: content-type, cache-control, pragma, www-authenticate, dpop-nonce, retry-after', async () => {
+    const res = await postForm(s.tokenUrl('quirky'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
+    expect(res.status).toBe(400);
+    expect(res.text).toBe(CHALLENGE_BODY);
+    const relayed = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'content-length', 'connection', 'keep-alive', 'x-request-id'].includes(name)));
+    expect(relayed).toEqual({
+      'content-type': 'application/json;charset=UTF-8',
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      'www-authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"',
+      'dpop-nonce': 'eyJ7S_zG.eyJH0-Z.HX4w-7v',
+      'retry-after': '1',
+    });
   });
 
   it('never forwards hop-by-hop or unrelated inbound headers', async () => {

@@ -1,7 +1,7 @@
 // The standard end-to-end scene: a real oidc-provider IdP with one client per outbound method and alg,
 // authbridge in front of it (upstream `idp`, token endpoint found by discovery), and upstreams that are
 // down, slow, or have no discovery document.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startBridge, freePort, type Bridge } from './bridge.js';
 import { startIdp, type Idp, type IdpClientMetadata } from './idp.js';
@@ -66,6 +66,7 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
   ];
   const idp = await startIdp({ clients: idpClients });
   const slow = await hangingServer();
+  const quirky = await challengingServer();
   const closedPort = await freePort();
 
   const verify = (name: string, upstream: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -107,6 +108,11 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
         timeoutMs: 300,
         clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }],
       },
+      quirky: {
+        issuer: quirky.url,
+        tokenEndpoint: `${quirky.url}/token`,
+        clients: [{ clientId: 'c', upstream: { method: 'client_secret_basic' } }],
+      },
       nodisc: {
         issuer: `http://127.0.0.1:${closedPort}/tenant`,
         clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }],
@@ -123,13 +129,35 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
       await bridge.stop();
       await idp.close();
       await slow.close();
+      await quirky.close();
     },
   };
 }
 
+/** An upstream answering every token request with a challenge and a mix of headers, some not to be relayed. */
+export const CHALLENGE_BODY = '{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}';
+function challengingServer() {
+  return serve((_req, res) => {
+    res.writeHead(400, {
+      'content-type': 'application/json;charset=UTF-8',
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      'www-authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"',
+      'dpop-nonce': 'eyJ7S_zG.eyJH0-Z.HX4w-7v',
+      'retry-after': '1',
+      'set-cookie': 'idp_session=secret; HttpOnly',
+      'x-powered-by': 'idp',
+      connection: 'keep-alive',
+    });
+    res.end(CHALLENGE_BODY);
+  });
+}
+
 /** An upstream that accepts connections and never answers. */
-async function hangingServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(() => {});
+const hangingServer = () => serve(() => {});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
