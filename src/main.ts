@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { jtiShow } from './cli/jti.js';
+import { keysExportPublic, keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { startFromFile } from './cli/start.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { configPath } from './config/load.js';
 import { createLogger } from './log.js';
+import { StoreUnavailableError } from './store/types.js';
 import { VERSION } from './version.js';
 
 const USAGE = `authbridge ${VERSION}: client_secret_post in, the IdP's client authentication method out
@@ -12,6 +15,15 @@ const USAGE = `authbridge ${VERSION}: client_secret_post in, the IdP's client au
 Usage:
   authbridge start    [--config FILE]   serve the proxy
   authbridge validate [--config FILE]   check a config file (schema, env references, key files)
+  authbridge jti show JTI [--config FILE]
+                                        the record of an assertion (upstream, client, request id, times)
+  authbridge keys list [--config FILE]  managed keys: states and ages
+  authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--config FILE]
+                                        force one rotation step (publish a next key, or promote it)
+  authbridge keys export-public [--upstream NAME] [--config FILE]
+                                        the public JWKS, to paste into an IdP that cannot fetch a URL
+  authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]
+                                        a private key for \`key: { file }\`
   authbridge --version
 
 FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.`;
@@ -20,7 +32,16 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      alg: { type: 'string', default: 'ES256' },
+      format: { type: 'string', default: 'pem' },
+      out: { type: 'string' },
+      owner: { type: 'string' },
+      upstream: { type: 'string' },
+    },
   });
   if (values.version) return print(VERSION);
   if (values.help) return print(USAGE);
@@ -33,9 +54,38 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'start':
       return start(file);
-    default:
-      console.error(USAGE);
-      return 2;
+    case 'jti':
+      if (positionals[1] !== 'show' || !positionals[2]) break;
+      return report(() => jtiShow(file, positionals[2]!));
+    case 'keys':
+      switch (positionals[1]) {
+        case 'list':
+          return report(() => keysList(file));
+        case 'rotate':
+          return report(() => keysRotate(file, values.owner));
+        case 'export-public':
+          return report(() => keysExportPublic(file, values.upstream));
+        case 'generate':
+          return report(() => keysGenerate(values.alg!, values.format === 'jwk' ? 'jwk' : 'pem', values.out));
+      }
+      break;
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+/** Runs a one-shot command: its text on stdout (or stderr), exit 0/1; config and store problems are said plainly. */
+async function report(command: () => Promise<CliResult>): Promise<number> {
+  try {
+    const { ok, text } = await command();
+    (ok ? console.log : console.error)(text);
+    return ok ? 0 : 1;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StoreUnavailableError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
   }
 }
 
@@ -57,7 +107,7 @@ async function start(file: string): Promise<number> {
     process.once('SIGINT', shutdown);
     return -1;
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof StoreUnavailableError) {
       console.error(err.message);
       return 1;
     }

@@ -1,10 +1,10 @@
+import type { StoreFailurePolicy } from './auth/assertion.js';
 import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
-import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
-import type { ClientConfig, Config, UpstreamConfig } from './config/schema.js';
+import type { Config, UpstreamConfig } from './config/schema.js';
 import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
-import { publishJwks, type PublishedJwks } from './keys/jwks.js';
-import { KeyLoadError, loadSigningKey, type SigningKey } from './keys/signing-key.js';
+import { loadKeyrings, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { Store } from './store/types.js';
 import { TokenEndpointResolver } from './upstream/discovery.js';
 import { UpstreamClient } from './upstream/http.js';
@@ -19,7 +19,7 @@ export interface UpstreamRuntime {
   readonly name: string;
   readonly issuer: string;
   readonly clients: ReadonlyMap<string, ClientRuntime>;
-  readonly jwks: PublishedJwks;
+  readonly keys: UpstreamKeyring;
   readonly tokenEndpoint: TokenEndpointResolver;
   readonly http: UpstreamClient;
 }
@@ -29,79 +29,68 @@ export interface Runtime {
   readonly config: Config;
   readonly store: Store;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
-  /** closes the upstream connection pools (not the store, which outlives a reload) */
+  readonly keyrings: Keyrings;
+  /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */
   close(): Promise<void>;
 }
 
 export interface RuntimeDeps {
   store: Store;
   log: Logger;
+  metrics: Metrics;
 }
 
-/** Builds the runtime. Key files are read here; every unusable one is reported with its config path. */
+/** Builds the runtime. Keys are loaded here; every unusable one is reported with its config path. */
 export async function buildRuntime(config: Config, deps: RuntimeDeps, source = 'config'): Promise<Runtime> {
-  const keys = await loadKeys(config, source);
+  const keyrings = await loadKeyrings(config, deps, source);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, buildUpstream(name, upstream, deps, keys));
+    upstreams.set(name, buildUpstream(name, upstream, deps, keyrings));
   }
   return {
     config,
     store: deps.store,
     upstreams,
+    keyrings,
     async close() {
+      keyrings.close();
       await Promise.all([...upstreams.values()].map((u) => u.http.close()));
     },
   };
 }
 
-function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keys: Map<ClientConfig, SigningKey>): UpstreamRuntime {
+function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings): UpstreamRuntime {
   const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs });
+  const log = deps.log.child({ upstream: name });
+  const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const clients = new Map<string, ClientRuntime>();
   for (const client of upstream.clients) {
-    const signingKey = keys.get(client);
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
-      outbound: createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, signingKey }),
+      outbound: createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client) }),
     });
   }
   const methods = [...new Set(upstream.clients.map((c) => c.upstream.method))];
-  const log = deps.log.child({ upstream: name });
   return {
     name,
     issuer: upstream.issuer,
     clients,
-    jwks: publishJwks(upstream.clients.flatMap((client) => keys.get(client) ?? [])),
+    keys: keyrings.upstreams.get(name)!,
     tokenEndpoint: new TokenEndpointResolver({ issuer: upstream.issuer, tokenEndpoint: upstream.tokenEndpoint, http, log, methods }),
     http,
   };
 }
 
-async function loadKeys(config: Config, source: string): Promise<Map<ClientConfig, SigningKey>> {
-  const keys = new Map<ClientConfig, SigningKey>();
-  const issues: ConfigIssue[] = [];
-  for (const [name, upstream] of Object.entries(config.upstreams)) {
-    // One JWKS per upstream: a published key carries one alg, and its kid (the thumbprint) ignores alg.
-    const algByKid = new Map<string, { alg: string; path: string }>();
-    for (const [i, client] of upstream.clients.entries()) {
-      const out = client.upstream;
-      if (out.method !== 'private_key_jwt') continue;
-      const path = formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', 'file']);
-      try {
-        const key = await loadSigningKey(out.key.file, out.alg);
-        const first = algByKid.get(key.kid);
-        if (first && first.alg !== key.alg)
-          issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
-        algByKid.set(key.kid, first ?? { alg: key.alg, path });
-        keys.set(client, key);
-      } catch (err) {
-        if (!(err instanceof KeyLoadError)) throw err;
-        issues.push({ path, message: err.message });
-      }
-    }
-  }
-  if (issues.length > 0) throw new ConfigError(source, issues);
-  return keys;
+function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metrics: Metrics): StoreFailurePolicy {
+  return {
+    open,
+    report(err) {
+      metrics.storeErrors.inc({ op: err.op });
+      if (!open) return void log.warn({ op: err.op }, 'store unavailable: refusing to sign without a jti record (fail closed)');
+      metrics.unrecordedAssertions.inc({ upstream });
+      log.error({ op: err.op }, 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
+    },
+  };
 }

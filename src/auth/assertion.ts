@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { OAuthError } from '../errors.js';
 import type { CryptoKey } from '../keys/signing-key.js';
-import type { Store } from '../store/types.js';
+import { StoreUnavailableError, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -21,6 +21,14 @@ export interface AssertionSpec {
   readonly alg: string;
   readonly kid?: string;
   readonly store: Store;
+  /** what to do when the store cannot record a jti: fail closed (default) or sign anyway and report it */
+  readonly storeFailure?: StoreFailurePolicy;
+}
+
+export interface StoreFailurePolicy {
+  readonly open: boolean;
+  /** called for every store failure, open or closed (metrics, and a loud log line when open) */
+  report(err: StoreUnavailableError, open: boolean): void;
 }
 
 /** 128 bits from the CSPRNG, base64url: 22 characters. */
@@ -58,7 +66,15 @@ async function claimNewJti(spec: AssertionSpec, requestId: string, now: number):
   const expiresAt = now + (spec.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000;
   for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
     const jti = newJti();
-    if (await spec.store.claimJti(jti, { upstream: spec.upstream, clientId: spec.clientId, requestId, issuedAt: now, expiresAt })) return jti;
+    try {
+      if (await spec.store.claimJti(jti, { upstream: spec.upstream, clientId: spec.clientId, requestId, issuedAt: now, expiresAt })) return jti;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      const open = spec.storeFailure?.open ?? false;
+      spec.storeFailure?.report(err, open);
+      if (open) return jti; // 128 random bits: unique in practice, but this one is not on record
+      throw new OAuthError(503, 'temporarily_unavailable', 'the assertion store is unavailable', { 'retry-after': '1' }, { cause: err });
+    }
   }
   throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id');
 }

@@ -2,12 +2,14 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createApp } from '../http/app.js';
 import { createLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
 
 export interface RunningProxy {
   readonly url: string;
+  readonly metrics: Metrics;
   readonly runtime: Runtime;
   readonly listening: Listening;
   stop(): Promise<void>;
@@ -28,16 +30,17 @@ export async function startFromFile(file: string, opts: StartOptions = {}): Prom
 /** Builds store, runtime and app from a validated config and listens. */
 export async function startProxy(config: Config, opts: StartOptions & { source?: string } = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger();
-  const store = createStore(config.store);
+  const metrics = new Metrics();
+  const store = await createStore(config.store, log);
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, { store, log }, opts.source);
+    runtime = await buildRuntime(config, { store, log, metrics }, opts.source);
   } catch (err) {
     await store.close();
     throw err;
   }
   let ready = false;
-  const app = createApp({ runtime: () => runtime, log, maxBodyBytes: config.server.maxBodyBytes, ready: () => ready });
+  const app = createApp({ runtime: () => runtime, log, metrics, maxBodyBytes: config.server.maxBodyBytes, ready: () => ready });
   const listening = await listen(app, opts.host ?? config.server.host, opts.port ?? config.server.port);
   ready = true;
   const publicUrl = (config.server.publicUrl ?? listening.url).replace(/\/$/, '');
@@ -49,13 +52,14 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
         name: u.name,
         tokenEndpoint: `${publicUrl}/${u.name}/token`,
         jwksUri: `${publicUrl}/${u.name}/jwks.json`,
-        keys: u.jwks.keys.length,
+        keys: u.keys.jwks().keys.length,
       })),
     },
     'authbridge listening',
   );
   return {
     url: listening.url,
+    metrics,
     runtime,
     listening,
     async stop() {

@@ -1,6 +1,7 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { buildRuntime } from '../runtime.js';
 import { MemoryStore } from '../store/memory.js';
 
@@ -14,7 +15,7 @@ export async function validateFile(file: string, env: NodeJS.ProcessEnv = proces
   const store = new MemoryStore();
   try {
     const config = loadConfigFile(file, env);
-    const runtime = await buildRuntime(config, { store, log: createLogger({ level: 'silent' }) }, file);
+    const runtime = await buildRuntime(config, { store, log: createLogger({ level: 'silent' }), metrics: new Metrics({ defaultMetrics: false }) }, file);
     await runtime.close();
     const upstreams = [...runtime.upstreams.values()];
     const clients = upstreams.reduce((n, u) => n + u.clients.size, 0);

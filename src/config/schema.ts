@@ -50,9 +50,31 @@ const assertionTtlSeconds = z.number().int().min(1).max(MAX_ASSERTION_TTL_SECOND
 const upstreamClientId = z.string().min(1).max(512).optional().describe('client_id registered at the IdP; default: the downstream clientId');
 const upstreamSecret = z.string().min(1).optional().describe('the secret registered at the IdP (verify mode only)');
 
-const keySource = z.strictObject({
-  file: z.string().min(1).describe('path to a private key: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file'),
-});
+const keyFiles = z
+  .strictObject({
+    file: z.string().min(1).optional().describe('path to a private key: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file'),
+    files: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('several key files: the first signs, all are published (a hand-made rotation overlap)'),
+  })
+  .refine((k) => (k.file === undefined) !== (k.files === undefined), { message: 'set exactly one of file or files' });
+
+export const keySource = z.union([
+  z.literal('managed').describe('authbridge generates, stores (encrypted) and rotates the key'),
+  keyFiles,
+]);
+
+export const DEFAULT_ROTATION = { rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 } as const;
+
+export const rotationSchema = z
+  .strictObject({
+    rotateEverySeconds: z.number().int().min(1).default(DEFAULT_ROTATION.rotateEverySeconds),
+    prePublishSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.prePublishSeconds),
+    retireSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.retireSeconds),
+  })
+  .refine((r) => r.prePublishSeconds < r.rotateEverySeconds, { message: 'prePublishSeconds must be shorter than rotateEverySeconds', path: ['prePublishSeconds'] });
 
 const secretBasic = z.strictObject({
   method: z.literal('client_secret_basic'),
@@ -83,7 +105,8 @@ const privateKeyJwt = z.strictObject({
   method: z.literal('private_key_jwt'),
   clientId: upstreamClientId,
   alg: z.enum(SIGNING_ALGS).default('ES256'),
-  key: keySource,
+  key: keySource.optional().describe("the signing key; default: the upstream's `key`"),
+  rotation: rotationSchema.optional().describe('managed keys: the rotation schedule'),
   audience,
   assertionTtlSeconds,
 });
@@ -139,9 +162,25 @@ export const upstreamSchema = z
     issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
     tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route'),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    onStoreFailure: z
+      .enum(['closed', 'open'])
+      .default('closed')
+      .describe('closed: no assertion leaves without its jti record (503 while the store is down); open: sign anyway, logged loudly'),
+    key: z.literal('managed').optional().describe('one managed key shared by the private_key_jwt clients that name no key of their own'),
+    rotation: rotationSchema.optional(),
     clients: z.array(clientSchema).min(1),
   })
   .superRefine((upstream, ctx) => {
+    const sharedAlgs = new Set<string>();
+    upstream.clients.forEach((client, i) => {
+      const out = client.upstream;
+      if (out.method !== 'private_key_jwt' || out.key !== undefined) return;
+      if (upstream.key === undefined)
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'upstream', 'key'], message: 'required: a key file, `managed`, or `key: managed` on the upstream' });
+      sharedAlgs.add(out.alg);
+    });
+    if (sharedAlgs.size > 1)
+      ctx.addIssue({ code: 'custom', path: ['key'], message: `the clients sharing the upstream key use different algs (${[...sharedAlgs].join(', ')}); a key has one alg` });
     const seen = new Set<string>();
     upstream.clients.forEach((client, i) => {
       if (seen.has(client.clientId))
@@ -157,20 +196,71 @@ export const serverSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
 });
 
-export const storeSchema = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('memory') })]);
+const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
+
+export const redisStoreSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional()
+      .describe('single node: redis://[user:password@]host:port[/db]'),
+    sentinels: z.array(hostPort).min(1).optional().describe('Sentinel: the sentinels; with `name`'),
+    name: z.string().min(1).optional().describe('Sentinel: the master group name'),
+    cluster: z.array(hostPort).min(1).optional().describe('Cluster: seed nodes'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    tls: z.boolean().default(false),
+    keyPrefix: z.string().regex(/^[\w:.-]{1,64}$/).default('authbridge').describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
+    commandTimeoutMs: z.number().int().min(20).max(10_000).default(500),
+    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  })
+  .superRefine((r, ctx) => {
+    const modes = [r.url, r.sentinels, r.cluster].filter((m) => m !== undefined).length;
+    if (modes !== 1) ctx.addIssue({ code: 'custom', message: 'set exactly one of url, sentinels (+ name) or cluster' });
+    if (r.sentinels && !r.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'required with sentinels' });
+  });
+
+export const storeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('memory') }),
+  z.strictObject({ type: z.literal('redis'), redis: redisStoreSchema }),
+]);
+
+export const keysSchema = z.strictObject({
+  encryptionKey: z
+    .string()
+    .refine((k) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32, {
+      message: 'must be 32 random bytes, base64 (openssl rand -base64 32)',
+    })
+    .optional()
+    .describe('the key-encryption key (KEK) for managed keys; required when a key is managed'),
+  refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
+});
 
 const upstreamName = z
   .string()
   .regex(UPSTREAM_NAME, 'upstream names are [a-z0-9-]+ (they become URL paths)')
   .refine((name) => !RESERVED_UPSTREAM_NAMES.includes(name), { message: 'is a reserved path' });
 
-export const configSchema = z.strictObject({
-  server: serverSchema.prefault({}),
-  store: storeSchema.default({ type: 'memory' }),
-  upstreams: z
-    .record(upstreamName, upstreamSchema)
-    .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' }),
-});
+export const configSchema = z
+  .strictObject({
+    server: serverSchema.prefault({}),
+    store: storeSchema.default({ type: 'memory' }),
+    keys: keysSchema.prefault({}),
+    upstreams: z
+      .record(upstreamName, upstreamSchema)
+      .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.keys.encryptionKey !== undefined || !usesManagedKeys(config)) return;
+    ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
+  });
+
+function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
+  return Object.values(config.upstreams).some(
+    (u) => u.key === 'managed' || u.clients.some((c) => c.upstream.method === 'private_key_jwt' && c.upstream.key === 'managed'),
+  );
+}
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -179,6 +269,9 @@ export type ClientConfig = z.output<typeof clientSchema>;
 export type OutboundAuthConfig = z.output<typeof outboundAuthSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
+export type RedisStoreConfig = z.output<typeof redisStoreSchema>;
+export type KeySourceConfig = z.output<typeof keySource>;
+export type RotationConfig = z.output<typeof rotationSchema>;
 
 /** The JSON Schema of the config file (input side: defaults are optional). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -14,6 +14,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestId({ limitLength: 128 }));
   app.use(accessLog(deps.log));
   app.route('/', healthRoutes(deps));
+  app.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
   app.get('/:upstream/jwks.json', jwksRoute(deps));
   app.post('/:upstream/token', tokenRoute(deps));
   app.all('/:upstream/token', () => {

@@ -1,5 +1,6 @@
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
@@ -26,6 +27,7 @@ export interface AppDeps {
   /** the current runtime; a reload swaps what this returns, in-flight requests keep the one they took */
   runtime: () => Runtime;
   log: Logger;
+  metrics: Metrics;
   maxBodyBytes: number;
   /** false while starting or draining: /readyz answers 503 */
   ready?: () => boolean;

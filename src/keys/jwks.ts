@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { SigningKey } from './signing-key.js';
 
 /** A JWKS document serialized once, with the ETag its HTTP route answers with. */
 export interface PublishedJwks {
@@ -10,7 +9,7 @@ export interface PublishedJwks {
 }
 
 /** Public keys only, de-duplicated by kid (two clients may share one key file). */
-export function publishJwks(keys: Iterable<SigningKey>): PublishedJwks {
+export function publishJwks(keys: Iterable<{ readonly kid: string; readonly publicJwk: Readonly<JWK> }>): PublishedJwks {
   const byKid = new Map<string, Readonly<JWK>>();
   for (const key of keys) byKid.set(key.kid, key.publicJwk);
   const list = [...byKid.values()];

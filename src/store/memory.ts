@@ -1,11 +1,14 @@
-import type { JtiRecord, Store } from './types.js';
+import { randomBytes } from 'node:crypto';
+import type { JtiRecord, KeySet, Store } from './types.js';
 
 const SWEEP_EVERY_MS = 10_000;
 
-/** Single-process store: a Map with expiry. The default for one replica and for `npm run demo`. */
+/** Single-process store: Maps with expiry. The default for one replica and for `npm run demo`. */
 export class MemoryStore implements Store {
   readonly type = 'memory' as const;
   readonly #jti = new Map<string, JtiRecord>();
+  readonly #keySets = new Map<string, string>();
+  readonly #locks = new Map<string, { token: string; until: number }>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -24,6 +27,37 @@ export class MemoryStore implements Store {
   async getJti(jti: string): Promise<JtiRecord | undefined> {
     const record = this.#jti.get(jti);
     return record && record.expiresAt > this.#now() ? record : undefined;
+  }
+
+  /** Key sets are kept serialized, as Redis keeps them: callers never share mutable objects with the store. */
+  async getKeySet(owner: string): Promise<KeySet | undefined> {
+    const text = this.#keySets.get(owner);
+    return text === undefined ? undefined : (JSON.parse(text) as KeySet);
+  }
+
+  async casKeySet(set: KeySet): Promise<boolean> {
+    const current = await this.getKeySet(set.owner);
+    if ((current?.version ?? 0) !== set.version - 1) return false;
+    this.#keySets.set(set.owner, JSON.stringify(set));
+    return true;
+  }
+
+  async listKeySetOwners(): Promise<string[]> {
+    return [...this.#keySets.keys()].sort();
+  }
+
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const held = this.#locks.get(name);
+    if (held && held.until > this.#now()) return undefined;
+    const token = randomBytes(16).toString('base64url');
+    this.#locks.set(name, { token, until: this.#now() + ttlMs });
+    return token;
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    if (this.#locks.get(name)?.token !== token) return false;
+    this.#locks.delete(name);
+    return true;
   }
 
   async ping(): Promise<void> {}

@@ -1,3 +1,5 @@
+import type { JWK } from 'jose';
+
 /** What authbridge remembers about an assertion it issued, keyed by `jti`. */
 export interface JtiRecord {
   upstream: string;
@@ -10,15 +12,67 @@ export interface JtiRecord {
   expiresAt: number;
 }
 
+export type KeyState = 'next' | 'active' | 'retired';
+
+/** One managed signing key. The private half only ever exists here sealed with the KEK. */
+export interface KeyRecord {
+  kid: string;
+  alg: string;
+  state: KeyState;
+  /** epoch ms: generated and published (as `next`, or directly `active` for the very first key) */
+  createdAt: number;
+  /** epoch ms: started signing */
+  activatedAt?: number;
+  /** epoch ms: stopped signing (still published until retiredAt + retireSeconds) */
+  retiredAt?: number;
+  /** public members with kid, alg, use: what the JWKS publishes */
+  publicJwk: JWK;
+  /** the private JWK, encrypted with the KEK (compact JWE, dir + A256GCM, owner and kid in its protected header) */
+  sealed: string;
+}
+
+/** The managed keys of one owner (`upstream/clientId`, or `upstream` for an upstream-level key). */
+export interface KeySet {
+  owner: string;
+  /** increases by one with every write: the fencing value of compare-and-set */
+  version: number;
+  keys: KeyRecord[];
+}
+
+/** The store could not be reached or did not answer in time; the request path fails closed on it. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(
+    readonly op: string,
+    options?: { cause?: unknown },
+  ) {
+    // the cause's code only (ECONNREFUSED, …): a driver's message could quote a URL with a password
+    const code = (options?.cause as { code?: unknown } | undefined)?.code;
+    super(`store unavailable (${op}${typeof code === 'string' ? `: ${code}` : ''})`, options);
+  }
+}
+
 /**
- * Shared state. Memory is the embedded default; Redis (multi-replica) implements the same interface.
- * Stores never see HTTP.
+ * Shared state. Memory is the embedded default (one replica); Redis makes many replicas act as one.
+ * Stores never see HTTP. Errors reaching the store are StoreUnavailableError.
  */
 export interface Store {
   readonly type: 'memory' | 'redis';
   /** Records `jti` if it was never recorded (SET NX semantics). false: it exists — mint another. */
   claimJti(jti: string, record: JtiRecord): Promise<boolean>;
   getJti(jti: string): Promise<JtiRecord | undefined>;
+
+  getKeySet(owner: string): Promise<KeySet | undefined>;
+  /** Writes `set` only if the stored version is `set.version - 1` (absent counts as 0). false: someone else wrote first. */
+  casKeySet(set: KeySet): Promise<boolean>;
+  /** Owners that have a key set (for `authbridge keys list`). */
+  listKeySetOwners(): Promise<string[]>;
+
+  /** A lease: a fresh token when taken, undefined when another holder has it. */
+  acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lease if `token` still holds it. */
+  releaseLock(name: string, token: string): Promise<boolean>;
+
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -36,6 +36,8 @@ describe('config: good files', () => {
     const config = parseConfig(minimal('- clientId: broker\n  upstream: { method: client_secret_basic }'), 't', {});
     expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxBodyBytes: 65536 });
     expect(config.store).toEqual({ type: 'memory' });
+    expect(config.keys).toEqual({ refreshSeconds: 2 });
+    expect(config.upstreams.okta!.onStoreFailure).toBe('closed');
     expect(config.upstreams.okta!.timeoutMs).toBe(10_000);
     expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic', basicEncoding: 'rfc6749' });
     expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
@@ -104,6 +106,15 @@ describe('config: each kind of bad file names the bad field', () => {
     ['duplicate clientId', minimal('- { clientId: b, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_basic } }'), ['upstreams.okta.clients[1].clientId: duplicate clientId "b"']],
     ['bad encoding', minimal('- clientId: b\n  upstream: { method: client_secret_basic, basicEncoding: latin1 }'), ['upstreams.okta.clients[0].upstream.basicEncoding:']],
     ['bad port and body cap', 'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.port:', 'server.maxBodyBytes:']],
+    ['managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: managed }'), ['keys.encryptionKey: required when a key is managed']],
+    ['upstream-level managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }', 'issuer: https://idp.example.com\n    key: managed'), ['keys.encryptionKey: required when a key is managed']],
+    ['KEK of the wrong size', 'keys: { encryptionKey: c2hvcnQ= }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['keys.encryptionKey: must be 32 random bytes, base64']],
+    ['private_key_jwt with no key anywhere', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'), ['upstreams.okta.clients[0].upstream.key: required: a key file, `managed`, or `key: managed` on the upstream']],
+    ['file and files at once', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: a, files: [b] } }'), ['upstreams.okta.clients[0].upstream.key:']],
+    ['shared upstream key under two algs', `keys: { encryptionKey: ${Buffer.alloc(32, 1).toString('base64')} }\n` + minimal('- { clientId: a, clientSecret: s, upstream: { method: private_key_jwt, alg: ES256 } }\n- { clientId: b, clientSecret: s, upstream: { method: private_key_jwt, alg: EdDSA } }', 'issuer: https://idp.example.com\n    key: managed'), ['upstreams.okta.key: the clients sharing the upstream key use different algs (ES256, EdDSA)']],
+    ['pre-publish not shorter than the rotation', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, rotation: { rotateEverySeconds: 60, prePublishSeconds: 60 } }'), ['upstreams.okta.clients[0].upstream.rotation.prePublishSeconds: prePublishSeconds must be shorter']],
+    ['unknown store type', 'store: { type: etcd }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['store.type:']],
+    ['bad onStoreFailure', minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    onStoreFailure: maybe'), ['upstreams.okta.onStoreFailure:']],
     ['duplicate YAML key', 'server: {}\nserver: {}\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['line 2']],
   ];
   it.each(cases)('%s', (_name, yaml, expected) => {

@@ -95,12 +95,13 @@ beforeAll(async () => {
     const client: ClientConfig = upstream.clients[i]!;
     let signingKey: SigningKey | undefined;
     if (client.upstream.method === 'private_key_jwt') {
-      signingKey = await loadSigningKey(client.upstream.key.file, client.upstream.alg);
+      signingKey = await loadSigningKey(files.get(c.name)!, client.upstream.alg);
       const publicJwk = createPublicKey(readFileSync(files.get(c.name)!, 'utf8')).export({ format: 'jwk' }) as JWK;
       kids.set(c.name, await calculateJwkThumbprint(publicJwk, 'sha256'));
       verifyKeys.set(c.name, createPublicKey(readFileSync(files.get(c.name)!, 'utf8')));
     } else if (c.jwt) verifyKeys.set(c.name, createSecretKey(Buffer.from(c.jwt.hmacSecret!, 'utf8')));
-    strategies.set(c.name, createOutboundAuth(client, { upstreamName: 'idp', upstream, store, signingKey }));
+    const key = signingKey;
+    strategies.set(c.name, createOutboundAuth(client, { upstreamName: 'idp', upstream, store, signingKey: key && (() => key) }));
   }
 });
 afterAll(() => store.close());

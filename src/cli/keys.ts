@@ -1,0 +1,107 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { loadConfigFile } from '../config/load.js';
+import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
+import { loadKeyrings, managedOwners } from '../keys/keyring.js';
+import { ManagedKeys } from '../keys/managed.js';
+import { decodeKek } from '../keys/seal.js';
+import { importSigningKey } from '../keys/signing-key.js';
+import { createLogger } from '../log.js';
+import { createStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+
+export interface CliResult {
+  ok: boolean;
+  text: string;
+}
+
+/** `keys generate`: a private key file for `key: { file }` (mode 0600, never overwrites), and its public JWK. */
+export async function keysGenerate(alg: string, format: 'pem' | 'jwk', out: string | undefined): Promise<CliResult> {
+  if (!(SIGNING_ALGS as readonly string[]).includes(alg)) return { ok: false, text: `--alg must be one of ${SIGNING_ALGS.join(', ')}` };
+  const privateKey = generatePrivateKey(alg as SigningAlg);
+  const text = format === 'pem' ? String(privateKey.export({ format: 'pem', type: 'pkcs8' })) : JSON.stringify(privateKey.export({ format: 'jwk' }));
+  const key = await importSigningKey(text, alg as SigningAlg);
+  if (!out) return { ok: true, text: `${text.trim()}\n` };
+  try {
+    writeFileSync(out, text, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    return { ok: false, text: `cannot write ${out}: ${(err as NodeJS.ErrnoException).code}` };
+  }
+  return { ok: true, text: `wrote ${out} (${alg}, kid ${key.kid}); public JWK:\n${JSON.stringify(key.publicJwk, null, 2)}` };
+}
+
+function generatePrivateKey(alg: SigningAlg): KeyObject {
+  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  if (alg === 'EdDSA') return generateKeyPairSync('ed25519').privateKey;
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+}
+
+/** `keys list`: managed keys with their states and ages, read from the store (no KEK needed, nothing written). */
+export async function keysList(file: string): Promise<CliResult> {
+  return withStore(file, async (config, store) => {
+    const owners = managedOwners(config);
+    if (owners.length === 0) return { ok: true, text: 'no managed keys in this config' };
+    const now = Date.now();
+    const lines: string[] = [];
+    for (const { owner, alg, policy } of owners) {
+      const set = await store.getKeySet(owner);
+      lines.push(`${owner} (${alg}, rotate every ${duration(policy.rotateEverySeconds)}, pre-publish ${duration(policy.prePublishSeconds)}, retire ${duration(policy.retireSeconds)})`);
+      if (!set) lines.push('  no keys yet (created when authbridge starts)');
+      for (const key of set?.keys ?? []) {
+        const since = key.state === 'retired' ? key.retiredAt : key.state === 'active' ? key.activatedAt : key.createdAt;
+        lines.push(`  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - (since ?? key.createdAt)) / 1000)}`);
+      }
+    }
+    return { ok: true, text: lines.join('\n') };
+  });
+}
+
+/** `keys rotate [--owner O]`: one forced rotation step per owner (publish a next key, or promote it). */
+export async function keysRotate(file: string, only: string | undefined): Promise<CliResult> {
+  return withStore(file, async (config, store) => {
+    const owners = managedOwners(config).filter((o) => only === undefined || o.owner === only);
+    if (owners.length === 0) return { ok: false, text: only ? `no managed key owner ${only} in this config` : 'no managed keys in this config' };
+    const log = createLogger({ level: 'warn' });
+    const managed = await ManagedKeys.start({ store, kek: decodeKek(config.keys.encryptionKey!), log, owners });
+    try {
+      const lines: string[] = [];
+      for (const { owner } of owners) lines.push(`${owner}: ${await managed.rotate(owner)}`);
+      return { ok: true, text: lines.join('\n') };
+    } finally {
+      managed.close();
+    }
+  });
+}
+
+/** `keys export-public [--upstream U]`: the JWKS to paste into an IdP that cannot fetch a URL. */
+export async function keysExportPublic(file: string, upstream: string | undefined): Promise<CliResult> {
+  return withStore(file, async (config, store) => {
+    const names = Object.keys(config.upstreams).filter((n) => upstream === undefined || n === upstream);
+    if (names.length === 0) return { ok: false, text: `no upstream ${upstream} in this config` };
+    const keyrings = await loadKeyrings(config, { store, log: createLogger({ level: 'warn' }) }, file);
+    try {
+      const out = Object.fromEntries(names.map((n) => [n, JSON.parse(keyrings.upstreams.get(n)!.jwks().body) as unknown]));
+      return { ok: true, text: JSON.stringify(upstream ? out[upstream] : out, null, 2) };
+    } finally {
+      keyrings.close();
+    }
+  });
+}
+
+async function withStore(file: string, fn: (config: Config, store: Store) => Promise<CliResult>): Promise<CliResult> {
+  const config = loadConfigFile(file);
+  const store = await createStore(config.store);
+  try {
+    return await fn(config, store);
+  } finally {
+    await store.close();
+  }
+}
+
+function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 86_400) return `${(s / 86_400).toFixed(s % 86_400 ? 1 : 0)}d`;
+  if (s >= 3600) return `${(s / 3600).toFixed(s % 3600 ? 1 : 0)}h`;
+  if (s >= 60) return `${(s / 60).toFixed(s % 60 ? 1 : 0)}m`;
+  return `${s}s`;
+}

@@ -1,0 +1,137 @@
+import type { SigningKeyProvider } from '../auth/private-key-jwt.js';
+import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
+import { DEFAULT_ROTATION, type ClientConfig, type Config, type SigningAlg, type UpstreamConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import { publishJwks, type PublishedJwks } from './jwks.js';
+import { ManagedKeys, type ManagedOwner } from './managed.js';
+import { decodeKek, KeyDecryptError } from './seal.js';
+import { KeyLoadError, loadSigningKey, type SigningKey } from './signing-key.js';
+
+/** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
+export interface UpstreamKeyring {
+  /** the current JWKS document; rebuilt only when a managed key of this upstream changes */
+  jwks(): PublishedJwks;
+  /**
+   * How long an IdP may cache the JWKS: 300 s, but never more than half the shortest pre-publish window of
+   * the upstream's managed keys, so an IdP that honours it has refetched before a published key signs.
+   */
+  readonly maxAgeSeconds: number;
+}
+
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+export interface Keyrings {
+  readonly upstreams: ReadonlyMap<string, UpstreamKeyring>;
+  /** the signing key of each private_key_jwt client */
+  readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
+  readonly managed?: ManagedKeys;
+  close(): void;
+}
+
+/** `upstream/clientId` for a client's own managed key, `upstream` for the upstream's shared one. */
+export const managedOwner = (upstream: string, clientId?: string) => (clientId === undefined ? upstream : `${upstream}/${clientId}`);
+
+/** The managed key a client signs with, if its key is managed (its own, or the upstream's shared one). */
+export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: ClientConfig): ManagedOwner | undefined {
+  const out = client.upstream;
+  if (out.method !== 'private_key_jwt' || (out.key !== undefined && out.key !== 'managed')) return undefined;
+  const own = out.key === 'managed';
+  const policy = (own ? out.rotation : undefined) ?? upstream.rotation ?? DEFAULT_ROTATION;
+  return { owner: own ? managedOwner(name, client.clientId) : managedOwner(name), alg: out.alg, policy: { ...policy } };
+}
+
+/** Every managed key owner a config names (what `keys list|rotate` work on). */
+export function managedOwners(config: Config): ManagedOwner[] {
+  const owners = new Map<string, ManagedOwner>();
+  for (const [name, upstream] of Object.entries(config.upstreams))
+    for (const client of upstream.clients) {
+      const owner = managedOwnerOf(name, upstream, client);
+      if (owner) owners.set(owner.owner, owner);
+    }
+  return [...owners.values()];
+}
+
+/**
+ * Loads every signing key of a config: key files are read and imported once; managed keys are loaded
+ * from the store (bootstrapped if new) and unsealed with the KEK. Every unusable key is reported with
+ * its config path; a wrong KEK is a start-up error.
+ */
+export async function loadKeyrings(config: Config, deps: { store: Store; log: Logger }, source: string): Promise<Keyrings> {
+  const issues: ConfigIssue[] = [];
+  const signers = new Map<ClientConfig, SigningKeyProvider>();
+  const fileKeys = new Map<string, SigningKey[]>();
+  const ownersOf = new Map<string, Set<string>>();
+  const owners = new Map<string, ManagedOwner>();
+
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const published: SigningKey[] = [];
+    const upstreamOwners = new Set<string>();
+    const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
+    for (const [i, client] of upstream.clients.entries()) {
+      const out = client.upstream;
+      if (out.method !== 'private_key_jwt') continue;
+      const keyPath = ['upstreams', name, 'clients', i, 'upstream', 'key'];
+      const owner = managedOwnerOf(name, upstream, client);
+      if (owner) {
+        owners.set(owner.owner, owner);
+        upstreamOwners.add(owner.owner);
+        signers.set(client, () => managed!.signingKey(owner.owner));
+        continue;
+      }
+      if (out.key === undefined || out.key === 'managed') continue; // unreachable: managedOwnerOf took these
+      const files = out.key.files ?? [out.key.file!];
+      const loaded: SigningKey[] = [];
+      for (const [j, file] of files.entries()) {
+        const path = formatPath(out.key.files ? [...keyPath, 'files', j] : [...keyPath, 'file']);
+        try {
+          const key = await loadSigningKey(file, out.alg as SigningAlg);
+          const first = algByKid.get(key.kid);
+          if (first && first.alg !== key.alg)
+            issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
+          algByKid.set(key.kid, first ?? { alg: key.alg, path });
+          loaded.push(key);
+        } catch (err) {
+          if (!(err instanceof KeyLoadError)) throw err;
+          issues.push({ path, message: err.message });
+        }
+      }
+      published.push(...loaded);
+      const signing = loaded[0];
+      if (signing) signers.set(client, () => signing);
+    }
+    fileKeys.set(name, published);
+    ownersOf.set(name, upstreamOwners);
+  }
+  if (issues.length > 0) throw new ConfigError(source, issues);
+
+  let managed: ManagedKeys | undefined;
+  if (owners.size > 0) managed = await startManaged(config, deps, [...owners.values()], source);
+
+  const upstreams = new Map<string, UpstreamKeyring>();
+  for (const [name, files] of fileKeys) {
+    const upstreamOwners = [...ownersOf.get(name)!];
+    const windows = upstreamOwners.map((o) => owners.get(o)!.policy.prePublishSeconds / 2);
+    const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
+    upstreams.set(name, keyring(files, upstreamOwners, managed, maxAge));
+  }
+  return { upstreams, signers, managed, close: () => managed?.close() };
+}
+
+async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {
+  try {
+    const kek = decodeKek(config.keys.encryptionKey!);
+    return await ManagedKeys.start({ store: deps.store, kek, log: deps.log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
+  } catch (err) {
+    if (err instanceof KeyDecryptError) throw new ConfigError(source, [{ path: 'keys.encryptionKey', message: err.message }]);
+    throw err;
+  }
+}
+
+function keyring(files: readonly SigningKey[], owners: readonly string[], managed: ManagedKeys | undefined, maxAgeSeconds: number): UpstreamKeyring {
+  const build = () =>
+    publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map((publicJwk) => ({ kid: publicJwk.kid!, publicJwk })))]);
+  let current = build();
+  if (owners.length > 0) managed!.onChange((owner) => owners.includes(owner) && (current = build()));
+  return { jwks: () => current, maxAgeSeconds };
+}

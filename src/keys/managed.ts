@@ -1,0 +1,251 @@
+import type { JWK } from 'jose';
+import type { Logger } from '../log.js';
+import type { KeySet, Store } from '../store/types.js';
+import { generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
+import { activeKey, applyStep, emptyKeySet, planStep, type RotationPolicy, type RotationStep } from './rotation.js';
+import { KEK_BYTES, KekFormatError } from './seal.js';
+import type { SigningKey } from './signing-key.js';
+
+export { DEFAULT_ROTATION, type RotationPolicy, type RotationStep } from './rotation.js';
+export { KeyDecryptError } from './seal.js';
+
+export interface ManagedOwner {
+  /** `upstream/clientId`, or `upstream` for an upstream-level key */
+  owner: string;
+  alg: ManagedAlg;
+  policy: RotationPolicy;
+}
+
+export interface ManagedKeysOptions {
+  store: Store;
+  /** the key-encryption key: 32 bytes (see decodeKek) */
+  kek: Uint8Array;
+  log: Logger;
+  owners: ManagedOwner[];
+  /** how often to look for changes made by other replicas and for due steps; default 2000 */
+  refreshMs?: number;
+  now?: () => number;
+}
+
+/** The rotation lock's lease: far longer than a step (one key generation and two store calls). */
+export const ROTATION_LOCK_TTL_MS = 10_000;
+/** Scheduled steps one lock holder may take in a row (prune, add-next, promote: catching up after downtime). */
+const MAX_SCHEDULED_STEPS = 3;
+const BOOTSTRAP_WAIT_MS = 250;
+
+interface OwnerState {
+  readonly config: ManagedOwner;
+  set: KeySet;
+  /** every key of the set, unsealed and imported once (by kid) */
+  keys: ReadonlyMap<string, SigningKey>;
+  signing: SigningKey | undefined;
+  published: readonly Readonly<JWK>[];
+  /** serializes this replica's reads and steps for the owner, so an older set never replaces a newer one */
+  queue: Promise<unknown>;
+}
+
+const errorSummary = (err: unknown) => (err instanceof Error ? { name: err.name, message: err.message } : { message: String(err) });
+
+/**
+ * Managed signing keys of several owners, shared by every replica through the store: generated here, stored sealed
+ * under the KEK, rotated by publishing first. One replica performs a step (lock `rotate:<owner>`, then CAS on the set's
+ * version); all replicas follow by polling the version.
+ */
+export class ManagedKeys {
+  readonly #store: Store;
+  readonly #kek: Uint8Array;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #owners = new Map<string, OwnerState>();
+  readonly #listeners = new Set<(owner: string) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(opts: ManagedKeysOptions) {
+    if (!(opts.kek instanceof Uint8Array) || opts.kek.length !== KEK_BYTES) throw new KekFormatError(`the key-encryption key must be exactly ${KEK_BYTES} bytes`);
+    this.#store = opts.store;
+    this.#kek = Uint8Array.from(opts.kek);
+    this.#log = opts.log;
+    this.#now = opts.now ?? Date.now;
+    for (const config of opts.owners) {
+      if (this.#owners.has(config.owner)) throw new Error(`managed keys: owner ${config.owner} is listed twice`);
+      if (!MANAGED_ALGS.includes(config.alg)) throw new Error(`managed keys of ${config.owner}: unsupported alg ${String(config.alg)}`);
+      const { rotateEverySeconds, prePublishSeconds, retireSeconds } = config.policy;
+      if (!(rotateEverySeconds > 0 && prePublishSeconds >= 0 && retireSeconds >= 0))
+        throw new Error(`managed keys of ${config.owner}: rotation times must be positive`);
+      const set = emptyKeySet(config.owner);
+      this.#owners.set(config.owner, { config, set, keys: new Map(), signing: undefined, published: Object.freeze([]), queue: Promise.resolve() });
+    }
+  }
+
+  /** Loads every owner's key set (bootstrapping an active key under the lock if absent), unseals and imports the keys once, starts the refresh timer. Throws KeyDecryptError on a wrong KEK. */
+  static async start(opts: ManagedKeysOptions): Promise<ManagedKeys> {
+    const keys = new ManagedKeys(opts);
+    try {
+      for (const state of keys.#owners.values()) await keys.#serial(state, () => keys.#load(state));
+    } catch (err) {
+      keys.close();
+      throw err;
+    }
+    const refreshMs = opts.refreshMs ?? 2000;
+    keys.#timer = setInterval(() => void keys.refresh(), refreshMs).unref();
+    return keys;
+  }
+
+  /** The active key of an owner (synchronous, no I/O: it is on the request path). */
+  signingKey(owner: string): SigningKey {
+    const state = this.#state(owner);
+    if (!state.signing) throw new Error(`managed keys of ${owner}: no active key`);
+    return state.signing;
+  }
+
+  /** next + active + retired public JWKs of an owner, for the JWKS. */
+  published(owner: string): readonly JWK[] {
+    return this.#state(owner).published;
+  }
+
+  /** The current key set of an owner (for `keys list`: states and ages). Frozen; `sealed` stays encrypted. */
+  keySet(owner: string): KeySet {
+    return this.#state(owner).set;
+  }
+
+  owners(): string[] {
+    return [...this.#owners.keys()];
+  }
+
+  /** Called after any owner's keys changed (this replica's step or one seen by polling). Returns the unsubscribe. */
+  onChange(listener: (owner: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** A forced rotation step now; returns what it did ('none' if another replica held the lock or wrote first). */
+  async rotate(owner: string): Promise<RotationStep> {
+    const state = this.#state(owner);
+    return this.#serial(state, () => this.#steps(state, true));
+  }
+
+  /** Reloads changed sets and runs due scheduled steps (the timer calls this). Never throws: failures are logged and the last known keys kept. */
+  refresh(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#refreshing ??= Promise.all(
+      [...this.#owners.values()].map((state) =>
+        this.#serial(state, () => this.#refreshOwner(state)).catch((err: unknown) =>
+          this.#log.warn({ owner: state.config.owner, err: errorSummary(err) }, 'managed keys: refresh failed; keeping the last known keys'),
+        ),
+      ),
+    ).then(
+      () => void (this.#refreshing = undefined),
+      () => void (this.#refreshing = undefined),
+    );
+    return this.#refreshing;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#listeners.clear();
+  }
+
+  #state(owner: string): OwnerState {
+    const state = this.#owners.get(owner);
+    if (!state) throw new Error(`no managed keys for ${owner}`);
+    return state;
+  }
+
+  #serial<T>(state: OwnerState, fn: () => Promise<T>): Promise<T> {
+    const run = state.queue.then(fn, fn);
+    state.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** At start: adopt the stored set, bootstrap or catch up under the lock; wait out another replica's bootstrap. */
+  async #load(state: OwnerState): Promise<void> {
+    const deadline = Date.now() + ROTATION_LOCK_TTL_MS + 2 * BOOTSTRAP_WAIT_MS;
+    for (;;) {
+      await this.#refreshOwner(state);
+      if (state.signing) return;
+      if (Date.now() >= deadline) throw new Error(`managed keys of ${state.config.owner}: no active key (lock rotate:${state.config.owner} stayed taken)`);
+      await new Promise((resolve) => setTimeout(resolve, BOOTSTRAP_WAIT_MS));
+    }
+  }
+
+  async #refreshOwner(state: OwnerState): Promise<void> {
+    const stored = await this.#store.getKeySet(state.config.owner);
+    if (stored && stored.version !== state.set.version) await this.#adopt(state, stored);
+    if (planStep(stored ?? emptyKeySet(state.config.owner), this.#now(), state.config.policy).step !== 'none') await this.#steps(state, false);
+  }
+
+  /** Under the lock: re-read, plan, write with CAS (version + 1), adopt. One step when forced, else what is due. */
+  async #steps(state: OwnerState, force: boolean): Promise<RotationStep> {
+    const { owner, alg, policy } = state.config;
+    const lock = `rotate:${owner}`;
+    const token = await this.#store.acquireLock(lock, ROTATION_LOCK_TTL_MS);
+    if (token === undefined) {
+      this.#log.debug({ owner }, 'managed keys: another replica holds the rotation lock');
+      return 'none';
+    }
+    let done: RotationStep = 'none';
+    try {
+      let current = (await this.#store.getKeySet(owner)) ?? emptyKeySet(owner);
+      for (let i = 0; i < (force ? 1 : MAX_SCHEDULED_STEPS); i++) {
+        const now = this.#now();
+        const plan = planStep(current, now, policy, force);
+        if (plan.step === 'none') break;
+        const fresh: SigningKey[] = [];
+        const written = await applyStep(current, plan, now, async () => {
+          const { record, signing } = await generateManagedKey(owner, alg, this.#kek);
+          fresh.push(signing);
+          return record;
+        });
+        if (!(await this.#store.casKeySet(written))) {
+          this.#log.warn({ owner, step: plan.step, version: written.version }, 'managed keys: the key set changed under the rotation lock; step dropped');
+          break;
+        }
+        current = written;
+        done = plan.step;
+        const kid = plan.step === 'promote' ? plan.next : plan.step === 'prune' ? plan.kids.join(',') : fresh[0]?.kid;
+        this.#log.info({ owner, step: plan.step, kid, version: written.version, forced: force }, 'managed keys: rotation step');
+        await this.#adopt(state, written, fresh);
+      }
+      if (current.version !== state.set.version && current.version > 0) await this.#adopt(state, current);
+    } finally {
+      await this.#store.releaseLock(lock, token).catch((err: unknown) => this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: releasing the rotation lock failed'));
+    }
+    return done;
+  }
+
+  /** Makes `set` current: opens the keys not seen before (once per kid), then swaps everything at once. */
+  async #adopt(state: OwnerState, set: KeySet, fresh: readonly SigningKey[] = []): Promise<void> {
+    const { owner } = state.config;
+    const keys = new Map<string, SigningKey>();
+    for (const record of set.keys) {
+      const key = fresh.find((k) => k.kid === record.kid) ?? state.keys.get(record.kid) ?? (await openManagedKey(owner, record, this.#kek));
+      keys.set(record.kid, key);
+    }
+    const active = activeKey(set);
+    const changed = set.version !== state.set.version;
+    state.set = deepFreeze(structuredClone(set));
+    state.keys = keys;
+    state.signing = active && keys.get(active.kid);
+    state.published = Object.freeze(set.keys.map((record) => keys.get(record.kid)!.publicJwk));
+    if (!changed) return;
+    for (const listener of this.#listeners) {
+      try {
+        listener(owner);
+      } catch (err) {
+        this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: a change listener failed');
+      }
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}

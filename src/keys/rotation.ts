@@ -1,0 +1,138 @@
+import type { KeyRecord, KeySet } from '../store/types.js';
+
+/**
+ * The rotation schedule as pure functions: what to do with a key set at a given time, and the set that results.
+ * Every key goes next → active → retired → deleted. A new key is published for `prePublishSeconds` before it signs
+ * (IdPs that cache the JWKS see it first); a retired key stays published for `retireSeconds` after it stopped.
+ */
+
+export interface RotationPolicy {
+  /** how long a key signs */
+  rotateEverySeconds: number;
+  /** how long a new key is published before it signs */
+  prePublishSeconds: number;
+  /** how long a key stays published after it stopped signing */
+  retireSeconds: number;
+}
+
+const DAY = 86_400;
+export const DEFAULT_ROTATION: RotationPolicy = Object.freeze({ rotateEverySeconds: 30 * DAY, prePublishSeconds: DAY, retireSeconds: DAY });
+
+export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'none';
+
+/** One change to a key set; each applied plan is one write (version + 1). */
+export type StepPlan =
+  | { readonly step: 'none' }
+  /** no key can sign: create one that is active at once (the very first key of an owner) */
+  | { readonly step: 'bootstrap' }
+  /** create a `next` key: published, not signing */
+  | { readonly step: 'add-next' }
+  /** `next` starts signing, the `retire` keys (the active one) stop */
+  | { readonly step: 'promote'; readonly next: string; readonly retire: readonly string[] }
+  /** delete retired keys whose publication time is over */
+  | { readonly step: 'prune'; readonly kids: readonly string[] };
+
+/** The public half and the sealed private half of a freshly generated key; applyStep adds state and times. */
+export type NewKey = Pick<KeyRecord, 'kid' | 'alg' | 'publicJwk' | 'sealed'>;
+export type KeyGenerator = () => Promise<NewKey>;
+
+const ms = (seconds: number) => seconds * 1000;
+
+/** The set of an owner that has none in the store (the store counts absent as version 0). */
+export function emptyKeySet(owner: string): KeySet {
+  return { owner, version: 0, keys: [] };
+}
+
+/** When a key started signing (a bootstrap key: when it was created). */
+export function activatedAt(key: KeyRecord): number {
+  return key.activatedAt ?? key.createdAt;
+}
+
+/** When a retired key stopped signing. */
+export function retiredAt(key: KeyRecord): number {
+  return key.retiredAt ?? activatedAt(key);
+}
+
+/** The key that signs: the most recently activated `active` key (there is one unless the set was edited by hand). */
+export function activeKey(set: KeySet): KeyRecord | undefined {
+  let best: KeyRecord | undefined;
+  for (const key of set.keys) if (key.state === 'active' && (!best || activatedAt(key) > activatedAt(best))) best = key;
+  return best;
+}
+
+/** The key that signs next: the oldest `next` key. */
+export function nextKey(set: KeySet): KeyRecord | undefined {
+  let best: KeyRecord | undefined;
+  for (const key of set.keys) if (key.state === 'next' && (!best || key.createdAt < best.createdAt)) best = key;
+  return best;
+}
+
+/**
+ * Decides the one step due at `now`.
+ * - no active key: bootstrap one (active at once), or promote a next key at once (forced or not);
+ * - forced (`authbridge keys rotate`): add a next key if there is none, else promote it at once;
+ * - scheduled, first that applies: prune retired keys at `retiredAt + retireSeconds`; add next at
+ *   `activatedAt + rotateEvery − prePublish`; promote once next was published `prePublish` and active signed `rotateEvery`.
+ */
+export function planStep(set: KeySet, now: number, policy: RotationPolicy, force = false): StepPlan {
+  const active = activeKey(set);
+  const next = nextKey(set);
+  // Nothing signs: the first key of an owner, or (a set edited by hand) a next key promoted at once, beats failing every request.
+  if (!active) return next ? promote(set, next) : { step: 'bootstrap' };
+  if (force) return next ? promote(set, next) : { step: 'add-next' };
+
+  const expired = set.keys.filter((k) => k.state === 'retired' && retiredAt(k) + ms(policy.retireSeconds) <= now).map((k) => k.kid);
+  if (expired.length > 0) return { step: 'prune', kids: expired };
+
+  const rotateAt = activatedAt(active) + ms(policy.rotateEverySeconds);
+  if (!next) return now >= rotateAt - ms(policy.prePublishSeconds) ? { step: 'add-next' } : { step: 'none' };
+  if (now >= next.createdAt + ms(policy.prePublishSeconds) && now >= rotateAt) return promote(set, next);
+  return { step: 'none' };
+}
+
+function promote(set: KeySet, next: KeyRecord): StepPlan {
+  return { step: 'promote', next: next.kid, retire: set.keys.filter((k) => k.state === 'active').map((k) => k.kid) };
+}
+
+/**
+ * The epoch ms at which the next scheduled step falls due (for `keys list` and logs); undefined when none ever will
+ * without a forced step. A step already due answers `now` or earlier.
+ */
+export function nextDueAt(set: KeySet, policy: RotationPolicy): number | undefined {
+  const active = activeKey(set);
+  const next = nextKey(set);
+  const times = set.keys.filter((k) => k.state === 'retired').map((k) => retiredAt(k) + ms(policy.retireSeconds));
+  if (active) {
+    const rotateAt = activatedAt(active) + ms(policy.rotateEverySeconds);
+    times.push(next ? Math.max(rotateAt, next.createdAt + ms(policy.prePublishSeconds)) : rotateAt - ms(policy.prePublishSeconds));
+  } else if (next) times.push(next.createdAt);
+  return times.length > 0 ? Math.min(...times) : undefined;
+}
+
+/** The set after `plan`, with version + 1 (the CAS fencing value). `generate` makes a key for bootstrap and add-next. */
+export async function applyStep(set: KeySet, plan: StepPlan, now: number, generate: KeyGenerator): Promise<KeySet> {
+  let keys: KeyRecord[] = set.keys.map((k) => ({ ...k }));
+  switch (plan.step) {
+    case 'none':
+      return set;
+    case 'bootstrap':
+    case 'add-next': {
+      const key = await generate();
+      if (keys.some((k) => k.kid === key.kid)) throw new Error(`managed keys of ${set.owner}: generated key ${key.kid} already exists`);
+      keys.push(
+        plan.step === 'bootstrap' ? { ...key, state: 'active', createdAt: now, activatedAt: now } : { ...key, state: 'next', createdAt: now },
+      );
+      break;
+    }
+    case 'promote':
+      for (const key of keys) {
+        if (key.kid === plan.next) Object.assign(key, { state: 'active', activatedAt: now });
+        else if (plan.retire.includes(key.kid)) Object.assign(key, { state: 'retired', retiredAt: now });
+      }
+      break;
+    case 'prune':
+      keys = keys.filter((k) => !plan.kids.includes(k.kid));
+      break;
+  }
+  return { owner: set.owner, version: set.version + 1, keys };
+}

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
+import type { RedisStoreConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
+
+/** Compare-and-set on a key set's version: the version is the fencing value of a rotation step. */
+const CAS_KEY_SET = `
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = cjson.decode(current).version end
+if version ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1`;
+
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type Client = Redis | Cluster;
+
+/**
+ * Redis (single node, Sentinel or Cluster). Every key carries the hash tag `{prefix}`, so the scripts'
+ * keys share a slot on a Cluster. Request-path commands use a short commandTimeout, one retry and no
+ * offline queue: an outage fails in well under a second, and the caller fails closed.
+ */
+export class RedisStore implements Store {
+  readonly type = 'redis' as const;
+  readonly #client: Client;
+  readonly #prefix: string;
+
+  private constructor(client: Client, keyPrefix: string) {
+    this.#client = client;
+    this.#prefix = `{${keyPrefix}}:`;
+  }
+
+  /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
+  static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
+    const store = new RedisStore(createClient(config), config.keyPrefix);
+    store.#client.on('error', connectionErrorReporter(log));
+    try {
+      await store.#client.connect();
+      await store.ping();
+    } catch (err) {
+      store.#client.disconnect();
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err });
+    }
+    return store;
+  }
+
+  async claimJti(jti: string, record: JtiRecord): Promise<boolean> {
+    const ttl = Math.max(1, record.expiresAt - Date.now());
+    const ok = await this.#run('claimJti', () => this.#client.set(this.#key('jti', jti), JSON.stringify(record), 'PX', ttl, 'NX'));
+    return ok === 'OK';
+  }
+
+  async getJti(jti: string): Promise<JtiRecord | undefined> {
+    const text = await this.#run('getJti', () => this.#client.get(this.#key('jti', jti)));
+    return text === null ? undefined : (JSON.parse(text) as JtiRecord);
+  }
+
+  async getKeySet(owner: string): Promise<KeySet | undefined> {
+    const text = await this.#run('getKeySet', () => this.#client.get(this.#key('keys', owner)));
+    return text === null ? undefined : (JSON.parse(text) as KeySet);
+  }
+
+  async casKeySet(set: KeySet): Promise<boolean> {
+    const done = await this.#run('casKeySet', () =>
+      this.#client.eval(CAS_KEY_SET, 2, this.#key('keys', set.owner), this.#key('key-owners'), set.version - 1, JSON.stringify(set), set.owner),
+    );
+    return done === 1;
+  }
+
+  async listKeySetOwners(): Promise<string[]> {
+    return (await this.#run('listKeySetOwners', () => this.#client.smembers(this.#key('key-owners')))).sort();
+  }
+
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const ok = await this.#run('acquireLock', () => this.#client.set(this.#key('lock', name), token, 'PX', ttlMs, 'NX'));
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    return (await this.#run('releaseLock', () => this.#client.eval(RELEASE_LOCK, 1, this.#key('lock', name), token))) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('ping', () => this.#client.ping());
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  #key(kind: string, id = ''): string {
+    return id ? `${this.#prefix}${kind}:${id}` : `${this.#prefix}${kind}`;
+  }
+
+  async #run<T>(op: string, command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      throw new StoreUnavailableError(op, { cause: err });
+    }
+  }
+}
+
+/** Connection errors while reconnecting: said once per 10 s (code only), commands fail on their own meanwhile. */
+function connectionErrorReporter(log: Logger | undefined): (err: Error & { code?: string }) => void {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (!log || now - last < 10_000) return;
+    last = now;
+    log.warn({ code: err.code ?? err.name }, 'redis connection error; retrying in the background');
+  };
+}
+
+function createClient(config: RedisStoreConfig): Client {
+  const common: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: config.commandTimeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    // keep reconnecting in the background; requests fail fast (no offline queue) until it is back
+    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+    ...(config.username ? { username: config.username } : {}),
+    ...(config.password ? { password: config.password } : {}),
+    ...(config.tls ? { tls: {} } : {}),
+  };
+  if (config.cluster) {
+    const options: ClusterOptions = { lazyConnect: true, enableOfflineQueue: false, redisOptions: common, clusterRetryStrategy: common.retryStrategy };
+    return new Cluster(config.cluster, options);
+  }
+  if (config.sentinels) return new Redis({ ...common, sentinels: config.sentinels, name: config.name });
+  return new Redis(config.url!, common);
+}
