@@ -1,0 +1,147 @@
+// `authbridge keys …` and `authbridge jti show` as a user runs them: separate processes on the same
+// Redis as a running authbridge, a real IdP on the other side.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { importSigningKey } from '../../src/keys/signing-key.js';
+import { createLogger } from '../../src/log.js';
+import { freePort } from '../support/bridge.js';
+import { startIdp, type Idp } from '../support/idp.js';
+import { redisForTests, type RedisServer } from '../support/redis.js';
+import { postForm } from '../support/scenario.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-keys-'));
+const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64'), BROKER_SECRET: 'cli-keys-broker-secret' };
+let redis: RedisServer;
+let idp: Idp;
+let proxy: RunningProxy | undefined;
+let configFile: string;
+
+function cli(...args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args, '--config', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
+}
+
+beforeAll(async () => {
+  Object.assign(process.env, env); // the in-process proxy reads the same variables (this file runs in its own worker)
+  redis = await redisForTests();
+  const port = await freePort();
+  idp = await startIdp({
+    clients: [
+      { client_id: 'up-managed', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/idp/jwks.json` },
+      { client_id: 'up-files', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/idp/jwks.json` },
+    ],
+  });
+  configFile = join(dir, 'authbridge.yaml');
+  writeFileSync(
+    configFile,
+    `server: { host: 127.0.0.1, port: ${port} }
+store:
+  type: redis
+  redis: { url: "${redis.url}", keyPrefix: ${redis.keyPrefix} }
+keys:
+  encryptionKey: \${AUTHBRIDGE_KEK}
+upstreams:
+  idp:
+    issuer: ${idp.issuer}
+    tokenEndpoint: ${idp.tokenEndpoint}
+    clients:
+      - clientId: broker
+        clientSecret: \${BROKER_SECRET}
+        upstream: { clientId: up-managed, method: private_key_jwt, key: managed }
+      - clientId: files
+        clientSecret: \${BROKER_SECRET}
+        upstream:
+          clientId: up-files
+          method: private_key_jwt
+          key:
+            files: ["${join(dir, 'new.pem')}", "${join(dir, 'old.pem')}"]
+`,
+  );
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await idp?.close();
+  await redis?.close();
+});
+
+describe('authbridge keys / jti', () => {
+  it('keys generate writes a 0600 key file it never overwrites, and prints the public JWK', async () => {
+    for (const name of ['new.pem', 'old.pem']) {
+      const out = join(dir, name);
+      const res = await cli('keys', 'generate', '--alg', 'ES256', '--out', out);
+      expect(res.code, res.stderr).toBe(0);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      const key = await importSigningKey(readFileSync(out, 'utf8'), 'ES256');
+      expect(res.stdout).toContain(`kid ${key.kid}`);
+      expect(res.stdout).not.toMatch(/"d"/);
+    }
+    const again = await cli('keys', 'generate', '--alg', 'ES256', '--out', join(dir, 'new.pem'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('EEXIST');
+  });
+
+  it('keys list before any key exists, then export-public creates and prints the JWKS (managed + every file)', async () => {
+    const empty = await cli('keys', 'list');
+    expect(empty.stdout).toContain('idp/broker (ES256');
+    expect(empty.stdout).toContain('no keys yet');
+    const exported = await cli('keys', 'export-public', '--upstream', 'idp');
+    expect(exported.code, exported.stderr).toBe(0);
+    const jwks = JSON.parse(exported.stdout) as { keys: { kid: string; d?: string }[] };
+    expect(jwks.keys).toHaveLength(3);
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+  });
+
+  it('the running proxy serves that JWKS; the first of several key files signs; jti show finds the request', async () => {
+    proxy = await startFromFile(configFile, { log: createLogger({ level: 'silent' }) });
+    const exported = JSON.parse((await cli('keys', 'export-public', '--upstream', 'idp')).stdout) as unknown;
+    expect(JSON.parse(await (await fetch(`${proxy.url}/idp/jwks.json`)).text())).toEqual(exported);
+
+    idp.clearCaptured();
+    const res = await postForm(`${proxy.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'files', client_secret: env.BROKER_SECRET }, { 'x-request-id': 'trace-cli-1' });
+    expect(res.status).toBe(200);
+    const newKey = await importSigningKey(readFileSync(join(dir, 'new.pem'), 'utf8'), 'ES256');
+    const seen = idp.captured[0]!;
+    expect(seen.assertion!.header.kid).toBe(newKey.kid);
+
+    const shown = await cli('jti', 'show', seen.assertion!.claims.jti as string);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ jti: seen.assertion!.claims.jti, upstream: 'idp', clientId: 'up-files', requestId: 'trace-cli-1' });
+    const missing = await cli('jti', 'show', 'no-such-jti');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no record');
+  });
+
+  it('keys rotate steps the rotation (publish next, then promote); keys list shows states and ages; the proxy follows', async () => {
+    const first = await cli('keys', 'rotate', '--owner', 'idp/broker');
+    expect(first.stdout.trim()).toBe('idp/broker: add-next');
+    const listed = await cli('keys', 'list');
+    expect(listed.stdout).toMatch(/^ {2}next {4}\S+ {2}created \d+s ago/m);
+    expect(listed.stdout).toMatch(/^ {2}active {2}\S+/m);
+    const second = await cli('keys', 'rotate', '--owner', 'idp/broker');
+    expect(second.stdout.trim()).toBe('idp/broker: promote');
+    const after = await cli('keys', 'list');
+    expect(after.stdout).toMatch(/^ {2}retired \S+/m);
+    const active = /^ {2}active {2}(\S+)/m.exec(after.stdout)![1];
+    // the running proxy picks the change up from Redis (refreshSeconds: 2 by default)
+    const deadline = Date.now() + 8000;
+    while (proxy!.runtime.keyrings.managed!.signingKey('idp/broker').kid !== active && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(proxy!.runtime.keyrings.managed!.signingKey('idp/broker').kid).toBe(active);
+    const unknown = await cli('keys', 'rotate', '--owner', 'nope');
+    expect(unknown.code).toBe(1);
+  });
+});
