@@ -66,6 +66,8 @@ describe('config: good files', () => {
       CORP_SSO_SECRET: 'corp',
       M2M_SECRET: 'm2m',
       PARTNER_HMAC_SECRET: 'x'.repeat(32),
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      AUTHBRIDGE_KEK: Buffer.alloc(32, 7).toString('base64'),
     };
     for (const file of files) {
       const result = await validateFile(join(dir, file), env);
