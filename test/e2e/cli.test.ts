@@ -83,6 +83,17 @@ describe('authbridge start', () => {
   });
 });
 
+describe('authbridge start with Redis down', () => {
+  it('exits 1 with a plain message, naming no URL or password', async () => {
+    const file = join(dir, 'redis-down.yaml');
+    writeFileSync(file, 'store: { type: redis, redis: { url: "redis://user:hunter2@127.0.0.1:1", connectTimeoutMs: 500 } }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
+    const { code, stderr } = await run(['start', '--config', file]).done;
+    expect(code).toBe(1);
+    expect(stderr).toContain('store unavailable (connect');
+    expect(stderr).not.toContain('hunter2');
+  });
+});
+
 describe('npm run demo', () => {
   it('runs the whole job and exits 0', async () => {
     const { code, stdout, stderr } = await run([], {}, 'scripts/demo.ts').done;
