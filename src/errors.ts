@@ -18,20 +18,24 @@ export class OAuthError extends Error {
     readonly error: OAuthErrorCode,
     readonly description: string,
     readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(description, options);
     this.name = 'OAuthError';
+    this.reason = options?.reason;
   }
+
+  /** an internal, fixed code for metrics and logs (e.g. `unknown_client`); never sent to the caller */
+  readonly reason?: string;
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
   }
 }
 
-export const invalidRequest = (description: string) => new OAuthError(400, 'invalid_request', description);
-export const invalidClient = (description: string, usedBasic = false) =>
-  new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {});
+export const invalidRequest = (description: string, reason?: string) => new OAuthError(400, 'invalid_request', description, {}, { reason });
+export const invalidClient = (description: string, reason: string, usedBasic = false) =>
+  new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {}, { reason });
 
 /** Maps any thrown value to the error a caller sees; internal details never leave. */
 export function toOAuthError(err: unknown): OAuthError {

@@ -26,7 +26,8 @@ Usage:
                                         a private key for \`key: { file }\`
   authbridge --version
 
-FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.`;
+FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.
+A running proxy reloads its config on SIGHUP and when the file changes; SIGTERM drains it.`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -92,7 +93,7 @@ async function report(command: () => Promise<CliResult>): Promise<number> {
 async function start(file: string): Promise<number> {
   const log = createLogger();
   try {
-    const proxy = await startFromFile(file, { log });
+    const proxy = await startFromFile(file, { log, watch: true });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       proxy.stop().then(
@@ -105,6 +106,7 @@ async function start(file: string): Promise<number> {
     };
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
+    process.on('SIGHUP', () => void proxy.reload());
     return -1;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreUnavailableError) {

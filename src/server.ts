@@ -8,7 +8,13 @@ export interface Listening {
   readonly server: Server;
   /** http://host:port actually bound (port 0 resolved) */
   readonly url: string;
+  /** stops accepting at once; closes idle connections; waits for in-flight requests */
   close(): Promise<void>;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left.
+   * Resolves true if connections had to be cut.
+   */
+  drain(graceMs: number): Promise<boolean>;
 }
 
 /**
@@ -32,10 +38,25 @@ export async function listen(app: Hono<AppEnv>, host: string, port: number): Pro
   return {
     server,
     url: `http://${shownHost}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    close: () => drain(server, 0).then(() => undefined),
+    drain: (graceMs) => drain(server, graceMs),
   };
+}
+
+function drain(server: Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let cut = false;
+    // keep-alive sockets become idle as their last response ends (responses say Connection: close meanwhile)
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => {
+      cut = true;
+      server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(deadline);
+      resolve(cut);
+    });
+    server.closeIdleConnections();
+  });
 }

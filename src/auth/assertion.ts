@@ -50,6 +50,7 @@ export async function mintAssertion(spec: AssertionSpec, key: CryptoKey, context
   const iat = Math.floor(now / 1000);
   const jti = await claimNewJti(spec, context.requestId, now);
   const header = spec.kid ? { alg: spec.alg, kid: spec.kid } : { alg: spec.alg };
+  context.onAssertion?.(spec.alg);
   return new SignJWT({})
     .setProtectedHeader(header)
     .setIssuer(spec.clientId)

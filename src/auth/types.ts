@@ -12,6 +12,8 @@ export interface OutboundContext {
   /** the secret the downstream presented: the upstream secret in passthrough mode */
   readonly presentedSecret: string;
   readonly requestId: string;
+  /** told the alg of every assertion signed for this request (metrics) */
+  readonly onAssertion?: (alg: string) => void;
 }
 
 /**

@@ -1,17 +1,29 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createApp } from '../http/app.js';
+import { createApp, createMetricsApp } from '../http/app.js';
+import type { AppDeps } from '../http/env.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
+import { prepareReload, retireAfterMs } from './reload.js';
 
 export interface RunningProxy {
   readonly url: string;
+  /** the separate metrics listener, when server.metricsPort is set */
+  readonly metricsUrl?: string;
   readonly metrics: Metrics;
+  /** the runtime serving new requests now (a reload replaces it) */
   readonly runtime: Runtime;
-  readonly listening: Listening;
+  /** Loads the file again; a bad file keeps the running config. Resolves true when the new config is live. */
+  reload(): Promise<boolean>;
+  /** Graceful stop: readiness off, serve shutdownDelayMs more, stop accepting, drain up to shutdownGraceMs, close. */
   stop(): Promise<void>;
 }
 
@@ -20,9 +32,11 @@ export interface StartOptions {
   /** override server.host/port (tests bind port 0) */
   host?: string;
   port?: number;
+  /** reload when the config file changes (the CLI does; SIGHUP works either way) */
+  watch?: boolean;
 }
 
-/** Loads the config file and starts serving it. */
+/** Loads the config file and starts serving it; `reload()` reads the same file again. */
 export async function startFromFile(file: string, opts: StartOptions = {}): Promise<RunningProxy> {
   return startProxy(loadConfigFile(file), { ...opts, source: file });
 }
@@ -30,24 +44,79 @@ export async function startFromFile(file: string, opts: StartOptions = {}): Prom
 /** Builds store, runtime and app from a validated config and listens. */
 export async function startProxy(config: Config, opts: StartOptions & { source?: string } = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger();
+  const source = opts.source ?? 'config';
   const metrics = new Metrics();
   const store = await createStore(config.store, log);
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(config, { store, log, metrics }, opts.source);
+    runtime = await buildRuntime(config, { store, log, metrics }, source);
   } catch (err) {
     await store.close();
     throw err;
   }
-  let ready = false;
-  const app = createApp({ runtime: () => runtime, log, metrics, maxBodyBytes: config.server.maxBodyBytes, ready: () => ready });
-  const listening = await listen(app, opts.host ?? config.server.host, opts.port ?? config.server.port);
-  ready = true;
-  const publicUrl = (config.server.publicUrl ?? listening.url).replace(/\/$/, '');
+  metrics.observeKeys(() => runtime.keyrings.keyAges());
+  let state: 'starting' | 'ready' | 'draining' = 'starting';
+  const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready' };
+  const { server } = config;
+  const main = await listen(createApp(deps, { serveMetrics: server.metricsPort === undefined }), opts.host ?? server.host, opts.port ?? server.port);
+  const metricsListener = server.metricsPort === undefined ? undefined : await listen(createMetricsApp(deps), opts.host ?? server.host, server.metricsPort);
+  state = 'ready';
+  logListening(log, runtime, main, metricsListener);
+
+  let reloading = Promise.resolve(true);
+  const reload = () => (reloading = reloading.then(() => reloadOnce()));
+  async function reloadOnce(): Promise<boolean> {
+    const current = runtime;
+    try {
+      const next = await prepareReload(current.config, loadConfigFile(source), { store, log, metrics }, source);
+      runtime = next; // the swap: requests from here on use the new runtime
+      setTimeout(() => void current.close(), retireAfterMs(current.config)).unref();
+      metrics.configReloads.inc({ result: 'success' });
+      log.info({ source, upstreams: [...next.upstreams.keys()] }, 'configuration reloaded');
+      return true;
+    } catch (err) {
+      metrics.configReloads.inc({ result: 'failure' });
+      const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: err instanceof Error ? err.message : String(err) }];
+      log.error({ source, issues }, 'configuration reload failed; the running configuration stays');
+      return false;
+    }
+  }
+  const watcher = opts.watch && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log) : undefined;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: main.url,
+    metricsUrl: metricsListener?.url,
+    metrics,
+    get runtime() {
+      return runtime;
+    },
+    reload,
+    stop: () =>
+      (stopping ??= (async () => {
+        state = 'draining';
+        watcher?.close();
+        const { shutdownDelayMs, shutdownGraceMs } = runtime.config.server;
+        log.info({ shutdownDelayMs, shutdownGraceMs }, 'draining: readiness is off');
+        if (shutdownDelayMs > 0) await sleep(shutdownDelayMs);
+        const cut = await main.drain(shutdownGraceMs);
+        if (cut) log.warn({ shutdownGraceMs }, 'requests still running after the grace period were cut');
+        await metricsListener?.drain(0);
+        await reloading;
+        await runtime.close();
+        await store.close();
+        log.info('stopped');
+      })()),
+  };
+}
+
+function logListening(log: Logger, runtime: Runtime, main: Listening, metricsListener: Listening | undefined): void {
+  const publicUrl = (runtime.config.server.publicUrl ?? main.url).replace(/\/$/, '');
   log.info(
     {
-      url: listening.url,
-      store: store.type,
+      url: main.url,
+      metricsUrl: metricsListener?.url,
+      store: runtime.store.type,
       upstreams: [...runtime.upstreams.values()].map((u) => ({
         name: u.name,
         tokenEndpoint: `${publicUrl}/${u.name}/token`,
@@ -57,16 +126,37 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     },
     'authbridge listening',
   );
-  return {
-    url: listening.url,
-    metrics,
-    runtime,
-    listening,
-    async stop() {
-      ready = false;
-      await listening.close();
-      await runtime.close();
-      await store.close();
-    },
+}
+
+/**
+ * Calls `onChange` when the file's content changes. Watches the directory, not the file: editors and
+ * Kubernetes ConfigMap updates replace the file (a symlink swap) rather than writing into it.
+ */
+function watchFile(file: string, onChange: () => void, log: Logger): FSWatcher | undefined {
+  const digest = () => {
+    try {
+      return createHash('sha256').update(readFileSync(file)).digest('hex');
+    } catch {
+      return undefined; // mid-swap; the next event will see the new file
+    }
   };
+  let last = digest();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const watcher = watch(dirname(file), (_event, name) => {
+      if (name !== null && name !== basename(file) && !name.startsWith('..')) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const now = digest();
+        if (now === undefined || now === last) return;
+        last = now;
+        onChange();
+      }, 200);
+    });
+    watcher.unref();
+    return watcher;
+  } catch (err) {
+    log.warn({ file, code: (err as NodeJS.ErrnoException).code }, 'cannot watch the config file; reload with SIGHUP');
+    return undefined;
+  }
 }

@@ -194,6 +194,17 @@ export const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
   maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+  metricsPort: z.number().int().min(0).max(65_535).optional().describe('serve /metrics on this port only (default: on the main port)'),
+  shutdownDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(120_000)
+    .default(0)
+    .describe('on SIGTERM: keep serving this long with /readyz answering 503, so load balancers stop sending first'),
+  shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('then: how long in-flight requests may take to finish'),
+  watchConfig: z.boolean().default(true).describe('reload when the config file changes (SIGHUP reloads either way)'),
+  readinessChecksDiscovery: z.boolean().default(false).describe('/readyz also requires every upstream token endpoint to be resolvable (discovery)'),
 });
 
 const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });

@@ -1,20 +1,21 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { OAuthError } from '../errors.js';
-import { accessLog } from './access-log.js';
+import { observe } from './observe.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, metricsRoute } from './routes/health.js';
 import { jwksRoute } from './routes/jwks.js';
 import { tokenRoute } from './routes/token.js';
 
-/** The HTTP surface. Middleware order: request id → access log → route → one error serializer. */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use(requestId({ limitLength: 128 }));
-  app.use(accessLog(deps.log));
+/**
+ * The HTTP surface. Middleware order: request id → log line and metrics → route → one error serializer.
+ * `/metrics` is here unless it has a port of its own (`server.metricsPort`: see createMetricsApp).
+ */
+export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics?: boolean } = {}): Hono<AppEnv> {
+  const app = base(deps);
   app.route('/', healthRoutes(deps));
-  app.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
+  if (serveMetrics) app.route('/', metricsRoute(deps));
   app.get('/:upstream/jwks.json', jwksRoute(deps));
   app.post('/:upstream/token', tokenRoute(deps));
   app.all('/:upstream/token', () => {
@@ -23,6 +24,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound(() => {
     throw new OAuthError(404, 'invalid_request', 'not found');
   });
+  return app;
+}
+
+/** The metrics listener for `server.metricsPort`: /metrics and the health probes, nothing else. */
+export function createMetricsApp(deps: AppDeps): Hono<AppEnv> {
+  const app = base(deps);
+  app.route('/', healthRoutes(deps));
+  app.route('/', metricsRoute(deps));
+  app.notFound(() => {
+    throw new OAuthError(404, 'invalid_request', 'not found');
+  });
+  return app;
+}
+
+function base(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { ready = () => true } = deps;
+  app.use(requestId({ limitLength: 128 }));
+  app.use(async function closeWhileDraining(c, next) {
+    await next();
+    if (!ready()) c.header('connection', 'close'); // clients reconnect elsewhere instead of reusing this socket
+  });
+  app.use(observe(deps.log, deps.metrics));
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
 }

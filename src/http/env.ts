@@ -5,6 +5,8 @@ import type { Runtime } from '../runtime.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
 export interface RequestFacts {
+  /** which route answered: a fixed set, used as a metric label */
+  endpoint?: 'token' | 'jwks' | 'health' | 'metrics' | 'other';
   upstream?: string;
   client?: string;
   inbound?: string;
@@ -12,6 +14,12 @@ export interface RequestFacts {
   grantType?: string;
   upstreamStatus?: number;
   upstreamMs?: number;
+  /** timeout | connect | 5xx | protocol | response_too_large */
+  upstreamError?: string;
+  /** the alg of the client assertion this request sent */
+  assertionAlg?: string;
+  /** why the downstream client was refused (a fixed code) */
+  authFailure?: string;
   error?: string;
 }
 
@@ -28,7 +36,6 @@ export interface AppDeps {
   runtime: () => Runtime;
   log: Logger;
   metrics: Metrics;
-  maxBodyBytes: number;
   /** false while starting or draining: /readyz answers 503 */
   ready?: () => boolean;
 }

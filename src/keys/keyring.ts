@@ -2,6 +2,7 @@ import type { SigningKeyProvider } from '../auth/private-key-jwt.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { DEFAULT_ROTATION, type ClientConfig, type Config, type SigningAlg, type UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { KeyAge } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { publishJwks, type PublishedJwks } from './jwks.js';
 import { ManagedKeys, type ManagedOwner } from './managed.js';
@@ -23,6 +24,8 @@ export const JWKS_MAX_AGE_SECONDS = 300;
 
 export interface Keyrings {
   readonly upstreams: ReadonlyMap<string, UpstreamKeyring>;
+  /** every managed key's age in its current state, per upstream (the key-age gauge) */
+  keyAges(now?: number): KeyAge[];
   /** the signing key of each private_key_jwt client */
   readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
   readonly managed?: ManagedKeys;
@@ -115,7 +118,16 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
     const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
     upstreams.set(name, keyring(files, upstreamOwners, managed, maxAge));
   }
-  return { upstreams, signers, managed, close: () => managed?.close() };
+  const keyAges = (now = Date.now()): KeyAge[] =>
+    [...ownersOf].flatMap(([upstream, names]) =>
+      [...names].flatMap((owner) =>
+        managed!.keySet(owner).keys.map((key) => {
+          const since = key.state === 'active' ? key.activatedAt : key.state === 'retired' ? key.retiredAt : key.createdAt;
+          return { upstream, kid: key.kid, state: key.state, ageSeconds: (now - (since ?? key.createdAt)) / 1000 };
+        }),
+      ),
+    );
+  return { upstreams, signers, managed, keyAges, close: () => managed?.close() };
 }
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {

@@ -12,7 +12,8 @@ export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<E
   try {
     return await upstream.tokenEndpoint.endpoint();
   } catch (err) {
-    if (err instanceof DiscoveryError) throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err });
+    if (err instanceof DiscoveryError)
+      throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, reason: 'discovery' });
     throw toGatewayError(err, 'upstream discovery');
   }
 }
@@ -38,7 +39,7 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
 /** 504 for a timeout, 502 for anything else that kept a response from arriving. */
 function toGatewayError(err: unknown, what: string): OAuthError {
   if (!(err instanceof UpstreamError)) throw err;
-  if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err });
-  const reason = err.kind === 'connect' ? 'unreachable' : err.kind === 'response_too_large' ? 'sent an oversized response' : 'failed';
-  return new OAuthError(502, 'temporarily_unavailable', `${what} ${reason}`, {}, { cause: err });
+  if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, reason: err.kind });
+  const said = err.kind === 'connect' ? 'unreachable' : err.kind === 'response_too_large' ? 'sent an oversized response' : 'failed';
+  return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, reason: err.kind });
 }

@@ -34,7 +34,7 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config: good files', () => {
   it('applies the documented defaults', () => {
     const config = parseConfig(minimal('- clientId: broker\n  upstream: { method: client_secret_basic }'), 't', {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxBodyBytes: 65536 });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxBodyBytes: 65536, shutdownDelayMs: 0, shutdownGraceMs: 10_000, watchConfig: true, readinessChecksDiscovery: false });
     expect(config.store).toEqual({ type: 'memory' });
     expect(config.keys).toEqual({ refreshSeconds: 2 });
     expect(config.upstreams.okta!.onStoreFailure).toBe('closed');

@@ -1,11 +1,16 @@
 import { Hono } from 'hono';
+import type { Runtime } from '../../runtime.js';
 import type { AppDeps, AppEnv } from '../env.js';
 
-/** `/healthz`: the process answers. `/readyz`: config and keys are loaded and the store answers. */
+/** `/healthz`: the process answers. `/readyz`: config and keys are loaded, the store answers (and, if asked, discovery). */
 export function healthRoutes({ runtime, ready = () => true }: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get('/healthz', (c) => c.json({ status: 'ok' }));
+  routes.get('/healthz', (c) => {
+    c.get('facts').endpoint = 'health';
+    return c.json({ status: 'ok' });
+  });
   routes.get('/readyz', async (c) => {
+    c.get('facts').endpoint = 'health';
     if (!ready()) return c.json({ status: 'not ready', reason: 'starting or shutting down' }, 503);
     const rt = runtime();
     try {
@@ -13,7 +18,34 @@ export function healthRoutes({ runtime, ready = () => true }: AppDeps): Hono<App
     } catch {
       return c.json({ status: 'not ready', store: rt.store.type, reason: 'store unreachable' }, 503);
     }
+    if (rt.config.server.readinessChecksDiscovery) {
+      const failed = await unresolvedUpstreams(rt);
+      if (failed.length > 0) return c.json({ status: 'not ready', store: rt.store.type, reason: 'discovery failed', upstreams: failed }, 503);
+    }
     return c.json({ status: 'ready', upstreams: rt.upstreams.size, store: rt.store.type });
+  });
+  return routes;
+}
+
+/** Upstreams whose token endpoint cannot be resolved (discovery is cached once it succeeded). */
+async function unresolvedUpstreams(rt: Runtime): Promise<string[]> {
+  const results = await Promise.all(
+    [...rt.upstreams.values()].map((u) =>
+      u.tokenEndpoint.resolve().then(
+        () => undefined,
+        () => u.name,
+      ),
+    ),
+  );
+  return results.filter((name): name is string => name !== undefined);
+}
+
+/** `GET /metrics` (on the main app, or alone on `server.metricsPort`). */
+export function metricsRoute({ metrics }: AppDeps): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get('/metrics', async (c) => {
+    c.get('facts').endpoint = 'metrics';
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });
   return routes;
 }

@@ -6,8 +6,10 @@ import type { AppDeps, AppEnv } from '../env.js';
 /** `GET /{upstream}/jwks.json`: the public keys of that upstream's signing clients — the URL to register at the IdP. */
 export function jwksRoute({ runtime }: AppDeps): Handler<AppEnv> {
   return function jwks(c) {
+    c.get('facts').endpoint = 'jwks';
     const upstream = runtime().upstreams.get(c.req.param('upstream')!);
     if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream');
+    c.get('facts').upstream = upstream.name;
     const { body, etag } = upstream.keys.jwks();
     // cacheable, but short enough that an IdP has refetched before a pre-published key starts signing
     const headers = { 'cache-control': `public, max-age=${upstream.keys.maxAgeSeconds}`, etag };

@@ -1,0 +1,33 @@
+import { isDeepStrictEqual } from 'node:util';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import type { Config } from '../config/schema.js';
+import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime.js';
+
+/** What a running process cannot change in place: the listeners and the store. */
+const RESTART_ONLY = [
+  ['store', (c: Config) => c.store],
+  ['server.host', (c: Config) => c.server.host],
+  ['server.port', (c: Config) => c.server.port],
+  ['server.metricsPort', (c: Config) => c.server.metricsPort],
+] as const;
+
+/**
+ * Builds the runtime of a new config for a running process. Everything is validated and built before
+ * anything changes; the caller swaps it in with one assignment. Fields that need a restart are refused.
+ */
+export async function prepareReload(current: Config, next: Config, deps: RuntimeDeps, source: string): Promise<Runtime> {
+  const issues: ConfigIssue[] = RESTART_ONLY.filter(([, pick]) => !isDeepStrictEqual(pick(current), pick(next))).map(([path]) => ({
+    path,
+    message: 'cannot change while running: restart to apply',
+  }));
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return buildRuntime(next, deps, source);
+}
+
+/**
+ * How long a replaced runtime stays open: requests that took it before the swap finish on it (they may
+ * still be waiting for their upstream), then its pools and key refresh are closed.
+ */
+export function retireAfterMs(old: Config): number {
+  return Math.max(...Object.values(old.upstreams).map((u) => u.timeoutMs)) * 2 + 1000;
+}

@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../log.js';
+import { statusClass, type Metrics } from '../metrics.js';
+import type { AppEnv } from './env.js';
+
+/**
+ * One structured log line and the request metrics per request, both from the facts the route recorded.
+ * Only configured names and fixed codes are used: never credentials, never raw client input as a label.
+ */
+export function observe(log: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async function observe(c, next) {
+    const started = performance.now();
+    c.set('facts', {});
+    await next();
+    const status = c.res.status;
+    const seconds = (performance.now() - started) / 1000;
+    const facts = c.get('facts');
+    const upstream = facts.upstream ?? '';
+    const endpoint = facts.endpoint ?? 'other';
+
+    metrics.requests.inc({ upstream, endpoint, inbound_method: facts.inbound ?? 'none', outbound_method: facts.outbound ?? 'none', status_class: statusClass(status) });
+    metrics.requestDuration.observe({ upstream, endpoint }, seconds);
+    if (facts.upstreamMs !== undefined) metrics.upstreamDuration.observe({ upstream, endpoint }, facts.upstreamMs / 1000);
+    if (facts.assertionAlg) metrics.assertionsSigned.inc({ upstream, alg: facts.assertionAlg });
+    if (facts.authFailure) metrics.clientAuthFailures.inc({ upstream, reason: facts.authFailure });
+    if (facts.upstreamError) metrics.upstreamErrors.inc({ upstream, kind: facts.upstreamError });
+
+    const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 200), status, durationMs: Math.round(seconds * 100_000) / 100, ...facts };
+    if (status >= 500) log.error(line, 'request');
+    else if (status >= 400 && status !== 404) log.warn(line, 'request');
+    else log.info(line, 'request');
+  };
+}

@@ -1,0 +1,206 @@
+// Real Redis Sentinel and Cluster topologies for tests: redis-server processes on free loopback ports,
+// config and data in a temp dir of their own (Sentinel rewrites its config file, Cluster writes nodes.conf),
+// no persistence. close() kills every process and removes the temp dir.
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { freePort } from './bridge.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface SentinelTopology {
+  /** only the sentinel: a client finds the master through it */
+  sentinels: HostPort[];
+  /** the master group name */
+  name: string;
+  /** the master's address (for assertions only: a store under test must not be given it) */
+  master: HostPort;
+  close(): Promise<void>;
+}
+
+export interface ClusterTopology {
+  /** every node (all masters, no replicas) */
+  nodes: HostPort[];
+  close(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const WAIT_MS = 15_000;
+export const SENTINEL_MASTER_NAME = 'authbridge';
+
+/** One master and one sentinel monitoring it (quorum 1). Resolves once the sentinel names the master. */
+export async function startSentinel(): Promise<SentinelTopology> {
+  requireBinaries();
+  const group = await ProcessGroup.create('authbridge-sentinel-');
+  try {
+    const masterPort = await freePort();
+    group.spawnRedis(`master:${masterPort}`, [...serverArgs(masterPort, group.dir)]);
+    await waitFor(`redis master on ${HOST}:${masterPort}`, group, async () => (await command(masterPort, 'ping')) === 'PONG');
+
+    const sentinelPort = await freePort();
+    const conf = join(group.dir, 'sentinel.conf');
+    await writeFile(
+      conf,
+      [
+        `port ${sentinelPort}`,
+        `bind ${HOST}`,
+        `dir ${group.dir}`,
+        `sentinel monitor ${SENTINEL_MASTER_NAME} ${HOST} ${masterPort} 1`,
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 5000`,
+        '',
+      ].join('\n'),
+    );
+    group.spawnRedis(`sentinel:${sentinelPort}`, [conf, '--sentinel']);
+    await waitFor(`sentinel on ${HOST}:${sentinelPort} to name master ${SENTINEL_MASTER_NAME}`, group, async () => {
+      const addr = await command(sentinelPort, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME);
+      return Array.isArray(addr) && addr[0] === HOST && Number(addr[1]) === masterPort;
+    });
+    return {
+      sentinels: [{ host: HOST, port: sentinelPort }],
+      name: SENTINEL_MASTER_NAME,
+      master: { host: HOST, port: masterPort },
+      close: () => group.close(),
+    };
+  } catch (err) {
+    await group.close();
+    throw err;
+  }
+}
+
+/** Three masters, slots spread by `redis-cli --cluster create`. Resolves once every node says cluster_state:ok. */
+export async function startCluster(): Promise<ClusterTopology> {
+  requireBinaries();
+  const group = await ProcessGroup.create('authbridge-cluster-');
+  try {
+    const nodes: HostPort[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      // the bus port is port + 10000 by default, which can be past 65535 for an ephemeral port: pick it
+      const busPort = await freePort();
+      nodes.push({ host: HOST, port });
+      group.spawnRedis(`cluster node:${port}`, [
+        ...serverArgs(port, group.dir),
+        '--cluster-enabled', 'yes',
+        '--cluster-port', String(busPort),
+        '--cluster-config-file', join(group.dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout', '2000',
+      ]);
+    }
+    await Promise.all(nodes.map((n) => waitFor(`cluster node on ${HOST}:${n.port}`, group, async () => (await command(n.port, 'ping')) === 'PONG')));
+
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'redis-cli',
+        ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+        { timeout: WAIT_MS },
+        (err, stdout, stderr) => (err ? reject(new Error(`redis-cli --cluster create failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
+      );
+    });
+    await waitFor('cluster_state:ok on every node', group, async () => {
+      const infos = await Promise.all(nodes.map((n) => command(n.port, 'cluster', 'info')));
+      return infos.every((info) => typeof info === 'string' && /^cluster_state:ok\r?$/m.test(info));
+    });
+    return { nodes, close: () => group.close() };
+  } catch (err) {
+    await group.close();
+    throw err;
+  }
+}
+
+function serverArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'];
+}
+
+/** A clear error up front instead of a wait loop timing out on a process that never started. */
+function requireBinaries(): void {
+  for (const bin of ['redis-server', 'redis-cli']) {
+    const probe = spawnSync(bin, ['--version'], { stdio: 'ignore' });
+    if (probe.error) throw new Error(`${bin} not found on PATH (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}): install Redis 7 (Debian: apt-get install redis-server)`);
+  }
+}
+
+/** The processes of one topology and their temp dir; close() is idempotent. */
+class ProcessGroup {
+  readonly #children: { label: string; child: ChildProcess; stderr: string[] }[] = [];
+  #closed = false;
+
+  private constructor(readonly dir: string) {}
+
+  static async create(prefix: string): Promise<ProcessGroup> {
+    return new ProcessGroup(await mkdtemp(join(tmpdir(), prefix)));
+  }
+
+  spawnRedis(label: string, args: string[]): void {
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    const keep = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.length > 50) output.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('error', (err) => output.push(`spawn error: ${err.message}`));
+    this.#children.push({ label, child, stderr: output });
+  }
+
+  /** Why a wait is pointless: a process of the group exited (with its last output). */
+  exited(): string | undefined {
+    const dead = this.#children.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
+    if (!dead) return undefined;
+    return `${dead.label} exited (${dead.child.exitCode ?? dead.child.signalCode}): ${dead.stderr.join('').trim().split('\n').slice(-5).join('\n')}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(
+      this.#children.map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` every 100 ms for at most WAIT_MS; fails early if a process of the group died. */
+async function waitFor(what: string, group: ProcessGroup, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  let lastError: unknown;
+  for (;;) {
+    const dead = group.exited();
+    if (dead) throw new Error(`waiting for ${what}: ${dead}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${WAIT_MS / 1000} s waiting for ${what}${detail}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** One command on a fresh, non-retrying connection to a loopback port. */
+async function command(port: number, name: string, ...args: string[]): Promise<unknown> {
+  const client = new Redis({ host: HOST, port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.call(name, ...args);
+  } finally {
+    client.disconnect();
+  }
+}
