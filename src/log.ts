@@ -28,9 +28,12 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level?: string;
   destination?: DestinationStream;
+  /** json (default off a terminal) or pretty (default on a terminal); LOG_FORMAT overrides */
+  format?: 'json' | 'pretty';
 }
 
-export function createLogger({ level = process.env.LOG_LEVEL ?? 'info', destination }: LoggerOptions = {}): Logger {
+/** JSON lines for machines; on a terminal, pino-pretty (same fields, same redaction) unless LOG_FORMAT=json. */
+export function createLogger({ level = process.env.LOG_LEVEL ?? 'info', destination, format = defaultFormat() }: LoggerOptions = {}): Logger {
   const options = {
     level,
     base: { service: 'authbridge' },
@@ -38,5 +41,13 @@ export function createLogger({ level = process.env.LOG_LEVEL ?? 'info', destinat
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (format === 'pretty') return pino(options, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'service' } }));
+  return pino(options);
+}
+
+function defaultFormat(): 'json' | 'pretty' {
+  const wanted = process.env.LOG_FORMAT;
+  if (wanted === 'json' || wanted === 'pretty') return wanted;
+  return process.stdout.isTTY ? 'pretty' : 'json';
 }

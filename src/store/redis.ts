@@ -39,12 +39,19 @@ export class RedisStore implements Store {
   static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
     const store = new RedisStore(createClient(config), config.keyPrefix);
     store.#client.on('error', connectionErrorReporter(log));
+    // One deadline for the whole connect: ioredis's connectTimeout does not cover finding the master through
+    // Sentinel, which otherwise retries forever (a mistyped master name would hang start-up).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
+    });
     try {
-      await store.#client.connect();
-      await store.ping();
+      await Promise.race([store.#client.connect().then(() => store.ping()), deadline]);
     } catch (err) {
       store.#client.disconnect();
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     return store;
   }
@@ -139,6 +146,14 @@ function createClient(config: RedisStoreConfig): Client {
     const options: ClusterOptions = { lazyConnect: true, enableOfflineQueue: false, redisOptions: common, clusterRetryStrategy: common.retryStrategy };
     return new Cluster(config.cluster, options);
   }
-  if (config.sentinels) return new Redis({ ...common, sentinels: config.sentinels, name: config.name });
+  if (config.sentinels)
+    return new Redis({
+      ...common,
+      sentinels: config.sentinels,
+      name: config.name,
+      // without this, ioredis ignores `tls` in Sentinel mode and talks plaintext to the master
+      ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
+      ...(config.sentinelTls ? { sentinelTLS: {} } : {}),
+    });
   return new Redis(config.url!, common);
 }
