@@ -42,7 +42,7 @@ export function createLogger({ level = process.env.LOG_LEVEL ?? 'info', destinat
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (destination) return pino(options, destination);
-  if (format === 'pretty') return pino(options, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'service' } }));
+  if (format === 'pretty') return pino(options, pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'service' } }));
   return pino(options);
 }
 
