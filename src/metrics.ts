@@ -18,62 +18,27 @@ export interface KeyAge {
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'authbridge_requests_total',
-    help: 'HTTP requests answered',
-    labelNames: ['upstream', 'endpoint', 'inbound_method', 'outbound_method', 'status_class'] as const,
-    registers: [this.registry],
-  });
-  readonly requestDuration = new Histogram({
-    name: 'authbridge_request_duration_seconds',
-    help: 'Time from request to response, including the upstream exchange',
-    labelNames: ['upstream', 'endpoint'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
-    name: 'authbridge_upstream_duration_seconds',
-    help: 'Time the upstream took to answer',
-    labelNames: ['upstream', 'endpoint'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly assertionsSigned = new Counter({
-    name: 'authbridge_assertions_signed_total',
-    help: 'Client assertions signed (client_secret_jwt, private_key_jwt)',
-    labelNames: ['upstream', 'alg'] as const,
-    registers: [this.registry],
-  });
-  readonly clientAuthFailures = new Counter({
-    name: 'authbridge_client_auth_failures_total',
-    help: 'Downstream client authentication refused',
-    labelNames: ['upstream', 'reason'] as const,
-    registers: [this.registry],
-  });
-  readonly storeErrors = new Counter({
-    name: 'authbridge_store_errors_total',
-    help: 'Store operations that failed (the request path fails closed on them unless onStoreFailure: open)',
-    labelNames: ['op'] as const,
-    registers: [this.registry],
-  });
-  readonly unrecordedAssertions = new Counter({
-    name: 'authbridge_assertions_unrecorded_total',
-    help: 'Assertions signed without a jti record because the store was down and the upstream says onStoreFailure: open',
-    labelNames: ['upstream'] as const,
-    registers: [this.registry],
-  });
-  readonly upstreamErrors = new Counter({
-    name: 'authbridge_upstream_errors_total',
-    help: 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol',
-    labelNames: ['upstream', 'kind'] as const,
-    registers: [this.registry],
-  });
-  readonly configReloads = new Counter({
-    name: 'authbridge_config_reloads_total',
-    help: 'Configuration reloads (SIGHUP or file change)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = this.#counter('authbridge_requests_total', 'HTTP requests answered', ['upstream', 'endpoint', 'inbound_method', 'outbound_method', 'status_class']);
+  readonly requestDuration = this.#histogram('authbridge_request_duration_seconds', 'Time from request to response, including the upstream exchange');
+  readonly upstreamDuration = this.#histogram('authbridge_upstream_duration_seconds', 'Time the upstream took to answer');
+  readonly assertionsSigned = this.#counter('authbridge_assertions_signed_total', 'Client assertions signed (client_secret_jwt, private_key_jwt)', ['upstream', 'alg']);
+  readonly clientAuthFailures = this.#counter('authbridge_client_auth_failures_total', 'Downstream client authentication refused', ['upstream', 'reason']);
+  readonly storeErrors = this.#counter('authbridge_store_errors_total', 'Store operations that failed (the request path fails closed on them unless onStoreFailure: open)', ['op']);
+  readonly unrecordedAssertions = this.#counter(
+    'authbridge_assertions_unrecorded_total',
+    'Assertions signed without a jti record because the store was down and the upstream says onStoreFailure: open',
+    ['upstream'],
+  );
+  readonly upstreamErrors = this.#counter('authbridge_upstream_errors_total', 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol', ['upstream', 'kind']);
+  readonly configReloads = this.#counter('authbridge_config_reloads_total', 'Configuration reloads (SIGHUP or file change)', ['result']);
+
+  #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  #histogram(name: string, help: string): Histogram<'upstream' | 'endpoint'> {
+    return new Histogram({ name, help, labelNames: ['upstream', 'endpoint'] as const, buckets: DURATION_BUCKETS, registers: [this.registry] });
+  }
 
   constructor({ defaultMetrics = true, keyAges }: { defaultMetrics?: boolean; keyAges?: () => KeyAge[] } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
