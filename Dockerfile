@@ -43,6 +43,16 @@ COPY config/ ./config/
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 
+LABEL org.opencontainers.image.title="authbridge" \
+      org.opencontainers.image.description="OAuth 2.0 token-endpoint proxy: client_secret_post in, the IdP's client authentication method out" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# The base image's package managers are never used at runtime; removing them
+# drops their bundled dependencies from the image (and from CVE scans).
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /opt/yarn-v* /usr/local/bin/yarn /usr/local/bin/yarnpkg
+
 ENV NODE_ENV=production \
     AUTHBRIDGE_CONFIG=/etc/authbridge/authbridge.yaml
 
@@ -64,10 +74,11 @@ USER 1000:1000
 EXPOSE 8080
 
 # No curl/wget in the slim image: use node's built-in fetch. Assumes the
-# default server.port (8080); Kubernetes ignores HEALTHCHECK and uses the
-# chart's probes instead.
+# default server.port (8080) unless AUTHBRIDGE_HEALTHCHECK_URL says otherwise
+# (docker run -e AUTHBRIDGE_HEALTHCHECK_URL=http://127.0.0.1:9000/healthz);
+# Kubernetes ignores HEALTHCHECK and uses the chart's probes instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch(process.env.AUTHBRIDGE_HEALTHCHECK_URL||'http://127.0.0.1:8080/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["start"]

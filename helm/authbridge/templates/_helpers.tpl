@@ -92,3 +92,153 @@ Public base URL (config.server.publicUrl) without a trailing slash.
 {{- $server := (.Values.config | default dict).server | default dict }}
 {{- $server.publicUrl | default "" | trimSuffix "/" }}
 {{- end }}
+
+{{/*
+Name of the bundled Redis objects.
+*/}}
+{{- define "authbridge.redisName" -}}
+{{- printf "%s-redis" (include "authbridge.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+Selector labels of the bundled Redis.
+*/}}
+{{- define "authbridge.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "authbridge.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The configuration authbridge runs with, as YAML: values.config, plus (redis.enabled and no
+config.store) a store pointing at the bundled Redis. Everything else reads this, never .Values.config
+directly, so that what the checks see is what the ConfigMap holds.
+*/}}
+{{- define "authbridge.config" -}}
+{{- $config := deepCopy (required "config (the content of authbridge.yaml) must be set" .Values.config) }}
+{{- if and .Values.redis.enabled (not $config.store) }}
+{{- $url := printf "redis://%s:6379/0" (include "authbridge.redisName" .) }}
+{{- $_ := set $config "store" (dict "type" "redis" "redis" (dict "url" $url)) }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+Effective store type: memory unless the config says otherwise (authbridge's default).
+*/}}
+{{- define "authbridge.storeType" -}}
+{{- $config := fromYaml (include "authbridge.config" .) }}
+{{- (($config.store | default dict).type | default "memory") }}
+{{- end }}
+
+{{/*
+Metrics port when served separately (config.server.metricsPort), else "".
+*/}}
+{{- define "authbridge.metricsPort" -}}
+{{- $server := (.Values.config | default dict).server | default dict }}
+{{- if $server.metricsPort }}{{ $server.metricsPort | int }}{{ end }}
+{{- end }}
+
+{{/*
+Whether more than one authbridge pod can run at once.
+*/}}
+{{- define "authbridge.multiReplica" -}}
+{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/*
+Seconds of the SIGTERM drain: preStop sleep + shutdownDelayMs + shutdownGraceMs (authbridge defaults 0
+and 10000), rounded up, + 5 s for the process to exit.
+*/}}
+{{- define "authbridge.minGracePeriod" -}}
+{{- $server := (.Values.config | default dict).server | default dict }}
+{{- $ms := add (($server.shutdownDelayMs | default 0) | int) ((hasKey $server "shutdownGraceMs" | ternary $server.shutdownGraceMs 10000) | int) }}
+{{- add (div (add $ms 999) 1000) (.Values.preStopSleepSeconds | default 0 | int) 5 }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds: the explicit value if any (refused when shorter than the drain), else derived.
+*/}}
+{{- define "authbridge.gracePeriod" -}}
+{{- $min := include "authbridge.minGracePeriod" . | int }}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}{{ $min }}
+{{- else if eq (toString .Values.terminationGracePeriodSeconds) "" }}{{ $min }}
+{{- else if lt (int .Values.terminationGracePeriodSeconds) $min }}
+{{- fail (printf "terminationGracePeriodSeconds %v is shorter than the drain (preStopSleepSeconds + config.server.shutdownDelayMs + shutdownGraceMs + 5 s = %d s): the kubelet would SIGKILL in-flight requests; raise it or leave it empty to derive it" .Values.terminationGracePeriodSeconds $min) }}
+{{- else }}{{ .Values.terminationGracePeriodSeconds | int }}
+{{- end }}
+{{- end }}
+
+{{/*
+ServiceAccount name.
+*/}}
+{{- define "authbridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "authbridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret mounted at keys.mountPath: keys.existingSecret, else the chart-managed one when
+keys.files is set, else "" (nothing mounted).
+*/}}
+{{- define "authbridge.keysSecretName" -}}
+{{- if .Values.keys.existingSecret }}
+{{- tpl .Values.keys.existingSecret $ }}
+{{- else if .Values.keys.files }}
+{{- printf "%s-keys" (include "authbridge.fullname" . | trunc 58 | trimSuffix "-") }}
+{{- end }}
+{{- end }}
+
+{{/*
+${VAR} references in the rendered config (not the $${ escape), sorted, unique.
+*/}}
+{{- define "authbridge.envRefs" -}}
+{{- $refs := list }}
+{{- range (regexFindAll "\\$*\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}" (include "authbridge.config" .) -1) }}
+{{- if not (hasPrefix "$$" .) }}
+{{- $refs = append $refs (trimPrefix "$" . | trimPrefix "{" | trimSuffix "}") }}
+{{- end }}
+{{- end }}
+{{- $refs | uniq | sortAlpha | join " " }}
+{{- end }}
+
+{{/*
+Refuses combinations that would deploy something broken. Included by the Deployment.
+*/}}
+{{- define "authbridge.validate" -}}
+{{- $config := fromYaml (include "authbridge.config" .) }}
+{{- $server := $config.server | default dict }}
+{{- $store := include "authbridge.storeType" . }}
+{{- if not $config.upstreams }}
+{{- fail "config.upstreams must define at least one upstream (authbridge refuses to start without one)" }}
+{{- end }}
+{{- if and (include "authbridge.multiReplica" .) (eq $store "memory") (not .Values.allowMemoryStoreWithReplicas) }}
+{{- fail (printf "%s with the memory store: every replica would keep its own jti records and managed keys. Use a shared store (config.store type redis, or redis.enabled=true), set replicaCount=1, or set allowMemoryStoreWithReplicas=true if you accept it" (ternary "autoscaling.enabled" (printf "replicaCount %v" .Values.replicaCount) .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- if has (toString ($server.host | default "0.0.0.0")) (list "127.0.0.1" "localhost" "::1") }}
+{{- fail (printf "config.server.host %s is loopback-only: the kubelet probes and the Service connect to the pod IP. Use 0.0.0.0 (for a loopback sidecar see the chart README)" $server.host) }}
+{{- end }}
+{{- $metricsPort := include "authbridge.metricsPort" . }}
+{{- if and $metricsPort (eq $metricsPort (include "authbridge.containerPort" .)) }}
+{{- fail "config.server.metricsPort must differ from config.server.port" }}
+{{- end }}
+{{- if and .Values.keys.existingSecret .Values.keys.files }}
+{{- fail "set keys.existingSecret or keys.files, not both" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the bundled Redis objects (never the authbridge selector labels).
+*/}}
+{{- define "authbridge.redisLabels" -}}
+helm.sh/chart: {{ include "authbridge.chart" . }}
+{{ include "authbridge.redisSelectorLabels" . }}
+app.kubernetes.io/component: redis
+app.kubernetes.io/part-of: {{ include "authbridge.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

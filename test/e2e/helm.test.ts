@@ -1,0 +1,258 @@
+// The Helm chart with the real helm binary: lint, render and inspect the objects, refused combinations,
+// the values schema, and the rendered authbridge.yaml checked by authbridge's own loader (`validate`).
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { CHART, ROOT, helm, helmTemplate } from '../support/helm.js';
+
+/** rendered manifests and configs are inspected loosely; expect() does the checking */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Spec = any;
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: Spec;
+  data?: Record<string, string>;
+}
+
+const CI = ['gateway', 'sidecar-like', 'redis'] as const;
+const ciFile = (name: string) => join(CHART, 'ci', `${name}-values.yaml`);
+
+function render(args: string[] = []): K8sObject[] {
+  return parseAllDocuments(helmTemplate(args))
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
+      return doc.toJS() as K8sObject | null;
+    })
+    .filter((o): o is K8sObject => o !== null);
+}
+const all = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
+function one(objs: K8sObject[], kind: string, name = 't-authbridge'): K8sObject {
+  const found = objs.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${objs.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+const container = (objs: K8sObject[]) => one(objs, 'Deployment').spec.template.spec.containers[0];
+const renderedConfig = (objs: K8sObject[]) => parse(all(objs, 'ConfigMap')[0]!.data!['authbridge.yaml']!) as Spec;
+const valuesUpstreams = (file: string) => Object.keys((parse(readFileSync(file, 'utf8')) as Spec).config.upstreams).filter((k) => k !== 'example');
+
+describe('helm lint --strict', () => {
+  it.each(['default', ...CI])('%s values', (name) => {
+    const res = helm(['lint', '--strict', CHART, ...(name === 'default' ? [] : ['-f', ciFile(name)])]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+});
+
+describe('helm template: default values', () => {
+  const objs = render();
+
+  it('renders a hardened Deployment with probes, checksums and the derived grace period', () => {
+    const pod = one(objs, 'Deployment').spec.template;
+    expect(one(objs, 'Deployment').spec.replicas).toBe(1);
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = container(objs);
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(pod.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+    expect(pod.metadata.annotations['checksum/secret']).toMatch(/^[0-9a-f]{64}$/);
+    expect(c.envFrom).toEqual([{ secretRef: { name: 't-authbridge' } }]);
+    expect(one(objs, 'Secret').kind).toBe('Secret');
+    // shutdownDelayMs 5000 + shutdownGraceMs 10000 → 15 s, + 5
+    expect(pod.spec.terminationGracePeriodSeconds).toBe(20);
+  });
+
+  it('mounts the ConfigMap, whose authbridge.yaml holds the values upstreams', () => {
+    const c = container(objs);
+    expect(c.args).toEqual(['start', '--config', '/etc/authbridge/authbridge.yaml']);
+    expect(c.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/authbridge', readOnly: true });
+    expect(one(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'config', configMap: { name: 't-authbridge' } });
+    const config = renderedConfig(objs);
+    expect(Object.keys(config.upstreams)).toEqual(['example']);
+    expect(config.store).toBeUndefined(); // authbridge's default: memory
+  });
+
+  it('has one http Service port and no optional objects', () => {
+    expect(one(objs, 'Service').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) expect(all(objs, kind)).toEqual([]);
+    expect(objs.filter((o) => o.metadata.name.endsWith('-redis'))).toEqual([]);
+  });
+});
+
+describe('helm template: gateway values', () => {
+  const objs = render(['-f', ciFile('gateway')]);
+
+  it('uses existingSecret and the keys Secret, and renders no chart-managed Secret', () => {
+    const c = container(objs);
+    expect(c.envFrom).toEqual([{ secretRef: { name: 'authbridge-env' } }]);
+    expect(all(objs, 'Secret')).toEqual([]);
+    expect(c.volumeMounts).toContainEqual({ name: 'keys', mountPath: '/keys', readOnly: true });
+    expect(one(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'keys', secret: { secretName: 'authbridge-keys', defaultMode: 0o440 } });
+    expect(one(objs, 'Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(30);
+  });
+
+  it('exposes the separate metrics port on the container, the Service and the ServiceMonitor', () => {
+    expect(container(objs).ports).toContainEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
+    expect(one(objs, 'Service').spec.ports.map((p: Spec) => `${p.name}:${p.port}`)).toEqual(['http:8080', 'metrics:9090']);
+    expect(one(objs, 'ServiceMonitor').spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
+  });
+
+  it('renders the PDB (3 replicas), the NetworkPolicy, no HPA, and exactly the values upstreams', () => {
+    expect(one(objs, 'Deployment').spec.replicas).toBe(3);
+    expect(one(objs, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    expect(all(objs, 'HorizontalPodAutoscaler')).toEqual([]);
+    const np = one(objs, 'NetworkPolicy').spec;
+    expect(np.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.ingress.map((r: Spec) => r.ports[0].port)).toEqual(['http', 'metrics']);
+    expect(np.egress.flatMap((r: Spec) => r.ports.map((p: Spec) => p.port))).toEqual([53, 53, 6379, 443]);
+    expect(Object.keys(renderedConfig(objs).upstreams).sort()).toEqual(valuesUpstreams(ciFile('gateway')).sort());
+  });
+});
+
+describe('helm template: bundled Redis, autoscaling, toggles', () => {
+  it('points config.store at the bundled Redis, autoscales without spec.replicas', () => {
+    const objs = render(['-f', ciFile('redis')]);
+    const redis = one(objs, 'Deployment', 't-authbridge-redis').spec.template.spec;
+    expect(redis.containers[0].image).toBe('redis:7');
+    expect(redis.containers[0].securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(one(objs, 'Service', 't-authbridge-redis').spec.ports[0].port).toBe(6379);
+    expect(renderedConfig(objs).store).toEqual({ type: 'redis', redis: { url: 'redis://t-authbridge-redis:6379/0' } });
+    expect(one(objs, 'NetworkPolicy', 't-authbridge-redis').spec.ingress[0].from[0].podSelector.matchLabels).toMatchObject({ 'app.kubernetes.io/name': 'authbridge' });
+    expect(one(objs, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 2, maxReplicas: 5, scaleTargetRef: { kind: 'Deployment', name: 't-authbridge' } });
+    expect(one(objs, 'Deployment').spec).not.toHaveProperty('replicas');
+    expect(all(objs, 'PodDisruptionBudget')).toHaveLength(1);
+  });
+
+  it('keeps an explicit config.store even with redis.enabled', () => {
+    const objs = render(['-f', ciFile('gateway'), '--set', 'redis.enabled=true']);
+    expect(renderedConfig(objs).store.redis.url).toBe('${REDIS_URL}');
+    expect(all(objs, 'Deployment')).toHaveLength(2);
+  });
+
+  it('rollOnConfigChange=false keeps only the restart-relevant config checksum; the ServiceMonitor follows the cluster capabilities', () => {
+    const annotations = one(render(['-f', ciFile('sidecar-like')]), 'Deployment', 'broker-authbridge').spec.template.metadata.annotations;
+    expect(annotations).not.toHaveProperty('checksum/config');
+    expect(annotations['checksum/config-restart']).toMatch(/^[0-9a-f]{64}$/);
+    expect(annotations['checksum/secret']).toMatch(/^[0-9a-f]{64}$/);
+    const sm = one(render(['--set', 'metrics.serviceMonitor.enabled=true', '--api-versions', 'monitoring.coreos.com/v1']), 'ServiceMonitor');
+    expect(sm.spec.endpoints[0].port).toBe('http');
+  });
+
+  it('a larger replicaCount is allowed with the memory store only when explicitly accepted', () => {
+    const objs = render(['--set', 'replicaCount=2', '--set', 'allowMemoryStoreWithReplicas=true']);
+    expect(one(objs, 'Deployment').spec.replicas).toBe(2);
+    expect(all(objs, 'PodDisruptionBudget')).toHaveLength(1);
+  });
+});
+
+describe('release notes', () => {
+  const notes = (args: string[]) => {
+    const res = helm(['install', 't', CHART, '--namespace', 'ns', '--dry-run=client', ...args]);
+    expect(res.code, res.stderr).toBe(0);
+    return res.stdout.slice(res.stdout.indexOf('NOTES:'));
+  };
+
+  it('list the token and JWKS URL of every upstream, and warn about what looks wrong', () => {
+    const gateway = notes(['-f', ciFile('gateway')]);
+    for (const u of ['okta', 'partner']) {
+      expect(gateway).toContain(`- ${u}: http://t-authbridge.ns.svc.cluster.local:8080/${u}/token`);
+      expect(gateway).toContain(`- ${u}: https://authbridge.example.com/${u}/jwks.json`);
+    }
+    expect(gateway).not.toContain('WARNING');
+    const risky = notes(['--set', 'replicaCount=2', '--set', 'allowMemoryStoreWithReplicas=true']);
+    expect(risky).toContain('WARNING: replicaCount 2 with store.type memory');
+    expect(risky).toContain('placeholder upstream "example"');
+    expect(notes(['-f', ciFile('sidecar-like'), '--set', 'secrets.BROKER_SECRET=null'])).toContain('WARNING: the config references BROKER_SECRET');
+  });
+});
+
+describe('refused values', () => {
+  it.each([
+    [['--set', 'replicaCount=2'], 'replicaCount 2 with the memory store'],
+    [['--set', 'autoscaling.enabled=true'], 'autoscaling.enabled with the memory store'],
+    [['--set', 'config.server.host=127.0.0.1'], 'is loopback-only'],
+    [['--set', 'terminationGracePeriodSeconds=5'], 'terminationGracePeriodSeconds 5 is shorter than the drain'],
+    [['--set', 'metrics.serviceMonitor.enabled=true'], 'does not serve monitoring.coreos.com/v1'],
+  ])('fail: %j', (args, message) => {
+    const res = helm(['template', 't', CHART, ...args]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain(message);
+  });
+
+  it.each([
+    [['--set-string', 'replicaCount=two'], '/replicaCount'],
+    [['--set', 'logLevel=loud'], '/logLevel'],
+    [['--set', 'config.upstreams.example=null'], '/config/upstreams'],
+    [['--set', 'service.type=Ingress'], '/service/type'],
+  ])('values.schema.json rejects %j', (args, path) => {
+    const res = helm(['template', 't', CHART, ...args]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("values don't meet the specifications of the schema");
+    expect(res.stderr).toContain(path);
+  });
+});
+
+describe('the rendered authbridge.yaml passes `authbridge validate`', () => {
+  const tsx = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+  /** Dummy values for the ${VAR} references (the right shape for the few that have one). */
+  function dummyEnv(text: string): Record<string, string> {
+    const names = [...text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+    const value = (name: string) =>
+      name === 'AUTHBRIDGE_KEK' ? randomBytes(32).toString('base64') : name.startsWith('REDIS_URL') ? 'redis://127.0.0.1:6379/0' : randomBytes(48).toString('base64url');
+    return Object.fromEntries(names.map((n) => [n, value(n)]));
+  }
+
+  /** Key files under keys.mountPath are generated in a temp dir (`authbridge keys generate`) and the paths rewritten. */
+  function withKeyFiles(config: Spec, dir: string): string[] {
+    const generated: string[] = [];
+    for (const upstream of Object.values(config.upstreams) as Spec[]) {
+      for (const client of upstream.clients) {
+        const key = client.upstream.key;
+        if (!key || typeof key !== 'object') continue;
+        const files: string[] = key.file ? [key.file] : key.files;
+        const local = files.map((file) => join(dir, basename(file)));
+        for (const out of local.filter((f) => !generated.includes(f))) {
+          const res = tsx(['keys', 'generate', '--alg', client.upstream.alg ?? 'ES256', '--out', out]);
+          expect(res.status, res.stderr).toBe(0);
+          generated.push(out);
+        }
+        if (key.file) key.file = local[0];
+        else key.files = local;
+      }
+    }
+    return generated;
+  }
+
+  it.each(['default', ...CI])('%s values', (name) => {
+    const config = renderedConfig(render(name === 'default' ? [] : ['-f', ciFile(name)]));
+    const dir = mkdtempSync(join(tmpdir(), `authbridge-helm-${name}-`));
+    const keys = withKeyFiles(config, dir);
+    if (name === 'gateway' || name === 'sidecar-like') expect(keys).toHaveLength(1);
+    const file = join(dir, 'authbridge.yaml');
+    writeFileSync(file, stringify(config));
+    const res = tsx(['validate', '--config', file], { ...dummyEnv(readFileSync(file, 'utf8')), LOG_LEVEL: 'silent' });
+    expect(res.status, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain(`${file}: OK (${Object.keys(config.upstreams).length} upstream(s)`);
+  });
+});
+
+it('every ci/*-values.yaml scenario is covered here', () => {
+  expect(readdirSync(join(CHART, 'ci')).sort()).toEqual(CI.map((n) => `${n}-values.yaml`).sort());
+});
