@@ -40,9 +40,9 @@ export class Metrics {
     return new Histogram({ name, help, labelNames: ['upstream', 'endpoint'] as const, buckets: DURATION_BUCKETS, registers: [this.registry] });
   }
 
-  constructor({ defaultMetrics = true, keyAges }: { defaultMetrics?: boolean; keyAges?: () => KeyAge[] } = {}) {
+  constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const ages = () => this.#keyAges?.() ?? keyAges?.() ?? [];
+    const ages = () => this.#keyAges?.() ?? [];
     new Gauge({
       name: 'authbridge_key_age_seconds',
       help: 'Age of each published signing key in its current state (managed keys: since it entered the state)',

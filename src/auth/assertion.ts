@@ -28,7 +28,7 @@ export interface AssertionSpec {
 export interface StoreFailurePolicy {
   readonly open: boolean;
   /** called for every store failure, open or closed (metrics, and a loud log line when open) */
-  report(err: StoreUnavailableError, open: boolean): void;
+  report(err: StoreUnavailableError): void;
 }
 
 /** 128 bits from the CSPRNG, base64url: 22 characters. */
@@ -72,7 +72,7 @@ async function claimNewJti(spec: AssertionSpec, requestId: string, now: number):
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       const open = spec.storeFailure?.open ?? false;
-      spec.storeFailure?.report(err, open);
+      spec.storeFailure?.report(err);
       if (open) return jti; // 128 random bits: unique in practice, but this one is not on record
       throw new OAuthError(503, 'temporarily_unavailable', 'the assertion store is unavailable', { 'retry-after': '1' }, { cause: err });
     }

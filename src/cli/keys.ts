@@ -4,6 +4,7 @@ import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { loadKeyrings, managedOwners } from '../keys/keyring.js';
 import { ManagedKeys } from '../keys/managed.js';
+import { enteredStateAt } from '../keys/rotation.js';
 import { decodeKek } from '../keys/seal.js';
 import { importSigningKey } from '../keys/signing-key.js';
 import { createLogger } from '../log.js';
@@ -48,8 +49,7 @@ export async function keysList(file: string): Promise<CliResult> {
       lines.push(`${owner} (${alg}, rotate every ${duration(policy.rotateEverySeconds)}, pre-publish ${duration(policy.prePublishSeconds)}, retire ${duration(policy.retireSeconds)})`);
       if (!set) lines.push('  no keys yet (created when authbridge starts)');
       for (const key of set?.keys ?? []) {
-        const since = key.state === 'retired' ? key.retiredAt : key.state === 'active' ? key.activatedAt : key.createdAt;
-        lines.push(`  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - (since ?? key.createdAt)) / 1000)}`);
+        lines.push(`  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - enteredStateAt(key)) / 1000)}`);
       }
     }
     return { ok: true, text: lines.join('\n') };

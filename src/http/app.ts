@@ -4,7 +4,8 @@ import { OAuthError } from '../errors.js';
 import { observe } from './observe.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
-import { healthRoutes, metricsRoute } from './routes/health.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
 import { jwksRoute } from './routes/jwks.js';
 import { tokenRoute } from './routes/token.js';
 

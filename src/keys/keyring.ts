@@ -6,6 +6,7 @@ import type { KeyAge } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { publishJwks, type PublishedJwks } from './jwks.js';
 import { ManagedKeys, type ManagedOwner } from './managed.js';
+import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 import { KeyLoadError, loadSigningKey, type SigningKey } from './signing-key.js';
 
@@ -121,10 +122,7 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
   const keyAges = (now = Date.now()): KeyAge[] =>
     [...ownersOf].flatMap(([upstream, names]) =>
       [...names].flatMap((owner) =>
-        managed!.keySet(owner).keys.map((key) => {
-          const since = key.state === 'active' ? key.activatedAt : key.state === 'retired' ? key.retiredAt : key.createdAt;
-          return { upstream, kid: key.kid, state: key.state, ageSeconds: (now - (since ?? key.createdAt)) / 1000 };
-        }),
+        managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
   return { upstreams, signers, managed, keyAges, close: () => managed?.close() };

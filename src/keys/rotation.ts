@@ -53,6 +53,11 @@ export function retiredAt(key: KeyRecord): number {
   return key.retiredAt ?? activatedAt(key);
 }
 
+/** When a key entered its current state (published as next, started signing, or stopped signing). */
+export function enteredStateAt(key: KeyRecord): number {
+  return key.state === 'active' ? activatedAt(key) : key.state === 'retired' ? retiredAt(key) : key.createdAt;
+}
+
 /** The key that signs: the most recently activated `active` key (there is one unless the set was edited by hand). */
 export function activeKey(set: KeySet): KeyRecord | undefined {
   let best: KeyRecord | undefined;

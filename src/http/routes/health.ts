@@ -39,13 +39,3 @@ async function unresolvedUpstreams(rt: Runtime): Promise<string[]> {
   );
   return results.filter((name): name is string => name !== undefined);
 }
-
-/** `GET /metrics` (on the main app, or alone on `server.metricsPort`). */
-export function metricsRoute({ metrics }: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  routes.get('/metrics', async (c) => {
-    c.get('facts').endpoint = 'metrics';
-    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
-  });
-  return routes;
-}

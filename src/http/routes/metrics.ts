@@ -1,0 +1,12 @@
+import { Hono } from 'hono';
+import type { AppDeps, AppEnv } from '../env.js';
+
+/** `GET /metrics` (on the main app, or alone on `server.metricsPort`). */
+export function metricsRoute({ metrics }: AppDeps): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get('/metrics', async (c) => {
+    c.get('facts').endpoint = 'metrics';
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
+  return routes;
+}
