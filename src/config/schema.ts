@@ -3,6 +3,7 @@
  * published JSON Schema (`config/authbridge.schema.json`, written by `npm run schema`) both derive from it.
  */
 import { z } from 'zod';
+import { decodeKek, KekFormatError } from '../keys/seal.js';
 
 export const OUTBOUND_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
 export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
@@ -241,8 +242,14 @@ export const storeSchema = z.discriminatedUnion('type', [
 export const keysSchema = z.strictObject({
   encryptionKey: z
     .string()
-    .refine((k) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(k) && Buffer.from(k, 'base64').length === 32, {
-      message: 'must be 32 random bytes, base64 (openssl rand -base64 32)',
+    .superRefine((kek, ctx) => {
+      // the one decoder start-up uses too: what passes here unseals there
+      try {
+        decodeKek(kek);
+      } catch (err) {
+        if (!(err instanceof KekFormatError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.detail });
+      }
     })
     .optional()
     .describe('the key-encryption key (KEK) for managed keys; required when a key is managed'),

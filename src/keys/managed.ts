@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { KeySet, Store } from '../store/types.js';
 import { generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
 import { activeKey, applyStep, emptyKeySet, planStep, type RotationPolicy, type RotationStep } from './rotation.js';
-import { KEK_BYTES, KekFormatError } from './seal.js';
+import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
 export { DEFAULT_ROTATION, type RotationPolicy, type RotationStep } from './rotation.js';
@@ -63,7 +63,7 @@ export class ManagedKeys {
   #closed = false;
 
   private constructor(opts: ManagedKeysOptions) {
-    if (!(opts.kek instanceof Uint8Array) || opts.kek.length !== KEK_BYTES) throw new KekFormatError(`the key-encryption key must be exactly ${KEK_BYTES} bytes`);
+    checkKek(opts.kek);
     this.#store = opts.store;
     this.#kek = Uint8Array.from(opts.kek);
     this.#log = opts.log;

@@ -134,9 +134,18 @@ describe('decodeKek', () => {
         err = e as Error;
       }
       expect(err).toBeInstanceOf(KekFormatError);
-      expect(err!.message).toMatch(/keys\.encryptionKey (is not base64|must be exactly 32 bytes)/);
+      expect(err!.message).toMatch(/keys\.encryptionKey (is not base64|must be exactly 32 bytes|mixes the base64)/);
       if (text) expect(err!.message).not.toContain(text.trim());
     }
+  });
+
+  it('rejects a KEK that mixes the base64 and base64url alphabets (Buffer.from would decode it)', () => {
+    const text = `${'A'.repeat(20)}+${'B'.repeat(10)}_${'C'.repeat(11)}`; // 32 bytes to a lenient decoder
+    expect(Buffer.from(text, 'base64')).toHaveLength(32);
+    expect(() => decodeKek(text)).toThrow(KekFormatError);
+    expect(() => decodeKek(text)).toThrow('keys.encryptionKey mixes the base64 (+ /) and base64url (- _) alphabets');
+    expect(() => decodeKek(text.replace('+', '-'))).not.toThrow(); // one alphabet: fine
+    expect(() => decodeKek(text.replace('_', '/'))).not.toThrow();
   });
 
   it('names the setting it decodes', () => {
