@@ -60,7 +60,7 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
 }
 
 function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings): UpstreamRuntime {
-  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs });
+  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections });
   const log = deps.log.child({ upstream: name });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const clients = new Map<string, ClientRuntime>();

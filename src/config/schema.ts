@@ -163,6 +163,13 @@ export const upstreamSchema = z
     issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
     tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route'),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(128)
+      .describe('connections authbridge opens to this IdP at most (per origin); further requests wait for a free one, within timeoutMs'),
     onStoreFailure: z
       .enum(['closed', 'open'])
       .default('closed')

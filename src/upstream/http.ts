@@ -30,6 +30,11 @@ export interface UpstreamRequest {
 export interface UpstreamClientOptions {
   /** deadline for connecting, and again for the answer (headers, then each body chunk) */
   timeoutMs: number;
+  /**
+   * Requests in flight at most, hence connections per origin at most (undici's `connections`). A request
+   * beyond it waits for a free one, and fails as a timeout after `timeoutMs` of waiting. Default: no cap.
+   */
+  maxConnections?: number;
   maxResponseBytes?: number;
   /** TLS options for the connection (mTLS certificates live here, not in a strategy) */
   connect?: Record<string, unknown>;
@@ -43,11 +48,13 @@ export class UpstreamClient {
   readonly #agent: Agent;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
+  readonly #slots: Slots | undefined;
 
-  constructor({ timeoutMs, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect }: UpstreamClientOptions) {
+  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect }: UpstreamClientOptions) {
     this.#timeoutMs = timeoutMs;
     this.#maxResponseBytes = maxResponseBytes;
-    this.#agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: timeoutMs, ...connect } });
+    this.#slots = maxConnections === undefined ? undefined : new Slots(maxConnections, timeoutMs);
+    this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: maxConnections ?? null, connect: { timeout: timeoutMs, ...connect } });
   }
 
   /**
@@ -56,11 +63,15 @@ export class UpstreamClient {
    */
   async send({ method, url, headers, body }: UpstreamRequest): Promise<UpstreamResponse> {
     const timeout = this.#timeoutMs;
+    const waiting = this.#slots?.take(); // undici would queue the request too, but with no deadline
+    if (waiting) await waiting;
     try {
       const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
       throw classify(err);
+    } finally {
+      this.#slots?.release();
     }
   }
 
@@ -81,6 +92,45 @@ export class UpstreamClient {
 
   close(): Promise<void> {
     return this.#agent.close();
+  }
+}
+
+/** At most `size` holders at once. A taker beyond waits in line and gives up after `timeoutMs`: a timer exists only while someone waits. */
+class Slots {
+  #free: number;
+  readonly #line: (() => void)[] = [];
+
+  constructor(
+    size: number,
+    readonly timeoutMs: number,
+  ) {
+    this.#free = size;
+  }
+
+  /** undefined: taken at once; else resolves once taken, or rejects with a timeout */
+  take(): Promise<void> | undefined {
+    if (this.#free > 0) {
+      this.#free--;
+      return undefined;
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#line.splice(this.#line.indexOf(grant), 1);
+        reject(new UpstreamError('timeout', `no free upstream connection within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.#line.push(grant);
+    });
+  }
+
+  /** hands the slot to the first in line, if any */
+  release(): void {
+    const next = this.#line.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 

@@ -39,6 +39,7 @@ describe('config: good files', () => {
     expect(config.keys).toEqual({ refreshSeconds: 2 });
     expect(config.upstreams.okta!.onStoreFailure).toBe('closed');
     expect(config.upstreams.okta!.timeoutMs).toBe(10_000);
+    expect(config.upstreams.okta!.maxConnections).toBe(128);
     expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic', basicEncoding: 'rfc6749' });
     expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
   });

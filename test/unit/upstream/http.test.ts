@@ -213,3 +213,47 @@ describe('TokenEndpointResolver', () => {
     expect(local.connections).toBe(0);
   });
 });
+
+describe('UpstreamClient maxConnections', () => {
+  /** counts the connections open at once at the server */
+  function countOpen(local: Local) {
+    const seen = { open: 0, most: 0 };
+    local.server.on('connection', (socket) => {
+      seen.most = Math.max(seen.most, ++seen.open);
+      socket.on('close', () => seen.open--);
+    });
+    return seen;
+  }
+
+  it('never opens more than the cap, however many requests run at once', async () => {
+    const idp = await serve((_req, res) => setTimeout(() => res.end('ok'), 30));
+    const seen = countOpen(idp);
+    const http = client({ timeoutMs: 5000, maxConnections: 4 });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => get(http, `${idp.origin}/r${i}`)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(idp.requests).toHaveLength(60);
+    expect(seen.most).toBeLessThanOrEqual(4);
+    expect(idp.connections).toBeLessThanOrEqual(4);
+  });
+
+  it('a request waiting for a free connection gives up after timeoutMs, as a timeout', async () => {
+    // the first answer trickles for 1.5 s: always within timeoutMs between chunks, holding the only connection
+    const idp = await serve((req, res) => {
+      if (req.url !== '/slow') return void res.end('fast');
+      res.writeHead(200);
+      let n = 0;
+      const tick = setInterval(() => (++n < 6 ? res.write('.') : (clearInterval(tick), res.end('.'))), 250);
+    });
+    const http = client({ timeoutMs: 500, maxConnections: 1 });
+    const slow = get(http, `${idp.origin}/slow`);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    const err = await failure(get(http, `${idp.origin}/fast`));
+    expect(err.kind).toBe('timeout');
+    expect(err.message).toBe('no free upstream connection within 500 ms');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(450);
+    expect((await slow).body.toString()).toBe('......');
+    expect(idp.requests).toEqual(['GET /slow']); // the one that gave up never left
+    expect((await get(http, `${idp.origin}/fast`)).body.toString()).toBe('fast'); // and the slot it waited for is free again
+  });
+});
