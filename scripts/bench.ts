@@ -100,7 +100,7 @@ const pools: Pool[] = [];
 let exitCode = 1;
 try {
   const clients = METHODS.map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.upstream }));
-  const raw = { store: { type: 'memory' }, upstreams: { bench: { issuer: stub.origin, tokenEndpoint: `${stub.origin}/token`, clients } } };
+  const raw = { server: { metricsPort: 0 }, store: { type: 'memory' }, upstreams: { bench: { issuer: stub.origin, tokenEndpoint: `${stub.origin}/token`, clients } } };
   proxy = await startProxy(validateConfig(raw, 'bench', {}), { log: createLogger({ level: 'silent' }), host: '127.0.0.1', port: 0 });
   const poolOptions = { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 10_000, bodyTimeout: 10_000 };
   const [directPool, bridgePool] = [new Pool(stub.origin, poolOptions), new Pool(proxy.url, poolOptions)];

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const configFile = join(dir, 'authbridge.yaml');
   writeFileSync(
     configFile,
-    `server: { host: 127.0.0.1, port: ${port}, publicUrl: "${bridgeUrl}" }
+    `server: { host: 127.0.0.1, port: ${port}, metricsPort: 0, publicUrl: "${bridgeUrl}" }
 store: { type: memory }
 upstreams:
   acme:

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv } from './http/env.js';
+import { answerProtocolErrors, type OnRefusal } from './http/protocol-errors.js';
 
 export interface Listening {
   readonly server: Server;
@@ -17,15 +18,37 @@ export interface Listening {
   drain(graceMs: number): Promise<boolean>;
 }
 
+export interface ListenOptions {
+  /** open connections at most; node closes further ones as they arrive */
+  maxConnections: number;
+  /** a request's headers must have arrived this long after its first byte (or the connection's opening) */
+  headersTimeoutMs: number;
+  /** the whole request, headers and body; must be >= headersTimeoutMs */
+  requestTimeoutMs: number;
+  /** told of every request refused below the app (malformed, too large, too slow) */
+  onRefusal?: OnRefusal;
+}
+
 /**
  * Serves the app on host:port. Keep-alive outlasts common load-balancer idle timeouts (60 s), so the
- * proxy is never the side that closes a connection a balancer is about to reuse.
+ * proxy is never the side that closes a connection a balancer is about to reuse; an idle keep-alive
+ * connection is not subject to the headers deadline (it starts with the next request's first byte).
+ * Every refusal below the app is JSON like the app's own errors (http/protocol-errors.ts).
  */
-export async function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Listening> {
-  const server = createServer(getRequestListener(app.fetch));
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 120_000;
+export async function listen(app: Hono<AppEnv>, host: string, port: number, options: ListenOptions): Promise<Listening> {
+  const { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal = () => {} } = options;
+  const server = createServer({
+    keepAliveTimeout: 65_000,
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    // how often node looks for connections past those deadlines (default 30 s): a cut comes at most this late
+    connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeoutMs / 4)),
+    // a request without Host goes to the adapter, which refuses it through requestError (JSON), not node's bare 400
+    requireHostHeader: false,
+  });
+  server.maxConnections = maxConnections;
+  const requestError = answerProtocolErrors(server, onRefusal);
+  server.on('request', getRequestListener(app.fetch, { errorHandler: requestError }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

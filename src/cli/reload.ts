@@ -9,6 +9,10 @@ const RESTART_ONLY = [
   ['server.host', (c: Config) => c.server.host],
   ['server.port', (c: Config) => c.server.port],
   ['server.metricsPort', (c: Config) => c.server.metricsPort],
+  ['server.metricsHost', (c: Config) => c.server.metricsHost],
+  ['server.maxConnections', (c: Config) => c.server.maxConnections],
+  ['server.headersTimeoutMs', (c: Config) => c.server.headersTimeoutMs],
+  ['server.requestTimeoutMs', (c: Config) => c.server.requestTimeoutMs],
 ] as const;
 
 /**

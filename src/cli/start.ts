@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
 import type { AppDeps } from '../http/env.js';
+import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { buildRuntime, type Runtime } from '../runtime.js';
@@ -16,8 +17,8 @@ import { prepareReload, retireAfterMs } from './reload.js';
 
 export interface RunningProxy {
   readonly url: string;
-  /** the separate metrics listener, when server.metricsPort is set */
-  readonly metricsUrl?: string;
+  /** where GET /metrics is served: the metrics listener (server.metricsPort), or `url` when metricsPort is null */
+  readonly metricsUrl: string;
   readonly metrics: Metrics;
   /** the runtime serving new requests now (a reload replaces it) */
   readonly runtime: Runtime;
@@ -58,10 +59,22 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready' };
   const { server } = config;
-  const main = await listen(createApp(deps, { serveMetrics: server.metricsPort === undefined }), opts.host ?? server.host, opts.port ?? server.port);
-  const metricsListener = server.metricsPort === undefined ? undefined : await listen(createMetricsApp(deps), opts.host ?? server.host, server.metricsPort);
+  const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
+  const limits = { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal: observeRefusal(log, metrics) };
+  let main: Listening | undefined;
+  let metricsListener: Listening | undefined;
+  try {
+    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), opts.host ?? server.host, opts.port ?? server.port, limits);
+    if (server.metricsPort !== null) metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, limits);
+  } catch (err) {
+    await main?.close(); // e.g. the metrics port is taken: nothing may stay open, or the process would not exit
+    await runtime.close();
+    await store.close();
+    throw err;
+  }
+  const metricsUrl = metricsListener?.url ?? main.url;
   state = 'ready';
-  logListening(log, runtime, main, metricsListener);
+  logListening(log, runtime, main, metricsUrl);
 
   let reloading = Promise.resolve(true);
   const reload = () => (reloading = reloading.then(() => reloadOnce()));
@@ -86,7 +99,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   let stopping: Promise<void> | undefined;
   return {
     url: main.url,
-    metricsUrl: metricsListener?.url,
+    metricsUrl,
     metrics,
     get runtime() {
       return runtime;
@@ -110,12 +123,12 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   };
 }
 
-function logListening(log: Logger, runtime: Runtime, main: Listening, metricsListener: Listening | undefined): void {
+function logListening(log: Logger, runtime: Runtime, main: Listening, metricsUrl: string): void {
   const publicUrl = (runtime.config.server.publicUrl ?? main.url).replace(/\/$/, '');
   log.info(
     {
       url: main.url,
-      metricsUrl: metricsListener?.url,
+      metricsUrl,
       store: runtime.store.type,
       upstreams: [...runtime.upstreams.values()].map((u) => ({
         name: u.name,

@@ -197,23 +197,61 @@ export const upstreamSchema = z
     });
   });
 
-export const serverSchema = z.strictObject({
-  host: z.string().min(1).default('0.0.0.0'),
-  port: z.number().int().min(0).max(65_535).default(8080),
-  publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
-  maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
-  metricsPort: z.number().int().min(0).max(65_535).optional().describe('serve /metrics on this port only (default: on the main port)'),
-  shutdownDelayMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(120_000)
-    .default(0)
-    .describe('on SIGTERM: keep serving this long with /readyz answering 503, so load balancers stop sending first'),
-  shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('then: how long in-flight requests may take to finish'),
-  watchConfig: z.boolean().default(true).describe('reload when the config file changes (SIGHUP reloads either way)'),
-  readinessChecksDiscovery: z.boolean().default(false).describe('/readyz also requires every upstream token endpoint to be resolvable (discovery)'),
-});
+/** Prometheus' registered default port for exporters; the metrics listener binds loopback unless told otherwise. */
+export const DEFAULT_METRICS_PORT = 9464;
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
+    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024).describe('open client connections per listener; further connections are closed at once'),
+    headersTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(5_000)
+      .describe("a request's headers must arrive within this (counted from its first byte, or from the connection's opening); else 408 and the connection is closed"),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(600_000)
+      .default(10_000)
+      .describe('the whole request, headers and body, must arrive within this; else 408 and the connection is closed (the upstream exchange is not counted)'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .nullable()
+      .default(DEFAULT_METRICS_PORT)
+      .describe('the listener for /metrics (and the health probes), on metricsHost; 0: an ephemeral port; null: no such listener, /metrics is served on the main port'),
+    metricsHost: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('the address the metrics listener binds (default loopback: nothing outside the host or pod reaches it); 0.0.0.0 to let Prometheus scrape it'),
+    shutdownDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(120_000)
+      .default(0)
+      .describe('on SIGTERM: keep serving this long with /readyz answering 503, so load balancers stop sending first'),
+    shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('then: how long in-flight requests may take to finish'),
+    watchConfig: z.boolean().default(true).describe('reload when the config file changes (SIGHUP reloads either way)'),
+    readinessChecksDiscovery: z.boolean().default(false).describe('/readyz also requires every upstream token endpoint to be resolvable (discovery)'),
+  })
+  .superRefine((server, ctx) => {
+    // node refuses a headers deadline longer than the request's (the whole request includes the headers)
+    if (server.headersTimeoutMs > server.requestTimeoutMs)
+      ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: `must not exceed requestTimeoutMs (${server.requestTimeoutMs})` });
+    if (server.metricsPort !== null && server.metricsPort !== 0 && server.metricsPort === server.port)
+      ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: 'must differ from port (metricsPort: null serves /metrics on the main port)' });
+  });
 
 const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
 

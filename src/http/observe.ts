@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../log.js';
 import { statusClass, type Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
+import type { OnRefusal } from './protocol-errors.js';
 
 /**
  * One structured log line and the request metrics per request, both from the facts the route recorded.
@@ -29,5 +30,18 @@ export function observe(log: Logger, metrics: Metrics): MiddlewareHandler<AppEnv
     if (status >= 500) log.error(line, 'request');
     else if (status >= 400 && status !== 404) log.warn(line, 'request');
     else log.info(line, 'request');
+  };
+}
+
+/**
+ * The log line and metrics of a request refused before it reached the app (malformed, too large, too slow):
+ * nothing about it is known but the fixed code, so it counts as upstream "", endpoint `other`. A refused
+ * request that was already with the app (a body too slow) is counted there; only its refusal is logged here.
+ */
+export function observeRefusal(log: Logger, metrics: Metrics): OnRefusal {
+  return function refusal({ requestId, status, code, inFlight, err }) {
+    if (!inFlight) metrics.requests.inc({ upstream: '', endpoint: 'other', inbound_method: 'none', outbound_method: 'none', status_class: statusClass(status) });
+    if (err !== undefined) log.error({ requestId, err }, 'unexpected error');
+    log[status >= 500 ? 'error' : 'warn']({ requestId, status, refused: code }, 'request');
   };
 }

@@ -49,7 +49,7 @@ beforeAll(async () => {
   configFile = join(dir, 'authbridge.yaml');
   writeFileSync(
     configFile,
-    `server: { host: 127.0.0.1, port: ${port} }
+    `server: { host: 127.0.0.1, port: ${port}, metricsPort: 0 }
 store:
   type: redis
   redis: { url: "${redis.url}", keyPrefix: ${redis.keyPrefix} }

@@ -59,7 +59,7 @@ describe('the built bin (dist/main.js, what `npx authbridge` runs)', () => {
 describe('authbridge start', () => {
   it('serves, is ready, and exits 0 on SIGTERM', async () => {
     const file = join(dir, 'start.yaml');
-    writeFileSync(file, 'server: { host: 127.0.0.1, port: 0 }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
+    writeFileSync(file, 'server: { host: 127.0.0.1, port: 0, metricsPort: 0 }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
     const proc = run(['start', '--config', file]);
     let url: string | undefined;
     for (let i = 0; i < 100 && !url; i++) {

@@ -34,7 +34,7 @@ async function stubUpstream(name: string, delayMs = 0) {
   return stub;
 }
 
-const configFor = (tokenUrl: string, server = '') => `server: { host: 127.0.0.1, port: 0${server} }
+const configFor = (tokenUrl: string, server = '') => `server: { host: 127.0.0.1, port: 0, metricsPort: 0${server} }
 upstreams:
   svc:
     issuer: ${tokenUrl}
@@ -52,8 +52,9 @@ async function startCli(file: string) {
   cleanups.push(() => (child.exitCode === null ? (child.kill('SIGKILL'), exited) : undefined));
   for (let i = 0; i < 100 && !/"url":"http/.test(out); i++) await wait(100);
   const url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
-  if (!url) throw new Error(`authbridge did not start:\n${out}`);
-  return { child, url, exited, log: () => out };
+  const metricsUrl = /"metricsUrl":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+  if (!url || !metricsUrl) throw new Error(`authbridge did not start:\n${out}`);
+  return { child, url, metricsUrl, exited, log: () => out };
 }
 
 const token = (url: string) => postForm(`${url}/svc/token`, { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
@@ -103,12 +104,12 @@ describe('reload', () => {
     const answers = await trafficDuring(proxy.url, async () => {
       await wait(300);
       writeFileSync(file, configFor(one.url).replace('client_secret_post', 'client_secret_magic'));
-      for (let i = 0; i < 50 && (await reloads(proxy.url, 'failure')) < 1; i++) await wait(100);
-      expect(await reloads(proxy.url, 'failure')).toBe(1);
+      for (let i = 0; i < 50 && (await reloads(proxy.metricsUrl, 'failure')) < 1; i++) await wait(100);
+      expect(await reloads(proxy.metricsUrl, 'failure')).toBe(1);
       expect(proxy.log()).toContain('configuration reload failed; the running configuration stays');
       expect(proxy.log()).toContain('upstreams.svc.clients[0].upstream.method');
       writeFileSync(file, configFor(two.url));
-      for (let i = 0; i < 50 && (await reloads(proxy.url, 'success')) < 1; i++) await wait(100);
+      for (let i = 0; i < 50 && (await reloads(proxy.metricsUrl, 'success')) < 1; i++) await wait(100);
       await wait(300);
     });
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
@@ -128,7 +129,7 @@ describe('reload', () => {
     await wait(800);
     expect((await token(proxy.url)).json.access_token).toBe('one');
     proxy.child.kill('SIGHUP');
-    for (let i = 0; i < 50 && (await reloads(proxy.url, 'success')) < 1; i++) await wait(100);
+    for (let i = 0; i < 50 && (await reloads(proxy.metricsUrl, 'success')) < 1; i++) await wait(100);
     expect((await token(proxy.url)).json.access_token).toBe('two');
   }, 30_000);
 
@@ -138,7 +139,7 @@ describe('reload', () => {
     writeFileSync(file, configFor(one.url));
     const proxy = await startCli(file);
     writeFileSync(file, configFor(one.url).replace('port: 0', 'port: 1'));
-    for (let i = 0; i < 50 && (await reloads(proxy.url, 'failure')) < 1; i++) await wait(100);
+    for (let i = 0; i < 50 && (await reloads(proxy.metricsUrl, 'failure')) < 1; i++) await wait(100);
     expect(proxy.log()).toContain('server.port');
     expect(proxy.log()).toContain('cannot change while running: restart to apply');
     expect((await token(proxy.url)).status).toBe(200);

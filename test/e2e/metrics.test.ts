@@ -26,7 +26,7 @@ beforeAll(async () => {
   await postForm(s.tokenUrl('slow'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
   await postForm(s.tokenUrl('down'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
   await fetch(`${s.bridge.url}/idp/jwks.json`);
-  scrape = await (await fetch(`${s.bridge.url}/metrics`)).text();
+  scrape = await (await fetch(`${s.bridge.proxy.metricsUrl}/metrics`)).text();
 });
 afterAll(() => s?.stop());
 
@@ -94,7 +94,7 @@ describe('key age', () => {
 
   it('reports each managed key with its kid and state', async () => {
     const kid = bridge.proxy.runtime.keyrings.managed!.signingKey('idp/b').kid;
-    const text = await (await fetch(`${bridge.url}/metrics`)).text();
+    const text = await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text();
     expect(text).toMatch(new RegExp(`^authbridge_key_age_seconds\\{upstream="idp",kid="${kid}",state="active"\\} [0-9.e-]+$`, 'm'));
   });
 });

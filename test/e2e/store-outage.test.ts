@@ -43,7 +43,7 @@ afterAll(async () => {
 const token = (name: string, requestId: string) =>
   postForm(`${bridge.url}/${name}/token`, { grant_type: 'client_credentials', client_id: 'broker', client_secret: SECRET }, { 'x-request-id': requestId });
 const metric = async (name: string, labels: string) => {
-  const text = await (await fetch(`${bridge.url}/metrics`)).text();
+  const text = await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text();
   return Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 };
 const recorded = (jti: string) => bridge.proxy.runtime.store.getJti(jti);

@@ -23,11 +23,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts authbridge from a raw config tree (as the YAML would parse), validated like a file. */
+/**
+ * Starts authbridge from a raw config tree (as the YAML would parse), validated like a file. Unless the
+ * config names a metrics port, the metrics listener takes an ephemeral one (`proxy.metricsUrl`): tests run
+ * in parallel, and the default 9464 would collide.
+ */
 export async function startBridge(rawConfig: unknown, { port = 0, env = {} }: { port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Bridge> {
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
-  const config = validateConfig(rawConfig, 'test-config', env);
+  const config = validateConfig(withEphemeralMetricsPort(rawConfig), 'test-config', env);
   const proxy = await startProxy(config, { log, host: '127.0.0.1', port });
   return { url: proxy.url, proxy, logs, stop: () => proxy.stop() };
+}
+
+function withEphemeralMetricsPort(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const { server = {} } = raw as { server?: unknown };
+  if (typeof server !== 'object' || server === null || 'metricsPort' in server) return raw;
+  return { ...raw, server: { ...server, metricsPort: 0 } };
 }

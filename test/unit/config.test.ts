@@ -34,7 +34,20 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config: good files', () => {
   it('applies the documented defaults', () => {
     const config = parseConfig(minimal('- clientId: broker\n  upstream: { method: client_secret_basic }'), 't', {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, maxBodyBytes: 65536, shutdownDelayMs: 0, shutdownGraceMs: 10_000, watchConfig: true, readinessChecksDiscovery: false });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      maxBodyBytes: 65536,
+      maxConnections: 1024,
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 10_000,
+      metricsPort: 9464,
+      metricsHost: '127.0.0.1',
+      shutdownDelayMs: 0,
+      shutdownGraceMs: 10_000,
+      watchConfig: true,
+      readinessChecksDiscovery: false,
+    });
     expect(config.store).toEqual({ type: 'memory' });
     expect(config.keys).toEqual({ refreshSeconds: 2 });
     expect(config.upstreams.okta!.onStoreFailure).toBe('closed');
@@ -42,6 +55,11 @@ describe('config: good files', () => {
     expect(config.upstreams.okta!.maxConnections).toBe(128);
     expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic', basicEncoding: 'rfc6749' });
     expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
+  });
+
+  it('metricsPort: null serves /metrics on the main port (no metrics listener)', () => {
+    const config = parseConfig('server: { metricsPort: null }\n' + minimal('- clientId: broker\n  upstream: { method: client_secret_basic }'), 't', {});
+    expect(config.server.metricsPort).toBeNull();
   });
 
   it('defaults private_key_jwt to ES256, aud = issuer, 60 s', () => {
@@ -108,6 +126,9 @@ describe('config: each kind of bad file names the bad field', () => {
     ['bad alg', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, alg: HS256 }'), ['upstreams.okta.clients[0].upstream.alg:']],
     ['duplicate clientId', minimal('- { clientId: b, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_basic } }'), ['upstreams.okta.clients[1].clientId: duplicate clientId "b"']],
     ['bad encoding', minimal('- clientId: b\n  upstream: { method: client_secret_basic, basicEncoding: latin1 }'), ['upstreams.okta.clients[0].upstream.basicEncoding:']],
+    ['headers deadline past the request deadline', 'server: { headersTimeoutMs: 20000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.headersTimeoutMs: must not exceed requestTimeoutMs (10000)']],
+    ['metrics port equal to the main port', 'server: { port: 9000, metricsPort: 9000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.metricsPort: must differ from port']],
+    ['no connections allowed', 'server: { maxConnections: 0 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    maxConnections: 0'), ['server.maxConnections:', 'upstreams.okta.maxConnections:']],
     ['bad port and body cap', 'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.port:', 'server.maxBodyBytes:']],
     ['managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: managed }'), ['keys.encryptionKey: required when a key is managed']],
     ['upstream-level managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }', 'issuer: https://idp.example.com\n    key: managed'), ['keys.encryptionKey: required when a key is managed']],

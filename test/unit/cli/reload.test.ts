@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { prepareReload } from '../../../src/cli/reload.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { validateConfig } from '../../../src/config/load.js';
+import type { RuntimeDeps } from '../../../src/runtime.js';
+
+const config = (server: Record<string, unknown>) =>
+  validateConfig({ server, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+
+/** never reached: a refused reload builds nothing */
+const deps = {} as RuntimeDeps;
+
+describe('prepareReload', () => {
+  it.each([
+    ['server.metricsPort', { metricsPort: 9100 }],
+    ['server.metricsPort', { metricsPort: null }],
+    ['server.metricsHost', { metricsHost: '0.0.0.0' }],
+    ['server.maxConnections', { maxConnections: 10 }],
+    ['server.headersTimeoutMs', { headersTimeoutMs: 1000 }],
+    ['server.requestTimeoutMs', { requestTimeoutMs: 20_000 }],
+  ])('refuses a change of %s (the listeners need a restart)', async (path, server) => {
+    const err = await prepareReload(config({}), config(server), deps, 't').then(
+      () => expect.unreachable('a restart-only change was accepted'),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([{ path, message: 'cannot change while running: restart to apply' }]);
+  });
+});
