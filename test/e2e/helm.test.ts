@@ -66,7 +66,10 @@ describe('helm template: default values', () => {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+    ]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(pod.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
@@ -87,8 +90,15 @@ describe('helm template: default values', () => {
     expect(config.store).toBeUndefined(); // authbridge's default: memory
   });
 
-  it('has one http Service port and no optional objects', () => {
-    expect(one(objs, 'Service').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+  it('serves /metrics on its own port, on the pod IP, so that Prometheus can scrape it and the http port does not expose it', () => {
+    expect(renderedConfig(objs).server).toMatchObject({ port: 8080, metricsPort: 9464, metricsHost: '0.0.0.0' });
+  });
+
+  it('has the http and metrics Service ports and no optional objects', () => {
+    expect(one(objs, 'Service').spec.ports).toEqual([
+      { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
+      { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) expect(all(objs, kind)).toEqual([]);
     expect(objs.filter((o) => o.metadata.name.endsWith('-redis'))).toEqual([]);
   });
@@ -150,7 +160,22 @@ describe('helm template: bundled Redis, autoscaling, toggles', () => {
     expect(annotations['checksum/config-restart']).toMatch(/^[0-9a-f]{64}$/);
     expect(annotations['checksum/secret']).toMatch(/^[0-9a-f]{64}$/);
     const sm = one(render(['--set', 'metrics.serviceMonitor.enabled=true', '--api-versions', 'monitoring.coreos.com/v1']), 'ServiceMonitor');
-    expect(sm.spec.endpoints[0].port).toBe('http');
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+  });
+
+  it('a loopback metricsHost (authbridge alone would choose it) gets no metrics port on the container or the Service', () => {
+    const objs = render(['--set', 'config.server.metricsHost=127.0.0.1']);
+    expect(container(objs).ports.map((p: Spec) => p.name)).toEqual(['http']);
+    expect(one(objs, 'Service').spec.ports.map((p: Spec) => p.name)).toEqual(['http']);
+  });
+
+  it('a change of a listener setting rolls the pods even with rollOnConfigChange=false (authbridge cannot hot-reload it)', () => {
+    const restartChecksum = (args: string[]) =>
+      one(render(['-f', ciFile('sidecar-like'), ...args]), 'Deployment', 'broker-authbridge').spec.template.metadata.annotations['checksum/config-restart'];
+    const base = restartChecksum([]);
+    for (const setting of ['metricsHost=127.0.0.1', 'metricsPort=9100', 'headersTimeoutMs=2000', 'maxConnections=10'])
+      expect(restartChecksum(['--set', `config.server.${setting}`]), setting).not.toBe(base);
+    expect(restartChecksum(['--set', 'config.server.shutdownGraceMs=6000'])).toBe(base); // reloadable: no roll
   });
 
   it('a larger replicaCount is allowed with the memory store only when explicitly accepted', () => {
@@ -188,6 +213,8 @@ describe('refused values', () => {
     [['--set', 'config.server.host=127.0.0.1'], 'is loopback-only'],
     [['--set', 'terminationGracePeriodSeconds=5'], 'terminationGracePeriodSeconds 5 is shorter than the drain'],
     [['--set', 'metrics.serviceMonitor.enabled=true'], 'does not serve monitoring.coreos.com/v1'],
+    [['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.skipCapabilitiesCheck=true', '--set', 'config.server.metricsHost=127.0.0.1'], 'metricsHost 127.0.0.1 is loopback-only, and Prometheus scrapes the pod IP'],
+    [['--set', 'config.server.metricsPort=8080'], 'config.server.metricsPort must differ from config.server.port'],
   ])('fail: %j', (args, message) => {
     const res = helm(['template', 't', CHART, ...args]);
     expect(res.code).not.toBe(0);
@@ -199,6 +226,7 @@ describe('refused values', () => {
     [['--set', 'logLevel=loud'], '/logLevel'],
     [['--set', 'config.upstreams.example=null'], '/config/upstreams'],
     [['--set', 'service.type=Ingress'], '/service/type'],
+    [['--set', 'config.server.metricsPort=0'], '/config/server/metricsPort'], // an ephemeral port cannot be scraped
   ])('values.schema.json rejects %j', (args, path) => {
     const res = helm(['template', 't', CHART, ...args]);
     expect(res.code).not.toBe(0);

@@ -131,11 +131,20 @@ Effective store type: memory unless the config says otherwise (authbridge's defa
 {{- end }}
 
 {{/*
-Metrics port when served separately (config.server.metricsPort), else "".
+Whether an address is loopback-only (unreachable from outside the pod).
+*/}}
+{{- define "authbridge.isLoopback" -}}
+{{- if has (toString .) (list "127.0.0.1" "localhost" "::1") }}true{{ end }}
+{{- end }}
+
+{{/*
+The metrics listener's port (config.server.metricsPort; authbridge's default 9464) when it is reachable from
+outside the pod, else "": a loopback config.server.metricsHost (authbridge's default 127.0.0.1) gets no
+container or Service port.
 */}}
 {{- define "authbridge.metricsPort" -}}
 {{- $server := (.Values.config | default dict).server | default dict }}
-{{- if $server.metricsPort }}{{ $server.metricsPort | int }}{{ end }}
+{{- if not (include "authbridge.isLoopback" ($server.metricsHost | default "127.0.0.1")) }}{{ $server.metricsPort | default 9464 | int }}{{ end }}
 {{- end }}
 
 {{/*
@@ -217,12 +226,15 @@ Refuses combinations that would deploy something broken. Included by the Deploym
 {{- if and (include "authbridge.multiReplica" .) (eq $store "memory") (not .Values.allowMemoryStoreWithReplicas) }}
 {{- fail (printf "%s with the memory store: every replica would keep its own jti records and managed keys. Use a shared store (config.store type redis, or redis.enabled=true), set replicaCount=1, or set allowMemoryStoreWithReplicas=true if you accept it" (ternary "autoscaling.enabled" (printf "replicaCount %v" .Values.replicaCount) .Values.autoscaling.enabled)) }}
 {{- end }}
-{{- if has (toString ($server.host | default "0.0.0.0")) (list "127.0.0.1" "localhost" "::1") }}
+{{- if include "authbridge.isLoopback" ($server.host | default "0.0.0.0") }}
 {{- fail (printf "config.server.host %s is loopback-only: the kubelet probes and the Service connect to the pod IP. Use 0.0.0.0 (for a loopback sidecar see the chart README)" $server.host) }}
 {{- end }}
 {{- $metricsPort := include "authbridge.metricsPort" . }}
 {{- if and $metricsPort (eq $metricsPort (include "authbridge.containerPort" .)) }}
 {{- fail "config.server.metricsPort must differ from config.server.port" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not $metricsPort) }}
+{{- fail (printf "metrics.serviceMonitor.enabled: config.server.metricsHost %s is loopback-only, and Prometheus scrapes the pod IP. Use 0.0.0.0 (the chart's default)" ($server.metricsHost | default "127.0.0.1")) }}
 {{- end }}
 {{- if and .Values.keys.existingSecret .Values.keys.files }}
 {{- fail "set keys.existingSecret or keys.files, not both" }}
