@@ -21,18 +21,21 @@ const UP_SECRET = 'faults-upstream-secret-93c0';
 const TIMEOUT_MS = 300;
 
 /** What `npm run test:hostile` tabulates (AUTHBRIDGE_HOSTILE_REPORT): one JSON line per case, statuses seen. */
-const report = new Map<string, { requests: number; lost: number; statuses: Set<number | string> }>();
-function reported(name: string, requests: number, lost: number, status: number | string) {
-  const entry = report.get(name) ?? { requests: 0, lost: 0, statuses: new Set() };
+const report = new Map<string, { requests: number; lost: number; statuses: Set<number | string>; details: Set<string> }>();
+function reported(name: string, requests: number, lost: number, status: number | string, detail?: string) {
+  const entry = report.get(name) ?? { requests: 0, lost: 0, statuses: new Set(), details: new Set() };
   entry.requests += requests;
   entry.lost += lost;
   entry.statuses.add(status);
+  if (detail) entry.details.add(detail);
   report.set(name, entry);
 }
 afterAll(() => {
   const file = process.env.AUTHBRIDGE_HOSTILE_REPORT;
   if (!file || report.size === 0) return;
-  const lines = [...report].map(([name, r]) => JSON.stringify({ suite: 'faults', case: name, requests: r.requests, lost: r.lost, status: r.statuses.size === 1 ? [...r.statuses][0] : [...r.statuses].join('/') }));
+  const lines = [...report].map(([name, r]) =>
+    JSON.stringify({ suite: 'faults', case: name, requests: r.requests, lost: r.lost, status: r.statuses.size === 1 ? [...r.statuses][0] : [...r.statuses].join('/'), detail: [...r.details].join(' ') }),
+  );
   appendFileSync(file, `${lines.join('\n')}\n`);
 });
 
@@ -133,9 +136,9 @@ describe('upstream faults', () => {
       throw err;
     });
     const ms = Date.now() - started;
-    reported(`${name} ${grant}`, 1, 0, res.status);
     const counted: Record<string, number> = {};
     for (const [kind, value] of await errorKinds(name)) if (value !== (before.get(kind) ?? 0)) counted[kind] = value - (before.get(kind) ?? 0);
+    reported(`${name} ${grant}`, 1, 0, res.status, Object.keys(counted).map((k) => `kind=${k}`).join(','));
     const counted5xx = (await metric(bridge, 'authbridge_requests_total', { upstream: name, status_class: '5xx' })) - requests5xx;
     return { res, ms, counted, counted5xx };
   }
@@ -350,8 +353,9 @@ describe('8. Redis killed under load', () => {
     const down = results.filter((r) => r.started >= downFrom && r.ended <= downUntil);
     const twoHundreds = results.filter((r) => r.status === 200);
     const fiveOhThrees = results.filter((r) => r.status === 503).length;
+    const storeErrors = (await metric(bridge, 'authbridge_store_errors_total', {})) - storeErrorsBefore;
     for (const r of results) {
-      reported('redis killed under load: all', 1, r.lost ? 1 : 0, r.status ?? 'no answer');
+      reported('redis killed under load: all', 1, r.lost ? 1 : 0, r.status ?? 'no answer', `store_errors=${storeErrors} idp_accepted=${idp.captured.length}`);
       if (down.includes(r)) reported('redis killed under load: while down', 1, r.lost ? 1 : 0, r.status ?? 'no answer');
     }
 
@@ -382,7 +386,7 @@ describe('8. Redis killed under load', () => {
       reader.disconnect();
     }
     // one store error counted (whatever op failed first: a throttle read, the jti claim) per 503 answered
-    expect((await metric(bridge, 'authbridge_store_errors_total', {})) - storeErrorsBefore).toBe(fiveOhThrees);
+    expect(storeErrors).toBe(fiveOhThrees);
     expect(await metric(bridge, 'authbridge_requests_total', { upstream: 'idp', endpoint: 'token', status_class: '5xx' })).toBe(fiveOhThrees);
 
   }, 45_000);
