@@ -18,8 +18,9 @@ Usage:
   authbridge jti show JTI [--config FILE]
                                         the record of an assertion (upstream, client, request id, times)
   authbridge keys list [--config FILE]  managed keys: states and ages
-  authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--config FILE]
-                                        force one rotation step (publish a next key, or promote it)
+  authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--force-promote] [--config FILE]
+                                        force one rotation step (publish a next key, or promote it once it
+                                        was published prePublishSeconds; --force-promote: promote it now)
   authbridge keys export-public [--upstream NAME] [--config FILE]
                                         the public JWKS, to paste into an IdP that cannot fetch a URL
   authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'pem' },
       out: { type: 'string' },
       owner: { type: 'string' },
+      'force-promote': { type: 'boolean', default: false },
       upstream: { type: 'string' },
     },
   });
@@ -63,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
         case 'list':
           return report(() => keysList(file));
         case 'rotate':
-          return report(() => keysRotate(file, values.owner));
+          return report(() => keysRotate(file, values.owner, values['force-promote']));
         case 'export-public':
           return report(() => keysExportPublic(file, values.upstream));
         case 'generate':

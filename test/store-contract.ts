@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JtiRecord, Store } from '../src/store/types.js';
+import type { JtiRecord, KeySet, Store } from '../src/store/types.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -108,6 +108,63 @@ export function runStoreContract(name: string, make: () => Promise<StoreUnderTes
       await passExpiry(short.expiresAt);
       expect(await subject.store.getJti(id)).toEqual(long);
       expect(await subject.store.claimJti(id, record())).toBe(false);
+    });
+
+    describe('key sets', () => {
+      const owner = () => `idp/contract-${randomBytes(6).toString('hex')}`;
+      const keySet = (o: string, version: number, revision?: string): KeySet => ({
+        owner: o,
+        version,
+        ...(revision === undefined ? {} : { revision }),
+        keys: [{ kid: `kid-${version}`, alg: 'ES256', state: 'active', createdAt: 1, publicJwk: { kty: 'EC' }, sealed: 'sealed' }],
+      });
+
+      it('writes a set expected absent once; a second writer expecting absent is refused', async () => {
+        const o = owner();
+        expect(await subject.store.getKeySet(o)).toBeUndefined();
+        expect(await subject.store.casKeySet(keySet(o, 1, 'a'), undefined)).toBe(true);
+        expect(await subject.store.casKeySet(keySet(o, 1, 'b'), undefined)).toBe(false);
+        expect(await subject.store.getKeySet(o)).toEqual(keySet(o, 1, 'a'));
+        expect(await subject.store.listKeySetOwners()).toContain(o);
+      });
+
+      it('writes over the set it read, and fences a writer holding an older one', async () => {
+        const o = owner();
+        const first = keySet(o, 1, 'a');
+        await subject.store.casKeySet(first, undefined);
+        const read = (await subject.store.getKeySet(o))!;
+        expect(await subject.store.casKeySet(keySet(o, 2, 'b'), read)).toBe(true);
+        expect(await subject.store.casKeySet(keySet(o, 2, 'c'), first)).toBe(false); // stale: the version moved on
+        expect(await subject.store.getKeySet(o)).toEqual(keySet(o, 2, 'b'));
+      });
+
+      it('fences on the revision too: the same version with another revision is another set', async () => {
+        const o = owner();
+        await subject.store.casKeySet(keySet(o, 1, 'a'), undefined);
+        expect(await subject.store.casKeySet(keySet(o, 2, 'c'), keySet(o, 1, 'b'))).toBe(false);
+        expect(await subject.store.casKeySet(keySet(o, 2, 'c'), undefined)).toBe(false); // present, not absent
+        expect(await subject.store.casKeySet(keySet(o, 2, 'c'), keySet(o, 1, 'a'))).toBe(true);
+      });
+
+      it('refuses a write expecting a set when there is none', async () => {
+        const o = owner();
+        expect(await subject.store.casKeySet(keySet(o, 2, 'b'), keySet(o, 1, 'a'))).toBe(false);
+        expect(await subject.store.getKeySet(o)).toBeUndefined();
+      });
+
+      it('accepts a set written without a revision (older authbridge) as the expected one', async () => {
+        const o = owner();
+        await subject.store.casKeySet(keySet(o, 3), undefined);
+        expect(await subject.store.casKeySet(keySet(o, 4, 'x'), keySet(o, 3, 'other'))).toBe(false);
+        expect(await subject.store.casKeySet(keySet(o, 4, 'x'), keySet(o, 3))).toBe(true);
+      });
+
+      it('lets exactly one of many concurrent writers expecting absent win', async () => {
+        const o = owner();
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => subject.store.casKeySet(keySet(o, 1, `r${i}`), undefined)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await subject.store.getKeySet(o))!.revision).toBe(`r${results.indexOf(true)}`);
+      });
     });
 
     it('ping resolves', async () => {

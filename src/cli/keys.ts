@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { loadKeyrings, managedOwners } from '../keys/keyring.js';
-import { ManagedKeys } from '../keys/managed.js';
+import { ManagedKeys, PromoteTooEarlyError } from '../keys/managed.js';
 import { enteredStateAt } from '../keys/rotation.js';
 import { decodeKek } from '../keys/seal.js';
 import { importSigningKey } from '../keys/signing-key.js';
@@ -56,17 +56,36 @@ export async function keysList(file: string): Promise<CliResult> {
   });
 }
 
-/** `keys rotate [--owner O]`: one forced rotation step per owner (publish a next key, or promote it). */
-export async function keysRotate(file: string, only: string | undefined): Promise<CliResult> {
+/**
+ * `keys rotate [--owner O] [--force-promote]`: one forced rotation step per owner (publish a next key, or promote
+ * it). A next key still inside its pre-publish window is promoted only with `forcePromote`: two rotates in a row
+ * (or at once) would otherwise sign with a key IdPs that cache the JWKS have not fetched.
+ */
+export async function keysRotate(file: string, only: string | undefined, forcePromote = false): Promise<CliResult> {
   return withStore(file, async (config, store) => {
     const owners = managedOwners(config).filter((o) => only === undefined || o.owner === only);
     if (owners.length === 0) return { ok: false, text: only ? `no managed key owner ${only} in this config` : 'no managed keys in this config' };
     const log = createLogger({ level: 'warn' });
-    const managed = await ManagedKeys.start({ store, kek: decodeKek(config.keys.encryptionKey!), log, owners });
+    const managed = await ManagedKeys.start({ store, kek: decodeKek(config.keys.encryptionKey!), log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
     try {
       const lines: string[] = [];
-      for (const { owner } of owners) lines.push(`${owner}: ${await managed.rotate(owner)}`);
-      return { ok: true, text: lines.join('\n') };
+      let ok = true;
+      for (const { owner, policy } of owners) {
+        try {
+          lines.push(`${owner}: ${await managed.rotate(owner, { forcePromote })}`);
+        } catch (err) {
+          if (!(err instanceof PromoteTooEarlyError)) throw err;
+          ok = false;
+          const key = managed.keySet(owner).keys.find((k) => k.kid === err.kid);
+          const age = key ? `published ${duration((Date.now() - key.createdAt) / 1000)} ago` : 'published recently';
+          lines.push(
+            `${owner}: refused to promote next key ${err.kid}: ${age}, less than prePublishSeconds (${duration(policy.prePublishSeconds)}), ` +
+              `so IdPs that cache the JWKS may not have it yet and would reject what it signs. ` +
+              `It can be promoted in ${duration((err.promotableAt - Date.now()) / 1000)}, or now: rerun with --force-promote.`,
+          );
+        }
+      }
+      return { ok, text: lines.join('\n') };
     } finally {
       managed.close();
     }

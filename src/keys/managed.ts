@@ -2,11 +2,21 @@ import type { JWK } from 'jose';
 import type { Logger } from '../log.js';
 import type { KeySet, Store } from '../store/types.js';
 import { generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
-import { activeKey, applyStep, emptyKeySet, planStep, type RotationPolicy, type RotationStep } from './rotation.js';
+import {
+  activeKey,
+  applyStep,
+  emptyKeySet,
+  newRevision,
+  planStep,
+  PromoteTooEarlyError,
+  sameKeySet,
+  type RotationPolicy,
+  type RotationStep,
+} from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
-export { DEFAULT_ROTATION, type RotationPolicy, type RotationStep } from './rotation.js';
+export { DEFAULT_ROTATION, PromoteTooEarlyError, type RotationPolicy, type RotationStep } from './rotation.js';
 export { KeyDecryptError } from './seal.js';
 
 export interface ManagedOwner {
@@ -24,6 +34,11 @@ export interface ManagedKeysOptions {
   owners: ManagedOwner[];
   /** how often to look for changes made by other replicas and for due steps; default 2000 */
   refreshMs?: number;
+  /**
+   * How long a replica that holds no keys yet waits, finding no set in the store, before it bootstraps a new key
+   * (see #load). Default: 0 on a memory store (no other replica), else 2 × refreshMs + 500.
+   */
+  bootstrapGraceMs?: number;
   now?: () => number;
 }
 
@@ -32,6 +47,11 @@ export const ROTATION_LOCK_TTL_MS = 10_000;
 /** Scheduled steps one lock holder may take in a row (prune, add-next, promote: catching up after downtime). */
 const MAX_SCHEDULED_STEPS = 3;
 const BOOTSTRAP_WAIT_MS = 250;
+const DEFAULT_REFRESH_MS = 2000;
+/** Attempts at agreeing with the store in one #sync (each failed one lost a CAS to another replica). */
+const SYNC_ATTEMPTS = 3;
+/** Added to two refreshes: how old a bootstrap a write-back may still overwrite (slow polls, clock skew). */
+const CROSSING_SLACK_MS = 60_000;
 
 interface OwnerState {
   readonly config: ManagedOwner;
@@ -48,14 +68,17 @@ const errorSummary = (err: unknown) => (err instanceof Error ? { name: err.name,
 
 /**
  * Managed signing keys of several owners, shared by every replica through the store: generated here, stored sealed
- * under the KEK, rotated by publishing first. One replica performs a step (lock `rotate:<owner>`, then CAS on the set's
- * version); all replicas follow by polling the version.
+ * under the KEK, rotated by publishing first. One replica performs a step (lock `rotate:<owner>`, then CAS on the set
+ * it read); all replicas follow by polling, and tell a change by the set's content (#sync). A set lost by the store
+ * is written back by the replicas that hold it, never replaced by a new key.
  */
 export class ManagedKeys {
   readonly #store: Store;
   readonly #kek: Uint8Array;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #bootstrapGraceMs: number;
+  readonly #crossingWindowMs: number;
   readonly #owners = new Map<string, OwnerState>();
   readonly #listeners = new Set<(owner: string) => void>();
   #timer: NodeJS.Timeout | undefined;
@@ -68,6 +91,9 @@ export class ManagedKeys {
     this.#kek = Uint8Array.from(opts.kek);
     this.#log = opts.log;
     this.#now = opts.now ?? Date.now;
+    const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.#bootstrapGraceMs = opts.bootstrapGraceMs ?? (opts.store.type === 'memory' ? 0 : 2 * refreshMs + 500);
+    this.#crossingWindowMs = 2 * refreshMs + CROSSING_SLACK_MS;
     for (const config of opts.owners) {
       if (this.#owners.has(config.owner)) throw new Error(`managed keys: owner ${config.owner} is listed twice`);
       if (!MANAGED_ALGS.includes(config.alg)) throw new Error(`managed keys of ${config.owner}: unsupported alg ${String(config.alg)}`);
@@ -88,7 +114,7 @@ export class ManagedKeys {
       keys.close();
       throw err;
     }
-    const refreshMs = opts.refreshMs ?? 2000;
+    const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
     keys.#timer = setInterval(() => void keys.refresh(), refreshMs).unref();
     return keys;
   }
@@ -120,10 +146,14 @@ export class ManagedKeys {
     return () => void this.#listeners.delete(listener);
   }
 
-  /** A forced rotation step now; returns what it did ('none' if another replica held the lock or wrote first). */
-  async rotate(owner: string): Promise<RotationStep> {
+  /**
+   * A forced rotation step now; returns what it did ('none' if another replica held the lock or wrote first).
+   * Throws PromoteTooEarlyError rather than promote a next key published for less than prePublishSeconds, unless
+   * `forcePromote`.
+   */
+  async rotate(owner: string, { forcePromote = false }: { forcePromote?: boolean } = {}): Promise<RotationStep> {
     const state = this.#state(owner);
-    return this.#serial(state, () => this.#steps(state, true));
+    return this.#serial(state, () => this.#steps(state, { forcePromote }));
   }
 
   /** Reloads changed sets and runs due scheduled steps (the timer calls this). Never throws: failures are logged and the last known keys kept. */
@@ -161,25 +191,90 @@ export class ManagedKeys {
     return run;
   }
 
-  /** At start: adopt the stored set, bootstrap or catch up under the lock; wait out another replica's bootstrap. */
+  /**
+   * At start: adopt the stored set, or bootstrap the owner's first key, which signs at once: nothing is published
+   * for it anywhere yet. It is the one place a new key signs unpublished, so it is taken only when no replica can
+   * hold a set: a replica that finds no set waits bootstrapGraceMs (two refreshes of the others) first. If the store
+   * had lost a set that running replicas hold, they write it back meanwhile (#sync) and this one adopts it. Should a
+   * bootstrap still cross a write-back, the holders write over it (#sync): a write-back wins over a bootstrap, so
+   * the replicas cannot settle on two different active keys. The lock and CAS-on-absent make one bootstrap of many.
+   */
   async #load(state: OwnerState): Promise<void> {
-    const deadline = Date.now() + ROTATION_LOCK_TTL_MS + 2 * BOOTSTRAP_WAIT_MS;
+    const started = Date.now();
+    const deadline = started + this.#bootstrapGraceMs + ROTATION_LOCK_TTL_MS + 2 * BOOTSTRAP_WAIT_MS;
     for (;;) {
-      await this.#refreshOwner(state);
+      await this.#refreshOwner(state, Date.now() - started >= this.#bootstrapGraceMs);
       if (state.signing) return;
       if (Date.now() >= deadline) throw new Error(`managed keys of ${state.config.owner}: no active key (lock rotate:${state.config.owner} stayed taken)`);
       await new Promise((resolve) => setTimeout(resolve, BOOTSTRAP_WAIT_MS));
     }
   }
 
-  async #refreshOwner(state: OwnerState): Promise<void> {
-    const stored = await this.#store.getKeySet(state.config.owner);
-    if (stored && stored.version !== state.set.version) await this.#adopt(state, stored);
-    if (planStep(stored ?? emptyKeySet(state.config.owner), this.#now(), state.config.policy).step !== 'none') await this.#steps(state, false);
+  async #refreshOwner(state: OwnerState, mayBootstrap = false): Promise<void> {
+    const stored = await this.#sync(state);
+    if (!stored && !mayBootstrap) return;
+    if (planStep(stored ?? emptyKeySet(state.config.owner), this.#now(), state.config.policy).step !== 'none') await this.#steps(state);
   }
 
-  /** Under the lock: re-read, plan, write with CAS (version + 1), adopt. One step when forced, else what is due. */
-  async #steps(state: OwnerState, force: boolean): Promise<RotationStep> {
+  /**
+   * Reads the owner's set and brings this replica and the store into agreement. Returns the stored set then, or
+   * undefined when the store has none and this replica holds none (only #load bootstraps).
+   *
+   * A change is told by content (sameKeySet: revision, version, kids and states), never by the version alone. When
+   * the set this replica holds has vanished from the store (Redis restarted without persistence, an eviction, a
+   * DEL), it writes that set back instead of creating a key: the keys are still sealed and already published, so
+   * the JWKS that IdPs cached stays valid. The same goes for a set that is nothing but a fresh bootstrap (version
+   * 1, sharing no key with the one held, created within two refreshes and a minute): a replica that found the store
+   * empty crossed the write-back, and IdPs have not seen its key. An older one is adopted: this replica is the
+   * stale one (it could not reach the store while the others moved on). Every write is a CAS on what was read, so
+   * replicas doing this at once converge on the first write; the others adopt it (it shares their keys, or it is
+   * past version 1). A write-back takes version + 1 of the highest version seen, so it never reuses the version of
+   * the set it puts back.
+   */
+  async #sync(state: OwnerState): Promise<KeySet | undefined> {
+    const { owner } = state.config;
+    for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
+      const stored = await this.#store.getKeySet(owner);
+      const held = state.set;
+      if (stored && sameKeySet(stored, held)) return stored;
+      if (held.keys.length === 0) {
+        if (stored) await this.#adopt(state, stored);
+        return stored; // a replica starting: it has nothing to write back
+      }
+      if (stored) {
+        const unrelated = bootstrapOfItsOwn(stored, held);
+        const crossed = unrelated && this.#now() - stored.keys[0]!.createdAt < this.#crossingWindowMs;
+        if (!crossed) {
+          if (unrelated)
+            this.#log.warn({ owner, version: stored.version, kids: stored.keys.map((k) => k.kid) }, 'managed keys: the key set was replaced by a new key while this replica could not see the store; adopting it');
+          await this.#adopt(state, stored);
+          return stored;
+        }
+      }
+      const restored: KeySet = { ...structuredClone(held), version: Math.max(held.version, stored?.version ?? 0) + 1, revision: newRevision() };
+      if (!(await this.#store.casKeySet(restored, stored))) continue; // another replica wrote first: look again
+      const kids = restored.keys.map((k) => k.kid);
+      if (stored)
+        this.#log.error(
+          { owner, version: restored.version, kids, replaced: { version: stored.version, kids: stored.keys.map((k) => k.kid) } },
+          'managed keys: a key was bootstrapped while the key set was missing from the store; wrote back the keys this replica holds over it',
+        );
+      else
+        this.#log.error(
+          { owner, version: restored.version, kids },
+          'managed keys: the key set vanished from the store (Redis restarted without persistence, eviction, DEL?); wrote back the keys this replica holds, no new key created',
+        );
+      await this.#adopt(state, restored);
+      return restored;
+    }
+    throw new Error(`managed keys of ${owner}: the key set kept changing while this replica wrote back the one it holds`);
+  }
+
+  /**
+   * Under the lock: sync, plan, write with CAS on the set read, adopt. One step when forced, else what is due.
+   * Reaches a bootstrap only from #load (#sync answers undefined only to a replica that holds nothing).
+   */
+  async #steps(state: OwnerState, forced?: { forcePromote: boolean }): Promise<RotationStep> {
     const { owner, alg, policy } = state.config;
     const lock = `rotate:${owner}`;
     const token = await this.#store.acquireLock(lock, ROTATION_LOCK_TTL_MS);
@@ -189,28 +284,29 @@ export class ManagedKeys {
     }
     let done: RotationStep = 'none';
     try {
-      let current = (await this.#store.getKeySet(owner)) ?? emptyKeySet(owner);
-      for (let i = 0; i < (force ? 1 : MAX_SCHEDULED_STEPS); i++) {
+      let stored = await this.#sync(state);
+      for (let i = 0; i < (forced ? 1 : MAX_SCHEDULED_STEPS); i++) {
         const now = this.#now();
-        const plan = planStep(current, now, policy, force);
+        const current = stored ?? emptyKeySet(owner);
+        const plan = planStep(current, now, policy, forced !== undefined, forced?.forcePromote);
         if (plan.step === 'none') break;
+        if (plan.step === 'promote-too-early') throw new PromoteTooEarlyError(owner, plan.next, plan.promotableAt);
         const fresh: SigningKey[] = [];
         const written = await applyStep(current, plan, now, async () => {
           const { record, signing } = await generateManagedKey(owner, alg, this.#kek);
           fresh.push(signing);
           return record;
         });
-        if (!(await this.#store.casKeySet(written))) {
+        if (!(await this.#store.casKeySet(written, stored))) {
           this.#log.warn({ owner, step: plan.step, version: written.version }, 'managed keys: the key set changed under the rotation lock; step dropped');
           break;
         }
-        current = written;
+        stored = written;
         done = plan.step;
         const kid = plan.step === 'promote' ? plan.next : plan.step === 'prune' ? plan.kids.join(',') : fresh[0]?.kid;
-        this.#log.info({ owner, step: plan.step, kid, version: written.version, forced: force }, 'managed keys: rotation step');
+        this.#log.info({ owner, step: plan.step, kid, version: written.version, forced: forced !== undefined }, 'managed keys: rotation step');
         await this.#adopt(state, written, fresh);
       }
-      if (current.version !== state.set.version && current.version > 0) await this.#adopt(state, current);
     } finally {
       await this.#store.releaseLock(lock, token).catch((err: unknown) => this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: releasing the rotation lock failed'));
     }
@@ -226,7 +322,7 @@ export class ManagedKeys {
       keys.set(record.kid, key);
     }
     const active = activeKey(set);
-    const changed = set.version !== state.set.version;
+    const changed = !sameKeySet(set, state.set);
     state.set = deepFreeze(structuredClone(set));
     state.keys = keys;
     state.signing = active && keys.get(active.kid);
@@ -240,6 +336,15 @@ export class ManagedKeys {
       }
     }
   }
+}
+
+/**
+ * Whether `stored` is a bootstrap unrelated to the set held: its first version, sharing no key with it. A set grown
+ * from the held one by rotation shares a key with it or is past version 1 (a lagging replica adopts those), and a
+ * write-back is always past version 1.
+ */
+function bootstrapOfItsOwn(stored: KeySet, held: KeySet): boolean {
+  return stored.version === 1 && stored.keys.length > 0 && !stored.keys.some((key) => held.keys.some((mine) => mine.kid === key.kid));
 }
 
 function deepFreeze<T>(value: T): T {

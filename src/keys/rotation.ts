@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { KeyRecord, KeySet } from '../store/types.js';
 
 /**
@@ -20,9 +21,11 @@ export const DEFAULT_ROTATION: RotationPolicy = Object.freeze({ rotateEverySecon
 
 export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'none';
 
-/** One change to a key set; each applied plan is one write (version + 1). */
+/** One change to a key set; each applied plan is one write (version + 1, a new revision). */
 export type StepPlan =
   | { readonly step: 'none' }
+  /** forced, but `next` has been published for less than prePublishSeconds: no change (see PromoteTooEarlyError) */
+  | { readonly step: 'promote-too-early'; readonly next: string; readonly promotableAt: number }
   /** no key can sign: create one that is active at once (the very first key of an owner) */
   | { readonly step: 'bootstrap' }
   /** create a `next` key: published, not signing */
@@ -38,7 +41,43 @@ export type KeyGenerator = () => Promise<NewKey>;
 
 const ms = (seconds: number) => seconds * 1000;
 
-/** The set of an owner that has none in the store (the store counts absent as version 0). */
+/**
+ * A forced step (`authbridge keys rotate`) refused to promote a next key still inside its pre-publish window:
+ * an IdP that cached the JWKS before the key was added would reject what it signs. `--force-promote` overrides.
+ */
+export class PromoteTooEarlyError extends Error {
+  override name = 'PromoteTooEarlyError';
+  readonly code = 'ERR_PROMOTE_TOO_EARLY';
+  constructor(
+    readonly owner: string,
+    readonly kid: string,
+    /** epoch ms at which the key has been published for prePublishSeconds */
+    readonly promotableAt: number,
+  ) {
+    super(`managed keys of ${owner}: next key ${kid} is still inside its pre-publish window; not promoting it`);
+  }
+}
+
+/** A fresh random revision: written with every set, so two sets are never mistaken for one another. */
+export function newRevision(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/**
+ * Whether two reads are the same set: same version and revision, and the same keys in the same states. Content
+ * counts, never the version alone: a set that vanished and was created again starts over at version 1 (and a set
+ * written by an older authbridge, without a revision, is still told apart by its keys).
+ */
+export function sameKeySet(a: KeySet, b: KeySet): boolean {
+  return (
+    a.version === b.version &&
+    a.revision === b.revision &&
+    a.keys.length === b.keys.length &&
+    a.keys.every((key, i) => key.kid === b.keys[i]!.kid && key.state === b.keys[i]!.state)
+  );
+}
+
+/** The set of an owner that has none in the store (version 0: its first write is version 1). */
 export function emptyKeySet(owner: string): KeySet {
   return { owner, version: 0, keys: [] };
 }
@@ -75,16 +114,22 @@ export function nextKey(set: KeySet): KeyRecord | undefined {
 /**
  * Decides the one step due at `now`.
  * - no active key: bootstrap one (active at once), or promote a next key at once (forced or not);
- * - forced (`authbridge keys rotate`): add a next key if there is none, else promote it at once;
+ * - forced (`authbridge keys rotate`): add a next key if there is none, else promote it once it has been published
+ *   `prePublish` ('promote-too-early' before that, so two forced steps in a row never add and promote at once),
+ *   or at once with `forcePromote` (`--force-promote`);
  * - scheduled, first that applies: prune retired keys at `retiredAt + retireSeconds`; add next at
  *   `activatedAt + rotateEvery − prePublish`; promote once next was published `prePublish` and active signed `rotateEvery`.
  */
-export function planStep(set: KeySet, now: number, policy: RotationPolicy, force = false): StepPlan {
+export function planStep(set: KeySet, now: number, policy: RotationPolicy, force = false, forcePromote = false): StepPlan {
   const active = activeKey(set);
   const next = nextKey(set);
   // Nothing signs: the first key of an owner, or (a set edited by hand) a next key promoted at once, beats failing every request.
   if (!active) return next ? promote(set, next) : { step: 'bootstrap' };
-  if (force) return next ? promote(set, next) : { step: 'add-next' };
+  if (force) {
+    if (!next) return { step: 'add-next' };
+    const promotableAt = next.createdAt + ms(policy.prePublishSeconds);
+    return forcePromote || now >= promotableAt ? promote(set, next) : { step: 'promote-too-early', next: next.kid, promotableAt };
+  }
 
   const expired = set.keys.filter((k) => k.state === 'retired' && retiredAt(k) + ms(policy.retireSeconds) <= now).map((k) => k.kid);
   if (expired.length > 0) return { step: 'prune', kids: expired };
@@ -114,11 +159,12 @@ export function nextDueAt(set: KeySet, policy: RotationPolicy): number | undefin
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
-/** The set after `plan`, with version + 1 (the CAS fencing value). `generate` makes a key for bootstrap and add-next. */
+/** The set after `plan`, with version + 1 and a new revision (what CAS fences on). `generate` makes a key for bootstrap and add-next. */
 export async function applyStep(set: KeySet, plan: StepPlan, now: number, generate: KeyGenerator): Promise<KeySet> {
   let keys: KeyRecord[] = set.keys.map((k) => ({ ...k }));
   switch (plan.step) {
     case 'none':
+    case 'promote-too-early':
       return set;
     case 'bootstrap':
     case 'add-next': {
@@ -139,5 +185,5 @@ export async function applyStep(set: KeySet, plan: StepPlan, now: number, genera
       keys = keys.filter((k) => !plan.kids.includes(k.kid));
       break;
   }
-  return { owner: set.owner, version: set.version + 1, keys };
+  return { owner: set.owner, version: set.version + 1, revision: newRevision(), keys };
 }

@@ -31,15 +31,22 @@ export class MemoryStore implements Store {
 
   /** Key sets are kept serialized, as Redis keeps them: callers never share mutable objects with the store. */
   async getKeySet(owner: string): Promise<KeySet | undefined> {
-    const text = this.#keySets.get(owner);
-    return text === undefined ? undefined : (JSON.parse(text) as KeySet);
+    return this.#readKeySet(owner);
   }
 
-  async casKeySet(set: KeySet): Promise<boolean> {
-    const current = await this.getKeySet(set.owner);
-    if ((current?.version ?? 0) !== set.version - 1) return false;
+  async casKeySet(set: KeySet, expected: KeySet | undefined): Promise<boolean> {
+    const current = this.#readKeySet(set.owner); // no await between the read and the write: the CAS is atomic
+    // fenced on version and revision: a set deleted and written again at the same version is another set
+    const unchanged =
+      current === undefined || expected === undefined ? current === expected : current.version === expected.version && current.revision === expected.revision;
+    if (!unchanged) return false;
     this.#keySets.set(set.owner, JSON.stringify(set));
     return true;
+  }
+
+  #readKeySet(owner: string): KeySet | undefined {
+    const text = this.#keySets.get(owner);
+    return text === undefined ? undefined : (JSON.parse(text) as KeySet);
   }
 
   async listKeySetOwners(): Promise<string[]> {

@@ -4,14 +4,24 @@ import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
 
-/** Compare-and-set on a key set's version: the version is the fencing value of a rotation step. */
+/**
+ * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same
+ * version ARGV[2] and revision ARGV[3], '' for none), or absent (ARGV[1] = '0'). The revision makes a set that
+ * was deleted and written again at the same version count as another set.
+ */
 const CAS_KEY_SET = `
 local current = redis.call('GET', KEYS[1])
-local version = 0
-if current then version = cjson.decode(current).version end
-if version ~= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
+if ARGV[1] == '0' then
+  if current then return 0 end
+else
+  if not current then return 0 end
+  local set = cjson.decode(current)
+  local revision = set.revision
+  if type(revision) ~= 'string' then revision = '' end
+  if set.version ~= tonumber(ARGV[2]) or revision ~= ARGV[3] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
 return 1`;
 
 const RELEASE_LOCK = `
@@ -72,9 +82,10 @@ export class RedisStore implements Store {
     return text === null ? undefined : (JSON.parse(text) as KeySet);
   }
 
-  async casKeySet(set: KeySet): Promise<boolean> {
+  async casKeySet(set: KeySet, expected: KeySet | undefined): Promise<boolean> {
+    const expect = expected ? ['1', expected.version, expected.revision ?? ''] : ['0', 0, ''];
     const done = await this.#run('casKeySet', () =>
-      this.#client.eval(CAS_KEY_SET, 2, this.#key('keys', set.owner), this.#key('key-owners'), set.version - 1, JSON.stringify(set), set.owner),
+      this.#client.eval(CAS_KEY_SET, 2, this.#key('keys', set.owner), this.#key('key-owners'), ...expect, JSON.stringify(set), set.owner),
     );
     return done === 1;
   }

@@ -34,8 +34,13 @@ export interface KeyRecord {
 /** The managed keys of one owner (`upstream/clientId`, or `upstream` for an upstream-level key). */
 export interface KeySet {
   owner: string;
-  /** increases by one with every write: the fencing value of compare-and-set */
+  /** increases by one with every write (for people and logs; never trusted alone to tell two sets apart) */
   version: number;
+  /**
+   * A random id written with every set: with `version`, what compare-and-set fences on and what tells a
+   * replica the set changed. Absent only in a set written before authbridge wrote revisions.
+   */
+  revision?: string;
   keys: KeyRecord[];
 }
 
@@ -63,8 +68,11 @@ export interface Store {
   getJti(jti: string): Promise<JtiRecord | undefined>;
 
   getKeySet(owner: string): Promise<KeySet | undefined>;
-  /** Writes `set` only if the stored version is `set.version - 1` (absent counts as 0). false: someone else wrote first. */
-  casKeySet(set: KeySet): Promise<boolean>;
+  /**
+   * Writes `set` only if the stored set is still `expected` (same version and revision), or, when `expected`
+   * is undefined, only if there is none. false: someone else wrote first (or the set vanished meanwhile).
+   */
+  casKeySet(set: KeySet, expected: KeySet | undefined): Promise<boolean>;
   /** Owners that have a key set (for `authbridge keys list`). */
   listKeySetOwners(): Promise<string[]>;
 

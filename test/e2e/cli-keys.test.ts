@@ -132,7 +132,15 @@ describe('authbridge keys / jti', () => {
     const listed = await cli('keys', 'list');
     expect(listed.stdout).toMatch(/^ {2}next {4}\S+ {2}created \d+s ago/m);
     expect(listed.stdout).toMatch(/^ {2}active {2}\S+/m);
-    const second = await cli('keys', 'rotate', '--owner', 'idp/broker');
+    // a second rotate right after would promote a key no IdP has had time to fetch: refused, saying why and how to override
+    const refused = await cli('keys', 'rotate', '--owner', 'idp/broker');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^idp\/broker: refused to promote next key \S+: published \d+s ago, less than prePublishSeconds \(1d\)/m);
+    expect(refused.stderr).toContain('IdPs that cache the JWKS may not have it yet');
+    expect(refused.stderr).toMatch(/It can be promoted in [\d.]+[hd], or now: rerun with --force-promote\./);
+    expect((await cli('keys', 'list')).stdout).toMatch(/^ {2}next {4}\S+/m); // nothing changed
+    const second = await cli('keys', 'rotate', '--owner', 'idp/broker', '--force-promote');
+    expect(second.code, second.stderr).toBe(0);
     expect(second.stdout.trim()).toBe('idp/broker: promote');
     const after = await cli('keys', 'list');
     expect(after.stdout).toMatch(/^ {2}retired \S+/m);
@@ -143,5 +151,19 @@ describe('authbridge keys / jti', () => {
     expect(proxy!.runtime.keyrings.managed!.signingKey('idp/broker').kid).toBe(active);
     const unknown = await cli('keys', 'rotate', '--owner', 'nope');
     expect(unknown.code).toBe(1);
+  });
+
+  it('two keys rotate run at once add one next key and never promote it', async () => {
+    const before = await cli('keys', 'list');
+    const active = /^ {2}active {2}(\S+)/m.exec(before.stdout)![1];
+    expect(before.stdout).not.toMatch(/^ {2}next /m);
+    const runs = await Promise.all([cli('keys', 'rotate'), cli('keys', 'rotate')]);
+    const outcomes = runs.map((r) => (r.stdout + r.stderr).trim()).sort();
+    expect(outcomes[0]).toBe('idp/broker: add-next');
+    // the other lost the lock ('none'), or came second and refused to promote the brand-new key
+    expect(outcomes[1]).toMatch(/^idp\/broker: (none|refused to promote next key)/);
+    const after = await cli('keys', 'list');
+    expect(/^ {2}active {2}(\S+)/m.exec(after.stdout)![1]).toBe(active);
+    expect(after.stdout.match(/^ {2}next /gm)).toHaveLength(1);
   });
 });

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ROTATION, KeyDecryptError, ManagedKeys, type ManagedKeysOptions, type ManagedOwner, type RotationPolicy } from '../../../src/keys/managed.js';
+import {
+  DEFAULT_ROTATION,
+  KeyDecryptError,
+  ManagedKeys,
+  PromoteTooEarlyError,
+  type ManagedKeysOptions,
+  type ManagedOwner,
+  type RotationPolicy,
+} from '../../../src/keys/managed.js';
 import * as seal from '../../../src/keys/seal.js';
 import type { SigningKey } from '../../../src/keys/signing-key.js';
 import { createLogger } from '../../../src/log.js';
@@ -18,19 +26,45 @@ const T0 = 1_700_000_000_000;
 const OWNER = 'acme/web';
 const policy: RotationPolicy = { rotateEverySeconds: 100, prePublishSeconds: 10, retireSeconds: 20 };
 
-/** A store with hooks: a failing getKeySet, and something to run just before the next casKeySet. */
+/**
+ * A store with hooks: a failing getKeySet, something to run just before the next casKeySet, and lose(): key sets
+ * and locks live in an inner store that lose() replaces, as a Redis restart without persistence would.
+ */
 class TestStore extends MemoryStore {
   failGetKeySet = false;
   beforeCas: (() => Promise<void>) | undefined;
+  #keys: MemoryStore;
+  readonly #now: () => number;
+  constructor({ now }: { now: () => number }) {
+    super({ now });
+    this.#now = now;
+    this.#keys = new MemoryStore({ now });
+  }
+  lose(): void {
+    void this.#keys.close();
+    this.#keys = new MemoryStore({ now: this.#now });
+  }
   override async getKeySet(owner: string): Promise<KeySet | undefined> {
     if (this.failGetKeySet) throw new StoreUnavailableError('getKeySet');
-    return super.getKeySet(owner);
+    return this.#keys.getKeySet(owner);
   }
-  override async casKeySet(set: KeySet): Promise<boolean> {
+  override async casKeySet(set: KeySet, expected: KeySet | undefined): Promise<boolean> {
     const hook = this.beforeCas;
     this.beforeCas = undefined;
     if (hook) await hook();
-    return super.casKeySet(set);
+    return this.#keys.casKeySet(set, expected);
+  }
+  override listKeySetOwners(): Promise<string[]> {
+    return this.#keys.listKeySetOwners();
+  }
+  override acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    return this.#keys.acquireLock(name, ttlMs);
+  }
+  override releaseLock(name: string, token: string): Promise<boolean> {
+    return this.#keys.releaseLock(name, token);
+  }
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.#keys.close()]);
   }
 }
 
@@ -89,6 +123,7 @@ async function verifies(token: string, jwks: readonly JWK[]): Promise<boolean> {
 }
 
 const kids = (jwks: readonly JWK[]) => jwks.map((k) => k.kid).sort();
+const logged = (c: Cluster) => c.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 const states = (set: KeySet) => Object.fromEntries(set.keys.map((k) => [k.kid, k.state]));
 
 describe('ManagedKeys.start', () => {
@@ -159,7 +194,7 @@ describe('ManagedKeys.start', () => {
     await c.replica();
     const a = (await c.store.getKeySet('a'))!;
     const b = (await c.store.getKeySet('b'))!;
-    await c.store.casKeySet({ ...b, version: b.version + 1, keys: a.keys }); // b's set now holds a's key
+    await c.store.casKeySet({ ...b, version: b.version + 1, keys: a.keys }, b); // b's set now holds a's key
     await expect(c.replica()).rejects.toThrow(KeyDecryptError);
     await expect(c.replica()).rejects.toThrow(/of b: it was sealed for another owner/);
   });
@@ -170,7 +205,7 @@ describe('ManagedKeys.start', () => {
     const set = (await c.store.getKeySet(OWNER))!;
     const genuine = a.published(OWNER)[0]!;
     const forged = { ...set.keys[0]!, publicJwk: { ...genuine, x: Buffer.alloc(32, 7).toString('base64url') } };
-    await c.store.casKeySet({ ...set, version: set.version + 1, keys: [forged] });
+    await c.store.casKeySet({ ...set, version: set.version + 1, keys: [forged] }, set);
     const b = await c.replica();
     expect(b.published(OWNER)).toEqual([genuine]);
   });
@@ -210,6 +245,7 @@ describe('replicas sharing one store', () => {
     expect(a.signingKey(OWNER).kid).toBe(old);
     expect(b.signingKey(OWNER).kid).toBe(old);
 
+    c.clock.now += 10 * S; // published for prePublishSeconds: a forced step may promote it
     expect(await a.rotate(OWNER)).toBe('promote');
     expect(a.signingKey(OWNER).kid).toBe(next);
     await b.refresh();
@@ -272,12 +308,191 @@ describe('replicas sharing one store', () => {
     await b.refresh();
     expect(unseal).toHaveBeenCalledTimes(1);
     const first = b.signingKey(OWNER);
+    c.clock.now += 10 * S;
     await a.rotate(OWNER);
     await b.refresh();
     await b.refresh();
     expect(unseal).toHaveBeenCalledTimes(1); // the promoted key was opened as `next`
     expect(b.signingKey(OWNER)).not.toBe(first);
     expect(b.signingKey(OWNER)).toBe(b.signingKey(OWNER));
+  });
+});
+
+describe('forced steps', () => {
+  it('refuse to promote a next key younger than prePublishSeconds (two rotates in a row), unless forcePromote', async () => {
+    const c = cluster();
+    const a = await c.replica();
+    const b = await c.replica();
+    const old = a.signingKey(OWNER).kid;
+    expect(await a.rotate(OWNER)).toBe('add-next');
+    const next = a.keySet(OWNER).keys.find((k) => k.state === 'next')!.kid;
+    const err = await b.rotate(OWNER).catch((e: unknown) => e as PromoteTooEarlyError);
+    expect(err).toBeInstanceOf(PromoteTooEarlyError);
+    expect(err).toMatchObject({ code: 'ERR_PROMOTE_TOO_EARLY', owner: OWNER, kid: next, promotableAt: T0 + 10 * S });
+    expect((await c.store.getKeySet(OWNER))!.version).toBe(2); // nothing written
+    expect(b.signingKey(OWNER).kid).toBe(old);
+    expect(b.published(OWNER)).toEqual(a.published(OWNER)); // b did see the next key
+
+    expect(await b.rotate(OWNER, { forcePromote: true })).toBe('promote');
+    expect(b.signingKey(OWNER).kid).toBe(next);
+  });
+
+  it('promote once the next key was published prePublishSeconds', async () => {
+    const c = cluster();
+    const a = await c.replica();
+    await a.rotate(OWNER);
+    c.clock.now = T0 + 10 * S - 1;
+    await expect(a.rotate(OWNER)).rejects.toThrow(PromoteTooEarlyError);
+    c.clock.now = T0 + 10 * S;
+    expect(await a.rotate(OWNER)).toBe('promote');
+  });
+});
+
+describe('a key set lost by the store', () => {
+  /** Two replicas that both hold version 2 (an active and a next key). */
+  async function holding() {
+    const c = cluster();
+    const a = await c.replica();
+    const b = await c.replica();
+    await a.rotate(OWNER);
+    await b.refresh();
+    const held = a.keySet(OWNER);
+    expect(b.keySet(OWNER)).toEqual(held);
+    return { c, a, b, held, signing: a.signingKey(OWNER).kid };
+  }
+  const errors = (c: Cluster) => logged(c).filter((l) => l.level === 'error');
+
+  it('is written back by a replica that holds it: the same keys (no new one), a new version and revision, logged at error level', async () => {
+    const { c, a, b, held, signing } = await holding();
+    c.store.lose();
+    await b.refresh();
+    const stored = (await c.store.getKeySet(OWNER))!;
+    expect(stored.keys).toEqual(held.keys); // still sealed, nothing new created
+    expect(stored.version).toBe(3); // never the lost set's version again
+    expect(stored.revision).not.toBe(held.revision);
+    expect(b.keySet(OWNER)).toEqual(stored);
+    expect(b.signingKey(OWNER).kid).toBe(signing);
+    expect(await c.store.listKeySetOwners()).toEqual([OWNER]);
+
+    const [error, ...more] = errors(c);
+    expect(more).toEqual([]);
+    expect(error).toMatchObject({ owner: OWNER, version: 3, kids: held.keys.map((k) => k.kid) });
+    expect(error!.msg).toMatch(/vanished from the store.*wrote back the keys this replica holds, no new key/);
+    expect(c.lines.join('\n')).not.toMatch(/"d":|"sealed"|eyJhbGciOiJkaXIi/);
+
+    await a.refresh(); // the other holder adopts the write-back instead of writing its own
+    expect(a.keySet(OWNER)).toEqual(stored);
+    expect(a.published(OWNER)).toEqual(b.published(OWNER));
+    expect(errors(c)).toHaveLength(1);
+  });
+
+  it('replicas writing it back at once converge on one set (CAS on absent)', async () => {
+    const { c, a, b, held, signing } = await holding();
+    c.store.lose();
+    await Promise.all([a.refresh(), b.refresh()]);
+    const stored = (await c.store.getKeySet(OWNER))!;
+    expect(stored.keys).toEqual(held.keys);
+    expect(a.keySet(OWNER)).toEqual(stored);
+    expect(b.keySet(OWNER)).toEqual(stored);
+    expect([a.signingKey(OWNER).kid, b.signingKey(OWNER).kid]).toEqual([signing, signing]);
+    expect(errors(c)).toHaveLength(1);
+  });
+
+  it('is written back before a due step runs, and the step then runs on it', async () => {
+    const { c, a, held } = await holding();
+    c.store.lose();
+    c.clock.now = T0 + 100 * S; // the promotion is due
+    await a.refresh();
+    const stored = (await c.store.getKeySet(OWNER))!;
+    expect(stored.version).toBe(4); // written back (3), then promoted (4)
+    expect(states(stored)).toEqual({ [held.keys[0]!.kid]: 'retired', [held.keys[1]!.kid]: 'active' });
+  });
+
+  it('a new key bootstrapped while the set was missing is written over by a holder; its replica adopts the held set', async () => {
+    const { c, a, b, held, signing } = await holding();
+    c.store.lose();
+    const newcomer = await c.replica({ bootstrapGraceMs: 0 }); // crossed the holders' write-back
+    const crossing = newcomer.signingKey(OWNER).kid;
+    expect(crossing).not.toBe(signing);
+    expect((await c.store.getKeySet(OWNER))!.version).toBe(1);
+
+    await a.refresh();
+    const stored = (await c.store.getKeySet(OWNER))!;
+    expect(stored.keys).toEqual(held.keys);
+    expect(errors(c)[0]).toMatchObject({ owner: OWNER, replaced: { version: 1, kids: [crossing] } });
+    expect(errors(c)[0]!.msg).toMatch(/bootstrapped while the key set was missing/);
+    await Promise.all([b.refresh(), newcomer.refresh()]);
+    for (const replica of [a, b, newcomer]) {
+      expect(replica.signingKey(OWNER).kid).toBe(signing);
+      expect(replica.keySet(OWNER)).toEqual(stored);
+    }
+  });
+
+  it.each([
+    ['overwrites', 180 * S - 1],
+    ['adopts', 180 * S],
+  ])('a holder %s a new key bootstrapped %d ms before it looked (window: two refreshes + 60 s; after that it is the stale one)', async (outcome, after) => {
+    const c = cluster([{ owner: OWNER, alg: 'ES256', policy: DEFAULT_ROTATION }]);
+    const holder = await c.replica(); // refreshMs 60 s here
+    const held = holder.keySet(OWNER);
+    c.store.lose();
+    const newcomer = await c.replica({ bootstrapGraceMs: 0 });
+    const bootstrapped = (await c.store.getKeySet(OWNER))!;
+    c.clock.now += after;
+    await holder.refresh();
+    const stored = (await c.store.getKeySet(OWNER))!;
+    if (outcome === 'overwrites') {
+      expect(stored.keys).toEqual(held.keys);
+      expect(errors(c)).toHaveLength(1);
+    } else {
+      expect(stored).toEqual(bootstrapped);
+      expect(holder.signingKey(OWNER).kid).toBe(newcomer.signingKey(OWNER).kid);
+      expect(errors(c)).toEqual([]);
+      expect(logged(c).find((l) => l.level === 'warn')).toMatchObject({ owner: OWNER, kids: [newcomer.signingKey(OWNER).kid] });
+    }
+  });
+
+  it('a replica starting on an empty store waits bootstrapGraceMs, and adopts a write-back made meanwhile', async () => {
+    const { c, a, held, signing } = await holding();
+    c.store.lose();
+    const starting = c.replica({ bootstrapGraceMs: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await c.store.getKeySet(OWNER)).toBeUndefined(); // no bootstrap yet
+    await a.refresh();
+    const newcomer = await starting;
+    expect(newcomer.signingKey(OWNER).kid).toBe(signing);
+    expect(newcomer.keySet(OWNER).keys).toEqual(held.keys);
+    expect(logged(c).filter((l) => l.step === 'bootstrap')).toHaveLength(1); // the first replica's, long ago
+  });
+
+  it('the first replica of a new owner bootstraps once bootstrapGraceMs has passed', async () => {
+    const c = cluster();
+    const started = Date.now();
+    const a = await c.replica({ bootstrapGraceMs: 200 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(a.keySet(OWNER).version).toBe(1);
+  });
+});
+
+describe('telling a change', () => {
+  it('adopts a stored set of the same version with other content', async () => {
+    const c = cluster();
+    const a = await c.replica();
+    const b = await c.replica();
+    await a.rotate(OWNER); // a: version 2, an active and a next key
+    const changes: string[] = [];
+    b.onChange((owner) => changes.push(owner));
+    const grown = (await c.store.getKeySet(OWNER))!;
+    // the store lost the set and got it back at version 1 (as b holds), with a's two keys
+    c.store.lose();
+    await c.store.casKeySet({ ...grown, version: 1, revision: 'rewritten' }, undefined);
+    expect(b.keySet(OWNER).version).toBe(1);
+    await b.refresh();
+    expect(kids(b.published(OWNER))).toEqual(kids(a.published(OWNER)));
+    expect(b.keySet(OWNER).revision).toBe('rewritten');
+    expect(changes).toEqual([OWNER]);
+    await b.refresh();
+    expect(changes).toEqual([OWNER]); // the same set again is no change
   });
 });
 
@@ -396,7 +611,7 @@ describe('failures', () => {
     ]);
     const a = await c.replica();
     await a.rotate('x');
-    await a.rotate('x');
+    await a.rotate('x', { forcePromote: true });
     c.store.failGetKeySet = true;
     await a.refresh();
     const logs = c.lines.join('\n');

@@ -7,6 +7,7 @@ import {
   nextDueAt,
   nextKey,
   planStep,
+  sameKeySet,
   type KeyGenerator,
   type RotationPolicy,
 } from '../../../src/keys/rotation.js';
@@ -128,19 +129,41 @@ describe('planStep / applyStep', () => {
     expect(planStep(set, T0 + 100 * S, policy)).toMatchObject({ step: 'promote' });
   });
 
-  it('forced: adds next when there is none, then promotes it at once, one change per step', async () => {
+  it('forced: adds next when there is none, then promotes it once published prePublishSeconds, one change per step', async () => {
     const gen = generator();
     let set = await bootstrapped(gen);
     const t = T0 + 1 * S;
     expect(planStep(set, t, policy, true)).toEqual({ step: 'add-next' });
     set = await applyStep(set, planStep(set, t, policy, true), t, gen);
     expect(states(set)).toEqual({ 'kid-1': 'active', 'kid-2': 'next' });
-    expect(planStep(set, t, policy, true)).toEqual({ step: 'promote', next: 'kid-2', retire: ['kid-1'] });
-    set = await applyStep(set, planStep(set, t, policy, true), t, gen);
+    const promoteAt = t + 10 * S;
+    expect(planStep(set, promoteAt, policy, true)).toEqual({ step: 'promote', next: 'kid-2', retire: ['kid-1'] });
+    set = await applyStep(set, planStep(set, promoteAt, policy, true), promoteAt, gen);
     expect(states(set)).toEqual({ 'kid-1': 'retired', 'kid-2': 'active' });
     expect(set.version).toBe(3);
     // a forced step never prunes: it adds next again
     expect(planStep(set, t + 1000 * S, policy, true)).toEqual({ step: 'add-next' });
+  });
+
+  it('forced: refuses to promote a next key younger than prePublishSeconds (two `keys rotate` in a row), unless forcePromote', async () => {
+    const gen = generator();
+    let set = await bootstrapped(gen);
+    const t = T0 + 1 * S;
+    set = await applyStep(set, planStep(set, t, policy, true), t, gen); // the first rotate: add-next
+    const tooEarly = { step: 'promote-too-early', next: 'kid-2', promotableAt: t + 10 * S };
+    expect(planStep(set, t, policy, true)).toEqual(tooEarly); // the second, at once
+    expect(planStep(set, t + 10 * S - 1, policy, true)).toEqual(tooEarly);
+    expect(planStep(set, t + 10 * S, policy, true)).toEqual({ step: 'promote', next: 'kid-2', retire: ['kid-1'] });
+    expect(planStep(set, t, policy, true, true)).toEqual({ step: 'promote', next: 'kid-2', retire: ['kid-1'] });
+    expect(await applyStep(set, tooEarly as never, t, gen)).toBe(set); // no change
+    // the scheduled path has its own, stricter rule and never answers promote-too-early
+    expect(planStep(set, t, policy)).toEqual({ step: 'none' });
+    expect(planStep(set, t, policy, false, true)).toEqual({ step: 'none' });
+  });
+
+  it('forced or not, promotes a lone next key at once when nothing signs: failing every request is worse', () => {
+    const set: KeySet = { owner: 'o', version: 3, keys: [{ kid: 'n', alg: 'ES256', state: 'next', createdAt: T0, publicJwk: {}, sealed: '' }] };
+    expect(planStep(set, T0, policy, true)).toEqual({ step: 'promote', next: 'n', retire: [] });
   });
 
   it('prunes every expired retired key at once and keeps the ones still within retireSeconds', () => {
@@ -197,6 +220,34 @@ describe('planStep / applyStep', () => {
     const set = await bootstrapped();
     expect(await applyStep(set, { step: 'none' }, T0, generator())).toBe(set);
     await expect(applyStep(set, { step: 'add-next' }, T0, generator())).rejects.toThrow(/already exists/);
+  });
+});
+
+describe('revisions and sameKeySet', () => {
+  it('every applied step writes a new random revision', async () => {
+    const gen = generator();
+    const first = await bootstrapped(gen);
+    const second = await applyStep(first, { step: 'add-next' }, T0, gen);
+    expect(first.revision).toMatch(/^[\w-]{16}$/);
+    expect(second.revision).toMatch(/^[\w-]{16}$/);
+    expect(second.revision).not.toBe(first.revision);
+  });
+
+  it('tells sets apart by content, never by the version alone', async () => {
+    const a = await bootstrapped();
+    const b = await bootstrapped(); // the same owner created again after a loss: version 1 again, same kid here
+    expect(a.version).toBe(b.version);
+    expect(sameKeySet(a, structuredClone(a))).toBe(true);
+    expect(sameKeySet(a, b)).toBe(false); // another revision
+    const legacy = (set: KeySet, kid: string, state: KeyRecord['state'] = 'active'): KeySet => ({
+      owner: set.owner,
+      version: set.version,
+      keys: [{ ...set.keys[0]!, kid, state }],
+    });
+    expect(sameKeySet(legacy(a, 'x'), legacy(a, 'x'))).toBe(true);
+    expect(sameKeySet(legacy(a, 'x'), legacy(a, 'y'))).toBe(false); // no revision (older authbridge): the kids count
+    expect(sameKeySet(legacy(a, 'x'), legacy(a, 'x', 'retired'))).toBe(false); // and the states
+    expect(sameKeySet(legacy(a, 'x'), { ...legacy(a, 'x'), version: 2 })).toBe(false);
   });
 });
 

@@ -113,11 +113,11 @@ describe('RedisStore on Cluster', () => {
 
     // every kind of key the store writes, and the scripts (casKeySet, releaseLock) that touch several
     expect(await store.claimJti('j1', jtiRecord())).toBe(true);
-    const set = (owner: string, version: number): KeySet => ({ owner, version, keys: [] });
-    expect(await store.casKeySet(set('idp/client-a', 1))).toBe(true);
-    expect(await store.casKeySet(set('idp/client-a', 2))).toBe(true);
-    expect(await store.casKeySet(set('idp/client-a', 2))).toBe(false); // stale version: fenced
-    expect(await store.casKeySet(set('idp', 1))).toBe(true);
+    const set = (owner: string, version: number): KeySet => ({ owner, version, revision: `r${version}`, keys: [] });
+    expect(await store.casKeySet(set('idp/client-a', 1), undefined)).toBe(true);
+    expect(await store.casKeySet(set('idp/client-a', 2), set('idp/client-a', 1))).toBe(true);
+    expect(await store.casKeySet(set('idp/client-a', 2), set('idp/client-a', 1))).toBe(false); // stale version: fenced
+    expect(await store.casKeySet(set('idp', 1), undefined)).toBe(true);
     expect((await store.getKeySet('idp/client-a'))?.version).toBe(2);
     expect(await store.listKeySetOwners()).toEqual(['idp', 'idp/client-a']);
     const held = await store.acquireLock('rotation', 60_000);
