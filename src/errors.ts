@@ -12,21 +12,27 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable';
 
+/** Where an error's `reason` is counted: client_auth failures, upstream errors, or only the log line. */
+export type ErrorCategory = 'client_auth' | 'upstream' | 'request';
+
 export class OAuthError extends Error {
   constructor(
     readonly status: number,
     readonly error: OAuthErrorCode,
     readonly description: string,
     readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown; reason?: string },
+    options?: { cause?: unknown; reason?: string; category?: ErrorCategory },
   ) {
     super(description, options);
     this.name = 'OAuthError';
     this.reason = options?.reason;
+    this.category = options?.category ?? (status >= 500 ? 'upstream' : 'client_auth');
   }
 
   /** an internal, fixed code for metrics and logs (e.g. `unknown_client`); never sent to the caller */
   readonly reason?: string;
+  /** which metric counts `reason`: a refused client, a failed upstream exchange, or neither (a broken request) */
+  readonly category: ErrorCategory;
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };

@@ -2,9 +2,6 @@ import { OAuthError, invalidRequest } from '../errors.js';
 
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
-/** Parameters that may repeat: RFC 8707 `resource`, RFC 8693 `resource` and `audience`. */
-const MULTI_VALUED = new Set(['resource', 'audience']);
-
 export function isFormContentType(header: string | undefined): boolean {
   return header?.split(';', 1)[0]!.trim().toLowerCase() === FORM_CONTENT_TYPE;
 }
@@ -22,7 +19,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      // the caller went away mid-body: its own doing, not a server fault (no stack, no 5xx)
+      throw new OAuthError(400, 'invalid_request', 'the request body was not received in full', {}, { cause: err, reason: 'client_aborted', category: 'request' });
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
@@ -34,22 +38,61 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
+/** Parameters that may repeat: RFC 8707 `resource`, RFC 8693 `resource` and `audience`. */
+const MULTI_VALUED = new Set(['resource', 'audience']);
+
+/** At most this many parameters in one request: a token request has a dozen; more is an attack or a bug. */
+export const MAX_PARAMETERS = 256;
+/** At most this long a parameter name (decoded); the longest OAuth names are under 40 characters. */
+export const MAX_NAME_LENGTH = 128;
+
 /**
- * Strict application/x-www-form-urlencoded parsing for a token request: malformed percent-encoding,
- * an empty name or a repeated parameter (RFC 6749 §3.2) is an `invalid_request`. Order is kept.
+ * The `client_*` names the OAuth specs define: RFC 6749 (`client_id`, `client_secret`), RFC 7521/7523
+ * (`client_assertion`, `client_assertion_type`), OpenID CIBA (`client_notification_token`). Any other name that
+ * reads as `client_…` once case, `.`, `-` and spaces are folded (`CLIENT_SECRET`, `client.secret`, PHP's
+ * `client secret`) is a credential in some other parser's syntax and is refused rather than forwarded.
+ */
+const CLIENT_PARAMETERS = new Set(['client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'client_notification_token']);
+const CREDENTIAL_LOOKALIKE = /^client[._\s-]/i;
+/** `[`/`]` (array syntax: `client_id[]`), NUL and other control characters never belong in a parameter name. */
+const FORBIDDEN_NAME_CHARS = /[[\]\u0000-\u001f\u007f]/;
+
+/**
+ * Strict application/x-www-form-urlencoded parsing for a token request, in one pass: linear in the body,
+ * at most MAX_PARAMETERS names of at most MAX_NAME_LENGTH. Malformed percent-encoding, an empty, overlong or
+ * credential-lookalike name, or a repeated parameter (RFC 6749 §3.2) is an `invalid_request`. Order is kept.
  */
 export function parseForm(text: string): URLSearchParams {
   const params = new URLSearchParams();
-  for (const part of text.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = decode(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
-    if (name === '') throw invalidRequest('malformed form body: empty parameter name');
-    if (params.has(name) && !MULTI_VALUED.has(name)) throw invalidRequest(`parameter ${safeName(name)} is included more than once`);
-    params.append(name, value);
+  const seen = new Set<string>();
+  let count = 0;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      if (++count > MAX_PARAMETERS) throw invalidRequest(`too many parameters (at most ${MAX_PARAMETERS})`);
+      const eq = text.indexOf('=', start);
+      const nameEnd = eq === -1 || eq > end ? end : eq;
+      // percent-encoding triples a name at most: anything longer cannot decode to an acceptable one
+      if (nameEnd - start > MAX_NAME_LENGTH * 3) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`);
+      const name = checkName(decode(text.slice(start, nameEnd)));
+      const value = nameEnd === end ? '' : decode(text.slice(nameEnd + 1, end));
+      if (seen.has(name) && !MULTI_VALUED.has(name)) throw invalidRequest(`parameter ${safeName(name)} is included more than once`);
+      seen.add(name);
+      params.append(name, value);
+    }
+    start = end + 1;
   }
   return params;
+}
+
+function checkName(name: string): string {
+  if (name === '') throw invalidRequest('malformed form body: empty parameter name');
+  if (name.length > MAX_NAME_LENGTH) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`);
+  if (FORBIDDEN_NAME_CHARS.test(name)) throw invalidRequest(`parameter name ${safeName(name)} is not allowed`);
+  if (CREDENTIAL_LOOKALIKE.test(name) && !CLIENT_PARAMETERS.has(name))
+    throw invalidRequest(`parameter ${safeName(name)} is not allowed: client credentials use client_id and client_secret`);
+  return name;
 }
 
 function decode(component: string): string {

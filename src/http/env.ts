@@ -14,12 +14,14 @@ export interface RequestFacts {
   grantType?: string;
   upstreamStatus?: number;
   upstreamMs?: number;
-  /** timeout | connect | 5xx | protocol | response_too_large */
+  /** timeout | connect | reset | 5xx | protocol | response_too_large | discovery */
   upstreamError?: string;
   /** the alg of the client assertion this request sent */
   assertionAlg?: string;
   /** why the downstream client was refused (a fixed code) */
   authFailure?: string;
+  /** why the request itself was unusable, when that is worth a code (e.g. client_aborted) */
+  requestError?: string;
   error?: string;
 }
 

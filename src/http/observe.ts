@@ -28,7 +28,8 @@ export function observe(log: Logger, metrics: Metrics): MiddlewareHandler<AppEnv
 
     const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 200), status, durationMs: Math.round(seconds * 100_000) / 100, ...facts };
     if (status >= 500) log.error(line, 'request');
-    else if (status >= 400 && status !== 404) log.warn(line, 'request');
+    // a 404 or a caller that hung up mid-body is the caller's business: worth a line, not a warning
+    else if (status >= 400 && status !== 404 && facts.requestError !== 'client_aborted') log.warn(line, 'request');
     else log.info(line, 'request');
   };
 }

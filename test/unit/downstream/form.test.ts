@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFormContentType, parseForm, readBody } from '../../../src/downstream/form.js';
+import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody } from '../../../src/downstream/form.js';
 import { OAuthError } from '../../../src/errors.js';
 import { thrown } from '../../support/thrown.js';
 
@@ -68,6 +68,54 @@ describe('parseForm', () => {
   });
 });
 
+describe('parseForm: bounded work and names that must not pass', () => {
+  it(`accepts ${MAX_PARAMETERS} parameters and refuses one more`, () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `p${i}=1`).join('&');
+    expect([...parseForm(names(MAX_PARAMETERS))]).toHaveLength(MAX_PARAMETERS);
+    expect(thrown(() => parseForm(names(MAX_PARAMETERS + 1)))).toMatchObject({ status: 400, error: 'invalid_request', description: `too many parameters (at most ${MAX_PARAMETERS})` });
+  });
+
+  it('refuses 16k distinct names at once (the body that used to cost seconds of CPU)', () => {
+    const body = Array.from({ length: 16_384 }, (_, i) => `n${i.toString(36)}`).join('&');
+    expect(thrown(() => parseForm(body)).description).toContain('too many parameters');
+  });
+
+  it(`accepts a name of ${MAX_NAME_LENGTH} characters and refuses a longer one, encoded or not`, () => {
+    expect(parseForm(`${'a'.repeat(MAX_NAME_LENGTH)}=1`).get('a'.repeat(MAX_NAME_LENGTH))).toBe('1');
+    expect(thrown(() => parseForm(`${'a'.repeat(MAX_NAME_LENGTH + 1)}=1`)).description).toContain('longer than');
+    expect(thrown(() => parseForm(`${'%61'.repeat(MAX_NAME_LENGTH + 1)}=1`)).description).toContain('longer than');
+    expect(thrown(() => parseForm(`${'a'.repeat(1_000_000)}=1`)).description).toContain('longer than');
+  });
+
+  it.each([
+    ['client_id[]', 'client_id%5B%5D=x'],
+    ['client_secret[0]', 'client_secret%5B0%5D=x'],
+    ['an array name', 'scope[]=x'],
+    ['a NUL in a name', 'client_id%00=x'],
+    ['a control character', 'grant%0Atype=x'],
+    ['CLIENT_SECRET', 'CLIENT_SECRET=x'],
+    ['Client_Id', 'Client_Id=x'],
+    ['client.secret (PHP reads it as client_secret)', 'client.secret=x'],
+    ['client secret (PHP reads it as client_secret)', 'client+secret=x'],
+    ['client-secret', 'client-secret=x'],
+    ['client_password', 'client_password=x'],
+    ['client_key', 'client_key=x'],
+  ])('refuses %s', (_, text) => {
+    expect(thrown(() => parseForm(text))).toMatchObject({ status: 400, error: 'invalid_request' });
+  });
+
+  it.each(['client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'client_notification_token', 'clientele', 'subject_token'])(
+    'accepts the name %s',
+    (name) => {
+      expect(parseForm(`${name}=v`).get(name)).toBe('v');
+    },
+  );
+
+  it('never echoes a refused name that is not plain', () => {
+    expect(thrown(() => parseForm('client_id%5B%3Cscript%3E%5D=x')).description).not.toContain('<script>');
+  });
+});
+
 describe('isFormContentType', () => {
   it.each([
     ['application/x-www-form-urlencoded', true],
@@ -132,6 +180,18 @@ describe('readBody', () => {
     expect(err).toMatchObject({ status: 413, error: 'invalid_request' });
     expect(state.pulls).toBe(5);
     expect(state.cancelled).toBe(true);
+  });
+
+  it('answers a stream that breaks off (the caller hung up) with a quiet 400, not a server error', async () => {
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('grant_type=cli'));
+        controller.error(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      },
+    });
+    const err = await readBody(post(stream), 4096).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err).toMatchObject({ status: 400, error: 'invalid_request', reason: 'client_aborted', category: 'request' });
   });
 
   it('reads an empty body as the empty string', async () => {
