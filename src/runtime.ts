@@ -2,6 +2,7 @@ import type { StoreFailurePolicy } from './auth/assertion.js';
 import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
 import type { Config, UpstreamConfig } from './config/schema.js';
 import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
+import { AuthThrottle } from './downstream/throttle.js';
 import { loadKeyrings, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -22,6 +23,8 @@ export interface UpstreamRuntime {
   readonly keys: UpstreamKeyring;
   readonly tokenEndpoint: TokenEndpointResolver;
   readonly http: UpstreamClient;
+  /** what the request path does when the store fails: refuse (503) or go on, reported either way */
+  readonly storeFailure: StoreFailurePolicy;
 }
 
 /** Everything the request path needs, built once from a validated config; a reload builds a new one. */
@@ -30,6 +33,8 @@ export interface Runtime {
   readonly store: Store;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
   readonly keyrings: Keyrings;
+  /** throttling of failed client authentication; undefined when `throttle.enabled` is false */
+  readonly throttle: AuthThrottle | undefined;
   /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */
   close(): Promise<void>;
 }
@@ -52,6 +57,7 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
     store: deps.store,
     upstreams,
     keyrings,
+    throttle: config.throttle.enabled ? new AuthThrottle(deps.store, config.throttle) : undefined,
     async close() {
       keyrings.close();
       await Promise.all([...upstreams.values()].map((u) => u.http.close()));
@@ -78,8 +84,16 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     issuer: upstream.issuer,
     clients,
     keys: keyrings.upstreams.get(name)!,
-    tokenEndpoint: new TokenEndpointResolver({ issuer: upstream.issuer, tokenEndpoint: upstream.tokenEndpoint, http, log, methods }),
+    tokenEndpoint: new TokenEndpointResolver({
+      issuer: upstream.issuer,
+      tokenEndpoint: upstream.tokenEndpoint,
+      http,
+      log,
+      methods,
+      allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
+    }),
     http,
+    storeFailure,
   };
 }
 
@@ -88,9 +102,16 @@ function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metric
     open,
     report(err) {
       metrics.storeErrors.inc({ op: err.op });
-      if (!open) return void log.warn({ op: err.op }, 'store unavailable: refusing to sign without a jti record (fail closed)');
+      const assertion = err.op === 'claimJti';
+      if (!open)
+        return void log.warn({ op: err.op }, assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
+      if (!assertion) return void log.error({ op: err.op }, 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
       metrics.unrecordedAssertions.inc({ upstream });
       log.error({ op: err.op }, 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
+    },
+    reportIgnored(err) {
+      metrics.storeErrors.inc({ op: err.op });
+      log.warn({ op: err.op }, 'store unavailable: a throttling counter was not updated');
     },
   };
 }

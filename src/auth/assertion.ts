@@ -29,6 +29,8 @@ export interface StoreFailurePolicy {
   readonly open: boolean;
   /** called for every store failure, open or closed (metrics, and a loud log line when open) */
   report(err: StoreUnavailableError): void;
+  /** called for a store failure that changes nothing for the caller (a counter not updated after the IdP answered) */
+  reportIgnored(err: StoreUnavailableError): void;
 }
 
 /** 128 bits from the CSPRNG, base64url: 22 characters. */

@@ -40,6 +40,13 @@ const endpointUrl = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** An origin credentials may be sent to: `https://host[:port]` (or loopback http), nothing after it. */
+const endpointOrigin = z.string().superRefine((value, ctx) => {
+  const problem = endpointUrlProblem(value);
+  if (problem) return void ctx.addIssue({ code: 'custom', message: problem });
+  if (new URL(value).origin !== value.replace(/\/$/, '')) ctx.addIssue({ code: 'custom', message: 'must be an origin: scheme://host[:port], no path' });
+});
+
 const audience = z
   .string()
   .min(1)
@@ -162,6 +169,11 @@ export const upstreamSchema = z
   .strictObject({
     issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
     tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route'),
+    allowedEndpointOrigins: z
+      .array(endpointOrigin)
+      .min(1)
+      .optional()
+      .describe("origins (scheme://host[:port]) besides the issuer's that discovered endpoints may use, e.g. https://oauth2.googleapis.com"),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     maxConnections: z
       .number()
@@ -301,6 +313,35 @@ export const keysSchema = z.strictObject({
   refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
 });
 
+export const DEFAULT_THROTTLE = { windowSeconds: 300, perClientAddress: 10, perClient: 100, perAddress: 50 } as const;
+
+export const throttleSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    windowSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_THROTTLE.windowSeconds).describe('the window failed authentications are counted over'),
+    perClientAddress: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_THROTTLE.perClientAddress)
+      .describe('failed authentications of one client_id from one address before that pair gets 429'),
+    perClient: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_THROTTLE.perClient)
+      .describe('failures of one client_id from all addresses; past it, an address that has failed for that client once gets 429 (a clean address still gets its try)'),
+    perAddress: z.number().int().min(1).default(DEFAULT_THROTTLE.perAddress).describe('failures from one address across all client_ids (guessing client ids)'),
+    forwardedForHops: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe('trusted proxies in front of authbridge: the caller address is the X-Forwarded-For entry this many hops from the right (0: the socket peer)'),
+  })
+  .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
+
 const upstreamName = z
   .string()
   .regex(UPSTREAM_NAME, 'upstream names are [a-z0-9-]+ (they become URL paths)')
@@ -311,6 +352,7 @@ export const configSchema = z
     server: serverSchema.prefault({}),
     store: storeSchema.default({ type: 'memory' }),
     keys: keysSchema.prefault({}),
+    throttle: throttleSchema.prefault({}),
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' }),
@@ -336,6 +378,7 @@ export type StoreConfig = z.output<typeof storeSchema>;
 export type RedisStoreConfig = z.output<typeof redisStoreSchema>;
 export type KeySourceConfig = z.output<typeof keySource>;
 export type RotationConfig = z.output<typeof rotationSchema>;
+export type ThrottleConfig = z.output<typeof throttleSchema>;
 
 /** The JSON Schema of the config file (input side: defaults are optional). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { countingLimiter, windowCounter, type WindowCounter } from './window-counter.js';
 import type { JtiRecord, KeySet, Store } from './types.js';
 
 const SWEEP_EVERY_MS = 10_000;
@@ -65,6 +67,14 @@ export class MemoryStore implements Store {
     if (this.#locks.get(name)?.token !== token) return false;
     this.#locks.delete(name);
     return true;
+  }
+
+  readonly #counters = new Map<string, WindowCounter>();
+  windowCounter(name: string, windowSeconds: number): WindowCounter {
+    const id = `${name}:${windowSeconds}`;
+    let counter = this.#counters.get(id);
+    if (!counter) this.#counters.set(id, (counter = windowCounter(new RateLimiterMemory(countingLimiter(id, windowSeconds)))));
+    return counter;
   }
 
   async ping(): Promise<void> {}

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
+import { countingLimiter, windowCounter, type WindowCounter } from './window-counter.js';
 
 /**
  * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same
@@ -102,6 +104,22 @@ export class RedisStore implements Store {
 
   async releaseLock(name: string, token: string): Promise<boolean> {
     return (await this.#run('releaseLock', () => this.#client.eval(RELEASE_LOCK, 1, this.#key('lock', name), token))) === 1;
+  }
+
+  readonly #counters = new Map<string, WindowCounter>();
+  /**
+   * Throttling counters: rate-limiter-flexible's atomic INCR + expiry script. Not hash-tagged (each command
+   * touches one key), so a Cluster spreads them; refused at once while Redis is not connected.
+   */
+  windowCounter(name: string, windowSeconds: number): WindowCounter {
+    const id = `${name}:${windowSeconds}`;
+    let counter = this.#counters.get(id);
+    if (!counter) {
+      const keyPrefix = `${this.#prefix.slice(1, -2)}:throttle:${id}`;
+      const limiter = new RateLimiterRedis({ ...countingLimiter(keyPrefix, windowSeconds), storeClient: this.#client, rejectIfRedisNotReady: true });
+      this.#counters.set(id, (counter = windowCounter(limiter)));
+    }
+    return counter;
   }
 
   async ping(): Promise<void> {

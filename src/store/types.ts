@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { WindowCounter } from './window-counter.js';
 
 /** What authbridge remembers about an assertion it issued, keyed by `jti`. */
 export interface JtiRecord {
@@ -80,6 +81,9 @@ export interface Store {
   acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
   /** Releases the lease if `token` still holds it. */
   releaseLock(name: string, token: string): Promise<boolean>;
+
+  /** A counter of events per key over `windowSeconds` (failed client authentications); the same name and window answer the same counter. */
+  windowCounter(name: string, windowSeconds: number): WindowCounter;
 
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;

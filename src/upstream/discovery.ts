@@ -36,6 +36,8 @@ export class TokenEndpointResolver {
       log: Logger;
       /** outbound methods this upstream's clients use; warned about if the IdP does not list them */
       methods: readonly string[];
+      /** origins besides the issuer's that a discovered endpoint may use */
+      allowedEndpointOrigins?: readonly string[];
     },
   ) {
     if (opts.tokenEndpoint) this.#resolved = toEndpoint(opts.tokenEndpoint);
@@ -59,21 +61,28 @@ export class TokenEndpointResolver {
   }
 
   async #discover(): Promise<string> {
-    const { issuer, http, log, methods } = this.opts;
+    const { issuer, http, log, methods, allowedEndpointOrigins = [] } = this.opts;
     const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
     const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
     if (res.status !== 200) throw new DiscoveryError(`discovery answered ${res.status}`);
-    let meta: Partial<ProviderMetadata>;
+    let parsed: unknown;
     try {
-      meta = JSON.parse(res.body.toString('utf8')) as Partial<ProviderMetadata>;
+      parsed = JSON.parse(res.body.toString('utf8'));
     } catch {
       throw new DiscoveryError('discovery document is not JSON');
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DiscoveryError('discovery document is not a JSON object');
+    const meta = parsed as Partial<ProviderMetadata>;
     // RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document must be the one we asked.
-    if (meta.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${String(meta.issuer)}`);
+    if (meta.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${excerpt(meta.issuer)}`);
     if (typeof meta.token_endpoint !== 'string') throw new DiscoveryError('discovery document has no token_endpoint');
     const problem = endpointUrlProblem(meta.token_endpoint);
     if (problem) throw new DiscoveryError(`discovered token_endpoint ${problem}`);
+    // The upstream secret goes wherever token_endpoint points: a document that names another origin (a
+    // compromised or misconfigured IdP, a cache in between) must not redirect credentials there unannounced.
+    const origin = new URL(meta.token_endpoint).origin;
+    if (origin !== new URL(issuer).origin && !allowedEndpointOrigins.includes(origin))
+      throw new DiscoveryError(`discovered token_endpoint is on ${excerpt(origin)}, not the issuer's origin; list it in allowedEndpointOrigins if that is intended`);
     const supported = meta.token_endpoint_auth_methods_supported;
     const unlisted = Array.isArray(supported) ? methods.filter((m) => !supported.includes(m)) : [];
     if (unlisted.length > 0)
@@ -81,6 +90,13 @@ export class TokenEndpointResolver {
     log.info({ issuer, tokenEndpoint: meta.token_endpoint }, 'discovered token endpoint');
     return meta.token_endpoint;
   }
+}
+
+/** A value from an IdP's document, fit to quote in an error: a short, printable excerpt. */
+function excerpt(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const printable = text.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > 100 ? `${printable.slice(0, 100)}…` : printable;
 }
 
 const toEndpoint = (href: string): Endpoint => Object.freeze({ href, url: new URL(href) });

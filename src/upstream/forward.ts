@@ -27,6 +27,18 @@ export async function forward(upstream: UpstreamRuntime, tokenEndpoint: Endpoint
   }
 }
 
+/**
+ * Whether a token-endpoint answer is a JSON object (RFC 6749 §5.1, §5.2), judged by its first non-blank byte:
+ * an HTML error page of a gateway in front of the IdP must not reach a caller as if the IdP had said it.
+ */
+export function isJsonObjectBody(body: Buffer): boolean {
+  for (const byte of body) {
+    if (byte === 0x7b) return true; // {
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  }
+  return false;
+}
+
 export function relayHeaders(res: UpstreamResponse): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of RELAYED_HEADERS) {
@@ -40,6 +52,6 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
 function toGatewayError(err: unknown, what: string): OAuthError {
   if (!(err instanceof UpstreamError)) throw err;
   if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, reason: err.kind });
-  const said = err.kind === 'connect' ? 'unreachable' : err.kind === 'response_too_large' ? 'sent an oversized response' : 'failed';
+  const said = { connect: 'unreachable', reset: 'closed the connection before a complete answer', response_too_large: 'sent an oversized response', protocol: 'failed' }[err.kind];
   return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, reason: err.kind });
 }

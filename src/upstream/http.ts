@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
 
 /** Why an upstream exchange failed before a complete response arrived. */
-export type UpstreamFailure = 'timeout' | 'connect' | 'response_too_large' | 'protocol';
+export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
 
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
@@ -41,7 +41,10 @@ export interface UpstreamClientOptions {
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+/** No connection was made: the request never left. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** The connection broke after it was made: the request may have reached the IdP (never retried). */
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** One keep-alive connection pool per upstream (undici Agent + `request()`); fetch is slower for POST. */
 export class UpstreamClient {
@@ -67,6 +70,11 @@ export class UpstreamClient {
     if (waiting) await waiting;
     try {
       const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
+      // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
+      if (res.statusCode < 100 || res.statusCode > 599) {
+        res.body.on('error', () => undefined).destroy(); // the connection goes: nothing more is read from it
+        throw new UpstreamError('protocol', `upstream answered an invalid status (${res.statusCode})`);
+      }
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
       throw classify(err);
@@ -141,5 +149,6 @@ function classify(err: unknown): UpstreamError {
     return new UpstreamError('timeout', 'upstream timed out', { cause: err });
   if (CONNECT_ERRORS.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))
     return new UpstreamError('connect', `upstream unreachable (${code})`, { cause: err });
+  if (RESET_ERRORS.has(code)) return new UpstreamError('reset', `upstream connection broke off (${code})`, { cause: err });
   return new UpstreamError('protocol', `upstream exchange failed${code ? ` (${code})` : ''}`, { cause: err });
 }

@@ -151,14 +151,13 @@ describe('upstream faults', () => {
     expect(counted5xx).toBe(1);
   });
 
-  // README: "IdP unreachable … → 502 temporarily_unavailable"; src/upstream/http.ts classify() puts ECONNRESET
-  // and undici's UND_ERR_SOCKET ("other side closed") in CONNECT_ERRORS, so a reset after the IdP was reached
-  // is counted (and described) as kind=connect. See the report: the README does not say which kind a reset is.
-  it.each(['reset-early', 'reset-headers', 'close-headers', 'reset-body'] as const)('2. %s: 502 temporarily_unavailable, kind=connect', async (name) => {
+  // A connection that broke after it was made is kind=reset, not connect: the request may have reached the IdP.
+  it.each(['reset-early', 'reset-headers', 'close-headers', 'reset-body'] as const)('2. %s: 502 temporarily_unavailable, kind=reset', async (name) => {
     const { res, counted, counted5xx } = await attempt(name);
     expectOAuthError(res, 502, 'temporarily_unavailable');
+    expect(res.json.error_description).toBe('upstream token endpoint closed the connection before a complete answer');
     expect(res.text).not.toContain('access_token');
-    expect(counted).toEqual({ connect: 1 });
+    expect(counted).toEqual({ reset: 1 });
     expect(counted5xx).toBe(1);
     expect(stubs[name].count('client_credentials')).toBe(1);
   });
@@ -188,7 +187,14 @@ describe('upstream faults', () => {
     expect(counted5xx).toBe(1);
   });
 
-  it.each(['html', 'json-html', 'text-json'] as const)('5. a 200 that is not JSON by content type or body (%s): 502 temporarily_unavailable, kind=protocol', async (name) => {
+  it('5. a JSON body under text/plain is relayed: the body decides, as some IdPs label JSON so', async () => {
+    const { res, counted } = await attempt('text-json');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('{"access_token":"x","token_type":"Bearer"}');
+    expect(counted).toEqual({});
+  });
+
+  it.each(['html', 'json-html'] as const)('5. a 200 whose body is not a JSON object (%s): 502 temporarily_unavailable, kind=protocol', async (name) => {
     const { res, counted, counted5xx } = await attempt(name);
     expectOAuthError(res, 502, 'temporarily_unavailable');
     expect(res.text).not.toMatch(/<html|access_token/);

@@ -1,0 +1,89 @@
+import { isIP } from 'node:net';
+import type { ThrottleConfig } from '../config/schema.js';
+import { OAuthError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import type { WindowCount, WindowCounter } from '../store/window-counter.js';
+
+/** Who is trying to authenticate: a configured client (undefined for an unknown client_id) from an address. */
+export interface ThrottleSubject {
+  readonly upstream: string;
+  readonly clientId: string | undefined;
+  readonly address: string;
+}
+
+/** What `check` learned, so that a success can clear the pair's count without another read. */
+export interface ThrottleTicket {
+  readonly pairFailures: number;
+}
+
+/**
+ * Throttling of failed client authentication, counted in the store (shared by replicas on Redis) over a window:
+ * - one client_id from one address: `perClientAddress` failures, then 429 for the rest of the window;
+ * - one address across all client_ids: `perAddress` (guessing client ids, or unknown ones);
+ * - one client_id from all addresses: past `perClient`, an address that has failed for it even once gets 429,
+ *   while an address with no failure still gets its try. So an attacker spread over many addresses gets one
+ *   guess per address, and cannot lock out the real client presenting the right secret from its own address.
+ * A success clears that client+address pair. Only configured client ids become keys.
+ */
+export class AuthThrottle {
+  readonly #pair: WindowCounter;
+  readonly #client: WindowCounter;
+  readonly #address: WindowCounter;
+
+  constructor(
+    store: Store,
+    private readonly config: ThrottleConfig,
+  ) {
+    this.#pair = store.windowCounter('client-address', config.windowSeconds);
+    this.#client = store.windowCounter('client', config.windowSeconds);
+    this.#address = store.windowCounter('address', config.windowSeconds);
+  }
+
+  /** Throws a 429 when the subject may not try now; a store failure propagates (StoreUnavailableError). */
+  async check(subject: ThrottleSubject): Promise<ThrottleTicket> {
+    const { perAddress, perClientAddress, perClient } = this.config;
+    const known = subject.clientId !== undefined;
+    const [address, pair, client] = await Promise.all([
+      this.#address.get(subject.address),
+      known ? this.#pair.get(pairKey(subject)) : undefined,
+      known ? this.#client.get(clientKey(subject)) : undefined,
+    ]);
+    if (address.count >= perAddress) throw throttled(address);
+    if (pair && pair.count >= perClientAddress) throw throttled(pair);
+    if (pair && client && client.count >= perClient && pair.count > 0) throw throttled(pair);
+    return { pairFailures: pair?.count ?? 0 };
+  }
+
+  async failed(subject: ThrottleSubject): Promise<void> {
+    const known = subject.clientId !== undefined;
+    await Promise.all([this.#address.add(subject.address), known && this.#pair.add(pairKey(subject)), known && this.#client.add(clientKey(subject))]);
+  }
+
+  async succeeded(subject: ThrottleSubject, ticket: ThrottleTicket): Promise<void> {
+    if (ticket.pairFailures > 0 && subject.clientId !== undefined) await this.#pair.reset(pairKey(subject));
+  }
+}
+
+const clientKey = (s: ThrottleSubject) => `${s.upstream}/${s.clientId}`;
+const pairKey = (s: ThrottleSubject) => `${s.upstream}/${s.clientId}/${s.address}`;
+
+function throttled(count: WindowCount): OAuthError {
+  const seconds = Math.max(1, Math.ceil(count.msLeft / 1000));
+  return new OAuthError(429, 'temporarily_unavailable', `too many failed client authentications; retry after ${seconds} s`, { 'retry-after': String(seconds) }, { reason: 'throttled' });
+}
+
+/**
+ * The caller's address: the socket peer, or with `hops` trusted proxies in front, the X-Forwarded-For entry
+ * that many from the right (the address the outermost trusted proxy saw). Anything that is not an IP address
+ * counts as one shared address, `invalid`, so a forged header cannot mint fresh keys.
+ */
+export function callerAddress(socketAddress: string | undefined, forwardedFor: string | undefined, hops: number): string {
+  let address = socketAddress;
+  if (hops > 0 && forwardedFor) {
+    const entries = forwardedFor.split(',');
+    address = entries[Math.max(0, entries.length - hops)]!.trim();
+  }
+  if (!address) return 'unknown';
+  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) address = address.slice(7);
+  return isIP(address) ? address : 'invalid';
+}

@@ -1,0 +1,44 @@
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { StoreUnavailableError } from './types.js';
+
+/** How many events a key has seen in its current fixed window, and how long that window still runs. */
+export interface WindowCount {
+  readonly count: number;
+  readonly msLeft: number;
+}
+
+/**
+ * Counts events per key over a fixed window (failed client authentications, for throttling). On Redis the
+ * counts are shared by every replica. A failure to reach the store is a StoreUnavailableError, as everywhere.
+ */
+export interface WindowCounter {
+  get(key: string): Promise<WindowCount>;
+  /** counts one more event and answers the new count */
+  add(key: string): Promise<WindowCount>;
+  reset(key: string): Promise<void>;
+}
+
+const NONE: WindowCount = Object.freeze({ count: 0, msLeft: 0 });
+
+/**
+ * A WindowCounter over a rate-limiter-flexible limiter (memory or Redis backend). The limiter only counts:
+ * its `points` are unlimited, the caller compares counts with its own ceilings.
+ */
+export function windowCounter(limiter: RateLimiterAbstract): WindowCounter {
+  const count = (res: RateLimiterRes | null): WindowCount => (res ? { count: res.consumedPoints, msLeft: Math.max(0, res.msBeforeNext) } : NONE);
+  const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(op, { cause: err });
+    }
+  };
+  return {
+    get: (key) => run('throttle.get', async () => count(await limiter.get(key))),
+    add: (key) => run('throttle.add', async () => count(await limiter.penalty(key, 1))),
+    reset: (key) => run('throttle.reset', async () => void (await limiter.delete(key))),
+  };
+}
+
+/** Limiter options for counting only: a window, no ceiling of its own. */
+export const countingLimiter = (keyPrefix: string, windowSeconds: number) => ({ keyPrefix, duration: windowSeconds, points: Number.MAX_SAFE_INTEGER });

@@ -1,0 +1,140 @@
+// Throttling of failed client authentication, on the memory store and on a real Redis (shared counters).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { throttleSchema } from '../../../src/config/schema.js';
+import { AuthThrottle, callerAddress, type ThrottleSubject } from '../../../src/downstream/throttle.js';
+import { OAuthError } from '../../../src/errors.js';
+import { MemoryStore } from '../../../src/store/memory.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { StoreUnavailableError, type Store } from '../../../src/store/types.js';
+import { redisForTests, type RedisServer } from '../../support/redis.js';
+
+const config = throttleSchema.parse({ windowSeconds: 60, perClientAddress: 3, perClient: 5, perAddress: 8 });
+const subject = (clientId: string | undefined, address: string): ThrottleSubject => ({ upstream: 'idp', clientId, address });
+
+/** Fails `n` authentications of `s`, each one checked first as the token route does. */
+async function fail(throttle: AuthThrottle, s: ThrottleSubject, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await throttle.check(s);
+    await throttle.failed(s);
+  }
+}
+
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (err: unknown) => err as OAuthError,
+  );
+
+let redis: RedisServer;
+const stores: [string, () => Promise<Store>][] = [
+  ['memory', async () => new MemoryStore()],
+  ['redis', async () => RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix: `${redis.keyPrefix}-${Math.random().toString(36).slice(2)}` })],
+];
+const redisStoreDefaults = { tls: false, sentinelTls: false, commandTimeoutMs: 500, connectTimeoutMs: 2000 };
+beforeAll(async () => {
+  redis = await redisForTests();
+});
+afterAll(async () => {
+  await redis?.close();
+});
+
+describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
+  let store: Store;
+  let throttle: AuthThrottle;
+  beforeAll(async () => {
+    store = await makeStore();
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+  const fresh = () => (throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + Math.floor(Math.random() * 1000) }));
+
+  it('refuses a client+address pair after perClientAddress failures with 429, Retry-After and an OAuth error', async () => {
+    fresh();
+    const s = subject('broker', '192.0.2.1');
+    await fail(throttle, s, 3);
+    const err = await refusal(throttle.check(s));
+    expect(err).toBeInstanceOf(OAuthError);
+    expect(err).toMatchObject({ status: 429, error: 'temporarily_unavailable', reason: 'throttled' });
+    const retryAfter = Number(err!.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(1060);
+    expect(err!.description).toMatch(/retry after \d+ s$/);
+  });
+
+  it('does not let failures from one address lock out the same client elsewhere', async () => {
+    fresh();
+    await fail(throttle, subject('broker', '192.0.2.1'), 3);
+    await expect(throttle.check(subject('broker', '192.0.2.2'))).resolves.toBeDefined();
+  });
+
+  it('past the per-client ceiling, an address that failed once is refused, a clean one still gets its try', async () => {
+    fresh();
+    for (let i = 0; i < 5; i++) await fail(throttle, subject('broker', `198.51.100.${i}`), 1); // 5 addresses, one failure each
+    expect(await refusal(throttle.check(subject('broker', '198.51.100.0')))).toMatchObject({ status: 429 });
+    await expect(throttle.check(subject('broker', '203.0.113.9'))).resolves.toEqual({ pairFailures: 0 }); // the real client, elsewhere
+    await expect(throttle.check(subject('other-client', '198.51.100.0'))).resolves.toBeDefined();
+  });
+
+  it('refuses an address guessing client ids after perAddress failures, known or not', async () => {
+    fresh();
+    for (let i = 0; i < 8; i++) await fail(throttle, subject(undefined, '192.0.2.50'), 1);
+    expect(await refusal(throttle.check(subject('broker', '192.0.2.50')))).toMatchObject({ status: 429 });
+    expect(await refusal(throttle.check(subject(undefined, '192.0.2.50')))).toMatchObject({ status: 429 });
+  });
+
+  it('a success clears the pair: failures before it do not add up with later ones', async () => {
+    fresh();
+    const s = subject('broker', '192.0.2.7');
+    await fail(throttle, s, 2);
+    await throttle.succeeded(s, await throttle.check(s));
+    await fail(throttle, s, 2);
+    await expect(throttle.check(s)).resolves.toEqual({ pairFailures: 2 });
+  });
+
+  it('counts on the window: a short window forgets', async () => {
+    const short = new AuthThrottle(store, { ...config, windowSeconds: 1 });
+    const s = subject('broker', `192.0.2.${Math.floor(Math.random() * 200)}`);
+    await fail(short, s, 3);
+    expect(await refusal(short.check(s))).toMatchObject({ status: 429 });
+    await new Promise((r) => setTimeout(r, 1100));
+    await expect(short.check(s)).resolves.toEqual({ pairFailures: 0 });
+  });
+});
+
+describe('shared by replicas on Redis', () => {
+  it('failures counted by one replica refuse on another', async () => {
+    const keyPrefix = `${redis.keyPrefix}-shared`;
+    const [a, b] = await Promise.all([0, 1].map(() => RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix })));
+    try {
+      const s = subject('broker', '192.0.2.99');
+      await fail(new AuthThrottle(a!, config), s, 3);
+      expect(await refusal(new AuthThrottle(b!, config).check(s))).toMatchObject({ status: 429 });
+    } finally {
+      await Promise.all([a!.close(), b!.close()]);
+    }
+  });
+
+  it('a Redis that is down is a StoreUnavailableError (the route fails closed on it)', async () => {
+    const store = await RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix: `${redis.keyPrefix}-down` });
+    await store.close();
+    const err = await refusal(new AuthThrottle(store, config).check(subject('broker', '192.0.2.1')));
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('callerAddress', () => {
+  it.each([
+    ['the socket peer without trusted proxies', '10.0.0.1', '203.0.113.5', 0, '10.0.0.1'],
+    ['an IPv4-mapped IPv6 peer as IPv4', '::ffff:10.0.0.1', undefined, 0, '10.0.0.1'],
+    ['an IPv6 peer', '2001:db8::1', undefined, 0, '2001:db8::1'],
+    ['the entry one hop from the right behind one proxy', '10.0.0.1', 'forged, 203.0.113.5', 1, '203.0.113.5'],
+    ['the entry two hops from the right behind two proxies', '10.0.0.1', 'forged, 203.0.113.5, 10.0.0.9', 2, '203.0.113.5'],
+    ['the leftmost entry when the header is shorter than the hops', '10.0.0.1', '203.0.113.5', 3, '203.0.113.5'],
+    ['the socket peer when no header came', '10.0.0.1', undefined, 1, '10.0.0.1'],
+    ['anything that is not an IP address as one shared "invalid"', '10.0.0.1', 'not-an-ip', 1, 'invalid'],
+    ['no address at all as "unknown"', undefined, undefined, 0, 'unknown'],
+  ])('takes %s', (_, socket, header, hops, expected) => {
+    expect(callerAddress(socket, header, hops)).toBe(expected);
+  });
+});
