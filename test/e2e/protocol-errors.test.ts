@@ -3,13 +3,18 @@
 // oversized headers, no Host, CONNECT, an unknown Expect; on the main and on the metrics listener.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
+import { reportHostile } from '../support/hostile-report.js';
 import { rawExchange, type RawResponse } from '../support/raw-http.js';
 
 let bridge: Bridge;
 beforeAll(async () => {
   bridge = await startBridge({ upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } });
 });
-afterAll(() => bridge?.stop());
+afterAll(async () => {
+  const answered = (await bridge.proxy.metrics.requests.get()).values.reduce((sum, v) => sum + v.value, 0);
+  reportHostile({ suite: 'protocol', case: 'malformed HTTP: request lines, methods, header bytes, framing, sizes, CONNECT, Expect', requests: answered, lost: 0, detail: 'every answer RFC 6749 JSON' });
+  await bridge?.stop();
+});
 
 /** The answer is JSON with an OAuth error, not cacheable, and the connection is closed after it. */
 function expectOAuthError(res: RawResponse | undefined, status: number, closes = true): Record<string, unknown> {
