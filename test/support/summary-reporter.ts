@@ -1,19 +1,43 @@
 // Ends a run with one plain line, `vitest: N passed, N failed, N skipped`, that CI can read.
-import type { Reporter, TestModule } from 'vitest/node';
+//
+// A failure outside a test counts as a failure: a file that does not load, a beforeAll/afterAll that throws
+// (vitest then reports the file's tests as skipped, and a run of only skips would otherwise read as green),
+// an unhandled error. Each failed file or describe block whose own tests did not fail counts once.
+import type { Reporter, TestModule, TestSuite } from 'vitest/node';
+
+export interface Summary {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+export function summarize(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): Summary {
+  const count: Summary = { passed: 0, failed: 0, skipped: 0 };
+  for (const module of modules) {
+    for (const test of module.children.allTests()) {
+      const state = test.result().state;
+      if (state === 'passed') count.passed++;
+      else if (state === 'failed') count.failed++;
+      else count.skipped++;
+    }
+    for (const block of [module, ...module.children.allSuites()]) {
+      if (failedOutsideTests(block)) count.failed++;
+    }
+  }
+  count.failed += unhandledErrors.length;
+  return count;
+}
+
+/** The block has errors of its own (load, hooks) and none of its tests failed to account for them. */
+function failedOutsideTests(block: TestModule | TestSuite): boolean {
+  if (block.errors().length === 0) return false; // failed, if at all, because a test inside failed: counted there
+  for (const test of block.children.allTests()) if (test.result().state === 'failed') return false;
+  return true;
+}
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
-    const count = { passed: 0, failed: 0, skipped: 0 };
-    for (const module of modules) {
-      for (const test of module.children.allTests()) {
-        const state = test.result().state;
-        if (state === 'passed') count.passed++;
-        else if (state === 'failed') count.failed++;
-        else count.skipped++;
-      }
-      if (module.state() === 'failed' && module.children.size === 0) count.failed++; // a file that failed to load
-    }
-    count.failed += unhandledErrors.length;
-    process.stdout.write(`\nvitest: ${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`);
+    const { passed, failed, skipped } = summarize(modules, unhandledErrors);
+    process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }
