@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { substituteEnv } from './env.js';
-import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { configSchema, type Config } from './schema.js';
+import { extractReferences, restoreReferences, substituteEnv, type EnvReferences } from './env.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { toConfigIssues } from './issues.js';
+import { configSchema, upstreamSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'config/authbridge.yaml';
 
@@ -23,47 +24,60 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return parseConfig(text, file, env);
 }
 
-/** Parses and validates config text (YAML or JSON). */
+/** Parses and validates config text (YAML or JSON). `${VAR}` may stand anywhere a value can (see env.ts). */
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const refs = extractReferences(text);
+  const doc = parseDocument(refs.text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
       doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
-        message: e.message.split(/ at line \d+|\n/)[0]!,
+        path: position(text, refs.originalOffset(e.pos[0])),
+        message: restoreReferences(e.message.split(/ at line \d+|\n/)[0]!, refs),
       })),
     );
   }
   const raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) throw new ConfigError(source, [{ path: '', message: 'config file is empty' }]);
-  return validateConfig(raw, source, env);
+  return validateTree(raw, source, env, refs);
 }
 
 /** Validates an already-parsed config tree (strings may still hold `${VAR}` references). */
 export function validateConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return validateTree(raw, source, env, undefined);
+}
+
+function validateTree(raw: unknown, source: string, env: NodeJS.ProcessEnv, refs: EnvReferences | undefined): Config {
   const issues: ConfigIssue[] = [];
-  const resolved = substituteEnv(raw, env, issues);
+  const resolved = substituteEnv(raw, env, issues, refs);
   const result = configSchema.safeParse(resolved);
   if (!result.success) {
     // A field whose variable is missing already has its issue; checks of the unresolved text would mislead.
     const unresolved = new Set(issues.map((i) => i.path));
-    issues.push(...result.error.issues.flatMap(toConfigIssues).filter((i) => !unresolved.has(i.path)));
+    issues.push(...toConfigIssues(withBadlyNamedUpstreams(result.error.issues, resolved), configSchema, resolved).filter((i) => !unresolved.has(i.path.replace(/ \(name\)$/, ''))));
   }
   if (issues.length > 0) throw new ConfigError(source, issues);
   return deepFreeze(result.data!);
 }
 
-function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
-  const path = formatPath(issue.path);
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
-    case 'invalid_key':
-      return issue.issues.map((inner) => ({ path: `${path} (name)`, message: inner.message }));
-    default:
-      return [{ path, message: issue.message }];
-  }
+/**
+ * zod does not look inside an upstream whose name it refused; checking it anyway reports its problems in the
+ * same round as the name's.
+ */
+function withBadlyNamedUpstreams(issues: z.core.$ZodIssue[], resolved: unknown): z.core.$ZodIssue[] {
+  const upstreams = (resolved as { upstreams?: Record<string, unknown> }).upstreams;
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_key' || issue.path.length !== 2 || issue.path[0] !== 'upstreams' || !upstreams) return [issue];
+    const inner = upstreamSchema.safeParse(upstreams[String(issue.path[1])]);
+    return [issue, ...(inner.success ? [] : inner.error.issues.map((i) => ({ ...i, path: [...issue.path, ...i.path] })))];
+  });
+}
+
+/** `line L, column C` (1-based) of an offset in the text as the user wrote it. */
+function position(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
 }
 
 function deepFreeze<T>(value: T): T {

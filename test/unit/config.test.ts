@@ -154,8 +154,82 @@ describe('config: each kind of bad file names the bad field', () => {
     expect(problems(yaml)).toEqual([
       'upstreams.okta.clients[0].clientSecret: environment variable A is not set',
       'upstreams.okta.clients[0].upstream.clientSecret: environment variable B is not set',
-      'server.port: Too small: expected number to be >=0',
+      'server.port: must be at least 0',
     ]);
+  });
+});
+
+describe('config: ${VAR} wherever a value can stand', () => {
+  it('works unquoted inside a flow mapping, and a value never becomes YAML', () => {
+    const yaml = minimal('- { clientId: b, clientSecret: ${S}, upstream: { method: client_secret_basic, clientSecret: ${UP_SECRET} } }');
+    const client = parseConfig(yaml, 't', { S: 'x}, y: [1', UP_SECRET: '{ a: b }' }).upstreams.okta!.clients[0]!;
+    expect(client.clientSecret).toBe('x}, y: [1');
+    expect(client.upstream).toMatchObject({ clientSecret: '{ a: b }' });
+  });
+
+  it('$${ stays a literal ${ unquoted too; text that looks like a placeholder is left alone', () => {
+    const yaml = minimal('- { clientId: _authbridge_env_0_, clientSecret: $${S}, upstream: { method: client_secret_post, clientSecret: a${S}b } }');
+    const client = parseConfig(yaml, 't', { S: 'v' }).upstreams.okta!.clients[0]!;
+    expect(client).toMatchObject({ clientId: '_authbridge_env_0_', clientSecret: '${S}', upstream: { clientSecret: 'avb' } });
+  });
+
+  it('names the variable and the field when it is missing', () => {
+    expect(problems(minimal('- { clientId: b, clientSecret: ${MISSING}, upstream: { method: client_secret_basic, clientSecret: x } }'))).toEqual([
+      'upstreams.okta.clients[0].clientSecret: environment variable MISSING is not set',
+    ]);
+  });
+
+  it('a YAML error is placed where the user wrote it, not in the substituted text', () => {
+    expect(problems('server: { publicUrl: ${A}, port: 1 ]\n')).toEqual(['line 1, column 36: Flow map in block collection must be sufficiently indented and end with a }']);
+  });
+
+  it('is not taken in names', () => {
+    expect(problems('upstreams:\n  ${NAME}: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', { NAME: 'okta' })).toEqual([
+      'upstreams["${NAME}"]: a field or upstream name cannot come from an environment variable; write the name itself',
+    ]);
+  });
+});
+
+describe('config: messages in plain words, one per mistake', () => {
+  it('a misspelt field is one message, with the field it probably meant', () => {
+    expect(problems(minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_basic, clientSecret: x } }'))).toEqual([
+      'upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
+    ]);
+  });
+
+  it('values outside a list name the list and the closest entry', () => {
+    expect(problems(minimal('- { clientId: b, upstream: { method: client_secret_bsic } }\n- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: ES265, key: manged } }'))).toEqual([
+      'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_basic?',
+      'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, PS256, ES256, EdDSA; did you mean ES256?',
+      'upstreams.okta.clients[1].upstream.key: "manged" is not managed or a mapping; did you mean managed?',
+    ]);
+    expect(problems('store: { type: redsi }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'))).toEqual([
+      'store.type: "redsi" is not one of memory, redis; did you mean redis?',
+    ]);
+  });
+
+  it('types, ranges and missing fields in sentences', () => {
+    expect(problems('server: { port: "8080", maxBodyBytes: 10, watchConfig: yes, prot: 1 }\nupstreams:\n  okta: { clients: [{ clientId: "", upstream: { method: client_secret_post } }] }')).toEqual([
+      'server.port: must be a number, got the text "8080" (write it without quotes)',
+      'server.maxBodyBytes: must be at least 1024',
+      'server.watchConfig: must be true or false, got text',
+      'server.prot: unknown field; did you mean port?',
+      'upstreams.okta.issuer: required',
+      'upstreams.okta.clients[0].clientId: must not be empty',
+    ]);
+  });
+
+  it('a badly named upstream is checked inside too, in the same round', () => {
+    expect(problems('upstreams:\n  Okta: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_pots } }] }')).toEqual([
+      'upstreams.Okta (name): upstream names are [a-z0-9-]+ (they become URL paths)',
+      'upstreams.Okta.clients[0].upstream.method: "client_secret_pots" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_post?',
+    ]);
+  });
+
+  it('no validation-library words reach the user', () => {
+    const yaml = 'server: { port: x, host: 1, publicUrl: ftp }\nstore: { type: 1 }\nthrottle: []\nkeys: 3\nupstreams:\n  a: { issuer: 1, clients: [1, { clientId: [], upstream: { method: private_key_jwt, key: 7 } }] }';
+    const found = problems(yaml).join('\n');
+    expect(found).not.toMatch(/Invalid|discriminator|received|expected|Unrecognized|>=/);
   });
 });
 
