@@ -1,14 +1,16 @@
 import type { StoreFailurePolicy } from './auth/assertion.js';
 import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
+import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
 import type { Config, UpstreamConfig } from './config/schema.js';
 import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
 import { AuthThrottle } from './downstream/throttle.js';
 import { loadKeyrings, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store/types.js';
+import type { Store, StoreUnavailableError } from './store/types.js';
 import { TokenEndpointResolver } from './upstream/discovery.js';
 import { UpstreamClient } from './upstream/http.js';
+import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
@@ -23,6 +25,8 @@ export interface UpstreamRuntime {
   readonly keys: UpstreamKeyring;
   readonly tokenEndpoint: TokenEndpointResolver;
   readonly http: UpstreamClient;
+  /** this upstream's logger (`upstream` bound): failed exchanges are told here, with the request id */
+  readonly log: Logger;
   /** what the request path does when the store fails: refuse (503) or go on, reported either way */
   readonly storeFailure: StoreFailurePolicy;
 }
@@ -43,14 +47,17 @@ export interface RuntimeDeps {
   store: Store;
   log: Logger;
   metrics: Metrics;
+  /** where `proxy: env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Builds the runtime. Keys are loaded here; every unusable one is reported with its config path. */
 export async function buildRuntime(config: Config, deps: RuntimeDeps, source = 'config'): Promise<Runtime> {
+  const cas = loadCaBundles(config, source);
   const keyrings = await loadKeyrings(config, deps, source);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, buildUpstream(name, upstream, deps, keyrings));
+    upstreams.set(name, buildUpstream(name, upstream, deps, keyrings, cas.get(name)));
   }
   return {
     config,
@@ -65,8 +72,25 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
   };
 }
 
-function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings): UpstreamRuntime {
-  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections });
+/** Every upstream's `ca` bundle, read and checked now; each unusable one is reported at its path. */
+function loadCaBundles(config: Config, source: string): Map<string, string[]> {
+  const cas = new Map<string, string[]>();
+  const issues: ConfigIssue[] = [];
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    if (!upstream.ca) continue;
+    try {
+      cas.set(name, loadCaBundle(upstream.ca.file));
+    } catch (err) {
+      if (!(err instanceof CaBundleError)) throw err;
+      issues.push({ path: formatPath(['upstreams', name, 'ca', 'file']), message: err.message });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return cas;
+}
+
+function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings, ca: string[] | undefined): UpstreamRuntime {
+  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env });
   const log = deps.log.child({ upstream: name });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const clients = new Map<string, ClientRuntime>();
@@ -93,6 +117,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
     }),
     http,
+    log,
     storeFailure,
   };
 }
@@ -104,14 +129,17 @@ function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metric
       metrics.storeErrors.inc({ op: err.op });
       const assertion = err.op === 'claimJti';
       if (!open)
-        return void log.warn({ op: err.op }, assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
-      if (!assertion) return void log.error({ op: err.op }, 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
+        return void log.warn(storeFields(err), assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
+      if (!assertion) return void log.error(storeFields(err), 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
       metrics.unrecordedAssertions.inc({ upstream });
-      log.error({ op: err.op }, 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
+      log.error(storeFields(err), 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
     },
     reportIgnored(err) {
       metrics.storeErrors.inc({ op: err.op });
-      log.warn({ op: err.op }, 'store unavailable: a throttling counter was not updated');
+      log.warn(storeFields(err), 'store unavailable: a throttling counter was not updated');
     },
   };
 }
+
+/** What a store-failure line says: the operation, the Redis endpoint and the error code (never a password). */
+const storeFields = (err: StoreUnavailableError) => ({ op: err.op, ...(err.endpoint ? { store: err.endpoint } : {}), ...(err.code ? { code: err.code } : {}) });

@@ -165,6 +165,12 @@ export const clientSchema = z
     }
   });
 
+/** env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY decide; none: always direct; or an http(s):// proxy URL. */
+const proxySetting = z
+  .union([z.enum(['env', 'none']), z.url({ protocol: /^https?$/ }).describe('an http:// or https:// proxy URL (CONNECT tunnel)')])
+  .default('env')
+  .describe('egress proxy for this IdP: env (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY when set), none, or a proxy URL');
+
 export const upstreamSchema = z
   .strictObject({
     issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
@@ -182,6 +188,11 @@ export const upstreamSchema = z
       .max(10_000)
       .default(128)
       .describe('connections authbridge opens to this IdP at most (per origin); further requests wait for a free one, within timeoutMs'),
+    ca: z
+      .strictObject({ file: z.string().min(1).describe('a PEM file: one certificate or several') })
+      .optional()
+      .describe("CA certificates to trust for this IdP (and its proxy), added to node's default roots; read at start and on reload"),
+    proxy: proxySetting,
     onStoreFailure: z
       .enum(['closed', 'open'])
       .default('closed')

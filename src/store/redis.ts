@@ -41,16 +41,19 @@ export class RedisStore implements Store {
   readonly type = 'redis' as const;
   readonly #client: Client;
   readonly #prefix: string;
+  /** which Redis, for errors and logs: host:port or the seeds, never the password */
+  readonly endpoint: string;
 
-  private constructor(client: Client, keyPrefix: string) {
+  private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
-    this.#prefix = `{${keyPrefix}}:`;
+    this.#prefix = `{${config.keyPrefix}}:`;
+    this.endpoint = redisEndpoint(config);
   }
 
   /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
   static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
-    const store = new RedisStore(createClient(config), config.keyPrefix);
-    store.#client.on('error', connectionErrorReporter(log));
+    const store = new RedisStore(createClient(config), config);
+    store.#client.on('error', connectionErrorReporter(log, store.endpoint));
     // One deadline for the whole connect: ioredis's connectTimeout does not cover finding the master through
     // Sentinel, which otherwise retries forever (a mistyped master name would hang start-up).
     let timer: NodeJS.Timeout | undefined;
@@ -61,7 +64,7 @@ export class RedisStore implements Store {
       await Promise.race([store.#client.connect().then(() => store.ping()), deadline]);
     } catch (err) {
       store.#client.disconnect();
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err });
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint });
     } finally {
       clearTimeout(timer);
     }
@@ -117,7 +120,7 @@ export class RedisStore implements Store {
     if (!counter) {
       const keyPrefix = `${this.#prefix.slice(1, -2)}:throttle:${id}`;
       const limiter = new RateLimiterRedis({ ...countingLimiter(keyPrefix, windowSeconds), storeClient: this.#client, rejectIfRedisNotReady: true });
-      this.#counters.set(id, (counter = windowCounter(limiter)));
+      this.#counters.set(id, (counter = windowCounter(limiter, this.endpoint)));
     }
     return counter;
   }
@@ -142,20 +145,36 @@ export class RedisStore implements Store {
     try {
       return await command();
     } catch (err) {
-      throw new StoreUnavailableError(op, { cause: err });
+      throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint });
     }
   }
 }
 
-/** Connection errors while reconnecting: said once per 10 s (code only), commands fail on their own meanwhile. */
-function connectionErrorReporter(log: Logger | undefined): (err: Error & { code?: string }) => void {
+/** Connection errors while reconnecting: said once per 10 s (code and endpoint only), commands fail on their own meanwhile. */
+function connectionErrorReporter(log: Logger | undefined, endpoint: string): (err: Error & { code?: string }) => void {
   let last = 0;
   return (err) => {
     const now = Date.now();
     if (!log || now - last < 10_000) return;
     last = now;
-    log.warn({ code: err.code ?? err.name }, 'redis connection error; retrying in the background');
+    log.warn({ code: err.code ?? err.name, store: endpoint }, 'redis connection error; retrying in the background');
   };
+}
+
+/**
+ * The Redis a config points at, fit for a log line: `redis host:port` (from the URL: no user, password or
+ * db), `sentinels h1:p1,h2:p2 (master NAME)` or `cluster h1:p1,h2:p2` (the seeds).
+ */
+export function redisEndpoint(config: Pick<RedisStoreConfig, 'url' | 'sentinels' | 'name' | 'cluster'>): string {
+  const seeds = (nodes: { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  if (config.cluster) return `cluster ${seeds(config.cluster)}`;
+  if (config.sentinels) return `sentinels ${seeds(config.sentinels)} (master ${config.name ?? '?'})`;
+  try {
+    const url = new URL(config.url!);
+    return `redis ${url.hostname || 'localhost'}:${url.port || 6379}`;
+  } catch {
+    return 'redis (unparsable url)';
+  }
 }
 
 function createClient(config: RedisStoreConfig): Client {

@@ -48,13 +48,20 @@ export interface KeySet {
 /** The store could not be reached or did not answer in time; the request path fails closed on it. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
+  /** the cause's code (ECONNREFUSED, ETIMEDOUT, …), when it has one */
+  readonly code: string | undefined;
+  /** which store: `redis host:port`, `sentinels h1:p1,h2:p2 (master m)`, `cluster h1:p1,…`; never a password */
+  readonly endpoint: string | undefined;
   constructor(
     readonly op: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; endpoint?: string },
   ) {
-    // the cause's code only (ECONNREFUSED, …): a driver's message could quote a URL with a password
-    const code = (options?.cause as { code?: unknown } | undefined)?.code;
-    super(`store unavailable (${op}${typeof code === 'string' ? `: ${code}` : ''})`, options);
+    // the cause's code only: a driver's message could quote a URL with a password
+    const cause = options?.cause as { code?: unknown } | undefined;
+    const code = typeof cause?.code === 'string' ? cause.code : undefined;
+    super(`store unavailable (${op}${code ? `: ${code}` : ''})${options?.endpoint ? ` at ${options.endpoint}` : ''}`, options);
+    this.code = code;
+    this.endpoint = options?.endpoint;
   }
 }
 

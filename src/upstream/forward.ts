@@ -7,23 +7,28 @@ import { UpstreamError, type UpstreamResponse } from './http.js';
 /** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
 export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
 
-/** The upstream token endpoint, or the OAuth error a caller gets when discovery fails. */
-export async function resolveTokenEndpoint(upstream: UpstreamRuntime): Promise<Endpoint> {
+/**
+ * The upstream token endpoint, or the OAuth error a caller gets when discovery fails (its cause logged at
+ * warn with `requestId`).
+ */
+export async function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
   try {
     return await upstream.tokenEndpoint.endpoint();
   } catch (err) {
-    if (err instanceof DiscoveryError)
+    if (err instanceof DiscoveryError) {
+      upstream.log.warn({ requestId, during: 'discovery', kind: 'discovery', problem: err.message }, 'upstream discovery failed');
       throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, reason: 'discovery' });
-    throw toGatewayError(err, 'upstream discovery');
+    }
+    throw toGatewayError(err, 'upstream discovery', upstream, requestId);
   }
 }
 
-/** Sends the rewritten token request; the response comes back untouched. */
+/** Sends the rewritten token request; the response comes back untouched. A failure is logged with the request's id. */
 export async function forward(upstream: UpstreamRuntime, tokenEndpoint: Endpoint, request: OutboundRequest): Promise<UpstreamResponse> {
   try {
     return await upstream.http.send({ method: 'POST', url: tokenEndpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {
-    throw toGatewayError(err, 'upstream token endpoint');
+    throw toGatewayError(err, 'upstream token endpoint', upstream, request.headers['x-request-id']);
   }
 }
 
@@ -48,9 +53,17 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
   return out;
 }
 
-/** 504 for a timeout, 502 for anything else that kept a response from arriving. */
-function toGatewayError(err: unknown, what: string): OAuthError {
+/**
+ * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
+ * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
+ */
+function toGatewayError(err: unknown, what: string, upstream: UpstreamRuntime, requestId: string | undefined): OAuthError {
   if (!(err instanceof UpstreamError)) throw err;
+  const { phase, code, target } = err.detail;
+  upstream.log.warn(
+    { requestId, during: what === 'upstream discovery' ? 'discovery' : 'token', kind: err.kind, phase, code, target },
+    `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target})` : ''}`,
+  );
   if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, reason: err.kind });
   const said = { connect: 'unreachable', reset: 'closed the connection before a complete answer', response_too_large: 'sent an oversized response', protocol: 'failed' }[err.kind];
   return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, reason: err.kind });

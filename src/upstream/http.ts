@@ -1,16 +1,34 @@
-import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+import { createDispatcher, type ProxySetting } from './dispatcher.js';
 
 /** Why an upstream exchange failed before a complete response arrived. */
 export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
 
+/**
+ * Where the exchange stopped: resolving the name, connecting (to the IdP, or to the proxy), the proxy's
+ * answer to CONNECT, the TLS handshake, the response (headers, body, status); `queue`: no free connection.
+ */
+export type UpstreamPhase = 'dns' | 'connect' | 'proxy' | 'tls' | 'response' | 'queue';
+
+/** What an operator needs to tell one failure from another; host names and fixed codes only, never a URL. */
+export interface UpstreamFailureDetail {
+  readonly phase: UpstreamPhase;
+  /** the errno or TLS code (`ENOTFOUND`, `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_HEADERS_TIMEOUT`, …) */
+  readonly code?: string;
+  /** host:port of the IdP the request was for (no userinfo, path or query) */
+  readonly target?: string;
+}
+
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
+  detail: UpstreamFailureDetail;
   constructor(
     readonly kind: UpstreamFailure,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: UpstreamFailureDetail },
   ) {
     super(message, options);
+    this.detail = options?.detail ?? { phase: 'response' };
   }
 }
 
@@ -38,26 +56,43 @@ export interface UpstreamClientOptions {
   maxResponseBytes?: number;
   /** TLS options for the connection (mTLS certificates live here, not in a strategy) */
   connect?: Record<string, unknown>;
+  /** extra trusted CA certificates (PEM), added to Node's default roots */
+  ca?: readonly string[];
+  /** `env` (default): HTTPS_PROXY / HTTP_PROXY / NO_PROXY from `env`; `none`: direct; or a proxy URL */
+  proxy?: ProxySetting;
+  /** where `proxy: env` reads the variables; default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 /** No connection was made: the request never left. */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL']);
+const DNS_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
+/** OpenSSL's verification results as node reports them (X509_V_ERR_* without the prefix), besides ERR_TLS_* / ERR_SSL_* */
+const TLS_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'HOSTNAME_MISMATCH',
+  'EPROTO',
+]);
 /** The connection broke after it was made: the request may have reached the IdP (never retried). */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** One keep-alive connection pool per upstream (undici Agent + `request()`); fetch is slower for POST. */
 export class UpstreamClient {
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
   readonly #slots: Slots | undefined;
 
-  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect }: UpstreamClientOptions) {
+  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect, ca, proxy = 'env', env = process.env }: UpstreamClientOptions) {
     this.#timeoutMs = timeoutMs;
     this.#maxResponseBytes = maxResponseBytes;
     this.#slots = maxConnections === undefined ? undefined : new Slots(maxConnections, timeoutMs);
-    this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: maxConnections ?? null, connect: { timeout: timeoutMs, ...connect } });
+    this.#agent = createDispatcher({ timeoutMs, connections: maxConnections ?? null, tls: connect, ca, proxy, env });
   }
 
   /**
@@ -73,11 +108,13 @@ export class UpstreamClient {
       // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
       if (res.statusCode < 100 || res.statusCode > 599) {
         res.body.on('error', () => undefined).destroy(); // the connection goes: nothing more is read from it
-        throw new UpstreamError('protocol', `upstream answered an invalid status (${res.statusCode})`);
+        throw new UpstreamError('protocol', `upstream answered an invalid status (${res.statusCode})`, { detail: { phase: 'response', code: 'INVALID_STATUS' } });
       }
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
-      throw classify(err);
+      const failure = classify(err);
+      failure.detail = { ...failure.detail, target: targetOf(url) };
+      throw failure;
     } finally {
       this.#slots?.release();
     }
@@ -89,7 +126,7 @@ export class UpstreamClient {
     for await (const chunk of stream) {
       size += chunk.length;
       if (size > this.#maxResponseBytes) {
-        const err = new UpstreamError('response_too_large', `upstream response exceeds ${this.#maxResponseBytes} bytes`);
+        const err = new UpstreamError('response_too_large', `upstream response exceeds ${this.#maxResponseBytes} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
         stream.destroy(err);
         throw err;
       }
@@ -128,7 +165,7 @@ class Slots {
       };
       const timer = setTimeout(() => {
         this.#line.splice(this.#line.indexOf(grant), 1);
-        reject(new UpstreamError('timeout', `no free upstream connection within ${this.timeoutMs} ms`));
+        reject(new UpstreamError('timeout', `no free upstream connection within ${this.timeoutMs} ms`, { detail: { phase: 'queue', code: 'NO_FREE_CONNECTION' } }));
       }, this.timeoutMs);
       this.#line.push(grant);
     });
@@ -144,11 +181,37 @@ class Slots {
 
 function classify(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  const code = (err as { code?: string } | null)?.code ?? '';
+  const code = errorCode(err);
+  const detail: UpstreamFailureDetail = { phase: phaseOf(err, code), ...(code ? { code } : {}) };
+  const options = { cause: err, detail };
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return new UpstreamError('timeout', 'upstream timed out', { cause: err });
-  if (CONNECT_ERRORS.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))
-    return new UpstreamError('connect', `upstream unreachable (${code})`, { cause: err });
-  if (RESET_ERRORS.has(code)) return new UpstreamError('reset', `upstream connection broke off (${code})`, { cause: err });
-  return new UpstreamError('protocol', `upstream exchange failed${code ? ` (${code})` : ''}`, { cause: err });
+    return new UpstreamError('timeout', 'upstream timed out', options);
+  if (CONNECT_ERRORS.has(code) || detail.phase === 'tls' || detail.phase === 'proxy')
+    return new UpstreamError('connect', `upstream unreachable (${code})`, options);
+  if (RESET_ERRORS.has(code)) return new UpstreamError('reset', `upstream connection broke off (${code})`, options);
+  return new UpstreamError('protocol', `upstream exchange failed${code ? ` (${code})` : ''}`, options);
+}
+
+/** The code of an error or of what it wraps (undici wraps a proxy's TLS name mismatch); `PROXY_407` for a proxy's refusal of CONNECT. */
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | null;
+  const proxyStatus = typeof e?.message === 'string' ? /^Proxy response \((\d{3})\) !== 200/.exec(e.message) : null;
+  if (proxyStatus) return `PROXY_${proxyStatus[1]}`;
+  if (typeof e?.cause?.code === 'string' && (e.code === undefined || e.code === 'UND_ERR_PRX_TLS')) return e.cause.code;
+  return typeof e?.code === 'string' ? e.code : '';
+}
+
+function phaseOf(err: unknown, code: string): UpstreamPhase {
+  if (DNS_ERRORS.has(code)) return 'dns';
+  if (code.startsWith('PROXY_')) return 'proxy';
+  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || TLS_ERRORS.has(code)) return 'tls';
+  if (CONNECT_ERRORS.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'connect';
+  // a socket error during the handshake says so only in its library field
+  if ((err as { library?: unknown } | null)?.library === 'SSL routines') return 'tls';
+  return 'response';
+}
+
+/** host:port, the port spelled out even when it is the scheme's default; never userinfo, path or query. */
+export function targetOf(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
 }

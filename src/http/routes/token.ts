@@ -59,7 +59,7 @@ export function tokenRoute({ runtime }: AppDeps): Handler<AppEnv> {
 
     for (const param of INBOUND_CREDENTIALS) body.delete(param);
     const requestId = c.get('requestId');
-    const tokenEndpoint = await resolveTokenEndpoint(upstream);
+    const tokenEndpoint = await resolveTokenEndpoint(upstream, requestId);
     const outbound: OutboundRequest = {
       body,
       headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId },
