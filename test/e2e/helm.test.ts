@@ -99,7 +99,8 @@ describe('helm template: default values', () => {
       { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
       { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
     ]);
-    for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) expect(all(objs, kind)).toEqual([]);
+    for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule']) expect(all(objs, kind)).toEqual([]);
+    expect(all(objs, 'ConfigMap').map((o) => o.metadata.name)).toEqual(['t-authbridge']); // no dashboard
     expect(objs.filter((o) => o.metadata.name.endsWith('-redis'))).toEqual([]);
   });
 });
@@ -182,6 +183,75 @@ describe('helm template: bundled Redis, autoscaling, toggles', () => {
     const objs = render(['--set', 'replicaCount=2', '--set', 'allowMemoryStoreWithReplicas=true']);
     expect(one(objs, 'Deployment').spec.replicas).toBe(2);
     expect(all(objs, 'PodDisruptionBudget')).toHaveLength(1);
+  });
+});
+
+describe('helm template: alerts and dashboard', () => {
+  const RULES = ['--set', 'metrics.prometheusRule.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'];
+
+  it('renders the PrometheusRule when enabled: every alert with for, severity, summary, description and a runbook hint', () => {
+    const objs = render([...RULES, '--set', 'metrics.prometheusRule.labels.release=kube-prometheus', '--set', 'metrics.prometheusRule.additionalAlertLabels.team=identity']);
+    const rule = one(objs, 'PrometheusRule');
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.metadata).toMatchObject({ namespace: 'ns', labels: { release: 'kube-prometheus', 'app.kubernetes.io/name': 'authbridge' } });
+    const rules: Spec[] = rule.spec.groups.flatMap((g: Spec) => g.rules);
+    expect(rules.map((r) => r.alert)).toEqual([
+      'AuthbridgeHighServerErrorRatio',
+      'AuthbridgeHighUpstreamErrorRatio',
+      'AuthbridgeClientAuthFailureSpike',
+      'AuthbridgeStoreErrors',
+      'AuthbridgeSigningKeyNotRotated',
+      'AuthbridgeConfigReloadFailed',
+      'AuthbridgeAssertionsUnrecorded',
+    ]);
+    for (const r of rules) {
+      expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
+      expect(r.labels, r.alert).toEqual({ severity: expect.stringMatching(/^(critical|warning)$/), team: 'identity' });
+      expect(Object.keys(r.annotations).sort(), r.alert).toEqual(['description', 'runbook', 'summary']);
+      expect(r.expr, r.alert).toContain('namespace="ns", job="t-authbridge"');
+    }
+    expect(rules.find((r) => r.alert === 'AuthbridgeSigningKeyNotRotated').expr).toMatch(/state="active"\}\)\s+> 2764800$/);
+  });
+
+  it('takes thresholds, for, severity, a selector and a runbook URL from values; a disabled alert is left out', () => {
+    const rules: Spec[] = one(
+      render([
+        ...RULES,
+        '--set', 'metrics.prometheusRule.alerts.keyAge.threshold=8640000',
+        '--set', 'metrics.prometheusRule.alerts.storeErrors.severity=page',
+        '--set', 'metrics.prometheusRule.alerts.storeErrors.for=2m',
+        '--set', 'metrics.prometheusRule.alerts.assertionsUnrecorded.enabled=false',
+        '--set', 'metrics.prometheusRule.selector=cluster="eu"',
+        '--set', 'metrics.prometheusRule.runbookUrl=https://runbooks.example/authbridge',
+      ]),
+      'PrometheusRule',
+    ).spec.groups[0].rules;
+    const byName = (name: string) => rules.find((r) => r.alert === name);
+    expect(byName('AuthbridgeSigningKeyNotRotated').expr).toContain('> 8640000');
+    expect(byName('AuthbridgeStoreErrors')).toMatchObject({ for: '2m', labels: { severity: 'page' } });
+    expect(byName('AuthbridgeAssertionsUnrecorded')).toBeUndefined();
+    expect(byName('AuthbridgeStoreErrors').expr).toContain('authbridge_store_errors_total{cluster="eu"}');
+    expect(byName('AuthbridgeStoreErrors').annotations.runbook_url).toBe('https://runbooks.example/authbridge#authbridgestoreerrors');
+  });
+
+  it('refuses the PrometheusRule when the cluster lacks the CRD, unless told to skip the check', () => {
+    const res = helm(['template', 't', CHART, '--set', 'metrics.prometheusRule.enabled=true']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('metrics.prometheusRule.enabled: the cluster does not serve monitoring.coreos.com/v1');
+    expect(all(render(['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.prometheusRule.skipCapabilitiesCheck=true']), 'PrometheusRule')).toHaveLength(1);
+  });
+
+  it('renders the dashboard ConfigMap with the sidecar label when enabled, holding dashboards/authbridge.json as it is', () => {
+    const objs = render(['--set', 'metrics.dashboard.enabled=true', '--set', 'metrics.dashboard.namespace=monitoring', '--set', 'metrics.dashboard.annotations.grafana_folder=Identity']);
+    const cm = one(objs, 'ConfigMap', 't-authbridge-dashboard');
+    expect(cm.metadata).toMatchObject({ namespace: 'monitoring', labels: { grafana_dashboard: '1' }, annotations: { grafana_folder: 'Identity' } });
+    const json = cm.data!['authbridge.json']!;
+    expect(JSON.parse(json)).toEqual(JSON.parse(readFileSync(join(CHART, 'dashboards/authbridge.json'), 'utf8')));
+    expect(JSON.parse(json)).toMatchObject({ uid: 'authbridge', title: 'authbridge' });
+    expect(renderedConfig(objs).upstreams).toHaveProperty('example'); // the app's ConfigMap is still the first
+    const relabelled = one(render(['--set', 'metrics.dashboard.enabled=true', '--set', 'metrics.dashboard.labels.grafana_dashboard=null', '--set', 'metrics.dashboard.labels.dashboards=authbridge']), 'ConfigMap', 't-authbridge-dashboard');
+    expect(relabelled.metadata.labels).toMatchObject({ dashboards: 'authbridge' });
+    expect(relabelled.metadata.labels).not.toHaveProperty('grafana_dashboard');
   });
 });
 

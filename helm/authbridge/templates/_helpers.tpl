@@ -254,3 +254,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+Labels of one alert: its severity, then metrics.prometheusRule.additionalAlertLabels. Takes (list $ severity).
+*/}}
+{{- define "authbridge.alertLabels" -}}
+{{- $ := index . 0 }}
+severity: {{ index . 1 | quote }}
+{{- with $.Values.metrics.prometheusRule.additionalAlertLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+An alert's runbook annotations: the hint, and runbook_url when metrics.prometheusRule.runbookUrl is set.
+Takes (list $ alertname hint).
+*/}}
+{{- define "authbridge.runbook" -}}
+{{- $ := index . 0 }}
+{{- $anchor := index . 1 | lower }}
+runbook: {{ index . 2 | quote }}
+{{- with $.Values.metrics.prometheusRule.runbookUrl }}
+runbook_url: {{ printf "%s#%s" . $anchor | quote }}
+{{- end }}
+{{- end }}
