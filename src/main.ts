@@ -5,6 +5,7 @@ import { keysExportPublic, keysGenerate, keysList, keysRotate, type CliResult } 
 import { startFromFile } from './cli/start.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
+import { closest } from './config/issues.js';
 import { configPath } from './config/load.js';
 import { createLogger } from './log.js';
 import { StoreUnavailableError } from './store/types.js';
@@ -30,26 +31,43 @@ Usage:
 FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.
 A running proxy reloads its config on SIGHUP and when the file changes; SIGTERM drains it.`;
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  alg: { type: 'string', default: 'ES256' },
+  format: { type: 'string', default: 'pem' },
+  out: { type: 'string' },
+  owner: { type: 'string' },
+  'force-promote': { type: 'boolean', default: false },
+  upstream: { type: 'string' },
+} as const;
+
+const COMMANDS = ['start', 'validate', 'jti', 'keys'];
+const SUBCOMMANDS: Record<string, string[]> = { jti: ['show'], keys: ['list', 'rotate', 'export-public', 'generate'] };
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-      alg: { type: 'string', default: 'ES256' },
-      format: { type: 'string', default: 'pem' },
-      out: { type: 'string' },
-      owner: { type: 'string' },
-      'force-promote': { type: 'boolean', default: false },
-      upstream: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    return usageError(argumentProblem(err));
+  }
+  const { values, positionals } = parsed;
   if (values.version) return print(VERSION);
   if (values.help) return print(USAGE);
+  // no command is not `start`: a bare `authbridge` (or a typo'd script) must not quietly open a port
+  if (positionals.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  const [command, sub] = positionals as [string, string | undefined];
+  if (!COMMANDS.includes(command)) return usageError(`unknown command "${command}"${hint(command, COMMANDS)}`);
+  const subs = SUBCOMMANDS[command];
+  if (subs && sub === undefined) return usageError(`"${command}" needs one of: ${subs.join(', ')}`);
+  if (subs && !subs.includes(sub!)) return usageError(`unknown command "${command} ${sub}"${hint(sub!, subs, `${command} `)}`);
   const file = configPath(values.config);
-  switch (positionals[0] ?? 'start') {
+  switch (command) {
     case 'validate': {
       const result = await validateFile(file);
       (result.ok ? console.log : console.error)(result.lines.join('\n'));
@@ -58,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return start(file);
     case 'jti':
-      if (positionals[1] !== 'show' || !positionals[2]) break;
+      if (!positionals[2]) return usageError('"jti show" needs the jti to look up: authbridge jti show JTI');
       return report(() => jtiShow(file, positionals[2]!));
     case 'keys':
       switch (positionals[1]) {
@@ -69,9 +87,8 @@ async function main(argv: string[]): Promise<number> {
         case 'export-public':
           return report(() => keysExportPublic(file, values.upstream));
         case 'generate':
-          return report(() => keysGenerate(values.alg!, values.format === 'jwk' ? 'jwk' : 'pem', values.out));
+          return report(() => keysGenerate(values.alg, values.format === 'jwk' ? 'jwk' : 'pem', values.out));
       }
-      break;
   }
   console.error(USAGE);
   return 2;
@@ -117,6 +134,28 @@ async function start(file: string): Promise<number> {
     }
     throw err;
   }
+}
+
+/** What parseArgs refused, in the user's words: the bad option and the closest real one. */
+function argumentProblem(err: unknown): string {
+  const { code, message } = err as { code?: string; message?: string };
+  const option = /'(-{1,2}[^']*)'/.exec(message ?? '')?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    const names = Object.keys(OPTIONS).map((o) => `--${o}`);
+    return `unknown option "${option}"${hint(option, names)}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) return `option "${/--[\w-]+/.exec(option)?.[0] ?? option}" needs a value`;
+  throw err;
+}
+
+function hint(word: string, known: string[], prefix = ''): string {
+  const best = closest(word, known);
+  return best === undefined ? '' : `; did you mean "${prefix}${best}"?`;
+}
+
+function usageError(problem: string): number {
+  console.error(`authbridge: ${problem} (authbridge --help lists the commands and options)`);
+  return 2;
 }
 
 function print(text: string): number {

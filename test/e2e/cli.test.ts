@@ -22,6 +22,30 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, script: string | null 
   return { child, done, out: () => stdout };
 }
 
+describe('authbridge without a command, or with a misspelt one', () => {
+  it('prints the usage and exits 2 instead of serving', async () => {
+    const { code, stdout, stderr } = await run([]).done;
+    expect(code).toBe(2);
+    expect(stderr).toContain('Usage:');
+    expect(stdout).toBe('');
+  });
+
+  it.each([
+    [['strat'], 'authbridge: unknown command "strat"; did you mean "start"?'],
+    [['keys', 'lst'], 'authbridge: unknown command "keys lst"; did you mean "keys list"?'],
+    [['keys'], 'authbridge: "keys" needs one of: list, rotate, export-public, generate'],
+    [['validate', '--confg', 'x.yaml'], 'authbridge: unknown option "--confg"; did you mean "--config"?'],
+    [['keys', 'rotate', '--force-promot'], 'authbridge: unknown option "--force-promot"; did you mean "--force-promote"?'],
+    [['validate', '--config'], 'authbridge: option "--config" needs a value'],
+    [['frobnicate'], 'authbridge: unknown command "frobnicate" (authbridge --help'],
+  ])('%j names the bad word and the closest valid one, exit 2', async (args, expected) => {
+    const { code, stderr } = await run(args).done;
+    expect(code).toBe(2);
+    expect(stderr.trim()).toContain(expected);
+    expect(stderr).not.toMatch(/TypeError|ERR_PARSE_ARGS|at .*\.js:\d+/);
+  });
+});
+
 describe('authbridge validate', () => {
   it('exits 0 on the shipped example config', async () => {
     const { code, stdout } = await run(['validate', '--config', 'config/authbridge.yaml']).done;
