@@ -15,7 +15,7 @@ type Spec = any;
 interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: Spec;
   data?: Record<string, string>;
 }
