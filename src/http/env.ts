@@ -2,9 +2,12 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
+import type { TraceContext } from './trace-context.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
 export interface RequestFacts {
+  /** the W3C trace-id of a valid traceparent the caller sent (32 lowercase hex; never an invalid header's content) */
+  traceId?: string;
   /** which route answered: a fixed set, used as a metric label */
   endpoint?: 'token' | 'jwks' | 'health' | 'metrics' | 'other';
   upstream?: string;
@@ -27,6 +30,8 @@ export interface RequestFacts {
 
 export interface AppVariables extends RequestIdVariables {
   facts: RequestFacts;
+  /** the caller's validated W3C trace context, passed on to the IdP */
+  trace?: TraceContext;
 }
 
 export interface AppEnv {

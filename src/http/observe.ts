@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { statusClass, type Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
 import type { OnRefusal } from './protocol-errors.js';
+import { readTraceContext } from './trace-context.js';
 
 /**
  * One structured log line and the request metrics per request, both from the facts the route recorded.
@@ -11,7 +12,9 @@ import type { OnRefusal } from './protocol-errors.js';
 export function observe(log: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   return async function observe(c, next) {
     const started = performance.now();
-    c.set('facts', {});
+    const trace = readTraceContext(c.req.header('traceparent'), c.req.header('tracestate'));
+    c.set('trace', trace);
+    c.set('facts', trace ? { traceId: trace.traceId } : {});
     await next();
     const status = c.res.status;
     const seconds = (performance.now() - started) / 1000;

@@ -11,6 +11,7 @@ import type { UpstreamResponse } from '../../upstream/http.js';
 import { USER_AGENT } from '../../version.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { NO_STORE } from '../respond.js';
+import { traceHeaders } from '../trace-context.js';
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 const GRANT_TYPE_FOR_LOGS = /^[\w:.-]{1,100}$/;
@@ -62,7 +63,8 @@ export function tokenRoute({ runtime }: AppDeps): Handler<AppEnv> {
     const tokenEndpoint = await resolveTokenEndpoint(upstream, requestId);
     const outbound: OutboundRequest = {
       body,
-      headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId },
+      // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
+      headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
     };
     const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
     await client.outbound.apply(outbound, { tokenEndpoint: tokenEndpoint.href, presentedSecret: presented.secret, requestId, onAssertion });
