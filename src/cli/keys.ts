@@ -1,15 +1,18 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { formatPath } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
-import { loadKeyrings, managedOwners } from '../keys/keyring.js';
+import { publishJwks } from '../keys/jwks.js';
+import { managedOwnerOf, managedOwners } from '../keys/keyring.js';
 import { ManagedKeys, PromoteTooEarlyError } from '../keys/managed.js';
+import { openManagedKey } from '../keys/managed-material.js';
 import { enteredStateAt } from '../keys/rotation.js';
-import { decodeKek } from '../keys/seal.js';
-import { importSigningKey } from '../keys/signing-key.js';
+import { decodeKek, KeyDecryptError } from '../keys/seal.js';
+import { importSigningKey, KeyLoadError, loadSigningKey, type SigningKey } from '../keys/signing-key.js';
 import { createLogger } from '../log.js';
 import { createStore } from '../store/index.js';
-import type { Store } from '../store/types.js';
+import type { KeySet, Store } from '../store/types.js';
 
 export interface CliResult {
   ok: boolean;
@@ -37,23 +40,53 @@ function generatePrivateKey(alg: SigningAlg): KeyObject {
   return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 }
 
-/** `keys list`: managed keys with their states and ages, read from the store (no KEK needed, nothing written). */
+/**
+ * `keys list`: managed keys with their states and ages, read from the store (nothing written). Every key is
+ * unsealed with the KEK, so a wrong KEK is an error here too, not only when authbridge next starts.
+ */
 export async function keysList(file: string): Promise<CliResult> {
   return withStore(file, async (config, store) => {
     const owners = managedOwners(config);
     if (owners.length === 0) return { ok: true, text: 'no managed keys in this config' };
     const now = Date.now();
     const lines: string[] = [];
+    let ok = true;
     for (const { owner, alg, policy } of owners) {
       const set = await store.getKeySet(owner);
       lines.push(`${owner} (${alg}, rotate every ${duration(policy.rotateEverySeconds)}, pre-publish ${duration(policy.prePublishSeconds)}, retire ${duration(policy.retireSeconds)})`);
-      if (!set) lines.push('  no keys yet (created when authbridge starts)');
+      if (!set) lines.push(NO_KEYS_YET);
       for (const key of set?.keys ?? []) {
         lines.push(`  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - enteredStateAt(key)) / 1000)}`);
       }
+      const problem = await openAll(config, owner, set);
+      if (problem) {
+        ok = false;
+        lines.push(`  ${problem}`);
+      }
     }
-    return { ok: true, text: lines.join('\n') };
+    return { ok, text: lines.join('\n') };
   });
+}
+
+const NO_KEYS_YET = '  no keys yet (created when authbridge first starts)';
+
+/** Unseals every key of a stored set (proving the KEK); the public keys come from the private ones, as when serving. */
+async function openStored(config: Config, owner: string, set: KeySet | undefined): Promise<SigningKey[]> {
+  const kek = decodeKek(config.keys.encryptionKey!);
+  const keys: SigningKey[] = [];
+  for (const record of set?.keys ?? []) keys.push(await openManagedKey(owner, record, kek));
+  return keys;
+}
+
+/** The problem opening a stored set, in words (`keys.encryptionKey: cannot decrypt …`), or undefined. */
+async function openAll(config: Config, owner: string, set: KeySet | undefined): Promise<string | undefined> {
+  try {
+    await openStored(config, owner, set);
+    return undefined;
+  } catch (err) {
+    if (err instanceof KeyDecryptError) return `keys.encryptionKey: ${err.message}`;
+    throw err;
+  }
 }
 
 /**
@@ -92,18 +125,50 @@ export async function keysRotate(file: string, only: string | undefined, forcePr
   });
 }
 
-/** `keys export-public [--upstream U]`: the JWKS to paste into an IdP that cannot fetch a URL. */
+/**
+ * `keys export-public [--upstream U]`: the JWKS to paste into an IdP that cannot fetch a URL: key files and the
+ * stored managed keys, unsealed to prove them. It only reads: an owner with no keys yet is reported, not created.
+ */
 export async function keysExportPublic(file: string, upstream: string | undefined): Promise<CliResult> {
   return withStore(file, async (config, store) => {
     const names = Object.keys(config.upstreams).filter((n) => upstream === undefined || n === upstream);
     if (names.length === 0) return { ok: false, text: `no upstream ${upstream} in this config` };
-    const keyrings = await loadKeyrings(config, { store, log: createLogger({ level: 'warn' }) }, file);
-    try {
-      const out = Object.fromEntries(names.map((n) => [n, JSON.parse(keyrings.upstreams.get(n)!.jwks().body) as unknown]));
-      return { ok: true, text: JSON.stringify(upstream ? out[upstream] : out, null, 2) };
-    } finally {
-      keyrings.close();
+    const out: Record<string, unknown> = {};
+    const problems: string[] = [];
+    for (const name of names) {
+      const files: SigningKey[] = [];
+      const owners = new Set<string>();
+      for (const [i, client] of config.upstreams[name]!.clients.entries()) {
+        const key = client.upstream.method === 'private_key_jwt' ? client.upstream.key : undefined;
+        const owner = managedOwnerOf(name, config.upstreams[name]!, client);
+        if (owner) owners.add(owner.owner);
+        else if (typeof key === 'object')
+          for (const [j, path] of (key.files ?? [key.file!]).entries()) {
+            try {
+              files.push(await loadSigningKey(path, client.upstream.method === 'private_key_jwt' ? client.upstream.alg : 'ES256'));
+            } catch (err) {
+              if (!(err instanceof KeyLoadError)) throw err;
+              problems.push(`${formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', ...(key.files ? ['files', j] : ['file'])])}: ${err.message}`);
+            }
+          }
+      }
+      const managed: SigningKey[] = [];
+      for (const owner of owners) {
+        const set = await store.getKeySet(owner);
+        if (!set) problems.push(`${owner}: no managed keys yet; authbridge creates them when it first starts (export-public only reads the store)`);
+        else
+          try {
+            managed.push(...(await openStored(config, owner, set)));
+          } catch (err) {
+            if (!(err instanceof KeyDecryptError)) throw err;
+            problems.push(`keys.encryptionKey: ${err.message}`);
+          }
+      }
+      out[name] = { keys: publishJwks([...files, ...managed]).keys };
     }
+    // a JWKS missing a key would be pasted into an IdP and then refuse that key's assertions: nothing partial
+    if (problems.length > 0) return { ok: false, text: problems.join('\n') };
+    return { ok: true, text: JSON.stringify(upstream ? out[upstream] : out, null, 2) };
   });
 }
 

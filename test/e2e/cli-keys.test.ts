@@ -23,10 +23,12 @@ let idp: Idp;
 let proxy: RunningProxy | undefined;
 let configFile: string;
 
-function cli(...args: string[]) {
+const cli = (...args: string[]) => cliWith({}, ...args);
+
+function cliWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args, '--config', configFile], {
     cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -95,21 +97,24 @@ describe('authbridge keys / jti', () => {
     expect(again.stderr).toContain('EEXIST');
   });
 
-  it('keys list before any key exists, then export-public creates and prints the JWKS (managed + every file)', async () => {
+  it('keys list and export-public before any key exists only read: they say so, and create nothing', async () => {
     const empty = await cli('keys', 'list');
+    expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toContain('idp/broker (ES256');
     expect(empty.stdout).toContain('no keys yet');
     const exported = await cli('keys', 'export-public', '--upstream', 'idp');
-    expect(exported.code, exported.stderr).toBe(0);
-    const jwks = JSON.parse(exported.stdout) as { keys: { kid: string; d?: string }[] };
-    expect(jwks.keys).toHaveLength(3);
-    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+    expect(exported.code).toBe(1);
+    expect(exported.stdout).toBe('');
+    expect(exported.stderr.trim()).toBe('idp/broker: no managed keys yet; authbridge creates them when it first starts (export-public only reads the store)');
+    expect((await cli('keys', 'list')).stdout).toContain('no keys yet');
   });
 
   it('the running proxy serves that JWKS; the first of several key files signs; jti show finds the request', async () => {
     proxy = await startFromFile(configFile, { log: createLogger({ level: 'silent' }) });
-    const exported = JSON.parse((await cli('keys', 'export-public', '--upstream', 'idp')).stdout) as unknown;
+    const exported = JSON.parse((await cli('keys', 'export-public', '--upstream', 'idp')).stdout) as { keys: { kid: string; d?: string }[] };
     expect(JSON.parse(await (await fetch(`${proxy.url}/idp/jwks.json`)).text())).toEqual(exported);
+    expect(exported.keys).toHaveLength(3); // the managed key and both files
+    expect(exported.keys.every((k) => k.d === undefined)).toBe(true);
 
     idp.clearCaptured();
     const res = await postForm(`${proxy.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'files', client_secret: env.BROKER_SECRET }, { 'x-request-id': 'trace-cli-1' });
@@ -165,5 +170,18 @@ describe('authbridge keys / jti', () => {
     const after = await cli('keys', 'list');
     expect(/^ {2}active {2}(\S+)/m.exec(after.stdout)![1]).toBe(active);
     expect(after.stdout.match(/^ {2}next /gm)).toHaveLength(1);
+  });
+
+  it('with a wrong KEK, keys list and export-public exit 1 naming the setting, never a secret', async () => {
+    const wrong = randomBytes(32).toString('base64');
+    for (const args of [['keys', 'list'], ['keys', 'export-public']]) {
+      const res = await cliWith({ AUTHBRIDGE_KEK: wrong }, ...args);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toMatch(/keys\.encryptionKey: cannot decrypt managed key \S+ of idp\/broker: wrong keys\.encryptionKey\?/);
+      expect(res.stdout + res.stderr).not.toContain(wrong);
+      expect(res.stdout + res.stderr).not.toContain(env.AUTHBRIDGE_KEK);
+      expect(res.stdout + res.stderr).not.toMatch(/"d"/);
+    }
+    expect((await cli('keys', 'list')).code).toBe(0);
   });
 });
