@@ -43,6 +43,8 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   /** which Redis, for errors and logs: host:port or the seeds, never the password */
   readonly endpoint: string;
+  /** the code of the connection's last error while it is down (ioredis fails commands meanwhile with code-less errors) */
+  #connectionCode: string | undefined;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
@@ -53,7 +55,12 @@ export class RedisStore implements Store {
   /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
   static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
     const store = new RedisStore(createClient(config), config);
-    store.#client.on('error', connectionErrorReporter(log, store.endpoint));
+    const report = connectionErrorReporter(log, store.endpoint);
+    store.#client.on('error', (err: Error & { code?: string }) => {
+      store.#connectionCode = err.code;
+      report(err);
+    });
+    store.#client.on('ready', () => (store.#connectionCode = undefined));
     // One deadline for the whole connect: ioredis's connectTimeout does not cover finding the master through
     // Sentinel, which otherwise retries forever (a mistyped master name would hang start-up).
     let timer: NodeJS.Timeout | undefined;
@@ -64,7 +71,7 @@ export class RedisStore implements Store {
       await Promise.race([store.#client.connect().then(() => store.ping()), deadline]);
     } catch (err) {
       store.#client.disconnect();
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint });
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, code: store.#connectionCode });
     } finally {
       clearTimeout(timer);
     }
@@ -120,7 +127,7 @@ export class RedisStore implements Store {
     if (!counter) {
       const keyPrefix = `${this.#prefix.slice(1, -2)}:throttle:${id}`;
       const limiter = new RateLimiterRedis({ ...countingLimiter(keyPrefix, windowSeconds), storeClient: this.#client, rejectIfRedisNotReady: true });
-      this.#counters.set(id, (counter = windowCounter(limiter, this.endpoint)));
+      this.#counters.set(id, (counter = windowCounter(limiter, () => ({ endpoint: this.endpoint, code: this.#connectionCode }))));
     }
     return counter;
   }
@@ -145,7 +152,7 @@ export class RedisStore implements Store {
     try {
       return await command();
     } catch (err) {
-      throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint });
+      throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint, code: this.#connectionCode });
     }
   }
 }

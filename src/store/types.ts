@@ -54,11 +54,11 @@ export class StoreUnavailableError extends Error {
   readonly endpoint: string | undefined;
   constructor(
     readonly op: string,
-    options?: { cause?: unknown; endpoint?: string },
+    options?: { cause?: unknown; endpoint?: string; code?: string },
   ) {
-    // the cause's code only: a driver's message could quote a URL with a password
+    // the cause's code only (or the connection's, for a driver error that has none): a driver's message could quote a URL with a password
     const cause = options?.cause as { code?: unknown } | undefined;
-    const code = typeof cause?.code === 'string' ? cause.code : undefined;
+    const code = typeof cause?.code === 'string' ? cause.code : options?.code;
     super(`store unavailable (${op}${code ? `: ${code}` : ''})${options?.endpoint ? ` at ${options.endpoint}` : ''}`, options);
     this.code = code;
     this.endpoint = options?.endpoint;

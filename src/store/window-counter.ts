@@ -22,15 +22,15 @@ const NONE: WindowCount = Object.freeze({ count: 0, msLeft: 0 });
 
 /**
  * A WindowCounter over a rate-limiter-flexible limiter (memory or Redis backend). The limiter only counts:
- * its `points` are unlimited, the caller compares counts with its own ceilings. `endpoint` names the store in errors.
+ * its `points` are unlimited, the caller compares counts with its own ceilings. `where` names the store (and the connection's error code) in errors.
  */
-export function windowCounter(limiter: RateLimiterAbstract, endpoint?: string): WindowCounter {
+export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpoint?: string; code?: string } = () => ({})): WindowCounter {
   const count = (res: RateLimiterRes | null): WindowCount => (res ? { count: res.consumedPoints, msLeft: Math.max(0, res.msBeforeNext) } : NONE);
   const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(op, { cause: err, endpoint });
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(op, { cause: err, ...where() });
     }
   };
   return {

@@ -1,0 +1,61 @@
+// A store failure names the Redis it could not reach (host:port, or the sentinel / cluster seeds), never its
+// password: in the error message, in its fields, and in the log lines about it.
+import { createServer, type AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.js';
+import type { RedisStoreConfig } from '../../../src/config/schema.js';
+import { createLogger } from '../../../src/log.js';
+import { RedisStore, redisEndpoint } from '../../../src/store/redis.js';
+import { StoreUnavailableError } from '../../../src/store/types.js';
+
+const PASSWORD = 'hunter2-store-password';
+
+function redisConfig(redis: Record<string, unknown>): RedisStoreConfig {
+  const config = validateConfig(
+    { store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
+    'redis-endpoint.test',
+    {},
+  );
+  if (config.store.type !== 'redis') throw new Error('expected a redis store');
+  return config.store.redis;
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('store failures name the endpoint', () => {
+  it('a failed connect: host:port in the message and fields, the password nowhere', async () => {
+    const port = await closedPort();
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    const config = redisConfig({ url: `redis://default:${PASSWORD}@127.0.0.1:${port}/3`, connectTimeoutMs: 300 });
+    const err = await RedisStore.connect(config, log).then(
+      () => expect.unreachable('expected a StoreUnavailableError'),
+      (e: unknown) => e as StoreUnavailableError,
+    );
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect(err.endpoint).toBe(`redis 127.0.0.1:${port}`);
+    expect(err.message).toMatch(new RegExp(`^store unavailable \\(connect: (ECONNREFUSED|ETIMEDOUT)\\) at redis 127\\.0\\.0\\.1:${port}$`));
+    expect(err.code).toMatch(/^(ECONNREFUSED|ETIMEDOUT)$/);
+    const said = JSON.stringify({ message: err.message, endpoint: err.endpoint, lines });
+    expect(said).not.toContain(PASSWORD);
+    const reconnect = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'redis connection error; retrying in the background');
+    if (reconnect) expect(reconnect).toMatchObject({ level: 'warn', store: `redis 127.0.0.1:${port}` });
+  });
+
+  it('single node, Sentinel and Cluster are each described by what the config names', () => {
+    expect(redisEndpoint({ url: `rediss://user:${PASSWORD}@redis.internal:6380/0?x=1` })).toBe('redis redis.internal:6380');
+    expect(redisEndpoint({ url: 'redis://redis' })).toBe('redis redis:6379');
+    expect(redisEndpoint({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], name: 'mymaster' })).toBe('sentinels s1:26379,s2:26380 (master mymaster)');
+    expect(redisEndpoint({ cluster: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }] })).toBe('cluster n1:7000,n2:7001');
+  });
+
+  it('without an endpoint the message is as before', () => {
+    expect(new StoreUnavailableError('getKeySet').message).toBe('store unavailable (getKeySet)');
+  });
+});
