@@ -11,7 +11,6 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { faults, startFaultUpstream, type FaultUpstream } from '../support/fault-upstream.js';
 import { CHART, ROOT, helmTemplate } from '../support/helm.js';
-import { postForm } from '../support/scenario.js';
 
 interface Rule {
   alert?: string;
@@ -100,7 +99,12 @@ describe('metric names used by the chart', () => {
         },
       },
     });
-    const token = (secret: string) => postForm(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'broker', client_secret: secret });
+    const token = (secret: string) =>
+      fetch(`${bridge.url}/idp/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'broker', client_secret: secret }),
+      });
     expect((await token('monitoring-secret-7c1d')).status).toBe(200);
     expect((await token('wrong-secret')).status).toBe(401);
     expect((await fetch(`${bridge.url}/idp/jwks.json`)).status).toBe(200);
