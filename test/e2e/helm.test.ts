@@ -123,6 +123,14 @@ describe('helm template: gateway values', () => {
     expect(one(objs, 'ServiceMonitor').spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
   });
 
+  it('renders the alerts (with the values severity and runbook links) and the dashboard for the Grafana sidecar', () => {
+    const rules: Spec[] = one(objs, 'PrometheusRule').spec.groups[0].rules;
+    expect(rules).toHaveLength(7);
+    expect(rules.find((r) => r.alert === 'AuthbridgeStoreErrors').labels).toEqual({ severity: 'page', team: 'identity' });
+    for (const r of rules) expect(r.annotations.runbook_url).toBe(`https://runbooks.example.com/authbridge#${r.alert.toLowerCase()}`);
+    expect(one(objs, 'ConfigMap', 't-authbridge-dashboard').metadata).toMatchObject({ namespace: 'monitoring', labels: { grafana_dashboard: '1' } });
+  });
+
   it('renders the PDB (3 replicas), the NetworkPolicy, no HPA, and exactly the values upstreams', () => {
     expect(one(objs, 'Deployment').spec.replicas).toBe(3);
     expect(one(objs, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
