@@ -36,6 +36,43 @@ export function createDispatcher({ timeoutMs, connections, tls: tlsOptions, ca, 
   return new EnvHttpProxyAgent({ ...common, connect: requestTls, requestTls, proxyTls, httpProxy: vars.httpProxy ?? '', httpsProxy: vars.httpsProxy ?? '', noProxy: vars.noProxy ?? '' });
 }
 
+/**
+ * Which proxy (host:port) a request to `url` goes through, if any, for log lines: the same choice the
+ * dispatcher makes (undici's NO_PROXY rules: exact host or a subdomain of an entry, an optional :port, `*`).
+ */
+export function proxyChooser(proxy: ProxySetting, env: NodeJS.ProcessEnv): (url: URL) => string | undefined {
+  if (proxy === 'none') return () => undefined;
+  if (proxy !== 'env') {
+    const fixed = hostPort(new URL(proxy));
+    return () => fixed;
+  }
+  const vars = proxyVariables(env);
+  const http = vars.httpProxy ? hostPortOf(vars.httpProxy) : undefined;
+  const https = vars.httpsProxy ? hostPortOf(vars.httpsProxy) : undefined;
+  const noProxy = (vars.noProxy ?? '').split(/[,\s]/).filter(Boolean);
+  const entries = noProxy.map((entry) => {
+    const parsed = /^(.+):(\d+)$/.exec(entry);
+    return { host: (parsed ? parsed[1]! : entry).replace(/^\*?\./, '').toLowerCase(), port: parsed ? Number(parsed[2]) : 0 };
+  });
+  return (url) => {
+    const via = url.protocol === 'https:' ? https : http;
+    if (!via || vars.noProxy === '*') return undefined;
+    const host = url.host.replace(/:\d*$/, '').toLowerCase();
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const bypass = entries.some((e) => (!e.port || e.port === port) && (host === e.host || host.endsWith(`.${e.host}`)));
+    return bypass ? undefined : via;
+  };
+}
+
+const hostPort = (url: URL) => `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+const hostPortOf = (value: string) => {
+  try {
+    return hostPort(new URL(value));
+  } catch {
+    return 'unparsable proxy URL';
+  }
+};
+
 export interface ProxyVariables {
   httpProxy?: string;
   httpsProxy?: string;

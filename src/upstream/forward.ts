@@ -59,10 +59,10 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
  */
 function toGatewayError(err: unknown, what: string, upstream: UpstreamRuntime, requestId: string | undefined): OAuthError {
   if (!(err instanceof UpstreamError)) throw err;
-  const { phase, code, target } = err.detail;
+  const { phase, code, target, via } = err.detail;
   upstream.log.warn(
-    { requestId, during: what === 'upstream discovery' ? 'discovery' : 'token', kind: err.kind, phase, code, target },
-    `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target})` : ''}`,
+    { requestId, during: what === 'upstream discovery' ? 'discovery' : 'token', kind: err.kind, phase, code, target, via },
+    `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target}${via ? ` via proxy ${via}` : ''})` : ''}`,
   );
   if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, reason: err.kind });
   const said = { connect: 'unreachable', reset: 'closed the connection before a complete answer', response_too_large: 'sent an oversized response', protocol: 'failed' }[err.kind];

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { createDispatcher, type ProxySetting } from './dispatcher.js';
+import { createDispatcher, proxyChooser, type ProxySetting } from './dispatcher.js';
 
 /** Why an upstream exchange failed before a complete response arrived. */
 export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
@@ -17,6 +17,8 @@ export interface UpstreamFailureDetail {
   readonly code?: string;
   /** host:port of the IdP the request was for (no userinfo, path or query) */
   readonly target?: string;
+  /** host:port of the proxy the request went through, if any (a `connect` failure is then the proxy's) */
+  readonly via?: string;
 }
 
 export class UpstreamError extends Error {
@@ -87,12 +89,14 @@ export class UpstreamClient {
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
   readonly #slots: Slots | undefined;
+  readonly #proxyFor: (url: URL) => string | undefined;
 
   constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect, ca, proxy = 'env', env = process.env }: UpstreamClientOptions) {
     this.#timeoutMs = timeoutMs;
     this.#maxResponseBytes = maxResponseBytes;
     this.#slots = maxConnections === undefined ? undefined : new Slots(maxConnections, timeoutMs);
     this.#agent = createDispatcher({ timeoutMs, connections: maxConnections ?? null, tls: connect, ca, proxy, env });
+    this.#proxyFor = proxyChooser(proxy, env);
   }
 
   /**
@@ -113,7 +117,8 @@ export class UpstreamClient {
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
       const failure = classify(err);
-      failure.detail = { ...failure.detail, target: targetOf(url) };
+      const via = this.#proxyFor(url);
+      failure.detail = { ...failure.detail, target: targetOf(url), ...(via ? { via } : {}) };
       throw failure;
     } finally {
       this.#slots?.release();

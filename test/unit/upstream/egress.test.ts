@@ -17,6 +17,7 @@ import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
+import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatcher.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 
 const hasOpenssl = (() => {
@@ -233,7 +234,42 @@ describe.skipIf(!hasOpenssl)('egress through a CONNECT proxy', () => {
     const b = await bridge({ ca: { file: caFile } }, { HTTPS_PROXY: proxy.url });
     const res = await b.token();
     expect(res.status).toBe(502);
-    expect(failureLine(b)).toMatchObject({ requestId: res.requestId, phase: 'proxy', code: 'PROXY_407', target: `127.0.0.1:${idp.port}` });
+    expect(failureLine(b)).toMatchObject({ requestId: res.requestId, phase: 'proxy', code: 'PROXY_407', target: `127.0.0.1:${idp.port}`, via: proxy.url.slice('http://'.length) });
+  });
+
+  it('a proxy that is down: phase connect, and the line names the proxy it could not reach (never its credentials)', async () => {
+    const port = await closedPort();
+    const b = await bridge({ ca: { file: caFile } }, { HTTPS_PROXY: `http://corp:proxy-password@127.0.0.1:${port}` });
+    const res = await b.token();
+    expect(res.status).toBe(502);
+    const line = failureLine(b)!;
+    expect(line).toMatchObject({ phase: 'connect', code: 'ECONNREFUSED', target: `127.0.0.1:${idp.port}`, via: `127.0.0.1:${port}` });
+    expect(JSON.stringify(b.logs)).not.toContain('proxy-password');
+  });
+});
+
+describe('proxyChooser: the proxy a log line names is the one undici picks', () => {
+  const via = (env: NodeJS.ProcessEnv, url: string, proxy: ProxySetting = 'env') => proxyChooser(proxy, env)(new URL(url));
+  it('HTTPS_PROXY for https, HTTP_PROXY for http (and for https when HTTPS_PROXY is unset); lower case first', () => {
+    expect(via({ HTTPS_PROXY: 'http://p:3128' }, 'https://idp.example/token')).toBe('p:3128');
+    expect(via({ HTTPS_PROXY: 'http://p:3128' }, 'http://idp.example/token')).toBeUndefined();
+    expect(via({ HTTP_PROXY: 'http://h:8080' }, 'https://idp.example/token')).toBe('h:8080');
+    expect(via({ https_proxy: 'http://lower:1', HTTPS_PROXY: 'http://upper:2' }, 'https://idp.example/')).toBe('lower:1');
+    expect(via({}, 'https://idp.example/')).toBeUndefined();
+  });
+  it('NO_PROXY: exact hosts, domains with or without a leading dot, ports, *', () => {
+    const env = { HTTPS_PROXY: 'http://p:3128', NO_PROXY: 'localhost,127.0.0.1,.svc,.cluster.local,corp.example:8443' };
+    expect(via(env, 'https://127.0.0.1:9000/')).toBeUndefined();
+    expect(via(env, 'https://keycloak.iam.svc/')).toBeUndefined();
+    expect(via(env, 'https://keycloak.iam.svc.cluster.local/')).toBeUndefined();
+    expect(via(env, 'https://corp.example:8443/')).toBeUndefined();
+    expect(via(env, 'https://corp.example/')).toBe('p:3128');
+    expect(via(env, 'https://login.example.com/')).toBe('p:3128');
+    expect(via({ ...env, NO_PROXY: '*' }, 'https://login.example.com/')).toBeUndefined();
+  });
+  it('proxy: none and proxy: <url> ignore the variables', () => {
+    expect(via({ HTTPS_PROXY: 'http://p:3128' }, 'https://idp.example/', 'none')).toBeUndefined();
+    expect(via({ NO_PROXY: '*' }, 'https://idp.example/', 'http://user:pw@fixed:3128')).toBe('fixed:3128');
   });
 });
 
