@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
+import { checkPublicUrl } from '../config/public-url.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
 import type { AppDeps } from '../http/env.js';
@@ -46,6 +47,8 @@ export async function startFromFile(file: string, opts: StartOptions = {}): Prom
 export async function startProxy(config: Config, opts: StartOptions & { source?: string } = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger();
   const source = opts.source ?? 'config';
+  const listenHost = opts.host ?? config.server.host;
+  checkPublicUrl(config, source, listenHost);
   const metrics = new Metrics();
   const store = await createStore(config.store, log);
   let runtime: Runtime;
@@ -81,7 +84,9 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   async function reloadOnce(): Promise<boolean> {
     const current = runtime;
     try {
-      const next = await prepareReload(current.config, loadConfigFile(source), { store, log, metrics }, source);
+      const nextConfig = loadConfigFile(source);
+      checkPublicUrl(nextConfig, source, listenHost);
+      const next = await prepareReload(current.config, nextConfig, { store, log, metrics }, source);
       runtime = next; // the swap: requests from here on use the new runtime
       setTimeout(() => void current.close(), retireAfterMs(current.config)).unref();
       metrics.configReloads.inc({ result: 'success' });

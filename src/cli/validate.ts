@@ -1,5 +1,6 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
+import { publicUrlIssue } from '../config/public-url.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { buildRuntime } from '../runtime.js';
@@ -15,8 +16,17 @@ export async function validateFile(file: string, env: NodeJS.ProcessEnv = proces
   const store = new MemoryStore();
   try {
     const config = loadConfigFile(file, env);
-    const runtime = await buildRuntime(config, { store, log: createLogger({ level: 'silent' }), metrics: new Metrics({ defaultMetrics: false }) }, file);
-    await runtime.close();
+    // the whole config is checked in one round: the publicUrl rule, then the keys (files, the store's managed keys)
+    const issues = [publicUrlIssue(config)].filter((i) => i !== undefined);
+    let runtime;
+    try {
+      runtime = await buildRuntime(config, { store, log: createLogger({ level: 'silent' }), metrics: new Metrics({ defaultMetrics: false }) }, file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues);
+    }
+    await runtime?.close();
+    if (issues.length > 0 || !runtime) throw new ConfigError(file, issues);
     const upstreams = [...runtime.upstreams.values()];
     const clients = upstreams.reduce((n, u) => n + u.clients.size, 0);
     return { ok: true, lines: [`${file}: OK (${upstreams.length} upstream(s), ${clients} client(s))`] };

@@ -107,6 +107,22 @@ describe('authbridge start', () => {
   });
 });
 
+describe('authbridge start without server.publicUrl', () => {
+  it('refuses to serve a JWKS at a listen address no IdP can fetch, saying why', async () => {
+    const file = join(dir, 'no-public-url.yaml');
+    writeFileSync(
+      file,
+      `server: { port: 0, metricsPort: 0 }\nkeys: { encryptionKey: ${Buffer.alloc(32, 3).toString('base64')} }\nupstreams:\n  okta:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, clientSecret: s, upstream: { method: private_key_jwt, key: managed } }]\n`,
+    );
+    for (const command of ['start', 'validate']) {
+      const { code, stderr } = await run([command, '--config', file]).done;
+      expect(code, command).toBe(1);
+      expect(stderr).toContain('server.publicUrl: required: upstream okta publishes a JWKS for the IdP to fetch (private_key_jwt)');
+      expect(stderr).toContain('the listen address 0.0.0.0, which no IdP can reach');
+    }
+  });
+});
+
 describe('authbridge start with Redis down', () => {
   it('exits 1 with a plain message, naming no URL or password', async () => {
     const file = join(dir, 'redis-down.yaml');

@@ -233,11 +233,14 @@ describe('config: messages in plain words, one per mistake', () => {
   });
 });
 
+const PUBLIC_URL_REQUIRED =
+  'server.publicUrl: required: upstream okta publishes a JWKS for the IdP to fetch (private_key_jwt), and its URL would otherwise be built from the listen address 0.0.0.0, which no IdP can reach. Set the base URL the IdP reaches authbridge at, e.g. https://authbridge.example.com';
+
 describe('config: key files are checked at load, with the field path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-cfg-'));
   const withKey = (file: string, alg: string) => {
     const path = join(dir, `c-${Math.random()}.yaml`);
-    writeFileSync(path, minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, alg: ${alg}, key: { file: "${file}" } }`));
+    writeFileSync(path, 'server: { publicUrl: https://ab.example.com }\n' + minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, alg: ${alg}, key: { file: "${file}" } }`));
     return validateFile(path, {});
   };
   const cases: [string, () => string, string, RegExp][] = [
@@ -267,9 +270,24 @@ describe('config: key files are checked at load, with the field path', () => {
     const result = await validateFile(path, {});
     expect(result.ok).toBe(false);
     expect(result.lines).toEqual([
-      `${path}: 1 problem(s)`,
+      `${path}: 2 problem(s)`,
+      `  ${PUBLIC_URL_REQUIRED}`,
       '  upstreams.okta.clients[1].upstream.key.file: the same key is used with RS256 at upstreams.okta.clients[0].upstream.key.file; a published key has one alg — use a separate key',
     ]);
+  });
+
+  it('server.publicUrl is required once an IdP fetches a JWKS, unless authbridge listens on loopback only', async () => {
+    const key = writeKeyFile('ec-p256', 'pem', dir);
+    const check = async (server: string) => {
+      const path = join(dir, `public-url-${Math.random()}.yaml`);
+      writeFileSync(path, server + minimal(`- { clientId: b, clientSecret: s, upstream: { method: private_key_jwt, key: { file: "${key}" } } }`));
+      return (await validateFile(path, {})).lines.slice(1);
+    };
+    expect(await check('')).toEqual([`  ${PUBLIC_URL_REQUIRED}`]);
+    expect(await check('server: { host: 127.0.0.1 }\n')).toEqual([]);
+    expect(await check('server: { publicUrl: https://ab.example.com }\n')).toEqual([]);
+    // secret-based methods publish nothing: no publicUrl needed
+    expect(problems(minimal('- { clientId: b, upstream: { method: client_secret_basic } }'))).toEqual([]);
   });
 
   it.each([
