@@ -176,6 +176,16 @@ describe.skipIf(!hasOpenssl)('a private CA: upstreams.X.ca', () => {
     expect(String(line!.msg)).toContain(`tls ${String(line!.code)} (127.0.0.1:${idp.port})`);
   });
 
+  it('the file is read again with every build of the runtime (a reload): a replaced bundle takes effect', async () => {
+    const rotating = join(dir, 'rotating.pem');
+    writeFileSync(rotating, readFileSync(caFile, 'utf8'));
+    expect((await (await bridge({ ca: { file: rotating } })).token()).status).toBe(200);
+    writeFileSync(rotating, makeSecondCa());
+    const reloaded = await bridge({ ca: { file: rotating } });
+    expect((await reloaded.token()).status).toBe(502);
+    expect(failureLine(reloaded)).toMatchObject({ phase: 'tls' });
+  });
+
   it('an unreadable file or one that is not a certificate is a config error naming the path', async () => {
     const notCert = join(dir, 'not-a-cert.pem');
     writeFileSync(notCert, readFileSync(join(dir, 'leaf.key'), 'utf8'));
