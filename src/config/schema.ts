@@ -212,13 +212,20 @@ export const upstreamSchema = z
     });
     if (sharedAlgs.size > 1)
       ctx.addIssue({ code: 'custom', path: ['key'], message: `the clients sharing the upstream key use different algs (${[...sharedAlgs].join(', ')}); a key has one alg` });
-    const seen = new Set<string>();
-    upstream.clients.forEach((client, i) => {
-      if (seen.has(client.clientId))
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'clientId'], message: `duplicate clientId "${client.clientId}"` });
-      seen.add(client.clientId);
-    });
-  });
+  })
+  .superRefine(
+    (upstream, ctx) => {
+      const seen = new Set<unknown>();
+      const clients: unknown = (upstream as { clients?: unknown } | null)?.clients;
+      (Array.isArray(clients) ? clients : []).forEach((client: { clientId?: unknown } | undefined, i) => {
+        const id = client?.clientId;
+        if (typeof id === 'string' && seen.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'clientId'], message: `duplicate clientId "${id}"` });
+        seen.add(id);
+      });
+    },
+    // also when a client has other problems: a duplicate is reported in the same round, not the next one
+    { when: () => true },
+  );
 
 /** Prometheus' registered default port for exporters; the metrics listener binds loopback unless told otherwise. */
 export const DEFAULT_METRICS_PORT = 9464;

@@ -219,6 +219,14 @@ describe('config: messages in plain words, one per mistake', () => {
     ]);
   });
 
+  it('a duplicate clientId is reported in the same round as its clients\' other problems', () => {
+    expect(problems(minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_pst } }'))).toEqual([
+      'upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
+      'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_post?',
+      'upstreams.okta.clients[1].clientId: duplicate clientId "b"',
+    ]);
+  });
+
   it('a badly named upstream is checked inside too, in the same round', () => {
     expect(problems('upstreams:\n  Okta: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_pots } }] }')).toEqual([
       'upstreams.Okta (name): upstream names are [a-z0-9-]+ (they become URL paths)',
