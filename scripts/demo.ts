@@ -12,8 +12,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { startFromFile } from '../src/cli/start.js';
 import { createLogger } from '../src/log.js';
-import { freePort } from '../test/support/bridge.js';
-import { startIdp } from '../test/support/idp.js';
+import { listenIdp } from '../test/support/idp.js';
 import { writeKeyFile } from '../test/support/keys.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -27,23 +26,17 @@ async function main(): Promise<void> {
   process.env.DEMO_BROKER_SECRET = brokerSecret;
   process.env.DEMO_KEY_FILE = keyFile;
 
-  const port = await freePort();
-  const bridgeUrl = `http://127.0.0.1:${port}`;
-  const idp = await startIdp({
-    clients: [{ client_id: 'acme-upstream', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridgeUrl}/acme/jwks.json` }],
-    apiAudience: 'urn:demo:api',
-  });
-  step(1, `A local IdP (oidc-provider) at ${idp.issuer}`);
-  console.log(`   client "acme-upstream" must authenticate with private_key_jwt; its jwks_uri is ${bridgeUrl}/acme/jwks.json`);
-
+  // Both on ports the kernel picks: the IdP listens first (authbridge's config names its issuer), authbridge
+  // starts, then the IdP registers the client whose jwks_uri is authbridge's real URL.
+  const pendingIdp = await listenIdp({ apiAudience: 'urn:demo:api' });
   const configFile = join(dir, 'authbridge.yaml');
   writeFileSync(
     configFile,
-    `server: { host: 127.0.0.1, port: ${port}, metricsPort: 0, publicUrl: "${bridgeUrl}" }
+    `server: { host: 127.0.0.1, port: 0, metricsPort: 0 }
 store: { type: memory }
 upstreams:
   acme:
-    issuer: ${idp.issuer}
+    issuer: ${pendingIdp.issuer}
     clients:
       - clientId: broker
         clientSecret: \${DEMO_BROKER_SECRET}
@@ -59,6 +52,12 @@ upstreams:
   const logLines: string[] = [];
   const log = createLogger({ destination: new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }) });
   const bridge = await startFromFile(configFile, { log });
+  const bridgeUrl = bridge.url;
+  const idp = await pendingIdp.start([
+    { client_id: 'acme-upstream', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridgeUrl}/acme/jwks.json` },
+  ]);
+  step(1, `A local IdP (oidc-provider) at ${idp.issuer}`);
+  console.log(`   client "acme-upstream" must authenticate with private_key_jwt; its jwks_uri is ${bridgeUrl}/acme/jwks.json`);
   step(2, `authbridge at ${bridge.url} (memory store), config ${configFile}:`);
   console.log(`   upstream "acme": broker --client_secret_post--> authbridge --private_key_jwt (ES256)--> IdP`);
   const jwks = (await (await fetch(`${bridgeUrl}/acme/jwks.json`)).json()) as { keys: { kid: string; alg: string }[] };

@@ -1,7 +1,7 @@
 // client_secret_basic encodings, checked on the Authorization header that reached the IdP. RFC 6749 §2.3.1
 // form-urlencodes client_id and secret before base64; `raw` sends them as they are, for servers that do not decode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, freePort, type Bridge } from '../support/bridge.js';
+import { startBridge, type Bridge } from '../support/bridge.js';
 import { downstreamClient, oidc } from '../support/downstream.js';
 import { startIdp, type Idp } from '../support/idp.js';
 
@@ -19,7 +19,6 @@ beforeAll(async () => {
       { client_id: 'plain-id', client_secret: 'raw: & ! spaced secret', token_endpoint_auth_method: 'client_secret_basic' },
     ],
   });
-  const port = await freePort();
   bridge = await startBridge(
     {
       upstreams: {
@@ -35,7 +34,6 @@ beforeAll(async () => {
         },
       },
     },
-    { port },
   );
 });
 afterAll(async () => {

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
 import { importSigningKey } from '../../src/keys/signing-key.js';
 import { createLogger } from '../../src/log.js';
-import { freePort } from '../support/bridge.js';
-import { startIdp, type Idp } from '../support/idp.js';
+import { listenIdp, type Idp, type PendingIdp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
 
@@ -19,6 +18,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-keys-'));
 const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64'), BROKER_SECRET: 'cli-keys-broker-secret' };
 let redis: RedisServer;
+let pendingIdp: PendingIdp;
 let idp: Idp;
 let proxy: RunningProxy | undefined;
 let configFile: string;
@@ -41,17 +41,11 @@ function cliWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]) {
 beforeAll(async () => {
   Object.assign(process.env, env); // the in-process proxy reads the same variables (this file runs in its own worker)
   redis = await redisForTests();
-  const port = await freePort();
-  idp = await startIdp({
-    clients: [
-      { client_id: 'up-managed', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/idp/jwks.json` },
-      { client_id: 'up-files', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/idp/jwks.json` },
-    ],
-  });
+  pendingIdp = await listenIdp({}); // its clients once the proxy listens: their jwks_uri is the proxy's
   configFile = join(dir, 'authbridge.yaml');
   writeFileSync(
     configFile,
-    `server: { host: 127.0.0.1, port: ${port}, metricsPort: 0 }
+    `server: { host: 127.0.0.1, port: 0, metricsPort: 0 }
 store:
   type: redis
   redis: { url: "${redis.url}", keyPrefix: ${redis.keyPrefix} }
@@ -59,8 +53,8 @@ keys:
   encryptionKey: \${AUTHBRIDGE_KEK}
 upstreams:
   idp:
-    issuer: ${idp.issuer}
-    tokenEndpoint: ${idp.tokenEndpoint}
+    issuer: ${pendingIdp.issuer}
+    tokenEndpoint: ${pendingIdp.tokenEndpoint}
     clients:
       - clientId: broker
         clientSecret: \${BROKER_SECRET}
@@ -77,7 +71,7 @@ upstreams:
 });
 afterAll(async () => {
   await proxy?.stop();
-  await idp?.close();
+  await (idp ?? pendingIdp)?.close();
   await redis?.close();
 });
 
@@ -111,6 +105,10 @@ describe('authbridge keys / jti', () => {
 
   it('the running proxy serves that JWKS; the first of several key files signs; jti show finds the request', async () => {
     proxy = await startFromFile(configFile, { log: createLogger({ level: 'silent' }) });
+    idp = await pendingIdp.start([
+      { client_id: 'up-managed', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${proxy.url}/idp/jwks.json` },
+      { client_id: 'up-files', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${proxy.url}/idp/jwks.json` },
+    ]);
     const exported = JSON.parse((await cli('keys', 'export-public', '--upstream', 'idp')).stdout) as { keys: { kid: string; d?: string }[] };
     expect(JSON.parse(await (await fetch(`${proxy.url}/idp/jwks.json`)).text())).toEqual(exported);
     expect(exported.keys).toHaveLength(3); // the managed key and both files

@@ -2,18 +2,18 @@
 // OAuth error and the metric that counts it; authorization_code and refresh_token requests are never sent
 // twice; and Redis killed under load fails closed (503, never a 200 without a jti record) and recovers on
 // its own, with no request lost.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freePort, startBridge, type Bridge } from '../support/bridge.js';
+import { closedPort, startBridge, type Bridge } from '../support/bridge.js';
 import { faults, rawResponse, startFaultUpstream, type Fault, type FaultUpstream } from '../support/fault-upstream.js';
-import { startIdp, type Idp } from '../support/idp.js';
+import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
-import { ownRedis, type RedisServer } from '../support/redis.js';
+import { ownRedis, spawnRedisServer, spawnRedisServerOn, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
 
 const SECRET = 'faults-broker-secret-5be1';
@@ -96,7 +96,7 @@ describe('upstream faults', () => {
 
   beforeAll(async () => {
     for (const [name, fault] of Object.entries(FAULTS)) stubs[name as keyof typeof FAULTS] = await startFaultUpstream(fault);
-    const closed = await freePort();
+    const closed = await closedPort();
     const upstream = (tokenEndpoint: string) => ({
       issuer: new URL(tokenEndpoint).origin,
       tokenEndpoint,
@@ -254,13 +254,15 @@ describe('upstream faults', () => {
 
 /** A redis-server with an append-only file fsynced on every write: what it acknowledged survives kill -9. */
 async function persistentRedis() {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-faults-redis-'));
+  const args = ([port]: number[]) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'yes'];
   let child: ChildProcess | undefined;
+  let port = 0;
   const start = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'yes'];
-    child = spawn('redis-server', args, { stdio: 'ignore' });
-    child.on('error', () => {});
+    // first on a port of its own; after a kill, on that same port again (clients reconnect to it)
+    const started = port ? await spawnRedisServerOn([port], args) : await spawnRedisServer(args);
+    child = started.child;
+    port = started.ports[0]!;
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     try {
@@ -287,24 +289,23 @@ describe('8. Redis killed under load', () => {
 
   beforeAll(async () => {
     redis = await persistentRedis();
-    const port = await freePort();
-    idp = await startIdp({
-      clients: [{ client_id: 'up-pk', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `http://127.0.0.1:${port}/idp/jwks.json` }],
-    });
+    const pending = await listenIdp({}); // its client once authbridge listens: the jwks_uri is authbridge's
     bridge = await startBridge(
       {
         server: { metricsPort: 0 },
         store: { type: 'redis', redis: { url: redis.url, keyPrefix: PREFIX, commandTimeoutMs: 200 } },
         upstreams: {
           idp: {
-            issuer: idp.issuer,
-            tokenEndpoint: idp.tokenEndpoint,
+            issuer: pending.issuer,
+            tokenEndpoint: pending.tokenEndpoint,
             clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up-pk', method: 'private_key_jwt', key: { file: writeKeyFile('ec-p256') } } }],
           },
         },
       },
-      { port },
     );
+    idp = await pending.start([
+      { client_id: 'up-pk', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/idp/jwks.json` },
+    ]);
   });
   afterAll(async () => {
     await bridge?.stop();

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeySet } from '../../src/store/types.js';
-import { freePort, startBridge, type Bridge } from '../support/bridge.js';
-import { startIdp, type Idp } from '../support/idp.js';
+import { startBridge, type Bridge } from '../support/bridge.js';
+import { listenIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { reportHostile } from '../support/hostile-report.js';
 import { postForm } from '../support/scenario.js';
@@ -22,23 +22,20 @@ let idp: Idp;
 let a: Bridge;
 let b: Bridge;
 let c: Bridge | undefined;
-let config: (port: number) => Record<string, unknown>;
+let config: () => Record<string, unknown>;
 
 beforeAll(async () => {
   redis = await redisForTests();
   raw = new Redis(redis.url);
-  const portA = await freePort();
-  idp = await startIdp({
-    clients: [{ client_id: 'up-managed', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `http://127.0.0.1:${portA}/idp/jwks.json` }],
-  });
-  config = (port: number) => ({
-    server: { publicUrl: `http://127.0.0.1:${port}` },
+  // the IdP's port first, its client (whose jwks_uri is replica A's) once A listens
+  const pending = await listenIdp({});
+  config = () => ({
     store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix } },
     keys: { encryptionKey: KEK, refreshSeconds: 0.2 },
     upstreams: {
       idp: {
-        issuer: idp.issuer,
-        tokenEndpoint: idp.tokenEndpoint,
+        issuer: pending.issuer,
+        tokenEndpoint: pending.tokenEndpoint,
         clients: [
           {
             clientId: 'broker',
@@ -49,7 +46,10 @@ beforeAll(async () => {
       },
     },
   });
-  [a, b] = await Promise.all([startBridge(config(portA), { port: portA }), startBridge(config(0))]);
+  [a, b] = await Promise.all([startBridge(config()), startBridge(config())]);
+  idp = await pending.start([
+    { client_id: 'up-managed', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${a.url}/idp/jwks.json` },
+  ]);
 });
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
@@ -136,7 +136,7 @@ describe('the key set lost by Redis, twice, under traffic', () => {
 
     // second loss; a third replica starts in the middle of it and must not bootstrap a key of its own
     await loseEverythingButJti();
-    const starting = startBridge(config(0));
+    const starting = startBridge(config());
     const during2 = await traffic([a, b], 'loss2', 1000);
     c = await starting;
     await until('the key set to be written back again', async () => (await storedSet()) !== undefined);

@@ -2,10 +2,14 @@
 // discovery, pretty logs.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startBridge, type Bridge } from '../support/bridge.js';
-import { startIdp } from '../support/idp.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { closedPort, startBridge, type Bridge } from '../support/bridge.js';
+import { listenIdp } from '../support/idp.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const bridges: Bridge[] = [];
@@ -16,10 +20,10 @@ const upstream = (issuer: string) => ({ issuer, clients: [{ clientId: 'c', upstr
 
 describe('server.metricsPort', () => {
   it('serves /metrics there only, on loopback by default; the proxy port does not expose it', async () => {
-    const metricsPort = await freePort();
-    const bridge = await startBridge({ server: { metricsPort }, upstreams: { idp: upstream('https://idp.example.com') } });
+    const bridge = await startBridge({ server: { metricsPort: 0 }, upstreams: { idp: upstream('https://idp.example.com') } });
     bridges.push(bridge);
-    expect(bridge.proxy.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
+    expect(bridge.proxy.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(bridge.proxy.metricsUrl).not.toBe(bridge.url);
     const scrape = await fetch(`${bridge.proxy.metricsUrl}/metrics`);
     expect(scrape.status).toBe(200);
     expect(scrape.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -50,11 +54,15 @@ describe('server.metricsPort', () => {
   it('a metrics port already taken fails the start and leaves nothing listening', async () => {
     const taken = createNetServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const listeners = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
     try {
-      const port = await freePort();
       const metricsPort = (taken.address() as AddressInfo).port;
-      await expect(startBridge({ server: { metricsPort }, upstreams: { idp: upstream('https://idp.example.com') } }, { port })).rejects.toThrow('EADDRINUSE');
-      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+      const before = listeners();
+      const start = startBridge({ server: { metricsPort }, upstreams: { idp: upstream('https://idp.example.com') } });
+      await expect(start).rejects.toThrow('EADDRINUSE');
+      // the main listener (port 0) was opened, then closed: its handle goes within a few event-loop turns
+      for (let i = 0; i < 40 && listeners() !== before; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(listeners()).toBe(before);
     } finally {
       taken.close();
     }
@@ -63,14 +71,13 @@ describe('server.metricsPort', () => {
 
 describe('server.readinessChecksDiscovery', () => {
   it('is not ready while an upstream cannot be discovered, ready once it can', async () => {
-    const port = await freePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const bridge = await startBridge({ server: { readinessChecksDiscovery: true }, upstreams: { idp: upstream(issuer) } });
+    const pending = await listenIdp({}); // bound, but it answers 503 to everything until started
+    const bridge = await startBridge({ server: { readinessChecksDiscovery: true }, upstreams: { idp: upstream(pending.issuer) } });
     bridges.push(bridge);
     const notYet = await fetch(`${bridge.url}/readyz`);
     expect(notYet.status).toBe(503);
     expect(await notYet.json()).toMatchObject({ reason: 'discovery failed', upstreams: ['idp'] });
-    const idp = await startIdp({ clients: [{ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }], port });
+    const idp = await pending.start([{ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }]);
     try {
       expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
     } finally {
@@ -79,28 +86,46 @@ describe('server.readinessChecksDiscovery', () => {
   });
 
   it('is off by default: readiness does not depend on an IdP being up', async () => {
-    const bridge = await startBridge({ upstreams: { idp: upstream(`http://127.0.0.1:${await freePort()}`) } });
+    const bridge = await startBridge({ upstreams: { idp: upstream(`http://127.0.0.1:${await closedPort()}`) } });
     bridges.push(bridge);
     expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
   });
 });
 
 describe('log format', () => {
-  it.each([
+  // config/authbridge.yaml as shipped, but on ports the kernel picks: tests run in parallel, and 8080/9464 may be taken
+  const shipped = join(ROOT, 'config/authbridge.yaml');
+  const onEphemeralPorts = () => {
+    const text = readFileSync(shipped, 'utf8');
+    const patched = text.replace(/^  port: 8080$/m, '  port: 0').replace(/^  metricsPort: 9464( .*)?$/m, '  metricsPort: 0');
+    expect(patched.match(/^  (port|metricsPort): 0$/gm)).toHaveLength(2);
+    const file = join(mkdtempSync(join(tmpdir(), 'authbridge-ops-')), 'authbridge.yaml');
+    writeFileSync(file, patched);
+    return file;
+  };
+
+  it('config/authbridge.yaml: the main port on all addresses, metrics on loopback only', () => {
+    expect(loadConfigFile(shipped).server).toMatchObject({ host: '0.0.0.0', port: 8080, metricsHost: '127.0.0.1', metricsPort: 9464 });
+  });
+
+  it.concurrent.each([
     ['pretty', (out: string) => expect(out).toMatch(/INFO.*: authbridge listening/)],
-    // config/authbridge.yaml: the main port on all addresses, metrics on loopback only
-    ['json', (out: string) => expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ level: 'info', msg: 'authbridge listening', url: 'http://0.0.0.0:8080', metricsUrl: 'http://127.0.0.1:9464' })],
+    ['json', (out: string) => expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ level: 'info', msg: 'authbridge listening', url: expect.stringMatching(/^http:\/\/0\.0\.0\.0:\d+$/), metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })],
   ])('LOG_FORMAT=%s', async (format, check) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--config', 'config/authbridge.yaml'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--config', onEphemeralPorts()], {
       cwd: ROOT,
       env: { ...process.env, LOG_FORMAT: format, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const exited = once(child, 'exit'); // listened for from the start: a child that dies early is not waited for forever
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
-    for (let i = 0; i < 100 && !out.includes('authbridge listening'); i++) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    for (let i = 0; i < 150 && !out.includes('authbridge listening') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    expect(out, `stderr: ${err}`).toContain('authbridge listening');
     check(out);
   });
 });

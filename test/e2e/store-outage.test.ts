@@ -2,8 +2,8 @@
 // without a jti record); the fail-open upstream signs anyway, loudly and counted; /readyz says so; when
 // Redis is back, service resumes without a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startBridge, type Bridge } from '../support/bridge.js';
-import { startIdp, type Idp } from '../support/idp.js';
+import { startBridge, type Bridge } from '../support/bridge.js';
+import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { ownRedis, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
@@ -15,14 +15,11 @@ let bridge: Bridge;
 
 beforeAll(async () => {
   redis = await ownRedis();
-  const port = await freePort();
-  idp = await startIdp({
-    clients: [{ client_id: 'up-file', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `http://127.0.0.1:${port}/closed/jwks.json` }],
-  });
+  const pending = await listenIdp({}); // clients once authbridge listens: their jwks_uri is its URL
   const keyFile = writeKeyFile('ec-p256');
   const upstream = (onStoreFailure: string) => ({
-    issuer: idp.issuer,
-    tokenEndpoint: idp.tokenEndpoint,
+    issuer: pending.issuer,
+    tokenEndpoint: pending.tokenEndpoint,
     onStoreFailure,
     clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up-file', method: 'private_key_jwt', key: { file: keyFile } } }],
   });
@@ -31,8 +28,10 @@ beforeAll(async () => {
       store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 200 } },
       upstreams: { closed: upstream('closed'), open: upstream('open') },
     },
-    { port },
   );
+  idp = await pending.start([
+    { client_id: 'up-file', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/closed/jwks.json` },
+  ]);
 });
 afterAll(async () => {
   await bridge?.stop();

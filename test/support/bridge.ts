@@ -1,7 +1,6 @@
 // authbridge started the way `authbridge start` starts it (real config validation, runtime, HTTP server),
 // on a loopback port, with its log lines captured for assertions.
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { startProxy, type RunningProxy } from '../../src/cli/start.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
@@ -14,13 +13,22 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-/** A port free right now on 127.0.0.1: authbridge's URL must be known before the IdP registers its jwks_uri. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/**
+ * A loopback port where nothing listens, for upstreams that must refuse connections. Not an ephemeral port
+ * picked and released (another test's port-0 bind could be handed it): a privileged one that port-0 binds
+ * never get, checked to refuse. Never bind it; servers bind port 0 and read their port back.
+ */
+export async function closedPort(): Promise<number> {
+  for (const port of [1, 4, 6, 8]) if (await refuses(port)) return port;
+  throw new Error('closedPort(): every candidate port accepts connections on 127.0.0.1');
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 /**

@@ -59,9 +59,26 @@ export interface Idp {
 export interface StartIdpOptions {
   clients: IdpClientMetadata[];
   host?: string; // default 127.0.0.1
-  port?: number; // default 0 (free port)
+  port?: number; // default 0 (an ephemeral port, read back after binding)
   /** resource server the client_credentials / code grants issue JWT access tokens for */
   apiAudience?: string; // default 'urn:authbridge:test-api'
+  /**
+   * How long the IdP trusts a client's jwks_uri response. oidc-provider keeps it for at least 60 s whatever the
+   * response's Cache-Control says (models/client.js, ClientKeyStore.refresh); tests of key rotation set a few
+   * seconds so they need not wait a minute. Default: oidc-provider's own.
+   */
+  jwksCacheSeconds?: number;
+}
+
+/**
+ * An IdP whose port is bound and whose issuer is known, with no clients yet: it answers 503 until `start()`.
+ * Lets authbridge start first (on port 0) and the IdP then register authbridge's real jwks_uri.
+ */
+export interface PendingIdp {
+  issuer: string;
+  tokenEndpoint: string;
+  start(clients: IdpClientMetadata[]): Promise<Idp>;
+  close(): Promise<void>;
 }
 
 export const DEFAULT_API_AUDIENCE = 'urn:authbridge:test-api';
@@ -137,6 +154,12 @@ function recordResponse(res: ServerResponse, entry: CapturedTokenRequest): void 
 }
 
 export async function startIdp(opts: StartIdpOptions): Promise<Idp> {
+  return (await listenIdp(opts)).start(opts.clients);
+}
+
+const TOKEN_PATH = '/token'; // oidc-provider's default route, which idp-config.ts keeps
+
+export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise<PendingIdp> {
   const host = opts.host ?? '127.0.0.1';
   const apiAudience = opts.apiAudience ?? DEFAULT_API_AUDIENCE;
   const { default: ProviderCtor, errors } = await loadOidcProvider();
@@ -145,7 +168,7 @@ export async function startIdp(opts: StartIdpOptions): Promise<Idp> {
   const byRequest = new WeakMap<IncomingMessage, CapturedTokenRequest>();
 
   let provider: Provider | undefined;
-  let tokenPath = '/token';
+  let tokenPath = TOKEN_PATH;
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
   const server: Server = createServer((req, res) => {
@@ -206,50 +229,74 @@ export async function startIdp(opts: StartIdpOptions): Promise<Idp> {
     });
   });
 
-  try {
-    const { port } = server.address() as AddressInfo;
-    const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    provider = new ProviderCtor(issuer, buildConfiguration({
-      clients: opts.clients,
-      apiAudience,
-      jwks,
-      InvalidTarget: errors.InvalidTarget,
-    }));
-    // Surface invalid client metadata now instead of as an opaque invalid_client later.
-    for (const { client_id: clientId } of opts.clients) {
-      const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
-        throw new Error(`startIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
-      });
-      if (!client) throw new Error(`startIdp(): client ${clientId} was not registered`);
-    }
-    provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
-      const entry = byRequest.get(ctx.req);
-      if (entry) entry.errorDetail = err.error_detail ?? err.message;
-    });
-    tokenPath = new URL(provider.urlFor('token')).pathname;
-    handle = provider.callback();
-    const active = provider;
-
-    return {
-      issuer,
-      tokenEndpoint: provider.urlFor('token'),
-      jwksUri: provider.urlFor('jwks'),
-      authorizationEndpoint: provider.urlFor('authorization'),
-      apiAudience,
-      provider: active,
-      captured,
-      clearCaptured: () => {
-        captured.length = 0;
-      },
-      login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId),
-      close: () => new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
-    };
-  } catch (err) {
-    server.close();
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const close = () => new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
     server.closeAllConnections();
-    throw err;
-  }
+  });
+  const start = async (clients: IdpClientMetadata[]): Promise<Idp> => {
+    try {
+      if (provider) throw new Error('startIdp(): already started');
+      provider = new ProviderCtor(issuer, buildConfiguration({
+        clients,
+        apiAudience,
+        jwks,
+        InvalidTarget: errors.InvalidTarget,
+      }));
+      // Surface invalid client metadata now instead of as an opaque invalid_client later.
+      for (const { client_id: clientId } of clients) {
+        const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
+          throw new Error(`startIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
+        });
+        if (!client) throw new Error(`startIdp(): client ${clientId} was not registered`);
+        if (opts.jwksCacheSeconds !== undefined && client.jwksUri) shortenJwksCache(client, opts.jwksCacheSeconds);
+      }
+      provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
+        const entry = byRequest.get(ctx.req);
+        if (entry) entry.errorDetail = err.error_detail ?? err.message;
+      });
+      tokenPath = new URL(provider.urlFor('token')).pathname;
+      if (tokenPath !== TOKEN_PATH) throw new Error(`startIdp(): token endpoint moved to ${tokenPath}; listenIdp() announced ${TOKEN_PATH}`);
+      handle = provider.callback();
+      const active = provider;
+
+      return {
+        issuer,
+        tokenEndpoint: provider.urlFor('token'),
+        jwksUri: provider.urlFor('jwks'),
+        authorizationEndpoint: provider.urlFor('authorization'),
+        apiAudience,
+        provider: active,
+        captured,
+        clearCaptured: () => {
+          captured.length = 0;
+        },
+        login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId),
+        close,
+      };
+    } catch (err) {
+      server.close();
+      server.closeAllConnections();
+      throw err;
+    }
+  };
+  return { issuer, tokenEndpoint: `${issuer}${TOKEN_PATH}`, start, close };
+}
+
+/**
+ * Caps how long oidc-provider trusts the client's last jwks_uri response. Its ClientKeyStore keeps a response
+ * fresh for max(60 s, Cache-Control max-age, Expires) and refetches once stale (or when a signature fails to
+ * verify against a stale set); a static client is one cached instance, so capping `freshUntil` after every
+ * refresh shortens that floor for this client.
+ */
+function shortenJwksCache(client: object, seconds: number): void {
+  const store = (client as { asymmetricKeyStore: { refresh(): Promise<void>; freshUntil?: number } }).asymmetricKeyStore;
+  const refresh = store.refresh.bind(store);
+  store.refresh = async () => {
+    const before = store.freshUntil;
+    await refresh();
+    const fetchedNow = store.freshUntil !== before;
+    if (fetchedNow && store.freshUntil !== undefined) store.freshUntil = Math.min(store.freshUntil, Math.floor(Date.now() / 1000) + seconds);
+  };
 }

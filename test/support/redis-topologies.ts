@@ -1,14 +1,14 @@
 // Real Redis Sentinel and Cluster topologies for tests: redis-server processes on free loopback ports,
 // config and data in a temp dir of their own (Sentinel rewrites its config file, Cluster writes nodes.conf),
 // no persistence. close() kills every process and removes the temp dir.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './bridge.js';
+import { spawnRedisServer } from './redis.js';
 
 export interface HostPort {
   host: string;
@@ -40,16 +40,13 @@ export async function startSentinel(): Promise<SentinelTopology> {
   requireBinaries();
   const group = await ProcessGroup.create('authbridge-sentinel-');
   try {
-    const masterPort = await freePort();
-    group.spawnRedis(`master:${masterPort}`, [...serverArgs(masterPort, group.dir)]);
+    const [masterPort] = await group.spawnRedis('master', ([port]) => serverArgs(port!, group.dir));
     await waitFor(`redis master on ${HOST}:${masterPort}`, group, async () => (await command(masterPort, 'ping')) === 'PONG');
 
-    const sentinelPort = await freePort();
     const conf = join(group.dir, 'sentinel.conf');
     await writeFile(
       conf,
       [
-        `port ${sentinelPort}`,
         `bind ${HOST}`,
         `dir ${group.dir}`,
         `sentinel monitor ${SENTINEL_MASTER_NAME} ${HOST} ${masterPort} 1`,
@@ -58,15 +55,15 @@ export async function startSentinel(): Promise<SentinelTopology> {
         '',
       ].join('\n'),
     );
-    group.spawnRedis(`sentinel:${sentinelPort}`, [conf, '--sentinel']);
+    const [sentinelPort] = await group.spawnRedis('sentinel', ([port]) => [conf, '--sentinel', '--port', String(port)]);
     await waitFor(`sentinel on ${HOST}:${sentinelPort} to name master ${SENTINEL_MASTER_NAME}`, group, async () => {
       const addr = await command(sentinelPort, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME);
       return Array.isArray(addr) && addr[0] === HOST && Number(addr[1]) === masterPort;
     });
     return {
-      sentinels: [{ host: HOST, port: sentinelPort }],
+      sentinels: [{ host: HOST, port: sentinelPort! }],
       name: SENTINEL_MASTER_NAME,
-      master: { host: HOST, port: masterPort },
+      master: { host: HOST, port: masterPort! },
       close: () => group.close(),
     };
   } catch (err) {
@@ -82,17 +79,15 @@ export async function startCluster(): Promise<ClusterTopology> {
   try {
     const nodes: HostPort[] = [];
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
       // the bus port is port + 10000 by default, which can be past 65535 for an ephemeral port: pick it
-      const busPort = await freePort();
-      nodes.push({ host: HOST, port });
-      group.spawnRedis(`cluster node:${port}`, [
-        ...serverArgs(port, group.dir),
+      const [port] = await group.spawnRedis(`cluster node ${i}`, ([port, busPort]) => [
+        ...serverArgs(port!, group.dir),
         '--cluster-enabled', 'yes',
         '--cluster-port', String(busPort),
-        '--cluster-config-file', join(group.dir, `nodes-${port}.conf`),
+        '--cluster-config-file', join(group.dir, `nodes-${i}.conf`),
         '--cluster-node-timeout', '2000',
-      ]);
+      ], 2);
+      nodes.push({ host: HOST, port: port! });
     }
     await Promise.all(nodes.map((n) => waitFor(`cluster node on ${HOST}:${n.port}`, group, async () => (await command(n.port, 'ping')) === 'PONG')));
 
@@ -129,7 +124,7 @@ function requireBinaries(): void {
 
 /** The processes of one topology and their temp dir; close() is idempotent. */
 class ProcessGroup {
-  readonly #children: { label: string; child: ChildProcess; stderr: string[] }[] = [];
+  readonly #children: { label: string; child: ChildProcess; output(): string }[] = [];
   #closed = false;
 
   private constructor(readonly dir: string) {}
@@ -138,24 +133,18 @@ class ProcessGroup {
     return new ProcessGroup(await mkdtemp(join(tmpdir(), prefix)));
   }
 
-  spawnRedis(label: string, args: string[]): void {
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: string[] = [];
-    const keep = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.length > 50) output.shift();
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    child.on('error', (err) => output.push(`spawn error: ${err.message}`));
-    this.#children.push({ label, child, stderr: output });
+  /** Starts redis-server on `count` ports of its own (see spawnRedisServer); resolves with them once bound. */
+  async spawnRedis(label: string, args: (ports: number[]) => string[], count = 1): Promise<number[]> {
+    const { child, ports, output } = await spawnRedisServer(args, { count });
+    this.#children.push({ label: `${label}:${ports[0]}`, child, output });
+    return ports;
   }
 
   /** Why a wait is pointless: a process of the group exited (with its last output). */
   exited(): string | undefined {
     const dead = this.#children.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
     if (!dead) return undefined;
-    return `${dead.label} exited (${dead.child.exitCode ?? dead.child.signalCode}): ${dead.stderr.join('').trim().split('\n').slice(-5).join('\n')}`;
+    return `${dead.label} exited (${dead.child.exitCode ?? dead.child.signalCode}): ${dead.output()}`;
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,8 @@
 // down, slow, or have no discovery document.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startBridge, freePort, type Bridge } from './bridge.js';
-import { startIdp, type Idp, type IdpClientMetadata } from './idp.js';
+import { startBridge, closedPort, type Bridge } from './bridge.js';
+import { listenIdp, type Idp, type IdpClientMetadata } from './idp.js';
 import { writeKeyFile, type KeyKind } from './keys.js';
 
 /** Distinctive values, so a leak into a log or body is easy to find. */
@@ -35,12 +35,11 @@ export interface Scenario {
 }
 
 export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: number } = {}): Promise<Scenario> {
-  const port = await freePort();
-  const bridgeUrl = `http://127.0.0.1:${port}`;
-  const jwksUri = `${bridgeUrl}/idp/jwks.json`;
   const keyFiles = Object.fromEntries(PKJWT_CASES.map((c) => [c.name, writeKeyFile(c.kind)]));
-
-  const idpClients: IdpClientMetadata[] = [
+  // Every port is bound at 0 and read back: the IdP listens first (its issuer goes into authbridge's config),
+  // authbridge starts, then the IdP takes its clients, whose jwks_uri is authbridge's real URL.
+  const pendingIdp = await listenIdp({});
+  const idpClients = (jwksUri: string): IdpClientMetadata[] => [
     { client_id: 'up-basic', client_secret: up('basic'), token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'up-post', client_secret: up('post'), token_endpoint_auth_method: 'client_secret_post' },
     { client_id: 'up-hs256', client_secret: HS_SECRET, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' },
@@ -64,10 +63,9 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
       redirect_uris: [REDIRECT_URI],
     },
   ];
-  const idp = await startIdp({ clients: idpClients });
   const slow = await hangingServer();
   const quirky = await challengingServer();
-  const closedPort = await freePort();
+  const refusing = await closedPort();
 
   const verify = (name: string, upstream: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     clientId: `broker-${name}`,
@@ -76,10 +74,10 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
     upstream: { clientId: `up-${name}`, ...upstream },
   });
   const config = {
-    server: { publicUrl: bridgeUrl, maxBodyBytes: 4096 },
+    server: { maxBodyBytes: 4096 },
     upstreams: {
       idp: {
-        issuer: idp.issuer,
+        issuer: pendingIdp.issuer,
         timeoutMs: 5000,
         clients: [
           verify('basic', { method: 'client_secret_basic', clientSecret: up('basic') }),
@@ -98,8 +96,8 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
         ],
       },
       down: {
-        issuer: `http://127.0.0.1:${closedPort}`,
-        tokenEndpoint: `http://127.0.0.1:${closedPort}/token`,
+        issuer: `http://127.0.0.1:${refusing}`,
+        tokenEndpoint: `http://127.0.0.1:${refusing}/token`,
         clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }],
       },
       slow: {
@@ -114,12 +112,13 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
         clients: [{ clientId: 'c', upstream: { method: 'client_secret_basic' } }],
       },
       nodisc: {
-        issuer: `http://127.0.0.1:${closedPort}/tenant`,
+        issuer: `http://127.0.0.1:${refusing}/tenant`,
         clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }],
       },
     },
   };
-  const bridge = await startBridge(config, { port });
+  const bridge = await startBridge(config);
+  const idp = await pendingIdp.start(idpClients(`${bridge.url}/idp/jwks.json`));
   return {
     idp,
     bridge,
