@@ -167,9 +167,20 @@ export const clientSchema = z
 
 /** env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY decide; none: always direct; or an http(s):// proxy URL. */
 const proxySetting = z
-  .union([z.enum(['env', 'none']), z.url({ protocol: /^https?$/ }).describe('an http:// or https:// proxy URL (CONNECT tunnel)')])
+  .string()
+  .superRefine((value, ctx) => {
+    if (value === 'env' || value === 'none') return;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname)
+      ctx.addIssue({ code: 'custom', message: 'must be env, none, or an http:// or https:// proxy URL' });
+  })
   .default('env')
-  .describe('egress proxy for this IdP: env (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY when set), none, or a proxy URL');
+  .describe('egress proxy for this IdP: env (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY when set), none, or an http:// or https:// proxy URL (CONNECT tunnel)');
 
 export const upstreamSchema = z
   .strictObject({

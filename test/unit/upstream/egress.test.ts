@@ -258,6 +258,16 @@ describe.skipIf(!hasOpenssl)('egress through a CONNECT proxy', () => {
   });
 });
 
+describe('upstreams.X.proxy in the config', () => {
+  const check = (proxy: string) => () =>
+    validateConfig({ upstreams: { a: { issuer: 'https://a.example', proxy, clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+  it('env, none or an http(s) URL; anything else says what it may be', () => {
+    for (const ok of ['env', 'none', 'http://proxy.corp:3128', 'https://user:pw@proxy.corp']) expect(check(ok)).not.toThrow();
+    for (const bad of ['yes', 'socks5://proxy:1080', 'proxy.corp:3128'])
+      expect(check(bad)).toThrow('upstreams.a.proxy: must be env, none, or an http:// or https:// proxy URL');
+  });
+});
+
 describe('proxyChooser: the proxy a log line names is the one undici picks', () => {
   const via = (env: NodeJS.ProcessEnv, url: string, proxy: ProxySetting = 'env') => proxyChooser(proxy, env)(new URL(url));
   it('HTTPS_PROXY for https, HTTP_PROXY for http (and for https when HTTPS_PROXY is unset); lower case first', () => {
