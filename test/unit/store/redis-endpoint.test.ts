@@ -1,12 +1,12 @@
 // A store failure names the Redis it could not reach (host:port, or the sentinel / cluster seeds), never its
 // password: in the error message, in its fields, and in the log lines about it.
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
 import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log.js';
 import { RedisStore, redisEndpoint } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
+import { closedPort } from '../../support/bridge.js';
 
 const PASSWORD = 'hunter2-store-password';
 
@@ -20,13 +20,6 @@ function redisConfig(redis: Record<string, unknown>): RedisStoreConfig {
   return config.store.redis;
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('store failures name the endpoint', () => {
   it('a failed connect: host:port in the message and fields, the password nowhere', async () => {

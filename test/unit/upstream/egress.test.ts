@@ -19,6 +19,7 @@ import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatcher.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
+import { closedPort } from '../../support/bridge.js';
 
 const hasOpenssl = (() => {
   try {
@@ -352,11 +353,3 @@ describe('failures name their phase', () => {
     expect(failureLine(b)).toMatchObject({ requestId: res.requestId, during: 'discovery', phase: 'connect', code: 'ECONNREFUSED', target: `127.0.0.1:${port}` });
   });
 });
-
-async function closedPort(): Promise<number> {
-  const server = createHttpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
