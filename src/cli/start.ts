@@ -3,7 +3,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config/errors.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFileChecked } from '../config/load.js';
 import { checkPublicUrl } from '../config/public-url.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
@@ -40,7 +40,7 @@ export interface StartOptions {
 
 /** Loads the config file and starts serving it; `reload()` reads the same file again. */
 export async function startFromFile(file: string, opts: StartOptions = {}): Promise<RunningProxy> {
-  return startProxy(loadConfigFile(file), { ...opts, source: file });
+  return startProxy(await loadConfigFileChecked(file), { ...opts, source: file });
 }
 
 /** Builds store, runtime and app from a validated config and listens. */
@@ -84,7 +84,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   async function reloadOnce(): Promise<boolean> {
     const current = runtime;
     try {
-      const nextConfig = loadConfigFile(source);
+      const nextConfig = await loadConfigFileChecked(source);
       checkPublicUrl(nextConfig, source, listenHost);
       const next = await prepareReload(current.config, nextConfig, { store, log, metrics }, source);
       runtime = next; // the swap: requests from here on use the new runtime

@@ -1,5 +1,5 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFileChecked } from '../config/load.js';
 import { publicUrlIssue } from '../config/public-url.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -15,7 +15,7 @@ export interface ValidateResult {
 export async function validateFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ValidateResult> {
   const store = new MemoryStore();
   try {
-    const config = loadConfigFile(file, env);
+    const config = await loadConfigFileChecked(file, env);
     // the whole config is checked in one round: the publicUrl rule, then the keys (files, the store's managed keys)
     const issues = [publicUrlIssue(config)].filter((i) => i !== undefined);
     let runtime;

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { extractReferences, restoreReferences, substituteEnv, type EnvReferences } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { toConfigIssues } from './issues.js';
+import { keyFileIssues } from './key-files.js';
 import { configSchema, upstreamSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'config/authbridge.yaml';
@@ -22,6 +23,22 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     throw new ConfigError(file, [{ path: '', message: `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
   return parseConfig(text, file, env);
+}
+
+const UNVALIDATED = new WeakMap<ConfigError, unknown>();
+
+/**
+ * `loadConfigFile`, and when the schema refuses the file, its key files checked as well: `validate` and `start`
+ * report every problem in one round (a valid config has its key files read when its keys are loaded).
+ */
+export async function loadConfigFileChecked(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  try {
+    return loadConfigFile(file, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError) || !UNVALIDATED.has(err)) throw err;
+    const more = await keyFileIssues(UNVALIDATED.get(err), err.issues);
+    throw more.length > 0 ? new ConfigError(err.source, [...err.issues, ...more]) : err;
+  }
 }
 
 /** Parses and validates config text (YAML or JSON). `${VAR}` may stand anywhere a value can (see env.ts). */
@@ -56,7 +73,11 @@ function validateTree(raw: unknown, source: string, env: NodeJS.ProcessEnv, refs
     const unresolved = new Set(issues.map((i) => i.path));
     issues.push(...toConfigIssues(withBadlyNamedUpstreams(result.error.issues, resolved), configSchema, resolved).filter((i) => !unresolved.has(i.path.replace(/ \(name\)$/, ''))));
   }
-  if (issues.length > 0) throw new ConfigError(source, issues);
+  if (issues.length > 0) {
+    const error = new ConfigError(source, issues);
+    if (!result.success) UNVALIDATED.set(error, resolved); // for loadConfigFileChecked; never on the error itself (logs)
+    throw error;
+  }
   return deepFreeze(result.data!);
 }
 

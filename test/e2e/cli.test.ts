@@ -61,6 +61,7 @@ describe('authbridge validate', () => {
     expect(stderr).toContain('upstreams.okta.clients[0].clientSecret: environment variable MISSING_SECRET is not set');
     expect(stderr).toContain('server.port:');
     expect(stderr).toContain('upstreams.okta.issuer: must be an https URL');
+    expect(stderr).toContain('upstreams.okta.clients[0].upstream.key.file: cannot read key file /nonexistent.pem: ENOENT');
   });
 
   it('reads the file named by AUTHBRIDGE_CONFIG', async () => {

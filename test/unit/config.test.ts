@@ -284,6 +284,17 @@ describe('config: key files are checked at load, with the field path', () => {
     ]);
   });
 
+  it('a file the schema refuses has its key files checked in the same round', async () => {
+    const path = join(dir, 'typo-and-key.yaml');
+    const missing = join(dir, 'missing.pem');
+    writeFileSync(path, minimal(`- { clientId: b, clientSecert: s, upstream: { method: private_key_jwt, key: { files: ["${missing}"] } } }`));
+    expect((await validateFile(path, {})).lines).toEqual([
+      `${path}: 2 problem(s)`,
+      '  upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
+      `  upstreams.okta.clients[0].upstream.key.files[0]: cannot read key file ${missing}: ENOENT`,
+    ]);
+  });
+
   it('server.publicUrl is required once an IdP fetches a JWKS, unless authbridge listens on loopback only', async () => {
     const key = writeKeyFile('ec-p256', 'pem', dir);
     const check = async (server: string) => {
