@@ -18,16 +18,18 @@ Usage:
   authbridge validate [--config FILE]   check a config file (schema, env references, key files)
   authbridge jti show JTI [--config FILE]
                                         the record of an assertion (upstream, client, request id, times)
-  authbridge keys list [--config FILE]  managed keys: states and ages
+  authbridge keys list [--config FILE]  managed keys: states and ages (reads only; checks the KEK)
   authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--force-promote] [--config FILE]
                                         force one rotation step (publish a next key, or promote it once it
                                         was published prePublishSeconds; --force-promote: promote it now)
   authbridge keys export-public [--upstream NAME] [--config FILE]
                                         the public JWKS, to paste into an IdP that cannot fetch a URL
+                                        (reads only: creates no key)
   authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]
                                         a private key for \`key: { file }\`
   authbridge --version
 
+A command is required: without one this text is printed and the exit status is 2.
 FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.
 A running proxy reloads its config on SIGHUP and when the file changes; SIGTERM drains it.`;
 
