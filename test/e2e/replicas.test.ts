@@ -16,7 +16,7 @@ import { postForm } from '../support/scenario.js';
 const KEK = randomBytes(32).toString('base64');
 const SECRET = 'replica-broker-secret-5b1e';
 const OWNER = 'idp/broker';
-const IDP_JWKS_CACHE = 2; // seconds the IdP trusts a fetched JWKS (startIdp's jwksCacheSeconds)
+const IDP_JWKS_CACHE = 2; // seconds the IdP trusts a fetched JWKS in the rotation test (oidc-provider's floor: 60)
 const PRE_PUBLISH = 5; // longer than the IdP's JWKS cache
 
 let redis: RedisServer;
@@ -28,7 +28,7 @@ let config: () => Record<string, unknown>;
 beforeAll(async () => {
   redis = await redisForTests();
   // the IdP's port first, its client (whose jwks_uri is replica A's) once A listens
-  const pending = await listenIdp({ jwksCacheSeconds: IDP_JWKS_CACHE });
+  const pending = await listenIdp({});
   config = () => ({
     store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix } },
     keys: { encryptionKey: KEK, refreshSeconds: 0.2 },
@@ -134,6 +134,7 @@ describe('two replicas, one Redis', () => {
 
   it('a forced rotation on one replica is seen by the other; the IdP accepts assertions before, during and after it', async () => {
     idp.clearCaptured();
+    idp.setJwksCacheSeconds(IDP_JWKS_CACHE); // from here on; the earlier tests ran against oidc-provider's own cache
     const statuses: number[] = [];
     let running = true;
     let n = 0;

@@ -53,6 +53,8 @@ export interface Idp {
    *  log in as `accountId` (default 'alice'), grant consent, and return the final redirect to the
    *  client's redirect_uri (?code=...&state=...&iss=...). Throws on an error redirect or anything unexpected. */
   login(authorizationUrl: string | URL, accountId?: string): Promise<URL>;
+  /** From now on, trust a client's jwks_uri response for at most `seconds` (undefined: oidc-provider's own). */
+  setJwksCacheSeconds(seconds: number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -235,6 +237,8 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
     server.close((err) => (err ? reject(err) : resolve()));
     server.closeAllConnections();
   });
+  let jwksCacheSeconds = opts.jwksCacheSeconds;
+  const jwksCaches: ((seconds: number) => void)[] = [];
   const start = async (clients: IdpClientMetadata[]): Promise<Idp> => {
     try {
       if (provider) throw new Error('startIdp(): already started');
@@ -250,7 +254,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           throw new Error(`startIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
         });
         if (!client) throw new Error(`startIdp(): client ${clientId} was not registered`);
-        if (opts.jwksCacheSeconds !== undefined && client.jwksUri) shortenJwksCache(client, opts.jwksCacheSeconds);
+        if (client.jwksUri) jwksCaches.push(capJwksCache(client, () => jwksCacheSeconds));
       }
       provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
         const entry = byRequest.get(ctx.req);
@@ -273,6 +277,10 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           captured.length = 0;
         },
         login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId),
+        setJwksCacheSeconds: (seconds) => {
+          jwksCacheSeconds = seconds;
+          if (seconds !== undefined) for (const cap of jwksCaches) cap(seconds);
+        },
         close,
       };
     } catch (err) {
@@ -285,18 +293,22 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
 }
 
 /**
- * Caps how long oidc-provider trusts the client's last jwks_uri response. Its ClientKeyStore keeps a response
- * fresh for max(60 s, Cache-Control max-age, Expires) and refetches once stale (or when a signature fails to
- * verify against a stale set); a static client is one cached instance, so capping `freshUntil` after every
- * refresh shortens that floor for this client.
+ * Lets the test cap how long oidc-provider trusts the client's last jwks_uri response. Its ClientKeyStore keeps
+ * a response fresh for max(60 s, Cache-Control max-age, Expires) and refetches once stale (or when a signature
+ * fails to verify against a stale set); a static client is one cached instance, so capping `freshUntil` after
+ * every refresh (and at once, through the function returned) shortens that floor for this client.
  */
-function shortenJwksCache(client: object, seconds: number): void {
+function capJwksCache(client: object, limit: () => number | undefined): (seconds: number) => void {
   const store = (client as { asymmetricKeyStore: { refresh(): Promise<void>; freshUntil?: number } }).asymmetricKeyStore;
+  const cap = (seconds: number) => {
+    if (store.freshUntil !== undefined) store.freshUntil = Math.min(store.freshUntil, Math.floor(Date.now() / 1000) + seconds);
+  };
   const refresh = store.refresh.bind(store);
   store.refresh = async () => {
     const before = store.freshUntil;
     await refresh();
-    const fetchedNow = store.freshUntil !== before;
-    if (fetchedNow && store.freshUntil !== undefined) store.freshUntil = Math.min(store.freshUntil, Math.floor(Date.now() / 1000) + seconds);
+    const seconds = limit();
+    if (seconds !== undefined && store.freshUntil !== before) cap(seconds);
   };
+  return cap;
 }

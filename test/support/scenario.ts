@@ -117,8 +117,15 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
       },
     },
   };
-  const bridge = await startBridge(config);
-  const idp = await pendingIdp.start(idpClients(`${bridge.url}/idp/jwks.json`));
+  let bridge: Bridge | undefined;
+  let idp: Idp;
+  try {
+    bridge = await startBridge(config);
+    idp = await pendingIdp.start(idpClients(`${bridge.url}/idp/jwks.json`));
+  } catch (err) {
+    await Promise.allSettled([bridge?.stop(), pendingIdp.close(), slow.close(), quirky.close()]);
+    throw err;
+  }
   return {
     idp,
     bridge,
