@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
 import { importSigningKey } from '../../src/keys/signing-key.js';
 import { createLogger } from '../../src/log.js';
+import { authbridgeArgv } from '../support/cli.js';
 import { listenIdp, type Idp, type PendingIdp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
@@ -26,7 +27,7 @@ let configFile: string;
 const cli = (...args: string[]) => cliWith({}, ...args);
 
 function cliWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args, '--config', configFile], {
+  const child = spawn(process.execPath, [...authbridgeArgv(), ...args, '--config', configFile], {
     cwd: ROOT,
     env: { ...process.env, ...env, LOG_LEVEL: 'warn', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,13 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { authbridgeArgv } from '../support/cli.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-'));
 
-/** Runs a TypeScript entry through tsx, or with `script: null`, the built bin `dist/main.js` itself. */
+/**
+ * Runs the CLI (support/cli.ts: the build when fresh, else src/main.ts through tsx), another TypeScript entry
+ * through tsx, or with `script: null`, the built bin `dist/main.js` itself.
+ */
 function run(args: string[], env: NodeJS.ProcessEnv = {}, script: string | null = 'src/main.ts') {
-  const argv = script === null ? [join(ROOT, 'dist/main.js'), ...args] : ['--import', 'tsx', script, ...args];
+  const entry = script === null ? [join(ROOT, 'dist/main.js')] : script === 'src/main.ts' ? authbridgeArgv() : ['--import', 'tsx', script];
+  const argv = [...entry, ...args];
   const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { authbridgeArgv } from '../support/cli.js';
 import { CHART, ROOT, helm, helmTemplate } from '../support/helm.js';
 
 /** rendered manifests and configs are inspected loosely; expect() does the checking */
@@ -315,7 +316,7 @@ describe('refused values', () => {
 
 describe('the rendered authbridge.yaml passes `authbridge validate`', () => {
   const tsx = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    spawnSync(process.execPath, [...authbridgeArgv(), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
   /** Dummy values for the ${VAR} references (the right shape for the few that have one). */
   function dummyEnv(text: string): Record<string, string> {

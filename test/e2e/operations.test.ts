@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { closedPort, startBridge, type Bridge } from '../support/bridge.js';
+import { authbridgeArgv } from '../support/cli.js';
 import { listenIdp } from '../support/idp.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -112,7 +113,7 @@ describe('log format', () => {
     ['pretty', (out: string) => expect(out).toMatch(/INFO.*: authbridge listening/)],
     ['json', (out: string) => expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ level: 'info', msg: 'authbridge listening', url: expect.stringMatching(/^http:\/\/0\.0\.0\.0:\d+$/), metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })],
   ])('LOG_FORMAT=%s', async (format, check) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--config', onEphemeralPorts()], {
+    const child = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', onEphemeralPorts()], {
       cwd: ROOT,
       env: { ...process.env, LOG_FORMAT: format, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
