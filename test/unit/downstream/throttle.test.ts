@@ -47,7 +47,9 @@ describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
   afterAll(async () => {
     await store?.close();
   });
-  const fresh = () => (throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + Math.floor(Math.random() * 1000) }));
+  // a window of its own per test gives each test counters of its own (the window is part of the counter's name)
+  let tests = 0;
+  const fresh = () => (throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + tests++ }));
 
   it('refuses a client+address pair after perClientAddress failures with 429, Retry-After and an OAuth error', async () => {
     fresh();
