@@ -30,7 +30,8 @@ beforeAll(async () => {
   // the IdP's port first, its client (whose jwks_uri is replica A's) once A listens
   const pending = await listenIdp({});
   config = () => ({
-    store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix } },
+    // a loaded CI machine can stall the event loop past the 500 ms default; latency is not what these tests measure
+    store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 2000 } },
     keys: { encryptionKey: KEK, refreshSeconds: 0.2 },
     upstreams: {
       idp: {

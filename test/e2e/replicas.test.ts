@@ -30,7 +30,8 @@ beforeAll(async () => {
   // the IdP's port first, its client (whose jwks_uri is replica A's) once A listens
   const pending = await listenIdp({});
   config = () => ({
-    store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix } },
+    // a loaded CI machine can stall the event loop past the 500 ms default; latency is not what these tests measure
+    store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 2000 } },
     keys: { encryptionKey: KEK, refreshSeconds: 0.2 },
     upstreams: {
       idp: {
@@ -82,17 +83,18 @@ describe('two replicas, one Redis', () => {
 
   it('1,000 requests split between them: 1,000 tokens, 1,000 distinct jti, each recorded with its request', async () => {
     idp.clearCaptured();
-    const results: number[] = [];
+    const results: { status: number; error?: unknown; description?: unknown }[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: 50 }, async () => {
         while (next < 1000) {
           const i = next++;
-          results.push((await token(i % 2 ? b : a, `split-${i}`)).status);
+          const res = await token(i % 2 ? b : a, `split-${i}`);
+          results.push({ status: res.status, error: res.json.error, description: res.json.error_description });
         }
       }),
     );
-    expect(results.filter((s) => s === 200)).toHaveLength(1000);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
     const seen = idp.captured;
     expect(seen).toHaveLength(1000);
     const jtis = new Set(seen.map((r) => r.assertion!.claims.jti as string));
