@@ -1,0 +1,140 @@
+/**
+ * The process-level sections of the configuration: the listeners (`server`), the shared `store`, the managed
+ * keys' KEK (`keys`) and the throttling of failed client authentication (`throttle`). Part of the one
+ * configuration contract: `schema.ts` assembles them with the upstreams.
+ */
+import { z } from 'zod';
+import { decodeKek, KekFormatError } from '../keys/seal.js';
+
+/** Prometheus' registered default port for exporters; the metrics listener binds loopback unless told otherwise. */
+export const DEFAULT_METRICS_PORT = 9464;
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
+    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024).describe('open client connections per listener; further connections are closed at once'),
+    headersTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(5_000)
+      .describe("a request's headers must arrive within this (counted from its first byte, or from the connection's opening); else 408 and the connection is closed"),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(600_000)
+      .default(10_000)
+      .describe('the whole request, headers and body, must arrive within this; else 408 and the connection is closed (the upstream exchange is not counted)'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .nullable()
+      .default(DEFAULT_METRICS_PORT)
+      .describe('the listener for /metrics (and the health probes), on metricsHost; 0: an ephemeral port; null: no such listener, /metrics is served on the main port'),
+    metricsHost: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('the address the metrics listener binds (default loopback: nothing outside the host or pod reaches it); 0.0.0.0 to let Prometheus scrape it'),
+    shutdownDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(120_000)
+      .default(0)
+      .describe('on SIGTERM: keep serving this long with /readyz answering 503, so load balancers stop sending first'),
+    shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('then: how long in-flight requests may take to finish'),
+    watchConfig: z.boolean().default(true).describe('reload when the config file changes (SIGHUP reloads either way)'),
+    readinessChecksDiscovery: z.boolean().default(false).describe('/readyz also requires every upstream token endpoint to be resolvable (discovery)'),
+  })
+  .superRefine((server, ctx) => {
+    // node refuses a headers deadline longer than the request's (the whole request includes the headers)
+    if (server.headersTimeoutMs > server.requestTimeoutMs)
+      ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: `must not exceed requestTimeoutMs (${server.requestTimeoutMs})` });
+    if (server.metricsPort !== null && server.metricsPort !== 0 && server.metricsPort === server.port)
+      ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: 'must differ from port (metricsPort: null serves /metrics on the main port)' });
+  });
+
+const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
+
+export const redisStoreSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional()
+      .describe('single node: redis://[user:password@]host:port[/db]'),
+    sentinels: z.array(hostPort).min(1).optional().describe('Sentinel: the sentinels; with `name`'),
+    name: z.string().min(1).optional().describe('Sentinel: the master group name'),
+    cluster: z.array(hostPort).min(1).optional().describe('Cluster: seed nodes'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    tls: z.boolean().default(false).describe('TLS to Redis (with sentinels: to the master)'),
+    sentinelTls: z.boolean().default(false).describe('TLS to the sentinels themselves'),
+    keyPrefix: z.string().regex(/^[\w:.-]{1,64}$/).default('authbridge').describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
+    commandTimeoutMs: z.number().int().min(20).max(10_000).default(500),
+    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  })
+  .superRefine((r, ctx) => {
+    const modes = [r.url, r.sentinels, r.cluster].filter((m) => m !== undefined).length;
+    if (modes !== 1) ctx.addIssue({ code: 'custom', message: 'set exactly one of url, sentinels (+ name) or cluster' });
+    if (r.sentinels && !r.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'required with sentinels' });
+  });
+
+export const storeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('memory') }),
+  z.strictObject({ type: z.literal('redis'), redis: redisStoreSchema }),
+]);
+
+export const keysSchema = z.strictObject({
+  encryptionKey: z
+    .string()
+    .superRefine((kek, ctx) => {
+      // the one decoder start-up uses too: what passes here unseals there
+      try {
+        decodeKek(kek);
+      } catch (err) {
+        if (!(err instanceof KekFormatError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.detail });
+      }
+    })
+    .optional()
+    .describe('the key-encryption key (KEK) for managed keys; required when a key is managed'),
+  refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
+});
+
+export const DEFAULT_THROTTLE = { windowSeconds: 300, perClientAddress: 10, perClient: 100, perAddress: 50 } as const;
+
+export const throttleSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    windowSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_THROTTLE.windowSeconds).describe('the window failed authentications are counted over'),
+    perClientAddress: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_THROTTLE.perClientAddress)
+      .describe('failed authentications of one client_id from one address before that pair gets 429'),
+    perClient: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_THROTTLE.perClient)
+      .describe('failures of one client_id from all addresses; past it, an address that has failed for that client once gets 429 (a clean address still gets its try)'),
+    perAddress: z.number().int().min(1).default(DEFAULT_THROTTLE.perAddress).describe('failures from one address across all client_ids (guessing client ids)'),
+    forwardedForHops: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe('trusted proxies in front of authbridge: the caller address is the X-Forwarded-For entry this many hops from the right (0: the socket peer)'),
+  })
+  .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
