@@ -1,15 +1,15 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { formatPath } from '../config/errors.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { publishJwks } from '../keys/jwks.js';
-import { managedOwnerOf, managedOwners } from '../keys/keyring.js';
+import { loadConfigKeys, managedOwners, type ConfigKeys } from '../keys/keyring.js';
 import { ManagedKeys, PromoteTooEarlyError } from '../keys/managed.js';
 import { openManagedKey } from '../keys/managed-material.js';
 import { enteredStateAt } from '../keys/rotation.js';
 import { decodeKek, KeyDecryptError } from '../keys/seal.js';
-import { importSigningKey, KeyLoadError, loadSigningKey, type SigningKey } from '../keys/signing-key.js';
+import { importSigningKey, type SigningKey } from '../keys/signing-key.js';
 import { createLogger } from '../log.js';
 import { createStore } from '../store/index.js';
 import type { KeySet, Store } from '../store/types.js';
@@ -135,23 +135,15 @@ export async function keysExportPublic(file: string, upstream: string | undefine
     if (names.length === 0) return { ok: false, text: `no upstream ${upstream} in this config` };
     const out: Record<string, unknown> = {};
     const problems: string[] = [];
+    let keys: ConfigKeys;
+    try {
+      keys = await loadConfigKeys(config, file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return { ok: false, text: err.issues.map(formatIssue).join('\n') };
+    }
     for (const name of names) {
-      const files: SigningKey[] = [];
-      const owners = new Set<string>();
-      for (const [i, client] of config.upstreams[name]!.clients.entries()) {
-        const key = client.upstream.method === 'private_key_jwt' ? client.upstream.key : undefined;
-        const owner = managedOwnerOf(name, config.upstreams[name]!, client);
-        if (owner) owners.add(owner.owner);
-        else if (typeof key === 'object')
-          for (const [j, path] of (key.files ?? [key.file!]).entries()) {
-            try {
-              files.push(await loadSigningKey(path, client.upstream.method === 'private_key_jwt' ? client.upstream.alg : 'ES256'));
-            } catch (err) {
-              if (!(err instanceof KeyLoadError)) throw err;
-              problems.push(`${formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', ...(key.files ? ['files', j] : ['file'])])}: ${err.message}`);
-            }
-          }
-      }
+      const { files, owners } = keys.upstreams.get(name)!;
       const managed: SigningKey[] = [];
       for (const owner of owners) {
         const set = await store.getKeySet(owner);

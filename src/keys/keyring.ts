@@ -56,17 +56,25 @@ export function managedOwners(config: Config): ManagedOwner[] {
   return [...owners.values()];
 }
 
+/** What a config's keys are before any store is read: key files imported, managed owners named. */
+export interface ConfigKeys {
+  /** per upstream: its key files (all published; the first of a client signs) and its managed key owners */
+  readonly upstreams: ReadonlyMap<string, { readonly files: readonly SigningKey[]; readonly owners: readonly string[] }>;
+  /** the managed owners of the config, by name */
+  readonly owners: ReadonlyMap<string, ManagedOwner>;
+  /** per private_key_jwt client: its signing key file, or the owner of the managed key it signs with */
+  readonly clients: ReadonlyMap<ClientConfig, SigningKey | string>;
+}
+
 /**
- * Loads every signing key of a config: key files are read and imported once; managed keys are loaded
- * from the store (bootstrapped if new) and unsealed with the KEK. Every unusable key is reported with
- * its config path; a wrong KEK is a start-up error.
+ * Reads and imports every key file of a config once and names its managed key owners; touches no store. Every
+ * unusable key file is reported with its config path (a ConfigError listing them all).
  */
-export async function loadKeyrings(config: Config, deps: { store: Store; log: Logger }, source: string): Promise<Keyrings> {
+export async function loadConfigKeys(config: Config, source: string): Promise<ConfigKeys> {
   const issues: ConfigIssue[] = [];
-  const signers = new Map<ClientConfig, SigningKeyProvider>();
-  const fileKeys = new Map<string, SigningKey[]>();
-  const ownersOf = new Map<string, Set<string>>();
+  const upstreams = new Map<string, { files: SigningKey[]; owners: string[] }>();
   const owners = new Map<string, ManagedOwner>();
+  const clients = new Map<ClientConfig, SigningKey | string>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
@@ -80,7 +88,7 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
       if (owner) {
         owners.set(owner.owner, owner);
         upstreamOwners.add(owner.owner);
-        signers.set(client, () => managed!.signingKey(owner.owner));
+        clients.set(client, owner.owner);
         continue;
       }
       if (out.key === undefined || out.key === 'managed') continue; // unreachable: managedOwnerOf took these
@@ -101,27 +109,35 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
         }
       }
       published.push(...loaded);
-      const signing = loaded[0];
-      if (signing) signers.set(client, () => signing);
+      if (loaded[0]) clients.set(client, loaded[0]);
     }
-    fileKeys.set(name, published);
-    ownersOf.set(name, upstreamOwners);
+    upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
   if (issues.length > 0) throw new ConfigError(source, issues);
+  return { upstreams, owners, clients };
+}
 
+/**
+ * Loads every signing key of a config: key files are read and imported once; managed keys are loaded
+ * from the store (bootstrapped if new) and unsealed with the KEK. Every unusable key is reported with
+ * its config path; a wrong KEK is a start-up error.
+ */
+export async function loadKeyrings(config: Config, deps: { store: Store; log: Logger }, source: string): Promise<Keyrings> {
+  const keys = await loadConfigKeys(config, source);
   let managed: ManagedKeys | undefined;
-  if (owners.size > 0) managed = await startManaged(config, deps, [...owners.values()], source);
+  if (keys.owners.size > 0) managed = await startManaged(config, deps, [...keys.owners.values()], source);
 
+  const signers = new Map<ClientConfig, SigningKeyProvider>();
+  for (const [client, key] of keys.clients) signers.set(client, typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
   const upstreams = new Map<string, UpstreamKeyring>();
-  for (const [name, files] of fileKeys) {
-    const upstreamOwners = [...ownersOf.get(name)!];
-    const windows = upstreamOwners.map((o) => owners.get(o)!.policy.prePublishSeconds / 2);
+  for (const [name, { files, owners }] of keys.upstreams) {
+    const windows = owners.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
     const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
-    upstreams.set(name, keyring(files, upstreamOwners, managed, maxAge));
+    upstreams.set(name, keyring(files, owners, managed, maxAge));
   }
   const keyAges = (now = Date.now()): KeyAge[] =>
-    [...ownersOf].flatMap(([upstream, names]) =>
-      [...names].flatMap((owner) =>
+    [...keys.upstreams].flatMap(([upstream, { owners }]) =>
+      owners.flatMap((owner) =>
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
