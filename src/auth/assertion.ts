@@ -73,13 +73,22 @@ async function claimNewJti(spec: AssertionSpec, requestId: string, now: number):
       if (await spec.store.claimJti(jti, { upstream: spec.upstream, clientId: spec.clientId, requestId, issuedAt: now, expiresAt })) return jti;
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      const open = spec.storeFailure?.open ?? false;
-      spec.storeFailure?.report(err);
-      if (open) return jti; // 128 random bits: unique in practice, but this one is not on record
-      throw new OAuthError(503, 'temporarily_unavailable', 'the assertion store is unavailable', { 'retry-after': '1' }, { cause: err });
+      const refusal = storeFailureRefusal(err, spec.storeFailure, 'the assertion store is unavailable');
+      if (!refusal) return jti; // 128 random bits: unique in practice, but this one is not on record
+      throw refusal;
     }
   }
   throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id');
+}
+
+/**
+ * The one rule for a store failure on the request path: it is reported to `policy` (metrics, logs); an open
+ * policy goes on without the store (undefined), a closed one (the default) answers 503 with `Retry-After: 1`.
+ */
+export function storeFailureRefusal(err: StoreUnavailableError, policy: StoreFailurePolicy | undefined, description: string): OAuthError | undefined {
+  policy?.report(err);
+  if (policy?.open) return undefined;
+  return new OAuthError(503, 'temporarily_unavailable', description, { 'retry-after': '1' }, { cause: err, reason: 'store', category: 'request' });
 }
 
 export function setAssertion(body: URLSearchParams, clientId: string, assertion: string): void {

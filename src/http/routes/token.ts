@@ -1,4 +1,5 @@
 import type { Context, Handler } from 'hono';
+import { storeFailureRefusal } from '../../auth/assertion.js';
 import type { OutboundRequest } from '../../auth/types.js';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../../downstream/client-auth.js';
@@ -128,8 +129,8 @@ async function storeGuard<T>(upstream: UpstreamRuntime, op: () => Promise<T>): P
     return await op();
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
-    upstream.storeFailure.report(err);
-    if (upstream.storeFailure.open) return undefined;
-    throw new OAuthError(503, 'temporarily_unavailable', 'the store is unavailable', { 'retry-after': '1' }, { cause: err, reason: 'store', category: 'request' });
+    const refusal = storeFailureRefusal(err, upstream.storeFailure, 'the store is unavailable');
+    if (refusal) throw refusal;
+    return undefined;
   }
 }
