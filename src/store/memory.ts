@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { countingLimiter, windowCounter, type WindowCounter } from './window-counter.js';
+import { countingLimiter, windowCounters, type WindowCounter } from './window-counter.js';
 import type { JtiRecord, KeySet, Store } from './types.js';
 
 const SWEEP_EVERY_MS = 10_000;
@@ -69,13 +69,7 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  readonly #counters = new Map<string, WindowCounter>();
-  windowCounter(name: string, windowSeconds: number): WindowCounter {
-    const id = `${name}:${windowSeconds}`;
-    let counter = this.#counters.get(id);
-    if (!counter) this.#counters.set(id, (counter = windowCounter(new RateLimiterMemory(countingLimiter(id, windowSeconds)))));
-    return counter;
-  }
+  readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters((id, seconds) => new RateLimiterMemory(countingLimiter(id, seconds)));
 
   async ping(): Promise<void> {}
 

@@ -4,7 +4,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
-import { countingLimiter, windowCounter, type WindowCounter } from './window-counter.js';
+import { countingLimiter, windowCounters, type WindowCounter } from './window-counter.js';
 
 /**
  * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same
@@ -116,21 +116,15 @@ export class RedisStore implements Store {
     return (await this.#run('releaseLock', () => this.#client.eval(RELEASE_LOCK, 1, this.#key('lock', name), token))) === 1;
   }
 
-  readonly #counters = new Map<string, WindowCounter>();
   /**
    * Throttling counters: rate-limiter-flexible's atomic INCR + expiry script. Not hash-tagged (each command
    * touches one key), so a Cluster spreads them; refused at once while Redis is not connected.
    */
-  windowCounter(name: string, windowSeconds: number): WindowCounter {
-    const id = `${name}:${windowSeconds}`;
-    let counter = this.#counters.get(id);
-    if (!counter) {
-      const keyPrefix = `${this.#prefix.slice(1, -2)}:throttle:${id}`;
-      const limiter = new RateLimiterRedis({ ...countingLimiter(keyPrefix, windowSeconds), storeClient: this.#client, rejectIfRedisNotReady: true });
-      this.#counters.set(id, (counter = windowCounter(limiter, () => ({ endpoint: this.endpoint, code: this.#connectionCode }))));
-    }
-    return counter;
-  }
+  readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters(
+    (id, seconds) =>
+      new RateLimiterRedis({ ...countingLimiter(`${this.#prefix.slice(1, -2)}:throttle:${id}`, seconds), storeClient: this.#client, rejectIfRedisNotReady: true }),
+    () => ({ endpoint: this.endpoint, code: this.#connectionCode }),
+  );
 
   async ping(): Promise<void> {
     await this.#run('ping', () => this.#client.ping());

@@ -42,3 +42,17 @@ export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpo
 
 /** Limiter options for counting only: a window, no ceiling of its own. */
 export const countingLimiter = (keyPrefix: string, windowSeconds: number) => ({ keyPrefix, duration: windowSeconds, points: Number.MAX_SAFE_INTEGER });
+
+/**
+ * `Store.windowCounter` for a store: one counter per name and window, made by `make` on first use (its `id`,
+ * `name:window`, tells its keys apart), so the same name and window always answer the same counter.
+ */
+export function windowCounters(make: (id: string, windowSeconds: number) => RateLimiterAbstract, where?: () => { endpoint?: string; code?: string }) {
+  const counters = new Map<string, WindowCounter>();
+  return (name: string, windowSeconds: number): WindowCounter => {
+    const id = `${name}:${windowSeconds}`;
+    let counter = counters.get(id);
+    if (!counter) counters.set(id, (counter = windowCounter(make(id, windowSeconds), where)));
+    return counter;
+  };
+}
