@@ -64,7 +64,8 @@ export function proxyChooser(proxy: ProxySetting, env: NodeJS.ProcessEnv): (url:
   };
 }
 
-const hostPort = (url: URL) => `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+/** host:port, the port spelled out even when it is the scheme's default; never userinfo, path or query. */
+export const hostPort = (url: URL) => `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
 const hostPortOf = (value: string) => {
   try {
     return hostPort(new URL(value));

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { createDispatcher, proxyChooser, type ProxySetting } from './dispatcher.js';
+import { createDispatcher, hostPort, proxyChooser, type ProxySetting } from './dispatcher.js';
 
 /** Why an upstream exchange failed before a complete response arrived. */
 export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
@@ -118,7 +118,7 @@ export class UpstreamClient {
     } catch (err) {
       const failure = classify(err);
       const via = this.#proxyFor(url);
-      failure.detail = { ...failure.detail, target: targetOf(url), ...(via ? { via } : {}) };
+      failure.detail = { ...failure.detail, target: hostPort(url), ...(via ? { via } : {}) };
       throw failure;
     } finally {
       this.#slots?.release();
@@ -216,7 +216,3 @@ function phaseOf(err: unknown, code: string): UpstreamPhase {
   return 'response';
 }
 
-/** host:port, the port spelled out even when it is the scheme's default; never userinfo, path or query. */
-export function targetOf(url: URL): string {
-  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
-}
