@@ -1,0 +1,255 @@
+/**
+ * IdP profiles: named sets of defaults and rules for the client assertions and Basic credentials an IdP accepts,
+ * each taken from the vendor's public documentation (cited per profile; the README prints the same table).
+ * A profile's defaults yield to explicit fields; its rules (`signingAlgs`, `maxAssertionTtlSeconds`,
+ * `requiresKid`, `requiresCertificate`) are checked at start, and a config that breaks one is refused with the rule
+ * and its source, so the mistake shows at start and not as an `invalid_client` from the IdP.
+ */
+import type { HmacAlg, SigningAlg } from './schema.js';
+
+export const PROFILE_NAMES = ['generic', 'okta', 'entra', 'auth0', 'keycloak', 'ping', 'adfs', 'fapi2'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/** The Basic credential encodings (see auth/client-secret-basic.ts). */
+export type BasicEncoding = 'form' | 'strict' | 'raw';
+/** `typ` of a client assertion's JWS header; `none`: no typ member. */
+export type AssertionTyp = 'JWT' | 'client-authentication+jwt' | 'none';
+
+/** The JWS header members of a client assertion besides `alg`. */
+export interface JwtHeaderSettings {
+  readonly typ: AssertionTyp;
+  /** `thumbprint`: the key's RFC 7638 thumbprint (what the JWKS publishes); `none`: no kid; else this literal */
+  readonly kid: string;
+  /** SHA-1 certificate thumbprint (`x5t`) */
+  readonly x5t: boolean;
+  /** SHA-256 certificate thumbprint (`x5t#S256`) */
+  readonly x5tS256: boolean;
+  /** the certificate chain (`x5c`) */
+  readonly x5c: boolean;
+}
+
+export interface ProfileDoc {
+  readonly title: string;
+  readonly url: string;
+}
+
+export interface IdpProfile {
+  readonly name: ProfileName;
+  /** the product, as the README table names it */
+  readonly idp: string;
+  /** what the IdP demands of a client assertion / Basic credentials, in one sentence (README table) */
+  readonly demands: string;
+  /** default `aud`: the token endpoint URL, or the issuer identifier */
+  readonly audience: 'token_endpoint' | 'issuer';
+  /** private_key_jwt algs of authbridge's that the IdP accepts (a rule) */
+  readonly signingAlgs: readonly SigningAlg[];
+  /** the default private_key_jwt alg */
+  readonly defaultSigningAlg: SigningAlg;
+  /** client_secret_jwt algs the IdP accepts (a rule); empty: the IdP has no client_secret_jwt */
+  readonly hmacAlgs: readonly HmacAlg[];
+  /** default JWS header members for an assertion signed with `alg` */
+  jwtHeader(alg: string): JwtHeaderSettings;
+  /** a rule: the header must carry a kid */
+  readonly requiresKid: boolean;
+  /** a rule: private_key_jwt keys must carry an X.509 certificate (the IdP takes an uploaded certificate, no JWKS URL) */
+  readonly requiresCertificate: boolean;
+  /** a rule: exp − iat at most this many seconds */
+  readonly maxAssertionTtlSeconds: number;
+  readonly basicEncoding: BasicEncoding;
+  /** the vendor documents each default and rule comes from */
+  readonly docs: readonly ProfileDoc[];
+}
+
+const JWT_HEADER: JwtHeaderSettings = Object.freeze({ typ: 'JWT', kid: 'thumbprint', x5t: false, x5tS256: false, x5c: false });
+/** JWT_HEADER with some members changed, frozen */
+const header = (members: Partial<JwtHeaderSettings>): JwtHeaderSettings => Object.freeze({ ...JWT_HEADER, ...members });
+const doc = (title: string, url: string): ProfileDoc => Object.freeze({ title, url });
+const HMAC_ALL: readonly HmacAlg[] = Object.freeze(['HS256', 'HS384', 'HS512'] as const);
+const NO_HMAC: readonly HmacAlg[] = Object.freeze([]);
+const algs = (...list: SigningAlg[]): readonly SigningAlg[] => Object.freeze(list);
+/** The members most profiles share with generic (each profile below spreads it, then says what differs) */
+const BASE = { jwtHeader: () => JWT_HEADER, requiresKid: false, requiresCertificate: false, maxAssertionTtlSeconds: 300, basicEncoding: 'form' } as const;
+
+/** What most deployed servers accept; the default when no profile is set or detected. */
+export const GENERIC: IdpProfile = Object.freeze({
+  name: 'generic',
+  idp: 'any OAuth 2.0 / OpenID Connect server',
+  demands: '',
+  audience: 'token_endpoint',
+  signingAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  defaultSigningAlg: 'ES256',
+  hmacAlgs: ['HS256', 'HS384', 'HS512'],
+  jwtHeader: () => JWT_HEADER,
+  requiresKid: false,
+  requiresCertificate: false,
+  maxAssertionTtlSeconds: 300,
+  basicEncoding: 'form',
+  docs: [],
+} satisfies IdpProfile);
+
+/** Okta: aud the token endpoint URL; RS and ES algs only (no PS256, no EdDSA); exp at most an hour ahead; a kid when several keys are registered. */
+const OKTA = Object.freeze({
+  ...BASE,
+  name: 'okta',
+  idp: 'Okta',
+  demands: '`aud` = the token endpoint URL; RS256/ES256 (no PS256, no EdDSA); `exp` at most 1 h ahead; a `kid` matching the registered key once the app has several',
+  audience: 'token_endpoint',
+  signingAlgs: algs('RS256', 'ES256'),
+  defaultSigningAlg: 'ES256',
+  hmacAlgs: HMAC_ALL,
+  maxAssertionTtlSeconds: 3600,
+  docs: Object.freeze([
+    doc('Okta: Build a JWT for client authentication', 'https://developer.okta.com/docs/guides/build-self-signed-jwt/-/main/'),
+    doc('Okta: Client authentication methods', 'https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/'),
+    doc('Okta support: client_assertion JWT kid is invalid', 'https://support.okta.com/help/s/article/okta-client-assertion-error-invalid-key-id'),
+  ]),
+} satisfies IdpProfile);
+
+/** Microsoft Entra ID: an uploaded certificate named by its thumbprint (x5t#S256; x5t for the older RS256 form), no kid, no client_secret_jwt. */
+const ENTRA = Object.freeze({
+  ...BASE,
+  name: 'entra',
+  idp: 'Microsoft Entra ID',
+  demands: 'a certificate uploaded to the app registration (no JWKS URL), named in the header by `x5t#S256` (PS256) or `x5t` (RS256); `aud` = the v2.0 token endpoint; no client_secret_jwt',
+  audience: 'token_endpoint',
+  signingAlgs: algs('PS256', 'RS256'),
+  defaultSigningAlg: 'PS256',
+  hmacAlgs: NO_HMAC,
+  jwtHeader: (alg: string) => (alg === 'RS256' ? ENTRA_RS256_HEADER : ENTRA_HEADER),
+  requiresCertificate: true,
+  // "keep it short - 5-10 minutes after nbf at most" (no enforced limit); authbridge's own ceiling is 300
+  maxAssertionTtlSeconds: 600,
+  docs: Object.freeze([
+    doc('Microsoft identity platform certificate credentials', 'https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials'),
+    doc('Microsoft identity platform certificate credentials (previous version: RS256 with x5t)', 'https://learn.microsoft.com/en-us/previous-versions/azure/active-directory/develop/certificate-credentials'),
+  ]),
+} satisfies IdpProfile);
+const ENTRA_HEADER = header({ kid: 'none', x5tS256: true });
+const ENTRA_RS256_HEADER = header({ kid: 'none', x5t: true, x5tS256: true });
+
+/** Auth0: aud the tenant (issuer) URL with its trailing slash; RSA keys only; at most 5 minutes; its own kid, so none by default. */
+const AUTH0 = Object.freeze({
+  ...BASE,
+  name: 'auth0',
+  idp: 'Auth0',
+  demands: '`aud` = the tenant URL with its trailing slash (the issuer); RSA keys (RS256/RS384/PS256); lifetime at most 5 min; `kid` optional and Auth0-generated; no client_secret_jwt',
+  audience: 'issuer',
+  signingAlgs: algs('RS256', 'PS256'),
+  defaultSigningAlg: 'RS256',
+  hmacAlgs: NO_HMAC,
+  // the kid Auth0 knows is the one it generated for the uploaded credential, not our thumbprint: set it as a literal
+  jwtHeader: () => AUTH0_HEADER,
+  docs: Object.freeze([
+    doc('Auth0: Authenticate with Private Key JWT', 'https://auth0.com/docs/get-started/authentication-and-authorization-flow/authenticate-with-private-key-jwt'),
+    doc('Auth0: Configure Private Key JWT Authentication', 'https://auth0.com/docs/get-started/applications/configure-private-key-jwt'),
+    doc('Auth0: Credential Settings', 'https://auth0.com/docs/get-started/applications/credentials'),
+    doc('Auth0: Generate RSA Key Pair', 'https://auth0.com/docs/secure/application-credentials/generate-rsa-key-pair'),
+  ]),
+} satisfies IdpProfile);
+const AUTH0_HEADER = header({ kid: 'none' });
+
+/** Keycloak: "Signed JWT" (JWKS URL or uploaded key/certificate) and "Signed JWT with Client Secret"; a jti is required. */
+const KEYCLOAK = Object.freeze({
+  ...BASE,
+  name: 'keycloak',
+  idp: 'Keycloak',
+  demands: '"Signed JWT" (JWKS URL or uploaded certificate) or "Signed JWT with Client Secret"; the alg set on the client, if any; a `jti`; `aud` = the realm token endpoint (or the realm issuer)',
+  audience: 'token_endpoint',
+  signingAlgs: algs('RS256', 'PS256', 'ES256', 'EdDSA'),
+  defaultSigningAlg: 'ES256',
+  hmacAlgs: HMAC_ALL,
+  docs: Object.freeze([
+    doc('Keycloak Server Administration Guide: Confidential client credentials', 'https://www.keycloak.org/docs/latest/server_admin/index.html#_client-credentials'),
+    doc('Keycloak source: JWTClientValidator', 'https://github.com/keycloak/keycloak/blob/main/services/src/main/java/org/keycloak/authentication/authenticators/client/JWTClientValidator.java'),
+  ]),
+} satisfies IdpProfile);
+
+/** PingOne (and PingFederate): aud the token endpoint, the issuer or the endpoint called; exp at most an hour ahead. */
+const PING = Object.freeze({
+  ...BASE,
+  name: 'ping',
+  idp: 'PingOne / PingFederate',
+  demands: '`aud` = the token endpoint (or issuer) URL; RS256 (PingOne also documents ES256; PingFederate adds PS256); `exp` at most 1 h ahead',
+  audience: 'token_endpoint',
+  signingAlgs: algs('RS256', 'ES256', 'PS256'),
+  // the one alg every Ping page lists (PingOne's "Create a private key JWT" names RS256/RS384/RS512 only)
+  defaultSigningAlg: 'RS256',
+  hmacAlgs: HMAC_ALL,
+  maxAssertionTtlSeconds: 3600,
+  docs: Object.freeze([
+    doc('PingOne Platform APIs: Create a private key JWT', 'https://developer.pingidentity.com/pingone-api/auth/auth-config-options/create-a-private-key-jwt.html'),
+    doc('PingOne Platform APIs: PRIVATE_KEY_JWT Setup', 'https://developer.pingidentity.com/pingone-api/workflow-library/platform-sso-and-authorization/openid-connect-oidc/client-authentication-methods/environment-configuration/private-key-jwt.html'),
+    doc('PingOne: Token endpoint authentication methods', 'https://docs.pingidentity.com/pingone/applications/p1_token_endpoint_authentication_methods.html'),
+    doc('PingFederate: Supported client metadata', 'https://docs.pingidentity.com/pingfederate/latest/administrators_reference_guide/pf_supp_client_metadata.html'),
+  ]),
+} satisfies IdpProfile);
+
+/** AD FS 2016+: private_key_jwt with a registered certificate or (2019+) a JWKS URI; RSA; no client_secret_jwt. */
+const ADFS = Object.freeze({
+  ...BASE,
+  name: 'adfs',
+  idp: 'AD FS (Windows Server 2016+)',
+  demands: 'a signing certificate or JWKS URI registered on the server application; RSA keys (RS256); `aud` = the /adfs/oauth2/token URL; no client_secret_jwt',
+  audience: 'token_endpoint',
+  signingAlgs: algs('RS256'),
+  defaultSigningAlg: 'RS256',
+  hmacAlgs: NO_HMAC,
+  docs: Object.freeze([
+    doc('[MS-OAPX] 3.2.1.2 OAuth 2.0 client', 'https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-oapx/5e35c0a0-4d53-47ae-a3f3-8de3f32da56f'),
+    doc('Build a server-side app that uses OAuth confidential clients with AD FS 2016 or later', 'https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/development/enabling-oauth-confidential-clients-with-ad-fs'),
+  ]),
+} satisfies IdpProfile);
+
+/** FAPI 2.0 Security Profile (and rfc7523bis): aud the issuer identifier; PS256/ES256/EdDSA; private_key_jwt only. */
+const FAPI2 = Object.freeze({
+  ...BASE,
+  name: 'fapi2',
+  idp: 'FAPI 2.0 authorization servers',
+  demands: '`aud` = the issuer identifier; PS256, ES256 or EdDSA (Ed25519); private_key_jwt (or mTLS), no client secrets; `iat`/`nbf` no more than 10 s ahead',
+  audience: 'issuer',
+  signingAlgs: algs('PS256', 'ES256', 'EdDSA'),
+  defaultSigningAlg: 'ES256',
+  hmacAlgs: NO_HMAC,
+  // FAPI 2.0 caps no assertion lifetime (its 60 s bounds an iat/nbf in the future): authbridge's ceiling
+  docs: Object.freeze([
+    doc('FAPI 2.0 Security Profile', 'https://openid.net/specs/fapi-security-profile-2_0-final.html'),
+    doc('draft-ietf-oauth-rfc7523bis: Updates to OAuth 2.0 JWT Client Authentication', 'https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/'),
+  ]),
+} satisfies IdpProfile);
+
+export const PROFILES: Readonly<Record<ProfileName, IdpProfile>> = Object.freeze({
+  generic: GENERIC,
+  okta: OKTA,
+  entra: ENTRA,
+  auth0: AUTH0,
+  keycloak: KEYCLOAK,
+  ping: PING,
+  adfs: ADFS,
+  fapi2: FAPI2,
+});
+
+/** Org domains Okta hands out (`{org}.okta.com`, preview and EMEA cells); a custom domain is not detected. */
+const OKTA_SUFFIXES = ['.okta.com', '.oktapreview.com', '.okta-emea.com'];
+
+/**
+ * The profile an issuer's host makes unmistakable, else undefined: `https://login.microsoftonline.com/…` → entra,
+ * `https://{org}.okta.com` (`.oktapreview.com`, `.okta-emea.com`) → okta, `https://{tenant}.auth0.com` (and its
+ * regional `{tenant}.{region}.auth0.com`) → auth0. Only https issuers, compared on the parsed host (so
+ * `login.microsoftonline.com.evil.example` or `evilokta.com` are not taken). Custom domains (`login.example.com`
+ * in front of Okta or Auth0, sovereign Entra clouds, self-hosted servers) are not detected: set `profile` there.
+ * Never throws.
+ */
+export function detectProfile(issuer: string): ProfileName | undefined {
+  let host: string;
+  try {
+    const url = new URL(issuer);
+    if (url.protocol !== 'https:' || url.username !== '' || url.password !== '') return undefined;
+    host = url.hostname.toLowerCase().replace(/\.$/, '');
+  } catch {
+    return undefined;
+  }
+  if (host === 'login.microsoftonline.com') return 'entra';
+  if (OKTA_SUFFIXES.some((suffix) => host.endsWith(suffix) && host.length > suffix.length)) return 'okta';
+  if (host.endsWith('.auth0.com') && host.length > '.auth0.com'.length) return 'auth0';
+  return undefined;
+}
