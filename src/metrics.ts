@@ -42,7 +42,8 @@ export class Metrics {
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const ages = () => this.#keyAges?.() ?? [];
+    const ages = () => this.#source?.keyAges() ?? [];
+    const offsets = () => this.#source?.clockOffsets() ?? [];
     new Gauge({
       name: 'authbridge_key_age_seconds',
       help: 'Age of each published signing key in its current state (managed keys: since it entered the state)',
@@ -53,13 +54,29 @@ export class Metrics {
         for (const key of ages()) this.set({ upstream: key.upstream, kid: key.kid, state: key.state }, key.ageSeconds);
       },
     });
+    new Gauge({
+      name: 'authbridge_upstream_clock_offset_seconds',
+      help: "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)",
+      labelNames: ['upstream'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { upstream, seconds } of offsets()) this.set({ upstream }, seconds);
+      },
+    });
   }
 
-  #keyAges?: () => KeyAge[];
-  /** Where the key-age gauge reads from (the current runtime; a reload points it at the new one). */
-  observeKeys(source: () => KeyAge[]): void {
-    this.#keyAges = source;
+  #source?: RuntimeGauges;
+  /** Where the key-age and clock-offset gauges read from (the current runtime; a reload points them at the new one). */
+  observe(source: RuntimeGauges): void {
+    this.#source = source;
   }
+}
+
+/** What the runtime gauges read at each scrape. */
+export interface RuntimeGauges {
+  keyAges(): KeyAge[];
+  clockOffsets(): { upstream: string; seconds: number }[];
 }
 
 export const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;

@@ -1,6 +1,8 @@
 import type { StoreFailurePolicy } from './auth/assertion.js';
+import { AutoOutbound } from './auth/auto.js';
 import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
+import { resolveProfile } from './config/outbound-settings.js';
 import type { Config, UpstreamConfig } from './config/schema.js';
 import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
 import { AuthThrottle } from './downstream/throttle.js';
@@ -8,7 +10,9 @@ import { loadKeyrings, type Keyrings, type UpstreamKeyring } from './keys/keyrin
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Store, StoreUnavailableError } from './store/types.js';
+import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
 import { TokenEndpointResolver } from './upstream/discovery.js';
+import { resolveMetadata } from './upstream/forward.js';
 import { UpstreamClient } from './upstream/http.js';
 import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 
@@ -25,6 +29,8 @@ export interface UpstreamRuntime {
   readonly keys: UpstreamKeyring;
   readonly tokenEndpoint: TokenEndpointResolver;
   readonly http: UpstreamClient;
+  /** the IdP's clock as learned from its Date headers (kept across reloads while the issuer stays) */
+  readonly clock: UpstreamClock;
   /** this upstream's logger (`upstream` bound): failed exchanges are told here, with the request id */
   readonly log: Logger;
   /** what the request path does when the store fails: refuse (503) or go on, reported either way */
@@ -49,6 +55,8 @@ export interface RuntimeDeps {
   metrics: Metrics;
   /** where `proxy: env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; default process.env */
   env?: NodeJS.ProcessEnv;
+  /** each IdP's learned clock, by issuer: a reload keeps what was learned (a new runtime would start at 0) */
+  clocks?: Map<string, UpstreamClock>;
 }
 
 /** Builds the runtime. Keys are loaded here; every unusable one is reported with its config path. */
@@ -90,20 +98,27 @@ function loadCaBundles(config: Config, source: string): Map<string, string[]> {
 }
 
 function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings, ca: string[] | undefined): UpstreamRuntime {
-  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env });
   const log = deps.log.child({ upstream: name });
+  const clock = upstreamClock(upstream.issuer, deps, log);
+  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
+  const { profile, source } = resolveProfile(upstream);
+  if (source === 'detected') log.info({ profile: profile.name, issuer: upstream.issuer }, `using IdP profile ${profile.name}, detected from the issuer's host (set profile to choose another)`);
   const clients = new Map<string, ClientRuntime>();
+  // method: auto reads the discovery document through the upstream's runtime (its errors are the route's errors)
+  let self: UpstreamRuntime | undefined;
+  const metadata = (requestId?: string) => resolveMetadata(self!, requestId);
   for (const client of upstream.clients) {
+    const outbound = createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client), clock, metadata, log });
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
-      outbound: createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client) }),
+      outbound,
     });
   }
-  const methods = [...new Set(upstream.clients.map((c) => c.upstream.method))];
-  return {
+  const methods = [...new Set(upstream.clients.map((c) => c.upstream.method).filter((m) => m !== 'auto'))];
+  self = {
     name,
     issuer: upstream.issuer,
     clients,
@@ -117,9 +132,37 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
     }),
     http,
+    clock,
     log,
     storeFailure,
   };
+  chooseAutoMethods(self);
+  return self;
+}
+
+/** `method: auto` chooses at start (logged); if discovery fails now, the first request tries again. */
+function chooseAutoMethods(upstream: UpstreamRuntime): void {
+  const autos = [...upstream.clients.values()].map((c) => c.outbound).filter((o): o is AutoOutbound => o instanceof AutoOutbound);
+  if (autos.length === 0) return;
+  void Promise.all(autos.map((auto) => auto.choose())).catch(() =>
+    upstream.log.warn({ clients: autos.map((a) => a.clientId) }, 'method auto: discovery failed at start; choosing on the first request'),
+  );
+}
+
+/** The IdP's clock, shared across reloads by issuer; its offset is logged when it passes 5 s. */
+function upstreamClock(issuer: string, deps: RuntimeDeps, log: Logger): UpstreamClock {
+  const existing = deps.clocks?.get(issuer);
+  if (existing) return existing;
+  const clock = new UpstreamClock({
+    report(event, offsetSeconds) {
+      const fields = { issuer, offsetSeconds: Math.round(offsetSeconds * 10) / 10 };
+      if (event === 'recovered') log.info(fields, "the IdP's clock is back within 5 s of ours");
+      else if (event === 'skewed') log.warn(fields, "the IdP's clock differs from ours by more than 5 s; assertions follow the IdP's clock (fix NTP on one of them)");
+      else log.error(fields, `the IdP's clock differs from ours by more than the ${MAX_CLOCK_OFFSET_SECONDS} s authbridge corrects; assertions will be refused until a clock is fixed`);
+    },
+  });
+  deps.clocks?.set(issuer, clock);
+  return clock;
 }
 
 function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metrics: Metrics): StoreFailurePolicy {

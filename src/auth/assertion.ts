@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { SignJWT, type JWTHeaderParameters } from 'jose';
+import type { AssertionSettings } from '../config/outbound-settings.js';
 import { OAuthError } from '../errors.js';
-import type { CryptoKey } from '../keys/signing-key.js';
+import type { CryptoKey, SigningKey } from '../keys/signing-key.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
@@ -15,11 +16,10 @@ export interface AssertionSpec {
   readonly upstream: string;
   readonly clientId: string;
   readonly issuer: string;
-  /** `issuer`, `token_endpoint` or a literal audience */
-  readonly audience: string;
-  readonly ttlSeconds: number;
-  readonly alg: string;
-  readonly kid?: string;
+  /** alg, audience mode, lifetime, header members, backdating (outbound-settings.ts) */
+  readonly settings: AssertionSettings;
+  /** the IdP's time (our clock plus the offset learned from its Date headers); default our clock */
+  readonly clock?: { now(): number };
   readonly store: Store;
   /** what to do when the store cannot record a jti: fail closed (default) or sign anyway and report it */
   readonly storeFailure?: StoreFailurePolicy;
@@ -36,37 +36,63 @@ export interface StoreFailurePolicy {
 /** 128 bits from the CSPRNG, base64url: 22 characters. */
 export const newJti = (): string => randomBytes(16).toString('base64url');
 
-export function resolveAudience(spec: Pick<AssertionSpec, 'audience' | 'issuer'>, tokenEndpoint: string): string {
-  if (spec.audience === 'issuer') return spec.issuer;
-  if (spec.audience === 'token_endpoint') return tokenEndpoint;
-  return spec.audience;
+/** The `aud` of an assertion: the mode's URL, or the literal audience itself. */
+export function resolveAudience(audience: string, issuer: string, context: Pick<OutboundContext, 'tokenEndpoint' | 'endpoint'>): string {
+  switch (audience) {
+    case 'token_endpoint':
+      return context.tokenEndpoint;
+    case 'issuer':
+      return issuer;
+    case 'endpoint':
+      return context.endpoint;
+    default:
+      return audience;
+  }
 }
 
 /**
- * Signs a fresh RFC 7523 client assertion: iss = sub = client_id, aud a single string, iat = nbf = now,
- * exp = now + ttl, and a jti that the store has recorded before the assertion leaves (a collision mints
- * another). A store failure propagates: no assertion leaves without its jti record.
+ * The protected header of every assertion made with `settings` and `key` (built once per key): alg, typ, and the
+ * kid and certificate members the settings ask for. A member the key cannot supply is left out here; the config
+ * check refuses such settings at start (outbound-settings.ts).
  */
-export async function mintAssertion(spec: AssertionSpec, key: CryptoKey, context: OutboundContext): Promise<string> {
-  const now = Date.now();
-  const iat = Math.floor(now / 1000);
-  const jti = await claimNewJti(spec, context.requestId, now);
-  const header = spec.kid ? { alg: spec.alg, kid: spec.kid } : { alg: spec.alg };
-  context.onAssertion?.(spec.alg);
+export function assertionHeader(settings: AssertionSettings, key?: Pick<SigningKey, 'kid' | 'certificate'>): JWTHeaderParameters {
+  const { typ, kid, x5t, x5tS256, x5c } = settings.header;
+  const header: JWTHeaderParameters = { alg: settings.alg };
+  if (typ !== 'none') header.typ = typ;
+  const namedKid = kid === 'thumbprint' ? key?.kid : kid === 'none' ? undefined : kid;
+  if (namedKid) header.kid = namedKid;
+  const cert = key?.certificate;
+  if (cert && x5t) header.x5t = cert.x5t;
+  if (cert && x5tS256) (header as Record<string, unknown>)['x5t#S256'] = cert.x5tS256;
+  if (cert && x5c) header.x5c = [...cert.x5c];
+  return header;
+}
+
+/**
+ * Signs a fresh RFC 7523 client assertion: iss = sub = client_id, aud a single string, iat = nbf = the IdP's now
+ * minus clockSkewSeconds, exp = iat + ttl, and a jti that the store has recorded before the assertion leaves (a
+ * collision mints another). A store failure propagates: no assertion leaves without its jti record.
+ */
+export async function mintAssertion(spec: AssertionSpec, key: CryptoKey, header: JWTHeaderParameters, context: OutboundContext): Promise<string> {
+  const { settings } = spec;
+  const iat = Math.floor((spec.clock?.now() ?? Date.now()) / 1000) - settings.clockSkewSeconds;
+  const jti = await claimNewJti(spec, context.requestId, Date.now());
+  context.onAssertion?.(settings.alg);
   return new SignJWT({})
     .setProtectedHeader(header)
     .setIssuer(spec.clientId)
     .setSubject(spec.clientId)
-    .setAudience(resolveAudience(spec, context.tokenEndpoint))
+    .setAudience(resolveAudience(settings.audience, spec.issuer, context))
     .setJti(jti)
     .setIssuedAt(iat)
     .setNotBefore(iat)
-    .setExpirationTime(iat + spec.ttlSeconds)
+    .setExpirationTime(iat + settings.ttlSeconds)
     .sign(key);
 }
 
 async function claimNewJti(spec: AssertionSpec, requestId: string, now: number): Promise<string> {
-  const expiresAt = now + (spec.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000;
+  // kept until the assertion has expired by our clock too (the IdP's may be ahead by the learned offset)
+  const expiresAt = now + (spec.settings.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000;
   for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
     const jti = newJti();
     try {

@@ -1,19 +1,21 @@
 import { HMAC_MIN_BYTES, type HmacAlg } from '../config/schema.js';
 import { OAuthError } from '../errors.js';
 import type { CryptoKey } from '../keys/signing-key.js';
-import { mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
+import { assertionHeader, mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth, SecretSource } from './types.js';
 
 /** RFC 7523 / OIDC Core §9: an assertion MACed with the client secret. */
-export function clientSecretJwt(spec: Omit<AssertionSpec, 'kid'> & { alg: HmacAlg }, source: SecretSource): OutboundAuth {
+export function clientSecretJwt(spec: AssertionSpec, source: SecretSource): OutboundAuth {
+  const alg = spec.settings.alg as HmacAlg;
   // verify mode: imported once, at config load; passthrough: the key is the caller's, imported per request
-  const fixedKey = source.mode === 'verify' ? importHmacKey(Buffer.from(source.secret, 'utf8'), spec.alg) : undefined;
+  const fixedKey = source.mode === 'verify' ? importHmacKey(Buffer.from(source.secret, 'utf8'), alg) : undefined;
+  const header = assertionHeader(spec.settings);
   return {
     method: 'client_secret_jwt',
     clientId: spec.clientId,
     async apply({ body }, context) {
-      const key = await (fixedKey ?? presentedKey(context.presentedSecret, spec.alg));
-      setAssertion(body, spec.clientId, await mintAssertion(spec, key, context));
+      const key = await (fixedKey ?? presentedKey(context.presentedSecret, alg));
+      setAssertion(body, spec.clientId, await mintAssertion(spec, key, header, context));
     },
   };
 }

@@ -1,6 +1,10 @@
-import type { ClientConfig, UpstreamConfig } from '../config/schema.js';
+import { resolveClient } from '../config/outbound-settings.js';
+import type { ClientConfig, OutboundMethod, UpstreamConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
+import type { ProviderMetadata } from '../upstream/discovery.js';
 import type { StoreFailurePolicy } from './assertion.js';
+import { AutoOutbound } from './auto.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretPost } from './client-secret-post.js';
@@ -14,26 +18,48 @@ export interface OutboundDeps {
   readonly upstream: UpstreamConfig;
   readonly store: Store;
   readonly storeFailure?: StoreFailurePolicy;
-  /** the client's signing key (private_key_jwt only): loaded at start, or the managed key of the moment */
+  /** the client's signing key (private_key_jwt, auto with a key): loaded at start, or the managed key of the moment */
   readonly signingKey?: SigningKeyProvider;
+  /** the IdP's time as learned from its Date headers (assertions' iat) */
+  readonly clock?: { now(): number };
+  /** `method: auto`: the IdP's discovery document, and where the choice is logged */
+  readonly metadata?: (requestId?: string) => Promise<ProviderMetadata>;
+  readonly log?: Logger;
 }
 
 /** The one switch from a client's configured method to its strategy. */
 export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): OutboundAuth {
   const out = client.upstream;
   const clientId = out.clientId ?? client.clientId;
-  const base = { upstream: deps.upstreamName, clientId, issuer: deps.upstream.issuer, store: deps.store, storeFailure: deps.storeFailure };
-  if (out.method === 'private_key_jwt') {
-    if (!deps.signingKey) throw new TypeError(`private_key_jwt client ${client.clientId} has no signing key`);
-    return privateKeyJwt({ ...base, audience: out.audience, ttlSeconds: out.assertionTtlSeconds }, deps.signingKey);
-  }
-  const source: SecretSource = out.clientSecret === undefined ? { mode: 'passthrough' } : { mode: 'verify', secret: out.clientSecret };
+  const settings = resolveClient(deps.upstream, client);
+  const base = { upstream: deps.upstreamName, clientId, issuer: deps.upstream.issuer, store: deps.store, storeFailure: deps.storeFailure, clock: deps.clock };
+  const source: SecretSource =
+    'clientSecret' in out && out.clientSecret !== undefined ? { mode: 'verify', secret: out.clientSecret } : { mode: 'passthrough' };
+  const keyed = () => {
+    if (!deps.signingKey || !settings.keyAssertion) throw new TypeError(`client ${client.clientId} signs with a key but has none`);
+    return privateKeyJwt({ ...base, settings: settings.keyAssertion }, deps.signingKey);
+  };
+  const maced = () => clientSecretJwt({ ...base, settings: settings.secretAssertion! }, source);
   switch (out.method) {
+    case 'private_key_jwt':
+      return keyed();
     case 'client_secret_post':
       return clientSecretPost(clientId, source);
     case 'client_secret_basic':
-      return clientSecretBasic(clientId, source, out.basicEncoding);
+      return clientSecretBasic(clientId, source, settings.basicEncoding);
     case 'client_secret_jwt':
-      return clientSecretJwt({ ...base, alg: out.alg, audience: out.audience, ttlSeconds: out.assertionTtlSeconds }, source);
+      return maced();
+    case 'auto': {
+      if (!deps.metadata || !deps.log) throw new TypeError(`client ${client.clientId}: method auto needs the IdP's discovery document`);
+      const strategies = new Map<OutboundMethod, { auth: OutboundAuth; alg?: string }>();
+      if (settings.keyAssertion) strategies.set('private_key_jwt', { auth: keyed(), alg: settings.keyAssertion.alg });
+      if (settings.secretAssertion) strategies.set('client_secret_jwt', { auth: maced(), alg: settings.secretAssertion.alg });
+      // a verify-mode client with only a key has no secret to send; a passthrough one sends the caller's
+      if (source.mode === 'passthrough' || out.clientSecret !== undefined) {
+        strategies.set('client_secret_basic', { auth: clientSecretBasic(clientId, source, settings.basicEncoding) });
+        strategies.set('client_secret_post', { auth: clientSecretPost(clientId, source) });
+      }
+      return new AutoOutbound({ clientId, strategies, metadata: deps.metadata, log: deps.log.child({ client: client.clientId }) });
+    }
   }
 }

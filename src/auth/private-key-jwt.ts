@@ -1,19 +1,22 @@
+import type { JWTHeaderParameters } from 'jose';
 import type { SigningKey } from '../keys/signing-key.js';
-import { mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
+import { assertionHeader, mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth } from './types.js';
 
 /** The key to sign with now: fixed for key files, the current active key for managed keys (no I/O). */
 export type SigningKeyProvider = () => SigningKey;
 
 /** RFC 7523 / OIDC Core §9: an assertion signed with authbridge's private key, published in its JWKS. */
-export function privateKeyJwt(spec: Omit<AssertionSpec, 'alg' | 'kid'>, signingKey: SigningKeyProvider): OutboundAuth {
+export function privateKeyJwt(spec: AssertionSpec, signingKey: SigningKeyProvider): OutboundAuth {
+  // the header depends only on the key: built once per key (a managed key changes on rotation)
+  let headerOf: { key: SigningKey; header: JWTHeaderParameters } | undefined;
   return {
     method: 'private_key_jwt',
     clientId: spec.clientId,
     async apply({ body }, context) {
       const key = signingKey();
-      const assertion = await mintAssertion({ ...spec, alg: key.alg, kid: key.kid }, key.privateKey, context);
-      setAssertion(body, spec.clientId, assertion);
+      if (headerOf?.key !== key) headerOf = { key, header: assertionHeader({ ...spec.settings, alg: key.alg }, key) };
+      setAssertion(body, spec.clientId, await mintAssertion(spec, key.privateKey, headerOf.header, context));
     },
   };
 }

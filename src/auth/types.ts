@@ -1,4 +1,4 @@
-import type { OutboundMethod } from '../config/schema.js';
+import type { ConfiguredMethod } from '../config/schema.js';
 
 /** The request authbridge is about to send upstream; a strategy adds its credentials to it. */
 export interface OutboundRequest {
@@ -7,8 +7,10 @@ export interface OutboundRequest {
 }
 
 export interface OutboundContext {
-  /** the upstream token endpoint this request goes to (an assertion's `aud` may be it) */
+  /** the upstream's token endpoint (`audience: token_endpoint`) */
   readonly tokenEndpoint: string;
+  /** the URL this request goes to (`audience: endpoint`); the token endpoint for token requests */
+  readonly endpoint: string;
   /** the secret the downstream presented: the upstream secret in passthrough mode */
   readonly presentedSecret: string;
   readonly requestId: string;
@@ -22,7 +24,8 @@ export interface OutboundContext {
  * other than recording an assertion's jti in the store.
  */
 export interface OutboundAuth {
-  readonly method: OutboundMethod;
+  /** the method; `auto` until the IdP's discovery document has been read, then the one chosen */
+  readonly method: ConfiguredMethod;
   /** the client_id registered at the IdP */
   readonly clientId: string;
   apply(request: OutboundRequest, context: OutboundContext): Promise<void>;

@@ -58,7 +58,10 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     await store.close();
     throw err;
   }
-  metrics.observeKeys(() => runtime.keyrings.keyAges());
+  metrics.observe({
+    keyAges: () => runtime.keyrings.keyAges(),
+    clockOffsets: () => [...runtime.upstreams.values()].map((u) => ({ upstream: u.name, seconds: u.clock.offsetMs() / 1000 })),
+  });
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready' };
   const { server } = config;

@@ -97,6 +97,8 @@ const OKTA = Object.freeze({
   signingAlgs: algs('RS256', 'ES256'),
   defaultSigningAlg: 'ES256',
   hmacAlgs: HMAC_ALL,
+  // a kid matching a registered key is required once an app has several keys (rotation): always send one
+  requiresKid: true,
   maxAssertionTtlSeconds: 3600,
   docs: Object.freeze([
     doc('Okta: Build a JWT for client authentication', 'https://developer.okta.com/docs/guides/build-self-signed-jwt/-/main/'),
@@ -210,7 +212,9 @@ const FAPI2 = Object.freeze({
   signingAlgs: algs('PS256', 'ES256', 'EdDSA'),
   defaultSigningAlg: 'ES256',
   hmacAlgs: NO_HMAC,
-  // FAPI 2.0 caps no assertion lifetime (its 60 s bounds an iat/nbf in the future): authbridge's ceiling
+  // FAPI 2.0 asks for short-lived assertions and rejects an iat/nbf more than 60 s off; this profile holds the
+  // lifetime to the same 60 s (authbridge's own rule, the default lifetime anyway)
+  maxAssertionTtlSeconds: 60,
   docs: Object.freeze([
     doc('FAPI 2.0 Security Profile', 'https://openid.net/specs/fapi-security-profile-2_0-final.html'),
     doc('draft-ietf-oauth-rfc7523bis: Updates to OAuth 2.0 JWT Client Authentication', 'https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/'),

@@ -2,11 +2,13 @@ import type { Logger } from '../log.js';
 import { endpointUrlProblem } from '../config/schema.js';
 import type { UpstreamClient } from './http.js';
 
-/** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads. */
+/** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads (the document keeps every other member). */
 export interface ProviderMetadata {
-  issuer: string;
-  token_endpoint: string;
-  token_endpoint_auth_methods_supported?: string[];
+  readonly issuer: string;
+  readonly token_endpoint: string;
+  readonly token_endpoint_auth_methods_supported?: readonly string[];
+  readonly token_endpoint_auth_signing_alg_values_supported?: readonly string[];
+  readonly [member: string]: unknown;
 }
 
 export class DiscoveryError extends Error {
@@ -22,11 +24,13 @@ export interface Endpoint {
 /**
  * Resolves an upstream's token endpoint: the configured override, else discovery read lazily on first use
  * and kept for the life of the config. Concurrent first requests share one discovery call; a failure is
- * not cached, so the next request tries again.
+ * not cached, so the next request tries again. The document itself (`metadata()`) is read the same way, also
+ * with an override, for what needs it (`method: auto`, `doctor`).
  */
 export class TokenEndpointResolver {
   #pending?: Promise<Endpoint>;
   #resolved?: Endpoint;
+  #metadata?: Promise<ProviderMetadata>;
 
   constructor(
     private readonly opts: {
@@ -50,8 +54,8 @@ export class TokenEndpointResolver {
 
   endpoint(): Promise<Endpoint> {
     if (this.#resolved) return Promise.resolve(this.#resolved);
-    this.#pending ??= this.#discover().then(
-      (href) => (this.#resolved = toEndpoint(href)),
+    this.#pending ??= this.metadata().then(
+      (meta) => (this.#resolved = toEndpoint(meta.token_endpoint)),
       (err: unknown) => {
         this.#pending = undefined;
         throw err;
@@ -60,7 +64,16 @@ export class TokenEndpointResolver {
     return this.#pending;
   }
 
-  async #discover(): Promise<string> {
+  /** The IdP's discovery document, checked (issuer, token_endpoint); one object for the life of the config. */
+  metadata(): Promise<ProviderMetadata> {
+    this.#metadata ??= this.#discover().catch((err: unknown) => {
+      this.#metadata = undefined;
+      throw err;
+    });
+    return this.#metadata;
+  }
+
+  async #discover(): Promise<ProviderMetadata> {
     const { issuer, http, log, methods, allowedEndpointOrigins = [] } = this.opts;
     const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
     const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
@@ -88,7 +101,7 @@ export class TokenEndpointResolver {
     if (unlisted.length > 0)
       log.warn({ issuer, unlisted, supported }, 'the IdP does not list these client authentication methods as supported');
     log.info({ issuer, tokenEndpoint: meta.token_endpoint }, 'discovered token endpoint');
-    return meta.token_endpoint;
+    return Object.freeze(meta as ProviderMetadata);
   }
 }
 

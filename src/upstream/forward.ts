@@ -1,7 +1,7 @@
 import type { OutboundRequest } from '../auth/types.js';
 import { OAuthError } from '../errors.js';
 import type { UpstreamRuntime } from '../runtime.js';
-import { DiscoveryError, type Endpoint } from './discovery.js';
+import { DiscoveryError, type Endpoint, type ProviderMetadata } from './discovery.js';
 import { UpstreamError, type UpstreamResponse } from './http.js';
 
 /** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
@@ -11,9 +11,18 @@ export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-
  * The upstream token endpoint, or the OAuth error a caller gets when discovery fails (its cause logged at
  * warn with `requestId`).
  */
-export async function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
+export function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.tokenEndpoint.endpoint());
+}
+
+/** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
+export function resolveMetadata(upstream: UpstreamRuntime, requestId?: string): Promise<ProviderMetadata> {
+  return discovered(upstream, requestId, () => upstream.tokenEndpoint.metadata());
+}
+
+async function discovered<T>(upstream: UpstreamRuntime, requestId: string | undefined, read: () => Promise<T>): Promise<T> {
   try {
-    return await upstream.tokenEndpoint.endpoint();
+    return await read();
   } catch (err) {
     if (err instanceof DiscoveryError) {
       upstream.log.warn({ requestId, during: 'discovery', kind: 'discovery', problem: err.message }, 'upstream discovery failed');

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { UpstreamClock } from './clock.js';
 import { createDispatcher, hostPort, proxyChooser, type ProxySetting } from './dispatcher.js';
 
 /** Why an upstream exchange failed before a complete response arrived. */
@@ -64,6 +65,8 @@ export interface UpstreamClientOptions {
   proxy?: ProxySetting;
   /** where `proxy: env` reads the variables; default process.env */
   env?: NodeJS.ProcessEnv;
+  /** learns the upstream's clock offset from the Date header of every answer */
+  clock?: UpstreamClock;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -90,8 +93,10 @@ export class UpstreamClient {
   readonly #maxResponseBytes: number;
   readonly #slots: Slots | undefined;
   readonly #proxyFor: (url: URL) => string | undefined;
+  readonly #clock: UpstreamClock | undefined;
 
-  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect, ca, proxy = 'env', env = process.env }: UpstreamClientOptions) {
+  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect, ca, proxy = 'env', env = process.env, clock }: UpstreamClientOptions) {
+    this.#clock = clock;
     this.#timeoutMs = timeoutMs;
     this.#maxResponseBytes = maxResponseBytes;
     this.#slots = maxConnections === undefined ? undefined : new Slots(maxConnections, timeoutMs);
@@ -107,6 +112,7 @@ export class UpstreamClient {
     const timeout = this.#timeoutMs;
     const waiting = this.#slots?.take(); // undici would queue the request too, but with no deadline
     if (waiting) await waiting;
+    const sentAt = Date.now();
     try {
       const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
       // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
@@ -114,6 +120,7 @@ export class UpstreamClient {
         res.body.on('error', () => undefined).destroy(); // the connection goes: nothing more is read from it
         throw new UpstreamError('protocol', `upstream answered an invalid status (${res.statusCode})`, { detail: { phase: 'response', code: 'INVALID_STATUS' } });
       }
+      this.#clock?.observe(res.headers.date, sentAt, Date.now());
       return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
     } catch (err) {
       const failure = classify(err);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { validateFile } from '../../src/cli/validate.js';
 import { ConfigError, formatIssue } from '../../src/config/errors.js';
 import { configPath, parseConfig } from '../../src/config/load.js';
+import { resolveClient } from '../../src/config/outbound-settings.js';
 import { renderSchema } from '../../scripts/write-schema.js';
 import { writeKeyFile } from '../support/keys.js';
 
@@ -53,7 +54,9 @@ describe('config: good files', () => {
     expect(config.upstreams.okta!.onStoreFailure).toBe('closed');
     expect(config.upstreams.okta!.timeoutMs).toBe(10_000);
     expect(config.upstreams.okta!.maxConnections).toBe(128);
-    expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic', basicEncoding: 'rfc6749' });
+    expect(config.upstreams.okta!.clockSkewSeconds).toBe(5);
+    expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic' });
+    expect(resolveClient(config.upstreams.okta!, config.upstreams.okta!.clients[0]!)).toMatchObject({ basicEncoding: 'form', profile: { source: 'default' } });
     expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
   });
 
@@ -62,9 +65,16 @@ describe('config: good files', () => {
     expect(config.server.metricsPort).toBeNull();
   });
 
-  it('defaults private_key_jwt to ES256, aud = issuer, 60 s', () => {
+  it('defaults private_key_jwt to ES256, aud = the token endpoint, 60 s, typ JWT and the thumbprint kid, iat 5 s back', () => {
     const config = parseConfig(minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k.pem } }'), 't', {});
-    expect(config.upstreams.okta!.clients[0]!.upstream).toMatchObject({ alg: 'ES256', audience: 'issuer', assertionTtlSeconds: 60 });
+    const upstream = config.upstreams.okta!;
+    expect(resolveClient(upstream, upstream.clients[0]!).keyAssertion).toEqual({
+      alg: 'ES256',
+      audience: 'token_endpoint',
+      ttlSeconds: 60,
+      header: { typ: 'JWT', kid: 'thumbprint', x5t: false, x5tS256: false, x5c: false },
+      clockSkewSeconds: 5,
+    });
   });
 
   it('reads ${VAR} from the environment, one scalar at a time, and $${ as a literal', () => {
@@ -199,7 +209,7 @@ describe('config: messages in plain words, one per mistake', () => {
 
   it('values outside a list name the list and the closest entry', () => {
     expect(problems(minimal('- { clientId: b, upstream: { method: client_secret_bsic } }\n- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: ES265, key: manged } }'))).toEqual([
-      'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_basic?',
+      'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, auto; did you mean client_secret_basic?',
       'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, PS256, ES256, EdDSA; did you mean ES256?',
       'upstreams.okta.clients[1].upstream.key: "manged" is not managed or a mapping; did you mean managed?',
     ]);
@@ -222,7 +232,7 @@ describe('config: messages in plain words, one per mistake', () => {
   it('a duplicate clientId is reported in the same round as its clients\' other problems', () => {
     expect(problems(minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_pst } }'))).toEqual([
       'upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
-      'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_post?',
+      'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, auto; did you mean client_secret_post?',
       'upstreams.okta.clients[1].clientId: duplicate clientId "b"',
     ]);
   });
@@ -230,7 +240,7 @@ describe('config: messages in plain words, one per mistake', () => {
   it('a badly named upstream is checked inside too, in the same round', () => {
     expect(problems('upstreams:\n  Okta: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_pots } }] }')).toEqual([
       'upstreams.Okta (name): upstream names are [a-z0-9-]+ (they become URL paths)',
-      'upstreams.Okta.clients[0].upstream.method: "client_secret_pots" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt; did you mean client_secret_post?',
+      'upstreams.Okta.clients[0].upstream.method: "client_secret_pots" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, auto; did you mean client_secret_post?',
     ]);
   });
 

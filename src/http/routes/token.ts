@@ -68,7 +68,8 @@ export function tokenRoute({ runtime }: AppDeps): Handler<AppEnv> {
       headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
     };
     const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
-    await client.outbound.apply(outbound, { tokenEndpoint: tokenEndpoint.href, presentedSecret: presented.secret, requestId, onAssertion });
+    await client.outbound.apply(outbound, { tokenEndpoint: tokenEndpoint.href, endpoint: tokenEndpoint.href, presentedSecret: presented.secret, requestId, onAssertion });
+    facts.outbound = client.outbound.method; // method: auto has chosen by now
 
     const sent = performance.now();
     const res = await forward(upstream, tokenEndpoint, outbound);

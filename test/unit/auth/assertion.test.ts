@@ -2,21 +2,28 @@ import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { mintAssertion, newJti, type AssertionSpec } from '../../../src/auth/assertion.js';
 import type { OutboundContext } from '../../../src/auth/types.js';
+import type { AssertionSettings } from '../../../src/config/outbound-settings.js';
 import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { JtiRecord, Store } from '../../../src/store/types.js';
 
 const SECRET = Buffer.from('k'.repeat(32), 'utf8');
 const KEY = await crypto.subtle.importKey('raw', SECRET, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-const CONTEXT: OutboundContext = { tokenEndpoint: 'https://idp.example.com/token', presentedSecret: 'unused', requestId: 'req-42' };
+const CONTEXT: OutboundContext = { tokenEndpoint: 'https://idp.example.com/token', endpoint: 'https://idp.example.com/token', presentedSecret: 'unused', requestId: 'req-42' };
+const SETTINGS: AssertionSettings = {
+  alg: 'HS256',
+  audience: 'issuer',
+  ttlSeconds: 60,
+  header: { typ: 'JWT', kid: 'none', x5t: false, x5tS256: false, x5c: false },
+  clockSkewSeconds: 0,
+};
+const HEADER = { alg: 'HS256' };
 
 const specWith = (store: Store): AssertionSpec => ({
   upstream: 'idp',
   clientId: 'client-1',
   issuer: 'https://idp.example.com',
-  audience: 'issuer',
-  ttlSeconds: 60,
-  alg: 'HS256',
+  settings: SETTINGS,
   store,
 });
 
@@ -42,7 +49,7 @@ async function jtiOf(assertion: string): Promise<string> {
 describe('mintAssertion: jti collisions', () => {
   it('mints with a new jti after one collision, and that jti is the one recorded', async () => {
     const store = new CollidingStore(1);
-    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, CONTEXT));
+    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, HEADER, CONTEXT));
     expect(store.claimed).toHaveLength(2);
     expect(jti).toBe(store.claimed[1]);
     expect(jti).not.toBe(store.claimed[0]);
@@ -53,7 +60,7 @@ describe('mintAssertion: jti collisions', () => {
 
   it('still succeeds on the third attempt after two collisions', async () => {
     const store = new CollidingStore(2);
-    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, CONTEXT));
+    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, HEADER, CONTEXT));
     expect(store.claimed).toHaveLength(3);
     expect(jti).toBe(store.claimed[2]);
     expect(await store.getJti(jti)).toBeDefined();
@@ -62,7 +69,7 @@ describe('mintAssertion: jti collisions', () => {
 
   it('gives up with server_error after three collisions in a row', async () => {
     const store = new CollidingStore(3);
-    const err = await mintAssertion(specWith(store), KEY, CONTEXT).catch((e: unknown) => e);
+    const err = await mintAssertion(specWith(store), KEY, HEADER, CONTEXT).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OAuthError);
     expect(err).toMatchObject({ status: 500, error: 'server_error' });
     expect(store.claimed).toHaveLength(3);
@@ -77,13 +84,13 @@ describe('mintAssertion: jti collisions', () => {
         throw failure;
       }
     })();
-    await expect(mintAssertion(specWith(store), KEY, CONTEXT)).rejects.toBe(failure);
+    await expect(mintAssertion(specWith(store), KEY, HEADER, CONTEXT)).rejects.toBe(failure);
     await store.close();
   });
 
   it('records the jti before the assertion is handed out', async () => {
     const store = new MemoryStore();
-    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, CONTEXT));
+    const jti = await jtiOf(await mintAssertion(specWith(store), KEY, HEADER, CONTEXT));
     expect(store.size).toBe(1);
     const record = (await store.getJti(jti))!;
     expect(record.expiresAt - record.issuedAt).toBe((60 + 30) * 1000);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_ASSERTION_TYPE } from '../../../src/auth/assertion.js';
 import { createOutboundAuth, type OutboundAuth, type OutboundContext, type OutboundRequest } from '../../../src/auth/index.js';
 import { validateConfig } from '../../../src/config/load.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS, signingAlgOf } from '../../../src/config/outbound-settings.js';
 import type { ClientConfig, OutboundMethod, UpstreamConfig } from '../../../src/config/schema.js';
 import { OAuthError } from '../../../src/errors.js';
 import { loadSigningKey, type SigningKey } from '../../../src/keys/signing-key.js';
@@ -33,17 +34,24 @@ interface Case {
   readonly jwt?: { alg: string; aud: string; ttl: number; hmacSecret?: string; keyKind?: KeyKind };
 }
 
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const verify = (clientId: string, upstream: Record<string, unknown>) => ({ clientId, clientSecret: `downstream-of-${clientId}`, upstream });
 const CASES: Case[] = [
-  { name: 'basic rfc6749 (verify)', method: 'client_secret_basic', mode: 'verify', upstreamClientId: 'a b',
+  { name: 'basic form, the default (verify)', method: 'client_secret_basic', mode: 'verify', upstreamClientId: 'a b',
     client: verify('d-basic', { method: 'client_secret_basic', clientId: 'a b', clientSecret: 'c:d+e' }),
     presentedSecret: 'downstream-of-d-basic', basic: 'Basic YStiOmMlM0FkJTJCZQ==' },
   { name: 'basic raw (verify)', method: 'client_secret_basic', mode: 'verify', upstreamClientId: 'a b',
     client: verify('d-raw', { method: 'client_secret_basic', clientId: 'a b', clientSecret: 'c:d+e', basicEncoding: 'raw' }),
     presentedSecret: 'downstream-of-d-raw', basic: 'Basic YSBiOmM6ZCtl' },
-  { name: 'basic rfc6749 (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-basic',
+  { name: 'basic form, the default (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-basic',
     client: { clientId: 'pt-basic', upstream: { method: 'client_secret_basic' } },
-    presentedSecret: 'p@ss w/rd*~', basic: 'Basic cHQlMkRiYXNpYzpwJTQwc3MrdyUyRnJkJTJBJTdF' },
+    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt-basic:p%40ss+w%2Frd*%7E')}` },
+  { name: 'basic strict (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-strict',
+    client: { clientId: 'pt-strict', upstream: { method: 'client_secret_basic', basicEncoding: 'strict' } },
+    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt%2Dstrict:p%40ss+w%2Frd%2A%7E')}` },
+  { name: 'basic rfc6749, the old name of strict (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-old',
+    client: { clientId: 'pt-old', upstream: { method: 'client_secret_basic', basicEncoding: 'rfc6749' } },
+    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt%2Dold:p%40ss+w%2Frd%2A%7E')}` },
   { name: 'basic raw (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-raw',
     client: { clientId: 'pt-raw', upstream: { method: 'client_secret_basic', basicEncoding: 'raw' } },
     presentedSecret: 'p@ss w/rd*~', basic: 'Basic cHQtcmF3OnBAc3Mgdy9yZCp+' },
@@ -53,9 +61,9 @@ const CASES: Case[] = [
   { name: 'post (passthrough)', method: 'client_secret_post', mode: 'passthrough', upstreamClientId: 'pt-post',
     client: { clientId: 'pt-post', upstream: { method: 'client_secret_post' } },
     presentedSecret: PASSTHROUGH_SECRET, postSecret: PASSTHROUGH_SECRET },
-  { name: 'client_secret_jwt HS256 aud=issuer (verify)', method: 'client_secret_jwt', mode: 'verify', upstreamClientId: 'up-hs256',
+  { name: 'client_secret_jwt HS256 aud=token_endpoint, the default (verify)', method: 'client_secret_jwt', mode: 'verify', upstreamClientId: 'up-hs256',
     client: verify('d-hs256', { method: 'client_secret_jwt', clientId: 'up-hs256', clientSecret: HS256_SECRET }),
-    presentedSecret: 'downstream-of-d-hs256', jwt: { alg: 'HS256', aud: ISSUER, ttl: 60, hmacSecret: HS256_SECRET } },
+    presentedSecret: 'downstream-of-d-hs256', jwt: { alg: 'HS256', aud: TOKEN_ENDPOINT, ttl: 60, hmacSecret: HS256_SECRET } },
   { name: 'client_secret_jwt HS512 aud=token_endpoint (verify)', method: 'client_secret_jwt', mode: 'verify', upstreamClientId: 'd-hs512',
     client: verify('d-hs512', { method: 'client_secret_jwt', clientSecret: HS512_SECRET, alg: 'HS512', audience: 'token_endpoint', assertionTtlSeconds: 30 }),
     presentedSecret: 'downstream-of-d-hs512', jwt: { alg: 'HS512', aud: TOKEN_ENDPOINT, ttl: 30, hmacSecret: HS512_SECRET } },
@@ -63,7 +71,7 @@ const CASES: Case[] = [
     client: { clientId: 'pt-jwt', upstream: { method: 'client_secret_jwt', audience: 'urn:example:idp' } },
     presentedSecret: PASSTHROUGH_SECRET, jwt: { alg: 'HS256', aud: 'urn:example:idp', ttl: 60, hmacSecret: PASSTHROUGH_SECRET } },
   { name: 'private_key_jwt ES256 aud=issuer', method: 'private_key_jwt', mode: 'verify', upstreamClientId: 'up-es256',
-    client: verify('d-es256', { method: 'private_key_jwt', clientId: 'up-es256', key: { file: 'ec-p256' } }),
+    client: verify('d-es256', { method: 'private_key_jwt', clientId: 'up-es256', key: { file: 'ec-p256' }, audience: 'issuer' }),
     presentedSecret: 'downstream-of-d-es256', jwt: { alg: 'ES256', aud: ISSUER, ttl: 60, keyKind: 'ec-p256' } },
   { name: 'private_key_jwt EdDSA aud=token_endpoint', method: 'private_key_jwt', mode: 'verify', upstreamClientId: 'd-eddsa',
     client: verify('d-eddsa', { method: 'private_key_jwt', alg: 'EdDSA', key: { file: 'ed25519' }, audience: 'token_endpoint', assertionTtlSeconds: 120 }),
@@ -95,7 +103,7 @@ beforeAll(async () => {
     const client: ClientConfig = upstream.clients[i]!;
     let signingKey: SigningKey | undefined;
     if (client.upstream.method === 'private_key_jwt') {
-      signingKey = await loadSigningKey(files.get(c.name)!, client.upstream.alg);
+      signingKey = await loadSigningKey(files.get(c.name)!, signingAlgOf(upstream, client));
       const publicJwk = createPublicKey(readFileSync(files.get(c.name)!, 'utf8')).export({ format: 'jwk' }) as JWK;
       kids.set(c.name, await calculateJwkThumbprint(publicJwk, 'sha256'));
       verifyKeys.set(c.name, createPublicKey(readFileSync(files.get(c.name)!, 'utf8')));
@@ -108,7 +116,7 @@ afterAll(() => store.close());
 
 const freshRequest = (): OutboundRequest => ({ body: new URLSearchParams('grant_type=client_credentials&scope=a'), headers: {} });
 let seq = 0;
-const contextFor = (c: Case): OutboundContext => ({ tokenEndpoint: TOKEN_ENDPOINT, presentedSecret: c.presentedSecret, requestId: `req-${++seq}` });
+const contextFor = (c: Case): OutboundContext => ({ tokenEndpoint: TOKEN_ENDPOINT, endpoint: TOKEN_ENDPOINT, presentedSecret: c.presentedSecret, requestId: `req-${++seq}` });
 
 async function applied(c: Case) {
   const request = freshRequest();
@@ -198,10 +206,14 @@ describe.each(CASES)('outbound strategy contract: $name', (c) => {
         expect(typeof payload.aud).toBe('string');
         expect(payload.exp! - payload.iat!).toBe(jwt.ttl);
         expect(payload.nbf).toBe(payload.iat);
-        expect(Math.abs(payload.iat! - Date.now() / 1000)).toBeLessThan(5);
+        // backdated by the upstream's clockSkewSeconds (default 5) for IdPs that refuse an iat a second ahead
+        const age = Date.now() / 1000 - payload.iat!;
+        expect(age).toBeGreaterThanOrEqual(DEFAULT_CLOCK_SKEW_SECONDS - 1);
+        expect(age).toBeLessThan(DEFAULT_CLOCK_SKEW_SECONDS + 2);
         expect(payload.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
         expect(Buffer.from(payload.jti!, 'base64url')).toHaveLength(16);
         expect(protectedHeader.alg).toBe(jwt.alg);
+        expect(protectedHeader.typ).toBe('JWT');
         expect(protectedHeader.kid).toBe(c.method === 'private_key_jwt' ? kids.get(c.name) : undefined);
         expect(decodeProtectedHeader(assertion).kid).toBe(protectedHeader.kid);
         const record = await store.getJti(payload.jti!);

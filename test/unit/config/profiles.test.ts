@@ -59,7 +59,7 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
     signingAlgs: ['RS256', 'ES256'],
     defaultSigningAlg: 'ES256',
     hmacAlgs: ['HS256', 'HS384', 'HS512'],
-    requiresKid: false,
+    requiresKid: true,
     requiresCertificate: false,
     maxAssertionTtlSeconds: 3600,
     header: { ES256: { typ: 'JWT', kid: 'thumbprint', x5t: false, x5tS256: false, x5c: false }, RS256: { kid: 'thumbprint' } },
@@ -116,7 +116,7 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
     signingAlgs: ['PS256', 'ES256', 'EdDSA'],
     defaultSigningAlg: 'ES256',
     hmacAlgs: [],
-    maxAssertionTtlSeconds: 300,
+    maxAssertionTtlSeconds: 60,
     header: { PS256: { typ: 'JWT', kid: 'thumbprint' }, EdDSA: { typ: 'JWT', kid: 'thumbprint' } },
   },
 };

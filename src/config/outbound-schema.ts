@@ -1,0 +1,196 @@
+/**
+ * The per-client part of the configuration contract: how authbridge authenticates to the IdP for one downstream
+ * client (`clients[].upstream`), its keys and their certificates. Fields a profile may supply (alg, audience,
+ * lifetime, Basic encoding, header members) carry no schema default: outbound-settings.ts resolves them
+ * (explicit field > the upstream's profile > generic) and checks the profile's rules.
+ */
+import { z } from 'zod';
+import { PROFILE_NAMES } from './profiles.js';
+
+export const OUTBOUND_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
+export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
+/** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
+export type ConfiguredMethod = OutboundMethod | 'auto';
+
+export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
+export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export type HmacAlg = (typeof HMAC_ALGS)[number];
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export const HMAC_MIN_BYTES: Record<HmacAlg, number> = { HS256: 32, HS384: 48, HS512: 64 };
+
+/** Assertion lifetime ceiling. The default is 60 s (OIDC/FAPI guidance for client assertions). */
+export const MAX_ASSERTION_TTL_SECONDS = 300;
+export const DEFAULT_ASSERTION_TTL_SECONDS = 60;
+
+export const profileName = z.enum(PROFILE_NAMES);
+
+const audience = z
+  .string()
+  .min(1)
+  .optional()
+  .describe(
+    '`token_endpoint` (default: the URL authbridge posts to), `issuer` (the upstream issuer identifier; rfc7523bis, FAPI 2.0, Auth0), `endpoint` (the URL of whichever endpoint is called), or any literal audience',
+  );
+
+const assertionTtlSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_ASSERTION_TTL_SECONDS)
+  .optional()
+  .describe("exp − iat of each assertion; default 60, or the profile's maximum if lower");
+
+export const jwtHeaderSchema = z
+  .strictObject({
+    typ: z.enum(['JWT', 'client-authentication+jwt', 'none']).optional().describe('`JWT` (default), `client-authentication+jwt` (rfc7523bis), or `none` (no typ)'),
+    kid: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("`thumbprint` (default: the key's RFC 7638 thumbprint, as the JWKS publishes it), `none`, or a literal (the id an IdP gave an uploaded key)"),
+    x5t: z.boolean().optional().describe("the certificate's SHA-1 thumbprint (needs a certificate)"),
+    x5tS256: z.boolean().optional().describe("`x5t#S256`: the certificate's SHA-256 thumbprint (needs a certificate)"),
+    x5c: z.boolean().optional().describe('the certificate chain (needs a certificate)'),
+  })
+  .describe("JWS header members of the client assertion; default: the profile's");
+
+/** A key file's certificate (PEM; the chain may follow the leaf). */
+const certificateFile = z.string().min(1).describe('a PEM file with the X.509 certificate of this key (the chain may follow); checked at start');
+
+const keyFileEntry = z.union([
+  z.string().min(1),
+  z.strictObject({ file: z.string().min(1), certificate: certificateFile.optional() }),
+]);
+
+const keyFiles = z
+  .strictObject({
+    file: z.string().min(1).optional().describe('path to a private key: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file'),
+    certificate: certificateFile.optional(),
+    files: z
+      .array(keyFileEntry)
+      .min(1)
+      .optional()
+      .describe('several key files (a path, or { file, certificate }): the first signs, all are published (a hand-made rotation overlap)'),
+  })
+  .refine((k) => (k.file === undefined) !== (k.files === undefined), { message: 'set exactly one of file or files' })
+  .refine((k) => k.certificate === undefined || k.file !== undefined, {
+    message: 'certificate goes with file; with files, give each entry its own: files: [{ file, certificate }]',
+    path: ['certificate'],
+  });
+
+export const keySource = z.union([
+  z.literal('managed').describe('authbridge generates, stores (encrypted) and rotates the key'),
+  keyFiles,
+]);
+
+/** A managed key's certificate: generated with the key, sealed with it, rotated with it. */
+export const managedCertificateSchema = z
+  .strictObject({
+    selfSigned: z.literal(true).describe('a self-signed certificate made with each managed key'),
+    subject: z
+      .string()
+      .regex(/^(?:[A-Za-z][\w.-]*=[^,=]+)(?:,\s*[A-Za-z][\w.-]*=[^,=]+)*$/, 'must be a distinguished name such as "CN=authbridge, O=Example"')
+      .optional()
+      .describe('the subject DN; default CN=authbridge <owner>'),
+    validityDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .optional()
+      .describe("how long each certificate is valid; default: the key's whole life (pre-publish + rotate + retire) and 30 days"),
+  })
+  .describe('managed keys only: a self-signed X.509 certificate with every key (for IdPs that take an uploaded certificate, such as Entra ID)');
+
+export const DEFAULT_ROTATION = { rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 } as const;
+
+export const rotationSchema = z
+  .strictObject({
+    rotateEverySeconds: z.number().int().min(1).default(DEFAULT_ROTATION.rotateEverySeconds),
+    prePublishSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.prePublishSeconds),
+    retireSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.retireSeconds),
+  })
+  .refine((r) => r.prePublishSeconds < r.rotateEverySeconds, { message: 'prePublishSeconds must be shorter than rotateEverySeconds', path: ['prePublishSeconds'] });
+
+const upstreamClientId = z.string().min(1).max(512).optional().describe('client_id registered at the IdP; default: the downstream clientId');
+const upstreamSecret = z.string().min(1).optional().describe('the secret registered at the IdP (verify mode only)');
+
+export const BASIC_ENCODINGS = ['form', 'strict', 'raw', 'rfc6749'] as const;
+const basicEncoding = z
+  .enum(BASIC_ENCODINGS)
+  .optional()
+  .describe(
+    'form (default): x-www-form-urlencode id and secret (as URLSearchParams does) before base64; strict: also encode -_.!~*\'() (what authbridge ≤ 0.1 called rfc6749, still accepted); raw: base64 of id:secret as is',
+  );
+
+const secretFields = { clientId: upstreamClientId, clientSecret: upstreamSecret };
+const assertionFields = { audience, assertionTtlSeconds, jwtHeader: jwtHeaderSchema.optional() };
+const keyFields = {
+  key: keySource.optional().describe("the signing key; default: the upstream's `key`"),
+  rotation: rotationSchema.optional().describe('managed keys: the rotation schedule'),
+  certificate: managedCertificateSchema.optional(),
+};
+
+const secretBasic = z.strictObject({ method: z.literal('client_secret_basic'), ...secretFields, basicEncoding });
+const secretPost = z.strictObject({ method: z.literal('client_secret_post'), ...secretFields });
+const secretJwt = z.strictObject({ method: z.literal('client_secret_jwt'), ...secretFields, alg: z.enum(HMAC_ALGS).optional(), ...assertionFields });
+const privateKeyJwt = z.strictObject({
+  method: z.literal('private_key_jwt'),
+  clientId: upstreamClientId,
+  alg: z.enum(SIGNING_ALGS).optional().describe("default: the profile's (generic: ES256)"),
+  ...keyFields,
+  ...assertionFields,
+});
+const auto = z
+  .strictObject({
+    method: z.literal('auto'),
+    ...secretFields,
+    alg: z.enum(SIGNING_ALGS).optional().describe('private_key_jwt alg'),
+    hmacAlg: z.enum(HMAC_ALGS).optional().describe('client_secret_jwt alg'),
+    basicEncoding,
+    ...keyFields,
+    ...assertionFields,
+  })
+  .describe(
+    "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
+  );
+
+export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, auto]);
+
+export const clientSchema = z
+  .strictObject({
+    clientId: z.string().min(1).max(512).describe('the client_id the downstream presents to authbridge'),
+    clientSecret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('verify mode: authbridge checks the presented secret (constant time). Omitted: passthrough mode'),
+    grantTypes: z.array(z.string().min(1)).min(1).optional().describe('allowed grant_type values; default: any'),
+    upstream: outboundAuthSchema,
+  })
+  .superRefine((client, ctx) => {
+    const out = client.upstream;
+    const verify = client.clientSecret !== undefined;
+    if (out.method === 'private_key_jwt') {
+      if (!verify)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clientSecret'],
+          message: 'private_key_jwt needs verify mode: set clientSecret, or nothing would authenticate the caller',
+        });
+      return;
+    }
+    if (out.method === 'auto' && !verify && out.key !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['upstream', 'key'], message: 'private_key_jwt needs verify mode: set clientSecret on the client, or remove the key' });
+    // auto: a key (its own or the upstream's) may be its only credential; outbound-settings.ts checks it has one
+    if (verify && out.clientSecret === undefined && out.method !== 'auto')
+      ctx.addIssue({ code: 'custom', path: ['upstream', 'clientSecret'], message: `required for ${out.method} in verify mode` });
+    if (!verify && out.clientSecret !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'clientSecret'],
+        message: 'passthrough mode (no clientSecret on the client) uses the presented secret upstream; remove this or set clientSecret',
+      });
+  });
