@@ -1,14 +1,83 @@
-import { KeyLoadError, loadSigningKey } from '../keys/signing-key.js';
+import { certificateProblems, loadCertificate } from '../keys/certificate.js';
+import { KeyLoadError, loadSigningKey, withCertificate, type SigningKey } from '../keys/signing-key.js';
 import { formatPath, type ConfigIssue } from './errors.js';
+import { resolveProfile } from './outbound-settings.js';
 import { SIGNING_ALGS, type SigningAlg } from './schema.js';
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** One key file of a config, with the certificate file that goes with it, and their config paths. */
+export interface KeyFileEntry {
+  readonly file: string;
+  readonly certificate?: string;
+  /** where the key file is named: `…key.file`, `…key.files[1]` or `…key.files[1].file` */
+  readonly path: readonly PropertyKey[];
+  /** where its certificate is named: `…key.certificate` or `…key.files[1].certificate` */
+  readonly certificatePath: readonly PropertyKey[];
+}
+
+/** What loading one key file gave: the key (with its certificate), or the problems, each at its config path. */
+export interface LoadedKeyFile {
+  readonly key?: SigningKey;
+  readonly issues: ConfigIssue[];
+  /** certificate warnings (it expires within 30 days): reported, not refused */
+  readonly warnings: ConfigIssue[];
+}
+
+/** The entries of a `key: { file, certificate }` or `key: { files: [...] }` at `keyPath`; nothing for anything else. */
+export function keyFileEntries(key: unknown, keyPath: readonly PropertyKey[]): KeyFileEntry[] {
+  if (!isTree(key)) return [];
+  const entry = (file: unknown, certificate: unknown, path: PropertyKey[], certificatePath: PropertyKey[]): KeyFileEntry[] =>
+    typeof file === 'string' && file !== ''
+      ? [{ file, ...(typeof certificate === 'string' && certificate !== '' ? { certificate } : {}), path, certificatePath }]
+      : [];
+  if (!Array.isArray(key.files)) return entry(key.file, key.certificate, [...keyPath, 'file'], [...keyPath, 'certificate']);
+  return key.files.flatMap((f: unknown, j) =>
+    isTree(f)
+      ? entry(f.file, f.certificate, [...keyPath, 'files', j, 'file'], [...keyPath, 'files', j, 'certificate'])
+      : entry(f, undefined, [...keyPath, 'files', j], [...keyPath, 'files', j, 'certificate']),
+  );
+}
+
+/**
+ * Reads a key file for `alg` and, if it has one, its certificate: checked to certify the key and to be valid at
+ * `now` (errors), and to last 30 more days (a warning). Problems of the key are at its path, of the certificate at
+ * the certificate's.
+ */
+export async function loadKeyFile(entry: KeyFileEntry, alg: SigningAlg, now = Date.now()): Promise<LoadedKeyFile> {
+  const issues: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const caught = (path: readonly PropertyKey[], err: unknown) => {
+    if (!(err instanceof KeyLoadError)) throw err;
+    issues.push({ path: formatPath(path), message: err.message });
+  };
+  let key: SigningKey | undefined;
+  try {
+    key = await loadSigningKey(entry.file, alg);
+  } catch (err) {
+    caught(entry.path, err);
+  }
+  if (entry.certificate === undefined) return { ...(key ? { key } : {}), issues, warnings };
+  const at = formatPath(entry.certificatePath);
+  try {
+    const certificate = loadCertificate(entry.certificate);
+    const certified = key && (await withCertificate(key, certificate, `certificate file ${entry.certificate}`));
+    for (const { level, message } of certificateProblems(certificate, now))
+      (level === 'error' ? issues : warnings).push({ path: at, message: `${entry.certificate}: ${message}` });
+    key = certified;
+  } catch (err) {
+    caught(entry.certificatePath, err);
+    key = undefined;
+  }
+  return { ...(key && issues.length === 0 ? { key } : {}), issues, warnings };
+}
+
 /**
  * The key-file problems of a config that did not pass the schema: start-up reads key files only from a valid
  * config, so without this a file with a typo and a missing key file would take two rounds. Reads what it can
- * make out (private_key_jwt clients whose `alg` is valid or left to its default); nothing is kept.
+ * make out (private_key_jwt clients whose `alg` is valid or left to its default: the upstream profile's); nothing
+ * is kept.
  */
 export async function keyFileIssues(resolved: unknown, known: readonly ConfigIssue[]): Promise<ConfigIssue[]> {
   const reported = new Set(known.map((i) => i.path));
@@ -20,20 +89,26 @@ export async function keyFileIssues(resolved: unknown, known: readonly ConfigIss
     for (const [i, client] of clients.entries()) {
       const out = isTree(client) ? client.upstream : undefined;
       if (!isTree(out) || out.method !== 'private_key_jwt' || !isTree(out.key)) continue;
-      const alg = out.alg ?? 'ES256';
+      const alg = out.alg ?? defaultAlg(upstream as Tree);
       if (!(SIGNING_ALGS as readonly unknown[]).includes(alg)) continue; // the alg's own issue says enough
-      const files = Array.isArray(out.key.files) ? out.key.files.map((f, j) => [f, ['files', j]] as const) : [[out.key.file, ['file']] as const];
-      for (const [file, tail] of files) {
-        const path = formatPath(['upstreams', name, 'clients', i, 'upstream', 'key', ...tail]);
-        if (typeof file !== 'string' || file === '' || reported.has(path)) continue;
-        try {
-          await loadSigningKey(file, alg as SigningAlg);
-        } catch (err) {
-          if (!(err instanceof KeyLoadError)) throw err;
-          issues.push({ path, message: err.message });
-        }
+      for (const entry of keyFileEntries(out.key, ['upstreams', name, 'clients', i, 'upstream', 'key'])) {
+        if (reported.has(formatPath(entry.path))) continue;
+        const certificate = entry.certificate !== undefined && !reported.has(formatPath(entry.certificatePath));
+        const loaded = await loadKeyFile(certificate ? entry : { ...entry, certificate: undefined }, alg as SigningAlg);
+        issues.push(...loaded.issues);
       }
     }
   }
   return issues;
+}
+
+/** The upstream profile's default alg, if its issuer and profile can be read; else ES256 (the generic profile's). */
+function defaultAlg(upstream: Tree): unknown {
+  try {
+    const { issuer, profile } = upstream;
+    if (typeof issuer !== 'string') return 'ES256';
+    return resolveProfile({ issuer, profile: typeof profile === 'string' ? (profile as never) : undefined }).profile.defaultSigningAlg;
+  } catch {
+    return 'ES256';
+  }
 }

@@ -1,6 +1,8 @@
 import type { SigningKeyProvider } from '../auth/private-key-jwt.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
-import { DEFAULT_ROTATION, type ClientConfig, type Config, type SigningAlg, type UpstreamConfig } from '../config/schema.js';
+import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
+import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
+import { DEFAULT_ROTATION, type ClientConfig, type Config, type UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { KeyAge } from '../metrics.js';
 import type { Store } from '../store/types.js';
@@ -8,7 +10,8 @@ import { publishJwks, type PublishedJwks } from './jwks.js';
 import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
-import { KeyLoadError, loadSigningKey, type SigningKey } from './signing-key.js';
+import { certificateProblems } from './certificate.js';
+import type { SigningKey } from './signing-key.js';
 
 /** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
 export interface UpstreamKeyring {
@@ -30,6 +33,8 @@ export interface Keyrings {
   /** the signing key of each private_key_jwt client */
   readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
   readonly managed?: ManagedKeys;
+  /** certificates that expire within 30 days (key files', managed keys'): to log at warn, not refused */
+  readonly warnings: readonly ConfigIssue[];
   close(): void;
 }
 
@@ -39,10 +44,24 @@ export const managedOwner = (upstream: string, clientId?: string) => (clientId =
 /** The managed key a client signs with, if its key is managed (its own, or the upstream's shared one). */
 export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: ClientConfig): ManagedOwner | undefined {
   const out = client.upstream;
-  if (out.method !== 'private_key_jwt' || (out.key !== undefined && out.key !== 'managed')) return undefined;
+  if (!signsWithKey(upstream, client) || !('key' in out) || (out.key !== undefined && out.key !== 'managed')) return undefined;
   const own = out.key === 'managed';
   const policy = (own ? out.rotation : undefined) ?? upstream.rotation ?? DEFAULT_ROTATION;
-  return { owner: own ? managedOwner(name, client.clientId) : managedOwner(name), alg: out.alg, policy: { ...policy } };
+  const owner = own ? managedOwner(name, client.clientId) : managedOwner(name);
+  const wanted = own ? out.certificate : upstream.certificate;
+  const certificate = wanted && {
+    subject: wanted.subject ?? `CN=authbridge ${owner}`,
+    // the key's whole life (published, signing, retired) and 30 days
+    validityDays: wanted.validityDays ?? Math.ceil((policy.prePublishSeconds + policy.rotateEverySeconds + policy.retireSeconds) / 86_400) + 30,
+  };
+  return { owner, alg: signingAlgOf(upstream, client), policy: { ...policy }, ...(certificate ? { certificate } : {}) };
+}
+
+/** Where a managed owner's certificate is configured: the client's `upstream.certificate`, or the upstream's. */
+function managedCertificatePath(name: string, upstream: UpstreamConfig, owner: string): string {
+  const i = upstream.clients.findIndex((c) => managedOwnerOf(name, upstream, c)?.owner === owner);
+  const client = upstream.clients[i];
+  return formatPath(client && 'key' in client.upstream && client.upstream.key === 'managed' ? ['upstreams', name, 'clients', i, 'upstream', 'certificate'] : ['upstreams', name, 'certificate']);
 }
 
 /** Every managed key owner a config names (what `keys list|rotate` work on). */
@@ -64,17 +83,24 @@ export interface ConfigKeys {
   readonly owners: ReadonlyMap<string, ManagedOwner>;
   /** per private_key_jwt client: its signing key file, or the owner of the managed key it signs with */
   readonly clients: ReadonlyMap<ClientConfig, SigningKey | string>;
+  /** per client signing with key files: all of them (published), the first signs */
+  readonly clientFiles: ReadonlyMap<ClientConfig, readonly SigningKey[]>;
+  /** key file certificates that expire within 30 days, at their config paths */
+  readonly warnings: readonly ConfigIssue[];
 }
 
 /**
- * Reads and imports every key file of a config once and names its managed key owners; touches no store. Every
- * unusable key file is reported with its config path (a ConfigError listing them all).
+ * Reads and imports every key file of a config (and its certificate) once and names its managed key owners;
+ * touches no store. Every unusable key file or certificate is reported with its config path (a ConfigError listing
+ * them all); a certificate expiring within 30 days is a warning.
  */
-export async function loadConfigKeys(config: Config, source: string): Promise<ConfigKeys> {
+export async function loadConfigKeys(config: Config, source: string, now = Date.now()): Promise<ConfigKeys> {
   const issues: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
   const upstreams = new Map<string, { files: SigningKey[]; owners: string[] }>();
   const owners = new Map<string, ManagedOwner>();
   const clients = new Map<ClientConfig, SigningKey | string>();
+  const clientFiles = new Map<ClientConfig, SigningKey[]>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
@@ -82,8 +108,8 @@ export async function loadConfigKeys(config: Config, source: string): Promise<Co
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
     for (const [i, client] of upstream.clients.entries()) {
       const out = client.upstream;
-      if (out.method !== 'private_key_jwt') continue;
-      const keyPath = ['upstreams', name, 'clients', i, 'upstream', 'key'];
+      if (!signsWithKey(upstream, client) || !('key' in out)) continue;
+      const alg = signingAlgOf(upstream, client);
       const owner = managedOwnerOf(name, upstream, client);
       if (owner) {
         owners.set(owner.owner, owner);
@@ -91,30 +117,28 @@ export async function loadConfigKeys(config: Config, source: string): Promise<Co
         clients.set(client, owner.owner);
         continue;
       }
-      if (out.key === undefined || out.key === 'managed') continue; // unreachable: managedOwnerOf took these
-      const files = out.key.files ?? [out.key.file!];
       const loaded: SigningKey[] = [];
-      for (const [j, file] of files.entries()) {
-        const path = formatPath(out.key.files ? [...keyPath, 'files', j] : [...keyPath, 'file']);
-        try {
-          const key = await loadSigningKey(file, out.alg as SigningAlg);
-          const first = algByKid.get(key.kid);
-          if (first && first.alg !== key.alg)
-            issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
-          algByKid.set(key.kid, first ?? { alg: key.alg, path });
-          loaded.push(key);
-        } catch (err) {
-          if (!(err instanceof KeyLoadError)) throw err;
-          issues.push({ path, message: err.message });
-        }
+      for (const entry of keyFileEntries(out.key, ['upstreams', name, 'clients', i, 'upstream', 'key'])) {
+        const path = formatPath(entry.path);
+        const result = await loadKeyFile(entry, alg, now);
+        issues.push(...result.issues);
+        warnings.push(...result.warnings);
+        const key = result.key;
+        if (!key) continue;
+        const first = algByKid.get(key.kid);
+        if (first && first.alg !== key.alg)
+          issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
+        algByKid.set(key.kid, first ?? { alg: key.alg, path });
+        loaded.push(key);
       }
       published.push(...loaded);
       if (loaded[0]) clients.set(client, loaded[0]);
+      if (loaded.length > 0) clientFiles.set(client, loaded);
     }
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
   if (issues.length > 0) throw new ConfigError(source, issues);
-  return { upstreams, owners, clients };
+  return { upstreams, owners, clients, clientFiles, warnings };
 }
 
 /**
@@ -135,13 +159,20 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
     const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
     upstreams.set(name, keyring(files, owners, managed, maxAge));
   }
+  const warnings = [...keys.warnings];
+  if (managed)
+    for (const [name, { owners }] of keys.upstreams)
+      for (const owner of owners)
+        for (const key of managed.openKeys(owner))
+          for (const problem of key.certificate ? certificateProblems(key.certificate) : [])
+            warnings.push({ path: managedCertificatePath(name, config.upstreams[name]!, owner), message: `managed key ${key.kid} of ${owner}: ${problem.message}` });
   const keyAges = (now = Date.now()): KeyAge[] =>
     [...keys.upstreams].flatMap(([upstream, { owners }]) =>
       owners.flatMap((owner) =>
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
-  return { upstreams, signers, managed, keyAges, close: () => managed?.close() };
+  return { upstreams, signers, managed, keyAges, warnings, close: () => managed?.close() };
 }
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {

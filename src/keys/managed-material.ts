@@ -3,11 +3,16 @@ import { promisify } from 'node:util';
 import type { JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
 import type { KeyRecord } from '../store/types.js';
+import { certificateFromX5c, generateSelfSigned, type SelfSignedOptions } from './certificate.js';
 import type { NewKey } from './rotation.js';
 import { KeyDecryptError, sealPrivateJwk, unsealPrivateJwk } from './seal.js';
-import { importSigningKey, KeyLoadError, type SigningKey } from './signing-key.js';
+import { importSigningKey, KeyLoadError, withCertificate, type KeyCertificate, type SigningKey } from './signing-key.js';
 
-/** Key generation and opening for managed keys: private material exists only sealed or as a non-extractable CryptoKey. */
+/**
+ * Key generation and opening for managed keys: private material exists only sealed or as a non-extractable CryptoKey.
+ * A managed key's self-signed certificate is sealed with it (`x5c` in the private JWK): a store writer without the
+ * KEK can no more swap the certificate than the key. The record's publicJwk carries a copy, for display only.
+ */
 
 export const MANAGED_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const satisfies readonly SigningAlg[];
 export type ManagedAlg = (typeof MANAGED_ALGS)[number];
@@ -26,22 +31,63 @@ async function generatePrivateKey(alg: ManagedAlg): Promise<KeyObject> {
   }
 }
 
-/** A fresh key pair for `owner`: the record to store (public JWK, sealed private JWK) and the key to sign with. */
-export async function generateManagedKey(owner: string, alg: ManagedAlg, kek: Uint8Array): Promise<{ record: NewKey; signing: SigningKey }> {
+/**
+ * A fresh key pair for `owner`: the record to store (public JWK, sealed private JWK) and the key to sign with. With
+ * `certificate`, the key gets a self-signed certificate made at `now`, sealed with it.
+ */
+export async function generateManagedKey(
+  owner: string,
+  alg: ManagedAlg,
+  kek: Uint8Array,
+  certificate?: SelfSignedOptions,
+  now = Date.now(),
+): Promise<{ record: NewKey; signing: SigningKey }> {
   const jwk = (await generatePrivateKey(alg)).export({ format: 'jwk' }) as JWK;
-  const signing = await importSigningKey(JSON.stringify(jwk), alg, `new managed key of ${owner}`);
-  const sealed = await sealPrivateJwk(jwk, kek, { owner, kid: signing.kid });
+  const cert = certificate && (await generateSelfSigned(jwk, certificate, now));
+  const signing = await importSigningKey(JSON.stringify(jwk), alg, `new managed key of ${owner}`, cert);
+  const sealed = await sealPrivateJwk(cert ? { ...jwk, x5c: [...cert.x5c] } : jwk, kek, { owner, kid: signing.kid });
   return { record: { kid: signing.kid, alg, publicJwk: { ...signing.publicJwk }, sealed }, signing };
 }
 
 /**
+ * A stored key re-sealed with a fresh self-signed certificate (an owner that newly wants certificates): the same
+ * key and kid, a new `sealed` and `publicJwk` for its record, and the key to sign with.
+ */
+export async function certifyManagedKey(
+  owner: string,
+  record: KeyRecord,
+  kek: Uint8Array,
+  certificate: SelfSignedOptions,
+  now = Date.now(),
+): Promise<{ update: Pick<KeyRecord, 'publicJwk' | 'sealed'>; signing: SigningKey }> {
+  const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  const cert = await generateSelfSigned(jwk, certificate, now);
+  const signing = await importAs(owner, record, jwk, cert);
+  const sealed = await sealPrivateJwk({ ...jwk, x5c: [...cert.x5c] }, kek, { owner, kid: record.kid });
+  return { update: { publicJwk: { ...signing.publicJwk }, sealed }, signing };
+}
+
+/**
  * Unseals and imports a stored key, checking that the private key matches the record's kid (its RFC 7638
- * thumbprint) and alg. What authbridge publishes derives from this key, not from the record's public JWK, so a
- * store writer without the KEK cannot get a key of its own published.
+ * thumbprint) and alg, and that a sealed certificate (`x5c`) certifies it. What authbridge publishes derives from
+ * the sealed key and certificate, not from the record's public JWK, so a store writer without the KEK cannot get a
+ * key or certificate of its own published.
  */
 export async function openManagedKey(owner: string, record: KeyRecord, kek: Uint8Array): Promise<SigningKey> {
   if (!(MANAGED_ALGS as readonly string[]).includes(record.alg)) throw new KeyDecryptError(owner, record.kid, `unsupported alg ${record.alg}`);
-  const jwk = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  const { x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  let certificate: KeyCertificate | undefined;
+  if (x5c !== undefined)
+    try {
+      certificate = certificateFromX5c(Array.isArray(x5c) ? x5c : [], `managed key ${record.kid} of ${owner}`);
+    } catch (err) {
+      throw new KeyDecryptError(owner, record.kid, err instanceof KeyLoadError ? 'its sealed certificate (x5c) cannot be read' : 'the sealed key cannot be imported');
+    }
+  return importAs(owner, record, jwk, certificate);
+}
+
+async function importAs(owner: string, record: KeyRecord, jwk: JWK, certificate: KeyCertificate | undefined): Promise<SigningKey> {
+  if (!(MANAGED_ALGS as readonly string[]).includes(record.alg)) throw new KeyDecryptError(owner, record.kid, `unsupported alg ${record.alg}`);
   let signing: SigningKey;
   try {
     signing = await importSigningKey(JSON.stringify(jwk), record.alg as ManagedAlg, `managed key ${record.kid} of ${owner}`);
@@ -49,5 +95,11 @@ export async function openManagedKey(owner: string, record: KeyRecord, kek: Uint
     throw new KeyDecryptError(owner, record.kid, err instanceof KeyLoadError ? err.message : 'the sealed key cannot be imported');
   }
   if (signing.kid !== record.kid) throw new KeyDecryptError(owner, record.kid, 'the sealed key does not match its kid');
-  return signing;
+  if (!certificate) return signing;
+  try {
+    return await withCertificate(signing, certificate, `managed key ${record.kid} of ${owner}`);
+  } catch (err) {
+    if (!(err instanceof KeyLoadError)) throw err;
+    throw new KeyDecryptError(owner, record.kid, 'its sealed certificate is not for this key (refusing it)');
+  }
 }

@@ -1,18 +1,10 @@
 import type { JWK } from 'jose';
 import type { Logger } from '../log.js';
-import type { KeySet, Store } from '../store/types.js';
-import { generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
-import {
-  activeKey,
-  applyStep,
-  emptyKeySet,
-  newRevision,
-  planStep,
-  PromoteTooEarlyError,
-  sameKeySet,
-  type RotationPolicy,
-  type RotationStep,
-} from './rotation.js';
+import type { KeyRecord, KeySet, Store } from '../store/types.js';
+import type { SelfSignedOptions } from './certificate.js';
+import { certifyManagedKey, generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
+import { syncKeySet } from './managed-sync.js';
+import { activeKey, applyStep, emptyKeySet, planStep, PromoteTooEarlyError, sameKeySet, type RotationPolicy, type RotationStep, type StepPlan } from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
@@ -24,6 +16,8 @@ export interface ManagedOwner {
   owner: string;
   alg: ManagedAlg;
   policy: RotationPolicy;
+  /** a self-signed certificate with every key (made with it, sealed with it); keys stored without one get one */
+  certificate?: SelfSignedOptions;
 }
 
 export interface ManagedKeysOptions {
@@ -48,16 +42,14 @@ export const ROTATION_LOCK_TTL_MS = 10_000;
 const MAX_SCHEDULED_STEPS = 3;
 const BOOTSTRAP_WAIT_MS = 250;
 const DEFAULT_REFRESH_MS = 2000;
-/** Attempts at agreeing with the store in one #sync (each failed one lost a CAS to another replica). */
-const SYNC_ATTEMPTS = 3;
 /** Added to two refreshes: how old a bootstrap a write-back may still overwrite (slow polls, clock skew). */
 const CROSSING_SLACK_MS = 60_000;
 
 interface OwnerState {
   readonly config: ManagedOwner;
   set: KeySet;
-  /** every key of the set, unsealed and imported once (by kid) */
-  keys: ReadonlyMap<string, SigningKey>;
+  /** every key of the set, unsealed and imported once (by kid; again only when its sealed form changed) */
+  keys: ReadonlyMap<string, { readonly sealed: string; readonly key: SigningKey }>;
   signing: SigningKey | undefined;
   published: readonly Readonly<JWK>[];
   /** serializes this replica's reads and steps for the owner, so an older set never replaces a newer one */
@@ -124,6 +116,12 @@ export class ManagedKeys {
     const state = this.#state(owner);
     if (!state.signing) throw new Error(`managed keys of ${owner}: no active key`);
     return state.signing;
+  }
+
+  /** every key of an owner (next, active, retired, in the set's order), opened: with their certificates */
+  openKeys(owner: string): SigningKey[] {
+    const state = this.#state(owner);
+    return state.set.keys.map((record) => state.keys.get(record.kid)!.key);
   }
 
   /** next + active + retired public JWKs of an owner, for the JWKS. */
@@ -213,61 +211,32 @@ export class ManagedKeys {
   async #refreshOwner(state: OwnerState, mayBootstrap = false): Promise<void> {
     const stored = await this.#sync(state);
     if (!stored && !mayBootstrap) return;
-    if (planStep(stored ?? emptyKeySet(state.config.owner), this.#now(), state.config.policy).step !== 'none') await this.#steps(state);
+    if (this.#plan(state, stored ?? emptyKeySet(state.config.owner)).step !== 'none') await this.#steps(state);
   }
 
-  /**
-   * Reads the owner's set and brings this replica and the store into agreement. Returns the stored set then, or
-   * undefined when the store has none and this replica holds none (only #load bootstraps).
-   *
-   * A change is told by content (sameKeySet: revision, version, kids and states), never by the version alone. When
-   * the set this replica holds has vanished from the store (Redis restarted without persistence, an eviction, a
-   * DEL), it writes that set back instead of creating a key: the keys are still sealed and already published, so
-   * the JWKS that IdPs cached stays valid. The same goes for a set that is nothing but a fresh bootstrap (version
-   * 1, sharing no key with the one held, created within two refreshes and a minute): a replica that found the store
-   * empty crossed the write-back, and IdPs have not seen its key. An older one is adopted: this replica is the
-   * stale one (it could not reach the store while the others moved on). Every write is a CAS on what was read, so
-   * replicas doing this at once converge on the first write; the others adopt it (it shares their keys, or it is
-   * past version 1). A write-back takes version + 1 of the highest version seen, so it never reuses the version of
-   * the set it puts back.
-   */
-  async #sync(state: OwnerState): Promise<KeySet | undefined> {
-    const { owner } = state.config;
-    for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
-      const stored = await this.#store.getKeySet(owner);
-      const held = state.set;
-      if (stored && sameKeySet(stored, held)) return stored;
-      if (held.keys.length === 0) {
-        if (stored) await this.#adopt(state, stored);
-        return stored; // a replica starting: it has nothing to write back
-      }
-      if (stored) {
-        const unrelated = bootstrapOfItsOwn(stored, held);
-        const crossed = unrelated && this.#now() - stored.keys[0]!.createdAt < this.#crossingWindowMs;
-        if (!crossed) {
-          if (unrelated)
-            this.#log.warn({ owner, version: stored.version, kids: stored.keys.map((k) => k.kid) }, 'managed keys: the key set was replaced by a new key while this replica could not see the store; adopting it');
-          await this.#adopt(state, stored);
-          return stored;
+  /** The step due for a set; an owner that wants certificates has its keys without one certified first. */
+  #plan(state: OwnerState, set: KeySet, forced?: { forcePromote: boolean }): StepPlan {
+    const { policy, certificate } = state.config;
+    const needsCertificate = certificate
+      ? (record: KeyRecord) => {
+          const opened = state.keys.get(record.kid);
+          return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
         }
-      }
-      const restored: KeySet = { ...structuredClone(held), version: Math.max(held.version, stored?.version ?? 0) + 1, revision: newRevision() };
-      if (!(await this.#store.casKeySet(restored, stored))) continue; // another replica wrote first: look again
-      const kids = restored.keys.map((k) => k.kid);
-      if (stored)
-        this.#log.error(
-          { owner, version: restored.version, kids, replaced: { version: stored.version, kids: stored.keys.map((k) => k.kid) } },
-          'managed keys: a key was bootstrapped while the key set was missing from the store; wrote back the keys this replica holds over it',
-        );
-      else
-        this.#log.error(
-          { owner, version: restored.version, kids },
-          'managed keys: the key set vanished from the store (Redis restarted without persistence, eviction, DEL?); wrote back the keys this replica holds, no new key created',
-        );
-      await this.#adopt(state, restored);
-      return restored;
-    }
-    throw new Error(`managed keys of ${owner}: the key set kept changing while this replica wrote back the one it holds`);
+      : undefined;
+    return planStep(set, this.#now(), policy, forced !== undefined, forced?.forcePromote, needsCertificate);
+  }
+
+  /** Reads the owner's set and brings this replica and the store into agreement (see syncKeySet). */
+  #sync(state: OwnerState): Promise<KeySet | undefined> {
+    return syncKeySet({
+      owner: state.config.owner,
+      store: this.#store,
+      log: this.#log,
+      now: this.#now,
+      crossingWindowMs: this.#crossingWindowMs,
+      held: () => state.set,
+      adopt: (set) => this.#adopt(state, set),
+    });
   }
 
   /**
@@ -275,7 +244,7 @@ export class ManagedKeys {
    * Reaches a bootstrap only from #load (#sync answers undefined only to a replica that holds nothing).
    */
   async #steps(state: OwnerState, forced?: { forcePromote: boolean }): Promise<RotationStep> {
-    const { owner, alg, policy } = state.config;
+    const { owner, alg, certificate } = state.config;
     const lock = `rotate:${owner}`;
     const token = await this.#store.acquireLock(lock, ROTATION_LOCK_TTL_MS);
     if (token === undefined) {
@@ -288,22 +257,32 @@ export class ManagedKeys {
       for (let i = 0; i < (forced ? 1 : MAX_SCHEDULED_STEPS); i++) {
         const now = this.#now();
         const current = stored ?? emptyKeySet(owner);
-        const plan = planStep(current, now, policy, forced !== undefined, forced?.forcePromote);
+        const plan = this.#plan(state, current, forced);
         if (plan.step === 'none') break;
         if (plan.step === 'promote-too-early') throw new PromoteTooEarlyError(owner, plan.next, plan.promotableAt);
         const fresh: SigningKey[] = [];
-        const written = await applyStep(current, plan, now, async () => {
-          const { record, signing } = await generateManagedKey(owner, alg, this.#kek);
-          fresh.push(signing);
-          return record;
-        });
+        const written = await applyStep(
+          current,
+          plan,
+          now,
+          async () => {
+            const { record, signing } = await generateManagedKey(owner, alg, this.#kek, certificate, now);
+            fresh.push(signing);
+            return record;
+          },
+          async (record) => {
+            const { update, signing } = await certifyManagedKey(owner, record, this.#kek, certificate!, now);
+            fresh.push(signing);
+            return update;
+          },
+        );
         if (!(await this.#store.casKeySet(written, stored))) {
           this.#log.warn({ owner, step: plan.step, version: written.version }, 'managed keys: the key set changed under the rotation lock; step dropped');
           break;
         }
         stored = written;
         done = plan.step;
-        const kid = plan.step === 'promote' ? plan.next : plan.step === 'prune' ? plan.kids.join(',') : fresh[0]?.kid;
+        const kid = plan.step === 'promote' ? plan.next : plan.step === 'prune' || plan.step === 'certify' ? plan.kids.join(',') : fresh[0]?.kid;
         this.#log.info({ owner, step: plan.step, kid, version: written.version, forced: forced !== undefined }, 'managed keys: rotation step');
         await this.#adopt(state, written, fresh);
       }
@@ -316,17 +295,19 @@ export class ManagedKeys {
   /** Makes `set` current: opens the keys not seen before (once per kid), then swaps everything at once. */
   async #adopt(state: OwnerState, set: KeySet, fresh: readonly SigningKey[] = []): Promise<void> {
     const { owner } = state.config;
-    const keys = new Map<string, SigningKey>();
+    const keys = new Map<string, { sealed: string; key: SigningKey }>();
     for (const record of set.keys) {
-      const key = fresh.find((k) => k.kid === record.kid) ?? state.keys.get(record.kid) ?? (await openManagedKey(owner, record, this.#kek));
-      keys.set(record.kid, key);
+      const held = state.keys.get(record.kid);
+      const key =
+        fresh.find((k) => k.kid === record.kid) ?? (held?.sealed === record.sealed ? held.key : undefined) ?? (await openManagedKey(owner, record, this.#kek));
+      keys.set(record.kid, { sealed: record.sealed, key });
     }
     const active = activeKey(set);
     const changed = !sameKeySet(set, state.set);
     state.set = deepFreeze(structuredClone(set));
     state.keys = keys;
-    state.signing = active && keys.get(active.kid);
-    state.published = Object.freeze(set.keys.map((record) => keys.get(record.kid)!.publicJwk));
+    state.signing = active && keys.get(active.kid)?.key;
+    state.published = Object.freeze(set.keys.map((record) => keys.get(record.kid)!.key.publicJwk));
     if (!changed) return;
     for (const listener of this.#listeners) {
       try {
@@ -336,15 +317,6 @@ export class ManagedKeys {
       }
     }
   }
-}
-
-/**
- * Whether `stored` is a bootstrap unrelated to the set held: its first version, sharing no key with it. A set grown
- * from the held one by rotation shares a key with it or is past version 1 (a lagging replica adopts those), and a
- * write-back is always past version 1.
- */
-function bootstrapOfItsOwn(stored: KeySet, held: KeySet): boolean {
-  return stored.version === 1 && stored.keys.length > 0 && !stored.keys.some((key) => held.keys.some((mine) => mine.kid === key.kid));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -19,7 +19,7 @@ export interface RotationPolicy {
 const DAY = 86_400;
 export const DEFAULT_ROTATION: RotationPolicy = Object.freeze({ rotateEverySeconds: 30 * DAY, prePublishSeconds: DAY, retireSeconds: DAY });
 
-export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'none';
+export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'certify' | 'none';
 
 /** One change to a key set; each applied plan is one write (version + 1, a new revision). */
 export type StepPlan =
@@ -33,11 +33,17 @@ export type StepPlan =
   /** `next` starts signing, the `retire` keys (the active one) stop */
   | { readonly step: 'promote'; readonly next: string; readonly retire: readonly string[] }
   /** delete retired keys whose publication time is over */
-  | { readonly step: 'prune'; readonly kids: readonly string[] };
+  | { readonly step: 'prune'; readonly kids: readonly string[] }
+  /** re-seal keys that have no certificate with a fresh self-signed one (an owner that newly wants certificates) */
+  | { readonly step: 'certify'; readonly kids: readonly string[] };
 
 /** The public half and the sealed private half of a freshly generated key; applyStep adds state and times. */
 export type NewKey = Pick<KeyRecord, 'kid' | 'alg' | 'publicJwk' | 'sealed'>;
 export type KeyGenerator = () => Promise<NewKey>;
+/** The record's new public JWK and sealed private JWK, now with a certificate (the same key and kid). */
+export type KeyCertifier = (key: KeyRecord) => Promise<Pick<KeyRecord, 'publicJwk' | 'sealed'>>;
+/** Whether a stored key lacks the certificate its owner wants (planStep's certify step). */
+export type NeedsCertificate = (key: KeyRecord) => boolean;
 
 const ms = (seconds: number) => seconds * 1000;
 
@@ -117,10 +123,18 @@ export function nextKey(set: KeySet): KeyRecord | undefined {
  * - forced (`authbridge keys rotate`): add a next key if there is none, else promote it once it has been published
  *   `prePublish` ('promote-too-early' before that, so two forced steps in a row never add and promote at once),
  *   or at once with `forcePromote` (`--force-promote`);
- * - scheduled, first that applies: prune retired keys at `retiredAt + retireSeconds`; add next at
- *   `activatedAt + rotateEvery − prePublish`; promote once next was published `prePublish` and active signed `rotateEvery`.
+ * - scheduled, first that applies: certify the keys `needsCertificate` names (an owner that newly wants
+ *   certificates); prune retired keys at `retiredAt + retireSeconds`; add next at `activatedAt + rotateEvery −
+ *   prePublish`; promote once next was published `prePublish` and active signed `rotateEvery`.
  */
-export function planStep(set: KeySet, now: number, policy: RotationPolicy, force = false, forcePromote = false): StepPlan {
+export function planStep(
+  set: KeySet,
+  now: number,
+  policy: RotationPolicy,
+  force = false,
+  forcePromote = false,
+  needsCertificate?: NeedsCertificate,
+): StepPlan {
   const active = activeKey(set);
   const next = nextKey(set);
   // Nothing signs: the first key of an owner, or (a set edited by hand) a next key promoted at once, beats failing every request.
@@ -130,6 +144,9 @@ export function planStep(set: KeySet, now: number, policy: RotationPolicy, force
     const promotableAt = next.createdAt + ms(policy.prePublishSeconds);
     return forcePromote || now >= promotableAt ? promote(set, next) : { step: 'promote-too-early', next: next.kid, promotableAt };
   }
+
+  const uncertified = needsCertificate ? set.keys.filter(needsCertificate).map((k) => k.kid) : [];
+  if (uncertified.length > 0) return { step: 'certify', kids: uncertified };
 
   const expired = set.keys.filter((k) => k.state === 'retired' && retiredAt(k) + ms(policy.retireSeconds) <= now).map((k) => k.kid);
   if (expired.length > 0) return { step: 'prune', kids: expired };
@@ -159,8 +176,11 @@ export function nextDueAt(set: KeySet, policy: RotationPolicy): number | undefin
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
-/** The set after `plan`, with version + 1 and a new revision (what CAS fences on). `generate` makes a key for bootstrap and add-next. */
-export async function applyStep(set: KeySet, plan: StepPlan, now: number, generate: KeyGenerator): Promise<KeySet> {
+/**
+ * The set after `plan`, with version + 1 and a new revision (what CAS fences on). `generate` makes a key for
+ * bootstrap and add-next; `certify` re-seals a key with a certificate.
+ */
+export async function applyStep(set: KeySet, plan: StepPlan, now: number, generate: KeyGenerator, certify?: KeyCertifier): Promise<KeySet> {
   let keys: KeyRecord[] = set.keys.map((k) => ({ ...k }));
   switch (plan.step) {
     case 'none':
@@ -183,6 +203,10 @@ export async function applyStep(set: KeySet, plan: StepPlan, now: number, genera
       break;
     case 'prune':
       keys = keys.filter((k) => !plan.kids.includes(k.kid));
+      break;
+    case 'certify':
+      if (!certify) throw new Error(`managed keys of ${set.owner}: a certify step needs a certifier`);
+      for (const key of keys) if (plan.kids.includes(key.kid)) Object.assign(key, await certify(key));
       break;
   }
   return { owner: set.owner, version: set.version + 1, revision: newRevision(), keys };

@@ -2,8 +2,24 @@ import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, typ
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
+import { certificateMatchesKey } from './certificate.js';
 
 export type CryptoKey = webcrypto.CryptoKey;
+
+/** An X.509 certificate (with its chain) for a signing key: what IdPs that take an uploaded certificate match on. */
+export interface KeyCertificate {
+  /** base64 (not url) DER, leaf first: the `x5c` value */
+  readonly x5c: readonly string[];
+  /** base64url SHA-1 of the leaf's DER: the `x5t` value */
+  readonly x5t: string;
+  /** base64url SHA-256 of the leaf's DER: the `x5t#S256` value */
+  readonly x5tS256: string;
+  readonly subject: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** the leaf (and chain) as PEM, for `keys export-public --format certificate` */
+  readonly pem: string;
+}
 
 /** A private key ready to sign with: imported once at start, never per request. */
 export interface SigningKey {
@@ -11,8 +27,10 @@ export interface SigningKey {
   readonly alg: SigningAlg;
   /** a non-extractable WebCrypto key bound to `alg`: jose signs with it as is (a KeyObject would be converted on every signature) */
   readonly privateKey: CryptoKey;
-  /** public members only, with kid/alg/use: what the JWKS publishes */
+  /** public members only, with kid/alg/use (and x5c, x5t#S256 when there is a certificate): what the JWKS publishes */
   readonly publicJwk: Readonly<JWK>;
+  /** the key's X.509 certificate, when it has one (a key file's `certificate`, a managed key's self-signed one) */
+  readonly certificate?: KeyCertificate;
 }
 
 /** Raised for an unusable key file; the message is safe to print (it never quotes key material). */
@@ -33,7 +51,11 @@ export async function loadSigningKey(file: string, alg: SigningAlg): Promise<Sig
   return importSigningKey(text, alg, file);
 }
 
-export async function importSigningKey(text: string, alg: SigningAlg, source = 'key'): Promise<SigningKey> {
+/**
+ * Imports a private key (PEM or JWK text) for `alg`. With a certificate, checks that it certifies this very key
+ * (its public key's RFC 7638 thumbprint is the kid); publicJwk then carries its x5c and x5t#S256.
+ */
+export async function importSigningKey(text: string, alg: SigningAlg, source = 'key', certificate?: KeyCertificate): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
     privateKey = text.trimStart().startsWith('{')
@@ -47,7 +69,20 @@ export async function importSigningKey(text: string, alg: SigningAlg, source = '
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
   const signing = (await importJWK(privateKey.export({ format: 'jwk' }) as JWK, alg, { extractable: false })) as CryptoKey;
-  return Object.freeze({ kid, alg, privateKey: signing, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
+  const key: SigningKey = Object.freeze({ kid, alg, privateKey: signing, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
+  return certificate ? withCertificate(key, certificate, source) : key;
+}
+
+/**
+ * The key with its certificate: checked to certify this key (a KeyLoadError naming `source` if not), published
+ * in its JWK as `x5c` and `x5t#S256`. The kid stays the key's RFC 7638 thumbprint.
+ */
+export async function withCertificate(key: SigningKey, certificate: KeyCertificate, source = 'key'): Promise<SigningKey> {
+  if (!(await certificateMatchesKey(certificate, key.kid)))
+    throw new KeyLoadError(`${source}: the certificate (${certificate.subject}) is not for this key: its public key is another one`);
+  const { x5c: _x5c, 'x5t#S256': _x5tS256, ...jwk } = key.publicJwk;
+  const publicJwk = Object.freeze({ ...jwk, x5c: [...certificate.x5c], 'x5t#S256': certificate.x5tS256 });
+  return Object.freeze({ ...key, publicJwk, certificate });
 }
 
 function parseJwk(text: string): JsonWebKey {
