@@ -29,7 +29,9 @@ export async function validateFile(file: string, env: NodeJS.ProcessEnv = proces
     if (issues.length > 0 || !runtime) throw new ConfigError(file, issues);
     const upstreams = [...runtime.upstreams.values()];
     const clients = upstreams.reduce((n, u) => n + u.clients.size, 0);
-    return { ok: true, lines: [`${file}: OK (${upstreams.length} upstream(s), ${clients} client(s))`] };
+    // certificates expiring within 30 days: said, not refused
+    const warnings = runtime.keyrings.warnings.map((w) => `  warning: ${formatIssue(w)}`);
+    return { ok: true, lines: [`${file}: OK (${upstreams.length} upstream(s), ${clients} client(s))`, ...warnings] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { ok: false, lines: [`${file}: ${err.issues.length} problem(s)`, ...err.issues.map((i) => `  ${formatIssue(i)}`)] };
