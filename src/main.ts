@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { jtiShow } from './cli/jti.js';
-import { keysExportPublic, keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
+import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
+import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
 import { startFromFile } from './cli/start.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
@@ -22,11 +23,14 @@ Usage:
   authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--force-promote] [--config FILE]
                                         force one rotation step (publish a next key, or promote it once it
                                         was published prePublishSeconds; --force-promote: promote it now)
-  authbridge keys export-public [--upstream NAME] [--config FILE]
-                                        the public JWKS, to paste into an IdP that cannot fetch a URL
-                                        (reads only: creates no key)
+  authbridge keys export-public [--upstream NAME [--client ID]] [--format jwks|jwk|pem|certificate] [--config FILE]
+                                        public keys, for an IdP that cannot fetch the JWKS URL (reads only:
+                                        creates no key). jwks (default): every published key; jwk, pem: the
+                                        key that signs now (pem: SubjectPublicKeyInfo); certificate: the X.509
+                                        certificates of every published key, next keys too (upload one to
+                                        Entra ID before it signs)
   authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]
-                                        a private key for \`key: { file }\`
+                                        a private key for \`key: { file }\` (--format default: pem)
   authbridge --version
 
 A command is required: without one this text is printed and the exit status is 2.
@@ -38,11 +42,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
   alg: { type: 'string', default: 'ES256' },
-  format: { type: 'string', default: 'pem' },
+  format: { type: 'string' }, // each command has its own default: keys generate pem, keys export-public jwks
   out: { type: 'string' },
   owner: { type: 'string' },
   'force-promote': { type: 'boolean', default: false },
   upstream: { type: 'string' },
+  client: { type: 'string' },
 } as const;
 
 const COMMANDS = ['start', 'validate', 'jti', 'keys'];
@@ -86,10 +91,16 @@ async function main(argv: string[]): Promise<number> {
           return report(() => keysList(file));
         case 'rotate':
           return report(() => keysRotate(file, values.owner, values['force-promote']));
-        case 'export-public':
-          return report(() => keysExportPublic(file, values.upstream));
-        case 'generate':
-          return report(() => keysGenerate(values.alg, values.format === 'jwk' ? 'jwk' : 'pem', values.out));
+        case 'export-public': {
+          const format = values.format ?? 'jwks';
+          if (!(EXPORT_FORMATS as readonly string[]).includes(format)) return usageError(`--format for keys export-public is one of ${EXPORT_FORMATS.join(', ')}`);
+          return report(() => keysExportPublic(file, { upstream: values.upstream, client: values.client, format: format as ExportFormat }));
+        }
+        case 'generate': {
+          const format = values.format ?? 'pem';
+          if (format !== 'pem' && format !== 'jwk') return usageError('--format for keys generate is pem or jwk');
+          return report(() => keysGenerate(values.alg, format, values.out));
+        }
       }
   }
   console.error(USAGE);

@@ -1,10 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
-import { publishJwks } from '../keys/jwks.js';
-import { loadConfigKeys, managedOwners, type ConfigKeys } from '../keys/keyring.js';
+import { managedOwners } from '../keys/keyring.js';
 import { ManagedKeys, PromoteTooEarlyError } from '../keys/managed.js';
 import { openManagedKey } from '../keys/managed-material.js';
 import { enteredStateAt } from '../keys/rotation.js';
@@ -71,7 +69,7 @@ export async function keysList(file: string): Promise<CliResult> {
 const NO_KEYS_YET = '  no keys yet (created when authbridge first starts)';
 
 /** Unseals every key of a stored set (proving the KEK); the public keys come from the private ones, as when serving. */
-async function openStored(config: Config, owner: string, set: KeySet | undefined): Promise<SigningKey[]> {
+export async function openStored(config: Config, owner: string, set: KeySet | undefined): Promise<SigningKey[]> {
   const kek = decodeKek(config.keys.encryptionKey!);
   const keys: SigningKey[] = [];
   for (const record of set?.keys ?? []) keys.push(await openManagedKey(owner, record, kek));
@@ -125,46 +123,8 @@ export async function keysRotate(file: string, only: string | undefined, forcePr
   });
 }
 
-/**
- * `keys export-public [--upstream U]`: the JWKS to paste into an IdP that cannot fetch a URL: key files and the
- * stored managed keys, unsealed to prove them. It only reads: an owner with no keys yet is reported, not created.
- */
-export async function keysExportPublic(file: string, upstream: string | undefined): Promise<CliResult> {
-  return withStore(file, async (config, store) => {
-    const names = Object.keys(config.upstreams).filter((n) => upstream === undefined || n === upstream);
-    if (names.length === 0) return { ok: false, text: `no upstream ${upstream} in this config` };
-    const out: Record<string, unknown> = {};
-    const problems: string[] = [];
-    let keys: ConfigKeys;
-    try {
-      keys = await loadConfigKeys(config, file);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      return { ok: false, text: err.issues.map(formatIssue).join('\n') };
-    }
-    for (const name of names) {
-      const { files, owners } = keys.upstreams.get(name)!;
-      const managed: SigningKey[] = [];
-      for (const owner of owners) {
-        const set = await store.getKeySet(owner);
-        if (!set) problems.push(`${owner}: no managed keys yet; authbridge creates them when it first starts (export-public only reads the store)`);
-        else
-          try {
-            managed.push(...(await openStored(config, owner, set)));
-          } catch (err) {
-            if (!(err instanceof KeyDecryptError)) throw err;
-            problems.push(`keys.encryptionKey: ${err.message}`);
-          }
-      }
-      out[name] = { keys: publishJwks([...files, ...managed]).keys };
-    }
-    // a JWKS missing a key would be pasted into an IdP and then refuse that key's assertions: nothing partial
-    if (problems.length > 0) return { ok: false, text: problems.join('\n') };
-    return { ok: true, text: JSON.stringify(upstream ? out[upstream] : out, null, 2) };
-  });
-}
-
-async function withStore(file: string, fn: (config: Config, store: Store) => Promise<CliResult>): Promise<CliResult> {
+/** Runs `fn` on the config's store, closed after. */
+export async function withStore(file: string, fn: (config: Config, store: Store) => Promise<CliResult>): Promise<CliResult> {
   const config = loadConfigFile(file);
   const store = await createStore(config.store);
   try {
