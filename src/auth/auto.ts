@@ -41,6 +41,7 @@ export interface AutoOptions {
   readonly strategies: ReadonlyMap<OutboundMethod, { readonly auth: OutboundAuth; readonly alg?: string }>;
   /** the IdP's discovery document; the same object until it is read again (a new object: choose again) */
   metadata(requestId?: string): Promise<ProviderMetadata>;
+  /** the client's logger (`upstream` and `client` bound) */
   readonly log: Logger;
 }
 
@@ -65,7 +66,7 @@ export class AutoOutbound implements OutboundAuth {
     const choice = chooseMethod(meta, candidates);
     const before = this.#chosen?.choice;
     this.#chosen = { meta, choice };
-    const fields = { client: this.opts.clientId, supported: meta.token_endpoint_auth_methods_supported ?? null };
+    const fields = { upstreamClientId: this.opts.clientId, supported: meta.token_endpoint_auth_methods_supported ?? null };
     if (choice.method === undefined) this.opts.log.error({ ...fields, problem: choice.reason }, 'method auto: no client authentication method fits this IdP');
     else if (choice.method !== before?.method) this.opts.log.info({ ...fields, method: choice.method }, 'method auto: chose the client authentication method');
     return choice;

@@ -82,10 +82,11 @@ export function resolveClient(upstream: UpstreamFields, client: ClientConfig): C
   const resolved = resolveProfile(upstream);
   const { profile } = resolved;
   const out = client.upstream;
-  const basicEncoding = 'basicEncoding' in out && out.basicEncoding !== undefined ? canonicalEncoding(out.basicEncoding) : profile.basicEncoding;
+  const explicitEncoding = out.method === 'client_secret_basic' || out.method === 'auto' ? out.basicEncoding : undefined;
+  const basicEncoding = explicitEncoding !== undefined ? canonicalEncoding(explicitEncoding) : profile.basicEncoding;
   const clockSkewSeconds = upstream.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
+  const fields = out.method === 'client_secret_jwt' || out.method === 'private_key_jwt' || out.method === 'auto' ? out : undefined;
   const assertion = (alg: string, secret: boolean): AssertionSettings => {
-    const fields = 'audience' in out ? out : undefined;
     const explicit = fields?.jwtHeader ?? {};
     const header = { ...profile.jwtHeader(alg), ...explicit };
     // a MAC has no certificate, and no key thumbprint to name: only a literal kid means anything there
@@ -141,7 +142,7 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
     const at = (...path: (string | number)[]) => ['clients', i, 'upstream', ...path];
     const out = client.upstream;
     const settings = resolveClient(upstream, client);
-    const explicitHeader = 'jwtHeader' in out ? (out.jwtHeader ?? {}) : {};
+    const explicitHeader = (out.method === 'client_secret_jwt' || out.method === 'private_key_jwt' || out.method === 'auto' ? out.jwtHeader : undefined) ?? {};
     const keyPath = () => (out.method === 'private_key_jwt' || out.method === 'auto') && out.key !== undefined ? at('key') : ['key'];
 
     if ((out.method === 'private_key_jwt' || out.method === 'auto') && out.certificate !== undefined && out.key !== 'managed')

@@ -45,7 +45,7 @@ describe('authorization_code + PKCE, then refresh_token', () => {
     });
     expect(exchange.params).not.toHaveProperty('client_secret');
     expect(exchange.authorization).toBeUndefined();
-    expect(exchange.assertion!.claims).toMatchObject({ iss: 'up-web', sub: 'up-web', aud: s.idp.issuer });
+    expect(exchange.assertion!.claims).toMatchObject({ iss: 'up-web', sub: 'up-web', aud: s.idp.tokenEndpoint });
 
     s.idp.clearCaptured();
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);

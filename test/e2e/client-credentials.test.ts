@@ -32,10 +32,12 @@ async function expectValidAccessToken(token: string, clientId: string) {
 }
 
 describe('client_credentials, verify mode (authbridge checks the downstream secret, holds the upstream credential)', () => {
-  it('client_secret_basic: credentials only in Authorization, RFC 6749 encoded, nothing in the body', async () => {
+  it('client_secret_basic: credentials only in Authorization, form-encoded (the default), nothing in the body', async () => {
     const { tokens, seen } = await exchange('broker-basic', down('basic'));
     await expectValidAccessToken(tokens.access_token, 'up-basic');
-    expect(seen.authorization).toBe(basicAuthorization('up-basic', up('basic'), 'rfc6749'));
+    // `-` stays as it is: what URLSearchParams and most servers' decoders agree on
+    expect(seen.authorization).toBe(`Basic ${Buffer.from(`up-basic:${up('basic')}`).toString('base64')}`);
+    expect(seen.authorization).toBe(basicAuthorization('up-basic', up('basic'), 'form'));
     expect(seen.params).not.toHaveProperty('client_secret');
     expect(seen.params).not.toHaveProperty('client_id');
     expect(seen.params).toMatchObject({ grant_type: 'client_credentials', scope: 'api:read' });
@@ -54,8 +56,8 @@ describe('client_credentials, verify mode (authbridge checks the downstream secr
     expect(seen.authorization).toBeUndefined();
     expect(seen.params).not.toHaveProperty('client_secret');
     expect(seen.params.client_assertion_type).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-    expect(seen.assertion!.header).toEqual({ alg: 'HS256' });
-    expectAssertionClaims(seen.assertion!.claims, 'up-hs256', s.idp.issuer);
+    expect(seen.assertion!.header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expectAssertionClaims(seen.assertion!.claims, 'up-hs256', s.idp.tokenEndpoint);
     expect(seen.rawBody).not.toContain(encodeURIComponent(HS_SECRET));
   });
 
@@ -63,14 +65,15 @@ describe('client_credentials, verify mode (authbridge checks the downstream secr
     const { tokens, seen } = await exchange(`broker-${name}`, down(name));
     await expectValidAccessToken(tokens.access_token, `up-${name}`);
     const publicJwk = createPublicKey(readFileSync(s.keyFiles[name]!, 'utf8')).export({ format: 'jwk' }) as JWK;
-    expect(seen.assertion!.header).toEqual({ alg, kid: await calculateJwkThumbprint(publicJwk, 'sha256') });
-    expectAssertionClaims(seen.assertion!.claims, `up-${name}`, s.idp.issuer);
+    expect(seen.assertion!.header).toEqual({ alg, typ: 'JWT', kid: await calculateJwkThumbprint(publicJwk, 'sha256') });
+    // the default audience: the token endpoint URL, the one value Okta, Entra ID, Ping and AD FS all accept
+    expectAssertionClaims(seen.assertion!.claims, `up-${name}`, s.idp.tokenEndpoint);
     expect(seen.params.client_id).toBe(`up-${name}`);
   });
 
-  it('private_key_jwt with audience: token_endpoint puts the discovered token endpoint in aud', async () => {
-    const { seen } = await exchange('broker-te', down('te'));
-    expect(seen.assertion!.claims.aud).toBe(s.idp.tokenEndpoint);
+  it('private_key_jwt with audience: issuer puts the issuer identifier in aud, and the IdP accepts it too', async () => {
+    const { seen } = await exchange('broker-iss', down('iss'));
+    expect(seen.assertion!.claims.aud).toBe(s.idp.issuer);
   });
 
   it('accepts the downstream credentials in Authorization: Basic too', async () => {
@@ -85,7 +88,7 @@ describe('client_credentials, passthrough mode (the presented secret is the upst
   it('client_secret_basic', async () => {
     const { tokens, seen } = await exchange('pt-basic', down('pt-basic'));
     await expectValidAccessToken(tokens.access_token, 'pt-basic');
-    expect(seen.authorization).toBe(basicAuthorization('pt-basic', down('pt-basic'), 'rfc6749'));
+    expect(seen.authorization).toBe(basicAuthorization('pt-basic', down('pt-basic'), 'form'));
     expect(seen.params).not.toHaveProperty('client_secret');
   });
 
@@ -199,6 +202,7 @@ function expectAssertionClaims(claims: Record<string, unknown>, clientId: string
   expect(claims.sub).toBe(clientId);
   expect(claims.aud).toBe(aud); // a single string, never an array
   expect(claims.iat).toBeGreaterThan(now - 10);
+  expect(claims.iat).toBeLessThanOrEqual(now - 4); // backdated by clockSkewSeconds (5)
   expect(claims.nbf).toBe(claims.iat);
   expect(claims.exp).toBe((claims.iat as number) + 60);
   expect(Buffer.from(claims.jti as string, 'base64url')).toHaveLength(16);

@@ -13,7 +13,7 @@ const bodies: string[] = [];
 
 beforeAll(async () => {
   s = await startScenario();
-  for (const name of ['basic', 'post', 'hs256', 'te', 'web', 'cc-only', ...PKJWT_CASES.map((c) => c.name)]) {
+  for (const name of ['basic', 'post', 'hs256', 'iss', 'web', 'cc-only', ...PKJWT_CASES.map((c) => c.name)]) {
     secrets.add(down(name));
     secrets.add(up(name));
   }

@@ -49,7 +49,7 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
       token_endpoint_auth_signing_alg: c.alg,
       jwks_uri: jwksUri,
     })),
-    { client_id: 'up-te', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
+    { client_id: 'up-iss', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
     { client_id: 'pt-basic', client_secret: down('pt-basic'), token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'pt-post', client_secret: down('pt-post'), token_endpoint_auth_method: 'client_secret_post' },
     { client_id: 'pt-hs256', client_secret: `${down('pt-hs256')}-padded-to-32`, token_endpoint_auth_method: 'client_secret_jwt' },
@@ -86,7 +86,7 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
           ...PKJWT_CASES.map((c) =>
             verify(c.name, { method: 'private_key_jwt', alg: c.alg, key: { file: keyFiles[c.name] }, assertionTtlSeconds: jtiTtlSeconds }),
           ),
-          verify('te', { method: 'private_key_jwt', key: { file: keyFiles.es256 }, audience: 'token_endpoint' }),
+          verify('iss', { method: 'private_key_jwt', key: { file: keyFiles.es256 }, audience: 'issuer' }),
           // same client_id on both sides (the default), as a broker's upstream OIDC connection would have it
           { clientId: 'up-web', clientSecret: down('web'), grantTypes: ['authorization_code', 'refresh_token'], upstream: { method: 'private_key_jwt', key: { file: keyFiles.es256 } } },
           { clientId: 'broker-cc-only', clientSecret: down('cc-only'), grantTypes: ['client_credentials'], upstream: { clientId: 'up-basic', method: 'client_secret_basic', clientSecret: up('basic') } },
