@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { resolveProfile, signsWithKey } from './outbound-settings.js';
 import type { Config } from './schema.js';
 
 /** Addresses only this host reaches: an IdP fetching the JWKS from one runs here too, and the derived URL works. */
@@ -6,10 +7,13 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-/** The upstreams whose IdP fetches a JWKS from authbridge (a private_key_jwt client, file or managed key). */
+/**
+ * The upstreams whose IdP fetches a JWKS from authbridge: a client signs with a key (file or managed), and the IdP's
+ * profile is not one that takes an uploaded certificate instead (Entra ID fetches nothing).
+ */
 export function upstreamsPublishingJwks(config: Config): string[] {
   return Object.entries(config.upstreams)
-    .filter(([, u]) => u.clients.some((c) => c.upstream.method === 'private_key_jwt'))
+    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c)))
     .map(([name]) => name);
 }
 
