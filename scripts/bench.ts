@@ -69,7 +69,7 @@ function secretMethod(id: string, method: 'client_secret_post' | 'client_secret_
   const upstream = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: 'HS256' }) };
   if (method !== 'client_secret_jwt') return { id, label: method, upstream, expect: { kind: method, clientId, secret } };
   const key = createSecretKey(Buffer.from(secret));
-  return { id, label: `${method} HS256`, upstream, expect: { kind: 'jwt', clientId, alg: 'HS256', audience: stub.origin, key } };
+  return { id, label: `${method} HS256`, upstream, expect: { kind: 'jwt', clientId, alg: 'HS256', audience: `${stub.origin}/token`, key } };
 }
 function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'EdDSA'): Method {
   const { privateKey } =
@@ -81,7 +81,7 @@ function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'EdDSA'): Method 
   const file = join(keyDir, `${id}.pem`);
   writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const clientId = `up-${id}`;
-  const expect: Expectation = { kind: 'jwt', clientId, alg, audience: stub.origin, key: createPublicKey(privateKey) };
+  const expect: Expectation = { kind: 'jwt', clientId, alg, audience: `${stub.origin}/token`, key: createPublicKey(privateKey) };
   return { id, label: `private_key_jwt ${alg}`, upstream: { method: 'private_key_jwt', clientId, alg, key: { file } }, expect };
 }
 const METHODS: Method[] = [
