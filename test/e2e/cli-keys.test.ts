@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
 import { importSigningKey } from '../../src/keys/signing-key.js';
@@ -128,6 +128,51 @@ describe('authbridge keys / jti', () => {
     const missing = await cli('jti', 'show', 'no-such-jti');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no record');
+  });
+
+  it('keys export-public --client and each --format: jwks, jwk, pem (SPKI), certificate (none here: says which key)', async () => {
+    const exportPublic = (...args: string[]) => cli('keys', 'export-public', ...args);
+    // separate processes that only read: run at once
+    const [files, broker, ambiguous, jwk, managedJwk, pem, certificate, badFormat, noUpstream, unknown] = await Promise.all([
+      exportPublic('--upstream', 'idp', '--client', 'files'),
+      exportPublic('--upstream', 'idp', '--client', 'broker', '--format', 'jwks'),
+      exportPublic('--upstream', 'idp', '--format', 'jwk'),
+      exportPublic('--upstream', 'idp', '--client', 'files', '--format', 'jwk'),
+      exportPublic('--upstream', 'idp', '--client', 'broker', '--format', 'jwk'),
+      exportPublic('--upstream', 'idp', '--client', 'files', '--format', 'pem'),
+      exportPublic('--upstream', 'idp', '--client', 'files', '--format', 'certificate'),
+      exportPublic('--upstream', 'idp', '--format', 'der'),
+      exportPublic('--client', 'files'),
+      exportPublic('--upstream', 'idp', '--client', 'nobody'),
+    ]);
+    const newKey = await importSigningKey(readFileSync(join(dir, 'new.pem'), 'utf8'), 'ES256');
+    const oldKey = await importSigningKey(readFileSync(join(dir, 'old.pem'), 'utf8'), 'ES256');
+    const managedKid = proxy!.runtime.keyrings.managed!.signingKey('idp/broker').kid;
+    const kids = (res: { stdout: string }) => (JSON.parse(res.stdout) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    expect(files.code, files.stderr).toBe(0);
+    expect(kids(files)).toEqual([newKey.kid, oldKey.kid]);
+    expect(kids(broker)).toEqual([managedKid]);
+
+    // jwk and pem: the one key that signs now; the upstream's two clients sign with two keys
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr.trim()).toBe('the clients of idp sign with 2 different keys: name one with --client');
+    expect(jwk.code, jwk.stderr).toBe(0);
+    expect(JSON.parse(jwk.stdout)).toEqual({ ...newKey.publicJwk });
+    expect(JSON.parse(managedJwk.stdout).kid).toBe(managedKid);
+    expect(pem.code, pem.stderr).toBe(0);
+    const spki = String(createPublicKey(readFileSync(join(dir, 'new.pem'), 'utf8')).export({ type: 'spki', format: 'pem' }));
+    expect(pem.stdout.trim()).toBe(spki.trim());
+
+    // certificate: these keys have none
+    expect(certificate.code).toBe(1);
+    expect(certificate.stderr).toContain(`key ${newKey.kid} (signs) has no certificate`);
+    expect(certificate.stderr).toContain(`key ${oldKey.kid} (published) has no certificate`);
+
+    // usage problems
+    expect(badFormat.code).toBe(2);
+    expect([noUpstream.code, noUpstream.stderr.trim()]).toEqual([1, '--client needs --upstream: the upstream whose client it is']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'no client nobody in upstream idp']);
+    for (const res of [files, broker, ambiguous, jwk, managedJwk, pem, certificate]) expect(res.stdout + res.stderr).not.toMatch(/"d"|PRIVATE KEY/);
   });
 
   it('keys rotate steps the rotation (publish next, then promote); keys list shows states and ages; the proxy follows', async () => {
