@@ -2,7 +2,7 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import type { KeyRecord } from '../store/types.js';
+import type { KeyRecord, KeySet } from '../store/types.js';
 import { certificateFromX5c, generateSelfSigned, type SelfSignedOptions } from './certificate.js';
 import type { NewKey } from './rotation.js';
 import { KeyDecryptError, sealPrivateJwk, unsealPrivateJwk } from './seal.js';
@@ -102,4 +102,27 @@ async function importAs(owner: string, record: KeyRecord, jwk: JWK, certificate:
     if (!(err instanceof KeyLoadError)) throw err;
     throw new KeyDecryptError(owner, record.kid, 'its sealed certificate is not for this key (refusing it)');
   }
+}
+
+/** The opened keys of a set, by kid, with the sealed form each was opened from. */
+export type OpenedKeys = ReadonlyMap<string, { readonly sealed: string; readonly key: SigningKey }>;
+
+/**
+ * Opens the keys of `set`: `fresh` ones as made, the `held` ones again only if their sealed form changed (a certify
+ * step re-seals a key under the same kid), the others unsealed now.
+ */
+export async function openKeySet(owner: string, set: KeySet, kek: Uint8Array, held: OpenedKeys, fresh: readonly SigningKey[]): Promise<OpenedKeys> {
+  const keys = new Map<string, { sealed: string; key: SigningKey }>();
+  for (const record of set.keys) {
+    const known = held.get(record.kid);
+    const key = fresh.find((k) => k.kid === record.kid) ?? (known?.sealed === record.sealed ? known.key : undefined) ?? (await openManagedKey(owner, record, kek));
+    keys.set(record.kid, { sealed: record.sealed, key });
+  }
+  return keys;
+}
+
+/** Whether a stored key has no certificate: as opened (sealed), or by the record's copy for a key not opened yet. */
+export function lacksCertificate(held: OpenedKeys, record: KeyRecord): boolean {
+  const opened = held.get(record.kid);
+  return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
 }

@@ -81,3 +81,11 @@ export async function syncKeySet(ctx: SyncContext): Promise<KeySet | undefined> 
 function bootstrapOfItsOwn(stored: KeySet, held: KeySet): boolean {
   return stored.version === 1 && stored.keys.length > 0 && !stored.keys.some((key) => held.keys.some((mine) => mine.kid === key.kid));
 }
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}

@@ -2,8 +2,8 @@ import type { JWK } from 'jose';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
 import type { SelfSignedOptions } from './certificate.js';
-import { certifyManagedKey, generateManagedKey, MANAGED_ALGS, openManagedKey, type ManagedAlg } from './managed-material.js';
-import { syncKeySet } from './managed-sync.js';
+import { certifyManagedKey, generateManagedKey, lacksCertificate, MANAGED_ALGS, openKeySet, type ManagedAlg, type OpenedKeys } from './managed-material.js';
+import { deepFreeze, syncKeySet } from './managed-sync.js';
 import { activeKey, applyStep, emptyKeySet, planStep, PromoteTooEarlyError, sameKeySet, type RotationPolicy, type RotationStep, type StepPlan } from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
@@ -49,7 +49,7 @@ interface OwnerState {
   readonly config: ManagedOwner;
   set: KeySet;
   /** every key of the set, unsealed and imported once (by kid; again only when its sealed form changed) */
-  keys: ReadonlyMap<string, { readonly sealed: string; readonly key: SigningKey }>;
+  keys: OpenedKeys;
   signing: SigningKey | undefined;
   published: readonly Readonly<JWK>[];
   /** serializes this replica's reads and steps for the owner, so an older set never replaces a newer one */
@@ -217,12 +217,7 @@ export class ManagedKeys {
   /** The step due for a set; an owner that wants certificates has its keys without one certified first. */
   #plan(state: OwnerState, set: KeySet, forced?: { forcePromote: boolean }): StepPlan {
     const { policy, certificate } = state.config;
-    const needsCertificate = certificate
-      ? (record: KeyRecord) => {
-          const opened = state.keys.get(record.kid);
-          return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
-        }
-      : undefined;
+    const needsCertificate = certificate ? (record: KeyRecord) => lacksCertificate(state.keys, record) : undefined;
     return planStep(set, this.#now(), policy, forced !== undefined, forced?.forcePromote, needsCertificate);
   }
 
@@ -292,16 +287,10 @@ export class ManagedKeys {
     return done;
   }
 
-  /** Makes `set` current: opens the keys not seen before (once per kid), then swaps everything at once. */
+  /** Makes `set` current: opens the keys not seen before (once per kid and sealed form), then swaps everything at once. */
   async #adopt(state: OwnerState, set: KeySet, fresh: readonly SigningKey[] = []): Promise<void> {
     const { owner } = state.config;
-    const keys = new Map<string, { sealed: string; key: SigningKey }>();
-    for (const record of set.keys) {
-      const held = state.keys.get(record.kid);
-      const key =
-        fresh.find((k) => k.kid === record.kid) ?? (held?.sealed === record.sealed ? held.key : undefined) ?? (await openManagedKey(owner, record, this.#kek));
-      keys.set(record.kid, { sealed: record.sealed, key });
-    }
+    const keys = await openKeySet(owner, set, this.#kek, state.keys, fresh);
     const active = activeKey(set);
     const changed = !sameKeySet(set, state.set);
     state.set = deepFreeze(structuredClone(set));
@@ -317,12 +306,4 @@ export class ManagedKeys {
       }
     }
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const member of Object.values(value)) deepFreeze(member);
-  }
-  return value;
 }
