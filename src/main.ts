@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { doctor } from './cli/doctor.js';
 import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
@@ -17,6 +18,11 @@ const USAGE = `authbridge ${VERSION}: client_secret_post in, the IdP's client au
 Usage:
   authbridge start    [--config FILE]   serve the proxy
   authbridge validate [--config FILE]   check a config file (schema, env references, key files)
+  authbridge doctor [--upstream NAME] [--probe CLIENT] [--json] [--config FILE]
+                                        check the config against the live IdPs: discovery and issuer, methods
+                                        and algs they list, the JWKS URL, keys and certificates, clock offset;
+                                        --probe: one real client_credentials request as CLIENT (and the
+                                        variants that commonly fix a refusal); exit 1 on any error
   authbridge jti show JTI [--config FILE]
                                         the record of an assertion (upstream, client, request id, times)
   authbridge keys list [--config FILE]  managed keys: states and ages (reads only; checks the KEK)
@@ -48,9 +54,11 @@ const OPTIONS = {
   'force-promote': { type: 'boolean', default: false },
   upstream: { type: 'string' },
   client: { type: 'string' },
+  probe: { type: 'string' },
+  json: { type: 'boolean', default: false },
 } as const;
 
-const COMMANDS = ['start', 'validate', 'jti', 'keys'];
+const COMMANDS = ['start', 'validate', 'doctor', 'jti', 'keys'];
 const SUBCOMMANDS: Record<string, string[]> = { jti: ['show'], keys: ['list', 'rotate', 'export-public', 'generate'] };
 
 async function main(argv: string[]): Promise<number> {
@@ -82,6 +90,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'start':
       return start(file);
+    case 'doctor': {
+      // the report goes to stdout either way (a script reads --json from there); the exit status says error or not
+      const result = await doctor(file, { upstream: values.upstream, probe: values.probe, json: values.json });
+      console.log(result.text);
+      return result.ok ? 0 : 1;
+    }
     case 'jti':
       if (!positionals[2]) return usageError('"jti show" needs the jti to look up: authbridge jti show JTI');
       return report(() => jtiShow(file, positionals[2]!));

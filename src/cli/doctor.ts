@@ -1,0 +1,87 @@
+/**
+ * `authbridge doctor [--upstream U] [--probe CLIENT] [--json]`: the config checked against the live IdPs, per
+ * upstream: discovery and its issuer, each client's method and alg against what the IdP lists, the JWKS URL the IdP
+ * fetches, keys and certificates, the clock offset; with --probe, one real client_credentials exchange (and the
+ * variants that commonly fix a refusal). The checks live in src/doctor/.
+ */
+import { ConfigError, formatIssue } from '../config/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { readKeys } from '../doctor/keys.js';
+import { probe } from '../doctor/probe.js';
+import { renderTable, reportOk, type Check, type DoctorReport, type ProbeReport, type UpstreamReport } from '../doctor/report.js';
+import { checkClock, checkDiscovery, checkJwks, checkMethods, upstreamContext, type UpstreamContext } from '../doctor/upstream.js';
+import type { CliResult } from './keys.js';
+
+export interface DoctorOptions {
+  /** only this upstream */
+  readonly upstream?: string;
+  /** the downstream clientId (or the IdP's client_id) to make one real token request as */
+  readonly probe?: string;
+  readonly json?: boolean;
+  /** AUTHBRIDGE_PROBE_SECRET, AUTHBRIDGE_PROBE_SCOPE, `${VAR}` references and proxy variables; default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The command: the report as a table (or JSON); not ok when any check is an error. */
+export async function doctor(file: string, options: DoctorOptions = {}): Promise<CliResult> {
+  const report = await runDoctor(file, options);
+  return { ok: report.ok, text: options.json ? JSON.stringify(report, null, 2) : renderTable(report) };
+}
+
+export async function runDoctor(file: string, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const env = options.env ?? process.env;
+  let config: Config;
+  try {
+    config = loadConfigFile(file, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { ok: false, error: `${file}: ${err.issues.map(formatIssue).join('; ')}`, upstreams: [] };
+  }
+  const names = Object.keys(config.upstreams).filter((n) => options.upstream === undefined || n === options.upstream);
+  if (names.length === 0) return { ok: false, error: `no upstream ${options.upstream} in ${file}`, upstreams: [] };
+
+  const target = options.probe === undefined ? undefined : probeTarget(config, names, options.probe);
+  const keys = await readKeys(config, file, names);
+  const upstreams: UpstreamReport[] = [];
+  const contexts = new Map<string, UpstreamContext>();
+  try {
+    for (const name of names) {
+      const checks: Check[] = [];
+      const ctx = upstreamContext(name, config.upstreams[name]!, env, checks);
+      contexts.set(name, ctx);
+      await checkDiscovery(ctx, checks);
+      await checkMethods(ctx, keys.signers, checks);
+      await checkJwks(ctx, config, keys.signers, checks);
+      checks.push(...(keys.checks.get(name) ?? []));
+      checkClock(ctx, checks);
+      upstreams.push({ name, checks });
+    }
+    let probed: ProbeReport | undefined;
+    if (typeof target === 'string') probed = { client: options.probe!, status: 'error', detail: target, fix: 'name a clientId of this config (with --upstream when two upstreams have it)', attempts: [] };
+    else if (target) {
+      const ctx = contexts.get(target.name)!;
+      probed = await probe(ctx, target.index, keys.signers.get(ctx.upstream.clients[target.index]!));
+    }
+    return { ok: reportOk(upstreams, probed), upstreams, ...(probed ? { probe: probed } : {}) };
+  } finally {
+    await Promise.all([...contexts.values()].map((c) => c.close()));
+  }
+}
+
+/** The client `--probe` names, by its downstream clientId (or its client_id at the IdP); or why none or several. */
+function probeTarget(config: Config, names: readonly string[], id: string): { name: string; index: number } | string {
+  const found: { name: string; index: number }[] = [];
+  for (const name of names)
+    config.upstreams[name]!.clients.forEach((c, index) => {
+      if (c.clientId === id) found.push({ name, index });
+    });
+  if (found.length === 0)
+    for (const name of names)
+      config.upstreams[name]!.clients.forEach((c, index) => {
+        if (c.upstream.clientId === id) found.push({ name, index });
+      });
+  if (found.length === 1) return found[0]!;
+  if (found.length === 0) return `no client ${id}${names.length === 1 ? ` in upstream ${names[0]}` : ''}`;
+  return `client ${id} is in upstreams ${found.map((f) => f.name).join(', ')}: choose one with --upstream`;
+}
