@@ -1,5 +1,5 @@
 /** @peculiar/x509, loaded after the Reflect metadata it needs, on Node's WebCrypto. Import X.509 classes from here. */
-import './reflect-metadata.js';
+import 'reflect-metadata'; // tsyringe, a dependency of @peculiar/x509, needs the Reflect metadata API at import
 import { webcrypto } from 'node:crypto';
 import { cryptoProvider } from '@peculiar/x509';
 

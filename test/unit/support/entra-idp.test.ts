@@ -5,24 +5,8 @@ import { SignJWT, createRemoteJWKSet, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEntraIdp, type EntraIdp } from '../../support/entra-idp.js';
 
-// @peculiar/x509 2 loads tsyringe, which demands the Reflect metadata API (the reflect-metadata package, not installed):
-// a minimal one, installed before x509 is imported.
-const metadata = new WeakMap<object, Map<unknown, unknown>>();
-if (typeof (Reflect as unknown as { getMetadata?: unknown }).getMetadata !== 'function') {
-  const define = (k: unknown, v: unknown, t: object) => {
-    const m = metadata.get(t) ?? new Map<unknown, unknown>();
-    metadata.set(t, m.set(k, v));
-  };
-  Object.assign(Reflect, {
-    defineMetadata: define,
-    metadata: (k: unknown, v: unknown) => (t: object) => define(k, v, t),
-    getOwnMetadata: (k: unknown, t: object) => metadata.get(t)?.get(k),
-    getMetadata: (k: unknown, t: object) => {
-      for (let o: object | null = t; o; o = Object.getPrototypeOf(o) as object | null) if (metadata.get(o)?.has(k)) return metadata.get(o)!.get(k);
-      return undefined;
-    },
-  });
-}
+// @peculiar/x509 2 loads tsyringe, which needs the Reflect metadata API at import.
+import 'reflect-metadata';
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto as never); // its typings name the DOM Crypto, not in this lib
 
