@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { KeyLoadError, type KeyCertificate } from './signing-key.js';
+import { KeyLoadError } from './key-load-error.js';
+import type { KeyCertificate } from './signing-key.js';
 import {
   BasicConstraintsExtension,
   KeyUsageFlags,

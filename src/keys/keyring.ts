@@ -44,7 +44,8 @@ export const managedOwner = (upstream: string, clientId?: string) => (clientId =
 /** The managed key a client signs with, if its key is managed (its own, or the upstream's shared one). */
 export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: ClientConfig): ManagedOwner | undefined {
   const out = client.upstream;
-  if (!signsWithKey(upstream, client) || !('key' in out) || (out.key !== undefined && out.key !== 'managed')) return undefined;
+  if (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto')) return undefined;
+  if (out.key !== undefined && out.key !== 'managed') return undefined;
   const own = out.key === 'managed';
   const policy = (own ? out.rotation : undefined) ?? upstream.rotation ?? DEFAULT_ROTATION;
   const owner = own ? managedOwner(name, client.clientId) : managedOwner(name);
@@ -108,7 +109,7 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
     for (const [i, client] of upstream.clients.entries()) {
       const out = client.upstream;
-      if (!signsWithKey(upstream, client) || !('key' in out)) continue;
+      if (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto')) continue;
       const alg = signingAlgOf(upstream, client);
       const owner = managedOwnerOf(name, upstream, client);
       if (owner) {

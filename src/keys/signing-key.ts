@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
 import { certificateMatchesKey } from './certificate.js';
+import { KeyLoadError } from './key-load-error.js';
 
 export type CryptoKey = webcrypto.CryptoKey;
 
@@ -33,10 +34,7 @@ export interface SigningKey {
   readonly certificate?: KeyCertificate;
 }
 
-/** Raised for an unusable key file; the message is safe to print (it never quotes key material). */
-export class KeyLoadError extends Error {
-  override name = 'KeyLoadError';
-}
+export { KeyLoadError };
 
 const MIN_RSA_BITS = 2048;
 

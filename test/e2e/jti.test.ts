@@ -1,5 +1,6 @@
 // Every assertion is fresh: 200 concurrent requests give 200 distinct 128-bit jti values, each recorded in
 // the store before it left, and each assertion expires within the configured ttl.
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../../src/config/outbound-settings.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downstreamClient, oidc } from '../support/downstream.js';
 import { down, startScenario, type Scenario } from '../support/scenario.js';
@@ -31,8 +32,9 @@ describe.each([
     expect(jtis.size).toBe(200);
     for (const c of claims) {
       expect(Buffer.from(c.jti as string, 'base64url')).toHaveLength(16);
-      expect(c.iat as number).toBeGreaterThanOrEqual(before);
-      expect(c.iat as number).toBeLessThanOrEqual(after);
+      // the IdP's time (our clock here, ±1 s as learned from whole-second Date headers), set clockSkewSeconds back
+      expect(c.iat as number).toBeGreaterThanOrEqual(before - DEFAULT_CLOCK_SKEW_SECONDS - 1);
+      expect(c.iat as number).toBeLessThanOrEqual(after - DEFAULT_CLOCK_SKEW_SECONDS + 1);
       expect((c.exp as number) - (c.iat as number)).toBe(TTL);
       expect(c.nbf).toBe(c.iat);
     }

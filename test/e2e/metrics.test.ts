@@ -77,7 +77,7 @@ describe('GET /metrics after real traffic', () => {
     // every label value of authbridge's own samples is a configured name, a fixed code or a bucket bound
     const ours = scrape.split('\n').filter((line) => line.startsWith('authbridge_'));
     const labelValues = new Set(ours.flatMap((line) => [...line.matchAll(/="([^"]*)"/g)].map((m) => m[1]!)));
-    const allowed = /^(|idp|slow|down|token|jwks|health|metrics|none|[2-5]xx|client_secret_(post|basic)|private_key_jwt|client_secret_jwt|ES256|RS256|HS256|bad_secret|unknown_client|missing_credentials|timeout|connect|[0-9.]+|\+Inf)$/;
+    const allowed = /^(|idp|slow|down|quirky|nodisc|token|jwks|health|metrics|none|[2-5]xx|client_secret_(post|basic)|private_key_jwt|client_secret_jwt|ES256|RS256|HS256|bad_secret|unknown_client|missing_credentials|timeout|connect|[0-9.]+|\+Inf)$/;
     expect([...labelValues].filter((v) => !allowed.test(v))).toEqual([]);
   });
 });
