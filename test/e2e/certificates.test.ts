@@ -1,19 +1,17 @@
 // X.509 certificates on signing keys, as an IdP that takes an uploaded certificate (Entra ID) needs them: a key
 // file with its certificate (made by openssl), and a managed key with a self-signed one. The JWKS carries each
 // certificate (x5c, x5t#S256); `keys export-public --format certificate` prints the managed key's, the same one.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { authbridgeArgv } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-certificates-'));
 const KEK = randomBytes(32).toString('base64');
 const SECRET = 'certificates-broker-secret';
@@ -121,11 +119,4 @@ describe('certificates on signing keys', () => {
   });
 });
 
-function cli(configFile: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...authbridgeArgv(), ...args, '--config', configFile], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
-}
+const cli = (configFile: string, ...args: string[]) => runCli([...args, '--config', configFile]);

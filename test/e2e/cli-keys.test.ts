@@ -1,7 +1,5 @@
 // `authbridge keys …` and `authbridge jti show` as a user runs them: separate processes on the same
 // Redis as a running authbridge, a real IdP on the other side.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
 import { importSigningKey } from '../../src/keys/signing-key.js';
 import { createLogger } from '../../src/log.js';
-import { authbridgeArgv } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { listenIdp, type Idp, type PendingIdp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-keys-'));
 const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64'), BROKER_SECRET: 'cli-keys-broker-secret' };
 let redis: RedisServer;
@@ -26,18 +23,7 @@ let configFile: string;
 
 const cli = (...args: string[]) => cliWith({}, ...args);
 
-function cliWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]) {
-  const child = spawn(process.execPath, [...authbridgeArgv(), ...args, '--config', configFile], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
-}
+const cliWith = (extraEnv: NodeJS.ProcessEnv, ...args: string[]) => runCli([...args, '--config', configFile], { ...env, ...extraEnv });
 
 beforeAll(async () => {
   Object.assign(process.env, env); // the in-process proxy reads the same variables (this file runs in its own worker)

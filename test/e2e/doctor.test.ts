@@ -3,8 +3,7 @@
 // ahead and another issuer (each reported with its fix), an unreachable JWKS URL, an expired certificate, and
 // --probe against IdPs that really refuse: the strict Entra stand-in (wrong audience) and oidc-provider (a Basic
 // encoding it cannot decode), each answered with the config change that fixed it.
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -18,12 +17,11 @@ import type { Check, DoctorReport } from '../../src/doctor/report.js';
 import { generateSelfSigned } from '../../src/keys/certificate.js';
 import { createLogger } from '../../src/log.js';
 import { closedPort } from '../support/bridge.js';
-import { authbridgeArgv } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-doctor-'));
 const SECRETS = {
   basic: 'upstream-basic-secret-5b1e0',
@@ -40,16 +38,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-/** The CLI in a process of its own (the build when fresh, else tsx), as a user runs it. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [...authbridgeArgv(), ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const [code] = await once(child, 'exit');
-  return { code: code as number, stdout, stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env);
 
 const checksOf = (report: DoctorReport, upstream: string) => report.upstreams.find((u) => u.name === upstream)!.checks;
 const find = (checks: Check[], check: string, client?: string) => checks.filter((c) => c.check === check && c.client === client);

@@ -3,8 +3,7 @@
 // the tenant's token URL, iss = sub = client id, jti, nbf/exp). Two ways to get the certificate Entra holds: a key file
 // with its certificate file, and a managed key whose self-signed certificate an admin exports with
 // `authbridge keys export-public --format certificate` and uploads.
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -12,13 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
 import { createLogger } from '../../src/log.js';
-import { authbridgeArgv } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-entra-'));
 const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64') };
 const SCOPE = 'api://authbridge-test-api/.default';
@@ -28,18 +26,7 @@ let proxy: RunningProxy;
 let configFile: string;
 let certificateFile: string;
 
-function cli(...args: string[]) {
-  const child = spawn(process.execPath, [...authbridgeArgv(), ...args, '--config', configFile], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
-}
+const cli = (...args: string[]) => runCli([...args, '--config', configFile], env);
 
 beforeAll(async () => {
   Object.assign(process.env, env);

@@ -1,6 +1,8 @@
 // How tests run the authbridge CLI in a process of its own, as a user would: the built `dist/main.js` when it
 // is at least as new as every source file (`npm test` builds first), else `src/main.ts` through tsx, which
 // costs about a second more per process. A stale build is never run.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -21,4 +23,21 @@ function builtIsFresh(): boolean {
     if (builtAt === undefined || builtAt < statSync(source).mtimeMs) return false;
   }
   return true;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one authbridge command to its end in a process of its own, as a user would (LOG_LEVEL warn unless `env` says). */
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [...authbridgeArgv(), ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  return { code: code as number, stdout, stderr };
 }
