@@ -1,5 +1,8 @@
 // The IdP rules end to end: `method: auto` against oidc-provider's real discovery document, `jwtHeader` members as
 // configured on the wire, no silent fallback when no method fits, and assertions that follow an IdP's clock.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
@@ -41,8 +44,16 @@ const skewedIdp = () =>
     });
   });
 
+let certificate: { der: string; x5t: string; x5tS256: string };
+
 beforeAll(async () => {
   const key = writeKeyFile('ec-p256');
+  const certifiedKey = writeKeyFile('ec-p256');
+  const certificateFile = `${certifiedKey}.crt`;
+  execFileSync('openssl', ['req', '-x509', '-key', certifiedKey, '-subj', '/CN=authbridge header test', '-days', '30', '-out', certificateFile], { stdio: 'ignore' });
+  const der = Buffer.from(readFileSync(certificateFile, 'utf8').replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64');
+  const thumbprint = (alg: string) => createHash(alg).update(der).digest('base64url');
+  certificate = { der: der.toString('base64'), x5t: thumbprint('sha1'), x5tS256: thumbprint('sha256') };
   const pending = await listenIdp({});
   nofit = await discoveryOnly(['tls_client_auth']);
   skewed = await skewedIdp();
@@ -54,6 +65,16 @@ beforeAll(async () => {
           { clientId: 'broker-auto-key', clientSecret: 'd1', upstream: { method: 'auto', clientId: 'up-auto-key', key: { file: key }, clientSecret: HMAC_SECRET } },
           { clientId: 'broker-auto-secret', clientSecret: 'd2', upstream: { method: 'auto', clientId: 'up-auto-secret', clientSecret: HMAC_SECRET } },
           { clientId: 'broker-bare', clientSecret: 'd3', upstream: { method: 'private_key_jwt', clientId: 'up-bare', key: { file: key }, jwtHeader: { typ: 'none', kid: 'none' } } },
+          {
+            clientId: 'broker-full',
+            clientSecret: 'd5',
+            upstream: {
+              method: 'private_key_jwt',
+              clientId: 'up-full',
+              key: { file: certifiedKey, certificate: certificateFile },
+              jwtHeader: { typ: 'client-authentication+jwt', x5t: true, x5tS256: true, x5c: true },
+            },
+          },
         ],
       },
       nofit: { issuer: nofit.origin, clients: [{ clientId: 'pt', upstream: { method: 'auto' } }] },
@@ -65,6 +86,7 @@ beforeAll(async () => {
     { client_id: 'up-auto-key', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
     { client_id: 'up-auto-secret', client_secret: HMAC_SECRET, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' },
     { client_id: 'up-bare', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
+    { client_id: 'up-full', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
   ]);
 });
 afterAll(async () => {
@@ -123,6 +145,21 @@ describe('jwtHeader', () => {
     const { seen } = await exchange('broker-bare', 'd3');
     expect(seen.status).toBe(200);
     expect(seen.assertion!.header).toEqual({ alg: 'ES256' });
+  });
+
+  it('rfc7523bis typ, the thumbprint kid, x5t, x5t#S256 and x5c of the key file\'s certificate: all on the wire, accepted', async () => {
+    const { seen } = await exchange('broker-full', 'd5');
+    expect(seen.status).toBe(200);
+    const jwks = (await (await fetch(`${bridge.url}/idp/jwks.json`)).json()) as { keys: { kid: string; x5c?: string[] }[] };
+    const published = jwks.keys.find((k) => k.x5c?.[0] === certificate.der)!;
+    expect(seen.assertion!.header).toEqual({
+      alg: 'ES256',
+      typ: 'client-authentication+jwt',
+      kid: published.kid,
+      x5t: certificate.x5t,
+      'x5t#S256': certificate.x5tS256,
+      x5c: [certificate.der],
+    });
   });
 });
 
