@@ -11,7 +11,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Store, StoreUnavailableError } from './store/types.js';
 import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
-import { TokenEndpointResolver } from './upstream/discovery.js';
+import { upstreamEndpoints, type EndpointResolver } from './upstream/discovery.js';
 import { resolveMetadata } from './upstream/forward.js';
 import { UpstreamClient } from './upstream/http.js';
 import { CaBundleError, loadCaBundle } from './upstream/trust.js';
@@ -27,7 +27,8 @@ export interface UpstreamRuntime {
   readonly issuer: string;
   readonly clients: ReadonlyMap<string, ClientRuntime>;
   readonly keys: UpstreamKeyring;
-  readonly tokenEndpoint: TokenEndpointResolver;
+  /** the upstream's endpoints: configured, else discovered */
+  readonly endpoints: EndpointResolver;
   readonly http: UpstreamClient;
   /** the IdP's clock as learned from its Date headers (kept across reloads while the issuer stays) */
   readonly clock: UpstreamClock;
@@ -124,14 +125,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     issuer: upstream.issuer,
     clients,
     keys: keyrings.upstreams.get(name)!,
-    tokenEndpoint: new TokenEndpointResolver({
-      issuer: upstream.issuer,
-      tokenEndpoint: upstream.tokenEndpoint,
-      http,
-      log,
-      methods,
-      allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
-    }),
+    endpoints: upstreamEndpoints(upstream, { http, log, methods }),
     http,
     clock,
     log,

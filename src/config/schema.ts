@@ -13,6 +13,7 @@ import {
   type jwtHeaderSchema,
 } from './outbound-schema.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, outboundRuleIssues } from './outbound-settings.js';
+import { ENDPOINTS, type EndpointName } from '../upstream/endpoints.js';
 import { keysSchema, serverSchema, storeSchema, throttleSchema, type redisStoreSchema } from './process-schema.js';
 
 export * from './outbound-schema.js';
@@ -69,7 +70,11 @@ const proxySetting = z
 export const upstreamSchema = z
   .strictObject({
     issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
-    tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route'),
+    tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route (the same as endpoints.token)'),
+    endpoints: z
+      .strictObject(Object.fromEntries(ENDPOINTS.map((e) => [e.name, endpointUrl.optional().describe(`${e.spec}: instead of ${e.metadata} from discovery`)])) as Record<EndpointName, z.ZodOptional<typeof endpointUrl>>)
+      .optional()
+      .describe('endpoint overrides (token, introspection, revocation, par, device_authorization, backchannel_authentication): no discovery is needed for these'),
     allowedEndpointOrigins: z
       .array(endpointOrigin)
       .min(1)
@@ -110,6 +115,8 @@ export const upstreamSchema = z
     clients: z.array(clientSchema).min(1),
   })
   .superRefine((upstream, ctx) => {
+    if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['endpoints', 'token'], message: 'set either tokenEndpoint or endpoints.token, not both' });
     for (const issue of outboundRuleIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   })
   .superRefine(

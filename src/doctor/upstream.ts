@@ -12,7 +12,7 @@ import type { SigningKey } from '../keys/signing-key.js';
 import { createLogger, type Logger } from '../log.js';
 import { MemoryStore } from '../store/memory.js';
 import { UpstreamClock } from '../upstream/clock.js';
-import { DiscoveryError, TokenEndpointResolver, type ProviderMetadata } from '../upstream/discovery.js';
+import { DiscoveryError, upstreamEndpoints, type EndpointResolver, type ProviderMetadata } from '../upstream/discovery.js';
 import { UpstreamClient, UpstreamError } from '../upstream/http.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { fail, ok, warn, type Check } from './report.js';
@@ -36,7 +36,7 @@ export interface UpstreamContext {
   readonly upstream: UpstreamConfig;
   readonly http: UpstreamClient;
   readonly clock: ObservedClock;
-  readonly resolver: TokenEndpointResolver;
+  readonly resolver: EndpointResolver;
   readonly store: MemoryStore;
   readonly log: Logger;
   readonly ca?: string[];
@@ -58,14 +58,7 @@ export function upstreamContext(name: string, upstream: UpstreamConfig, env: Nod
   const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, ca, proxy: upstream.proxy, env, clock, maxConnections: 4 });
   const log = createLogger({ level: 'silent', format: 'json' });
   const store = new MemoryStore();
-  const resolver = new TokenEndpointResolver({
-    issuer: upstream.issuer,
-    tokenEndpoint: upstream.tokenEndpoint,
-    http,
-    log,
-    methods: [],
-    allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
-  });
+  const resolver = upstreamEndpoints(upstream, { http, log, methods: [] });
   return {
     name,
     upstream,

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
-import { endpointUrlProblem } from '../config/schema.js';
+import { endpointUrlProblem, type UpstreamConfig } from '../config/schema.js';
+import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import type { UpstreamClient } from './http.js';
 
 /** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads (the document keeps every other member). */
@@ -15,27 +16,36 @@ export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
 }
 
-/** The token endpoint as the IdP names it (an assertion's `aud` may be it) and parsed once (for the connection). */
+/** An endpoint as the IdP names it (an assertion's `aud` may be it) and parsed once (for the connection). */
 export interface Endpoint {
   readonly href: string;
   readonly url: URL;
 }
 
+/** The upstream has no such endpoint: neither an override in the config nor a member in its discovery document. */
+export class EndpointMissingError extends Error {
+  override name = 'EndpointMissingError';
+  readonly code = 'ERR_ENDPOINT_MISSING';
+  constructor(readonly endpoint: EndpointName) {
+    super(`the upstream has no ${endpoint} endpoint (none configured under endpoints, none in its discovery document)`);
+  }
+}
+
 /**
- * Resolves an upstream's token endpoint: the configured override, else discovery read lazily on first use
- * and kept for the life of the config. Concurrent first requests share one discovery call; a failure is
- * not cached, so the next request tries again. The document itself (`metadata()`) is read the same way, also
- * with an override, for what needs it (`method: auto`, `doctor`).
+ * Resolves an upstream's endpoints (token, introspection, revocation, par, device_authorization,
+ * backchannel_authentication): a configured override, else the member of the discovery document, read lazily on first
+ * use and kept for the life of the config. Concurrent first requests share one discovery call; a failure is not
+ * cached, so the next request tries again. The document itself (`metadata()`) serves `method: auto` and `doctor`.
  */
-export class TokenEndpointResolver {
-  #pending?: Promise<Endpoint>;
-  #resolved?: Endpoint;
+export class EndpointResolver {
+  readonly #resolved = new Map<EndpointName, Endpoint>();
   #metadata?: Promise<ProviderMetadata>;
 
   constructor(
     private readonly opts: {
       issuer: string;
-      tokenEndpoint?: string;
+      /** configured endpoints: no discovery is needed for these */
+      overrides?: Partial<Record<EndpointName, string>>;
       http: UpstreamClient;
       log: Logger;
       /** outbound methods this upstream's clients use; warned about if the IdP does not list them */
@@ -44,27 +54,28 @@ export class TokenEndpointResolver {
       allowedEndpointOrigins?: readonly string[];
     },
   ) {
-    if (opts.tokenEndpoint) this.#resolved = toEndpoint(opts.tokenEndpoint);
+    for (const [name, href] of Object.entries(opts.overrides ?? {})) if (href) this.#resolved.set(name as EndpointName, toEndpoint(href));
   }
 
   /** The token endpoint URL, as configured or discovered. */
   async resolve(): Promise<string> {
-    return (await this.endpoint()).href;
+    return (await this.endpoint('token')).href;
   }
 
-  endpoint(): Promise<Endpoint> {
-    if (this.#resolved) return Promise.resolve(this.#resolved);
-    this.#pending ??= this.metadata().then(
-      (meta) => (this.#resolved = toEndpoint(meta.token_endpoint)),
-      (err: unknown) => {
-        this.#pending = undefined;
-        throw err;
-      },
-    );
-    return this.#pending;
+  /** An endpoint as configured or discovered; EndpointMissingError when the upstream has none. */
+  async endpoint(name: EndpointName = 'token'): Promise<Endpoint> {
+    const known = this.#resolved.get(name);
+    if (known) return known;
+    const meta = await this.metadata();
+    const member = memberOf(name);
+    const href = meta[member];
+    if (href === undefined) throw new EndpointMissingError(name);
+    const endpoint = toEndpoint(this.#check(member, href));
+    this.#resolved.set(name, endpoint);
+    return endpoint;
   }
 
-  /** The IdP's discovery document, checked (issuer, token_endpoint); one object for the life of the config. */
+  /** The IdP's discovery document, checked (issuer, every bridged endpoint's URL and origin); one object for the life of the config. */
   metadata(): Promise<ProviderMetadata> {
     this.#metadata ??= this.#discover().catch((err: unknown) => {
       this.#metadata = undefined;
@@ -73,8 +84,24 @@ export class TokenEndpointResolver {
     return this.#metadata;
   }
 
+  /**
+   * A discovered endpoint may carry credentials: an absolute https URL (http on loopback) on the issuer's origin or
+   * one of allowedEndpointOrigins. A document that names another origin (a compromised or misconfigured IdP, a cache
+   * in between) must not redirect credentials there unannounced. Checked per endpoint, when it is first used.
+   */
+  #check(member: string, href: unknown): string {
+    if (typeof href !== 'string') throw new DiscoveryError(`discovered ${member} is not a string`);
+    const problem = endpointUrlProblem(href);
+    if (problem) throw new DiscoveryError(`discovered ${member} ${problem}`);
+    const { issuer, allowedEndpointOrigins = [] } = this.opts;
+    const origin = new URL(href).origin;
+    if (origin !== new URL(issuer).origin && !allowedEndpointOrigins.includes(origin))
+      throw new DiscoveryError(`discovered ${member} is on ${excerpt(origin)}, not the issuer's origin; list it in allowedEndpointOrigins if that is intended`);
+    return href;
+  }
+
   async #discover(): Promise<ProviderMetadata> {
-    const { issuer, http, log, methods, allowedEndpointOrigins = [] } = this.opts;
+    const { issuer, http, log, methods } = this.opts;
     const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
     const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
     if (res.status !== 200) throw new DiscoveryError(`discovery answered ${res.status}`);
@@ -89,13 +116,7 @@ export class TokenEndpointResolver {
     // RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document must be the one we asked.
     if (meta.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${excerpt(meta.issuer)}`);
     if (typeof meta.token_endpoint !== 'string') throw new DiscoveryError('discovery document has no token_endpoint');
-    const problem = endpointUrlProblem(meta.token_endpoint);
-    if (problem) throw new DiscoveryError(`discovered token_endpoint ${problem}`);
-    // The upstream secret goes wherever token_endpoint points: a document that names another origin (a
-    // compromised or misconfigured IdP, a cache in between) must not redirect credentials there unannounced.
-    const origin = new URL(meta.token_endpoint).origin;
-    if (origin !== new URL(issuer).origin && !allowedEndpointOrigins.includes(origin))
-      throw new DiscoveryError(`discovered token_endpoint is on ${excerpt(origin)}, not the issuer's origin; list it in allowedEndpointOrigins if that is intended`);
+    this.#check('token_endpoint', meta.token_endpoint);
     const supported = meta.token_endpoint_auth_methods_supported;
     const unlisted = Array.isArray(supported) ? methods.filter((m) => !supported.includes(m)) : [];
     if (unlisted.length > 0)
@@ -105,11 +126,23 @@ export class TokenEndpointResolver {
   }
 }
 
+/** The resolver of an upstream as configured: its endpoint overrides (`endpoints`, `tokenEndpoint`) and allowed origins. */
+export function upstreamEndpoints(upstream: UpstreamConfig, deps: { http: UpstreamClient; log: Logger; methods: readonly string[] }): EndpointResolver {
+  return new EndpointResolver({
+    issuer: upstream.issuer,
+    overrides: { ...upstream.endpoints, ...(upstream.tokenEndpoint ? { token: upstream.tokenEndpoint } : {}) },
+    allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
+    ...deps,
+  });
+}
+
 /** A value from an IdP's document, fit to quote in an error: a short, printable excerpt. */
 function excerpt(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   const printable = text.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > 100 ? `${printable.slice(0, 100)}…` : printable;
 }
+
+const memberOf = (name: EndpointName) => ENDPOINTS.find((e) => e.name === name)!.metadata;
 
 const toEndpoint = (href: string): Endpoint => Object.freeze({ href, url: new URL(href) });

@@ -12,12 +12,12 @@ export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-
  * warn with `requestId`).
  */
 export function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
-  return discovered(upstream, requestId, () => upstream.tokenEndpoint.endpoint());
+  return discovered(upstream, requestId, () => upstream.endpoints.endpoint());
 }
 
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
 export function resolveMetadata(upstream: UpstreamRuntime, requestId?: string): Promise<ProviderMetadata> {
-  return discovered(upstream, requestId, () => upstream.tokenEndpoint.metadata());
+  return discovered(upstream, requestId, () => upstream.endpoints.metadata());
 }
 
 async function discovered<T>(upstream: UpstreamRuntime, requestId: string | undefined, read: () => Promise<T>): Promise<T> {

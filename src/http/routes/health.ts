@@ -31,7 +31,7 @@ export function healthRoutes({ runtime, ready = () => true }: AppDeps): Hono<App
 async function unresolvedUpstreams(rt: Runtime): Promise<string[]> {
   const results = await Promise.all(
     [...rt.upstreams.values()].map((u) =>
-      u.tokenEndpoint.resolve().then(
+      u.endpoints.resolve().then(
         () => undefined,
         () => u.name,
       ),

@@ -2,7 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
-import { DiscoveryError, TokenEndpointResolver } from '../../../src/upstream/discovery.js';
+import { DiscoveryError, EndpointResolver } from '../../../src/upstream/discovery.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 
 const log = createLogger({ level: 'silent' });
@@ -135,7 +135,7 @@ describe('UpstreamClient', () => {
   });
 });
 
-describe('TokenEndpointResolver', () => {
+describe('EndpointResolver', () => {
   /** An IdP whose discovery document is whatever `doc` says at the time of the request. */
   async function idp() {
     const state = { doc: {} as Record<string, unknown>, status: 200, delayMs: 0 };
@@ -147,7 +147,7 @@ describe('TokenEndpointResolver', () => {
     return { local, state, discoveries };
   }
   const resolver = (issuer: string, tokenEndpoint?: string) =>
-    new TokenEndpointResolver({ issuer, tokenEndpoint, http: client({ timeoutMs: 2000 }), log, methods: ['private_key_jwt'] });
+    new EndpointResolver({ issuer, overrides: { token: tokenEndpoint }, http: client({ timeoutMs: 2000 }), log, methods: ['private_key_jwt'] });
 
   it('discovers the token endpoint', async () => {
     const { local, discoveries } = await idp();

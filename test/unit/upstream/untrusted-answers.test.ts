@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
-import { DiscoveryError, TokenEndpointResolver } from '../../../src/upstream/discovery.js';
+import { DiscoveryError, EndpointResolver } from '../../../src/upstream/discovery.js';
 import { isJsonObjectBody } from '../../../src/upstream/forward.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 import { serveHttp } from '../../support/local-http.js';
@@ -29,7 +29,7 @@ async function discovery(text: (origin: string) => string) {
 }
 
 const resolve = (issuer: string, allowedEndpointOrigins?: string[]) =>
-  new TokenEndpointResolver({ issuer, http: http(), log, methods: ['client_secret_basic'], allowedEndpointOrigins }).resolve();
+  new EndpointResolver({ issuer, http: http(), log, methods: ['client_secret_basic'], allowedEndpointOrigins }).resolve();
 
 async function failure(promise: Promise<unknown>): Promise<DiscoveryError> {
   const err = await promise.then(
