@@ -1,0 +1,384 @@
+// A real oidc-provider 9 IdP with its RFC 8705 mutual-TLS features (tls_client_auth, self_signed_tls_client_auth,
+// certificate-bound access tokens), behind a Node https listener on a loopback port that requests the client's
+// certificate and hands it to oidc-provider through features.mTLS.getCertificate.
+//
+// Endpoint aliases (RFC 8705 section 5): by default the IdP behaves like one that terminates mutual TLS only on a
+// separate set of endpoints. Everything under `${issuer}/mtls/` is the same oidc-provider route without the prefix,
+// and discovery advertises `mtls_endpoint_aliases` (token and revocation endpoints) pointing there. Only requests
+// arriving on an alias have their certificate passed to oidc-provider: a client that sends its certificate to the
+// plain token endpoint is refused (tls_client_auth: invalid_client, 'client certificate was not provided'), which is
+// how a test proves a client used the alias. With `mtlsEndpointAliases: false` no alias is advertised and the plain
+// endpoints take the certificate (IdPs like Keycloak, which do mTLS on their main endpoints).
+//
+// oidc-provider 9 itself does not put mtls_endpoint_aliases in its discovery document (lib/actions/discovery.js
+// has no such member); it is added through the `discovery` configuration, which oidc-provider merges in last.
+import { createServer, type Server } from 'node:https';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { Provider } from 'oidc-provider';
+import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
+import { readBody, sendJson } from './idp-interaction.js';
+import { DEFAULT_API_AUDIENCE } from './idp.js';
+import {
+  certificateThumbprint,
+  createTestCa,
+  makeClientCertificate,
+  makeServerCertificate,
+  subjectDnMatches,
+  subjectDnOf,
+  type TestCa,
+  type TestCertificate,
+} from './mtls-certs.js';
+
+export { makeClientCertificate, createTestCa, certificateThumbprint, subjectDnOf, type TestCa, type TestCertificate };
+
+export type MtlsAuthMethod =
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
+  | (typeof CLIENT_AUTH_METHODS)[number];
+
+export interface MtlsIdpClientMetadata {
+  client_id: string;
+  token_endpoint_auth_method: MtlsAuthMethod;
+  /** tls_client_auth: exactly one of the tls_client_auth_* values; the subject DN as an RFC 4514 string */
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
+  /** self_signed_tls_client_auth: the certificate's public key with x5c (TestCertificate.jwk) */
+  jwks?: { keys: Record<string, unknown>[] };
+  /** default: true for tls_client_auth / self_signed_tls_client_auth clients, false otherwise */
+  tls_client_certificate_bound_access_tokens?: boolean;
+  client_secret?: string;
+  grant_types?: string[]; // default ['client_credentials']
+  [k: string]: unknown;
+}
+
+export interface PeerCertificateInfo {
+  /** SHA-256 thumbprint of the DER certificate, base64url */
+  x5tS256: string;
+  /** RFC 4514 subject DN */
+  subjectDn: string;
+  /** whether the TLS layer verified it against the client CA (caPem) */
+  authorized: boolean;
+  authorizationError?: string;
+  pem: string;
+}
+
+export interface CapturedMtlsTokenRequest {
+  method: string;
+  /** the path as received (`/mtls/token` on the alias, `/token` otherwise) */
+  path: string;
+  /** whether it arrived on the mTLS endpoint alias */
+  viaAlias: boolean;
+  headers: Record<string, string>; // lower-cased (repeated headers joined with ', ')
+  authorization?: string;
+  rawBody: string;
+  params: Record<string, string | string[]>;
+  /** the certificate the client presented in the TLS handshake, whether or not it was passed to oidc-provider */
+  peerCertificate?: PeerCertificateInfo;
+  status: number;
+  responseBody: string;
+  /** oidc-provider's internal reason for an error (e.g. 'certificate subject value does not match the registered one') */
+  errorDetail?: string;
+}
+
+export interface MtlsIdp {
+  issuer: string; // https://127.0.0.1:PORT
+  discoveryUrl: string;
+  tokenEndpoint: string;
+  /** the mTLS alias of the token endpoint (=== tokenEndpoint when mtlsEndpointAliases is false) */
+  mtlsTokenEndpoint: string;
+  jwksUri: string;
+  apiAudience: string;
+  /** PEM of the CA that issues tls_client_auth client certificates (the TLS listener's `ca`) */
+  caPem: string;
+  /** the client CA itself, to issue more client certificates: makeClientCertificate({ ca: idp.clientCa, subject }) */
+  clientCa: TestCa;
+  /** PEM of the CA that issued the listener's server certificate: trust it with `ca: serverCaPem` */
+  serverCaPem: string;
+  provider: Provider;
+  captured: CapturedMtlsTokenRequest[]; // every request to the token endpoint (plain or alias), in arrival order
+  clearCaptured(): void;
+  close(): Promise<void>;
+}
+
+export interface StartMtlsIdpOptions {
+  clients: MtlsIdpClientMetadata[];
+  host?: string; // default 127.0.0.1
+  apiAudience?: string; // default 'urn:authbridge:test-api'
+  /** the CA for tls_client_auth certificates (default: a fresh 'CN=authbridge test client CA,O=authbridge tests') */
+  clientCa?: TestCa;
+  /** advertise and serve mtls_endpoint_aliases under /mtls (default true); see the top of this file */
+  mtlsEndpointAliases?: boolean;
+}
+
+const ALIAS_PREFIX = '/mtls';
+const TOKEN_PATH = '/token';
+
+interface RequestInfo {
+  viaAlias: boolean;
+  peer?: PeerCertificateInfo;
+}
+
+function peerCertificate(socket: TLSSocket): PeerCertificateInfo | undefined {
+  const peer = socket.getPeerCertificate(true);
+  if (!peer || !peer.raw) return undefined; // {} when the client sent none
+  const pem = new X509Certificate(peer.raw).toString();
+  const info: PeerCertificateInfo = {
+    x5tS256: certificateThumbprint(peer.raw),
+    subjectDn: subjectDnOf(pem),
+    authorized: socket.authorized,
+    pem,
+  };
+  if (socket.authorizationError) info.authorizationError = String(socket.authorizationError);
+  return info;
+}
+
+function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const replay = new IncomingMessage(req.socket);
+  replay.method = req.method;
+  replay.url = req.url;
+  replay.headers = req.headers;
+  replay.rawHeaders = req.rawHeaders;
+  replay.httpVersion = req.httpVersion;
+  replay.httpVersionMajor = req.httpVersionMajor;
+  replay.httpVersionMinor = req.httpVersionMinor;
+  replay.complete = true;
+  if (body.length) replay.push(body);
+  replay.push(null);
+  return replay;
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function parseForm(contentType: string | undefined, raw: string): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  if (!contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return params;
+  for (const [key, value] of new URLSearchParams(raw)) {
+    const existing = params[key];
+    if (existing === undefined) params[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else params[key] = [existing, value];
+  }
+  return params;
+}
+
+function recordResponse(res: ServerResponse, entry: CapturedMtlsTokenRequest): void {
+  const chunks: Buffer[] = [];
+  const toBuffer = (chunk: unknown, encoding?: unknown) => (typeof chunk === 'string'
+    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+    : Buffer.from(chunk as Uint8Array));
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    return write(chunk, ...rest);
+  }) as ServerResponse['write'];
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    entry.status = res.statusCode;
+    entry.responseBody = Buffer.concat(chunks).toString('utf8');
+    return end(chunk, ...rest);
+  }) as ServerResponse['end'];
+}
+
+function normalizeMtlsClient(client: MtlsIdpClientMetadata): MtlsIdpClientMetadata {
+  const mtls = client.token_endpoint_auth_method === 'tls_client_auth'
+    || client.token_endpoint_auth_method === 'self_signed_tls_client_auth';
+  return { ...client, tls_client_certificate_bound_access_tokens: client.tls_client_certificate_bound_access_tokens ?? mtls };
+}
+
+export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> {
+  const host = opts.host ?? '127.0.0.1';
+  const apiAudience = opts.apiAudience ?? DEFAULT_API_AUDIENCE;
+  const aliases = opts.mtlsEndpointAliases ?? true;
+  const { default: ProviderCtor, errors } = await loadOidcProvider();
+  const [jwks, clientCa, serverCa] = await Promise.all([
+    generateSigningJwks(),
+    opts.clientCa ?? createTestCa('CN=authbridge test client CA,O=authbridge tests'),
+    createTestCa('CN=authbridge test server CA,O=authbridge tests'),
+  ]);
+  const serverCert = await makeServerCertificate(serverCa);
+
+  const captured: CapturedMtlsTokenRequest[] = [];
+  const byRequest = new WeakMap<IncomingMessage, CapturedMtlsTokenRequest>();
+  const infoOf = new WeakMap<IncomingMessage, RequestInfo>();
+  let provider: Provider | undefined;
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
+  /** The certificate oidc-provider gets for this request: on the alias only, unless aliases are off. */
+  const certificateFor = (req: IncomingMessage): PeerCertificateInfo | undefined => {
+    const info = infoOf.get(req);
+    if (!info || (aliases && !info.viaAlias)) return undefined;
+    return info.peer;
+  };
+
+  const server: Server = createServer({
+    key: serverCert.keyPem,
+    cert: serverCert.certPem,
+    ca: clientCa.certPem, // socket.authorized: the client certificate chains to the client CA
+    requestCert: true,
+    rejectUnauthorized: false, // self-signed and unknown certificates reach oidc-provider, which decides
+  }, (req, res) => {
+    void (async () => {
+      if (!provider || !handle) {
+        sendJson(res, 503, { error: 'temporarily_unavailable' });
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'https://idp.invalid');
+      let viaAlias = false;
+      if (aliases && (url.pathname === ALIAS_PREFIX || url.pathname.startsWith(`${ALIAS_PREFIX}/`))) {
+        viaAlias = true;
+        req.url = `${url.pathname.slice(ALIAS_PREFIX.length) || '/'}${url.search}`;
+      }
+      const info: RequestInfo = { viaAlias };
+      const peer = peerCertificate(req.socket as TLSSocket);
+      if (peer) info.peer = peer;
+      const pathname = new URL(req.url ?? '/', 'https://idp.invalid').pathname;
+      if (pathname !== TOKEN_PATH) {
+        infoOf.set(req, info);
+        handle(req, res);
+        return;
+      }
+      const raw = await readBody(req);
+      const rawBody = raw.toString('utf8');
+      const headers = flattenHeaders(req);
+      const entry: CapturedMtlsTokenRequest = {
+        method: req.method ?? '',
+        path: url.pathname,
+        viaAlias,
+        headers,
+        rawBody,
+        params: parseForm(headers['content-type'], rawBody),
+        status: 0,
+        responseBody: '',
+      };
+      if (headers.authorization !== undefined) entry.authorization = headers.authorization;
+      if (peer) entry.peerCertificate = peer;
+      captured.push(entry);
+      recordResponse(res, entry);
+      const replay = replayRequest(req, raw);
+      byRequest.set(replay, entry);
+      infoOf.set(replay, info);
+      handle(replay, res);
+    })().catch((err: unknown) => {
+      const error = err as { statusCode?: number; status?: number; error?: string; error_description?: string; message?: string };
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, error.statusCode ?? error.status ?? 500, {
+        error: error.error ?? 'server_error',
+        error_description: error.error_description ?? error.message ?? String(err),
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const close = () => new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeAllConnections();
+  });
+
+  try {
+    const base = buildConfiguration({
+      clients: opts.clients.map(normalizeMtlsClient),
+      apiAudience,
+      jwks,
+      InvalidTarget: errors.InvalidTarget,
+    });
+    const baseFeatures = base.features as Record<string, unknown>;
+    const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
+    provider = new ProviderCtor(issuer, {
+      ...base,
+      clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
+      ...(aliases
+        ? {
+          discovery: {
+            mtls_endpoint_aliases: { token_endpoint: alias(TOKEN_PATH), revocation_endpoint: alias(`${TOKEN_PATH}/revocation`) },
+          },
+        }
+        : {}),
+      features: {
+        ...baseFeatures,
+        mTLS: {
+          enabled: true,
+          certificateBoundAccessTokens: true,
+          tlsClientAuth: true,
+          selfSignedTlsClientAuth: true,
+          // PEM of the certificate the client presented (on the alias), or undefined
+          getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
+          // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
+          certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
+          certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
+            const peer = certificateFor(ctx.req);
+            if (!peer) return false;
+            if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
+            return sanMatches(peer.pem, property, expected);
+          },
+        },
+      },
+    });
+    for (const { client_id: clientId } of opts.clients) {
+      const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
+        throw new Error(`startMtlsIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
+      });
+      if (!client) throw new Error(`startMtlsIdp(): client ${clientId} was not registered`);
+    }
+    provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
+      const entry = byRequest.get(ctx.req);
+      if (entry) entry.errorDetail = err.error_detail ?? err.message;
+    });
+    const tokenEndpoint = provider.urlFor('token');
+    if (new URL(tokenEndpoint).pathname !== TOKEN_PATH) throw new Error(`startMtlsIdp(): token endpoint moved to ${tokenEndpoint}`);
+    handle = provider.callback();
+    const active = provider;
+    return {
+      issuer,
+      discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+      tokenEndpoint,
+      mtlsTokenEndpoint: aliases ? alias(TOKEN_PATH) : tokenEndpoint,
+      jwksUri: provider.urlFor('jwks'),
+      apiAudience,
+      caPem: clientCa.certPem,
+      clientCa,
+      serverCaPem: serverCa.certPem,
+      provider: active,
+      captured,
+      clearCaptured: () => {
+        captured.length = 0;
+      },
+      close,
+    };
+  } catch (err) {
+    server.close();
+    server.closeAllConnections();
+    throw err;
+  }
+}
+
+/** tls_client_auth_san_*: any subjectAltName entry of that type equal to the registered value. */
+function sanMatches(pem: string, property: string, expected: string): boolean {
+  const prefix = { tls_client_auth_san_dns: 'DNS', tls_client_auth_san_uri: 'URI', tls_client_auth_san_ip: 'IP Address', tls_client_auth_san_email: 'email' }[property];
+  if (!prefix) return false;
+  const san = new X509Certificate(pem).subjectAltName ?? '';
+  return san.split(', ').some((entry) => entry === `${prefix}:${expected}`);
+}
