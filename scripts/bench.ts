@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { startProxy, type RunningProxy } from '../src/cli/start.js';
+import { startProxy, type RunningProxy } from '../src/lifecycle/proxy.js';
 import { validateConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log.js';
 import { checkSamples, percentile, runPhase, settle, startStub, type Expectation, type PhaseResult } from './bench-support.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { startFromFile } from '../src/cli/start.js';
+import { startFromFile } from '../src/lifecycle/proxy.js';
 import { createLogger } from '../src/log.js';
 import { listenIdp } from '../test/support/idp.js';
 import { writeKeyFile } from '../test/support/keys.js';

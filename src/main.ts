@@ -4,7 +4,7 @@ import { doctor } from './cli/doctor.js';
 import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
-import { startFromFile } from './cli/start.js';
+import { startFromFile } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { closest } from './config/issues.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { importSigningKey } from '../../src/keys/signing-key.js';
 import { createLogger } from '../../src/log.js';
 import { runCli } from '../support/cli.js';

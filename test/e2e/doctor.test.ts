@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../src/cli/doctor.js';
-import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import type { Check, DoctorReport } from '../../src/doctor/report.js';
 import { generateSelfSigned } from '../../src/keys/certificate.js';
 import { createLogger } from '../../src/log.js';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { createLogger } from '../../src/log.js';
 import { runCli } from '../support/cli.js';
 import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { createLogger } from '../../src/log.js';
 import { writeKeyFile } from '../support/keys.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';

@@ -5,7 +5,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFromFile, type RunningProxy } from '../../src/cli/start.js';
+import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { createLogger } from '../../src/log.js';
 import { reportHostile } from '../support/hostile-report.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';

@@ -1,7 +1,7 @@
 // authbridge started the way `authbridge start` starts it (real config validation, runtime, HTTP server),
 // on a loopback port, with its log lines captured for assertions.
 import { connect } from 'node:net';
-import { startProxy, type RunningProxy } from '../../src/cli/start.js';
+import { startProxy, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 

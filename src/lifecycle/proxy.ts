@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFileChecked } from '../config/load.js';
@@ -15,6 +12,7 @@ import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
 import { prepareReload, retireAfterMs } from './reload.js';
+import { watchFile } from './watch.js';
 
 export interface RunningProxy {
   readonly url: string;
@@ -147,37 +145,4 @@ function logListening(log: Logger, runtime: Runtime, main: Listening, metricsUrl
     },
     'authbridge listening',
   );
-}
-
-/**
- * Calls `onChange` when the file's content changes. Watches the directory, not the file: editors and
- * Kubernetes ConfigMap updates replace the file (a symlink swap) rather than writing into it.
- */
-function watchFile(file: string, onChange: () => void, log: Logger): FSWatcher | undefined {
-  const digest = () => {
-    try {
-      return createHash('sha256').update(readFileSync(file)).digest('hex');
-    } catch {
-      return undefined; // mid-swap; the next event will see the new file
-    }
-  };
-  let last = digest();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(file), (_event, name) => {
-      if (name !== null && name !== basename(file) && !name.startsWith('..')) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const now = digest();
-        if (now === undefined || now === last) return;
-        last = now;
-        onChange();
-      }, 200);
-    });
-    watcher.unref();
-    return watcher;
-  } catch (err) {
-    log.warn({ file, code: (err as NodeJS.ErrnoException).code }, 'cannot watch the config file; reload with SIGHUP');
-    return undefined;
-  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prepareReload } from '../../../src/cli/reload.js';
+import { prepareReload } from '../../../src/lifecycle/reload.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { RuntimeDeps } from '../../../src/runtime.js';
