@@ -20,6 +20,8 @@ import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 export interface ClientRuntime extends DownstreamClient {
   readonly grantTypes?: ReadonlySet<string>;
   readonly outbound: OutboundAuth;
+  /** the connection pool this client's requests go out on: the upstream's shared one (a client certificate would need its own) */
+  readonly http: UpstreamClient;
 }
 
 export interface UpstreamRuntime {
@@ -117,6 +119,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       outbound,
+      http,
     });
   }
   const methods = [...new Set(upstream.clients.map((c) => c.upstream.method).filter((m) => m !== 'auto'))];

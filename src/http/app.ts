@@ -1,13 +1,14 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { OAuthError } from '../errors.js';
+import { ENDPOINTS } from '../upstream/endpoints.js';
 import { observe } from './observe.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { jwksRoute } from './routes/jwks.js';
-import { tokenRoute } from './routes/token.js';
+import { endpointChain } from './pipeline/chain.js';
 
 /**
  * The HTTP surface. Middleware order: request id → log line and metrics → route → one error serializer.
@@ -18,10 +19,12 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   app.route('/', healthRoutes(deps));
   if (serveMetrics) app.route('/', metricsRoute(deps));
   app.get('/:upstream/jwks.json', jwksRoute(deps));
-  app.post('/:upstream/token', tokenRoute(deps));
-  app.all('/:upstream/token', () => {
-    throw new OAuthError(405, 'invalid_request', 'the token endpoint accepts POST only', { allow: 'POST' });
-  });
+  for (const { name, path } of ENDPOINTS) {
+    for (const step of endpointChain(name, deps)) app.post(`/:upstream/${path}`, step); // run in order, each calling next()
+    app.all(`/:upstream/${path}`, () => {
+      throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' });
+    });
+  }
   app.notFound(() => {
     throw new OAuthError(404, 'invalid_request', 'not found');
   });

@@ -2,6 +2,8 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
+import type { EndpointName } from '../upstream/endpoints.js';
+import type { Exchange } from './pipeline/exchange.js';
 import type { TraceContext } from './trace-context.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
@@ -9,7 +11,7 @@ export interface RequestFacts {
   /** the W3C trace-id of a valid traceparent the caller sent (32 lowercase hex; never an invalid header's content) */
   traceId?: string;
   /** which route answered: a fixed set, used as a metric label */
-  endpoint?: 'token' | 'jwks' | 'health' | 'metrics' | 'other';
+  endpoint?: EndpointName | 'jwks' | 'discovery' | 'health' | 'metrics' | 'other';
   upstream?: string;
   client?: string;
   inbound?: string;
@@ -30,6 +32,8 @@ export interface RequestFacts {
 
 export interface AppVariables extends RequestIdVariables {
   facts: RequestFacts;
+  /** a client-authenticated request on its way through its endpoint's chain (http/pipeline) */
+  exchange?: Exchange;
   /** the caller's validated W3C trace context, passed on to the IdP */
   trace?: TraceContext;
 }

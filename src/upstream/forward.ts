@@ -1,8 +1,9 @@
 import type { OutboundRequest } from '../auth/types.js';
 import { OAuthError } from '../errors.js';
 import type { UpstreamRuntime } from '../runtime.js';
-import { DiscoveryError, type Endpoint, type ProviderMetadata } from './discovery.js';
-import { UpstreamError, type UpstreamResponse } from './http.js';
+import { DiscoveryError, EndpointMissingError, type Endpoint, type ProviderMetadata } from './discovery.js';
+import type { EndpointName } from './endpoints.js';
+import { UpstreamError, type UpstreamClient, type UpstreamResponse } from './http.js';
 
 /** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
 export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
@@ -12,7 +13,12 @@ export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-
  * warn with `requestId`).
  */
 export function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
-  return discovered(upstream, requestId, () => upstream.endpoints.endpoint());
+  return resolveEndpoint(upstream, 'token', requestId);
+}
+
+/** An upstream endpoint (as resolveTokenEndpoint); 404 when the upstream has no such endpoint. */
+export function resolveEndpoint(upstream: UpstreamRuntime, name: EndpointName, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
 
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
@@ -24,6 +30,8 @@ async function discovered<T>(upstream: UpstreamRuntime, requestId: string | unde
   try {
     return await read();
   } catch (err) {
+    if (err instanceof EndpointMissingError)
+      throw new OAuthError(404, 'invalid_request', `this upstream has no ${err.endpoint} endpoint`, {}, { cause: err, reason: 'no_endpoint', category: 'request' });
     if (err instanceof DiscoveryError) {
       upstream.log.warn({ requestId, during: 'discovery', kind: 'discovery', problem: err.message }, 'upstream discovery failed');
       throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, reason: 'discovery' });
@@ -32,10 +40,13 @@ async function discovered<T>(upstream: UpstreamRuntime, requestId: string | unde
   }
 }
 
-/** Sends the rewritten token request; the response comes back untouched. A failure is logged with the request's id. */
-export async function forward(upstream: UpstreamRuntime, tokenEndpoint: Endpoint, request: OutboundRequest): Promise<UpstreamResponse> {
+/**
+ * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
+ * logged with the request's id.
+ */
+export async function forward(upstream: UpstreamRuntime, http: UpstreamClient, endpoint: Endpoint, request: OutboundRequest): Promise<UpstreamResponse> {
   try {
-    return await upstream.http.send({ method: 'POST', url: tokenEndpoint.url, headers: request.headers, body: request.body.toString() });
+    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {
     throw toGatewayError(err, 'upstream token endpoint', upstream, request.headers['x-request-id']);
   }

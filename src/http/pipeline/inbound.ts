@@ -1,0 +1,68 @@
+import type { MiddlewareHandler } from 'hono';
+import { OAuthError, invalidRequest } from '../../errors.js';
+import { authenticateClient, readCredentials } from '../../downstream/client-auth.js';
+import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody } from '../../downstream/form.js';
+import type { EndpointName } from '../../upstream/endpoints.js';
+import type { AppDeps, AppEnv } from '../env.js';
+import { exchangeOf } from './exchange.js';
+import { checkThrottle } from './throttle.js';
+
+const GRANT_TYPE_FOR_LOGS = /^[\w:.-]{1,100}$/;
+
+export const unknownUpstream = () => new OAuthError(404, 'invalid_request', 'unknown upstream');
+
+/**
+ * Reads and parses the form body of `POST /{upstream}/{endpoint}` and starts the exchange. The runtime is taken once
+ * the body is in: a slow body must not keep a runtime that a reload retires meanwhile; from here on this request
+ * keeps it, whatever a reload does.
+ */
+export function formBody(endpoint: EndpointName, { runtime }: AppDeps): MiddlewareHandler<AppEnv> {
+  return async function formBody(c, next) {
+    c.get('facts').endpoint = endpoint;
+    const name = c.req.param('upstream')!;
+    if (!runtime().upstreams.has(name)) throw unknownUpstream();
+    if (!isFormContentType(c.req.header('content-type'))) throw invalidRequest(`content type must be ${FORM_CONTENT_TYPE}`);
+    const text = await readBody(c.req.raw, runtime().config.server.maxBodyBytes);
+    const rt = runtime();
+    const upstream = rt.upstreams.get(name);
+    if (!upstream) throw unknownUpstream();
+    c.get('facts').upstream = upstream.name;
+    c.set('exchange', { endpoint, rt, upstream, body: parseForm(text) });
+    await next();
+  };
+}
+
+/** Authenticates the caller (client_secret_post or _basic, constant time), throttled: 429 before the secret is looked at. */
+export function downstreamAuth(): MiddlewareHandler<AppEnv> {
+  return async function downstreamAuth(c, next) {
+    const exchange = exchangeOf(c, 'downstreamAuth');
+    const facts = c.get('facts');
+    const presented = readCredentials(c.req.header('authorization'), exchange.body);
+    facts.inbound = presented.method;
+    const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
+    try {
+      exchange.client = authenticateClient(presented, exchange.upstream.clients);
+    } catch (err) {
+      await throttle?.failed();
+      throw err;
+    }
+    exchange.presented = presented;
+    exchange.throttle = throttle;
+    facts.client = exchange.client.clientId;
+    facts.outbound = exchange.client.outbound.method;
+    await next();
+  };
+}
+
+/** The token endpoint only: a grant_type, and one the client may use. */
+export function grantCheck(): MiddlewareHandler<AppEnv> {
+  return async function grantCheck(c, next) {
+    const { body, client } = exchangeOf(c, 'grantCheck');
+    const grantType = body.get('grant_type');
+    if (!grantType) throw invalidRequest('grant_type is required');
+    if (GRANT_TYPE_FOR_LOGS.test(grantType)) c.get('facts').grantType = grantType;
+    if (client!.grantTypes && !client!.grantTypes.has(grantType))
+      throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type');
+    await next();
+  };
+}

@@ -1,0 +1,51 @@
+import type { Context } from 'hono';
+import { storeFailureRefusal } from '../../auth/assertion.js';
+import type { PresentedCredentials } from '../../downstream/client-auth.js';
+import { callerAddress, type ThrottleSubject, type ThrottleTicket } from '../../downstream/throttle.js';
+import type { Runtime, UpstreamRuntime } from '../../runtime.js';
+import { StoreUnavailableError } from '../../store/types.js';
+import type { AppEnv } from '../env.js';
+
+export interface ThrottleHandle {
+  /** our own refusal of the caller: counted under the store-failure policy (503 while the store is down, closed) */
+  failed(): Promise<void>;
+  /** the outcome once the IdP answered, `refused` or not: best effort, a store failure is reported and ignored */
+  settle(refused: boolean): Promise<void>;
+}
+
+/**
+ * Refuses a caller that has failed too often (429), before its secret is looked at; answers the handle that
+ * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`.
+ */
+export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime, presented: PresentedCredentials): Promise<ThrottleHandle | undefined> {
+  const throttle = rt.throttle;
+  if (!throttle) return undefined;
+  const socket = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
+  const subject: ThrottleSubject = {
+    upstream: upstream.name,
+    clientId: upstream.clients.has(presented.clientId) ? presented.clientId : undefined,
+    address: callerAddress(socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops),
+  };
+  const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
+  if (!ticket) return undefined; // store down, onStoreFailure: open
+  return {
+    failed: () => storeGuard(upstream, () => throttle.failed(subject)).then(() => undefined),
+    settle: (refused) =>
+      (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket)).catch((err: unknown) => {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        upstream.storeFailure.reportIgnored(err);
+      }),
+  };
+}
+
+/** Runs a store operation under the upstream's store-failure policy: 503 when closed, undefined when open. */
+async function storeGuard<T>(upstream: UpstreamRuntime, op: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await op();
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    const refusal = storeFailureRefusal(err, upstream.storeFailure, 'the store is unavailable');
+    if (refusal) throw refusal;
+    return undefined;
+  }
+}
