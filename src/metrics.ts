@@ -31,6 +31,7 @@ export class Metrics {
   );
   readonly upstreamErrors = this.#counter('authbridge_upstream_errors_total', 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol', ['upstream', 'kind']);
   readonly configReloads = this.#counter('authbridge_config_reloads_total', 'Configuration reloads (SIGHUP or file change)', ['result']);
+  readonly discoveryStale = this.#counter('authbridge_discovery_stale_total', 'Mirrored discovery documents served past their TTL because the upstream could not refresh them', ['upstream']);
 
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });

@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
+import { discoveryRoute } from './routes/discovery.js';
 import { jwksRoute } from './routes/jwks.js';
 import { endpointChain } from './pipeline/chain.js';
 
@@ -19,6 +20,8 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   app.route('/', healthRoutes(deps));
   if (serveMetrics) app.route('/', metricsRoute(deps));
   app.get('/:upstream/jwks.json', jwksRoute(deps));
+  app.get('/:upstream/.well-known/openid-configuration', discoveryRoute(deps, 'openid-configuration'));
+  app.get('/:upstream/.well-known/oauth-authorization-server', discoveryRoute(deps, 'oauth-authorization-server'));
   for (const { name, path } of ENDPOINTS) {
     for (const step of endpointChain(name, deps)) app.post(`/:upstream/${path}`, step); // run in order, each calling next()
     app.all(`/:upstream/${path}`, () => {
