@@ -3,6 +3,7 @@
 // what is kept, how an OIDC client library takes the result (the issuer trade-off), and stale serving.
 import { request } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { ENDPOINTS } from '../../src/upstream/endpoints.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mirrorFor } from '../../src/http/routes/discovery.js';
 import { closedPort, startBridge, type Bridge } from '../support/bridge.js';
@@ -39,8 +40,9 @@ function getWithHost(url: string, host: string): Promise<{ status: number; json:
   });
 }
 
-// what oidc-provider (as test/support/idp-config.ts sets it up) names of the bridged endpoints: token, revocation, PAR
-const BRIDGED = ['token_endpoint', 'revocation_endpoint', 'pushed_authorization_request_endpoint'].flatMap((e) => [e, `${e}_auth_methods_supported`, `${e}_auth_signing_alg_values_supported`]);
+// oidc-provider (as test/support/idp-config.ts sets it up) has every bridged endpoint: token, introspection, revocation,
+// PAR, device authorization, CIBA (an IdP without one gets none in the mirror either: test/unit/upstream/mirror.test.ts)
+const BRIDGED = ENDPOINTS.map((e) => e.metadata as string).flatMap((e) => [e, `${e}_auth_methods_supported`, `${e}_auth_signing_alg_values_supported`]);
 const without = (doc: Record<string, unknown>, members: string[]) => Object.fromEntries(Object.entries(doc).filter(([k]) => !members.includes(k)));
 
 describe('against oidc-provider', () => {
@@ -62,14 +64,12 @@ describe('against oidc-provider', () => {
     await idp?.close();
   });
 
-  it('the IdP under test: revocation and PAR enabled, introspection not; signing algs listed', () => {
-    expect(idpDoc.revocation_endpoint).toEqual(expect.any(String));
-    expect(idpDoc.pushed_authorization_request_endpoint).toEqual(expect.any(String));
-    expect(idpDoc).not.toHaveProperty('introspection_endpoint');
+  it('the IdP under test: every bridged endpoint enabled; signing algs listed', () => {
+    for (const { metadata } of ENDPOINTS) expect(idpDoc[metadata]).toEqual(expect.any(String));
     expect(idpDoc.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.any(Array));
   });
 
-  it('points token and revocation at authbridge, lists the inbound methods, keeps the rest as the IdP sent it', async () => {
+  it('points every bridged endpoint at authbridge, lists the inbound methods, keeps the rest as the IdP sent it', async () => {
     const res = await getJson(mirrorUrl());
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
@@ -81,9 +81,8 @@ describe('against oidc-provider', () => {
     expect(doc.token_endpoint_auth_methods_supported).toEqual(INBOUND);
     expect(doc.revocation_endpoint_auth_methods_supported).toEqual(INBOUND);
     expect(doc.pushed_authorization_request_endpoint_auth_methods_supported).toEqual(INBOUND);
-    // an IdP without introspection gets none in the mirror either
-    expect(doc).not.toHaveProperty('introspection_endpoint');
-    expect(doc).not.toHaveProperty('introspection_endpoint_auth_methods_supported');
+    for (const { metadata, path } of ENDPOINTS) expect(doc[metadata]).toBe(`${bridge.url}/idp/${path}`);
+    expect(doc.introspection_endpoint_auth_methods_supported).toEqual(INBOUND);
     expect(doc).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
     expect(doc).not.toHaveProperty('revocation_endpoint_auth_signing_alg_values_supported');
     // the IdP's own: issuer, browser-facing and resource endpoints, keys

@@ -180,7 +180,21 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: false },
+      introspection: { enabled: true },
+      deviceFlow: { enabled: true },
+      // CIBA in poll mode: login_hint is the account id; no device is told anything (the tests only poll)
+      ciba: {
+        enabled: true,
+        deliveryModes: ['poll'],
+        processLoginHint: async (_ctx: unknown, loginHint: string) => loginHint,
+        processLoginHintToken: async () => {
+          throw new Error('login_hint_token is not supported by the test IdP');
+        },
+        verifyUserCode: async () => undefined,
+        validateBindingMessage: async () => undefined,
+        validateRequestContext: async () => undefined,
+        triggerAuthenticationDevice: async () => undefined,
+      },
       revocation: {
         enabled: true,
         // same as the default policy, minus its "you SHOULD change this" console notice

@@ -47,7 +47,7 @@ export interface Idp {
   authorizationEndpoint: string;
   apiAudience: string; // aud of the JWT access tokens
   provider: Provider;
-  captured: CapturedTokenRequest[]; // every request to the token endpoint, in arrival order
+  captured: CapturedTokenRequest[]; // every request to the token endpoint (and the other client-authenticated endpoints: `path`), in arrival order
   clearCaptured(): void;
   /** Drive a browser-style login (cookie jar, redirect: 'manual') for an authorization URL of this IdP:
    *  log in as `accountId` (default 'alice'), grant consent, and return the final redirect to the
@@ -171,6 +171,8 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
 
   let provider: Provider | undefined;
   let tokenPath = TOKEN_PATH;
+  /** the client-authenticated endpoints besides token (introspection, revocation, PAR, device, CIBA): captured too */
+  let otherPaths = new Set<string>();
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
   const server: Server = createServer((req, res) => {
@@ -185,7 +187,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
         await handleInteraction(provider, req, res, decodeURIComponent(interaction[1]));
         return;
       }
-      if (pathname !== tokenPath) {
+      if (pathname !== tokenPath && !(req.method === 'POST' && otherPaths.has(pathname))) {
         handle(req, res);
         return;
       }
@@ -261,6 +263,8 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
         if (entry) entry.errorDetail = err.error_detail ?? err.message;
       });
       tokenPath = new URL(provider.urlFor('token')).pathname;
+      const routes = ['introspection', 'revocation', 'pushed_authorization_request', 'device_authorization', 'backchannel_authentication'];
+      otherPaths = new Set(routes.map((route) => new URL(provider!.urlFor(route)).pathname));
       if (tokenPath !== TOKEN_PATH) throw new Error(`startIdp(): token endpoint moved to ${tokenPath}; listenIdp() announced ${TOKEN_PATH}`);
       handle = provider.callback();
       const active = provider;
