@@ -1,10 +1,9 @@
 import type { JWTHeaderParameters } from 'jose';
-import type { SigningKey } from '../keys/signing-key.js';
+import type { SigningKey, SigningKeyProvider } from '../keys/signing-key.js';
 import { assertionHeader, mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth } from './types.js';
 
-/** The key to sign with now: fixed for key files, the current active key for managed keys (no I/O). */
-export type SigningKeyProvider = () => SigningKey;
+export type { SigningKeyProvider } from '../keys/signing-key.js';
 
 /** RFC 7523 / OIDC Core §9: an assertion signed with authbridge's private key, published in its JWKS. */
 export function privateKeyJwt(spec: AssertionSpec, signingKey: SigningKeyProvider): OutboundAuth {

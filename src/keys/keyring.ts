@@ -1,4 +1,3 @@
-import type { SigningKeyProvider } from '../auth/private-key-jwt.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
@@ -11,7 +10,7 @@ import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
-import type { SigningKey } from './signing-key.js';
+import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 
 /** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
 export interface UpstreamKeyring {

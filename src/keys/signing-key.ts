@@ -22,6 +22,9 @@ export interface KeyCertificate {
   readonly pem: string;
 }
 
+/** The key to sign with now: fixed for key files, the current active key for managed keys (no I/O). */
+export type SigningKeyProvider = () => SigningKey;
+
 /** A private key ready to sign with: imported once at start, never per request. */
 export interface SigningKey {
   readonly kid: string;

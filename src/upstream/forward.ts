@@ -1,9 +1,20 @@
-import type { OutboundRequest } from '../auth/types.js';
 import { OAuthError } from '../errors.js';
-import type { UpstreamRuntime } from '../runtime.js';
-import { DiscoveryError, EndpointMissingError, type Endpoint, type ProviderMetadata } from './discovery.js';
+import type { Logger } from '../log.js';
+import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from './endpoints.js';
 import { UpstreamError, type UpstreamClient, type UpstreamResponse } from './http.js';
+
+/** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
+export interface UpstreamHandle {
+  readonly log: Logger;
+  readonly endpoints: EndpointResolver;
+}
+
+/** A request ready to send: the rewritten form and headers. */
+export interface PreparedRequest {
+  readonly body: URLSearchParams;
+  readonly headers: Readonly<Record<string, string>>;
+}
 
 /** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
 export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
@@ -12,21 +23,21 @@ export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-
  * The upstream token endpoint, or the OAuth error a caller gets when discovery fails (its cause logged at
  * warn with `requestId`).
  */
-export function resolveTokenEndpoint(upstream: UpstreamRuntime, requestId?: string): Promise<Endpoint> {
+export function resolveTokenEndpoint(upstream: UpstreamHandle, requestId?: string): Promise<Endpoint> {
   return resolveEndpoint(upstream, 'token', requestId);
 }
 
 /** An upstream endpoint (as resolveTokenEndpoint); 404 when the upstream has no such endpoint. */
-export function resolveEndpoint(upstream: UpstreamRuntime, name: EndpointName, requestId?: string): Promise<Endpoint> {
+export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, requestId?: string): Promise<Endpoint> {
   return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
 
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
-export function resolveMetadata(upstream: UpstreamRuntime, requestId?: string): Promise<ProviderMetadata> {
+export function resolveMetadata(upstream: UpstreamHandle, requestId?: string): Promise<ProviderMetadata> {
   return discovered(upstream, requestId, () => upstream.endpoints.metadata());
 }
 
-async function discovered<T>(upstream: UpstreamRuntime, requestId: string | undefined, read: () => Promise<T>): Promise<T> {
+async function discovered<T>(upstream: UpstreamHandle, requestId: string | undefined, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
@@ -44,7 +55,7 @@ async function discovered<T>(upstream: UpstreamRuntime, requestId: string | unde
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
  * logged with the request's id.
  */
-export async function forward(upstream: UpstreamRuntime, http: UpstreamClient, endpoint: Endpoint, request: OutboundRequest): Promise<UpstreamResponse> {
+export async function forward(upstream: UpstreamHandle, http: UpstreamClient, endpoint: Endpoint, request: PreparedRequest): Promise<UpstreamResponse> {
   try {
     return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {
@@ -77,7 +88,7 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
  * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
-function toGatewayError(err: unknown, what: string, upstream: UpstreamRuntime, requestId: string | undefined): OAuthError {
+function toGatewayError(err: unknown, what: string, upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
   if (!(err instanceof UpstreamError)) throw err;
   const { phase, code, target, via } = err.detail;
   upstream.log.warn(
