@@ -1,0 +1,108 @@
+// The HTTP contract of createApp, in process with app.request(): no port, no peer. Routes and methods, body limits,
+// content type, the caller's authentication and grant checks, all answered before anything goes upstream; the e2e
+// suites cover what needs a real IdP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.js';
+import { createApp } from '../../../src/http/app.js';
+import { createLogger } from '../../../src/log.js';
+import { Metrics } from '../../../src/metrics.js';
+import { buildRuntime, type Runtime } from '../../../src/runtime.js';
+import { MemoryStore } from '../../../src/store/memory.js';
+import { ENDPOINTS } from '../../../src/upstream/endpoints.js';
+
+// nothing listens on the IdP's port 1: a request that got that far would be a 502, not any answer below
+const IDP = 'http://127.0.0.1:1';
+let rt: Runtime;
+let app: ReturnType<typeof createApp>;
+
+beforeAll(async () => {
+  const config = validateConfig(
+    {
+      server: { maxBodyBytes: 1024 },
+      throttle: { enabled: false },
+      upstreams: {
+        idp: {
+          issuer: IDP,
+          tokenEndpoint: `${IDP}/token`,
+          timeoutMs: 200,
+          clients: [
+            { clientId: 'broker', clientSecret: 'broker-secret', grantTypes: ['client_credentials'], upstream: { method: 'client_secret_post', clientSecret: 'up' } },
+          ],
+        },
+      },
+    },
+    'app.test',
+    {},
+  );
+  const log = createLogger({ level: 'silent' });
+  const metrics = new Metrics({ defaultMetrics: false });
+  rt = await buildRuntime(config, { store: new MemoryStore(), log, metrics }, 'app.test');
+  app = createApp({ runtime: () => rt, log, metrics });
+});
+afterAll(() => rt?.close());
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const post = (path: string, body: string, headers: Record<string, string> = FORM) => app.request(path, { method: 'POST', headers, body });
+async function answer(res: Response) {
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('routes and methods', () => {
+  it.each(ENDPOINTS.map((e) => e.path))('GET /idp/%s is 405 with Allow: POST', async (path) => {
+    const res = await app.request(`/idp/${path}`);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(await answer(res)).toMatchObject({ status: 405, body: { error: 'invalid_request' } });
+  });
+
+  it('an unknown upstream and an unknown path are 404 with an OAuth error', async () => {
+    expect(await answer(await post('/nope/token', 'grant_type=client_credentials'))).toEqual({ status: 404, body: { error: 'invalid_request', error_description: 'unknown upstream' } });
+    expect(await answer(await app.request('/idp/nothing-here'))).toEqual({ status: 404, body: { error: 'invalid_request', error_description: 'not found' } });
+  });
+
+  it('the JWKS route answers for a configured upstream only', async () => {
+    expect((await app.request('/idp/jwks.json')).status).toBe(200);
+    expect((await app.request('/nope/jwks.json')).status).toBe(404);
+  });
+});
+
+describe('the body', () => {
+  it('must be application/x-www-form-urlencoded', async () => {
+    const res = await post('/idp/token', '{"grant_type":"client_credentials"}', { 'content-type': 'application/json' });
+    expect(await answer(res)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'content type must be application/x-www-form-urlencoded' } });
+  });
+
+  it('larger than server.maxBodyBytes is 413', async () => {
+    expect((await answer(await post('/idp/token', `grant_type=client_credentials&pad=${'x'.repeat(2000)}`))).status).toBe(413);
+  });
+
+  it('a repeated parameter is 400', async () => {
+    expect((await answer(await post('/idp/token', 'grant_type=client_credentials&grant_type=password&client_id=broker&client_secret=broker-secret'))).status).toBe(400);
+  });
+});
+
+describe("the caller's authentication and grant, before anything goes upstream", () => {
+  it('no credentials: 401 invalid_client', async () => {
+    expect(await answer(await post('/idp/introspect', 'token=x'))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+  });
+
+  it('a wrong secret: 401, with WWW-Authenticate when the caller used Basic', async () => {
+    const res = await post('/idp/token', 'grant_type=client_credentials', { ...FORM, authorization: `Basic ${Buffer.from('broker:wrong').toString('base64')}` });
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect((await answer(res)).status).toBe(401);
+  });
+
+  it('token: no grant_type is 400; a grant the client may not use is unauthorized_client', async () => {
+    expect(await answer(await post('/idp/token', 'client_id=broker&client_secret=broker-secret'))).toMatchObject({ status: 400, body: { error_description: 'grant_type is required' } });
+    expect(await answer(await post('/idp/token', 'grant_type=password&client_id=broker&client_secret=broker-secret'))).toMatchObject({
+      status: 400,
+      body: { error: 'unauthorized_client' },
+    });
+  });
+
+  it('the other endpoints take no grant check: an authenticated request goes upstream (its discovery here: unreachable, 502)', async () => {
+    const res = await post('/idp/revoke', 'token=x&client_id=broker&client_secret=broker-secret');
+    expect(await answer(res)).toMatchObject({ status: 502, body: { error: 'temporarily_unavailable' } });
+  });
+});
