@@ -15,36 +15,96 @@ export type OAuthErrorCode =
 /** Where an error's `reason` is counted: client_auth failures, upstream errors, or only the log line. */
 export type ErrorCategory = 'client_auth' | 'upstream' | 'request';
 
-export class OAuthError extends Error {
+/**
+ * The stable code of every error authbridge answers with, and the metric that counts it: what tests assert and
+ * dashboards read, never the prose. `reason` (the metric label and log field) is the code without `ERR_`, in lower case.
+ */
+export const ERROR_CODES = {
+  // the caller's client authentication: authbridge_client_auth_failures_total{reason}
+  ERR_BAD_SECRET: 'client_auth',
+  ERR_UNKNOWN_CLIENT: 'client_auth',
+  ERR_MISSING_CREDENTIALS: 'client_auth',
+  ERR_UNSUPPORTED_METHOD: 'client_auth',
+  ERR_MALFORMED_CREDENTIALS: 'client_auth',
+  ERR_MULTIPLE_METHODS: 'client_auth',
+  ERR_CLIENT_ID_MISMATCH: 'client_auth',
+  ERR_SECRET_TOO_SHORT: 'client_auth',
+  ERR_THROTTLED: 'client_auth',
+  // the upstream exchange: authbridge_upstream_errors_total{kind}
+  ERR_TIMEOUT: 'upstream',
+  ERR_CONNECT: 'upstream',
+  ERR_RESET: 'upstream',
+  ERR_PROTOCOL: 'upstream',
+  ERR_RESPONSE_TOO_LARGE: 'upstream',
+  ERR_DISCOVERY: 'upstream',
+  ERR_NO_AUTH_METHOD: 'upstream',
+  // the request itself, or authbridge: the log line only
+  ERR_STORE: 'request',
+  ERR_CLIENT_ABORTED: 'request',
+  ERR_NO_ENDPOINT: 'request',
+  ERR_UNKNOWN_UPSTREAM: 'request',
+  ERR_NOT_FOUND: 'request',
+  ERR_METHOD_NOT_ALLOWED: 'request',
+  ERR_CONTENT_TYPE: 'request',
+  ERR_BODY_TOO_LARGE: 'request',
+  ERR_MALFORMED_BODY: 'request',
+  ERR_TOO_MANY_PARAMETERS: 'request',
+  ERR_REPEATED_PARAMETER: 'request',
+  ERR_FORBIDDEN_PARAMETER: 'request',
+  ERR_GRANT_TYPE_MISSING: 'request',
+  ERR_GRANT_NOT_ALLOWED: 'request',
+  ERR_MALFORMED_REQUEST: 'request',
+  ERR_JTI_EXHAUSTED: 'request',
+  ERR_INTERNAL: 'request',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The base of authbridge's errors, as jose's JOSEError: a stable `code` to switch on, `cause` kept. */
+export class AuthbridgeError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** which metric counts it: a refused client, a failed upstream exchange, or neither */
+  get category(): ErrorCategory {
+    return ERROR_CODES[this.code];
+  }
+
+  /** the code as a metric label and log value (`ERR_BAD_SECRET` → `bad_secret`); never sent to the caller */
+  get reason(): string {
+    return this.code.slice(4).toLowerCase();
+  }
+}
+
+/** An error that reaches the caller as RFC 6749 §5.2 JSON: its status, OAuth `error` and a description written for it. */
+export class OAuthError extends AuthbridgeError {
   constructor(
     readonly status: number,
     readonly error: OAuthErrorCode,
     readonly description: string,
     readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown; reason?: string; category?: ErrorCategory },
+    options: { code: ErrorCode; cause?: unknown },
   ) {
-    super(description, options);
-    this.name = 'OAuthError';
-    this.reason = options?.reason;
-    this.category = options?.category ?? (status >= 500 ? 'upstream' : 'client_auth');
+    super(options.code, description, options);
   }
-
-  /** an internal, fixed code for metrics and logs (e.g. `unknown_client`); never sent to the caller */
-  readonly reason?: string;
-  /** which metric counts `reason`: a refused client, a failed upstream exchange, or neither (a broken request) */
-  readonly category: ErrorCategory;
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
   }
 }
 
-export const invalidRequest = (description: string, reason?: string) => new OAuthError(400, 'invalid_request', description, {}, { reason });
-export const invalidClient = (description: string, reason: string, usedBasic = false) =>
-  new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {}, { reason });
+export const invalidRequest = (description: string, code: ErrorCode) => new OAuthError(400, 'invalid_request', description, {}, { code });
+export const invalidClient = (description: string, code: ErrorCode, usedBasic = false) =>
+  new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {}, { code });
 
 /** Maps any thrown value to the error a caller sees; internal details never leave. */
 export function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
-  return new OAuthError(500, 'server_error', 'internal error', {}, { cause: err });
+  return new OAuthError(500, 'server_error', 'internal error', {}, { cause: err, code: 'ERR_INTERNAL' });
 }

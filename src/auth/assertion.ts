@@ -104,7 +104,7 @@ async function claimNewJti(spec: AssertionSpec, requestId: string, now: number):
       throw refusal;
     }
   }
-  throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id');
+  throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id', {}, { code: 'ERR_JTI_EXHAUSTED' });
 }
 
 /**
@@ -114,7 +114,7 @@ async function claimNewJti(spec: AssertionSpec, requestId: string, now: number):
 export function storeFailureRefusal(err: StoreUnavailableError, policy: StoreFailurePolicy | undefined, description: string): OAuthError | undefined {
   policy?.report(err);
   if (policy?.open) return undefined;
-  return new OAuthError(503, 'temporarily_unavailable', description, { 'retry-after': '1' }, { cause: err, reason: 'store', category: 'request' });
+  return new OAuthError(503, 'temporarily_unavailable', description, { 'retry-after': '1' }, { cause: err, code: 'ERR_STORE' });
 }
 
 export function setAssertion(body: URLSearchParams, clientId: string, assertion: string): void {

@@ -75,7 +75,7 @@ export class AutoOutbound implements OutboundAuth {
   async apply(request: Parameters<OutboundAuth['apply']>[0], context: OutboundContext): Promise<void> {
     const choice = await this.choose(context.requestId);
     if (choice.method === undefined)
-      throw new OAuthError(500, 'server_error', 'authbridge has no client authentication method this IdP accepts for this client (see its log)', {}, { reason: 'no_auth_method', category: 'upstream' });
+      throw new OAuthError(500, 'server_error', 'authbridge has no client authentication method this IdP accepts for this client (see its log)', {}, { code: 'ERR_NO_AUTH_METHOD' });
     await this.opts.strategies.get(choice.method)!.auth.apply(request, context);
   }
 }

@@ -24,7 +24,7 @@ export function clientSecretJwt(spec: AssertionSpec, source: SecretSource): Outb
 function presentedKey(secret: string, alg: HmacAlg): Promise<CryptoKey> {
   const bytes = Buffer.from(secret, 'utf8');
   if (bytes.length < HMAC_MIN_BYTES[alg])
-    throw new OAuthError(401, 'invalid_client', `client secret too short for ${alg} (at least ${HMAC_MIN_BYTES[alg]} bytes)`);
+    throw new OAuthError(401, 'invalid_client', `client secret too short for ${alg} (at least ${HMAC_MIN_BYTES[alg]} bytes)`, {}, { code: 'ERR_SECRET_TOO_SHORT' });
   return importHmacKey(bytes, alg);
 }
 

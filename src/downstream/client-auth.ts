@@ -29,30 +29,30 @@ export function readCredentials(authorization: string | undefined, body: URLSear
   if (authorization !== undefined) {
     const basic = parseBasic(authorization);
     if (bodySecret !== undefined || bodyAssertion !== undefined)
-      throw invalidRequest('client authentication must only be provided using one mechanism', 'multiple_methods');
-    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body does not match the Authorization header', 'client_id_mismatch');
+      throw invalidRequest('client authentication must only be provided using one mechanism', 'ERR_MULTIPLE_METHODS');
+    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body does not match the Authorization header', 'ERR_CLIENT_ID_MISMATCH');
     return basic;
   }
   if (bodyAssertion !== undefined) {
-    if (bodySecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism', 'multiple_methods');
-    throw invalidClient('unsupported client authentication method: use client_secret_post or client_secret_basic', 'unsupported_method');
+    if (bodySecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism', 'ERR_MULTIPLE_METHODS');
+    throw invalidClient('unsupported client authentication method: use client_secret_post or client_secret_basic', 'ERR_UNSUPPORTED_METHOD');
   }
-  if (bodyId === undefined || bodySecret === undefined) throw invalidClient('client authentication is required (client_secret_post or client_secret_basic)', 'missing_credentials');
+  if (bodyId === undefined || bodySecret === undefined) throw invalidClient('client authentication is required (client_secret_post or client_secret_basic)', 'ERR_MISSING_CREDENTIALS');
   return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
 }
 
 function parseBasic(header: string): PresentedCredentials {
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'basic') throw invalidClient('unsupported Authorization scheme: use Basic or client_secret_post', 'unsupported_method', true);
+  if (scheme.toLowerCase() !== 'basic') throw invalidClient('unsupported Authorization scheme: use Basic or client_secret_post', 'ERR_UNSUPPORTED_METHOD', true);
   const token = header.slice(space + 1).trim();
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) throw invalidRequest('invalid Basic authorization header', 'malformed_credentials');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) throw invalidRequest('invalid Basic authorization header', 'ERR_MALFORMED_CREDENTIALS');
   const decoded = Buffer.from(token, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon <= 0) throw invalidRequest('invalid Basic authorization header', 'malformed_credentials');
+  if (colon <= 0) throw invalidRequest('invalid Basic authorization header', 'ERR_MALFORMED_CREDENTIALS');
   const clientId = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
-  if (secret === '') throw invalidClient('client authentication is required', 'missing_credentials', true);
+  if (secret === '') throw invalidClient('client authentication is required', 'ERR_MISSING_CREDENTIALS', true);
   return { method: 'client_secret_basic', clientId, secret };
 }
 
@@ -60,7 +60,7 @@ function formDecode(value: string): string {
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '));
   } catch {
-    throw invalidRequest('invalid Basic authorization header: client_id and secret must be form-urlencoded (RFC 6749 Appendix B)', 'malformed_credentials');
+    throw invalidRequest('invalid Basic authorization header: client_id and secret must be form-urlencoded (RFC 6749 Appendix B)', 'ERR_MALFORMED_CREDENTIALS');
   }
 }
 
@@ -81,7 +81,7 @@ export function authenticateClient<C extends DownstreamClient>(presented: Presen
   const usedBasic = presented.method === 'client_secret_basic';
   const presentedDigest = digestSecret(presented.secret);
   const matches = timingSafeEqual(presentedDigest, client?.secretDigest ?? DECOY_DIGEST);
-  if (!client) throw invalidClient('client authentication failed', 'unknown_client', usedBasic);
-  if (client.secretDigest && !matches) throw invalidClient('client authentication failed', 'bad_secret', usedBasic);
+  if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT', usedBasic);
+  if (client.secretDigest && !matches) throw invalidClient('client authentication failed', 'ERR_BAD_SECRET', usedBasic);
   return client;
 }

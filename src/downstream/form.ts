@@ -11,7 +11,7 @@ export function isFormContentType(header: string | undefined): boolean {
  * a body that grows past the cap (chunked, or a lying header) is cut off as it arrives.
  */
 export async function readBody(request: Request, maxBytes: number): Promise<string> {
-  const tooLarge = () => new OAuthError(413, 'invalid_request', `request body exceeds ${maxBytes} bytes`);
+  const tooLarge = () => new OAuthError(413, 'invalid_request', `request body exceeds ${maxBytes} bytes`, {}, { code: 'ERR_BODY_TOO_LARGE' });
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw tooLarge();
   if (!request.body) return '';
@@ -24,7 +24,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
       chunk = await reader.read();
     } catch (err) {
       // the caller went away mid-body: its own doing, not a server fault (no stack, no 5xx)
-      throw new OAuthError(400, 'invalid_request', 'the request body was not received in full', {}, { cause: err, reason: 'client_aborted', category: 'request' });
+      throw new OAuthError(400, 'invalid_request', 'the request body was not received in full', {}, { cause: err, code: 'ERR_CLIENT_ABORTED' });
     }
     const { done, value } = chunk;
     if (done) break;
@@ -70,14 +70,14 @@ export function parseForm(text: string): URLSearchParams {
     let end = text.indexOf('&', start);
     if (end === -1) end = text.length;
     if (end > start) {
-      if (++count > MAX_PARAMETERS) throw invalidRequest(`too many parameters (at most ${MAX_PARAMETERS})`);
+      if (++count > MAX_PARAMETERS) throw invalidRequest(`too many parameters (at most ${MAX_PARAMETERS})`, 'ERR_TOO_MANY_PARAMETERS');
       const eq = text.indexOf('=', start);
       const nameEnd = eq === -1 || eq > end ? end : eq;
       // percent-encoding triples a name at most: anything longer cannot decode to an acceptable one
-      if (nameEnd - start > MAX_NAME_LENGTH * 3) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`);
+      if (nameEnd - start > MAX_NAME_LENGTH * 3) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`, 'ERR_MALFORMED_BODY');
       const name = checkName(decode(text.slice(start, nameEnd)));
       const value = nameEnd === end ? '' : decode(text.slice(nameEnd + 1, end));
-      if (seen.has(name) && !MULTI_VALUED.has(name)) throw invalidRequest(`parameter ${safeName(name)} is included more than once`);
+      if (seen.has(name) && !MULTI_VALUED.has(name)) throw invalidRequest(`parameter ${safeName(name)} is included more than once`, 'ERR_REPEATED_PARAMETER');
       seen.add(name);
       params.append(name, value);
     }
@@ -87,11 +87,11 @@ export function parseForm(text: string): URLSearchParams {
 }
 
 function checkName(name: string): string {
-  if (name === '') throw invalidRequest('malformed form body: empty parameter name');
-  if (name.length > MAX_NAME_LENGTH) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`);
-  if (FORBIDDEN_NAME_CHARS.test(name)) throw invalidRequest(`parameter name ${safeName(name)} is not allowed`);
+  if (name === '') throw invalidRequest('malformed form body: empty parameter name', 'ERR_MALFORMED_BODY');
+  if (name.length > MAX_NAME_LENGTH) throw invalidRequest(`parameter name longer than ${MAX_NAME_LENGTH} characters`, 'ERR_MALFORMED_BODY');
+  if (FORBIDDEN_NAME_CHARS.test(name)) throw invalidRequest(`parameter name ${safeName(name)} is not allowed`, 'ERR_FORBIDDEN_PARAMETER');
   if (CREDENTIAL_LOOKALIKE.test(name) && !CLIENT_PARAMETERS.has(name))
-    throw invalidRequest(`parameter ${safeName(name)} is not allowed: client credentials use client_id and client_secret`);
+    throw invalidRequest(`parameter ${safeName(name)} is not allowed: client credentials use client_id and client_secret`, 'ERR_FORBIDDEN_PARAMETER');
   return name;
 }
 
@@ -99,7 +99,7 @@ function decode(component: string): string {
   try {
     return decodeURIComponent(component.replace(/\+/g, ' '));
   } catch {
-    throw invalidRequest('malformed form body: invalid percent-encoding');
+    throw invalidRequest('malformed form body: invalid percent-encoding', 'ERR_MALFORMED_BODY');
   }
 }
 

@@ -25,11 +25,11 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   for (const { name, path } of ENDPOINTS) {
     for (const step of endpointChain(name, deps)) app.post(`/:upstream/${path}`, step); // run in order, each calling next()
     app.all(`/:upstream/${path}`, () => {
-      throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' });
+      throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
     });
   }
   app.notFound(() => {
-    throw new OAuthError(404, 'invalid_request', 'not found');
+    throw new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' });
   });
   return app;
 }
@@ -40,7 +40,7 @@ export function createMetricsApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoute(deps));
   app.notFound(() => {
-    throw new OAuthError(404, 'invalid_request', 'not found');
+    throw new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' });
   });
   return app;
 }

@@ -46,7 +46,7 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
     const { status, description } = REFUSED[err.code ?? ''] ?? MALFORMED;
     const requestId = randomUUID();
     answered.add(socket);
-    closeWith(socket, rawResponse(status, new OAuthError(status, 'invalid_request', description), requestId));
+    closeWith(socket, rawResponse(status, new OAuthError(status, 'invalid_request', description, {}, { code: 'ERR_MALFORMED_REQUEST' }), requestId));
     onRefusal({ requestId, status, code: err.code ?? 'unknown', inFlight: inFlight !== undefined });
   });
 
@@ -54,14 +54,14 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const requestId = randomUUID();
     socket.on('error', () => socket.destroy());
-    closeWith(socket, rawResponse(405, new OAuthError(405, 'invalid_request', 'CONNECT is not supported'), requestId, { allow: 'GET, HEAD, POST' }));
+    closeWith(socket, rawResponse(405, new OAuthError(405, 'invalid_request', 'CONNECT is not supported', {}, { code: 'ERR_METHOD_NOT_ALLOWED' }), requestId, { allow: 'GET, HEAD, POST' }));
     onRefusal({ requestId, status: 405, code: 'CONNECT', inFlight: false });
   });
 
   // without a listener node answers an Expect other than 100-continue with an empty 417
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
-    const body = JSON.stringify(new OAuthError(417, 'invalid_request', 'unsupported Expect header').toJSON());
+    const body = JSON.stringify(new OAuthError(417, 'invalid_request', 'unsupported Expect header', {}, { code: 'ERR_MALFORMED_REQUEST' }).toJSON());
     res.writeHead(417, { ...jsonHeaders(body, requestId), connection: 'close' }).end(body);
     onRefusal({ requestId, status: 417, code: 'EXPECTATION', inFlight: false });
   });
@@ -69,7 +69,7 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
   return function requestError(err) {
     const requestId = randomUUID();
     // the adapter's RequestError: no usable Host header or request target (e.g. `OPTIONS *`, a backslash in the path)
-    const error = err instanceof RequestError ? new OAuthError(400, 'invalid_request', 'malformed request target or Host header') : toOAuthError(err);
+    const error = err instanceof RequestError ? new OAuthError(400, 'invalid_request', 'malformed request target or Host header', {}, { code: 'ERR_MALFORMED_REQUEST' }) : toOAuthError(err);
     const body = JSON.stringify(error.toJSON());
     onRefusal({ requestId, status: error.status, code: err instanceof RequestError ? 'REQUEST_TARGET' : 'UNEXPECTED', inFlight: false, err: err instanceof RequestError ? undefined : err });
     return new Response(body, { status: error.status, headers: jsonHeaders(body, requestId) });

@@ -1,8 +1,8 @@
-import { OAuthError } from '../errors.js';
+import { OAuthError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from './endpoints.js';
-import { UpstreamError, type UpstreamClient, type UpstreamResponse } from './http.js';
+import { UpstreamError, type UpstreamClient, type UpstreamFailure, type UpstreamResponse } from './http.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
 export interface UpstreamHandle {
@@ -42,10 +42,10 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
     return await read();
   } catch (err) {
     if (err instanceof EndpointMissingError)
-      throw new OAuthError(404, 'invalid_request', `this upstream has no ${err.endpoint} endpoint`, {}, { cause: err, reason: 'no_endpoint', category: 'request' });
+      throw new OAuthError(404, 'invalid_request', `this upstream has no ${err.endpoint} endpoint`, {}, { cause: err, code: 'ERR_NO_ENDPOINT' });
     if (err instanceof DiscoveryError) {
       upstream.log.warn({ requestId, during: 'discovery', kind: 'discovery', problem: err.message }, 'upstream discovery failed');
-      throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, reason: 'discovery' });
+      throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
     throw toGatewayError(err, 'upstream discovery', upstream, requestId);
   }
@@ -84,6 +84,14 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
   return out;
 }
 
+const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
+  timeout: 'ERR_TIMEOUT',
+  connect: 'ERR_CONNECT',
+  reset: 'ERR_RESET',
+  response_too_large: 'ERR_RESPONSE_TOO_LARGE',
+  protocol: 'ERR_PROTOCOL',
+};
+
 /**
  * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
@@ -95,7 +103,7 @@ function toGatewayError(err: unknown, what: string, upstream: UpstreamHandle, re
     { requestId, during: what === 'upstream discovery' ? 'discovery' : 'token', kind: err.kind, phase, code, target, via },
     `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target}${via ? ` via proxy ${via}` : ''})` : ''}`,
   );
-  if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, reason: err.kind });
+  if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, code: 'ERR_TIMEOUT' });
   const said = { connect: 'unreachable', reset: 'closed the connection before a complete answer', response_too_large: 'sent an oversized response', protocol: 'failed' }[err.kind];
-  return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, reason: err.kind });
+  return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, code: UPSTREAM_CODES[err.kind] });
 }

@@ -9,7 +9,7 @@ import { checkThrottle } from './throttle.js';
 
 const GRANT_TYPE_FOR_LOGS = /^[\w:.-]{1,100}$/;
 
-export const unknownUpstream = () => new OAuthError(404, 'invalid_request', 'unknown upstream');
+export const unknownUpstream = () => new OAuthError(404, 'invalid_request', 'unknown upstream', {}, { code: 'ERR_UNKNOWN_UPSTREAM' });
 
 /**
  * Reads and parses the form body of `POST /{upstream}/{endpoint}` and starts the exchange. The runtime is taken once
@@ -21,7 +21,7 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): Middlewa
     c.get('facts').endpoint = endpoint;
     const name = c.req.param('upstream')!;
     if (!runtime().upstreams.has(name)) throw unknownUpstream();
-    if (!isFormContentType(c.req.header('content-type'))) throw invalidRequest(`content type must be ${FORM_CONTENT_TYPE}`);
+    if (!isFormContentType(c.req.header('content-type'))) throw invalidRequest(`content type must be ${FORM_CONTENT_TYPE}`, 'ERR_CONTENT_TYPE');
     const text = await readBody(c.req.raw, runtime().config.server.maxBodyBytes);
     const rt = runtime();
     const upstream = rt.upstreams.get(name);
@@ -59,10 +59,10 @@ export function grantCheck(): MiddlewareHandler<AppEnv> {
   return async function grantCheck(c, next) {
     const { body, client } = exchangeOf(c, 'grantCheck');
     const grantType = body.get('grant_type');
-    if (!grantType) throw invalidRequest('grant_type is required');
+    if (!grantType) throw invalidRequest('grant_type is required', 'ERR_GRANT_TYPE_MISSING');
     if (GRANT_TYPE_FOR_LOGS.test(grantType)) c.get('facts').grantType = grantType;
     if (client!.grantTypes && !client!.grantTypes.has(grantType))
-      throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type');
+      throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type', {}, { code: 'ERR_GRANT_NOT_ALLOWED' });
     await next();
   };
 }

@@ -62,7 +62,7 @@ export function forwardUpstream(): Handler<AppEnv> {
     const headers = { ...relayHeaders(res), ...NO_STORE };
     if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return c.body(null, res.status as 204, headers);
     if (!isJsonObjectBody(res.body))
-      throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { reason: 'protocol' });
+      throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
     return c.body(res.body as Uint8Array<ArrayBuffer>, res.status as 200, headers);
   };
 }

@@ -41,13 +41,13 @@ export function discoveryRoute({ runtime, metrics }: AppDeps, kind: MirrorKind):
     c.get('facts').endpoint = 'discovery';
     const rt = runtime();
     const upstream = rt.upstreams.get(c.req.param('upstream')!);
-    if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream');
+    if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream', {}, { code: 'ERR_UNKNOWN_UPSTREAM' });
     c.get('facts').upstream = upstream.name;
     let hit;
     try {
       hit = await mirrorFor(rt, upstream, metrics).get(kind);
     } catch (err) {
-      throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, reason: 'discovery', category: 'upstream' });
+      throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
     // server.publicUrl, else the origin this request came to (the Host it sent: X-Forwarded-* are not trusted)
     const publicUrl = (rt.config.server.publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '');

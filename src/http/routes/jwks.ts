@@ -8,7 +8,7 @@ export function jwksRoute({ runtime }: AppDeps): Handler<AppEnv> {
   return function jwks(c) {
     c.get('facts').endpoint = 'jwks';
     const upstream = runtime().upstreams.get(c.req.param('upstream')!);
-    if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream');
+    if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream', {}, { code: 'ERR_UNKNOWN_UPSTREAM' });
     c.get('facts').upstream = upstream.name;
     const { body, etag } = upstream.keys.jwks();
     // cacheable, but short enough that an IdP has refetched before a pre-published key starts signing

@@ -82,13 +82,13 @@ describe('readCredentials: client_secret_basic', () => {
 
   it('refuses an empty secret with 401 and a Basic challenge', () => {
     const err = thrown(() => readCredentials(basic('app:'), form('')));
-    expect(err).toMatchObject({ status: 401, error: 'invalid_client' });
+    expect(err).toMatchObject({ status: 401, error: 'invalid_client', code: 'ERR_MISSING_CREDENTIALS' });
     expect(err.headers['www-authenticate']).toMatch(/^Basic /);
   });
 
   it('refuses another scheme (Bearer) with 401 and a www-authenticate challenge', () => {
     const err = thrown(() => readCredentials('Bearer abc.def.ghi', form('client_id=app&client_secret=s')));
-    expect(err).toMatchObject({ status: 401, error: 'invalid_client' });
+    expect(err).toMatchObject({ status: 401, error: 'invalid_client', code: 'ERR_UNSUPPORTED_METHOD' });
     expect(err.headers['www-authenticate']).toMatch(/^Basic realm=/);
   });
 });
@@ -108,7 +108,7 @@ describe('authenticateClient', () => {
 
   it('refuses a wrong secret with 401; no challenge for client_secret_post', () => {
     const err = thrown(() => authenticateClient(post('verify', 'wrong-secret'), clients));
-    expect(err).toMatchObject({ status: 401, error: 'invalid_client' });
+    expect(err).toMatchObject({ status: 401, error: 'invalid_client', code: 'ERR_BAD_SECRET', category: 'client_auth' });
     expect(err.headers['www-authenticate']).toBeUndefined();
   });
 
@@ -119,7 +119,7 @@ describe('authenticateClient', () => {
   });
 
   it('refuses an unknown client with 401, whatever the secret', () => {
-    expect(thrown(() => authenticateClient(post('nobody', 'right-secret'), clients))).toMatchObject({ status: 401, error: 'invalid_client' });
+    expect(thrown(() => authenticateClient(post('nobody', 'right-secret'), clients))).toMatchObject({ status: 401, error: 'invalid_client', code: 'ERR_UNKNOWN_CLIENT' });
     expect(thrown(() => authenticateClient(post('nobody', 'authbridge-decoy-secret'), clients))).toMatchObject({ status: 401 });
     expect(thrown(() => authenticateClient(viaBasic('nobody', 'x'), clients)).headers['www-authenticate']).toMatch(/^Basic /);
   });

@@ -191,7 +191,7 @@ describe('readBody', () => {
     });
     const err = await readBody(post(stream), 4096).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OAuthError);
-    expect(err).toMatchObject({ status: 400, error: 'invalid_request', reason: 'client_aborted', category: 'request' });
+    expect(err).toMatchObject({ status: 400, error: 'invalid_request', code: 'ERR_CLIENT_ABORTED', reason: 'client_aborted', category: 'request' });
   });
 
   it('reads an empty body as the empty string', async () => {

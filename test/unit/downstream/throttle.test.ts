@@ -57,7 +57,7 @@ describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
     await fail(throttle, s, 3);
     const err = await refusal(throttle.check(s));
     expect(err).toBeInstanceOf(OAuthError);
-    expect(err).toMatchObject({ status: 429, error: 'temporarily_unavailable', reason: 'throttled' });
+    expect(err).toMatchObject({ status: 429, error: 'temporarily_unavailable', code: 'ERR_THROTTLED', reason: 'throttled', category: 'client_auth' });
     const retryAfter = Number(err!.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(1060);
