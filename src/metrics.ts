@@ -11,6 +11,15 @@ export interface KeyAge {
   ageSeconds: number;
 }
 
+/** One certificate's time left, as the certificate-expiry gauge reports it. */
+export interface CertificateExpiry {
+  upstream: string;
+  client: string;
+  /** `signing`: the signing key's certificate; `tls`: the TLS client certificate (RFC 8705) */
+  use: 'signing' | 'tls';
+  seconds: number;
+}
+
 /**
  * Prometheus metrics on a registry of authbridge's own (never the global one), so tests and several
  * instances in one process do not collide. Label values are configured names or fixed codes only: an
@@ -45,6 +54,7 @@ export class Metrics {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
     const ages = () => this.#source?.keyAges() ?? [];
     const offsets = () => this.#source?.clockOffsets() ?? [];
+    const expiries = () => this.#source?.certificateExpiries?.() ?? [];
     new Gauge({
       name: 'authbridge_key_age_seconds',
       help: 'Age of each published signing key in its current state (managed keys: since it entered the state)',
@@ -65,6 +75,16 @@ export class Metrics {
         for (const { upstream, seconds } of offsets()) this.set({ upstream }, seconds);
       },
     });
+    new Gauge({
+      name: 'authbridge_certificate_expiry_seconds',
+      help: "Seconds until each certificate's notAfter (negative once expired): signing-key certificates (use=signing), TLS client certificates (use=tls)",
+      labelNames: ['upstream', 'client', 'use'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { upstream, client, use, seconds } of expiries()) this.set({ upstream, client, use }, seconds);
+      },
+    });
   }
 
   #source?: RuntimeGauges;
@@ -78,6 +98,7 @@ export class Metrics {
 export interface RuntimeGauges {
   keyAges(): KeyAge[];
   clockOffsets(): { upstream: string; seconds: number }[];
+  certificateExpiries?(): CertificateExpiry[];
 }
 
 export const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;

@@ -14,13 +14,15 @@ import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
 import { upstreamEndpoints, type EndpointResolver } from './upstream/discovery.js';
 import { resolveMetadata } from './upstream/forward.js';
 import { UpstreamClient } from './upstream/http.js';
+import { MtlsUpstreamClient } from './upstream/mtls.js';
+import type { CertificateExpiry } from './metrics.js';
 import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
   readonly grantTypes?: ReadonlySet<string>;
   readonly outbound: OutboundAuth;
-  /** the connection pool this client's requests go out on: the upstream's shared one (a client certificate would need its own) */
+  /** the connection pool this client's requests go out on: the upstream's shared one, or its own with its TLS client certificate */
   readonly http: UpstreamClient;
 }
 
@@ -48,6 +50,8 @@ export interface Runtime {
   readonly keyrings: Keyrings;
   /** throttling of failed client authentication; undefined when `throttle.enabled` is false */
   readonly throttle: AuthThrottle | undefined;
+  /** seconds until each certificate's notAfter: signing-key certificates (`signing`) and TLS client certificates (`tls`) */
+  certificateExpiries(now?: number): CertificateExpiry[];
   /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */
   close(): Promise<void>;
 }
@@ -77,9 +81,11 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
     upstreams,
     keyrings,
     throttle: config.throttle.enabled ? new AuthThrottle(deps.store, config.throttle) : undefined,
+    certificateExpiries: (now = Date.now()) => certificateExpiries(config, keyrings, now),
     async close() {
       keyrings.close();
-      await Promise.all([...upstreams.values()].map((u) => u.http.close()));
+      const pools = new Set([...upstreams.values()].flatMap((u) => [u.http, ...[...u.clients.values()].map((c) => c.http)]));
+      await Promise.all([...pools].map((http) => http.close()));
     },
   };
 }
@@ -104,7 +110,10 @@ function loadCaBundles(config: Config, source: string): Map<string, string[]> {
 function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings, ca: string[] | undefined): UpstreamRuntime {
   const log = deps.log.child({ upstream: name });
   const clock = upstreamClock(upstream.issuer, deps, log);
-  const http = new UpstreamClient({ timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock });
+  const pool = { timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock };
+  const http = new UpstreamClient(pool);
+  const methods = [...new Set(upstream.clients.map((c) => c.upstream.method).filter((m) => m !== 'auto'))];
+  const endpoints = upstreamEndpoints(upstream, { http, log, methods });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const { profile, source } = resolveProfile(upstream);
   if (source === 'detected') log.info({ profile: profile.name, issuer: upstream.issuer }, `using IdP profile ${profile.name}, detected from the issuer's host (set profile to choose another)`);
@@ -113,22 +122,23 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   let self: UpstreamRuntime | undefined;
   const metadata = (requestId?: string) => resolveMetadata(self!, requestId);
   for (const client of upstream.clients) {
+    const tls = keyrings.tls.get(client);
     const outbound = createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client), clock, metadata, log });
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       outbound,
-      http,
+      // RFC 8705: a client certificate lives in the transport, a pool of the client's own
+      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : http,
     });
   }
-  const methods = [...new Set(upstream.clients.map((c) => c.upstream.method).filter((m) => m !== 'auto'))];
   self = {
     name,
     issuer: upstream.issuer,
     clients,
     keys: keyrings.upstreams.get(name)!,
-    endpoints: upstreamEndpoints(upstream, { http, log, methods }),
+    endpoints,
     http,
     clock,
     log,
@@ -136,6 +146,19 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   };
   chooseAutoMethods(self);
   return self;
+}
+
+/** Every certificate a client uses, by use: its signing key's (`signing`) and its TLS client certificate (`tls`). */
+function certificateExpiries(config: Config, keyrings: Keyrings, now: number): CertificateExpiry[] {
+  const out: CertificateExpiry[] = [];
+  for (const [upstream, { clients }] of Object.entries(config.upstreams))
+    for (const client of clients) {
+      const signing = keyrings.signers.get(client)?.().certificate;
+      const tls = keyrings.tls.get(client)?.certificate;
+      if (signing) out.push({ upstream, client: client.clientId, use: 'signing', seconds: (signing.notAfter.getTime() - now) / 1000 });
+      if (tls) out.push({ upstream, client: client.clientId, use: 'tls', seconds: (tls.notAfter.getTime() - now) / 1000 });
+    }
+  return out;
 }
 
 /** `method: auto` chooses at start (logged); if discovery fails now, the first request tries again. */

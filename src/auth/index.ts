@@ -9,6 +9,7 @@ import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretPost } from './client-secret-post.js';
 import { privateKeyJwt, type SigningKeyProvider } from './private-key-jwt.js';
+import { tlsClientAuth } from './tls-client-auth.js';
 import type { OutboundAuth, SecretSource } from './types.js';
 
 export type { OutboundAuth, OutboundContext, OutboundRequest } from './types.js';
@@ -49,6 +50,9 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
       return clientSecretBasic(clientId, source, settings.basicEncoding);
     case 'client_secret_jwt':
       return maced();
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth':
+      return tlsClientAuth(out.method, clientId);
     case 'auto': {
       if (!deps.metadata || !deps.log) throw new TypeError(`client ${client.clientId}: method auto needs the IdP's discovery document`);
       const strategies = new Map<OutboundMethod, { auth: OutboundAuth; alg?: string }>();

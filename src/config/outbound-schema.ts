@@ -7,7 +7,14 @@
 import { z } from 'zod';
 import { PROFILE_NAMES } from './profiles.js';
 
-export const OUTBOUND_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
+export const OUTBOUND_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
 export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
 /** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
 export type ConfiguredMethod = OutboundMethod | 'auto';
@@ -133,6 +140,32 @@ const keyFields = {
   certificate: managedCertificateSchema.optional(),
 };
 
+/** RFC 8705: a client certificate and its private key, presented in the TLS handshake. */
+const tlsKeyFile = z.strictObject({
+  file: z.string().min(1).describe('path to the private key of the client certificate: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file'),
+  certificate: z.string().min(1).describe('a PEM file with the client certificate (the chain may follow); checked at start'),
+});
+const tlsClientAuth = z
+  .strictObject({ method: z.literal('tls_client_auth'), clientId: upstreamClientId, key: tlsKeyFile.describe('the client certificate (CA-issued) and its key') })
+  .describe('RFC 8705 §2.1: a CA-issued client certificate in the TLS handshake; the body carries only client_id');
+const selfSignedTls = z
+  .strictObject({
+    method: z.literal('self_signed_tls_client_auth'),
+    clientId: upstreamClientId,
+    key: z
+      .union([z.literal('managed'), tlsKeyFile])
+      .describe('the key and its self-signed certificate: { file, certificate } (published in the JWKS with x5c)'),
+    certificate: managedCertificateSchema.optional(),
+  })
+  .describe('RFC 8705 §2.2: a self-signed client certificate, registered at the IdP through the JWKS (x5c)');
+const tlsCertificate = z
+  .union([
+    z.literal('signingKey').describe("the signing key's own certificate (key: { file, certificate })"),
+    z.strictObject({ file: tlsKeyFile.shape.file, certificate: tlsKeyFile.shape.certificate }),
+  ])
+  .optional()
+  .describe('RFC 8705 §3: also present this client certificate in the TLS handshake (certificate-bound tokens, as FAPI asks), on the mTLS endpoint aliases');
+
 const secretBasic = z.strictObject({ method: z.literal('client_secret_basic'), ...secretFields, basicEncoding });
 const secretPost = z.strictObject({ method: z.literal('client_secret_post'), ...secretFields });
 const secretJwt = z.strictObject({ method: z.literal('client_secret_jwt'), ...secretFields, alg: z.enum(HMAC_ALGS).optional(), ...assertionFields });
@@ -141,7 +174,7 @@ const privateKeyJwt = z.strictObject({
   clientId: upstreamClientId,
   alg: z.enum(SIGNING_ALGS).optional().describe("default: the profile's (generic: ES256)"),
   ...keyFields,
-  ...assertionFields,
+  ...assertionFields,  tlsCertificate,
 });
 const auto = z
   .strictObject({
@@ -157,7 +190,7 @@ const auto = z
     "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
   );
 
-export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, auto]);
+export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, auto]);
 
 export const clientSchema = z
   .strictObject({
@@ -173,13 +206,21 @@ export const clientSchema = z
   .superRefine((client, ctx) => {
     const out = client.upstream;
     const verify = client.clientSecret !== undefined;
-    if (out.method === 'private_key_jwt') {
+    if (out.method === 'private_key_jwt' || out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth') {
       if (!verify)
         ctx.addIssue({
           code: 'custom',
           path: ['clientSecret'],
-          message: 'private_key_jwt needs verify mode: set clientSecret, or nothing would authenticate the caller',
+          message: `${out.method} needs verify mode: set clientSecret, or nothing would authenticate the caller`,
         });
+      if (out.method === 'self_signed_tls_client_auth' && out.key === 'managed')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstream', 'key'],
+          message: 'self_signed_tls_client_auth takes a key file with its certificate for now: key: { file, certificate } (a managed key rotates, and the TLS connection cannot follow it yet)',
+        });
+      if (out.method === 'self_signed_tls_client_auth' && out.certificate !== undefined && out.key !== 'managed')
+        ctx.addIssue({ code: 'custom', path: ['upstream', 'certificate'], message: 'a key file takes its certificate as key: { file, certificate }' });
       return;
     }
     if (out.method === 'auto' && !verify && out.key !== undefined)

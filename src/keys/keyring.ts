@@ -11,6 +11,7 @@ import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
+import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
 
 /** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
 export interface UpstreamKeyring {
@@ -32,6 +33,8 @@ export interface Keyrings {
   /** the signing key of each private_key_jwt client */
   readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
   readonly managed?: ManagedKeys;
+  /** the TLS client certificate of each client that presents one (RFC 8705) */
+  readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
   /** certificates that expire within 30 days (key files', managed keys'): to log at warn, not refused */
   readonly warnings: readonly ConfigIssue[];
   close(): void;
@@ -85,6 +88,8 @@ export interface ConfigKeys {
   readonly clients: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** per client signing with key files: all of them (published), the first signs */
   readonly clientFiles: ReadonlyMap<ClientConfig, readonly SigningKey[]>;
+  /** the TLS client certificate of each client that presents one (RFC 8705) */
+  readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
   /** key file certificates that expire within 30 days, at their config paths */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -101,6 +106,7 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
   const owners = new Map<string, ManagedOwner>();
   const clients = new Map<ClientConfig, SigningKey | string>();
   const clientFiles = new Map<ClientConfig, SigningKey[]>();
+  const tls = new Map<ClientConfig, TlsClientCredential>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
@@ -108,6 +114,16 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
     for (const [i, client] of upstream.clients.entries()) {
       const out = client.upstream;
+      const tlsEntry = tlsCredentialEntry(client, ['upstreams', name, 'clients', i, 'upstream']);
+      if (tlsEntry && 'message' in tlsEntry) issues.push(tlsEntry);
+      else if (tlsEntry) {
+        const result = await loadTlsCredential(tlsEntry, now);
+        issues.push(...result.issues);
+        // the signing key's own certificate is warned about with the key file
+        if (!(out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey')) warnings.push(...result.warnings);
+        if (result.credential) tls.set(client, result.credential);
+        if (result.credential?.published) published.push(result.credential.published);
+      }
       if (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto')) continue;
       const alg = signingAlgOf(upstream, client);
       const owner = managedOwnerOf(name, upstream, client);
@@ -138,7 +154,7 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
   if (issues.length > 0) throw new ConfigError(source, issues);
-  return { upstreams, owners, clients, clientFiles, warnings };
+  return { upstreams, owners, clients, clientFiles, tls, warnings };
 }
 
 /**
@@ -172,7 +188,7 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
-  return { upstreams, signers, managed, keyAges, warnings, close: () => managed?.close() };
+  return { upstreams, signers, managed, tls: keys.tls, keyAges, warnings, close: () => managed?.close() };
 }
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {

@@ -59,6 +59,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   metrics.observe({
     keyAges: () => runtime.keyrings.keyAges(),
     clockOffsets: () => [...runtime.upstreams.values()].map((u) => ({ upstream: u.name, seconds: u.clock.offsetMs() / 1000 })),
+    certificateExpiries: () => runtime.certificateExpiries(),
   });
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready' };

@@ -39,6 +39,7 @@ export class EndpointMissingError extends Error {
  */
 export class EndpointResolver {
   readonly #resolved = new Map<EndpointName, Endpoint>();
+  readonly #aliases = new Map<string, Endpoint>();
   #metadata?: Promise<ProviderMetadata>;
 
   constructor(
@@ -73,6 +74,24 @@ export class EndpointResolver {
     const endpoint = toEndpoint(this.#check(member, href));
     this.#resolved.set(name, endpoint);
     return endpoint;
+  }
+
+  /**
+   * RFC 8705 §5: for a client that authenticates with its certificate (or binds tokens to it), the IdP's
+   * `mtls_endpoint_aliases` member for an endpoint replaces it. A configured endpoint is used as configured; a
+   * discovered one without an alias as is. An alias is checked like any discovered endpoint (URL, origin).
+   */
+  async mtlsAlias(url: URL): Promise<URL> {
+    const known = this.#aliases.get(url.href);
+    if (known) return known.url;
+    const name = [...this.#resolved].find(([, e]) => e.href === url.href)?.[0];
+    if (!name || this.opts.overrides?.[name]) return url;
+    const aliases = (await this.metadata()).mtls_endpoint_aliases;
+    const member = memberOf(name);
+    const href = typeof aliases === 'object' && aliases !== null ? (aliases as Record<string, unknown>)[member] : undefined;
+    const alias = href === undefined ? { href: url.href, url } : toEndpoint(this.#check(`mtls_endpoint_aliases.${member}`, href));
+    this.#aliases.set(url.href, alias);
+    return alias.url;
   }
 
   /** The IdP's discovery document, checked (issuer, every bridged endpoint's URL and origin); one object for the life of the config. */
