@@ -81,6 +81,13 @@ export const upstreamSchema = z
       .optional()
       .describe("origins (scheme://host[:port]) besides the issuer's that discovered endpoints may use, e.g. https://oauth2.googleapis.com"),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    discoveryCacheSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(300)
+      .describe('the discovery mirror (GET /{upstream}/.well-known/…) keeps the IdP\'s document this long, then refreshes it in the background'),
     maxConnections: z
       .number()
       .int()

@@ -24,6 +24,7 @@ export function mirrorFor(runtime: Runtime, upstream: UpstreamRuntime, metrics: 
       fetch: (kind) => fetchMetadata(upstream, kind),
       log: upstream.log,
       onStale: () => metrics.discoveryStale.inc({ upstream: upstream.name }),
+      ttlSeconds: runtime.config.upstreams[upstream.name]?.discoveryCacheSeconds,
       ...options,
     });
     byName.set(upstream.name, mirror);
