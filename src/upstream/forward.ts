@@ -20,14 +20,9 @@ export interface PreparedRequest {
 export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
 
 /**
- * The upstream token endpoint, or the OAuth error a caller gets when discovery fails (its cause logged at
- * warn with `requestId`).
+ * An upstream endpoint, or the OAuth error a caller gets: 404 when the upstream has no such endpoint, 502/504 when
+ * discovery fails (its cause logged at warn with `requestId`).
  */
-export function resolveTokenEndpoint(upstream: UpstreamHandle, requestId?: string): Promise<Endpoint> {
-  return resolveEndpoint(upstream, 'token', requestId);
-}
-
-/** An upstream endpoint (as resolveTokenEndpoint); 404 when the upstream has no such endpoint. */
 export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, requestId?: string): Promise<Endpoint> {
   return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
