@@ -157,7 +157,7 @@ describe('metric names used by the chart', () => {
     expect([...used].filter((n) => !exposed.has(n))).toEqual([]);
     const series = (name: string, kind: string) => (kind === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => name + s) : [name]);
     const unused = [...declared].filter(([name, kind]) => !series(name, kind).some((n) => used.has(n))).map(([name]) => name);
-    expect(declared.size).toBe(11);
+    expect(declared.size).toBe(13);
     expect(unused).toEqual([]);
   });
 });
