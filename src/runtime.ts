@@ -3,18 +3,18 @@ import { AutoOutbound } from './auth/auto.js';
 import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
 import { resolveProfile } from './config/outbound-settings.js';
-import type { Config, UpstreamConfig } from './config/schema.js';
+import type { ClientConfig, Config, UpstreamConfig } from './config/schema.js';
 import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
 import { AuthThrottle } from './downstream/throttle.js';
-import { loadKeyrings, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
+import { loadKeyrings, managedOwnerOf, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Store, StoreUnavailableError } from './store/types.js';
 import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
 import { upstreamEndpoints, type EndpointResolver } from './upstream/discovery.js';
 import { resolveMetadata } from './upstream/forward.js';
-import { UpstreamClient } from './upstream/http.js';
-import { MtlsUpstreamClient } from './upstream/mtls.js';
+import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from './upstream/http.js';
+import { MtlsUpstreamClient, RotatingMtlsClient } from './upstream/mtls.js';
 import type { CertificateExpiry } from './metrics.js';
 import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 
@@ -23,7 +23,7 @@ export interface ClientRuntime extends DownstreamClient {
   readonly grantTypes?: ReadonlySet<string>;
   readonly outbound: OutboundAuth;
   /** the connection pool this client's requests go out on: the upstream's shared one, or its own with its TLS client certificate */
-  readonly http: UpstreamClient;
+  readonly http: UpstreamSender;
 }
 
 export interface UpstreamRuntime {
@@ -130,7 +130,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
-      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : http,
+      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
     });
   }
   self = {
@@ -148,14 +148,28 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   return self;
 }
 
+/**
+ * A managed key presented as the client certificate (self_signed_tls_client_auth, or private_key_jwt with
+ * `tlsCertificate: signingKey`): whichever key is active, a pool per key, switched when rotation promotes the next one.
+ */
+function managedTlsClient(name: string, upstream: UpstreamConfig, client: ClientConfig, keyrings: Keyrings, pool: UpstreamClientOptions, endpoints: EndpointResolver): UpstreamSender | undefined {
+  const out = client.upstream;
+  const presented = out.method === 'self_signed_tls_client_auth' || (out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey');
+  if (!presented || out.key !== 'managed') return undefined;
+  const owner = managedOwnerOf(name, upstream, client)!.owner;
+  const managed = keyrings.managed!;
+  return new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+}
+
 /** Every certificate a client uses, by use: its signing key's (`signing`) and its TLS client certificate (`tls`). */
 function certificateExpiries(config: Config, keyrings: Keyrings, now: number): CertificateExpiry[] {
   const out: CertificateExpiry[] = [];
   for (const [upstream, { clients }] of Object.entries(config.upstreams))
     for (const client of clients) {
+      const managedTls = client.upstream.method === 'self_signed_tls_client_auth'; // its key's certificate is its TLS one
       const signing = keyrings.signers.get(client)?.().certificate;
       const tls = keyrings.tls.get(client)?.certificate;
-      if (signing) out.push({ upstream, client: client.clientId, use: 'signing', seconds: (signing.notAfter.getTime() - now) / 1000 });
+      if (signing) out.push({ upstream, client: client.clientId, use: managedTls ? 'tls' : 'signing', seconds: (signing.notAfter.getTime() - now) / 1000 });
       if (tls) out.push({ upstream, client: client.clientId, use: 'tls', seconds: (tls.notAfter.getTime() - now) / 1000 });
     }
   return out;

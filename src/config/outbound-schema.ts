@@ -154,8 +154,9 @@ const selfSignedTls = z
     clientId: upstreamClientId,
     key: z
       .union([z.literal('managed'), tlsKeyFile])
-      .describe('the key and its self-signed certificate: { file, certificate } (published in the JWKS with x5c)'),
+      .describe('the key and its self-signed certificate: { file, certificate }, or managed (published in the JWKS with x5c)'),
     certificate: managedCertificateSchema.optional(),
+    rotation: rotationSchema.optional().describe('managed keys: the rotation schedule (the next key and its certificate are published prePublishSeconds before they are presented)'),
   })
   .describe('RFC 8705 §2.2: a self-signed client certificate, registered at the IdP through the JWKS (x5c)');
 const tlsCertificate = z
@@ -213,11 +214,11 @@ export const clientSchema = z
           path: ['clientSecret'],
           message: `${out.method} needs verify mode: set clientSecret, or nothing would authenticate the caller`,
         });
-      if (out.method === 'self_signed_tls_client_auth' && out.key === 'managed')
+      if (out.method === 'self_signed_tls_client_auth' && out.key === 'managed' && out.certificate === undefined)
         ctx.addIssue({
           code: 'custom',
-          path: ['upstream', 'key'],
-          message: 'self_signed_tls_client_auth takes a key file with its certificate for now: key: { file, certificate } (a managed key rotates, and the TLS connection cannot follow it yet)',
+          path: ['upstream', 'certificate'],
+          message: 'required with key: managed: certificate: { selfSigned: true } (the certificate the client presents, published in the JWKS with x5c)',
         });
       if (out.method === 'self_signed_tls_client_auth' && out.certificate !== undefined && out.key !== 'managed')
         ctx.addIssue({ code: 'custom', path: ['upstream', 'certificate'], message: 'a key file takes its certificate as key: { file, certificate }' });

@@ -8,12 +8,12 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The upstreams whose IdP fetches a JWKS from authbridge: a client signs with a key (file or managed), and the IdP's
- * profile is not one that takes an uploaded certificate instead (Entra ID fetches nothing).
+ * The upstreams whose IdP fetches a JWKS from authbridge: a client signs with a key (file or managed) or presents a
+ * self-signed certificate (RFC 8705 §2.2), and the IdP's profile is not one that takes an uploaded certificate instead.
  */
 export function upstreamsPublishingJwks(config: Config): string[] {
   return Object.entries(config.upstreams)
-    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c)))
+    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c) || c.upstream.method === 'self_signed_tls_client_auth'))
     .map(([name]) => name);
 }
 

@@ -46,7 +46,10 @@ export const managedOwner = (upstream: string, clientId?: string) => (clientId =
 /** The managed key a client signs with, if its key is managed (its own, or the upstream's shared one). */
 export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: ClientConfig): ManagedOwner | undefined {
   const out = client.upstream;
-  if (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto')) return undefined;
+  // a managed self-signed client certificate (RFC 8705 §2.2): a key of the client's own, with its certificate
+  const tlsKey = out.method === 'self_signed_tls_client_auth' && out.key === 'managed';
+  if (!tlsKey && (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto'))) return undefined;
+  if (out.method !== 'private_key_jwt' && out.method !== 'auto' && out.method !== 'self_signed_tls_client_auth') return undefined;
   if (out.key !== undefined && out.key !== 'managed') return undefined;
   const own = out.key === 'managed';
   const policy = (own ? out.rotation : undefined) ?? upstream.rotation ?? DEFAULT_ROTATION;
@@ -124,15 +127,16 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
         if (result.credential) tls.set(client, result.credential);
         if (result.credential?.published) published.push(result.credential.published);
       }
-      if (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto')) continue;
-      const alg = signingAlgOf(upstream, client);
       const owner = managedOwnerOf(name, upstream, client);
+      if (!owner && (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto'))) continue;
+      const alg = signingAlgOf(upstream, client);
       if (owner) {
         owners.set(owner.owner, owner);
         upstreamOwners.add(owner.owner);
         clients.set(client, owner.owner);
         continue;
       }
+      if (out.method !== 'private_key_jwt' && out.method !== 'auto') continue;
       const loaded: SigningKey[] = [];
       for (const entry of keyFileEntries(out.key, ['upstreams', name, 'clients', i, 'upstream', 'key'])) {
         const path = formatPath(entry.path);

@@ -1,4 +1,4 @@
-import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
@@ -125,4 +125,24 @@ export async function openKeySet(owner: string, set: KeySet, kek: Uint8Array, he
 export function lacksCertificate(held: OpenedKeys, record: KeyRecord): boolean {
   const opened = held.get(record.kid);
   return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
+}
+
+/** What a TLS connection presents for a managed key (RFC 8705 §2.2): its private key (PKCS#8 PEM) and certificate chain. */
+export interface ManagedTlsCredential {
+  readonly kid: string;
+  readonly keyPem: string;
+  readonly certPem: string;
+  readonly certificate: KeyCertificate;
+}
+
+/**
+ * Unseals a managed key for a TLS connection: the key itself (a connection needs it in PEM, which a non-extractable
+ * CryptoKey cannot give) and its sealed certificate. Called when a key starts being presented, never per request.
+ */
+export async function openTlsCredential(owner: string, record: KeyRecord, kek: Uint8Array): Promise<ManagedTlsCredential> {
+  const signing = await openManagedKey(owner, record, kek); // every check of opening: kid, alg, the sealed certificate
+  if (!signing.certificate) throw new KeyDecryptError(owner, record.kid, 'it has no certificate to present (certificate: { selfSigned: true })');
+  const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  const keyPem = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  return Object.freeze({ kid: record.kid, keyPem, certPem: signing.certificate.pem, certificate: signing.certificate });
 }

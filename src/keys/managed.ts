@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
 import type { SelfSignedOptions } from './certificate.js';
-import { certifyManagedKey, generateManagedKey, lacksCertificate, MANAGED_ALGS, openKeySet, type ManagedAlg, type OpenedKeys } from './managed-material.js';
+import { certifyManagedKey, generateManagedKey, lacksCertificate, MANAGED_ALGS, openKeySet, openTlsCredential, type ManagedAlg, type ManagedTlsCredential, type OpenedKeys } from './managed-material.js';
 import { deepFreeze, syncKeySet } from './managed-sync.js';
 import { activeKey, applyStep, emptyKeySet, planStep, PromoteTooEarlyError, sameKeySet, type RotationPolicy, type RotationStep, type StepPlan } from './rotation.js';
 import { checkKek } from './seal.js';
@@ -132,6 +132,14 @@ export class ManagedKeys {
   /** The current key set of an owner (for `keys list`: states and ages). Frozen; `sealed` stays encrypted. */
   keySet(owner: string): KeySet {
     return this.#state(owner).set;
+  }
+
+  /** The active key of an owner as a TLS client credential (key PEM + certificate): when it starts being presented. */
+  async tlsCredential(owner: string): Promise<ManagedTlsCredential> {
+    const state = this.#state(owner);
+    const active = activeKey(state.set);
+    if (!active) throw new Error(`managed keys of ${owner}: no active key`);
+    return openTlsCredential(owner, active, this.#kek);
   }
 
   owners(): string[] {

@@ -51,9 +51,11 @@ export function tlsCredentialEntry(client: ClientConfig, clientPath: readonly Pr
   const tls = out.tlsCertificate;
   if (tls !== 'signingKey')
     return { ...tls, path: [...clientPath, 'tlsCertificate', 'file'], certificatePath: [...clientPath, 'tlsCertificate', 'certificate'], publish: false };
+  // a managed key with a self-signed certificate is presented by a pool that follows its rotation (upstream/mtls.ts)
+  if (out.key === 'managed' && out.certificate !== undefined) return undefined;
   const entry = keyFileEntries(out.key, [...clientPath, 'key'])[0];
   if (entry?.certificate === undefined)
-    return { path: formatPath([...clientPath, 'tlsCertificate']), message: "signingKey reuses the signing key's certificate: the client needs key: { file, certificate } (a managed key rotates, and the connection cannot follow it yet)" };
+    return { path: formatPath([...clientPath, 'tlsCertificate']), message: "signingKey reuses the signing key's certificate: the client needs key: { file, certificate }, or key: managed with certificate: { selfSigned: true }" };
   return { file: entry.file, certificate: entry.certificate, path: entry.path, certificatePath: entry.certificatePath, publish: false };
 }
 

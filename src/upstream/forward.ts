@@ -2,7 +2,7 @@ import { OAuthError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from './endpoints.js';
-import { UpstreamError, type UpstreamClient, type UpstreamFailure, type UpstreamResponse } from './http.js';
+import { UpstreamError, type UpstreamSender, type UpstreamFailure, type UpstreamResponse } from './http.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
 export interface UpstreamHandle {
@@ -50,7 +50,7 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
  * logged with the request's id.
  */
-export async function forward(upstream: UpstreamHandle, http: UpstreamClient, endpoint: Endpoint, request: PreparedRequest): Promise<UpstreamResponse> {
+export async function forward(upstream: UpstreamHandle, http: UpstreamSender, endpoint: Endpoint, request: PreparedRequest): Promise<UpstreamResponse> {
   try {
     return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {

@@ -86,8 +86,14 @@ const TLS_ERRORS = new Set([
 /** The connection broke after it was made: the request may have reached the IdP (never retried). */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
+/** What sends requests to an IdP: a connection pool (UpstreamClient), or one that follows a rotating client certificate. */
+export interface UpstreamSender {
+  send(request: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
 /** One keep-alive connection pool per upstream (undici Agent + `request()`); fetch is slower for POST. */
-export class UpstreamClient {
+export class UpstreamClient implements UpstreamSender {
   readonly #agent: Dispatcher;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;

@@ -1,5 +1,5 @@
 import { DiscoveryError, type EndpointResolver } from './discovery.js';
-import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamRequest, type UpstreamResponse } from './http.js';
+import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamRequest, type UpstreamResponse, type UpstreamSender } from './http.js';
 
 /**
  * The connection pool of a client that presents a TLS client certificate (RFC 8705): its own undici dispatcher with
@@ -26,5 +26,51 @@ export class MtlsUpstreamClient extends UpstreamClient {
       throw new UpstreamError('protocol', err.message, { cause: err, detail: { phase: 'response', code: 'MTLS_ALIAS_REFUSED' } });
     }
     return super.send({ ...request, url });
+  }
+}
+
+/** A managed key presented as a client certificate: which key is active now, and its TLS credential (key + certificate). */
+export interface RotatingCredential {
+  /** the kid of the key presented now (synchronous, no I/O) */
+  currentKid(): string;
+  /** that key's credential, unsealed (when it starts being presented) */
+  credential(): Promise<{ readonly kid: string; readonly keyPem: string; readonly certPem: string }>;
+}
+
+/**
+ * The connection pool of a client whose certificate is a managed key's (self_signed_tls_client_auth, key: managed): a
+ * pool per key. When rotation makes another key active, the next request opens a pool with that key's certificate
+ * (the IdP has had it in the JWKS since it was published as next) and the old pool closes once its requests are done.
+ */
+export class RotatingMtlsClient implements UpstreamSender {
+  #active: { kid: string; client: MtlsUpstreamClient } | undefined;
+  #switching: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly options: UpstreamClientOptions,
+    private readonly endpoints: EndpointResolver,
+    private readonly key: RotatingCredential,
+  ) {}
+
+  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const kid = this.key.currentKid();
+    if (this.#active?.kid !== kid) await (this.#switching ??= this.#switch().finally(() => (this.#switching = undefined)));
+    return this.#active!.client.send(request);
+  }
+
+  async #switch(): Promise<void> {
+    const { kid, keyPem, certPem } = await this.key.credential();
+    if (this.#closed) throw new UpstreamError('connect', 'the connection pool is closed', { detail: { phase: 'connect', code: 'POOL_CLOSED' } });
+    const previous = this.#active;
+    this.#active = { kid, client: new MtlsUpstreamClient({ ...this.options, connect: { key: keyPem, cert: certPem } }, this.endpoints) };
+    // undici's close() lets the requests already on the old pool finish
+    void previous?.client.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#switching?.catch(() => undefined);
+    await this.#active?.client.close();
   }
 }

@@ -89,16 +89,17 @@ describe('TLS client certificates in the config', () => {
     ]);
   });
 
-  it('the schema: verify mode only, both files, no managed key for self_signed_tls_client_auth yet', () => {
+  it('the schema: verify mode only, both files; a managed key for self_signed_tls_client_auth needs its self-signed certificate', () => {
     expect(schemaIssues({ method: 'tls_client_auth', key: { file: 'k.pem', certificate: 'c.pem' } }, '')).toContainEqual({
       path: `${at}.clientSecret`,
       message: expect.stringContaining('tls_client_auth needs verify mode'),
     });
     expect(schemaIssues({ method: 'tls_client_auth', key: { file: 'k.pem' } }).map((i) => i.path)).toContain(`${at}.upstream.key.certificate`);
     expect(schemaIssues({ method: 'tls_client_auth', clientSecret: 'x', key: { file: 'k.pem', certificate: 'c.pem' } })).toHaveLength(1); // no secret goes upstream
-    expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } })).toContainEqual({
-      path: `${at}.upstream.key`,
-      message: expect.stringContaining('takes a key file with its certificate for now'),
+    expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } }).map((i) => i.path)).toEqual(['keys.encryptionKey']); // only the KEK a managed key needs
+    expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed' })).toContainEqual({
+      path: `${at}.upstream.certificate`,
+      message: expect.stringContaining('required with key: managed'),
     });
   });
 });
