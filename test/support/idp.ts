@@ -4,11 +4,12 @@
 // request is captured exactly as it arrived on the wire (headers, raw body bytes) together with
 // the IdP's answer, and so that the login/consent interaction endpoints can be served without
 // devInteractions.
-import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Provider } from 'oidc-provider';
 import { buildConfiguration, generateSigningJwks, loadOidcProvider } from './idp-config.js';
+import { flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
 import { driveLogin } from './idp-login.js';
 
@@ -87,42 +88,6 @@ export const DEFAULT_API_AUDIENCE = 'urn:authbridge:test-api';
 
 const INTERACTION_PATH = /^\/interaction\/([^/]+)\/?$/;
 
-/** A fresh, readable IncomingMessage carrying an already-consumed request body, for the provider to parse. */
-function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
-  const replay = new IncomingMessage(req.socket);
-  replay.method = req.method;
-  replay.url = req.url;
-  replay.headers = req.headers;
-  replay.rawHeaders = req.rawHeaders;
-  replay.httpVersion = req.httpVersion;
-  replay.httpVersionMajor = req.httpVersionMajor;
-  replay.httpVersionMinor = req.httpVersionMinor;
-  replay.complete = true;
-  if (body.length) replay.push(body);
-  replay.push(null);
-  return replay;
-}
-
-function flattenHeaders(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return headers;
-}
-
-function parseForm(contentType: string | undefined, raw: string): Record<string, string | string[]> {
-  const params: Record<string, string | string[]> = {};
-  if (!contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return params;
-  for (const [key, value] of new URLSearchParams(raw)) {
-    const existing = params[key];
-    if (existing === undefined) params[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else params[key] = [existing, value];
-  }
-  return params;
-}
-
 function decodeAssertion(assertion: unknown): CapturedTokenRequest['assertion'] {
   if (typeof assertion !== 'string') return undefined;
   try {
@@ -133,26 +98,6 @@ function decodeAssertion(assertion: unknown): CapturedTokenRequest['assertion'] 
   } catch {
     return undefined;
   }
-}
-
-/** Record the status and body the provider answers with, as it writes them. */
-function recordResponse(res: ServerResponse, entry: CapturedTokenRequest): void {
-  const chunks: Buffer[] = [];
-  const toBuffer = (chunk: unknown, encoding?: unknown) => (typeof chunk === 'string'
-    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-    : Buffer.from(chunk as Uint8Array));
-  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-  res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
-    return write(chunk, ...rest);
-  }) as ServerResponse['write'];
-  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
-    entry.status = res.statusCode;
-    entry.responseBody = Buffer.concat(chunks).toString('utf8');
-    return end(chunk, ...rest);
-  }) as ServerResponse['end'];
 }
 
 export async function startIdp(opts: StartIdpOptions): Promise<Idp> {

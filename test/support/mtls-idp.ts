@@ -19,6 +19,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Provider } from 'oidc-provider';
 import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
+import { flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { readBody, sendJson } from './idp-interaction.js';
 import { DEFAULT_API_AUDIENCE } from './idp.js';
 import {
@@ -136,60 +137,6 @@ function peerCertificate(socket: TLSSocket): PeerCertificateInfo | undefined {
   };
   if (socket.authorizationError) info.authorizationError = String(socket.authorizationError);
   return info;
-}
-
-function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
-  const replay = new IncomingMessage(req.socket);
-  replay.method = req.method;
-  replay.url = req.url;
-  replay.headers = req.headers;
-  replay.rawHeaders = req.rawHeaders;
-  replay.httpVersion = req.httpVersion;
-  replay.httpVersionMajor = req.httpVersionMajor;
-  replay.httpVersionMinor = req.httpVersionMinor;
-  replay.complete = true;
-  if (body.length) replay.push(body);
-  replay.push(null);
-  return replay;
-}
-
-function flattenHeaders(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return headers;
-}
-
-function parseForm(contentType: string | undefined, raw: string): Record<string, string | string[]> {
-  const params: Record<string, string | string[]> = {};
-  if (!contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return params;
-  for (const [key, value] of new URLSearchParams(raw)) {
-    const existing = params[key];
-    if (existing === undefined) params[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else params[key] = [existing, value];
-  }
-  return params;
-}
-
-function recordResponse(res: ServerResponse, entry: CapturedMtlsTokenRequest): void {
-  const chunks: Buffer[] = [];
-  const toBuffer = (chunk: unknown, encoding?: unknown) => (typeof chunk === 'string'
-    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-    : Buffer.from(chunk as Uint8Array));
-  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-  res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
-    return write(chunk, ...rest);
-  }) as ServerResponse['write'];
-  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
-    entry.status = res.statusCode;
-    entry.responseBody = Buffer.concat(chunks).toString('utf8');
-    return end(chunk, ...rest);
-  }) as ServerResponse['end'];
 }
 
 function normalizeMtlsClient(client: MtlsIdpClientMetadata): MtlsIdpClientMetadata {
