@@ -1,6 +1,7 @@
 // What the test IdPs (idp.ts, mtls-idp.ts) share to capture a request exactly as it arrived and answer it through
 // oidc-provider: a replay of the consumed body, flat headers, the form's parameters, and the answer as it is written.
 import { IncomingMessage, type ServerResponse } from 'node:http';
+import { sendJson } from './idp-interaction.js';
 
 /** A fresh, readable IncomingMessage carrying an already-consumed request body, for the provider to parse. */
 export function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
@@ -56,4 +57,14 @@ export function recordResponse(res: ServerResponse, entry: { status: number; res
     entry.responseBody = Buffer.concat(chunks).toString('utf8');
     return end(chunk, ...rest);
   }) as ServerResponse['end'];
+}
+
+/** An error thrown while handing a request to oidc-provider: its OAuth error as JSON, or the connection cut if an answer had begun. */
+export function answerFailure(res: ServerResponse, err: unknown): void {
+  const error = err as { statusCode?: number; status?: number; error?: string; error_description?: string; message?: string };
+  if (res.headersSent) return void res.destroy();
+  sendJson(res, error.statusCode ?? error.status ?? 500, {
+    error: error.error ?? 'server_error',
+    error_description: error.error_description ?? error.message ?? String(err),
+  });
 }

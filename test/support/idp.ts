@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Provider } from 'oidc-provider';
 import { buildConfiguration, generateSigningJwks, loadOidcProvider } from './idp-config.js';
-import { flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
+import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
 import { driveLogin } from './idp-login.js';
 
@@ -157,17 +157,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
       const replay = replayRequest(req, raw);
       byRequest.set(replay, entry);
       handle(replay, res);
-    })().catch((err: unknown) => {
-      const error = err as { statusCode?: number; status?: number; error?: string; error_description?: string; message?: string };
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendJson(res, error.statusCode ?? error.status ?? 500, {
-        error: error.error ?? 'server_error',
-        error_description: error.error_description ?? error.message ?? String(err),
-      });
-    });
+    })().catch((err: unknown) => answerFailure(res, err));
   });
 
   await new Promise<void>((resolve, reject) => {

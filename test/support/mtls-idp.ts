@@ -19,7 +19,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Provider } from 'oidc-provider';
 import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
-import { flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
+import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { readBody, sendJson } from './idp-interaction.js';
 import { DEFAULT_API_AUDIENCE } from './idp.js';
 import {
@@ -218,17 +218,7 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       byRequest.set(replay, entry);
       infoOf.set(replay, info);
       handle(replay, res);
-    })().catch((err: unknown) => {
-      const error = err as { statusCode?: number; status?: number; error?: string; error_description?: string; message?: string };
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendJson(res, error.statusCode ?? error.status ?? 500, {
-        error: error.error ?? 'server_error',
-        error_description: error.error_description ?? error.message ?? String(err),
-      });
-    });
+    })().catch((err: unknown) => answerFailure(res, err));
   });
 
   await new Promise<void>((resolve, reject) => {
