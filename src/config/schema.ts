@@ -13,7 +13,7 @@ import {
   type jwtHeaderSchema,
 } from './outbound-schema.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, outboundRuleIssues } from './outbound-settings.js';
-import { ENDPOINTS, type EndpointName } from '../upstream/endpoints.js';
+import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { keysSchema, serverSchema, storeSchema, throttleSchema, type redisStoreSchema } from './process-schema.js';
 
 export * from './outbound-schema.js';

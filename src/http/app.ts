@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { OAuthError } from '../errors.js';
-import { ENDPOINTS } from '../upstream/endpoints.js';
+import { ENDPOINTS } from '../config/endpoints.js';
 import { observe } from './observe.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';

@@ -2,7 +2,7 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import type { EndpointName } from '../upstream/endpoints.js';
+import type { EndpointName } from '../config/endpoints.js';
 import type { Exchange } from './pipeline/exchange.js';
 import type { TraceContext } from './trace-context.js';
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { endpointUrlProblem, type UpstreamConfig } from '../config/schema.js';
-import { ENDPOINTS, type EndpointName } from './endpoints.js';
+import { ENDPOINTS, type EndpointName } from '../config/endpoints.js';
 import type { UpstreamClient } from './http.js';
 
 /** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads (the document keeps every other member). */

@@ -1,7 +1,7 @@
 import { OAuthError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
-import type { EndpointName } from './endpoints.js';
+import type { EndpointName } from '../config/endpoints.js';
 import { UpstreamError, type UpstreamSender, type UpstreamFailure, type UpstreamResponse } from './http.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */

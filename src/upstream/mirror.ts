@@ -1,7 +1,7 @@
 import type { InboundMethod } from '../downstream/client-auth.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError } from './discovery.js';
-import { ENDPOINTS } from './endpoints.js';
+import { ENDPOINTS } from '../config/endpoints.js';
 import { UpstreamError, type UpstreamClient } from './http.js';
 
 /** The two discovery documents authbridge mirrors: OIDC Discovery 1.0 and RFC 8414. */

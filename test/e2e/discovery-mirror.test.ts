@@ -3,7 +3,7 @@
 // what is kept, how an OIDC client library takes the result (the issuer trade-off), and stale serving.
 import { request } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { ENDPOINTS } from '../../src/upstream/endpoints.js';
+import { ENDPOINTS } from '../../src/config/endpoints.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mirrorFor } from '../../src/http/routes/discovery.js';
 import { closedPort, startBridge, type Bridge } from '../support/bridge.js';

@@ -1,5 +1,5 @@
 import type { Handler, MiddlewareHandler } from 'hono';
-import type { EndpointName } from '../../upstream/endpoints.js';
+import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { downstreamAuth, formBody, grantCheck } from './inbound.js';
 import { forwardUpstream, outboundAuth } from './outbound.js';

@@ -3,7 +3,7 @@ import type { OutboundRequest } from '../../auth/types.js';
 import type { PresentedCredentials } from '../../downstream/client-auth.js';
 import type { ClientRuntime, Runtime, UpstreamRuntime } from '../../runtime.js';
 import type { Endpoint } from '../../upstream/discovery.js';
-import type { EndpointName } from '../../upstream/endpoints.js';
+import type { EndpointName } from '../../config/endpoints.js';
 import type { AppEnv } from '../env.js';
 import type { ThrottleHandle } from './throttle.js';
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials } from '../../downstream/client-auth.js';
 import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody } from '../../downstream/form.js';
-import type { EndpointName } from '../../upstream/endpoints.js';
+import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { exchangeOf } from './exchange.js';
 import { checkThrottle } from './throttle.js';

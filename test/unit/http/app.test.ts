@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
-import { ENDPOINTS } from '../../../src/upstream/endpoints.js';
+import { ENDPOINTS } from '../../../src/config/endpoints.js';
 
 // nothing listens on the IdP's port 1: a request that got that far would be a 502, not any answer below
 const IDP = 'http://127.0.0.1:1';
