@@ -45,6 +45,15 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   const at = (change: string) => `${formatPath(['upstreams', ctx.name, 'clients', index])}.${change}`;
   const error = (detail: string, fix: string, attempts: ProbeAttempt[] = []): ProbeReport => ({ ...base, status: 'error', detail, fix, attempts });
 
+  const out = client.upstream;
+  if (out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth' || (out.method === 'private_key_jwt' && out.tlsCertificate !== undefined))
+    return {
+      ...base,
+      status: 'warn',
+      detail: `${client.clientId} authenticates with a TLS client certificate (RFC 8705), which --probe does not present`,
+      fix: 'check it with one request through authbridge (POST /{upstream}/token); the certificate checks above cover its files',
+      attempts: [],
+    };
   const passthrough = client.clientSecret === undefined;
   const presented = passthrough ? (ctx.env[PROBE_SECRET_ENV] ?? '') : '';
   if (passthrough && presented === '')
