@@ -42,7 +42,7 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
       upstream.log.warn({ requestId, during: 'discovery', kind: 'discovery', problem: err.message }, 'upstream discovery failed');
       throw new OAuthError(502, 'temporarily_unavailable', `upstream discovery failed: ${err.message}`, {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
-    throw toGatewayError(err, 'upstream discovery', upstream, requestId);
+    throw toGatewayError(err, 'discovery', upstream, requestId);
   }
 }
 
@@ -50,11 +50,11 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
  * logged with the request's id.
  */
-export async function forward(upstream: UpstreamHandle, http: UpstreamSender, endpoint: Endpoint, request: PreparedRequest): Promise<UpstreamResponse> {
+export async function forward(upstream: UpstreamHandle, http: UpstreamSender, endpoint: Endpoint, request: PreparedRequest, name: EndpointName = 'token'): Promise<UpstreamResponse> {
   try {
     return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: request.body.toString() });
   } catch (err) {
-    throw toGatewayError(err, 'upstream token endpoint', upstream, request.headers['x-request-id']);
+    throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
   }
 }
 
@@ -91,11 +91,12 @@ const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
  * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
-function toGatewayError(err: unknown, what: string, upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
+function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
+  const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during === 'token' ? 'token' : during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   const { phase, code, target, via } = err.detail;
   upstream.log.warn(
-    { requestId, during: what === 'upstream discovery' ? 'discovery' : 'token', kind: err.kind, phase, code, target, via },
+    { requestId, during, kind: err.kind, phase, code, target, via },
     `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target}${via ? ` via proxy ${via}` : ''})` : ''}`,
   );
   if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, code: 'ERR_TIMEOUT' });

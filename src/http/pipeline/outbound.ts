@@ -52,7 +52,7 @@ export function forwardUpstream(): Handler<AppEnv> {
     const { client, throttle } = exchange;
     const facts = c.get('facts');
     const sent = performance.now();
-    const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!);
+    const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
     facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
     facts.upstreamStatus = res.status;
     if (res.status >= 500) facts.upstreamError = '5xx';
