@@ -285,6 +285,30 @@ describe('release notes', () => {
   });
 });
 
+describe('helm template: workloadIdentity (method jwt_bearer_assertion)', () => {
+  it('is off by default: no projected token', () => {
+    const objs = render();
+    expect(JSON.stringify(one(objs, 'Deployment').spec.template.spec.volumes)).not.toContain('serviceAccountToken');
+  });
+
+  it('mounts a projected ServiceAccount token with the audience, read-only, at the directory of path; no other token', () => {
+    const objs = render(['--set', 'workloadIdentity.enabled=true', '--set', 'workloadIdentity.audience=api://AzureADTokenExchange', '--set', 'workloadIdentity.expirationSeconds=7200']);
+    const pod = one(objs, 'Deployment').spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.volumes).toContainEqual({
+      name: 'workload-identity-token',
+      projected: { sources: [{ serviceAccountToken: { audience: 'api://AzureADTokenExchange', expirationSeconds: 7200, path: 'idp-token' } }] },
+    });
+    expect(container(objs).volumeMounts).toContainEqual({ name: 'workload-identity-token', mountPath: '/var/run/secrets/tokens', readOnly: true });
+  });
+
+  it('takes another path', () => {
+    const objs = render(['--set', 'workloadIdentity.enabled=true', '--set', 'workloadIdentity.path=/var/run/secrets/azure/tokens/azure-identity-token']);
+    expect(container(objs).volumeMounts).toContainEqual({ name: 'workload-identity-token', mountPath: '/var/run/secrets/azure/tokens', readOnly: true });
+    expect(one(objs, 'Deployment').spec.template.spec.volumes.find((v: Spec) => v.name === 'workload-identity-token').projected.sources[0].serviceAccountToken.path).toBe('azure-identity-token');
+  });
+});
+
 describe('refused values', () => {
   it.each([
     [['--set', 'replicaCount=2'], 'replicaCount 2 with the memory store'],
@@ -306,6 +330,8 @@ describe('refused values', () => {
     [['--set', 'config.upstreams.example=null'], '/config/upstreams'],
     [['--set', 'service.type=Ingress'], '/service/type'],
     [['--set', 'config.server.metricsPort=0'], '/config/server/metricsPort'], // an ephemeral port cannot be scraped
+    [['--set', 'workloadIdentity.expirationSeconds=60'], '/workloadIdentity/expirationSeconds'], // Kubernetes' minimum is 600
+    [['--set', 'workloadIdentity.path=/idp-token'], '/workloadIdentity/path'], // the mount is its directory: not /
   ])('values.schema.json rejects %j', (args, path) => {
     const res = helm(['template', 't', CHART, ...args]);
     expect(res.code).not.toBe(0);
