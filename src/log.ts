@@ -13,6 +13,8 @@ export const REDACT_PATHS = [
   'client_assertion',
   'assertion',
   'password',
+  'pin',
+  '*.pin',
   'privateKey',
   'key',
   'd',

@@ -1,5 +1,5 @@
 import type { JWTHeaderParameters } from 'jose';
-import type { SigningKey, SigningKeyProvider } from '../keys/signing-key.js';
+import { assertionKeyOf, type SigningKey, type SigningKeyProvider } from '../keys/signing-key.js';
 import { assertionHeader, mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth } from './types.js';
 
@@ -15,7 +15,7 @@ export function privateKeyJwt(spec: AssertionSpec, signingKey: SigningKeyProvide
     async apply({ body }, context) {
       const key = signingKey();
       if (headerOf?.key !== key) headerOf = { key, header: assertionHeader({ ...spec.settings, alg: key.alg }, key) };
-      setAssertion(body, spec.clientId, await mintAssertion(spec, key.privateKey, headerOf.header, context));
+      setAssertion(body, spec.clientId, await mintAssertion(spec, assertionKeyOf(key), headerOf.header, context));
     },
   };
 }

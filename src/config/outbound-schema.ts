@@ -87,9 +87,26 @@ const keyFiles = z
     path: ['certificate'],
   });
 
+/** A key in a PKCS#11 token (HSM): it signs there; its public key object gives the JWKS and kid (src/keys/pkcs11.ts). */
+const pkcs11Key = z.strictObject({
+  pkcs11: z
+    .strictObject({
+      module: z.string().min(1).describe('the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so'),
+      slot: z.number().int().min(0).optional().describe('the slot id of the token (or tokenLabel)'),
+      tokenLabel: z.string().min(1).optional().describe('the label of the token (or slot)'),
+      pin: z.string().min(1).describe('the user PIN, e.g. ${HSM_PIN}; never logged'),
+      keyLabel: z.string().min(1).optional().describe('CKA_LABEL of the private key and its public key object (or keyId)'),
+      keyId: z.string().regex(/^([0-9a-fA-F]{2})+$/).optional().describe('CKA_ID of the key, hex (or keyLabel)'),
+      sessions: z.number().int().min(1).max(64).optional().describe('sessions opened at start for concurrent signing (default 4)'),
+    })
+    .refine((k) => (k.slot === undefined) !== (k.tokenLabel === undefined), { message: 'set exactly one of slot or tokenLabel' })
+    .refine((k) => (k.keyLabel === undefined) !== (k.keyId === undefined), { message: 'set exactly one of keyLabel or keyId' }),
+});
+
 export const keySource = z.union([
   z.literal('managed').describe('authbridge generates, stores (encrypted) and rotates the key'),
   keyFiles,
+  pkcs11Key,
 ]);
 
 /** A managed key's certificate: generated with the key, sealed with it, rotated with it. */

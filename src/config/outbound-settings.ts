@@ -66,6 +66,7 @@ export function keyHasCertificate(upstream: Pick<UpstreamFields, 'key' | 'certif
   const key = out.key;
   if (key === undefined) return upstream.key === 'managed' && upstream.certificate !== undefined;
   if (key === 'managed') return out.certificate !== undefined;
+  if ('pkcs11' in key) return false;
   if (key.file !== undefined) return key.certificate !== undefined;
   const first = key.files?.[0];
   return typeof first === 'object' && first.certificate !== undefined;

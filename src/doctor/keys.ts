@@ -83,6 +83,7 @@ const CERTIFICATE_FIX = 'issue a new certificate for the same key, point the con
 function keyFileOf(client: ClientConfig): string {
   const key = 'key' in client.upstream ? client.upstream.key : undefined;
   if (typeof key !== 'object') return '?';
+  if ('pkcs11' in key) return `PKCS#11 ${key.pkcs11.module}`;
   const first = key.file ?? ('files' in key ? key.files?.[0] : undefined);
   return typeof first === 'string' ? first : (first?.file ?? '?');
 }

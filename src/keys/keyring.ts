@@ -10,6 +10,7 @@ import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
+import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from './pkcs11.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
 
@@ -138,7 +139,16 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
       }
       if (out.method !== 'private_key_jwt' && out.method !== 'auto') continue;
       const loaded: SigningKey[] = [];
-      for (const entry of keyFileEntries(out.key, ['upstreams', name, 'clients', i, 'upstream', 'key'])) {
+      const keyPath = ['upstreams', name, 'clients', i, 'upstream', 'key'];
+      if (typeof out.key === 'object' && 'pkcs11' in out.key) {
+        try {
+          loaded.push(await openPkcs11Key(out.key.pkcs11, alg));
+        } catch (err) {
+          if (!(err instanceof Pkcs11KeyError)) throw err;
+          issues.push({ path: formatPath([...keyPath, 'pkcs11', ...(err.field ? [err.field] : [])]), message: err.message });
+        }
+      }
+      for (const entry of keyFileEntries(out.key, keyPath)) {
         const path = formatPath(entry.path);
         const result = await loadKeyFile(entry, alg, now);
         issues.push(...result.issues);
@@ -157,7 +167,10 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     }
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
-  if (issues.length > 0) throw new ConfigError(source, issues);
+  if (issues.length > 0) {
+    closeHardwareKeys(clients.values());
+    throw new ConfigError(source, issues);
+  }
   return { upstreams, owners, clients, clientFiles, tls, warnings };
 }
 
@@ -192,7 +205,16 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
-  return { upstreams, signers, managed, tls: keys.tls, keyAges, warnings, close: () => managed?.close() };
+  return { upstreams, signers, managed, tls: keys.tls, keyAges, warnings, close: () => {
+      managed?.close();
+      closeHardwareKeys(keys.clients.values());
+    },
+  };
+}
+
+/** Closes the sessions of the PKCS#11 keys among `keys`. */
+export function closeHardwareKeys(keys: Iterable<SigningKey | string>): void {
+  for (const key of keys) if (typeof key === 'object' && 'close' in key) (key as Pkcs11SigningKey).close();
 }
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
 import { certificateMatchesKey } from './certificate.js';
 import { KeyLoadError } from './key-load-error.js';
+import type { Signer } from './signer.js';
 
 export type CryptoKey = webcrypto.CryptoKey;
 
@@ -29,8 +30,13 @@ export type SigningKeyProvider = () => SigningKey;
 export interface SigningKey {
   readonly kid: string;
   readonly alg: SigningAlg;
-  /** a non-extractable WebCrypto key bound to `alg`: jose signs with it as is (a KeyObject would be converted on every signature) */
-  readonly privateKey: CryptoKey;
+  /**
+   * a non-extractable WebCrypto key bound to `alg`: jose signs with it as is (a KeyObject would be converted on
+   * every signature). Key files and managed keys; absent for a key held elsewhere (PKCS#11), which has `signer`.
+   */
+  readonly privateKey?: CryptoKey;
+  /** a key held outside the process (a PKCS#11 token): signs through it (`src/keys/signer.ts`) */
+  readonly signer?: Signer;
   /** public members only, with kid/alg/use (and x5c, x5t#S256 when there is a certificate): what the JWKS publishes */
   readonly publicJwk: Readonly<JWK>;
   /** the key's X.509 certificate, when it has one (a key file's `certificate`, a managed key's self-signed one) */
@@ -38,6 +44,13 @@ export interface SigningKey {
 }
 
 export { KeyLoadError };
+
+/** What a key signs assertions with: its WebCrypto key (jose's fast path), or its Signer. */
+export function assertionKeyOf(key: SigningKey): CryptoKey | Signer {
+  const signing = key.privateKey ?? key.signer;
+  if (!signing) throw new Error(`key ${key.kid} has neither a private key nor a signer`);
+  return signing;
+}
 
 const MIN_RSA_BITS = 2048;
 

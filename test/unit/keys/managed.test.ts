@@ -110,7 +110,7 @@ async function sign(key: SigningKey): Promise<string> {
     .setAudience('https://idp.example/token')
     .setIssuedAt()
     .setExpirationTime('60s')
-    .sign(key.privateKey);
+    .sign(key.privateKey!);
 }
 
 async function verifies(token: string, jwks: readonly JWK[]): Promise<boolean> {
@@ -136,7 +136,7 @@ describe('ManagedKeys.start', () => {
     expect(set.keys[0]).toMatchObject({ state: 'active', createdAt: T0, activatedAt: T0, alg: 'ES256' });
     const signing = keys.signingKey(OWNER);
     expect(signing.kid).toBe(set.keys[0]!.kid);
-    expect(signing.privateKey.extractable).toBe(false);
+    expect(signing.privateKey!.extractable).toBe(false);
     const [published] = keys.published(OWNER);
     expect(published).toMatchObject({ kty: 'EC', crv: 'P-256', kid: signing.kid, alg: 'ES256', use: 'sig' });
     expect(published).not.toHaveProperty('d');

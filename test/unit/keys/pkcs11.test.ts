@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { compactVerify, importJWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from '../../../src/keys/pkcs11.js';
+import { derToJose, joseSignature, signCompactJws } from '../../../src/keys/signer.js';
+
+const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const PIN = 'pin-4242-secret';
+const hasSoftHsm = existsSync(MODULE) && existsSync('/usr/bin/pkcs11-tool');
+
+describe('derToJose', () => {
+  it('matches what node produces as ieee-p1363, for many signatures', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    for (let i = 0; i < 200; i++) {
+      const data = Buffer.from(`message ${i}`);
+      const der = createSign('sha256').update(data).sign(privateKey);
+      const raw = derToJose(der);
+      expect(raw.length).toBe(64);
+      const { createVerify } = require('node:crypto') as typeof import('node:crypto');
+      expect(createVerify('sha256').update(data).verify({ key: publicKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
+    }
+  });
+  it('pads short integers and drops the sign byte', () => {
+    const der = Buffer.from('3007020101020200ff', 'hex');
+    const raw = derToJose(der);
+    expect(Buffer.from(raw.subarray(0, 32)).toString('hex')).toBe('00'.repeat(31) + '01');
+    expect(Buffer.from(raw.subarray(32)).toString('hex')).toBe('00'.repeat(31) + 'ff');
+  });
+  it('refuses what is not DER', () => {
+    expect(() => derToJose(Buffer.from('3100', 'hex'))).toThrow(/not a DER/);
+    expect(() => derToJose(Buffer.from('30060201010201', 'hex'))).toThrow(/not a DER/);
+  });
+  it('leaves raw r||s as is', () => {
+    const raw = new Uint8Array(64).fill(7);
+    expect(joseSignature('ES256', raw)).toBe(raw);
+  });
+});
+
+describe.skipIf(!hasSoftHsm)('PKCS#11 keys (SoftHSM)', () => {
+  let dir: string;
+  const opened: Pkcs11SigningKey[] = [];
+  const base = () => ({ module: MODULE, tokenLabel: 't', pin: PIN });
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-hsm-'));
+    mkdirSync(join(dir, 'tokens'));
+    writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
+    const env = { ...process.env };
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 't', '--pin', PIN, '--so-pin', '5678'], { env, stdio: 'ignore' });
+    const tool = (...args: string[]) => execFileSync('pkcs11-tool', ['--module', MODULE, '--token-label', 't', '--login', '--pin', PIN, ...args], { env, stdio: 'ignore' });
+    tool('--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'k1', '--id', '01');
+    tool('--keypairgen', '--key-type', 'rsa:2048', '--label', 'r1', '--id', '02');
+  });
+  afterAll(() => {
+    for (const key of opened) key.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const open = async (config: Parameters<typeof openPkcs11Key>[0], alg: Parameters<typeof openPkcs11Key>[1]) => {
+    const key = await openPkcs11Key(config, alg);
+    opened.push(key);
+    return key;
+  };
+
+  const refusal = async (config: Parameters<typeof openPkcs11Key>[0], alg: 'ES256' | 'RS256' = 'ES256') => {
+    const err = await openPkcs11Key(config, alg).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Pkcs11KeyError);
+    const e = err as Pkcs11KeyError;
+    expect(`${e.message} ${e.stack}`).not.toContain(PIN);
+    return e;
+  };
+  it('a wrong PIN is refused without quoting it', async () => {
+    // first: once a session has logged in, the token's login is the process's
+    const e = await refusal({ ...base(), pin: 'wrong-pin-777', keyLabel: 'k1' });
+    expect(e.field).toBe('pin');
+    expect(e.message).not.toContain('wrong-pin-777');
+  });
+  for (const [alg, keyLabel] of [['ES256', 'k1'], ['RS256', 'r1'], ['PS256', 'r1']] as const)
+    it(`${alg}: signs in the token; the JWS verifies with the published key`, async () => {
+      const key = await open({ ...base(), keyLabel }, alg);
+      expect(key.kid).toBe(key.publicJwk.kid);
+      const jws = await signCompactJws(key.signer, { alg, kid: key.kid }, { iss: 'c', n: 1 });
+      const verified = await compactVerify(jws, await importJWK(key.publicJwk, alg));
+      expect(JSON.parse(new TextDecoder().decode(verified.payload))).toEqual({ iss: 'c', n: 1 });
+      // concurrent signatures over the session pool
+      const many = await Promise.all(Array.from({ length: 20 }, (_, i) => signCompactJws(key.signer, { alg }, { i })));
+      for (const m of many) await compactVerify(m, await importJWK(key.publicJwk, alg));
+    });
+
+  it('finds the key by slot and keyId too', async () => {
+    const slots = execFileSync('softhsm2-util', ['--show-slots'], { env: process.env, encoding: 'utf8' });
+    const slot = Number(/Slot (\d+)\s[\s\S]*?Label:\s+t\s/.exec(slots)![1]);
+    const key = await open({ module: MODULE, slot, pin: PIN, keyId: '01' }, 'ES256');
+    expect(key.publicJwk.crv).toBe('P-256');
+  });
+
+  it('names the module, token, slot or key not found, never the PIN', async () => {
+    expect(await refusal({ ...base(), module: '/nope/libmissing.so', keyLabel: 'k1' })).toMatchObject({ field: 'module', message: expect.stringContaining('/nope/libmissing.so') });
+    expect(await refusal({ ...base(), tokenLabel: 'other', keyLabel: 'k1' })).toMatchObject({ field: 'tokenLabel', message: expect.stringContaining('"other"') });
+    expect(await refusal({ module: MODULE, slot: 999, pin: PIN, keyLabel: 'k1' })).toMatchObject({ field: 'slot', message: expect.stringContaining('999') });
+    expect(await refusal({ ...base(), keyLabel: 'absent' })).toMatchObject({ field: 'keyLabel', message: expect.stringContaining('"absent"') });
+    expect(await refusal({ ...base(), keyLabel: 'k1' }, 'RS256')).toMatchObject({ field: 'keyLabel', message: expect.stringContaining('RSA') });
+  });
+});
