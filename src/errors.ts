@@ -30,6 +30,18 @@ export const ERROR_CODES = {
   ERR_CLIENT_ID_MISMATCH: 'client_auth',
   ERR_SECRET_TOO_SHORT: 'client_auth',
   ERR_THROTTLED: 'client_auth',
+  // inbound JWT client authentication (private_key_jwt, client_secret_jwt)
+  ERR_ASSERTION_INVALID: 'client_auth',
+  ERR_ASSERTION_ALG: 'client_auth',
+  ERR_ASSERTION_UNKNOWN_KEY: 'client_auth',
+  ERR_ASSERTION_SIGNATURE: 'client_auth',
+  ERR_ASSERTION_ISSUER: 'client_auth',
+  ERR_ASSERTION_AUDIENCE: 'client_auth',
+  ERR_ASSERTION_EXPIRED: 'client_auth',
+  ERR_ASSERTION_TIMING: 'client_auth',
+  ERR_ASSERTION_LIFETIME: 'client_auth',
+  ERR_ASSERTION_REPLAYED: 'client_auth',
+  ERR_ASSERTION_JWKS: 'client_auth',
   // the upstream exchange: authbridge_upstream_errors_total{kind}
   ERR_TIMEOUT: 'upstream',
   ERR_CONNECT: 'upstream',
@@ -38,6 +50,7 @@ export const ERROR_CODES = {
   ERR_RESPONSE_TOO_LARGE: 'upstream',
   ERR_DISCOVERY: 'upstream',
   ERR_NO_AUTH_METHOD: 'upstream',
+  ERR_ASSERTION_UNAVAILABLE: 'upstream', // jwt_bearer_assertion: the platform's token file missing, unreadable or expired (503)
   // the request itself, or authbridge: the log line only
   ERR_STORE: 'request',
   ERR_CLIENT_ABORTED: 'request',

@@ -4,7 +4,10 @@ import { createOutboundAuth, type OutboundAuth } from './auth/index.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
 import { resolveProfile } from './config/outbound-settings.js';
 import type { ClientConfig, Config, UpstreamConfig } from './config/schema.js';
-import { digestSecret, type DownstreamClient } from './downstream/client-auth.js';
+import { digestSecret, type DownstreamClient, type InboundMethod } from './downstream/client-auth.js';
+import type { InboundJwtVerifier } from './downstream/jwt-client-auth.js';
+import { RemoteJwks } from './downstream/remote-jwks.js';
+import { allowsJwtInbound, DEFAULT_INBOUND_CLOCK_SKEW_SECONDS, DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS, inboundMethodsOf } from './config/inbound-schema.js';
 import { AuthThrottle } from './downstream/throttle.js';
 import { loadKeyrings, managedOwnerOf, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
@@ -24,6 +27,8 @@ export interface ClientRuntime extends DownstreamClient {
   readonly outbound: OutboundAuth;
   /** the connection pool this client's requests go out on: the upstream's shared one, or its own with its TLS client certificate */
   readonly http: UpstreamSender;
+  /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
+  readonly inboundJwt?: InboundJwtVerifier;
 }
 
 export interface UpstreamRuntime {
@@ -85,7 +90,8 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
     async close() {
       keyrings.close();
       const pools = new Set([...upstreams.values()].flatMap((u) => [u.http, ...[...u.clients.values()].map((c) => c.http)]));
-      await Promise.all([...pools].map((http) => http.close()));
+      const jwks = [...upstreams.values()].flatMap((u) => [...u.clients.values()].map((c) => c.inboundJwt?.keys)).filter((k) => k !== undefined && 'remote' in k);
+      await Promise.all([...[...pools].map((http) => http.close()), ...jwks.map((k) => k.remote.close())]);
     },
   };
 }
@@ -112,7 +118,8 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   const clock = upstreamClock(upstream.issuer, deps, log);
   const pool = { timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock };
   const http = new UpstreamClient(pool);
-  const methods = [...new Set(upstream.clients.map((c) => c.upstream.method).filter((m) => m !== 'auto'))];
+  // an IdP lists a platform-issued assertion (jwt_bearer_assertion) as private_key_jwt: it checks it with the issuer's keys
+  const methods = [...new Set(upstream.clients.map((c) => (c.upstream.method === 'jwt_bearer_assertion' ? 'private_key_jwt' : c.upstream.method)).filter((m) => m !== 'auto'))];
   const endpoints = upstreamEndpoints(upstream, { http, log, methods });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const { profile, source } = resolveProfile(upstream);
@@ -128,6 +135,8 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
+      allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
+      inboundJwt: inboundJwtVerifier(client, upstream, deps),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
       http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
@@ -146,6 +155,23 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   };
   chooseAutoMethods(self);
   return self;
+}
+
+/** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */
+function inboundJwtVerifier(client: ClientConfig, upstream: UpstreamConfig, deps: RuntimeDeps): InboundJwtVerifier | undefined {
+  if (!allowsJwtInbound(client)) return undefined;
+  const inbound = client.inbound;
+  const keys = inbound?.jwks
+    ? { local: inbound.jwks as { keys: Record<string, unknown>[] } }
+    : inbound?.jwksUri
+      ? { remote: new RemoteJwks(inbound.jwksUri, { timeoutMs: upstream.timeoutMs, proxy: upstream.proxy, env: deps.env }) }
+      : undefined;
+  return {
+    keys,
+    secret: client.clientSecret,
+    maxLifetimeSeconds: inbound?.maxAssertionLifetimeSeconds ?? DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS,
+    clockSkewSeconds: inbound?.clockSkewSeconds ?? DEFAULT_INBOUND_CLOCK_SKEW_SECONDS,
+  };
 }
 
 /**

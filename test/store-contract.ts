@@ -59,6 +59,29 @@ export function runStoreContract(name: string, make: () => Promise<StoreUnderTes
       expect((await subject.store.getJti(id))?.requestId).toBe('first');
     });
 
+    it('claims an inbound jti once, in a namespace apart from the outbound jti records', async () => {
+      const id = jti();
+      expect(await subject.store.claimInboundJti(id, Date.now() + 90_000)).toBe(true);
+      expect(await subject.store.claimInboundJti(id, Date.now() + 90_000)).toBe(false);
+      // the same string as an outbound jti is another record
+      expect(await subject.store.claimJti(id, record())).toBe(true);
+      expect(await subject.store.claimInboundJti(jti(), Date.now() + 90_000)).toBe(true);
+    });
+
+    it('claims an inbound jti concurrently exactly once', async () => {
+      const id = jti();
+      const results = await Promise.all(Array.from({ length: 10 }, () => subject.store.claimInboundJti(id, Date.now() + 90_000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('forgets an inbound jti once it expires', async () => {
+      const id = jti();
+      const expiresAt = Date.now() + (subject.advance ? 60_000 : REAL_TIME_TTL_MS);
+      expect(await subject.store.claimInboundJti(id, expiresAt)).toBe(true);
+      await passExpiry(expiresAt);
+      expect(await subject.store.claimInboundJti(id, Date.now() + 90_000)).toBe(true);
+    });
+
     it('treats different jtis independently', async () => {
       const [a, b] = [jti(), jti()];
       expect(await subject.store.claimJti(a, record())).toBe(true);

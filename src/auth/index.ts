@@ -8,6 +8,7 @@ import { AutoOutbound } from './auto.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretPost } from './client-secret-post.js';
+import { jwtBearerAssertion } from './jwt-bearer-assertion.js';
 import { privateKeyJwt, type SigningKeyProvider } from './private-key-jwt.js';
 import { tlsClientAuth } from './tls-client-auth.js';
 import type { OutboundAuth, SecretSource } from './types.js';
@@ -53,6 +54,8 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth':
       return tlsClientAuth(out.method, clientId);
+    case 'jwt_bearer_assertion':
+      return jwtBearerAssertion({ upstream: deps.upstreamName, clientId, client: client.clientId, file: out.assertion.file, log: deps.log });
     case 'auto': {
       if (!deps.metadata || !deps.log) throw new TypeError(`client ${client.clientId}: method auto needs the IdP's discovery document`);
       const strategies = new Map<OutboundMethod, { auth: OutboundAuth; alg?: string }>();

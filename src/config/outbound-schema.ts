@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { PROFILE_NAMES } from './profiles.js';
+import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
 
 export const OUTBOUND_METHODS = [
   'client_secret_basic',
@@ -14,6 +15,7 @@ export const OUTBOUND_METHODS = [
   'private_key_jwt',
   'tls_client_auth',
   'self_signed_tls_client_auth',
+  'jwt_bearer_assertion',
 ] as const;
 export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
 /** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
@@ -184,6 +186,21 @@ const tlsCertificate = z
   .optional()
   .describe('RFC 8705 §3: also present this client certificate in the TLS handshake (certificate-bound tokens, as FAPI asks), on the mTLS endpoint aliases');
 
+const jwtBearerAssertion = z
+  .strictObject({
+    method: z.literal('jwt_bearer_assertion'),
+    clientId: upstreamClientId,
+    assertion: z
+      .strictObject({
+        file: z
+          .string()
+          .min(1)
+          .describe('the file the platform writes the token to, e.g. /var/run/secrets/tokens/idp-token (a Kubernetes projected service-account token, a SPIFFE JWT-SVID)'),
+      })
+      .describe('where the client assertion comes from; sent as it is, re-read when the file changes, never used past its exp'),
+  })
+  .describe('RFC 7523 §2.2 with an assertion the platform issues (workload identity federation): no secret, no key; the IdP trusts the platform\'s issuer');
+
 const secretBasic = z.strictObject({ method: z.literal('client_secret_basic'), ...secretFields, basicEncoding });
 const secretPost = z.strictObject({ method: z.literal('client_secret_post'), ...secretFields });
 const secretJwt = z.strictObject({ method: z.literal('client_secret_jwt'), ...secretFields, alg: z.enum(HMAC_ALGS).optional(), ...assertionFields });
@@ -208,7 +225,7 @@ const auto = z
     "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
   );
 
-export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, auto]);
+export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto]);
 
 export const clientSchema = z
   .strictObject({
@@ -220,11 +237,14 @@ export const clientSchema = z
       .describe('verify mode: authbridge checks the presented secret (constant time). Omitted: passthrough mode'),
     grantTypes: z.array(z.string().min(1)).min(1).optional().describe('allowed grant_type values; default: any'),
     upstream: outboundAuthSchema,
+    allowedInboundMethods: allowedInboundMethodsSchema,
+    inbound: inboundSchema.optional(),
   })
   .superRefine((client, ctx) => {
+    checkInbound(client, ctx);
     const out = client.upstream;
-    const verify = client.clientSecret !== undefined;
-    if (out.method === 'private_key_jwt' || out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth') {
+    const verify = isVerifyMode(client);
+    if (out.method === 'private_key_jwt' || out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth' || out.method === 'jwt_bearer_assertion') {
       if (!verify)
         ctx.addIssue({
           code: 'custom',

@@ -132,7 +132,8 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
     const id = client.clientId;
     const at = (...path: (string | number)[]) => formatPath(['upstreams', ctx.name, 'clients', i, 'upstream', ...path]);
     const settings = resolveClient(ctx.upstream, client);
-    let method: string = client.upstream.method;
+    // a platform-issued assertion (jwt_bearer_assertion) is what an IdP lists as private_key_jwt
+    let method: string = client.upstream.method === 'jwt_bearer_assertion' ? 'private_key_jwt' : client.upstream.method;
     if (method === 'auto') {
       const auth = outboundFor(ctx, client, signers.get(client));
       const choice = await (auth as AutoOutbound).choose();

@@ -1,13 +1,24 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { invalidClient, invalidRequest } from '../errors.js';
 
-export type InboundMethod = 'client_secret_basic' | 'client_secret_post';
+export type InboundMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'client_secret_jwt';
+
+/** RFC 7523 §2.2 */
+export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** An assertion longer than this is refused before it is decoded (a JWS with an RSA-4096 signature is ~1 KB). */
+export const MAX_ASSERTION_CHARS = 8192;
 
 /** Credentials as the caller presented them. */
 export interface PresentedCredentials {
   method: InboundMethod;
   clientId: string;
+  /** the secret (secret methods); empty for a JWT, which authbridge verifies (verify mode: nothing to pass through) */
   secret: string;
+  /** the client assertion (JWT methods), not yet verified */
+  assertion?: string;
+  /** its alg, read from the header (JWT methods) */
+  alg?: string;
 }
 
 /** A downstream client as authbridge checks it: verify mode holds the digest of the configured secret. */
@@ -15,6 +26,8 @@ export interface DownstreamClient {
   readonly clientId: string;
   /** sha256 of the configured secret; absent in passthrough mode (the IdP checks the secret) */
   readonly secretDigest?: Buffer;
+  /** how it may authenticate; default: client_secret_basic and client_secret_post */
+  readonly allowedInbound?: ReadonlySet<InboundMethod>;
 }
 
 /**
@@ -35,10 +48,33 @@ export function readCredentials(authorization: string | undefined, body: URLSear
   }
   if (bodyAssertion !== undefined) {
     if (bodySecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism', 'ERR_MULTIPLE_METHODS');
-    throw invalidClient('unsupported client authentication method: use client_secret_post or client_secret_basic', 'ERR_UNSUPPORTED_METHOD');
+    return readAssertion(bodyAssertion, nonEmpty(body.get('client_assertion_type')), bodyId);
   }
   if (bodyId === undefined || bodySecret === undefined) throw invalidClient('client authentication is required (client_secret_post or client_secret_basic)', 'ERR_MISSING_CREDENTIALS');
   return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
+}
+
+/**
+ * RFC 7523 §2.2: the client is the assertion's `sub` (checked against `client_id` when that is sent too); its
+ * method follows from the header's alg. Bounded: the size is checked before anything is decoded. Nothing here
+ * is trusted yet: jwt-client-auth.ts verifies the signature and the claims.
+ */
+function readAssertion(assertion: string, type: string | undefined, bodyId: string | undefined): PresentedCredentials {
+  if (type !== JWT_BEARER_ASSERTION_TYPE) throw invalidClient(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`, 'ERR_ASSERTION_INVALID');
+  if (assertion.length > MAX_ASSERTION_CHARS) throw invalidClient('client_assertion is too large', 'ERR_ASSERTION_INVALID');
+  let alg: unknown;
+  let sub: unknown;
+  try {
+    alg = decodeProtectedHeader(assertion).alg;
+    sub = decodeJwt(assertion).sub;
+  } catch {
+    throw invalidClient('client_assertion is not a signed JWT', 'ERR_ASSERTION_INVALID');
+  }
+  if (typeof alg !== 'string' || alg === '' || alg.toLowerCase() === 'none') throw invalidClient('client_assertion must be signed (alg none is refused)', 'ERR_ASSERTION_ALG');
+  const clientId = bodyId ?? (typeof sub === 'string' && sub !== '' ? sub : undefined);
+  if (clientId === undefined) throw invalidClient('client_assertion has no sub', 'ERR_ASSERTION_ISSUER');
+  if (typeof sub === 'string' && sub !== clientId) throw invalidClient('client_id does not match the client_assertion sub', 'ERR_CLIENT_ID_MISMATCH');
+  return { method: alg.startsWith('HS') ? 'client_secret_jwt' : 'private_key_jwt', clientId, secret: '', assertion, alg };
 }
 
 function parseBasic(header: string): PresentedCredentials {
@@ -69,6 +105,8 @@ const nonEmpty = (value: string | null): string | undefined => (value === null |
 
 export const digestSecret = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
 
+const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(['client_secret_basic', 'client_secret_post']);
+
 /** Compared when the client is unknown, so a miss costs the same as a wrong secret. */
 const DECOY_DIGEST = digestSecret('authbridge-decoy-secret');
 
@@ -82,6 +120,9 @@ export function authenticateClient<C extends DownstreamClient>(presented: Presen
   const presentedDigest = digestSecret(presented.secret);
   const matches = timingSafeEqual(presentedDigest, client?.secretDigest ?? DECOY_DIGEST);
   if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT', usedBasic);
+  if (!(client.allowedInbound ?? DEFAULT_INBOUND).has(presented.method))
+    throw invalidClient(`client authentication method ${presented.method} is not allowed for this client`, 'ERR_UNSUPPORTED_METHOD', usedBasic);
+  if (presented.assertion !== undefined) throw new TypeError('authenticateClient: a client assertion is verified by verifyClientAssertion');
   if (client.secretDigest && !matches) throw invalidClient('client authentication failed', 'ERR_BAD_SECRET', usedBasic);
   return client;
 }

@@ -9,6 +9,7 @@ const SWEEP_EVERY_MS = 10_000;
 export class MemoryStore implements Store {
   readonly type = 'memory' as const;
   readonly #jti = new Map<string, JtiRecord>();
+  readonly #inboundJti = new Map<string, number>();
   readonly #keySets = new Map<string, string>();
   readonly #locks = new Map<string, { token: string; until: number }>();
   readonly #now: () => number;
@@ -23,6 +24,13 @@ export class MemoryStore implements Store {
     const existing = this.#jti.get(jti);
     if (existing && existing.expiresAt > this.#now()) return false;
     this.#jti.set(jti, record);
+    return true;
+  }
+
+  async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
+    const existing = this.#inboundJti.get(key);
+    if (existing !== undefined && existing > this.#now()) return false;
+    this.#inboundJti.set(key, expiresAt);
     return true;
   }
 
@@ -76,12 +84,14 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#jti.clear();
+    this.#inboundJti.clear();
   }
 
   /** Drops expired records; runs on a timer so memory stays bounded by traffic × assertion lifetime. */
   sweep(): void {
     const now = this.#now();
     for (const [jti, record] of this.#jti) if (record.expiresAt <= now) this.#jti.delete(jti);
+    for (const [key, expiresAt] of this.#inboundJti) if (expiresAt <= now) this.#inboundJti.delete(key);
   }
 
   get size(): number {

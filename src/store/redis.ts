@@ -84,6 +84,12 @@ export class RedisStore implements Store {
     return ok === 'OK';
   }
 
+  async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
+    const ttl = Math.max(1, expiresAt - Date.now());
+    const ok = await this.#run('claimInboundJti', () => this.#client.set(this.#key('inbound-jti', key), '1', 'PX', ttl, 'NX'));
+    return ok === 'OK';
+  }
+
   async getJti(jti: string): Promise<JtiRecord | undefined> {
     const text = await this.#run('getJti', () => this.#client.get(this.#key('jti', jti)));
     return text === null ? undefined : (JSON.parse(text) as JtiRecord);

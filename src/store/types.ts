@@ -74,6 +74,11 @@ export interface Store {
   /** Records `jti` if it was never recorded (SET NX semantics). false: it exists — mint another. */
   claimJti(jti: string, record: JtiRecord): Promise<boolean>;
   getJti(jti: string): Promise<JtiRecord | undefined>;
+  /**
+   * Records a downstream client's assertion id until `expiresAt` (epoch ms), SET NX: false if it is already on
+   * record (a replay). Its own namespace, apart from the jti records of assertions authbridge issues.
+   */
+  claimInboundJti(key: string, expiresAt: number): Promise<boolean>;
 
   getKeySet(owner: string): Promise<KeySet | undefined>;
   /**

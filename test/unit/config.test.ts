@@ -209,7 +209,7 @@ describe('config: messages in plain words, one per mistake', () => {
 
   it('values outside a list name the list and the closest entry', () => {
     expect(problems(minimal('- { clientId: b, upstream: { method: client_secret_bsic } }\n- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: ES265, key: manged } }'))).toEqual([
-      'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, auto; did you mean client_secret_basic?',
+      'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_basic?',
       'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, PS256, ES256, EdDSA; did you mean ES256?',
       'upstreams.okta.clients[1].upstream.key: "manged" is not managed or a mapping; did you mean managed?',
     ]);
@@ -232,7 +232,7 @@ describe('config: messages in plain words, one per mistake', () => {
   it('a duplicate clientId is reported in the same round as its clients\' other problems', () => {
     expect(problems(minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_pst } }'))).toEqual([
       'upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
-      'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, auto; did you mean client_secret_post?',
+      'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_post?',
       'upstreams.okta.clients[1].clientId: duplicate clientId "b"',
     ]);
   });
@@ -240,7 +240,7 @@ describe('config: messages in plain words, one per mistake', () => {
   it('a badly named upstream is checked inside too, in the same round', () => {
     expect(problems('upstreams:\n  Okta: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_pots } }] }')).toEqual([
       'upstreams.Okta (name): upstream names are [a-z0-9-]+ (they become URL paths)',
-      'upstreams.Okta.clients[0].upstream.method: "client_secret_pots" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, auto; did you mean client_secret_post?',
+      'upstreams.Okta.clients[0].upstream.method: "client_secret_pots" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_post?',
     ]);
   });
 

@@ -6,6 +6,7 @@ import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { exchangeOf } from './exchange.js';
 import { checkThrottle } from './throttle.js';
+import { authenticateAssertion } from './inbound-jwt.js';
 
 const GRANT_TYPE_FOR_LOGS = /^[\w:.-]{1,100}$/;
 
@@ -32,7 +33,10 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): Middlewa
   };
 }
 
-/** Authenticates the caller (client_secret_post or _basic, constant time), throttled: 429 before the secret is looked at. */
+/**
+ * Authenticates the caller, throttled (429 before the secret or assertion is looked at): a client_assertion in the
+ * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts); else client_secret_post or _basic, constant time.
+ */
 export function downstreamAuth(): MiddlewareHandler<AppEnv> {
   return async function downstreamAuth(c, next) {
     const exchange = exchangeOf(c, 'downstreamAuth');
@@ -41,9 +45,10 @@ export function downstreamAuth(): MiddlewareHandler<AppEnv> {
     facts.inbound = presented.method;
     const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
     try {
-      exchange.client = authenticateClient(presented, exchange.upstream.clients);
+      exchange.client =
+        presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(c, exchange, presented);
     } catch (err) {
-      await throttle?.failed();
+      if (!(err instanceof OAuthError && err.code === 'ERR_STORE')) await throttle?.failed();
       throw err;
     }
     exchange.presented = presented;

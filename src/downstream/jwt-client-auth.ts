@@ -1,0 +1,147 @@
+/**
+ * RFC 7523 §3 client authentication inbound: private_key_jwt (the client's JWKS, inline or fetched) and
+ * client_secret_jwt (its clientSecret as the HMAC key). Every refusal is a 401 invalid_client with its own code.
+ */
+import { compactVerify, createLocalJWKSet, errors as joseErrors, type CryptoKey, type JSONWebKeySet } from 'jose';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { invalidClient, OAuthError } from '../errors.js';
+import { StoreUnavailableError, type Store } from '../store/types.js';
+import type { PresentedCredentials } from './client-auth.js';
+import type { RemoteJwks } from './remote-jwks.js';
+
+/** Asymmetric algs accepted for private_key_jwt (never HMAC: a public key is no secret). */
+export const PRIVATE_KEY_JWT_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
+const MAX_JTI_CHARS = 256;
+
+/** What authbridge knows to verify one client's assertions. */
+export interface InboundJwtVerifier {
+  /** inline keys or a jwksUri (private_key_jwt) */
+  readonly keys?: { readonly local: JSONWebKeySet } | { readonly remote: RemoteJwks };
+  /** the clientSecret (client_secret_jwt) */
+  readonly secret?: string;
+  readonly maxLifetimeSeconds: number;
+  readonly clockSkewSeconds: number;
+}
+
+export interface AssertionContext {
+  readonly upstream: string;
+  /** accepted `aud` values: the URL of the endpoint called, and `{publicUrl}/{upstream}` */
+  readonly audiences: readonly string[];
+  readonly store: Store;
+  readonly now?: number;
+}
+
+const refuse = (description: string, code: Parameters<typeof invalidClient>[1]) => invalidClient(description, code);
+
+/** Verifies the assertion of `presented` (already size-checked and decoded once by readCredentials). */
+export async function verifyClientAssertion(presented: PresentedCredentials, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): Promise<void> {
+  const token = presented.assertion!;
+  const alg = presented.alg!;
+  const payload = await verifySignature(token, alg, presented.method, verifier);
+  const claims = parseClaims(payload);
+  checkClaims(claims, clientId, verifier, ctx);
+  await claimJti(claims, clientId, verifier, ctx);
+}
+
+async function verifySignature(token: string, alg: string, method: PresentedCredentials['method'], verifier: InboundJwtVerifier): Promise<Uint8Array> {
+  if (method === 'client_secret_jwt') {
+    const min = HMAC_MIN_BYTES[alg];
+    if (min === undefined) throw refuse(`alg ${alg} is not accepted for client_secret_jwt`, 'ERR_ASSERTION_ALG');
+    if (verifier.secret === undefined || Buffer.byteLength(verifier.secret) < min) throw refuse(`alg ${alg} needs a longer client secret than this client's`, 'ERR_ASSERTION_ALG');
+    return verifyWith(token, createSecretKey(Buffer.from(verifier.secret, 'utf8')), [alg]);
+  }
+  if (!(PRIVATE_KEY_JWT_ALGS as readonly string[]).includes(alg)) throw refuse(`alg ${alg} is not accepted for private_key_jwt`, 'ERR_ASSERTION_ALG');
+  const source = verifier.keys;
+  if (!source) throw refuse('this client has no keys for private_key_jwt', 'ERR_ASSERTION_UNKNOWN_KEY');
+  if ('local' in source) return verifyWithSet(token, source.local, alg);
+  try {
+    return await verifyWithSet(token, await source.remote.keys(), alg);
+  } catch (err) {
+    if (!(err instanceof OAuthError) || err.code !== 'ERR_ASSERTION_UNKNOWN_KEY') throw err;
+    const fresh = await source.remote.refetch(); // bounded: at most once per refetchMinSeconds
+    if (!fresh) throw err;
+    return verifyWithSet(token, fresh, alg);
+  }
+}
+
+async function verifyWithSet(token: string, jwks: JSONWebKeySet, alg: string): Promise<Uint8Array> {
+  const getKey = createLocalJWKSet(jwks);
+  let key: CryptoKey | KeyObject | Uint8Array;
+  try {
+    key = await getKey({ alg, kid: kidOf(token) }, undefined as never);
+  } catch (err) {
+    if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) throw refuse('no key of this client matches the assertion (kid, alg)', 'ERR_ASSERTION_UNKNOWN_KEY');
+    throw refuse('the client key for the assertion cannot be used', 'ERR_ASSERTION_UNKNOWN_KEY');
+  }
+  return verifyWith(token, key, [alg]);
+}
+
+function kidOf(token: string): string | undefined {
+  const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: unknown };
+  return typeof header.kid === 'string' ? header.kid : undefined;
+}
+
+async function verifyWith(token: string, key: CryptoKey | KeyObject | Uint8Array, algorithms: string[]): Promise<Uint8Array> {
+  try {
+    return (await compactVerify(token, key, { algorithms })).payload;
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) throw refuse('the assertion alg does not match the key', 'ERR_ASSERTION_ALG');
+    if (err instanceof TypeError || err instanceof joseErrors.JOSENotSupported) throw refuse('the assertion alg does not match the key', 'ERR_ASSERTION_ALG');
+    throw refuse('the assertion signature is invalid', 'ERR_ASSERTION_SIGNATURE');
+  }
+}
+
+interface Claims {
+  iss?: unknown;
+  sub?: unknown;
+  aud?: unknown;
+  exp?: unknown;
+  iat?: unknown;
+  nbf?: unknown;
+  jti?: unknown;
+}
+
+function parseClaims(payload: Uint8Array): Claims {
+  try {
+    const claims = JSON.parse(new TextDecoder().decode(payload)) as unknown;
+    if (typeof claims === 'object' && claims !== null && !Array.isArray(claims)) return claims as Claims;
+  } catch {
+    // refused below
+  }
+  throw refuse('the assertion payload is not a JSON object', 'ERR_ASSERTION_INVALID');
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function checkClaims(claims: Claims, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): void {
+  const now = Math.floor((ctx.now ?? Date.now()) / 1000);
+  const skew = verifier.clockSkewSeconds;
+  if (claims.iss !== clientId || claims.sub !== clientId) throw refuse('the assertion iss and sub must both be the client_id', 'ERR_ASSERTION_ISSUER');
+  const aud = claims.aud;
+  const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.length <= 20 ? aud : [];
+  if (!auds.some((a) => typeof a === 'string' && ctx.audiences.includes(a))) throw refuse(`the assertion aud must be ${ctx.audiences.join(' or ')}`, 'ERR_ASSERTION_AUDIENCE');
+  if (!isTime(claims.exp)) throw refuse('the assertion has no exp', 'ERR_ASSERTION_EXPIRED');
+  if (claims.exp <= now - skew) throw refuse('the assertion has expired', 'ERR_ASSERTION_EXPIRED');
+  if (claims.iat !== undefined && (!isTime(claims.iat) || claims.iat > now + skew)) throw refuse('the assertion iat is in the future', 'ERR_ASSERTION_TIMING');
+  if (claims.nbf !== undefined && (!isTime(claims.nbf) || claims.nbf > now + skew)) throw refuse('the assertion is not valid yet (nbf)', 'ERR_ASSERTION_TIMING');
+  const start = isTime(claims.iat) ? claims.iat : isTime(claims.nbf) ? claims.nbf : now;
+  if (claims.exp - start > verifier.maxLifetimeSeconds) throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
+  if (claims.exp - now > verifier.maxLifetimeSeconds + skew) throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
+  if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > MAX_JTI_CHARS) throw refuse('the assertion needs a jti (at most 256 characters)', 'ERR_ASSERTION_INVALID');
+}
+
+/** SET NX for the assertion's remaining lifetime (and the skew), in the shared store: a replay to any replica fails. */
+async function claimJti(claims: Claims, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): Promise<void> {
+  const expiresAt = ((claims.exp as number) + verifier.clockSkewSeconds) * 1000;
+  const key = `${encodeURIComponent(ctx.upstream)}:${encodeURIComponent(clientId)}:${claims.jti as string}`;
+  let fresh: boolean;
+  try {
+    fresh = await ctx.store.claimInboundJti(key, expiresAt);
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    // no replay check without the store: refused whatever onStoreFailure says
+    throw new OAuthError(503, 'temporarily_unavailable', 'the assertion store is unavailable', { 'retry-after': '1' }, { cause: err, code: 'ERR_STORE' });
+  }
+  if (!fresh) throw refuse('the assertion was already used (jti)', 'ERR_ASSERTION_REPLAYED');
+}

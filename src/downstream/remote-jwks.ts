@@ -1,0 +1,78 @@
+import type { JSONWebKeySet } from 'jose';
+import { invalidClient } from '../errors.js';
+import { UpstreamClient, UpstreamError, type UpstreamClientOptions } from '../upstream/http.js';
+
+export interface RemoteJwksOptions {
+  /** how long a fetched JWKS is used; default 300 s */
+  cacheSeconds?: number;
+  /** on an unknown kid, a refetch at most this often (an attacker's random kids do not cause a fetch each); default 30 s */
+  refetchMinSeconds?: number;
+  /** the answer's size at most; default 64 KiB */
+  maxBytes?: number;
+  timeoutMs?: number;
+  proxy?: UpstreamClientOptions['proxy'];
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+}
+
+/**
+ * A downstream client's `jwksUri`: fetched with a timeout and a size cap, cached, refetched early on an unknown
+ * kid at most once per `refetchMinSeconds`. Concurrent callers share one fetch in flight.
+ */
+export class RemoteJwks {
+  readonly #url: URL;
+  readonly #http: UpstreamClient;
+  readonly #cacheMs: number;
+  readonly #refetchMs: number;
+  readonly #now: () => number;
+  #keys: JSONWebKeySet | undefined;
+  #fetchedAt = -Infinity;
+  #inflight: Promise<JSONWebKeySet> | undefined;
+
+  constructor(url: string, { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now }: RemoteJwksOptions = {}) {
+    this.#url = new URL(url);
+    this.#http = new UpstreamClient({ timeoutMs, maxResponseBytes: maxBytes, maxConnections: 4, proxy, env });
+    this.#cacheMs = cacheSeconds * 1000;
+    this.#refetchMs = refetchMinSeconds * 1000;
+    this.#now = now;
+  }
+
+  /** The cached keys, fetched when there are none or they are older than the cache time. */
+  async keys(): Promise<JSONWebKeySet> {
+    if (this.#keys && this.#now() - this.#fetchedAt < this.#cacheMs) return this.#keys;
+    return this.#fetch();
+  }
+
+  /** An unknown kid: fetches again unless a fetch happened within `refetchMinSeconds`; undefined when it did not. */
+  async refetch(): Promise<JSONWebKeySet | undefined> {
+    if (this.#inflight) return this.#inflight;
+    if (this.#now() - this.#fetchedAt < this.#refetchMs) return undefined;
+    return this.#fetch();
+  }
+
+  close(): Promise<void> {
+    return this.#http.close();
+  }
+
+  #fetch(): Promise<JSONWebKeySet> {
+    this.#inflight ??= this.#load().finally(() => (this.#inflight = undefined));
+    return this.#inflight;
+  }
+
+  async #load(): Promise<JSONWebKeySet> {
+    // a failed fetch counts as one too: an unreachable jwksUri is not asked again on every request
+    this.#fetchedAt = this.#now();
+    try {
+      const res = await this.#http.send({ method: 'GET', url: this.#url, headers: { accept: 'application/jwk-set+json, application/json' } });
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      const doc = JSON.parse(res.body.toString('utf8')) as unknown;
+      if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('not a JWKS');
+      this.#keys = doc as JSONWebKeySet;
+      return this.#keys;
+    } catch (err) {
+      if (this.#keys) return this.#keys; // keep the last good set
+      const why = err instanceof UpstreamError ? err.kind : 'invalid answer';
+      throw invalidClient(`the client's jwks_uri could not be read (${why})`, 'ERR_ASSERTION_JWKS');
+    }
+  }
+}
