@@ -2,7 +2,7 @@
 // process in front of it, and an undici Pool at fixed concurrency; every scenario is compared with `direct`
 // (the load generator POSTing to the stub itself). All in one process, scenarios one after the other in
 // interleaved rounds, so the numbers are only good as ratios within one run.
-import { createPublicKey, createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, createSecretKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { startProxy, type RunningProxy } from '../src/lifecycle/proxy.js';
 import { validateConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log.js';
 import { checkSamples, percentile, runPhase, settle, startStub, type Expectation, type PhaseResult } from './bench-support.js';
+import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../test/support/softhsm.js';
 
 const USAGE = `usage: npm run bench -- [--concurrency 32] [--requests 3000 | --duration <s>] [--warmup 300] [--rounds 3] [--max-seconds 20] [--only <text>] [--json]
   --requests     measured requests per scenario, split over --rounds (each round runs every scenario once)
@@ -84,6 +85,20 @@ function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'EdDSA'): Method 
   const expect: Expectation = { kind: 'jwt', clientId, alg, audience: `${stub.origin}/token`, key: createPublicKey(privateKey) };
   return { id, label: `private_key_jwt ${alg}`, upstream: { method: 'private_key_jwt', clientId, alg, key: { file } }, expect };
 }
+/** ES256 signed in a PKCS#11 token (SoftHSM), when softhsm2 is installed; its public key is read from authbridge once it runs. */
+let hsm: SoftHsmToken | undefined;
+function pkcs11Method(): Method[] {
+  if (!hasSoftHsm) {
+    console.error('bench: private_key_jwt ES256 (PKCS#11) skipped: softhsm2 and opensc are not installed (.ci/run installs them)');
+    return [];
+  }
+  hsm = createSoftHsmToken('bench', 'bench-pin-0000');
+  hsm.keypair('EC:prime256v1', 'bench', '09');
+  const clientId = 'up-pkcs11';
+  const expect = { kind: 'jwt', clientId, alg: 'ES256', audience: `${stub.origin}/token`, key: undefined as unknown as KeyObject } satisfies Expectation;
+  const key = { pkcs11: { module: SOFTHSM_MODULE, tokenLabel: 'bench', pin: hsm.pin, keyLabel: 'bench', sessions: concurrency } };
+  return [{ id: 'pkcs11', label: 'private_key_jwt ES256 (PKCS#11)', upstream: { method: 'private_key_jwt', clientId, alg: 'ES256', key }, expect }];
+}
 const METHODS: Method[] = [
   secretMethod('post', 'client_secret_post'),
   secretMethod('basic', 'client_secret_basic'),
@@ -91,6 +106,7 @@ const METHODS: Method[] = [
   privateKeyMethod('es256', 'ES256'),
   privateKeyMethod('rs256', 'RS256'),
   privateKeyMethod('eddsa', 'EdDSA'),
+  ...pkcs11Method(),
 ];
 const formBody = (clientId: string, secret: string) =>
   new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope: 'api' }).toString();
@@ -102,6 +118,10 @@ try {
   const clients = METHODS.map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.upstream }));
   const raw = { server: { metricsPort: 0 }, store: { type: 'memory' }, upstreams: { bench: { issuer: stub.origin, tokenEndpoint: `${stub.origin}/token`, clients } } };
   proxy = await startProxy(validateConfig(raw, 'bench', {}), { log: createLogger({ level: 'silent' }), host: '127.0.0.1', port: 0 });
+  for (const m of METHODS.filter((m) => m.id === 'pkcs11')) {
+    const config = proxy.runtime.config.upstreams.bench!.clients.find((c) => c.clientId === `down-${m.id}`)!;
+    (m.expect as { key: KeyObject }).key = createPublicKey({ key: proxy.runtime.keyrings.signers.get(config)!().publicJwk as JsonWebKey, format: 'jwk' });
+  }
   const poolOptions = { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 10_000, bodyTimeout: 10_000 };
   const [directPool, bridgePool] = [new Pool(stub.origin, poolOptions), new Pool(proxy.url, poolOptions)];
   pools.push(directPool, bridgePool);
@@ -232,6 +252,7 @@ try {
   await proxy?.stop();
   await stub.close();
   rmSync(keyDir, { recursive: true, force: true });
+  hsm?.remove();
 }
 process.exitCode = exitCode;
 

@@ -1,3 +1,4 @@
+import { isVerifyMode } from '../config/inbound-schema.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, OutboundMethod, UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -62,7 +63,8 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
       if (settings.keyAssertion) strategies.set('private_key_jwt', { auth: keyed(), alg: settings.keyAssertion.alg });
       if (settings.secretAssertion) strategies.set('client_secret_jwt', { auth: maced(), alg: settings.secretAssertion.alg });
       // a verify-mode client with only a key has no secret to send; a passthrough one sends the caller's
-      if (source.mode === 'passthrough' || out.clientSecret !== undefined) {
+      // a passthrough client (no secret of its own in the config, none of authbridge's) sends the caller's secret
+      if ((source.mode === 'passthrough' && !isVerifyMode(client)) || out.clientSecret !== undefined) {
         strategies.set('client_secret_basic', { auth: clientSecretBasic(clientId, source, settings.basicEncoding) });
         strategies.set('client_secret_post', { auth: clientSecretPost(clientId, source) });
       }

@@ -10,6 +10,7 @@ import {
   type HmacAlg,
   type SigningAlg,
 } from './outbound-schema.js';
+import { isVerifyMode } from './inbound-schema.js';
 import { detectProfile, PROFILES, type BasicEncoding, type IdpProfile, type JwtHeaderSettings, type ProfileName } from './profiles.js';
 import type { ClientConfig, UpstreamConfig } from './schema.js';
 
@@ -56,7 +57,8 @@ export function resolveProfile(upstream: Pick<UpstreamFields, 'issuer' | 'profil
 export function signsWithKey(upstream: Pick<UpstreamFields, 'key'>, client: ClientConfig): boolean {
   const out = client.upstream;
   if (out.method === 'private_key_jwt') return true;
-  return out.method === 'auto' && client.clientSecret !== undefined && (out.key !== undefined || upstream.key !== undefined);
+  // verify mode: authbridge authenticated the caller (its secret, or a JWT), so a key of authbridge's may speak for it
+  return out.method === 'auto' && isVerifyMode(client) && (out.key !== undefined || upstream.key !== undefined);
 }
 
 /** Whether the key the client signs with has a certificate configured (a key file's, or a managed key's self-signed one). */
@@ -152,7 +154,7 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
       if (upstream.key === undefined) issues.push({ path: at('key'), message: 'required: a key file, `managed`, or `key: managed` on the upstream' });
       sharedAlgs.add(signingAlgOf(upstream, client));
     }
-    if (out.method === 'auto' && out.clientSecret === undefined && client.clientSecret !== undefined && !settings.keyAssertion)
+    if (out.method === 'auto' && out.clientSecret === undefined && isVerifyMode(client) && !settings.keyAssertion)
       issues.push({ path: at('clientSecret'), message: 'auto needs a credential to choose from: the upstream clientSecret, or a key' });
 
     const key = settings.keyAssertion;

@@ -148,3 +148,16 @@ describe('assertionHeader', () => {
     });
   });
 });
+
+describe('a client that authenticates to authbridge with a JWT', () => {
+  it('is in verify mode: method auto may use a key of authbridge, and no passthrough secret', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const up = upstreamWith({}, [{ clientId: 'modern', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [jwk] } }, upstream: { method: 'auto', key: { file: 'k.pem' } } }]);
+    expect(resolveClient(up, up.clients[0]!).keyAssertion).toMatchObject({ alg: 'ES256' });
+    expect(problems({}, [{ clientId: 'modern', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [jwk] } }, upstream: { method: 'auto' } }])).toEqual([
+      'upstreams.idp.clients[0].upstream.clientSecret: auto needs a credential to choose from: the upstream clientSecret, or a key',
+    ]);
+  });
+});

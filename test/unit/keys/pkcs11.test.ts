@@ -1,16 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from '../../../src/keys/pkcs11.js';
 import { derToJose, joseSignature, signCompactJws } from '../../../src/keys/signer.js';
+import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const MODULE = SOFTHSM_MODULE;
 const PIN = 'pin-4242-secret';
-const hasSoftHsm = existsSync(MODULE) && existsSync('/usr/bin/pkcs11-tool');
 
 describe('derToJose', () => {
   it('matches what node produces as ieee-p1363, for many signatures', () => {
@@ -41,24 +38,18 @@ describe('derToJose', () => {
 });
 
 describe.skipIf(!hasSoftHsm)('PKCS#11 keys (SoftHSM)', () => {
-  let dir: string;
+  let token: SoftHsmToken;
   const opened: Pkcs11SigningKey[] = [];
   const base = () => ({ module: MODULE, tokenLabel: 't', pin: PIN });
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'authbridge-hsm-'));
-    mkdirSync(join(dir, 'tokens'));
-    writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
-    const env = { ...process.env };
-    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 't', '--pin', PIN, '--so-pin', '5678'], { env, stdio: 'ignore' });
-    const tool = (...args: string[]) => execFileSync('pkcs11-tool', ['--module', MODULE, '--token-label', 't', '--login', '--pin', PIN, ...args], { env, stdio: 'ignore' });
-    tool('--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'k1', '--id', '01');
-    tool('--keypairgen', '--key-type', 'rsa:2048', '--label', 'r1', '--id', '02');
+    token = createSoftHsmToken('t', PIN);
+    token.keypair('EC:prime256v1', 'k1', '01');
+    token.keypair('rsa:2048', 'r1', '02');
   });
   afterAll(() => {
     for (const key of opened) key.close();
-    rmSync(dir, { recursive: true, force: true });
+    token.remove();
   });
   const open = async (config: Parameters<typeof openPkcs11Key>[0], alg: Parameters<typeof openPkcs11Key>[1]) => {
     const key = await openPkcs11Key(config, alg);

@@ -1,0 +1,33 @@
+// A real PKCS#11 token for tests: SoftHSM (Debian's softhsm2, with opensc's pkcs11-tool; .ci/run installs both), a
+// token in a temp dir of its own (SOFTHSM2_CONF), and key pairs generated inside it.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+export const hasSoftHsm = existsSync(SOFTHSM_MODULE) && existsSync('/usr/bin/pkcs11-tool');
+
+export interface SoftHsmToken {
+  readonly label: string;
+  readonly pin: string;
+  /** generates a key pair in the token: `EC:prime256v1` or `rsa:2048` */
+  keypair(type: string, label: string, id: string): void;
+  remove(): void;
+}
+
+/** A fresh token; SOFTHSM2_CONF is set for this process (test files run in workers of their own). */
+export function createSoftHsmToken(label = 't', pin = 'pin-4242-secret'): SoftHsmToken {
+  const dir = mkdtempSync(join(tmpdir(), 'authbridge-hsm-'));
+  mkdirSync(join(dir, 'tokens'));
+  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', '5678'], { stdio: 'ignore' });
+  return {
+    label,
+    pin,
+    keypair: (type, keyLabel, id) =>
+      void execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin, '--keypairgen', '--key-type', type, '--label', keyLabel, '--id', id], { stdio: 'ignore' }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
