@@ -52,43 +52,38 @@ export class Metrics {
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const ages = () => this.#source?.keyAges() ?? [];
-    const offsets = () => this.#source?.clockOffsets() ?? [];
-    const expiries = () => this.#source?.certificateExpiries?.() ?? [];
+    this.#runtimeGauge('authbridge_key_age_seconds', 'Age of each published signing key in its current state (managed keys: since it entered the state)', ['upstream', 'kid', 'state'], (source) =>
+      source.keyAges().map(({ upstream, kid, state, ageSeconds }) => [{ upstream, kid, state }, ageSeconds]),
+    );
+    this.#runtimeGauge('authbridge_upstream_clock_offset_seconds', "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)", ['upstream'], (source) =>
+      source.clockOffsets().map(({ upstream, seconds }) => [{ upstream }, seconds]),
+    );
+    this.#runtimeGauge(
+      'authbridge_certificate_expiry_seconds',
+      "Seconds until each certificate's notAfter (negative once expired): signing-key certificates (use=signing), TLS client certificates (use=tls)",
+      ['upstream', 'client', 'use'],
+      (source) => (source.certificateExpiries?.() ?? []).map(({ upstream, client, use, seconds }) => [{ upstream, client, use }, seconds]),
+    );
+  }
+
+  /** A gauge read from the current runtime at each scrape (nothing before observe() is called). */
+  #runtimeGauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: (source: RuntimeGauges) => [Record<L, string>, number][]): void {
+    const metrics = this;
     new Gauge({
-      name: 'authbridge_key_age_seconds',
-      help: 'Age of each published signing key in its current state (managed keys: since it entered the state)',
-      labelNames: ['upstream', 'kid', 'state'] as const,
+      name,
+      help,
+      labelNames,
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const key of ages()) this.set({ upstream: key.upstream, kid: key.kid, state: key.state }, key.ageSeconds);
-      },
-    });
-    new Gauge({
-      name: 'authbridge_upstream_clock_offset_seconds',
-      help: "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)",
-      labelNames: ['upstream'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const { upstream, seconds } of offsets()) this.set({ upstream }, seconds);
-      },
-    });
-    new Gauge({
-      name: 'authbridge_certificate_expiry_seconds',
-      help: "Seconds until each certificate's notAfter (negative once expired): signing-key certificates (use=signing), TLS client certificates (use=tls)",
-      labelNames: ['upstream', 'client', 'use'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const { upstream, client, use, seconds } of expiries()) this.set({ upstream, client, use }, seconds);
+        const source = metrics.#source;
+        if (source) for (const [labels, value] of read(source)) this.set(labels, value);
       },
     });
   }
 
   #source?: RuntimeGauges;
-  /** Where the key-age and clock-offset gauges read from (the current runtime; a reload points them at the new one). */
+  /** Where the runtime gauges read from (the current runtime; a reload points them at the new one). */
   observe(source: RuntimeGauges): void {
     this.#source = source;
   }
