@@ -121,19 +121,8 @@ export class EndpointResolver {
 
   async #discover(): Promise<ProviderMetadata> {
     const { issuer, http, log, methods } = this.opts;
-    const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
-    const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
-    if (res.status !== 200) throw new DiscoveryError(`discovery answered ${res.status}`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new DiscoveryError('discovery document is not JSON');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DiscoveryError('discovery document is not a JSON object');
-    const meta = parsed as Partial<ProviderMetadata>;
-    // RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document must be the one we asked.
-    if (meta.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${excerpt(meta.issuer)}`);
+    const res = await http.send({ method: 'GET', url: openidConfigurationUrl(issuer), headers: { accept: 'application/json' } });
+    const meta = checkedMetadata(res.status, parseJsonBody(res.body), issuer) as Partial<ProviderMetadata>;
     if (typeof meta.token_endpoint !== 'string') throw new DiscoveryError('discovery document has no token_endpoint');
     this.#check('token_endpoint', meta.token_endpoint);
     const supported = meta.token_endpoint_auth_methods_supported;
@@ -153,6 +142,34 @@ export function upstreamEndpoints(upstream: UpstreamConfig, deps: { http: Upstre
     allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
     ...deps,
   });
+}
+
+/** `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4). */
+export function openidConfigurationUrl(issuer: string): URL {
+  return new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+}
+
+/** A response body parsed as JSON, or undefined when it is not JSON. */
+export function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A metadata document as authbridge accepts it (discovery and the mirror alike): a 200 with a JSON object whose
+ * `issuer` is exactly the configured one (RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document must be
+ * the one we asked). Anything else is a DiscoveryError quoting at most a short printable excerpt.
+ */
+export function checkedMetadata(status: number, json: unknown, issuer: string): Readonly<Record<string, unknown>> {
+  if (status !== 200) throw new DiscoveryError(`discovery answered ${status}`);
+  if (json === undefined) throw new DiscoveryError('discovery document is not JSON');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DiscoveryError('discovery document is not a JSON object');
+  const doc = json as Record<string, unknown>;
+  if (doc.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${excerpt(doc.issuer)}`);
+  return doc;
 }
 
 /** A value from an IdP's document, fit to quote in an error: a short, printable excerpt. */

@@ -1,6 +1,6 @@
 import type { InboundMethod } from '../downstream/client-auth.js';
 import type { Logger } from '../log.js';
-import { DiscoveryError } from './discovery.js';
+import { checkedMetadata, openidConfigurationUrl, parseJsonBody } from './discovery.js';
 import { ENDPOINTS } from '../config/endpoints.js';
 import { UpstreamError, type UpstreamClient } from './http.js';
 
@@ -42,11 +42,6 @@ export function authorizationServerMetadataUrl(issuer: string): URL {
   return new URL(`${url.origin}/.well-known/oauth-authorization-server${path}`);
 }
 
-/** `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4), as upstream/discovery.ts reads it. */
-export function openidConfigurationUrl(issuer: string): URL {
-  return new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
-}
-
 /**
  * Reads one of the IdP's documents, checked as upstream/discovery.ts checks discovery: a 200 with a JSON
  * object whose `issuer` is exactly the configured one (RFC 8414 §3.3, OIDC Discovery §4.3).
@@ -74,28 +69,10 @@ interface Answer {
 
 async function read(http: UpstreamClient, url: URL): Promise<Answer> {
   const res = await http.send({ method: 'GET', url, headers: { accept: 'application/json' } });
-  try {
-    return { status: res.status, json: JSON.parse(res.body.toString('utf8')) as unknown };
-  } catch {
-    return { status: res.status };
-  }
+  return { status: res.status, json: parseJsonBody(res.body) };
 }
 
-function checked({ status, json }: Answer, issuer: string): MetadataDocument {
-  if (status !== 200) throw new DiscoveryError(`discovery answered ${status}`);
-  if (json === undefined) throw new DiscoveryError('discovery document is not JSON');
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DiscoveryError('discovery document is not a JSON object');
-  const doc = json as Record<string, unknown>;
-  if (doc.issuer !== issuer) throw new DiscoveryError(`discovery issuer mismatch: expected ${issuer}, got ${excerpt(doc.issuer)}`);
-  return Object.freeze(doc);
-}
-
-/** A value from an IdP's document, fit to quote in an error (as upstream/discovery.ts quotes one). */
-function excerpt(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  const printable = text.replace(/[^\x20-\x7e]/g, '?');
-  return printable.length > 100 ? `${printable.slice(0, 100)}…` : printable;
-}
+const checked = ({ status, json }: Answer, issuer: string): MetadataDocument => Object.freeze(checkedMetadata(status, json, issuer));
 
 /** A mirrored document as the route serves it: the IdP's (not yet rewritten) and how long it stays fresh. */
 export interface MirrorHit {

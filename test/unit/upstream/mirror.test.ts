@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/log.js';
-import { authorizationServerMetadataUrl, DiscoveryMirror, openidConfigurationUrl, rewriteMetadata, type MetadataDocument } from '../../../src/upstream/mirror.js';
+import { openidConfigurationUrl } from '../../../src/upstream/discovery.js';
+import { authorizationServerMetadataUrl, DiscoveryMirror, rewriteMetadata, type MetadataDocument } from '../../../src/upstream/mirror.js';
 
 const BASE = 'https://bridge.example/okta';
 
