@@ -4,14 +4,13 @@
  * with its clientSecret). A client authenticated by a JWT is in verify mode: authbridge holds its upstream credential.
  */
 import { z } from 'zod';
+import { HMAC_MIN_BYTES } from './hmac.js';
 
 export const INBOUND_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'client_secret_jwt'] as const;
 export type InboundMethodName = (typeof INBOUND_METHODS)[number];
 export const DEFAULT_INBOUND_METHODS: readonly InboundMethodName[] = ['client_secret_basic', 'client_secret_post'];
 export const JWT_INBOUND_METHODS: readonly InboundMethodName[] = ['private_key_jwt', 'client_secret_jwt'];
 
-/** HMAC_MIN_BYTES.HS256 (outbound-schema.ts), repeated here: that module imports this one. */
-const HS256_MIN_BYTES = 32;
 
 export const DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS = 300;
 export const DEFAULT_INBOUND_CLOCK_SKEW_SECONDS = 30;
@@ -64,8 +63,8 @@ export function checkInbound(client: InboundClient, ctx: z.RefinementCtx): void 
     ctx.addIssue({ code: 'custom', path: ['inbound'], message: 'private_key_jwt needs the client\'s keys: inbound: { jwksUri } or inbound: { jwks }' });
   if (methods.includes('client_secret_jwt')) {
     if (client.clientSecret === undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'client_secret_jwt (inbound) needs clientSecret: the HMAC key' });
-    else if (Buffer.byteLength(client.clientSecret) < HS256_MIN_BYTES)
-      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `client_secret_jwt (inbound) needs a clientSecret of at least ${HS256_MIN_BYTES} bytes (HS256)` });
+    else if (Buffer.byteLength(client.clientSecret) < HMAC_MIN_BYTES.HS256)
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `client_secret_jwt (inbound) needs a clientSecret of at least ${HMAC_MIN_BYTES.HS256} bytes (HS256)` });
   }
   if (client.clientSecret === undefined && allowsJwtInbound(client) && secretMethods.length > 0)
     ctx.addIssue({

@@ -5,6 +5,9 @@
  * (explicit field > the upstream's profile > generic) and checks the profile's rules.
  */
 import { z } from 'zod';
+import { HMAC_ALGS } from './hmac.js';
+
+export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
 
@@ -21,12 +24,9 @@ export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
 /** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
 export type ConfiguredMethod = OutboundMethod | 'auto';
 
-export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
 export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
-export type HmacAlg = (typeof HMAC_ALGS)[number];
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
-export const HMAC_MIN_BYTES: Record<HmacAlg, number> = { HS256: 32, HS384: 48, HS512: 64 };
 
 /** Assertion lifetime ceiling. The default is 60 s (OIDC/FAPI guidance for client assertions). */
 export const MAX_ASSERTION_TTL_SECONDS = 300;

@@ -4,6 +4,7 @@
  */
 import { compactVerify, createLocalJWKSet, errors as joseErrors, type CryptoKey, type JSONWebKeySet } from 'jose';
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { hmacMinBytes } from '../config/hmac.js';
 import { invalidClient, OAuthError } from '../errors.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 import type { PresentedCredentials } from './client-auth.js';
@@ -11,7 +12,6 @@ import type { RemoteJwks } from './remote-jwks.js';
 
 /** Asymmetric algs accepted for private_key_jwt (never HMAC: a public key is no secret). */
 export const PRIVATE_KEY_JWT_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const MAX_JTI_CHARS = 256;
 
 /** What authbridge knows to verify one client's assertions. */
@@ -46,10 +46,10 @@ export async function verifyClientAssertion(presented: PresentedCredentials, cli
 
 async function verifySignature(token: string, alg: string, method: PresentedCredentials['method'], verifier: InboundJwtVerifier): Promise<Uint8Array> {
   if (method === 'client_secret_jwt') {
-    const min = HMAC_MIN_BYTES[alg];
+    const min = hmacMinBytes(alg);
     if (min === undefined) throw refuse(`alg ${alg} is not accepted for client_secret_jwt`, 'ERR_ASSERTION_ALG');
     if (verifier.secret === undefined || Buffer.byteLength(verifier.secret) < min) throw refuse(`alg ${alg} needs a longer client secret than this client's`, 'ERR_ASSERTION_ALG');
-    return verifyWith(token, createSecretKey(Buffer.from(verifier.secret, 'utf8')), [alg]);
+    return verifyWith(token, secretKeyOf(verifier as InboundJwtVerifier & { secret: string }), [alg]);
   }
   if (!(PRIVATE_KEY_JWT_ALGS as readonly string[]).includes(alg)) throw refuse(`alg ${alg} is not accepted for private_key_jwt`, 'ERR_ASSERTION_ALG');
   const source = verifier.keys;
@@ -66,7 +66,7 @@ async function verifySignature(token: string, alg: string, method: PresentedCred
 }
 
 async function verifyWithSet(token: string, jwks: JSONWebKeySet, alg: string): Promise<Uint8Array> {
-  const getKey = createLocalJWKSet(jwks);
+  const getKey = keySetOf(jwks);
   let key: CryptoKey | KeyObject | Uint8Array;
   try {
     key = await getKey({ alg, kid: kidOf(token) }, undefined as never);
@@ -75,6 +75,25 @@ async function verifyWithSet(token: string, jwks: JSONWebKeySet, alg: string): P
     throw refuse('the client key for the assertion cannot be used', 'ERR_ASSERTION_UNKNOWN_KEY');
   }
   return verifyWith(token, key, [alg]);
+}
+
+/**
+ * The verifier of a key set, made once per set: jose imports each JWK once per verifier, so a set kept across
+ * requests (inline, or a fetched one until it is refetched) is not imported again for every assertion.
+ */
+const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>();
+function keySetOf(jwks: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  let keySet = keySets.get(jwks);
+  if (!keySet) keySets.set(jwks, (keySet = createLocalJWKSet(jwks)));
+  return keySet;
+}
+
+/** A client's HMAC key, made once per verifier (one per client and runtime), not per assertion. */
+const secretKeys = new WeakMap<InboundJwtVerifier, KeyObject>();
+function secretKeyOf(verifier: InboundJwtVerifier & { readonly secret: string }): KeyObject {
+  let key = secretKeys.get(verifier);
+  if (!key) secretKeys.set(verifier, (key = createSecretKey(Buffer.from(verifier.secret, 'utf8'))));
+  return key;
 }
 
 function kidOf(token: string): string | undefined {
