@@ -18,6 +18,7 @@ import { upstreamEndpoints, type EndpointResolver } from './upstream/discovery.j
 import { resolveMetadata } from './upstream/forward.js';
 import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from './upstream/http.js';
 import { MtlsUpstreamClient, RotatingMtlsClient } from './upstream/mtls.js';
+import { presentsManagedKey } from './keys/tls-client.js';
 import type { CertificateExpiry } from './metrics.js';
 import { CaBundleError, loadCaBundle } from './upstream/trust.js';
 
@@ -179,9 +180,7 @@ function inboundJwtVerifier(client: ClientConfig, upstream: UpstreamConfig, deps
  * `tlsCertificate: signingKey`): whichever key is active, a pool per key, switched when rotation promotes the next one.
  */
 function managedTlsClient(name: string, upstream: UpstreamConfig, client: ClientConfig, keyrings: Keyrings, pool: UpstreamClientOptions, endpoints: EndpointResolver): UpstreamSender | undefined {
-  const out = client.upstream;
-  const presented = out.method === 'self_signed_tls_client_auth' || (out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey');
-  if (!presented || out.key !== 'managed') return undefined;
+  if (!presentsManagedKey(client)) return undefined;
   const owner = managedOwnerOf(name, upstream, client)!.owner;
   const managed = keyrings.managed!;
   return new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });

@@ -38,6 +38,17 @@ export interface LoadedTlsCredential {
 }
 
 /**
+ * Whether the client presents its managed key's self-signed certificate in the TLS handshake
+ * (self_signed_tls_client_auth, or private_key_jwt with tlsCertificate: signingKey, with key: managed): a pool that
+ * follows the key's rotation presents it (upstream/mtls.ts), not a credential read from files.
+ */
+export function presentsManagedKey(client: ClientConfig): boolean {
+  const out = client.upstream;
+  if (out.method === 'self_signed_tls_client_auth') return out.key === 'managed';
+  return out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey' && out.key === 'managed' && out.certificate !== undefined;
+}
+
+/**
  * The TLS credential a client's config names, if any; `clientPath` is `upstreams.X.clients.i.upstream`. A problem
  * that needs no file read (tlsCertificate: signingKey without a key file certificate) is returned as an issue.
  */
@@ -47,12 +58,10 @@ export function tlsCredentialEntry(client: ClientConfig, clientPath: readonly Pr
     const key = out.key as { file: string; certificate: string };
     return { ...key, path: [...clientPath, 'key', 'file'], certificatePath: [...clientPath, 'key', 'certificate'], publish: out.method === 'self_signed_tls_client_auth' };
   }
-  if (out.method !== 'private_key_jwt' || out.tlsCertificate === undefined) return undefined;
+  if (out.method !== 'private_key_jwt' || out.tlsCertificate === undefined || presentsManagedKey(client)) return undefined;
   const tls = out.tlsCertificate;
   if (tls !== 'signingKey')
     return { ...tls, path: [...clientPath, 'tlsCertificate', 'file'], certificatePath: [...clientPath, 'tlsCertificate', 'certificate'], publish: false };
-  // a managed key with a self-signed certificate is presented by a pool that follows its rotation (upstream/mtls.ts)
-  if (out.key === 'managed' && out.certificate !== undefined) return undefined;
   const entry = keyFileEntries(out.key, [...clientPath, 'key'])[0];
   if (entry?.certificate === undefined)
     return { path: formatPath([...clientPath, 'tlsCertificate']), message: "signingKey reuses the signing key's certificate: the client needs key: { file, certificate }, or key: managed with certificate: { selfSigned: true }" };
