@@ -4,12 +4,14 @@ import { doctor } from './cli/doctor.js';
 import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
-import { startFromFile } from './lifecycle/proxy.js';
+import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
+import { startProxy } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { closest } from './config/issues.js';
-import { configPath } from './config/load.js';
-import { createLogger } from './log.js';
+import { configPath, loadConfigFileChecked } from './config/load.js';
+import { workerCount } from './config/process-schema.js';
+import { createLogger, type Logger } from './log.js';
 import { StoreUnavailableError } from './store/types.js';
 import { VERSION } from './version.js';
 
@@ -139,7 +141,12 @@ async function report(command: () => Promise<CliResult>): Promise<number> {
 async function start(file: string): Promise<number> {
   const log = createLogger();
   try {
-    const proxy = await startFromFile(file, { log, watch: true });
+    if (isClusterWorker()) return await worker(file, log);
+    const config = await loadConfigFileChecked(file);
+    const workers = workerCount(config.server.workers);
+    // several workers: this process is their primary (lifecycle/cluster.ts); one: the proxy itself, as always
+    if (workers > 1) process.exit(await runPrimary(config, file, workers, log));
+    const proxy = await startProxy(config, { log, watch: true, source: file });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       proxy.stop().then(
@@ -160,6 +167,17 @@ async function start(file: string): Promise<number> {
       return 1;
     }
     throw err;
+  }
+}
+
+/** A cluster worker: serves until a signal; a failed start exits at once (the IPC channel would keep it alive). */
+async function worker(file: string, log: Logger): Promise<number> {
+  try {
+    await runWorker(file, log);
+    return -1;
+  } catch (err) {
+    console.error(err instanceof ConfigError || err instanceof StoreUnavailableError ? err.message : `authbridge: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 
 /** Sub-millisecond (a refused request, a JWKS hit) through 10 s (the longest upstream timeout worth watching). */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -52,27 +52,33 @@ export class Metrics {
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.#runtimeGauge('authbridge_key_age_seconds', 'Age of each published signing key in its current state (managed keys: since it entered the state)', ['upstream', 'kid', 'state'], (source) =>
+    this.#runtimeGauge('authbridge_key_age_seconds', 'Age of each published signing key in its current state (managed keys: since it entered the state)', ['upstream', 'kid', 'state'], 'max', (source) =>
       source.keyAges().map(({ upstream, kid, state, ageSeconds }) => [{ upstream, kid, state }, ageSeconds]),
     );
-    this.#runtimeGauge('authbridge_upstream_clock_offset_seconds', "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)", ['upstream'], (source) =>
+    this.#runtimeGauge('authbridge_upstream_clock_offset_seconds', "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)", ['upstream'], 'average', (source) =>
       source.clockOffsets().map(({ upstream, seconds }) => [{ upstream }, seconds]),
     );
     this.#runtimeGauge(
       'authbridge_certificate_expiry_seconds',
       "Seconds until each certificate's notAfter (negative once expired): signing-key certificates (use=signing), TLS client certificates (use=tls)",
       ['upstream', 'client', 'use'],
+      'min',
       (source) => (source.certificateExpiries?.() ?? []).map(({ upstream, client, use, seconds }) => [{ upstream, client, use }, seconds]),
     );
   }
 
-  /** A gauge read from the current runtime at each scrape (nothing before observe() is called). */
-  #runtimeGauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: (source: RuntimeGauges) => [Record<L, string>, number][]): void {
+  /**
+   * A gauge read from the current runtime at each scrape (nothing before observe() is called). `aggregator`:
+   * how the primary of several workers (server.workers) combines the workers' values of one series, which
+   * all read the same keys and IdPs: never a sum (counters and histograms are summed, prom-client's default).
+   */
+  #runtimeGauge<L extends string>(name: string, help: string, labelNames: readonly L[], aggregator: Aggregator, read: (source: RuntimeGauges) => [Record<L, string>, number][]): void {
     const metrics = this;
     new Gauge({
       name,
       help,
       labelNames,
+      aggregator,
       registers: [this.registry],
       collect() {
         this.reset();

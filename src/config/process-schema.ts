@@ -3,11 +3,15 @@
  * keys' KEK (`keys`) and the throttling of failed client authentication (`throttle`). Part of the one
  * configuration contract: `schema.ts` assembles them with the upstreams.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { decodeKek, KekFormatError } from '../keys/seal.js';
 
 /** Prometheus' registered default port for exporters; the metrics listener binds loopback unless told otherwise. */
 export const DEFAULT_METRICS_PORT = 9464;
+
+/** The most worker processes `server.workers` may ask for. */
+export const MAX_WORKERS = 64;
 
 export const serverSchema = z
   .strictObject({
@@ -53,6 +57,12 @@ export const serverSchema = z
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('then: how long in-flight requests may take to finish'),
     watchConfig: z.boolean().default(true).describe('reload when the config file changes (SIGHUP reloads either way)'),
     readinessChecksDiscovery: z.boolean().default(false).describe('/readyz also requires every upstream token endpoint to be resolvable (discovery)'),
+    workers: z
+      .union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')])
+      .default(1)
+      .describe(
+        'proxy processes sharing the port (node:cluster); 1: one process, no cluster; auto: one per CPU the process may use (os.availableParallelism, at most 64). More than 1 needs store type redis and a metricsPort (the primary serves the aggregated /metrics there)',
+      ),
   })
   .superRefine((server, ctx) => {
     // node refuses a headers deadline longer than the request's (the whole request includes the headers)
@@ -138,3 +148,31 @@ export const throttleSchema = z
       .describe('trusted proxies in front of authbridge: the caller address is the X-Forwarded-For entry this many hops from the right (0: the socket peer)'),
   })
   .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
+
+/** How many proxy processes `server.workers` means on this machine (`auto`: os.availableParallelism(), 1..64). */
+export function workerCount(workers: number | 'auto', cpus: number = availableParallelism()): number {
+  return workers === 'auto' ? Math.max(1, Math.min(MAX_WORKERS, cpus)) : workers;
+}
+
+/**
+ * The rules of `server.workers` other than 1 (`auto` included, whatever it comes to on this machine, so that a
+ * config valid on a laptop does not fail on a bigger box): what every process must see is in the store, so it
+ * must be Redis; and /metrics must be the whole process group's, which only the primary can serve, on the
+ * metrics listener.
+ */
+export function workersIssues(config: { server: { workers: number | 'auto'; metricsPort: number | null }; store: { type: string } }): { path: (string | number)[]; message: string }[] {
+  const { workers, metricsPort } = config.server;
+  if (workers === 1) return [];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (config.store.type === 'memory')
+    issues.push({
+      path: ['server', 'workers'],
+      message: `${JSON.stringify(workers)} needs store type redis: the memory store lives in one process, so each worker would keep its own jti records, throttle counters and managed keys (replays and throttling would go unseen across workers, each worker would publish its own key). Use store: { type: redis, ... } or workers: 1`,
+    });
+  if (metricsPort === null)
+    issues.push({
+      path: ['server', 'metricsPort'],
+      message: `must not be null with server.workers ${JSON.stringify(workers)}: the primary process serves the whole group's /metrics (and the probes) on the metrics listener; /metrics on the main port would show whichever worker took the request`,
+    });
+  return issues;
+}

@@ -14,7 +14,7 @@ import {
 } from './outbound-schema.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, outboundRuleIssues } from './outbound-settings.js';
 import { ENDPOINTS, type EndpointName } from './endpoints.js';
-import { keysSchema, serverSchema, storeSchema, throttleSchema, type redisStoreSchema } from './process-schema.js';
+import { keysSchema, serverSchema, storeSchema, throttleSchema, workersIssues, type redisStoreSchema } from './process-schema.js';
 
 export * from './outbound-schema.js';
 export * from './process-schema.js';
@@ -156,6 +156,7 @@ export const configSchema = z
       .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' }),
   })
   .superRefine((config, ctx) => {
+    for (const issue of workersIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
     if (config.keys.encryptionKey !== undefined || !usesManagedKeys(config)) return;
     ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
   });

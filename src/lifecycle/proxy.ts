@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Hono } from 'hono';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFileChecked } from '../config/load.js';
 import { checkPublicUrl } from '../config/public-url.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
-import type { AppDeps } from '../http/env.js';
+import type { AppDeps, AppEnv } from '../http/env.js';
+import { healthRoutes } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -23,6 +25,8 @@ export interface RunningProxy {
   readonly runtime: Runtime;
   /** Loads the file again; a bad file keeps the running config. Resolves true when the new config is live. */
   reload(): Promise<boolean>;
+  /** What GET /readyz would answer now (without a request): the primary asks its workers this over IPC. */
+  readiness(): Promise<{ status: number; body: unknown }>;
   /** Graceful stop: readiness off, serve shutdownDelayMs more, stop accepting, drain up to shutdownGraceMs, close. */
   stop(): Promise<void>;
 }
@@ -34,6 +38,11 @@ export interface StartOptions {
   port?: number;
   /** reload when the config file changes (the CLI does; SIGHUP works either way) */
   watch?: boolean;
+  /**
+   * A cluster worker (server.workers > 1): no metrics listener of its own (the primary serves the group's
+   * /metrics and probes at `metricsUrl`), and no file watch (the primary watches and signals the workers).
+   */
+  worker?: { metricsUrl: string };
 }
 
 /** Loads the config file and starts serving it; `reload()` reads the same file again. */
@@ -70,14 +79,14 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   let metricsListener: Listening | undefined;
   try {
     main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), opts.host ?? server.host, opts.port ?? server.port, limits);
-    if (server.metricsPort !== null) metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, limits);
+    if (server.metricsPort !== null && !opts.worker) metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, limits);
   } catch (err) {
     await main?.close(); // e.g. the metrics port is taken: nothing may stay open, or the process would not exit
     await runtime.close();
     await store.close();
     throw err;
   }
-  const metricsUrl = metricsListener?.url ?? main.url;
+  const metricsUrl = opts.worker?.metricsUrl ?? metricsListener?.url ?? main.url;
   state = 'ready';
   logListening(log, runtime, main, metricsUrl);
 
@@ -101,7 +110,10 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       return false;
     }
   }
-  const watcher = opts.watch && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log) : undefined;
+  const watcher = opts.watch && !opts.worker && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log) : undefined;
+
+  // the readiness route itself, asked in-process: no access-log line, no request metric
+  const probes = new Hono<AppEnv>().use((c, next) => (c.set('facts', {}), next())).route('/', healthRoutes(deps));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -112,6 +124,10 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       return runtime;
     },
     reload,
+    readiness: async () => {
+      const res = await probes.request('/readyz');
+      return { status: res.status, body: await res.json() };
+    },
     stop: () =>
       (stopping ??= (async () => {
         state = 'draining';

@@ -3,7 +3,7 @@ import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime.js';
 
-/** What a running process cannot change in place: the listeners and the store. */
+/** What a running process cannot change in place: the listeners, the store and the number of workers. */
 const RESTART_ONLY = [
   ['store', (c: Config) => c.store],
   ['server.host', (c: Config) => c.server.host],
@@ -13,6 +13,7 @@ const RESTART_ONLY = [
   ['server.maxConnections', (c: Config) => c.server.maxConnections],
   ['server.headersTimeoutMs', (c: Config) => c.server.headersTimeoutMs],
   ['server.requestTimeoutMs', (c: Config) => c.server.requestTimeoutMs],
+  ['server.workers', (c: Config) => c.server.workers],
 ] as const;
 
 /**

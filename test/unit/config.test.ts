@@ -48,6 +48,7 @@ describe('config: good files', () => {
       shutdownGraceMs: 10_000,
       watchConfig: true,
       readinessChecksDiscovery: false,
+      workers: 1,
     });
     expect(config.store).toEqual({ type: 'memory' });
     expect(config.keys).toEqual({ refreshSeconds: 2 });
