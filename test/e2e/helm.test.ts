@@ -158,6 +158,16 @@ describe('helm template: bundled Redis, autoscaling, toggles', () => {
     expect(all(objs, 'PodDisruptionBudget')).toHaveLength(1);
   });
 
+  it('renders workers into config.server.workers (an explicit config.server.workers wins); a change rolls the pods', () => {
+    expect(renderedConfig(render([])).server.workers).toBe(1);
+    expect(renderedConfig(render(['-f', ciFile('redis')])).server.workers).toBe(2);
+    expect(renderedConfig(render(['-f', ciFile('redis'), '--set-string', 'workers=auto'])).server.workers).toBe('auto');
+    expect(renderedConfig(render(['-f', ciFile('redis'), '--set', 'config.server.workers=3'])).server.workers).toBe(3);
+    const restartChecksum = (args: string[]) =>
+      one(render(['-f', ciFile('redis'), '--set', 'rollOnConfigChange=false', ...args]), 'Deployment', 't-authbridge').spec.template.metadata.annotations['checksum/config-restart'];
+    expect(restartChecksum(['--set', 'workers=3'])).not.toBe(restartChecksum([]));
+  });
+
   it('keeps an explicit config.store even with redis.enabled', () => {
     const objs = render(['-f', ciFile('gateway'), '--set', 'redis.enabled=true']);
     expect(renderedConfig(objs).store.redis.url).toBe('${REDIS_URL}');
@@ -318,6 +328,8 @@ describe('refused values', () => {
     [['--set', 'metrics.serviceMonitor.enabled=true'], 'does not serve monitoring.coreos.com/v1'],
     [['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.skipCapabilitiesCheck=true', '--set', 'config.server.metricsHost=127.0.0.1'], 'metricsHost 127.0.0.1 is loopback-only, and Prometheus scrapes the pod IP'],
     [['--set', 'config.server.metricsPort=8080'], 'config.server.metricsPort must differ from config.server.port'],
+    [['--set', 'workers=2'], 'workers 2 with the memory store: the memory store lives in one process'],
+    [['--set-string', 'config.server.workers=auto'], 'workers auto with the memory store'],
   ])('fail: %j', (args, message) => {
     const res = helm(['template', 't', CHART, ...args]);
     expect(res.code).not.toBe(0);
@@ -327,6 +339,9 @@ describe('refused values', () => {
   it.each([
     [['--set-string', 'replicaCount=two'], '/replicaCount'],
     [['--set', 'logLevel=loud'], '/logLevel'],
+    [['--set', 'workers=0'], '/workers'],
+    [['--set', 'workers=65'], '/workers'],
+    [['--set-string', 'workers=many'], '/workers'],
     [['--set', 'config.upstreams.example=null'], '/config/upstreams'],
     [['--set', 'service.type=Ingress'], '/service/type'],
     [['--set', 'config.server.metricsPort=0'], '/config/server/metricsPort'], // an ephemeral port cannot be scraped

@@ -119,6 +119,11 @@ directly, so that what the checks see is what the ConfigMap holds.
 {{- $url := printf "redis://%s:6379/0" (include "authbridge.redisName" .) }}
 {{- $_ := set $config "store" (dict "type" "redis" "redis" (dict "url" $url)) }}
 {{- end }}
+{{- $server := $config.server | default dict }}
+{{- if not (hasKey $server "workers") }}
+{{- $_ := set $server "workers" (.Values.workers | default 1) }}
+{{- $_ := set $config "server" $server }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
@@ -225,6 +230,9 @@ Refuses combinations that would deploy something broken. Included by the Deploym
 {{- end }}
 {{- if and (include "authbridge.multiReplica" .) (eq $store "memory") (not .Values.allowMemoryStoreWithReplicas) }}
 {{- fail (printf "%s with the memory store: every replica would keep its own jti records and managed keys. Use a shared store (config.store type redis, or redis.enabled=true), set replicaCount=1, or set allowMemoryStoreWithReplicas=true if you accept it" (ternary "autoscaling.enabled" (printf "replicaCount %v" .Values.replicaCount) .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- if and (ne (toString ($server.workers | default 1)) "1") (eq $store "memory") }}
+{{- fail (printf "workers %v with the memory store: the memory store lives in one process, so each worker would keep its own jti records, throttle counters and managed keys. Use a shared store (config.store type redis, or redis.enabled=true) or workers=1" $server.workers) }}
 {{- end }}
 {{- if include "authbridge.isLoopback" ($server.host | default "0.0.0.0") }}
 {{- fail (printf "config.server.host %s is loopback-only: the kubelet probes and the Service connect to the pod IP. Use 0.0.0.0 (for a loopback sidecar see the chart README)" $server.host) }}
