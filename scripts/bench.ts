@@ -1,38 +1,45 @@
-// `npm run bench`: authbridge's own request-path cost. A trivial upstream token endpoint, authbridge in
-// process in front of it, and an undici Pool at fixed concurrency; every scenario is compared with `direct`
-// (the load generator POSTing to the stub itself). All in one process, scenarios one after the other in
-// interleaved rounds, so the numbers are only good as ratios within one run.
-import { createPublicKey, createSecretKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+// `npm run bench`: authbridge's request-path cost, every party in its own OS process: the load generator
+// (autocannon, one child per phase), the token stub, two floors (a bare node:http passthrough and the same on
+// hono + undici), and authbridge started the production way (node dist/main.js start) per store kind. Warm-up,
+// then interleaved rounds at saturation (median req/s), then one phase per party at a fixed 50 % of the node:http
+// floor's peak for p50/p99. Ratios within one run are the result; the issue's targets are reported, not enforced.
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
-import { startProxy, type RunningProxy } from '../src/lifecycle/proxy.js';
-import { validateConfig } from '../src/config/load.js';
-import { createLogger } from '../src/log.js';
-import { checkSamples, percentile, runPhase, settle, startStub, type Expectation, type PhaseResult } from './bench-support.js';
-import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../test/support/softhsm.js';
+import { formBody, median } from './bench-support.js';
+import { phase, type Party } from './bench/phases.js';
+import { buildIfStale, cleanup, rssBytes, ROOT, tempDir } from './bench/processes.js';
+import { markdown, printTable, rows, targets } from './bench/report.js';
+import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
+import { methodParty, newParty, pkcs11Method, rsaLimit, startFloor, startInstance, startRedis, startStub, workersUnsupported, type RunningInstance } from './bench/setup.js';
+import { memoryMode } from './bench/memory.js';
 
-const USAGE = `usage: npm run bench -- [--concurrency 32] [--requests 3000 | --duration <s>] [--warmup 300] [--rounds 3] [--max-seconds 20] [--only <text>] [--json]
-  --requests     measured requests per scenario, split over --rounds (each round runs every scenario once)
-  --duration     measure each scenario for <s> seconds in total instead of a request count
-  --warmup       requests per scenario before any measurement
-  --max-seconds  time limit per scenario, for the warm-up and for the measured phase (a count not reached runs short)
-  --only         run only the methods whose label contains <text> (direct always runs), e.g. under --cpu-prof
-  --json         print the result as JSON only`;
-const NOTE = 'Numbers are from one run on this machine; only ratios between scenarios of the same run are meant to be compared.';
+const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
+       npm run bench -- --memory [--soak-seconds 300]
+  --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
+  --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
+  --seconds       seconds per measured phase (each round, and the fixed-rate phase)
+  --warmup        seconds of warm-up per party
+  --connections   autocannon connections (the saturation concurrency)
+  --only          only the scenarios whose label contains <text> (direct and both floors always run)
+  --json          print only the result JSON (it is also written to bench/results.json)
+  --no-build      use dist/ as it is (otherwise rebuilt when src/ is newer)
+  --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC before/after
+  --soak-seconds  length of that soak (default 300)`;
 
 const { values: args } = parseArgs({
   options: {
-    concurrency: { type: 'string', default: '32' },
-    requests: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string', default: '300' },
-    rounds: { type: 'string', default: '3' },
-    'max-seconds': { type: 'string', default: '20' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    memory: { type: 'boolean', default: false },
+    'soak-seconds': { type: 'string', default: '300' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -48,218 +55,171 @@ function positive(name: string, value: string | undefined, fallback: number, max
   }
   return n;
 }
-const concurrency = Math.floor(positive('concurrency', args.concurrency, 32, 1024));
-const warmup = Math.floor(positive('warmup', args.warmup, 300, 100_000));
-const rounds = Math.floor(positive('rounds', args.rounds, 3, 20));
-const duration = args.duration === undefined ? undefined : positive('duration', args.duration, 0, 600);
-const requests = Math.max(rounds, Math.floor(positive('requests', args.requests, duration === undefined ? 3000 : 1_000_000, 1_000_000)));
-const maxSeconds = duration ?? positive('max-seconds', args['max-seconds'], 20, 600);
+const settings = {
+  rounds: Math.floor(positive('rounds', args.rounds, args.quick ? 2 : 3, 20)),
+  seconds: positive('seconds', args.seconds, args.quick ? 1 : 5, 600),
+  warmupSeconds: positive('warmup', args.warmup, args.quick ? 0.5 : 2, 600),
+  connections: Math.floor(positive('connections', args.connections, 32, 1024)),
+};
+const soakSeconds = positive('soak-seconds', args['soak-seconds'], 300, 86_400);
+const progress = (text: string) => void (args.json || process.stderr.write(text));
+const out = (line: string) => void (args.json || console.log(line));
+const resultsFile = join(ROOT, 'bench', 'results.json');
 
-// --- upstream stub, keys, authbridge config -------------------------------------------------------------
-const stub = await startStub();
-const keyDir = mkdtempSync(join(tmpdir(), 'authbridge-bench-'));
+const facts = {
+  node: process.version,
+  cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+  cores: cpus().length,
+  kernel: `${process.platform} ${release()} ${process.arch}`,
+  totalMemoryMiB: Math.round(totalmem() / 1024 / 1024),
+  loadAverageBeforeStart: loadavg().map((l) => Math.round(l * 100) / 100),
+};
 
-interface Method {
-  id: string;
-  label: string;
-  upstream: Record<string, unknown>;
-  expect: Expectation;
-}
-function secretMethod(id: string, method: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt'): Method {
-  const [clientId, secret] = [`up-${id}`, `up-secret-${id}-0123456789abcdefghijklmnopqrstuvwxyz`];
-  const upstream = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: 'HS256' }) };
-  if (method !== 'client_secret_jwt') return { id, label: method, upstream, expect: { kind: method, clientId, secret } };
-  const key = createSecretKey(Buffer.from(secret));
-  return { id, label: `${method} HS256`, upstream, expect: { kind: 'jwt', clientId, alg: 'HS256', audience: `${stub.origin}/token`, key } };
-}
-function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'EdDSA'): Method {
-  const { privateKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'RS256'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : generateKeyPairSync('ed25519');
-  const file = join(keyDir, `${id}.pem`);
-  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  const clientId = `up-${id}`;
-  const expect: Expectation = { kind: 'jwt', clientId, alg, audience: `${stub.origin}/token`, key: createPublicKey(privateKey) };
-  return { id, label: `private_key_jwt ${alg}`, upstream: { method: 'private_key_jwt', clientId, alg, key: { file } }, expect };
-}
-/** ES256 signed in a PKCS#11 token (SoftHSM), when softhsm2 is installed; its public key is read from authbridge once it runs. */
-let hsm: SoftHsmToken | undefined;
-function pkcs11Method(): Method[] {
-  if (!hasSoftHsm) {
-    console.error('bench: private_key_jwt ES256 (PKCS#11) skipped: softhsm2 and opensc are not installed (.ci/run installs them)');
-    return [];
-  }
-  hsm = createSoftHsmToken('bench', 'bench-pin-0000');
-  hsm.keypair('EC:prime256v1', 'bench', '09');
-  const clientId = 'up-pkcs11';
-  const expect = { kind: 'jwt', clientId, alg: 'ES256', audience: `${stub.origin}/token`, key: undefined as unknown as KeyObject } satisfies Expectation;
-  const key = { pkcs11: { module: SOFTHSM_MODULE, tokenLabel: 'bench', pin: hsm.pin, keyLabel: 'bench', sessions: concurrency } };
-  return [{ id: 'pkcs11', label: 'private_key_jwt ES256 (PKCS#11)', upstream: { method: 'private_key_jwt', clientId, alg: 'ES256', key }, expect }];
-}
-const METHODS: Method[] = [
-  secretMethod('post', 'client_secret_post'),
-  secretMethod('basic', 'client_secret_basic'),
-  secretMethod('hs256', 'client_secret_jwt'),
-  privateKeyMethod('es256', 'ES256'),
-  privateKeyMethod('rs256', 'RS256'),
-  privateKeyMethod('eddsa', 'EdDSA'),
-  ...pkcs11Method(),
-];
-const formBody = (clientId: string, secret: string) =>
-  new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope: 'api' }).toString();
-
-let proxy: RunningProxy | undefined;
-const pools: Pool[] = [];
 let exitCode = 1;
 try {
-  const clients = METHODS.map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.upstream }));
-  const raw = { server: { metricsPort: 0 }, store: { type: 'memory' }, upstreams: { bench: { issuer: stub.origin, tokenEndpoint: `${stub.origin}/token`, clients } } };
-  proxy = await startProxy(validateConfig(raw, 'bench', {}), { log: createLogger({ level: 'silent' }), host: '127.0.0.1', port: 0 });
-  for (const m of METHODS.filter((m) => m.id === 'pkcs11')) {
-    const config = proxy.runtime.config.upstreams.bench!.clients.find((c) => c.clientId === `down-${m.id}`)!;
-    (m.expect as { key: KeyObject }).key = createPublicKey({ key: proxy.runtime.keyrings.signers.get(config)!().publicJwk as JsonWebKey, format: 'jwk' });
-  }
-  const poolOptions = { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 10_000, bodyTimeout: 10_000 };
-  const [directPool, bridgePool] = [new Pool(stub.origin, poolOptions), new Pool(proxy.url, poolOptions)];
-  pools.push(directPool, bridgePool);
+  if (!args['no-build']) buildIfStale(progress);
+  const dir = tempDir('authbridge-bench-');
+  const stub = await startStub(['http']);
+  const audience = `${stub.origin}/token`;
+  const skipped: Record<string, string> = {};
 
-  // --- scenarios ---------------------------------------------------------------------------------------
-  interface Scenario {
-    name: string;
-    pool: Pool;
-    path: string;
-    body: string;
-    expect: Expectation;
-    rounds: PhaseResult[];
-  }
-  const post = METHODS[0]!.expect as Expectation & { secret: string };
-  const direct: Scenario = { name: 'direct', pool: directPool, path: '/token', body: formBody(post.clientId, post.secret), expect: post, rounds: [] };
-  const scenarios: Scenario[] = [direct];
-  for (const m of METHODS.filter((m) => m.label.includes(args.only ?? ''))) {
-    const body = formBody(`down-${m.id}`, `down-secret-${m.id}`);
-    scenarios.push({ name: `via authbridge: ${m.label}`, pool: bridgePool, path: '/bench/token', body, expect: m.expect, rounds: [] });
-  }
-  if (scenarios.length === 1) throw new Error(`--only ${args.only}: no method label contains that`);
-
-  /** One phase of one scenario; the stub's sample must carry the right credentials, each 200 be one upstream call. */
-  async function phase(s: Scenario, count: number, seconds: number, label: string): Promise<PhaseResult> {
-    await settle();
-    stub.reset();
-    const r = await runPhase(s.pool, s.path, s.body, count, concurrency, seconds);
-    const where = `scenario "${s.name}" (${label})`;
-    if (r.errors > 0) throw new Error(`${where}: ${r.errors} requests failed, first: ${r.firstError}`);
-    const ok = r.requests - sum(Object.values(r.non200));
-    if (stub.count < ok || stub.count > r.requests) throw new Error(`${where}: ${r.requests} requests sent, ${ok} got 200, upstream saw ${stub.count}`);
-    if (stub.count > 0) await checkSamples(s.name, stub.samples, s.expect); // none: all non-200, reported below
-    return r;
-  }
-
-  // Warm every path first (JIT, connections), then measure in rounds, rotating the order, so drift and
-  // background noise spread over all scenarios instead of landing on whichever ran first.
-  const progress = (text: string) => args.json || process.stderr.write(text);
-  progress(`warm-up: ${warmup} requests per scenario\n`);
-  for (const s of scenarios) await phase(s, warmup, maxSeconds, 'warm-up');
-  for (let round = 0; round < rounds; round++) {
-    const count = Math.floor(requests / rounds) + (round < requests % rounds ? 1 : 0);
-    progress(`round ${round + 1}/${rounds} req/s:`);
-    for (const s of [...scenarios.slice(round % scenarios.length), ...scenarios.slice(0, round % scenarios.length)]) {
-      const r = await phase(s, count, maxSeconds / rounds, `round ${round + 1}`);
-      s.rounds.push(r);
-      progress(` ${Math.round(r.requests / r.seconds)}`);
-    }
-    progress('\n');
-  }
-
-  // --- report ------------------------------------------------------------------------------------------
-  const rows = scenarios.map(({ name, rounds: r }) => {
-    const total = sum(r.map((x) => x.requests));
-    const seconds = sum(r.map((x) => x.seconds));
-    const latencies = new Float64Array(total);
-    r.reduce((at, x) => (latencies.set(x.latencies, at), at + x.latencies.length), 0);
-    latencies.sort();
-    const non200: Record<string, number> = {};
-    for (const [status, n] of r.flatMap((x) => Object.entries(x.non200))) non200[status] = (non200[status] ?? 0) + n;
-    const roundRps = r.map((x) => x.requests / x.seconds);
-    return {
-      scenario: name,
-      requests: total,
-      seconds: fixed(seconds, 3),
-      reqPerSec: fixed(total / seconds, 0),
-      /** half the range of the per-round req/s, relative to the whole: a rough noise figure */
-      roundSpread: fixed((Math.max(...roundRps) - Math.min(...roundRps)) / 2 / (total / seconds), 3),
-      roundsReqPerSec: roundRps.map((x) => fixed(x, 0)),
-      p50Ms: fixed(percentile(latencies, 50), 2),
-      p99Ms: fixed(percentile(latencies, 99), 2),
-      /** process CPU (all threads: libuv's pool runs the WebCrypto signatures) per request */
-      cpuUsPerRequest: fixed((sum(r.map((x) => x.cpuMs)) * 1000) / total, 0),
-      non200,
-      timedOut: duration === undefined && r.some((x) => x.timedOut),
-      vsDirect: { reqPerSec: 0, p50: 0, cpu: 0 },
-      vsClientSecretPost: undefined as { reqPerSec: number; p50: number; cpu: number } | undefined,
-    };
-  });
-  type Row = (typeof rows)[number];
-  const ratios = (a: Row, b: Row) => ({ reqPerSec: fixed(a.reqPerSec / b.reqPerSec, 2), p50: fixed(a.p50Ms / b.p50Ms, 2), cpu: fixed(a.cpuUsPerRequest / b.cpuUsPerRequest, 2) });
-  const base = rows[0]!;
-  const postRow = rows.find((r) => r.scenario.endsWith(': client_secret_post'));
-  for (const row of rows) {
-    row.vsDirect = ratios(row, base);
-    if (row !== base && postRow) row.vsClientSecretPost = ratios(row, postRow);
-  }
-  const non200Total = sum(rows.flatMap((r) => Object.values(r.non200)));
-  const env = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', platform: `${process.platform} ${process.arch}` };
-  const settings = { concurrency, warmup, rounds, requests: duration === undefined ? requests : undefined, durationSeconds: duration, maxSeconds };
-  exitCode = non200Total > 0 ? 1 : 0;
-
-  if (args.json) {
-    console.log(JSON.stringify({ ...env, ...settings, note: NOTE, scenarios: rows, non200: non200Total, ok: exitCode === 0 }, null, 2));
+  if (args.memory) {
+    const methods = [secretMethod('basic', 'client_secret_basic', 'memory', audience), privateKeyMethod('es256', 'ES256', 'memory', audience, dir)];
+    const running = await startInstance(dir, 'memory', methods, { stubOrigin: stub.origin, store: { type: 'memory' } }, ['--expose-gc', '--require', join(ROOT, 'scripts', 'bench', 'gc-probe.cjs')]);
+    const parties = methods.map((m) => methodParty(m, running, { http: stub }));
+    const memory = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: 60, soakSeconds, progress, log: out });
+    const previous = (() => {
+      try {
+        return JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })();
+    writeResults({ ...previous, memory: { generatedAt: new Date().toISOString(), facts, ...memory } });
+    if (args.json) console.log(JSON.stringify(memory, null, 2));
+    exitCode = 0;
   } else {
-    const mode = duration === undefined ? `${requests} measured requests` : `${duration} s measured`;
-    console.log(`authbridge request-path benchmark: node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), ${env.platform}`);
-    console.log(`concurrency ${concurrency}; per scenario ${warmup} warm-up + ${mode} in ${rounds} interleaved rounds; HTTP/1.1 keep-alive on 127.0.0.1`);
-    console.log('load generator (undici Pool), upstream stub (node:http) and authbridge share one process and one event loop\n');
-    const header = ['scenario', 'requests', 'req/s', '± rounds', 'p50 ms', 'p99 ms', 'CPU µs/req', 'req/s vs direct', 'p50 vs direct'];
-    const table = rows.map((r) => [
-      r.scenario + (r.timedOut ? ' (time limit hit)' : ''),
-      String(r.requests),
-      String(r.reqPerSec),
-      `${(r.roundSpread * 100).toFixed(0)}%`,
-      r.p50Ms.toFixed(2),
-      r.p99Ms.toFixed(2),
-      String(r.cpuUsPerRequest),
-      `${r.vsDirect.reqPerSec.toFixed(2)}x`,
-      `${r.vsDirect.p50.toFixed(2)}x`,
-    ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-    for (const row of [header, ...table]) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
-    if (postRow) console.log('\nbetween methods (via authbridge), vs client_secret_post:');
-    for (const r of rows.filter((r) => postRow && r !== base && r !== postRow)) {
-      const v = r.vsClientSecretPost!;
-      console.log(`  ${r.scenario.replace('via authbridge: ', '').padEnd(24)} ${v.reqPerSec.toFixed(2)}x req/s  ${v.p50.toFixed(2)}x p50  ${v.cpu.toFixed(2)}x CPU/req`);
+    // --- which scenarios ----------------------------------------------------------------------------------
+    let certs: Certs | undefined;
+    try {
+      certs = makeCerts(dir);
+    } catch (err) {
+      skipped.mtls = `tls_client_auth skipped: openssl could not make the certificates (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
     }
-    console.log(`\nnon-200 responses: ${non200Total}${non200Total ? ` ${JSON.stringify(Object.fromEntries(rows.filter((r) => Object.keys(r.non200).length).map((r) => [r.scenario, r.non200])))}` : ''}`);
-    console.log('± rounds: half the spread of the per-round req/s; a ratio nearer to 1 than that is noise. CPU: whole process, all threads.');
-    console.log(NOTE);
+    const pkcs11 = pkcs11Method(audience, settings.connections);
+    if (typeof pkcs11 === 'string') skipped.pkcs11 = pkcs11;
+    let methods: Method[] = [
+      secretMethod('basic', 'client_secret_basic', 'memory', audience),
+      secretMethod('post', 'client_secret_post', 'memory', audience),
+      secretMethod('hs256', 'client_secret_jwt', 'memory', audience),
+      privateKeyMethod('es256', 'ES256', 'memory', audience, dir),
+      privateKeyMethod('eddsa', 'EdDSA', 'memory', audience, dir),
+      privateKeyMethod('ps256', 'PS256', 'memory', audience, dir),
+      privateKeyMethod('rs256', 'RS256', 'memory', audience, dir),
+      ...(typeof pkcs11 === 'string' ? [] : [pkcs11]),
+      ...(certs ? [tlsMethod(certs)] : []),
+      privateKeyMethod('es256r', 'ES256', 'redis', audience, dir),
+      privateKeyMethod('rs256r', 'RS256', 'redis', audience, dir),
+      { ...secretMethod('basicr', 'client_secret_basic', 'redis', audience), label: 'client_secret_basic (Redis, workers 1)' },
+    ];
+    methods.push({ ...methods.at(-1)!, instance: 'workers2', label: 'client_secret_basic (Redis, workers 2)' });
+    if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
+    if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
+    if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
+
+    // --- the processes ------------------------------------------------------------------------------------
+    progress('starting: token stubs, floors, RSA limit, redis-server, authbridge\n');
+    const https = certs && methods.some((m) => m.upstream === 'mtls') ? await startStub(['https', certs.serverCert, certs.serverKey, certs.clientCert]) : undefined;
+    const [nodeFloor, honoFloor, rsaSignsPerSecond] = [await startFloor('floor-node.ts', stub), await startFloor('floor-hono.ts', stub), await rsaLimit()];
+    const base = { stubOrigin: stub.origin, tlsStubOrigin: https?.origin, serverCert: certs?.serverCert };
+    let redisStore: ((instance: Instance) => RedisStore) | undefined;
+    if (methods.some((m) => m.instance !== 'memory')) {
+      const redis = await startRedis();
+      if (typeof redis === 'string') {
+        skipped.redis = redis;
+        methods = methods.filter((m) => m.instance === 'memory');
+      } else {
+        redisStore = (instance) => ({ type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-${instance}` } });
+        const workers2 = methods.filter((m) => m.instance === 'workers2');
+        const why = workers2.length ? workersUnsupported(dir, { ...base, port: 1, store: redisStore('workers2') }, workers2) : undefined;
+        if (why) {
+          skipped.workers = why;
+          methods = methods.filter((m) => m.instance !== 'workers2');
+        }
+      }
+    }
+    const instances = new Map<Instance, RunningInstance>();
+    for (const instance of ['memory', 'redis', 'workers2'] as const) {
+      const own = methods.filter((m) => m.instance === instance);
+      if (!own.length) continue;
+      const store = instance === 'memory' ? { type: 'memory' as const } : redisStore!(instance);
+      instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...(instance === 'workers2' && { workers: 2 }) }));
+    }
+    for (const reason of Object.values(skipped)) progress(`skipped: ${reason}\n`);
+
+    const floorParty = (id: string, name: string, origin: string, pid: number) =>
+      newParty({ name, kind: 'floor', id, url: `${origin}/token`, body: formBody('floor-client', 'floor-secret'), pid, stub, expect: { kind: 'passthrough', clientId: 'floor-client' } });
+    const parties: Party[] = [
+      newParty({ name: 'direct (stub)', kind: 'direct', id: 'direct', url: `${stub.origin}/token`, body: formBody('up-direct', 'up-secret-direct'), pid: stub.pid, stub, expect: { kind: 'client_secret_post', clientId: 'up-direct', secret: 'up-secret-direct' } }),
+      floorParty('floor-node', 'floor: node:http passthrough', nodeFloor.origin, nodeFloor.pid),
+      floorParty('floor-hono', 'floor: hono + undici passthrough', honoFloor.origin, honoFloor.pid),
+      ...methods.map((m) => methodParty(m, instances.get(m.instance)!, { http: stub, https })),
+    ];
+
+    // --- warm-up, rounds at saturation, fixed rate --------------------------------------------------------
+    progress(`warm-up: ${settings.warmupSeconds} s per party (${parties.length} parties)\n`);
+    for (const p of parties) await phase(p, 'warm-up', { connections: settings.connections, seconds: settings.warmupSeconds });
+    for (let round = 0; round < settings.rounds; round++) {
+      progress(`round ${round + 1}/${settings.rounds} req/s:`);
+      const shift = round % parties.length;
+      for (const p of [...parties.slice(shift), ...parties.slice(0, shift)]) {
+        const { result, cpu } = await phase(p, `round ${round + 1}`, { connections: settings.connections, seconds: settings.seconds });
+        p.rounds.push(result);
+        p.cpuSeconds += cpu;
+        progress(` ${Math.round(result.reqPerSec)}`);
+      }
+      progress('\n');
+    }
+    const fixedRate = 0.5 * median(parties.find((p) => p.id === 'floor-node')!.rounds.map((r) => r.reqPerSec));
+    progress(`fixed rate ${Math.round(fixedRate)} req/s: p99 ms:`);
+    for (const p of parties) {
+      p.fixedRate = (await phase(p, 'fixed rate', { connections: settings.connections, seconds: settings.seconds, overallRate: Math.round(fixedRate) })).result;
+      p.rssBytes = rssBytes(p.pid);
+      progress(` ${p.fixedRate.p99Ms.toFixed(2)}`);
+    }
+    progress('\n\n');
+
+    // --- report -------------------------------------------------------------------------------------------
+    const table = rows(parties, fixedRate);
+    let previous: Record<string, unknown> = {};
+    try {
+      previous = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
+    } catch {
+      // first run
+    }
+    const memory = previous.memory as { peak?: { rssMiB?: number } } | undefined;
+    const goals = targets(table, { rsaSignsPerSecond, skipped, memoryModeRssMiB: memory?.peak?.rssMiB });
+    const md = markdown(table, rsaSignsPerSecond);
+    out(`authbridge benchmark: node ${facts.node}, ${facts.cores} × ${facts.cpuModel}, ${facts.kernel}, ${facts.totalMemoryMiB} MiB, load average before start ${facts.loadAverageBeforeStart.join(' ')}`);
+    out(`${args.quick ? 'quick; ' : ''}${settings.connections} connections; ${settings.warmupSeconds} s warm-up, ${settings.rounds} interleaved rounds of ${settings.seconds} s at saturation, ${settings.seconds} s at the fixed rate`);
+    out(`RSA-2048 PKCS#1 v1.5 SHA-256 signatures/s on one core: ${Math.round(rsaSignsPerSecond)}\n`);
+    printTable(table, goals, fixedRate, out);
+    for (const reason of Object.values(skipped)) out(`skipped: ${reason}`);
+    out(`\nratios for the README:\n\n${md}\n`);
+    out('Each party is its own process on the same host (the load generator too): only ratios within one run compare.');
+    const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
+    writeResults({ ...result, ...(memory && { memory }) });
+    if (args.json) console.log(JSON.stringify(result, null, 2));
+    exitCode = 0;
   }
-  if (non200Total > 0) console.error(`FAILED: ${non200Total} responses were not 200`);
 } catch (err) {
   console.error(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
 } finally {
-  await Promise.all(pools.map((p) => p.close()));
-  await proxy?.stop();
-  await stub.close();
-  rmSync(keyDir, { recursive: true, force: true });
-  hsm?.remove();
+  await cleanup();
 }
-process.exitCode = exitCode;
+process.exit(exitCode);
 
-function fixed(n: number, digits: number): number {
-  return Math.round(n * 10 ** digits) / 10 ** digits;
-}
-
-function sum(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0);
+function writeResults(value: unknown): void {
+  mkdirSync(join(ROOT, 'bench'), { recursive: true });
+  writeFileSync(resultsFile, `${JSON.stringify(value, null, 2)}\n`);
 }

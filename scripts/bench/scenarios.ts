@@ -1,0 +1,96 @@
+// The scenarios of `npm run bench`: one downstream client per upstream method (`down-<id>` / `down-secret-<id>`),
+// their keys and certificates in a temp dir, the authbridge configs (one process per store kind) and what the
+// stub must receive for each.
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Expectation } from '../bench-support.js';
+
+/** Which authbridge process serves a scenario. */
+export type Instance = 'memory' | 'redis' | 'workers2';
+export interface Method {
+  id: string;
+  label: string;
+  instance: Instance;
+  /** the upstream in the config: bench (plain HTTP stub) or mtls (the TLS stub) */
+  upstream: 'bench' | 'mtls';
+  outbound: Record<string, unknown>;
+  expect: Expectation;
+}
+
+export function secretMethod(id: string, method: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt', instance: Instance, audience: string): Method {
+  const [clientId, secret] = [`up-${id}`, `up-secret-${id}-0123456789abcdefghijklmnopqrstuvwxyz`];
+  const outbound = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: 'HS256' }) };
+  const base = { id, instance, upstream: 'bench' as const, outbound };
+  if (method !== 'client_secret_jwt') return { ...base, label: method, expect: { kind: method, clientId, secret } };
+  return { ...base, label: `${method} HS256`, expect: { kind: 'jwt', clientId, alg: 'HS256', audience, key: createSecretKey(Buffer.from(secret)) } };
+}
+
+export function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA', instance: Instance, audience: string, keyDir: string): Method {
+  const { privateKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const file = join(keyDir, `${id}.pem`);
+  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const clientId = `up-${id}`;
+  const label = `private_key_jwt ${alg}${instance === 'memory' ? '' : ' (Redis jti)'}`;
+  const expect: Expectation = { kind: 'jwt', clientId, alg, audience, key: createPublicKey(privateKey) };
+  return { id, label, instance, upstream: 'bench', outbound: { method: 'private_key_jwt', clientId, alg, key: { file } }, expect };
+}
+
+export interface Certs {
+  /** the TLS stub's certificate (IP SAN 127.0.0.1, self-signed: authbridge's `ca` for the mtls upstream) and key */
+  serverCert: string;
+  serverKey: string;
+  /** authbridge's client certificate (self-signed: the stub's client CA) and key */
+  clientCert: string;
+  clientKey: string;
+  clientCn: string;
+}
+/** Two self-signed P-256 certificates with openssl (node has no X.509 builder). */
+export function makeCerts(dir: string): Certs {
+  const make = (name: string, cn: string, extra: string[]) => {
+    const [cert, key] = [join(dir, `${name}.crt`), join(dir, `${name}.key`)];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert, ...extra],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    return [cert, key] as const;
+  };
+  const [serverCert, serverKey] = make('stub', '127.0.0.1', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  const clientCn = 'authbridge-bench-client';
+  const [clientCert, clientKey] = make('client', clientCn, ['-addext', 'extendedKeyUsage=clientAuth']);
+  return { serverCert, serverKey, clientCert, clientKey, clientCn };
+}
+
+export function tlsMethod(certs: Certs): Method {
+  const clientId = 'up-mtls';
+  const outbound = { method: 'tls_client_auth', clientId, key: { file: certs.clientKey, certificate: certs.clientCert } };
+  return { id: 'mtls', label: 'tls_client_auth (mTLS)', instance: 'memory', upstream: 'mtls', outbound, expect: { kind: 'tls_client_auth', clientId, certificateCn: certs.clientCn } };
+}
+
+export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string } };
+export interface ConfigSettings {
+  port: number;
+  stubOrigin: string;
+  tlsStubOrigin?: string;
+  serverCert?: string;
+  store: { type: 'memory' } | RedisStore;
+  workers?: number;
+}
+/** One authbridge config (JSON, which is YAML) for the methods of one instance. */
+export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
+  const clients = (upstream: string) =>
+    methods.filter((m) => m.upstream === upstream).map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.outbound }));
+  const upstreams: Record<string, unknown> = {};
+  if (clients('bench').length) upstreams.bench = { issuer: s.stubOrigin, tokenEndpoint: `${s.stubOrigin}/token`, clients: clients('bench') };
+  if (clients('mtls').length && s.tlsStubOrigin)
+    upstreams.mtls = { issuer: s.tlsStubOrigin, tokenEndpoint: `${s.tlsStubOrigin}/token`, ca: { file: s.serverCert }, clients: clients('mtls') };
+  const server = { host: '127.0.0.1', port: s.port, metricsPort: 0, ...(s.workers !== undefined && { workers: s.workers }) };
+  return JSON.stringify({ server, store: s.store, upstreams }, null, 2);
+}
