@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { OAuthError, invalidRequest } from '../errors.js';
 
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
@@ -6,14 +7,44 @@ export function isFormContentType(header: string | undefined): boolean {
   return header?.split(';', 1)[0]!.trim().toLowerCase() === FORM_CONTENT_TYPE;
 }
 
+const tooLarge = (maxBytes: number) =>
+  // connection: close: whatever else the caller is still sending is not read (a keep-alive would have to drain it)
+  new OAuthError(413, 'invalid_request', `request body exceeds ${maxBytes} bytes`, { connection: 'close' }, { code: 'ERR_BODY_TOO_LARGE' });
+const clientAborted = (cause?: unknown) =>
+  // the caller went away mid-body: its own doing, not a server fault (no stack, no 5xx)
+  new OAuthError(400, 'invalid_request', 'the request body was not received in full', {}, { cause, code: 'ERR_CLIENT_ABORTED' });
+
 /**
- * Reads a request body of at most `maxBytes`: an oversized Content-Length is refused before reading,
- * a body that grows past the cap (chunked, or a lying header) is cut off as it arrives.
+ * Reads the body of a Node request (the server's own IncomingMessage, no web Request or stream in between) of at
+ * most `maxBytes`: an oversized Content-Length is refused before reading, a body that grows past the cap (chunked,
+ * or a lying header) is cut off as it arrives.
  */
+export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+  if (Number(incoming.headers['content-length'] ?? NaN) > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err?: OAuthError) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) finish(tooLarge(maxBytes)); // the rest flows on unread until the response closes the connection
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) => finish(clientAborted(err));
+    const onClose = () => finish(clientAborted());
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/** The same for a web Request (a request that did not come through a Node server: `app.request()` in tests). */
 export async function readBody(request: Request, maxBytes: number): Promise<string> {
-  const tooLarge = () => new OAuthError(413, 'invalid_request', `request body exceeds ${maxBytes} bytes`, {}, { code: 'ERR_BODY_TOO_LARGE' });
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw tooLarge();
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -23,15 +54,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     try {
       chunk = await reader.read();
     } catch (err) {
-      // the caller went away mid-body: its own doing, not a server fault (no stack, no 5xx)
-      throw new OAuthError(400, 'invalid_request', 'the request body was not received in full', {}, { cause: err, code: 'ERR_CLIENT_ABORTED' });
+      throw clientAborted(err);
     }
     const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -38,7 +39,14 @@ export interface AppVariables extends RequestIdVariables {
   trace?: TraceContext;
 }
 
+/** What @hono/node-server hands the app besides the request: Node's own objects (absent under `app.request()`). */
+export interface NodeBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+}
+
 export interface AppEnv {
+  Bindings: NodeBindings;
   Variables: AppVariables;
 }
 

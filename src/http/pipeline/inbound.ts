@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials } from '../../downstream/client-auth.js';
-import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody } from '../../downstream/form.js';
+import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../downstream/form.js';
 import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
 import { exchangeOf } from './exchange.js';
@@ -23,7 +23,10 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): Middlewa
     const name = c.req.param('upstream')!;
     if (!runtime().upstreams.has(name)) throw unknownUpstream();
     if (!isFormContentType(c.req.header('content-type'))) throw invalidRequest(`content type must be ${FORM_CONTENT_TYPE}`, 'ERR_CONTENT_TYPE');
-    const text = await readBody(c.req.raw, runtime().config.server.maxBodyBytes);
+    const { maxBodyBytes } = runtime().config.server;
+    // straight from Node's request when there is one: a web Request and its stream cost more than the exchange itself
+    const incoming = c.env?.incoming;
+    const text = await (incoming ? readIncomingBody(incoming, maxBodyBytes) : readBody(c.req.raw, maxBodyBytes));
     const rt = runtime();
     const upstream = rt.upstreams.get(name);
     if (!upstream) throw unknownUpstream();

@@ -20,11 +20,10 @@ export interface ThrottleHandle {
 export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime, presented: PresentedCredentials): Promise<ThrottleHandle | undefined> {
   const throttle = rt.throttle;
   if (!throttle) return undefined;
-  const socket = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
   const subject: ThrottleSubject = {
     upstream: upstream.name,
     clientId: upstream.clients.has(presented.clientId) ? presented.clientId : undefined,
-    address: callerAddress(socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops),
+    address: callerAddress(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
   if (!ticket) return undefined; // store down, onStoreFailure: open

@@ -1,5 +1,7 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody } from '../../../src/downstream/form.js';
+import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody, readIncomingBody } from '../../../src/downstream/form.js';
 import { OAuthError } from '../../../src/errors.js';
 import { thrown } from '../../support/thrown.js';
 
@@ -196,5 +198,60 @@ describe('readBody', () => {
 
   it('reads an empty body as the empty string', async () => {
     expect(await readBody(new Request('http://x', { method: 'POST' }), 10)).toBe('');
+  });
+});
+
+describe('readIncomingBody (a real node:http server: the request as the proxy reads it)', () => {
+  /** Serves one POST per call: the handler's outcome (the body, or the error's status and code) as JSON. */
+  async function withServer(maxBytes: number, run: (port: number, outcomes: unknown[]) => Promise<void>) {
+    const outcomes: unknown[] = [];
+    const server = createServer((req, res) => {
+      readIncomingBody(req, maxBytes).then(
+        (text) => outcomes.push({ text }),
+        (err: OAuthError) => outcomes.push({ status: err.status, code: err.code, headers: err.headers }),
+      ).finally(() => res.writeHead(200, { connection: 'close' }).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await run((server.address() as AddressInfo).port, outcomes);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+  const send = (port: number, chunks: string[], headers: Record<string, string> = {}) =>
+    new Promise<void>((resolve) => {
+      const req = request({ port, host: '127.0.0.1', method: 'POST', headers }, (res) => res.resume().on('end', resolve));
+      req.on('error', () => resolve());
+      for (const chunk of chunks) req.write(chunk);
+      req.end();
+    });
+
+  it('reads a body in one or several chunks, up to exactly the cap', async () => {
+    await withServer(64, async (port, outcomes) => {
+      await send(port, ['grant_type=x&scope=%C3%A9']);
+      await send(port, ['a'.repeat(30), 'b'.repeat(34)]);
+      expect(outcomes).toEqual([{ text: 'grant_type=x&scope=%C3%A9' }, { text: `${'a'.repeat(30)}${'b'.repeat(34)}` }]);
+    });
+  });
+
+  it('refuses a declared length over the cap, and a chunked body growing past it, with 413 and connection: close', async () => {
+    await withServer(64, async (port, outcomes) => {
+      await send(port, ['a'.repeat(100)], { 'content-length': '100' });
+      await send(port, ['a'.repeat(40), 'a'.repeat(40)]);
+      const tooLarge = { status: 413, code: 'ERR_BODY_TOO_LARGE', headers: { connection: 'close' } };
+      expect(outcomes).toEqual([tooLarge, tooLarge]);
+    });
+  });
+
+  it('answers a caller that hangs up mid-body with ERR_CLIENT_ABORTED', async () => {
+    await withServer(1024, async (port, outcomes) => {
+      await new Promise<void>((resolve) => {
+        const req = request({ port, host: '127.0.0.1', method: 'POST', headers: { 'content-length': '100' } });
+        req.on('error', () => undefined);
+        req.write('grant_type=cli', () => setTimeout(() => (req.destroy(), resolve()), 50));
+      });
+      await expect.poll(() => outcomes).toEqual([{ status: 400, code: 'ERR_CLIENT_ABORTED', headers: {} }]);
+    });
   });
 });
