@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT, type JWTHeaderParameters } from 'jose';
+import type { JWTHeaderParameters } from 'jose';
 import type { AssertionSettings } from '../config/outbound-settings.js';
 import { OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
-import { isSigner, signCompactJws, type AssertionKey } from '../keys/signer.js';
+import { signCompactJws, type JwsSigner } from '../keys/signer.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
@@ -74,26 +74,13 @@ export function assertionHeader(settings: AssertionSettings, key?: Pick<SigningK
  * minus clockSkewSeconds, exp = iat + ttl, and a jti that the store has recorded before the assertion leaves (a
  * collision mints another). A store failure propagates: no assertion leaves without its jti record.
  */
-export async function mintAssertion(spec: AssertionSpec, key: AssertionKey, header: JWTHeaderParameters, context: OutboundContext): Promise<string> {
+export async function mintAssertion(spec: AssertionSpec, signer: JwsSigner, header: JWTHeaderParameters | string, context: OutboundContext): Promise<string> {
   const { settings } = spec;
   const iat = Math.floor((spec.clock?.now() ?? Date.now()) / 1000) - settings.clockSkewSeconds;
   const jti = await claimNewJti(spec, context.requestId, Date.now());
   context.onAssertion?.(settings.alg);
-  if (isSigner(key)) {
-    const aud = resolveAudience(settings.audience, spec.issuer, context);
-    const claims = { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds };
-    return signCompactJws(key, header, claims);
-  }
-  return new SignJWT({})
-    .setProtectedHeader(header)
-    .setIssuer(spec.clientId)
-    .setSubject(spec.clientId)
-    .setAudience(resolveAudience(settings.audience, spec.issuer, context))
-    .setJti(jti)
-    .setIssuedAt(iat)
-    .setNotBefore(iat)
-    .setExpirationTime(iat + settings.ttlSeconds)
-    .sign(key);
+  const aud = resolveAudience(settings.audience, spec.issuer, context);
+  return signCompactJws(signer, header, { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds });
 }
 
 async function claimNewJti(spec: AssertionSpec, requestId: string, now: number): Promise<string> {

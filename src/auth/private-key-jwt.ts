@@ -1,5 +1,5 @@
-import type { JWTHeaderParameters } from 'jose';
-import { assertionKeyOf, type SigningKey, type SigningKeyProvider } from '../keys/signing-key.js';
+import type { SigningKey, SigningKeyProvider } from '../keys/signing-key.js';
+import { encodeHeader } from '../keys/signer.js';
 import { assertionHeader, mintAssertion, setAssertion, type AssertionSpec } from './assertion.js';
 import type { OutboundAuth } from './types.js';
 
@@ -7,15 +7,15 @@ export type { SigningKeyProvider } from '../keys/signing-key.js';
 
 /** RFC 7523 / OIDC Core §9: an assertion signed with authbridge's private key, published in its JWKS. */
 export function privateKeyJwt(spec: AssertionSpec, signingKey: SigningKeyProvider): OutboundAuth {
-  // the header depends only on the key: built once per key (a managed key changes on rotation)
-  let headerOf: { key: SigningKey; header: JWTHeaderParameters } | undefined;
+  // the header depends only on the key: built and encoded once per key (a managed key changes on rotation)
+  let headerOf: { key: SigningKey; header: string } | undefined;
   return {
     method: 'private_key_jwt',
     clientId: spec.clientId,
     async apply({ body }, context) {
       const key = signingKey();
-      if (headerOf?.key !== key) headerOf = { key, header: assertionHeader({ ...spec.settings, alg: key.alg }, key) };
-      setAssertion(body, spec.clientId, await mintAssertion(spec, assertionKeyOf(key), headerOf.header, context));
+      if (headerOf?.key !== key) headerOf = { key, header: encodeHeader(assertionHeader({ ...spec.settings, alg: key.alg }, key)) };
+      setAssertion(body, spec.clientId, await mintAssertion(spec, key.signer, headerOf.header, context));
     },
   };
 }

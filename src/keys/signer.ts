@@ -1,33 +1,36 @@
 import type { JWK, JWTHeaderParameters } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import type { CryptoKey, KeyCertificate } from './signing-key.js';
+import type { HmacAlg } from '../config/hmac.js';
+import type { KeyCertificate } from './signing-key.js';
 
-/**
- * What assertion building needs from key material, wherever it lives (a key file, a managed key, a PKCS#11 token,
- * a cloud KMS): the JWS signature of some bytes, and the public key it is checked with. The JWKS and the kid come
- * from `publicJwk`; the request path does not care which kind of signer it has.
- */
-export interface Signer {
-  readonly alg: SigningAlg;
-  /** public members only, with kid/alg/use: what the JWKS publishes */
-  readonly publicJwk: Readonly<JWK>;
-  readonly certificate?: KeyCertificate;
+/** What a compact JWS needs: the signature of some bytes for one alg, wherever the key lives. */
+export interface JwsSigner {
+  readonly alg: SigningAlg | HmacAlg;
   /** the JWS signature of `data` for `alg` (ECDSA: raw r||s, not DER) */
   sign(data: Uint8Array): Promise<Uint8Array>;
 }
 
-/** A Signer or a WebCrypto key (which jose signs with directly: the file and managed keys' fast path). */
-export type AssertionKey = CryptoKey | Signer;
+/**
+ * What assertion building needs from key material held outside the process (a PKCS#11 token, a cloud KMS): the
+ * signature, and the public key it is checked with. The JWKS and the kid come from `publicJwk`.
+ */
+export interface Signer extends JwsSigner {
+  readonly alg: SigningAlg;
+  /** public members only, with kid/alg/use: what the JWKS publishes */
+  readonly publicJwk: Readonly<JWK>;
+  readonly certificate?: KeyCertificate;
+}
 
-export const isSigner = (key: AssertionKey): key is Signer => typeof (key as Signer).sign === 'function';
+const b64url = (data: Uint8Array | string) =>
+  (typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength)).toString('base64url');
 
-const encoder = new TextEncoder();
-const b64url = (bytes: Uint8Array | string) => Buffer.from(typeof bytes === 'string' ? encoder.encode(bytes) : bytes).toString('base64url');
+/** base64url(JSON) of a protected header: an assertion's header is fixed per key, so its callers encode it once. */
+export const encodeHeader = (header: JWTHeaderParameters): string => b64url(JSON.stringify(header));
 
-/** A compact JWS made with a Signer: base64url(header).base64url(payload).base64url(signature). */
-export async function signCompactJws(signer: Signer, header: JWTHeaderParameters, payload: Record<string, unknown>): Promise<string> {
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const signature = await signer.sign(encoder.encode(input));
+/** A compact JWS (RFC 7515 §7.1): base64url(header).base64url(payload).base64url(signature). */
+export async function signCompactJws(signer: JwsSigner, header: JWTHeaderParameters | string, payload: Record<string, unknown>): Promise<string> {
+  const input = `${typeof header === 'string' ? header : encodeHeader(header)}.${b64url(JSON.stringify(payload))}`;
+  const signature = await signer.sign(Buffer.from(input, 'latin1')); // base64url and dots: ASCII
   return `${input}.${b64url(signature)}`;
 }
 

@@ -1,10 +1,11 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
 import { certificateMatchesKey } from './certificate.js';
 import { KeyLoadError } from './key-load-error.js';
-import type { Signer } from './signer.js';
+import { nodeSigner } from './node-signer.js';
+import type { JwsSigner } from './signer.js';
 
 export type CryptoKey = webcrypto.CryptoKey;
 
@@ -30,13 +31,8 @@ export type SigningKeyProvider = () => SigningKey;
 export interface SigningKey {
   readonly kid: string;
   readonly alg: SigningAlg;
-  /**
-   * a non-extractable WebCrypto key bound to `alg`: jose signs with it as is (a KeyObject would be converted on
-   * every signature). Key files and managed keys; absent for a key held elsewhere (PKCS#11), which has `signer`.
-   */
-  readonly privateKey?: CryptoKey;
-  /** a key held outside the process (a PKCS#11 token): signs through it (`src/keys/signer.ts`) */
-  readonly signer?: Signer;
+  /** signs assertions: node's crypto.sign for key files and managed keys (node-signer.ts), the token for PKCS#11 */
+  readonly signer: JwsSigner;
   /** public members only, with kid/alg/use (and x5c, x5t#S256 when there is a certificate): what the JWKS publishes */
   readonly publicJwk: Readonly<JWK>;
   /** the key's X.509 certificate, when it has one (a key file's `certificate`, a managed key's self-signed one) */
@@ -44,13 +40,6 @@ export interface SigningKey {
 }
 
 export { KeyLoadError };
-
-/** What a key signs assertions with: its WebCrypto key (jose's fast path), or its Signer. */
-export function assertionKeyOf(key: SigningKey): CryptoKey | Signer {
-  const signing = key.privateKey ?? key.signer;
-  if (!signing) throw new Error(`key ${key.kid} has neither a private key nor a signer`);
-  return signing;
-}
 
 const MIN_RSA_BITS = 2048;
 
@@ -82,8 +71,7 @@ export async function importSigningKey(text: string, alg: SigningAlg, source = '
   checkKeyFitsAlg(privateKey, alg, source);
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
-  const signing = (await importJWK(privateKey.export({ format: 'jwk' }) as JWK, alg, { extractable: false })) as CryptoKey;
-  const key: SigningKey = Object.freeze({ kid, alg, privateKey: signing, publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
+  const key: SigningKey = Object.freeze({ kid, alg, signer: nodeSigner(privateKey, alg), publicJwk: Object.freeze({ ...jwk, kid, alg, use: 'sig' }) });
   return certificate ? withCertificate(key, certificate, source) : key;
 }
 

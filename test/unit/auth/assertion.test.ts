@@ -4,11 +4,12 @@ import { mintAssertion, newJti, type AssertionSpec } from '../../../src/auth/ass
 import type { OutboundContext } from '../../../src/auth/types.js';
 import type { AssertionSettings } from '../../../src/config/outbound-settings.js';
 import { OAuthError } from '../../../src/errors.js';
+import { hmacSigner } from '../../../src/keys/node-signer.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { JtiRecord, Store } from '../../../src/store/types.js';
 
 const SECRET = Buffer.from('k'.repeat(32), 'utf8');
-const KEY = await crypto.subtle.importKey('raw', SECRET, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+const KEY = hmacSigner(SECRET, 'HS256');
 const CONTEXT: OutboundContext = { tokenEndpoint: 'https://idp.example.com/token', endpoint: 'https://idp.example.com/token', presentedSecret: 'unused', requestId: 'req-42' };
 const SETTINGS: AssertionSettings = {
   alg: 'HS256',
@@ -43,7 +44,7 @@ class CollidingStore extends MemoryStore {
 }
 
 async function jtiOf(assertion: string): Promise<string> {
-  return (await jwtVerify(assertion, KEY, { algorithms: ['HS256'] })).payload.jti!;
+  return (await jwtVerify(assertion, SECRET, { algorithms: ['HS256'] })).payload.jti!;
 }
 
 describe('mintAssertion: jti collisions', () => {
