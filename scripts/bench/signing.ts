@@ -1,8 +1,9 @@
 // `npm run bench -- --signing` (or `npx tsx scripts/bench/signing.ts`): what one client assertion's signature
 // costs, per alg, with jose (SignJWT on a WebCrypto key, the libuv pool doing the math) against a compact JWS
 // built with node's crypto.sign on the same key, synchronously on the calling thread and asynchronously on the
-// pool. It decides how src/keys/node-signer.ts signs: the figures are ratios from one run, not absolutes.
+// pool. It decided how src/keys/node-signer.ts signs: the figures are ratios from one run, not absolutes.
 import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { importJWK, SignJWT, type JWK } from 'jose';
 
 type Alg = 'ES256' | 'EdDSA' | 'PS256' | 'RS256';
@@ -21,10 +22,19 @@ function keyFor(alg: Alg): KeyObject {
 
 const claims = () => ({ iss: 'client', sub: 'client', aud: 'https://idp.example.com/oauth2/token', jti: 'x'.repeat(22), iat: 1, nbf: 1, exp: 61 });
 
-/** Runs `one` until `seconds` are up, `inFlight` at a time; answers signatures per second and main-thread CPU µs per signature. */
-async function measure(one: () => Promise<unknown> | unknown, seconds: number, inFlight: number): Promise<{ perSecond: number; cpuUs: number }> {
+interface Figures {
+  perSecond: number;
+  /** process CPU (event loop and thread pool) per signature */
+  cpuUs: number;
+  /** event-loop busy time per signature: what other requests wait for */
+  loopUs: number;
+}
+
+/** Runs `one` until `seconds` are up, `inFlight` at a time. */
+async function measure(one: () => Promise<unknown> | unknown, seconds: number, inFlight: number): Promise<Figures> {
   let done = 0;
   const cpu = process.cpuUsage();
+  const loop = performance.eventLoopUtilization();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -37,11 +47,12 @@ async function measure(one: () => Promise<unknown> | unknown, seconds: number, i
   );
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return { perSecond: done / elapsed, cpuUs: (used.user + used.system) / done };
+  const busy = performance.eventLoopUtilization(loop).active * 1000; // ms → µs
+  return { perSecond: done / elapsed, cpuUs: (used.user + used.system) / done, loopUs: busy / done };
 }
 
-export async function signingBench(seconds = 1): Promise<Record<Alg, Record<string, { perSecond: number; cpuUs: number }>>> {
-  const out = {} as Record<Alg, Record<string, { perSecond: number; cpuUs: number }>>;
+export async function signingBench(seconds = 1): Promise<Record<Alg, Record<string, Figures>>> {
+  const out = {} as Record<Alg, Record<string, Figures>>;
   for (const alg of ['ES256', 'EdDSA', 'PS256', 'RS256'] as const) {
     const key = keyFor(alg);
     const cryptoKey = await importJWK(key.export({ format: 'jwk' }) as JWK, alg);
@@ -72,5 +83,5 @@ export async function signingBench(seconds = 1): Promise<Record<Alg, Record<stri
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await signingBench(Number(process.argv[2] ?? 1));
   for (const [alg, rows] of Object.entries(result))
-    for (const [how, r] of Object.entries(rows)) console.log(`${alg.padEnd(6)} ${how.padEnd(34)} ${Math.round(r.perSecond).toString().padStart(7)}/s  ${Math.round(r.cpuUs).toString().padStart(5)} µs main-thread+pool CPU per signature`);
+    for (const [how, r] of Object.entries(rows)) console.log(`${alg.padEnd(6)} ${how.padEnd(34)} ${Math.round(r.perSecond).toString().padStart(7)}/s  CPU ${Math.round(r.cpuUs).toString().padStart(4)} µs  event loop ${Math.round(r.loopUs).toString().padStart(4)} µs per signature`);
 }
