@@ -4,7 +4,7 @@ import type { AssertionSettings } from '../config/outbound-settings.js';
 import { OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { signCompactJws, type JwsSigner } from '../keys/signer.js';
-import { StoreUnavailableError, type Store } from '../store/types.js';
+import { StoreUnavailableError, type JtiRecord, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -71,33 +71,39 @@ export function assertionHeader(settings: AssertionSettings, key?: Pick<SigningK
 
 /**
  * Signs a fresh RFC 7523 client assertion: iss = sub = client_id, aud a single string, iat = nbf = the IdP's now
- * minus clockSkewSeconds, exp = iat + ttl, and a jti that the store has recorded before the assertion leaves (a
- * collision mints another). A store failure propagates: no assertion leaves without its jti record.
+ * minus clockSkewSeconds, exp = iat + ttl, and a jti that the store has recorded before the assertion leaves. The
+ * store's round trip and the signature run at once; the assertion is handed out only once its record is written (a
+ * collision discards it and mints another). A store failure propagates: no assertion leaves without its jti record.
  */
 export async function mintAssertion(spec: AssertionSpec, signer: JwsSigner, header: JWTHeaderParameters | string, context: OutboundContext): Promise<string> {
   const { settings } = spec;
   const iat = Math.floor((spec.clock?.now() ?? Date.now()) / 1000) - settings.clockSkewSeconds;
-  const jti = await claimNewJti(spec, context.requestId, Date.now());
-  context.onAssertion?.(settings.alg);
   const aud = resolveAudience(settings.audience, spec.issuer, context);
-  return signCompactJws(signer, header, { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds });
-}
-
-async function claimNewJti(spec: AssertionSpec, requestId: string, now: number): Promise<string> {
+  const now = Date.now();
   // kept until the assertion has expired by our clock too (the IdP's may be ahead by the learned offset)
-  const expiresAt = now + (spec.settings.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000;
+  const record = { upstream: spec.upstream, clientId: spec.clientId, requestId: context.requestId, issuedAt: now, expiresAt: now + (settings.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000 };
   for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
     const jti = newJti();
-    try {
-      if (await spec.store.claimJti(jti, { upstream: spec.upstream, clientId: spec.clientId, requestId, issuedAt: now, expiresAt })) return jti;
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      const refusal = storeFailureRefusal(err, spec.storeFailure, 'the assertion store is unavailable');
-      if (!refusal) return jti; // 128 random bits: unique in practice, but this one is not on record
-      throw refusal;
+    const claims = { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds };
+    const [recorded, assertion] = await Promise.all([recordJti(spec, jti, record), signCompactJws(signer, header, claims)]);
+    if (recorded) {
+      context.onAssertion?.(settings.alg);
+      return assertion;
     }
   }
   throw new OAuthError(500, 'server_error', 'could not allocate a unique assertion id', {}, { code: 'ERR_JTI_EXHAUSTED' });
+}
+
+/** true once the jti is on record (or the store is down and the policy is open), false if it was taken. */
+async function recordJti(spec: AssertionSpec, jti: string, record: JtiRecord): Promise<boolean> {
+  try {
+    return await spec.store.claimJti(jti, record);
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    const refusal = storeFailureRefusal(err, spec.storeFailure, 'the assertion store is unavailable');
+    if (refusal) throw refusal;
+    return true; // 128 random bits: unique in practice, but this one is not on record
+  }
 }
 
 /**

@@ -112,3 +112,26 @@ describe('newJti', () => {
     expect(new Set(jtis).size).toBe(1000);
   });
 });
+
+describe('mintAssertion: the jti record and the signature at once', () => {
+  it('signs while the store records the jti, and hands the assertion out only once the record is written', async () => {
+    const events: string[] = [];
+    let written!: () => void;
+    const store = new (class extends MemoryStore {
+      override async claimJti(jti: string, record: JtiRecord): Promise<boolean> {
+        events.push('record sent');
+        await new Promise<void>((resolve) => (written = resolve));
+        events.push('record written');
+        return super.claimJti(jti, record);
+      }
+    })();
+    const signer = { alg: 'HS256' as const, sign: async (data: Uint8Array) => (events.push('signed'), KEY.sign(data)) };
+    const minted = mintAssertion(specWith(store), signer, HEADER, CONTEXT).then((a) => (events.push('handed out'), a));
+    await expect.poll(() => events).toEqual(['record sent', 'signed']); // the signature did not wait for the store
+    written();
+    const jti = await jtiOf(await minted);
+    expect(events).toEqual(['record sent', 'signed', 'record written', 'handed out']);
+    expect(await store.getJti(jti)).toBeDefined();
+    await store.close();
+  });
+});
