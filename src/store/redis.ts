@@ -190,6 +190,8 @@ function createClient(config: RedisStoreConfig): Client {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: config.commandTimeoutMs,
+    // the commands of concurrent requests (throttle reads, jti records) leave in one write per tick
+    enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
     // keep reconnecting in the background; requests fail fast (no offline queue) until it is back
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
@@ -198,7 +200,7 @@ function createClient(config: RedisStoreConfig): Client {
     ...(config.tls ? { tls: {} } : {}),
   };
   if (config.cluster) {
-    const options: ClusterOptions = { lazyConnect: true, enableOfflineQueue: false, redisOptions: common, clusterRetryStrategy: common.retryStrategy };
+    const options: ClusterOptions = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: common, clusterRetryStrategy: common.retryStrategy };
     return new Cluster(config.cluster, options);
   }
   if (config.sentinels)
