@@ -26,7 +26,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--w
   --json          print only the result JSON (it is also written to bench/results.json)
   --no-build      use dist/ as it is (otherwise rebuilt when src/ is newer)
   --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC before/after
-  --soak-seconds  length of that soak (default 300)`;
+  --soak-seconds  length of that soak (default 300); with --memory, --seconds sets the peak's length (default 60)`;
 
 const { values: args } = parseArgs({
   options: {
@@ -75,9 +75,12 @@ const facts = {
   loadAverageBeforeStart: loadavg().map((l) => Math.round(l * 100) / 100),
 };
 
+const began = performance.now();
+const elapsed = () => `${((performance.now() - began) / 1000).toFixed(1)} s`;
 let exitCode = 1;
 try {
   if (!args['no-build']) buildIfStale(progress);
+  progress(`dist/ ready at ${elapsed()}\n`);
   const dir = tempDir('authbridge-bench-');
   const stub = await startStub(['http']);
   const audience = `${stub.origin}/token`;
@@ -87,7 +90,7 @@ try {
     const methods = [secretMethod('basic', 'client_secret_basic', 'memory', audience), privateKeyMethod('es256', 'ES256', 'memory', audience, dir)];
     const running = await startInstance(dir, 'memory', methods, { stubOrigin: stub.origin, store: { type: 'memory' } }, ['--expose-gc', '--require', join(ROOT, 'scripts', 'bench', 'gc-probe.cjs')]);
     const parties = methods.map((m) => methodParty(m, running, { http: stub }));
-    const memory = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: 60, soakSeconds, progress, log: out });
+    const memory = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: args.seconds === undefined ? 60 : settings.seconds, soakSeconds, progress, log: out });
     const previous = (() => {
       try {
         return JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
@@ -129,8 +132,12 @@ try {
 
     // --- the processes ------------------------------------------------------------------------------------
     progress('starting: token stubs, floors, RSA limit, redis-server, authbridge\n');
-    const https = certs && methods.some((m) => m.upstream === 'mtls') ? await startStub(['https', certs.serverCert, certs.serverKey, certs.clientCert]) : undefined;
-    const [nodeFloor, honoFloor, rsaSignsPerSecond] = [await startFloor('floor-node.ts', stub), await startFloor('floor-hono.ts', stub), await rsaLimit()];
+    const rsaSignsPerSecond = await rsaLimit(); // alone, before anything else runs
+    const [https, nodeFloor, honoFloor] = await Promise.all([
+      certs && methods.some((m) => m.upstream === 'mtls') ? startStub(['https', certs.serverCert, certs.serverKey, certs.clientCert]) : undefined,
+      startFloor('floor-node.ts', stub),
+      startFloor('floor-hono.ts', stub),
+    ]);
     const base = { stubOrigin: stub.origin, tlsStubOrigin: https?.origin, serverCert: certs?.serverCert };
     let redisStore: ((instance: Instance) => RedisStore) | undefined;
     if (methods.some((m) => m.instance !== 'memory')) {
@@ -149,12 +156,14 @@ try {
       }
     }
     const instances = new Map<Instance, RunningInstance>();
-    for (const instance of ['memory', 'redis', 'workers2'] as const) {
+    const starting = (['memory', 'redis', 'workers2'] as const).map(async (instance) => {
       const own = methods.filter((m) => m.instance === instance);
-      if (!own.length) continue;
+      if (!own.length) return;
       const store = instance === 'memory' ? { type: 'memory' as const } : redisStore!(instance);
       instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...(instance === 'workers2' && { workers: 2 }) }));
-    }
+    });
+    await Promise.all(starting);
+    progress(`started in ${elapsed()}\n`);
     for (const reason of Object.values(skipped)) progress(`skipped: ${reason}\n`);
 
     const floorParty = (id: string, name: string, origin: string, pid: number) =>
@@ -206,7 +215,7 @@ try {
     printTable(table, goals, fixedRate, out);
     for (const reason of Object.values(skipped)) out(`skipped: ${reason}`);
     out(`\nratios for the README:\n\n${md}\n`);
-    out('Each party is its own process on the same host (the load generator too): only ratios within one run compare.');
+    out(`Each party is its own process on the same host (the load generator too): only ratios within one run compare. Wall time ${elapsed()}.`);
     const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
     writeResults({ ...result, ...(memory && { memory }) });
     if (args.json) console.log(JSON.stringify(result, null, 2));

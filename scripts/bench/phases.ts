@@ -4,7 +4,7 @@
 // right client authentication. Any failure throws (the run aborts with exit 1).
 import { checkSamples, FORM_HEADERS, type Expectation, type StubStats } from '../bench-support.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
-import { cpuSeconds, firstMessage, spawnTs } from './processes.js';
+import { cpuSeconds, firstMessage, logTail, spawnTs } from './processes.js';
 
 export interface StubHandle {
   origin: string;
@@ -28,6 +28,8 @@ export interface Party {
   cpuSeconds: number;
   fixedRate?: LoadResult;
   rssBytes?: number;
+  /** authbridge's log file: its tail goes into a failure's message */
+  logFile?: string;
 }
 
 export async function stubStats(stub: StubHandle): Promise<StubStats> {
@@ -46,6 +48,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return message.result;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Resets the stub once nothing reaches it any more: a server still working off the last phase's backlog (a busy
+ * machine, a slow scenario) would otherwise count its requests into this phase.
+ */
+async function quiet(stub: StubHandle): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    await resetStub(stub);
+    await sleep(100);
+    if ((await stubStats(stub)).count === 0) return;
+  }
+  throw new Error(`the stub ${stub.origin} still receives requests 10 s after the last phase`);
+}
+/** The stub's stats once its count has not moved for 100 ms (requests in flight at the end have landed). */
+async function settled(stub: StubHandle): Promise<StubStats> {
+  let stats = await stubStats(stub);
+  for (let i = 0; i < 50; i++) {
+    await sleep(100);
+    const next = await stubStats(stub);
+    if (next.count === stats.count) return next;
+    stats = next;
+  }
+  return stats;
+}
+
 export interface PhaseSettings {
   connections: number;
   seconds: number;
@@ -54,17 +81,25 @@ export interface PhaseSettings {
 
 /** One checked phase against one party; returns the load result and the CPU seconds its server spent. */
 export async function phase(party: Party, label: string, s: PhaseSettings): Promise<{ result: LoadResult; cpu: number }> {
-  await new Promise((resolve) => setTimeout(resolve, 50)); // let the last phase's sockets wind down
-  await resetStub(party.stub);
+  try {
+    return await checkedPhase(party, label, s);
+  } catch (err) {
+    const tail = party.logFile ? logTail(party.logFile) : '';
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${tail ? `\nlast lines of authbridge's log:\n${tail}` : ''}`);
+  }
+}
+
+async function checkedPhase(party: Party, label: string, s: PhaseSettings): Promise<{ result: LoadResult; cpu: number }> {
+  await quiet(party.stub);
   const cpu0 = cpuSeconds(party.pid);
   const result = await runLoad({ url: party.url, body: party.body, headers: FORM_HEADERS, connections: s.connections, seconds: s.seconds, overallRate: s.overallRate });
   const cpu = cpuSeconds(party.pid) - cpu0;
   const where = `"${party.name}" (${label})`;
   if (result.errors > 0 || result.timeouts > 0) throw new Error(`${where}: ${result.errors} errors, ${result.timeouts} timeouts`);
   if (result.non2xx > 0) throw new Error(`${where}: ${result.non2xx} non-2xx responses: ${JSON.stringify(result.statusCodes)}`);
-  if (result.responses === 0) throw new Error(`${where}: no response at all`);
+  if (result.responses === 0 && label !== 'warm-up') throw new Error(`${where}: no response at all in ${s.seconds} s (${result.errors} errors, ${result.timeouts} timeouts)`);
   if (result.firstBody !== undefined && !result.firstBody.includes('"access_token":"x"')) throw new Error(`${where}: unexpected body ${result.firstBody.slice(0, 200)}`);
-  const stats = await stubStats(party.stub);
+  const stats = await settled(party.stub);
   // every 2xx is one upstream call; requests still in flight when the phase ended may have reached the stub too
   if (stats.count < result.responses || stats.count > result.responses + s.connections)
     throw new Error(`${where}: ${result.responses} responses, but the stub saw ${stats.count} requests`);

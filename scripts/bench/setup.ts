@@ -98,5 +98,6 @@ export function methodParty(m: Method, running: RunningInstance, stubs: { http: 
     pid: running.child.pid!,
     stub: m.upstream === 'mtls' ? stubs.https! : stubs.http,
     expect: m.expect,
+    logFile: running.logFile,
   });
 }
