@@ -3,13 +3,14 @@
 // hono + undici), and authbridge started the production way (node dist/main.js start) per store kind. Warm-up,
 // then interleaved rounds at saturation (median req/s), then one phase per party at a fixed 50 % of the node:http
 // floor's peak for p50/p99. Ratios within one run are the result; the issue's targets are reported, not enforced.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formBody, median } from './bench-support.js';
 import { phase, type Party } from './bench/phases.js';
-import { buildIfStale, cleanup, rssBytes, ROOT, tempDir } from './bench/processes.js';
+import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
 import { markdown, printTable, rows, targets } from './bench/report.js';
 import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
 import { methodParty, newParty, pkcs11Method, rsaLimit, startFloor, startInstance, startRedis, startStub, workersUnsupported, type RunningInstance } from './bench/setup.js';
@@ -17,6 +18,7 @@ import { memoryMode } from './bench/memory.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
+       npm run bench -- --signing   (scripts/bench/signing.ts: one assertion's signature per alg, jose vs node:crypto)
   --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
   --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
@@ -40,12 +42,18 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     memory: { type: 'boolean', default: false },
     'soak-seconds': { type: 'string', default: '300' },
+    signing: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
   console.log(USAGE);
   process.exit(0);
+}
+if (args.signing) {
+  // the signature micro-benchmark (scripts/bench/signing.ts), in one process of its own
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'signing.ts')], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
 }
 function positive(name: string, value: string | undefined, fallback: number, max: number): number {
   const n = value === undefined ? fallback : Number(value);
@@ -222,7 +230,7 @@ try {
     exitCode = 0;
   }
 } catch (err) {
-  console.error(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
+  if (!stopping()) console.error(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
 } finally {
   await cleanup();
 }

@@ -164,11 +164,13 @@ export async function cleanup(): Promise<void> {
   dirs.clear();
 }
 
-let stopping = false;
+let signalled = false;
+/** true once SIGINT/SIGTERM arrived: the failures that follow are the children going, not worth a message */
+export const stopping = (): boolean => signalled;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
+    if (signalled) return;
+    signalled = true;
     process.stderr.write(`\nbench: ${signal}, stopping the children\n`);
     void cleanup().finally(() => process.exit(130));
   });
