@@ -4,7 +4,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
-import { countingLimiter, windowCounters, type WindowCounter } from './window-counter.js';
+import { countingLimiter, NONE, windowCounters, type WindowCounter } from './window-counter.js';
 
 /**
  * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same
@@ -124,12 +124,19 @@ export class RedisStore implements Store {
 
   /**
    * Throttling counters: rate-limiter-flexible's atomic INCR + expiry script. Not hash-tagged (each command
-   * touches one key), so a Cluster spreads them; refused at once while Redis is not connected.
+   * touches one key), so a Cluster spreads them; refused at once while Redis is not connected. Every request reads
+   * three of them: a plain GET and PTTL each (auto-pipelined with every other request's commands) instead of the
+   * limiter's MULTI transaction, which cost a socket write per read. Not atomic: a key expiring between the two
+   * reads has its count with no time left (retry after 1 s), harmless for a throttle.
    */
   readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters(
     (id, seconds) =>
       new RateLimiterRedis({ ...countingLimiter(`${this.#prefix.slice(1, -2)}:throttle:${id}`, seconds), storeClient: this.#client, rejectIfRedisNotReady: true }),
     () => ({ endpoint: this.endpoint, code: this.#connectionCode }),
+    async (storeKey) => {
+      const [points, ttl] = await Promise.all([this.#client.get(storeKey), this.#client.pttl(storeKey)]);
+      return points === null ? NONE : { count: Number(points), msLeft: Math.max(0, ttl) };
+    },
   );
 
   async ping(): Promise<void> {
