@@ -24,6 +24,8 @@ export interface Sample {
   body: string;
   /** the CN of the client certificate the TLS stub saw, if any */
   peerCn?: string;
+  /** when the stub received it (ms since the epoch): assertions are checked as of then, not after a long phase */
+  at?: number;
 }
 
 /** The stub's answer to GET /__stats. */
@@ -42,7 +44,7 @@ export async function checkSamples(scenario: string, samples: readonly Sample[],
   const fail = (why: string): never => {
     throw new Error(`upstream stub, scenario "${scenario}": ${why}`);
   };
-  for (const { headers, body, peerCn } of samples) {
+  for (const { headers, body, peerCn, at } of samples) {
     const form = new URLSearchParams(body);
     if (form.get('grant_type') !== 'client_credentials' || form.get('scope') !== 'api') fail(`grant_type/scope not relayed: ${[...form.keys()].join(',')}`);
     const auth = headers.authorization;
@@ -67,7 +69,8 @@ export async function checkSamples(scenario: string, samples: readonly Sample[],
     }
     const assertion = form.get('client_assertion') ?? fail('no client_assertion');
     if (form.get('client_assertion_type') !== ASSERTION_TYPE || form.has('client_secret')) fail('client_assertion_type missing or client_secret left in');
-    await jwtVerify(assertion, want.key, { algorithms: [want.alg], issuer: want.clientId, subject: want.clientId, audience: want.audience }).catch(
+    const currentDate = at === undefined ? undefined : new Date(at);
+    await jwtVerify(assertion, want.key, { algorithms: [want.alg], issuer: want.clientId, subject: want.clientId, audience: want.audience, currentDate }).catch(
       (err: unknown) => fail(`client_assertion does not verify: ${String(err)}`),
     );
   }

@@ -24,7 +24,7 @@ function token(req: IncomingMessage, res: ServerResponse): void {
     }
     const n = count++;
     if (n < 3 || n % 500 === 0) {
-      const sample: Sample = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const sample: Sample = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
       if (mode === 'https') sample.peerCn = String((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN ?? '');
       samples.push(sample);
     }
