@@ -138,19 +138,23 @@ export class UpstreamClient implements UpstreamSender {
     }
   }
 
-  async #readBody(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      size += chunk.length;
-      if (size > this.#maxResponseBytes) {
-        const err = new UpstreamError('response_too_large', `upstream response exceeds ${this.#maxResponseBytes} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
-        stream.destroy(err);
-        throw err;
-      }
-      chunks.push(chunk);
-    }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  /** The whole body, at most maxResponseBytes; read with events (an async iterator costs more than the body's bytes). */
+  #readBody(stream: Dispatcher.ResponseData['body']): Promise<Buffer> {
+    const max = this.#maxResponseBytes;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= max) return void chunks.push(chunk);
+        const err = new UpstreamError('response_too_large', `upstream response exceeds ${max} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
+        stream.off('data', onData).off('end', onEnd);
+        stream.destroy(err); // the connection goes: nothing more is read from it
+        reject(err);
+      };
+      const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      stream.on('data', onData).on('end', onEnd).once('error', reject);
+    });
   }
 
   close(): Promise<void> {
