@@ -23,7 +23,7 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   app.get('/:upstream/.well-known/openid-configuration', discoveryRoute(deps, 'openid-configuration'));
   app.get('/:upstream/.well-known/oauth-authorization-server', discoveryRoute(deps, 'oauth-authorization-server'));
   for (const { name, path } of ENDPOINTS) {
-    for (const step of endpointChain(name, deps)) app.post(`/:upstream/${path}`, step); // run in order, each calling next()
+    app.post(`/:upstream/${path}`, endpointChain(name, deps));
     app.all(`/:upstream/${path}`, () => {
       throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
     });

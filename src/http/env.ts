@@ -4,7 +4,6 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import type { EndpointName } from '../config/endpoints.js';
-import type { Exchange } from './pipeline/exchange.js';
 import type { TraceContext } from './trace-context.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
@@ -33,8 +32,6 @@ export interface RequestFacts {
 
 export interface AppVariables extends RequestIdVariables {
   facts: RequestFacts;
-  /** a client-authenticated request on its way through its endpoint's chain (http/pipeline) */
-  exchange?: Exchange;
   /** the caller's validated W3C trace context, passed on to the IdP */
   trace?: TraceContext;
 }

@@ -34,8 +34,8 @@ describe('createLogger on standard output', () => {
       log.warn('warning');
       await new Promise((r) => setTimeout(r, 1500));`);
     expect(lines.map((l) => l.msg)).toEqual(['buffered', 'before the warning', 'warning']);
-    const [buffered, before, warning] = lines as [{ at: number }, { at: number }, { at: number }];
-    expect(before.at - buffered.at).toBeGreaterThan(1000); // the first line did not wait for the process to end
-    expect(warning.at - before.at).toBeLessThan(50); // one write: the warning flushed the line waiting before it
+    const [buffered, before, warning] = lines.map((l) => l.at) as [number, number, number];
+    expect(before - buffered).toBeGreaterThan(1000); // the first line did not wait for the process to end
+    expect(warning - before).toBeLessThan(50); // one write: the warning flushed the line waiting before it
   }, 20_000);
 });

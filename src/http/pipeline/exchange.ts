@@ -26,9 +26,5 @@ export interface Exchange {
   outbound?: OutboundRequest;
 }
 
-/** The exchange a previous step of the chain started; a chain wired out of order is a programming error. */
-export function exchangeOf(c: Context<AppEnv>, step: string): Exchange {
-  const exchange = c.get('exchange');
-  if (!exchange) throw new TypeError(`${step}: no exchange (formBody must run first)`);
-  return exchange;
-}
+/** One step of an endpoint's chain: it checks or adds to the exchange, or throws the caller's error. */
+export type Step = (c: Context<AppEnv>, exchange: Exchange) => void | Promise<void>;

@@ -1,10 +1,10 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials } from '../../downstream/client-auth.js';
 import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../downstream/form.js';
 import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
-import { exchangeOf } from './exchange.js';
+import type { Exchange } from './exchange.js';
 import { checkThrottle } from './throttle.js';
 import { authenticateAssertion } from './inbound-jwt.js';
 
@@ -17,8 +17,8 @@ export const unknownUpstream = () => new OAuthError(404, 'invalid_request', 'unk
  * the body is in: a slow body must not keep a runtime that a reload retires meanwhile; from here on this request
  * keeps it, whatever a reload does.
  */
-export function formBody(endpoint: EndpointName, { runtime }: AppDeps): MiddlewareHandler<AppEnv> {
-  return async function formBody(c, next) {
+export function formBody(endpoint: EndpointName, { runtime }: AppDeps): (c: Context<AppEnv>) => Promise<Exchange> {
+  return async function formBody(c) {
     c.get('facts').endpoint = endpoint;
     const name = c.req.param('upstream')!;
     if (!runtime().upstreams.has(name)) throw unknownUpstream();
@@ -31,8 +31,7 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): Middlewa
     const upstream = rt.upstreams.get(name);
     if (!upstream) throw unknownUpstream();
     c.get('facts').upstream = upstream.name;
-    c.set('exchange', { endpoint, rt, upstream, body: parseForm(text) });
-    await next();
+    return { endpoint, rt, upstream, body: parseForm(text) };
   };
 }
 
@@ -40,37 +39,29 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): Middlewa
  * Authenticates the caller, throttled (429 before the secret or assertion is looked at): a client_assertion in the
  * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts); else client_secret_post or _basic, constant time.
  */
-export function downstreamAuth(): MiddlewareHandler<AppEnv> {
-  return async function downstreamAuth(c, next) {
-    const exchange = exchangeOf(c, 'downstreamAuth');
-    const facts = c.get('facts');
-    const presented = readCredentials(c.req.header('authorization'), exchange.body);
-    facts.inbound = presented.method;
-    const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
-    try {
-      exchange.client =
-        presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(c, exchange, presented);
-    } catch (err) {
-      if (!(err instanceof OAuthError && err.code === 'ERR_STORE')) await throttle?.failed();
-      throw err;
-    }
-    exchange.presented = presented;
-    exchange.throttle = throttle;
-    facts.client = exchange.client.clientId;
-    facts.outbound = exchange.client.outbound.method;
-    await next();
-  };
+export async function downstreamAuth(c: Context<AppEnv>, exchange: Exchange): Promise<void> {
+  const facts = c.get('facts');
+  const presented = readCredentials(c.req.header('authorization'), exchange.body);
+  facts.inbound = presented.method;
+  const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
+  try {
+    exchange.client =
+      presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(c, exchange, presented);
+  } catch (err) {
+    if (!(err instanceof OAuthError && err.code === 'ERR_STORE')) await throttle?.failed();
+    throw err;
+  }
+  exchange.presented = presented;
+  exchange.throttle = throttle;
+  facts.client = exchange.client.clientId;
+  facts.outbound = exchange.client.outbound.method;
 }
 
 /** The token endpoint only: a grant_type, and one the client may use. */
-export function grantCheck(): MiddlewareHandler<AppEnv> {
-  return async function grantCheck(c, next) {
-    const { body, client } = exchangeOf(c, 'grantCheck');
-    const grantType = body.get('grant_type');
-    if (!grantType) throw invalidRequest('grant_type is required', 'ERR_GRANT_TYPE_MISSING');
-    if (GRANT_TYPE_FOR_LOGS.test(grantType)) c.get('facts').grantType = grantType;
-    if (client!.grantTypes && !client!.grantTypes.has(grantType))
-      throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type', {}, { code: 'ERR_GRANT_NOT_ALLOWED' });
-    await next();
-  };
+export function grantCheck(c: Context<AppEnv>, { body, client }: Exchange): void {
+  const grantType = body.get('grant_type');
+  if (!grantType) throw invalidRequest('grant_type is required', 'ERR_GRANT_TYPE_MISSING');
+  if (GRANT_TYPE_FOR_LOGS.test(grantType)) c.get('facts').grantType = grantType;
+  if (client!.grantTypes && !client!.grantTypes.has(grantType))
+    throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type', {}, { code: 'ERR_GRANT_NOT_ALLOWED' });
 }

@@ -1,4 +1,4 @@
-import type { Handler, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { OAuthError } from '../../errors.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
@@ -7,7 +7,7 @@ import { USER_AGENT } from '../../version.js';
 import type { AppEnv } from '../env.js';
 import { NO_STORE } from '../respond.js';
 import { traceHeaders } from '../trace-context.js';
-import { exchangeOf } from './exchange.js';
+import type { Exchange } from './exchange.js';
 
 /** The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). */
 const INBOUND_CREDENTIALS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
@@ -18,27 +18,23 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  * endpoint resolved (404 when the upstream has none), the client's method applied (an assertion's `aud` per its
  * audience mode: the token endpoint, the issuer, or this endpoint).
  */
-export function outboundAuth(): MiddlewareHandler<AppEnv> {
-  return async function outboundAuth(c, next) {
-    const exchange = exchangeOf(c, 'outboundAuth');
-    const { upstream, body, client, presented } = exchange;
-    for (const param of INBOUND_CREDENTIALS) body.delete(param);
-    const requestId = c.get('requestId');
-    const target = await resolveEndpoint(upstream, exchange.endpoint, requestId);
-    const token = exchange.endpoint === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
-    const outbound = {
-      body,
-      // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
-      headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
-    };
-    const facts = c.get('facts');
-    const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
-    await client!.outbound.apply(outbound, { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented!.secret, requestId, onAssertion });
-    facts.outbound = client!.outbound.method; // method: auto has chosen by now
-    exchange.target = target;
-    exchange.outbound = outbound;
-    await next();
+export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Promise<void> {
+  const { upstream, body, client, presented } = exchange;
+  for (const param of INBOUND_CREDENTIALS) body.delete(param);
+  const requestId = c.get('requestId');
+  const target = await resolveEndpoint(upstream, exchange.endpoint, requestId);
+  const token = exchange.endpoint === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
+  const outbound = {
+    body,
+    // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
+    headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
   };
+  const facts = c.get('facts');
+  const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
+  await client!.outbound.apply(outbound, { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented!.secret, requestId, onAssertion });
+  facts.outbound = client!.outbound.method; // method: auto has chosen by now
+  exchange.target = target;
+  exchange.outbound = outbound;
 }
 
 /**
@@ -46,25 +42,22 @@ export function outboundAuth(): MiddlewareHandler<AppEnv> {
  * never cacheable. A body must be a JSON object (an HTML error page of a gateway in front of the IdP must not reach a
  * caller as if the IdP had said it); revocation (RFC 7009 §2.2) may answer with an empty body.
  */
-export function forwardUpstream(): Handler<AppEnv> {
-  return async function forwardUpstream(c) {
-    const exchange = exchangeOf(c, 'forward');
-    const { client, throttle } = exchange;
-    const facts = c.get('facts');
-    const sent = performance.now();
-    const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
-    facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
-    facts.upstreamStatus = res.status;
-    if (res.status >= 500) facts.upstreamError = '5xx';
-    // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
-    // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
-    await throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
-    const headers = { ...relayHeaders(res), ...NO_STORE };
-    if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return c.body(null, res.status as 204, headers);
-    if (!isJsonObjectBody(res.body))
-      throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
-    return c.body(res.body as Uint8Array<ArrayBuffer>, res.status as 200, headers);
-  };
+export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): Promise<Response> {
+  const { client, throttle } = exchange;
+  const facts = c.get('facts');
+  const sent = performance.now();
+  const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
+  facts.upstreamStatus = res.status;
+  if (res.status >= 500) facts.upstreamError = '5xx';
+  // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
+  // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
+  await throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
+  const headers = { ...relayHeaders(res), ...NO_STORE };
+  if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return c.body(null, res.status as 204, headers);
+  if (!isJsonObjectBody(res.body))
+    throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
+  return c.body(res.body as Uint8Array<ArrayBuffer>, res.status as 200, headers);
 }
 
 /** RFC 6749 §5.2: a refused client is 401, or 400 with `invalid_client` from servers that do not use 401. */
