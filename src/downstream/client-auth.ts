@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { invalidClient, invalidRequest } from '../errors.js';
 
@@ -103,7 +103,7 @@ function formDecode(value: string): string {
 /** RFC 6749 §3.1: a parameter sent without a value is treated as omitted. */
 const nonEmpty = (value: string | null): string | undefined => (value === null || value === '' ? undefined : value);
 
-export const digestSecret = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
+export const digestSecret = (secret: string): Buffer => hash('sha256', secret, 'buffer'); // one-shot: no Hash object per request
 
 const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(['client_secret_basic', 'client_secret_post']);
 

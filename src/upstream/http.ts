@@ -120,7 +120,8 @@ export class UpstreamClient implements UpstreamSender {
     if (waiting) await waiting;
     const sentAt = Date.now();
     try {
-      const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
+      const { origin, path } = partsOf(url);
+      const res = await this.#agent.request({ origin, path, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
       // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
       if (res.statusCode < 100 || res.statusCode > 599) {
         res.body.on('error', () => undefined).destroy(); // the connection goes: nothing more is read from it
@@ -160,6 +161,14 @@ export class UpstreamClient implements UpstreamSender {
   close(): Promise<void> {
     return this.#agent.close();
   }
+}
+
+/** An endpoint's URL is resolved once and sent to many times: its origin and path are read from it once. */
+const urlParts = new WeakMap<URL, { origin: string; path: string }>();
+function partsOf(url: URL): { origin: string; path: string } {
+  let parts = urlParts.get(url);
+  if (!parts) urlParts.set(url, (parts = { origin: url.origin, path: url.pathname + url.search }));
+  return parts;
 }
 
 /** At most `size` holders at once. A taker beyond waits in line and gives up after `timeoutMs`: a timer exists only while someone waits. */
