@@ -126,8 +126,10 @@ function checkName(name: string): string {
 }
 
 function decode(component: string): string {
+  const plus = component.includes('+');
+  if (!plus && !component.includes('%')) return component; // most names and many values: nothing to decode
   try {
-    return decodeURIComponent(component.replace(/\+/g, ' '));
+    return decodeURIComponent(plus ? component.replace(/\+/g, ' ') : component);
   } catch {
     throw invalidRequest('malformed form body: invalid percent-encoding', 'ERR_MALFORMED_BODY');
   }

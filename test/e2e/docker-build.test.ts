@@ -190,13 +190,14 @@ describe('Dockerfile replayed without Docker', { timeout: 120_000 }, () => {
 
   it('runs --version and validate from a read-only tree, writing nothing', () => {
     const entry = JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
-    const main = hostPath(dirs.runtime, entry[1]!);
+    const main = hostPath(dirs.runtime, entry.at(-1)!);
+    const flags = entry.slice(1, -1); // node's own flags, as the image runs it
     spawnSync('chmod', ['-R', 'a-w', dirs.runtime]);
     const before = snapshot(dirs.runtime);
-    const version = node([main, '--version']);
+    const version = node([...flags, main, '--version']);
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(pkg.version);
-    const validate = node([main, 'validate', '--config', 'config/authbridge.yaml']);
+    const validate = node([...flags, main, 'validate', '--config', 'config/authbridge.yaml']);
     expect(validate.status, validate.stderr).toBe(0);
     expect(validate.stdout).toContain('config/authbridge.yaml: OK');
     // chmod does not stop root: compare the tree too
@@ -209,7 +210,7 @@ describe('Dockerfile replayed without Docker', { timeout: 120_000 }, () => {
     expect(runtime.from).toMatch(/^node:20[.-]/);
     expect(last('USER')).toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(last('EXPOSE')).toBe('8080');
-    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '/app/dist/main.js']);
+    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '--max-semi-space-size=8', '/app/dist/main.js']);
     expect(JSON.parse(last('CMD')!)).toEqual(['start']);
     const [, flags = '', cmd = ''] = /^((?:--\S+\s+)*)CMD\s+(\[.*\])$/.exec(last('HEALTHCHECK') ?? '') ?? [];
     for (const flag of flags.trim().split(/\s+/)) expect(flag).toMatch(/^--(interval|timeout|start-period|start-interval)=\d+[smh]$|^--retries=\d+$/);
