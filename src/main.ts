@@ -5,7 +5,7 @@ import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
 import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
-import { startProxy } from './lifecycle/proxy.js';
+import { handleSignals, startProxy } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { closest } from './config/issues.js';
@@ -146,20 +146,7 @@ async function start(file: string): Promise<number> {
     const workers = workerCount(config.server.workers);
     // several workers: this process is their primary (lifecycle/cluster.ts); one: the proxy itself, as always
     if (workers > 1) process.exit(await runPrimary(config, file, workers, log));
-    const proxy = await startProxy(config, { log, watch: true, source: file });
-    const shutdown = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      proxy.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
-    process.on('SIGHUP', () => void proxy.reload());
+    handleSignals(await startProxy(config, { log, watch: true, source: file }), log);
     return -1;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreUnavailableError) {

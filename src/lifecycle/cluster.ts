@@ -17,7 +17,7 @@ import type { Config } from '../config/schema.js';
 import type { AppEnv } from '../http/env.js';
 import type { Logger } from '../log.js';
 import { listen, type Listening } from '../server.js';
-import { startFromFile, type RunningProxy } from './proxy.js';
+import { handleSignals, startFromFile, type RunningProxy } from './proxy.js';
 import { watchFile } from './watch.js';
 
 /** A worker that exits before it is ready this many times in a row: the primary gives up (exit 1). */
@@ -207,20 +207,7 @@ export async function runWorker(file: string, baseLog: Logger): Promise<RunningP
       () => process.send?.({ authbridge: 'readiness', id: message.id, status: 503, body: { status: 'not ready' } } satisfies ToPrimary),
     );
   });
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    proxy.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  // `on`, not `once`: a terminal's Ctrl-C reaches the worker both directly and forwarded by the primary
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  process.on('SIGHUP', () => void proxy.reload());
+  handleSignals(proxy, log, { repeated: true }); // a terminal's Ctrl-C reaches a worker directly and through the primary
   process.send?.({ authbridge: 'ready', url: proxy.url } satisfies ToPrimary);
   return proxy;
 }

@@ -146,6 +146,29 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   };
 }
 
+/**
+ * The process signals of a running proxy: SIGTERM and SIGINT drain it and exit (0, or 1 when the stop failed), SIGHUP
+ * reloads. `repeated`: a second SIGTERM/SIGINT is heard too (a cluster worker gets a terminal's Ctrl-C both directly
+ * and forwarded by its primary); otherwise the second one gets node's default (an impatient Ctrl-C ends at once).
+ */
+export function handleSignals(proxy: RunningProxy, log: Logger, { repeated = false } = {}): void {
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    proxy.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    if (repeated) process.on(signal, shutdown);
+    else process.once(signal, shutdown);
+  }
+  process.on('SIGHUP', () => void proxy.reload());
+}
+
 function logListening(log: Logger, runtime: Runtime, main: Listening, metricsUrl: string): void {
   const publicUrl = (runtime.config.server.publicUrl ?? main.url).replace(/\/$/, '');
   log.info(
