@@ -9,7 +9,7 @@ import { KeyDecryptError, sealPrivateJwk, unsealPrivateJwk } from './seal.js';
 import { importSigningKey, KeyLoadError, withCertificate, type KeyCertificate, type SigningKey } from './signing-key.js';
 
 /**
- * Key generation and opening for managed keys: private material exists only sealed or as a non-extractable CryptoKey.
+ * Key generation and opening for managed keys: private material exists only sealed or inside the key's signer.
  * A managed key's self-signed certificate is sealed with it (`x5c` in the private JWK): a store writer without the
  * KEK can no more swap the certificate than the key. The record's publicJwk carries a copy, for display only.
  */
@@ -136,8 +136,8 @@ export interface ManagedTlsCredential {
 }
 
 /**
- * Unseals a managed key for a TLS connection: the key itself (a connection needs it in PEM, which a non-extractable
- * CryptoKey cannot give) and its sealed certificate. Called when a key starts being presented, never per request.
+ * Unseals a managed key for a TLS connection: the key itself (a connection needs it in PEM, which the signer does not
+ * give out) and its sealed certificate. Called when a key starts being presented, never per request.
  */
 export async function openTlsCredential(owner: string, record: KeyRecord, kek: Uint8Array): Promise<ManagedTlsCredential> {
   const signing = await openManagedKey(owner, record, kek); // every check of opening: kid, alg, the sealed certificate

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, type webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
@@ -6,8 +6,6 @@ import { certificateMatchesKey } from './certificate.js';
 import { KeyLoadError } from './key-load-error.js';
 import { nodeSigner } from './node-signer.js';
 import type { JwsSigner } from './signer.js';
-
-export type CryptoKey = webcrypto.CryptoKey;
 
 /** An X.509 certificate (with its chain) for a signing key: what IdPs that take an uploaded certificate match on. */
 export interface KeyCertificate {
