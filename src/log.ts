@@ -68,10 +68,17 @@ export function createLogger({ level = process.env.LOG_LEVEL ?? 'info', destinat
   // once. pino writes what is left when the process exits.
   const stdout = pino.destination({ dest: 1, minLength: 4096, sync: false });
   setInterval(() => stdout.flush(), LOG_FLUSH_MS).unref();
+  // a flush while a write is under way does nothing: such a warning leaves right after that write instead
+  let flushWanted = false;
+  stdout.on('write', () => {
+    if (flushWanted) (flushWanted = false), stdout.flush();
+  });
   const hooks = {
     logMethod(this: Logger, args: Parameters<Logger['info']>, method: Logger['info'], level: number) {
       method.apply(this, args);
-      if (level >= WARN) stdout.flush();
+      if (level < WARN) return;
+      flushWanted = true;
+      stdout.flush();
     },
   };
   return pino({ ...options, hooks }, stdout);
