@@ -1,8 +1,8 @@
-import { Hono } from 'hono';
-import { requestId } from 'hono/request-id';
+import { Hono, type Context } from 'hono';
 import { OAuthError } from '../errors.js';
 import { ENDPOINTS } from '../config/endpoints.js';
-import { observe } from './observe.js';
+import { observer } from './observe.js';
+import { assignRequestId, sendRequestId } from './request-id.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
 import { healthRoutes } from './routes/health.js';
@@ -12,7 +12,8 @@ import { jwksRoute } from './routes/jwks.js';
 import { endpointChain } from './pipeline/chain.js';
 
 /**
- * The HTTP surface. Middleware order: request id → log line and metrics → route → one error serializer.
+ * The HTTP surface. One middleware frames each request (request id, trace context, then the drain header, the log line
+ * and metrics) around the route; one error serializer.
  * `/metrics` is here unless it has a port of its own (`server.metricsPort`: see createMetricsApp).
  */
 export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics?: boolean } = {}): Hono<AppEnv> {
@@ -28,9 +29,7 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
       throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
     });
   }
-  app.notFound(() => {
-    throw new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' });
-  });
+  app.notFound(notFound(deps));
   return app;
 }
 
@@ -39,21 +38,31 @@ export function createMetricsApp(deps: AppDeps): Hono<AppEnv> {
   const app = base(deps);
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoute(deps));
-  app.notFound(() => {
-    throw new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' });
-  });
+  app.notFound(notFound(deps));
   return app;
 }
 
 function base(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { ready = () => true } = deps;
-  app.use(requestId({ limitLength: 128 }));
-  app.use(async function closeWhileDraining(c, next) {
+  const observe = observer(deps.log, deps.metrics);
+  // one middleware for what every request gets (each middleware is an async frame and a dispatch per request)
+  app.use(async function frame(c, next) {
+    const started = performance.now();
+    assignRequestId(c);
+    observe.begin(c);
     await next();
     if (!ready()) c.header('connection', 'close'); // clients reconnect elsewhere instead of reusing this socket
+    sendRequestId(c);
+    observe.end(c, started);
   });
-  app.use(observe(deps.log, deps.metrics));
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
 }
+
+/**
+ * 404 as an OAuth error, answered (not thrown): hono runs the not-found handler outside the error handling of the
+ * middleware, so a throw from it would skip the request frame's end (request id, log line, metrics).
+ */
+const notFound = (deps: AppDeps) => (c: Context<AppEnv>) =>
+  errorResponse(new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' }), c, deps.log);

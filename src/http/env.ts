@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
@@ -30,7 +29,11 @@ export interface RequestFacts {
   error?: string;
 }
 
-export interface AppVariables extends RequestIdVariables {
+export interface AppVariables {
+  /** the caller's X-Request-Id when usable, else a UUID (request-id.ts) */
+  requestId: string;
+  /** true once the route's response carries X-Request-Id itself (plainResponse) */
+  requestIdSent?: boolean;
   facts: RequestFacts;
   /** the caller's validated W3C trace context, passed on to the IdP */
   trace?: TraceContext;

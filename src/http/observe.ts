@@ -1,43 +1,51 @@
-import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../log.js';
+import type { Context } from 'hono';
+import { lineWriter, type Logger } from '../log.js';
 import { statusClass, type Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
 import type { OnRefusal } from './protocol-errors.js';
 import { readTraceContext } from './trace-context.js';
 
+/** What `observer` gives the request frame: a start (trace context, facts) and an end (metrics, access line). */
+export interface Observer {
+  begin(c: Context<AppEnv>): void;
+  /** `started`: performance.now() when the request came in */
+  end(c: Context<AppEnv>, started: number): void;
+}
+
 /**
  * One structured log line and the request metrics per request, both from the facts the route recorded.
  * Only configured names and fixed codes are used: never credentials, never raw client input as a label.
  */
-export function observe(log: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+export function observer(log: Logger, metrics: Metrics): Observer {
   // The access line is built from the facts above (configured names, fixed codes, numbers) and never holds a
-  // credential, so it skips the redaction pass, which would cost more than the rest of the line; every other line
-  // (errors with their causes, config, keys) still goes through it.
-  const accessLog = log.child({}, { redact: [] });
-  return async function observe(c, next) {
-    const started = performance.now();
-    const trace = readTraceContext(c.req.header('traceparent'), c.req.header('tracestate'));
-    c.set('trace', trace);
-    c.set('facts', trace ? { traceId: trace.traceId } : {});
-    await next();
-    const status = c.res.status;
-    const seconds = (performance.now() - started) / 1000;
-    const facts = c.get('facts');
-    const upstream = facts.upstream ?? '';
-    const endpoint = facts.endpoint ?? 'other';
+  // credential, so it skips pino's serializers and redaction, which would cost more than the rest of the request's
+  // logging (lineWriter); every other line (errors with their causes, config, keys) still goes through them.
+  const access = lineWriter(log);
+  return {
+    begin(c) {
+      const trace = readTraceContext(c.req.header('traceparent'), c.req.header('tracestate'));
+      c.set('trace', trace);
+      c.set('facts', trace ? { traceId: trace.traceId } : {});
+    },
+    end(c, started) {
+      const status = c.res.status;
+      const seconds = (performance.now() - started) / 1000;
+      const facts = c.get('facts');
+      const upstream = facts.upstream ?? '';
+      const endpoint = facts.endpoint ?? 'other';
 
-    metrics.requests.inc({ upstream, endpoint, inbound_method: facts.inbound ?? 'none', outbound_method: facts.outbound ?? 'none', status_class: statusClass(status) });
-    metrics.requestDuration.observe({ upstream, endpoint }, seconds);
-    if (facts.upstreamMs !== undefined) metrics.upstreamDuration.observe({ upstream, endpoint }, facts.upstreamMs / 1000);
-    if (facts.assertionAlg) metrics.assertionsSigned.inc({ upstream, alg: facts.assertionAlg });
-    if (facts.authFailure) metrics.clientAuthFailures.inc({ upstream, reason: facts.authFailure });
-    if (facts.upstreamError) metrics.upstreamErrors.inc({ upstream, kind: facts.upstreamError });
+      metrics.requests.inc({ upstream, endpoint, inbound_method: facts.inbound ?? 'none', outbound_method: facts.outbound ?? 'none', status_class: statusClass(status) });
+      metrics.requestDuration.observe({ upstream, endpoint }, seconds);
+      if (facts.upstreamMs !== undefined) metrics.upstreamDuration.observe({ upstream, endpoint }, facts.upstreamMs / 1000);
+      if (facts.assertionAlg) metrics.assertionsSigned.inc({ upstream, alg: facts.assertionAlg });
+      if (facts.authFailure) metrics.clientAuthFailures.inc({ upstream, reason: facts.authFailure });
+      if (facts.upstreamError) metrics.upstreamErrors.inc({ upstream, kind: facts.upstreamError });
 
-    const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 200), status, durationMs: Math.round(seconds * 100_000) / 100, ...facts };
-    if (status >= 500) accessLog.error(line, 'request');
-    // a 404 or a caller that hung up mid-body is the caller's business: worth a line, not a warning
-    else if (status >= 400 && status !== 404 && facts.requestError !== 'client_aborted') accessLog.warn(line, 'request');
-    else accessLog.info(line, 'request');
+      const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 200), status, durationMs: Math.round(seconds * 100_000) / 100, ...facts };
+      // a 404 or a caller that hung up mid-body is the caller's business: worth a line, not a warning
+      const level = status >= 500 ? 'error' : status >= 400 && status !== 404 && facts.requestError !== 'client_aborted' ? 'warn' : 'info';
+      access(level, line, 'request');
+    },
   };
 }
 

@@ -43,6 +43,22 @@ describe('client_credentials, verify mode (authbridge checks the downstream secr
     expect(seen.params).toMatchObject({ grant_type: 'client_credentials', scope: 'api:read' });
   });
 
+  it("the token response: the IdP's JSON, never cacheable, and the request id the IdP got (the caller's when usable, else a new one)", async () => {
+    const form = { grant_type: 'client_credentials', client_id: 'broker-basic', client_secret: down('basic') };
+    for (const [given, kept] of [['broker-req-1', true], ['bad id with spaces', false], [undefined, false]] as const) {
+      s.idp.clearCaptured();
+      const res = await postForm(s.tokenUrl(), form, given === undefined ? {} : { 'x-request-id': given });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('pragma')).toBe('no-cache');
+      const id = res.headers.get('x-request-id')!;
+      if (kept) expect(id).toBe(given);
+      else expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(s.idp.captured[0]!.headers['x-request-id']).toBe(id);
+    }
+  });
+
   it('client_secret_post: credentials in the body, no Authorization header', async () => {
     const { tokens, seen } = await exchange('broker-post', down('post'));
     await expectValidAccessToken(tokens.access_token, 'up-post');

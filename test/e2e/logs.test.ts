@@ -54,6 +54,8 @@ beforeAll(async () => {
     await postForm(s.tokenUrl('down'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'wrong-secret-0009' }),
     await postForm(s.tokenUrl(), { grant_type: 'client_credentials', client_id: 'pt-hs256', client_secret: 'wrong-secret-0010' }),
     await postForm(s.tokenUrl(), 'grant_type=client_credentials&client_id=broker-post&client_secret=%zzwrong-secret-0011'),
+    // a client that authenticates, with its secret pasted into grant_type too: the line names the grant "other"
+    await postForm(s.tokenUrl(), { grant_type: down('post'), client_id: 'broker-post', client_secret: down('post') }),
   ];
   for (let i = 1; i <= 11; i++) secrets.add(`wrong-secret-${String(i).padStart(4, '0')}`);
   secrets.add(basicAuthorization('broker-post', 'wrong-secret-0002', 'rfc6749').slice('Basic '.length));
@@ -90,6 +92,8 @@ describe('logs and error bodies carry no credentials', () => {
     expect(success.requestId).toEqual(expect.any(String));
     expect(success.durationMs).toEqual(expect.any(Number));
     expect(success.upstreamMs).toEqual(expect.any(Number));
+    const pasted = lines.find((l) => l.client === 'broker-post' && l.status === 400)!;
+    expect(pasted.grantType, JSON.stringify(pasted)).toBe('other');
     const refused = lines.find((l) => l.status === 401 && l.error === 'invalid_client')!;
     expect(refused.level).toBe('warn');
     expect(lines.find((l) => l.status === 504)).toMatchObject({ upstream: 'slow', error: 'temporarily_unavailable', level: 'error' });

@@ -16,7 +16,10 @@ export function endpointChain(endpoint: EndpointName, deps: AppDeps): Handler<Ap
   const steps: readonly Step[] = [downstreamAuth, ...(endpoint === 'token' ? [grantCheck] : []), outboundAuth];
   return async function endpointHandler(c) {
     const exchange = await start(c);
-    for (const step of steps) await step(c, exchange);
+    for (const step of steps) {
+      const pending = step(c, exchange);
+      if (pending) await pending; // a synchronous step (grantCheck) costs no await
+    }
     return forwardUpstream(c, exchange);
   };
 }

@@ -7,6 +7,7 @@ import { USER_AGENT } from '../../version.js';
 import type { AppEnv } from '../env.js';
 import { NO_STORE } from '../respond.js';
 import { traceHeaders } from '../trace-context.js';
+import { plainResponse } from '../request-id.js';
 import type { Exchange } from './exchange.js';
 
 /** The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). */
@@ -53,11 +54,13 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
   // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
   await throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
-  const headers = { ...relayHeaders(res), ...NO_STORE };
-  if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return c.body(null, res.status as 204, headers);
+  const headers: Record<string, string> = { ...relayHeaders(res), ...NO_STORE };
+  if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
   if (!isJsonObjectBody(res.body))
     throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
-  return c.body(res.body as Uint8Array<ArrayBuffer>, res.status as 200, headers);
+  // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
+  headers['content-type'] ??= 'application/json';
+  return plainResponse(c, res.body, res.status, headers);
 }
 
 /** RFC 6749 §5.2: a refused client is 401, or 400 with `invalid_client` from servers that do not use 401. */

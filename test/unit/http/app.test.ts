@@ -14,6 +14,7 @@ import { ENDPOINTS } from '../../../src/config/endpoints.js';
 const IDP = 'http://127.0.0.1:1';
 let rt: Runtime;
 let app: ReturnType<typeof createApp>;
+let metrics: Metrics;
 
 beforeAll(async () => {
   const config = validateConfig(
@@ -35,7 +36,7 @@ beforeAll(async () => {
     {},
   );
   const log = createLogger({ level: 'silent' });
-  const metrics = new Metrics({ defaultMetrics: false });
+  metrics = new Metrics({ defaultMetrics: false });
   rt = await buildRuntime(config, { store: new MemoryStore(), log, metrics }, 'app.test');
   app = createApp({ runtime: () => rt, log, metrics });
 });
@@ -105,4 +106,28 @@ describe("the caller's authentication and grant, before anything goes upstream",
     const res = await post('/idp/revoke', 'token=x&client_id=broker&client_secret=broker-secret');
     expect(await answer(res)).toMatchObject({ status: 502, body: { error: 'temporarily_unavailable' } });
   });
+});
+
+describe('the request id (X-Request-Id)', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  it('every response carries one: an error, a 404, the health probe, the JWKS', async () => {
+    const answers = [await post('/idp/token', 'grant_type=client_credentials'), await app.request('/idp/nothing-here'), await app.request('/healthz'), await app.request('/idp/jwks.json')];
+    const ids = answers.map((r) => r.headers.get('x-request-id'));
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("keeps the caller's when it is 1–128 word characters, - or =; replaces anything else", async () => {
+    const sent = async (id: string) => (await app.request('/healthz', { headers: { 'x-request-id': id } })).headers.get('x-request-id');
+    expect(await sent('abc-DEF_123=')).toBe('abc-DEF_123=');
+    expect(await sent('x'.repeat(128))).toBe('x'.repeat(128));
+    for (const bad of ['x'.repeat(129), 'a b', 'a"b', 'a;b', 'é']) expect(await sent(bad)).toMatch(UUID);
+  });
+});
+
+it('a 404 of a path no route knows is counted and logged like any other answer (endpoint "other")', async () => {
+  const count = async () => (await metrics.requests.get()).values.find((v) => v.labels.endpoint === 'other' && v.labels.status_class === '4xx')?.value ?? 0;
+  const before = await count();
+  expect((await app.request('/idp/nothing-here')).status).toBe(404);
+  expect(await count()).toBe(before + 1);
 });

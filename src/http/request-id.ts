@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import type { AppEnv } from './env.js';
+
+/** A caller's X-Request-Id is kept when it is 1–128 of these characters (hono's requestId rule); else a new UUID. */
+const CALLER_ID = /^[\w\-=]{1,128}$/;
+
+/**
+ * The request id: the caller's `X-Request-Id` when it is safe to echo and log, else a random UUID; the IdP gets it
+ * too (hono's requestId rule, without its middleware: see sendRequestId).
+ */
+export function assignRequestId(c: Context<AppEnv>): void {
+  const given = c.req.header('x-request-id');
+  c.set('requestId', given !== undefined && CALLER_ID.test(given) ? given : randomUUID());
+}
+
+/**
+ * Every response carries the request id. A route that builds its response with `plainResponse` has put it in there;
+ * any other response gets it once the route is done. (hono's middleware sets it before the route, which makes every
+ * response, the token endpoint's too, go through a web Headers object, the costliest part of answering.)
+ */
+export function sendRequestId(c: Context<AppEnv>): void {
+  if (!c.get('requestIdSent')) c.header('X-Request-Id', c.get('requestId'));
+}
+
+/**
+ * The response of a hot route with its headers as a plain object, request id included (added to `headers`, which
+ * the response takes over): @hono/node-server writes such a response straight to Node's, with no web Headers in
+ * between (`c.body` with more than one header makes one).
+ */
+export function plainResponse(c: Context<AppEnv>, body: Uint8Array | null, status: number, headers: Record<string, string>): Response {
+  c.set('requestIdSent', true);
+  headers['x-request-id'] = c.get('requestId');
+  return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
+}
