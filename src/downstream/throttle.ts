@@ -31,7 +31,7 @@ export class AuthThrottle {
   readonly #address: WindowCounter;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly config: ThrottleConfig,
   ) {
     this.#pair = store.windowCounter('client-address', config.windowSeconds);
@@ -43,11 +43,11 @@ export class AuthThrottle {
   async check(subject: ThrottleSubject): Promise<ThrottleTicket> {
     const { perAddress, perClientAddress, perClient } = this.config;
     const known = subject.clientId !== undefined;
-    const [address, pair, client] = await Promise.all([
-      this.#address.get(subject.address),
-      known ? this.#pair.get(pairKey(subject)) : undefined,
-      known ? this.#client.get(clientKey(subject)) : undefined,
-    ]);
+    const reads: [WindowCounter, string][] = [[this.#address, subject.address]];
+    if (known) reads.push([this.#pair, pairKey(subject)], [this.#client, clientKey(subject)]);
+    // the memory store answers at once (no promise to wait for); Redis in one command
+    const counts = this.store.readWindows(reads);
+    const [address, pair, client] = (counts instanceof Promise ? await counts : counts) as [WindowCount, WindowCount?, WindowCount?];
     if (address.count >= perAddress) throw throttled(address);
     if (pair && pair.count >= perClientAddress) throw throttled(pair);
     if (pair && client && client.count >= perClient && pair.count > 0) throw throttled(pair);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { countingLimiter, windowCounters, type WindowCounter } from './window-counter.js';
+import { JtiRecords } from './memory-jti.js';
+import { MemoryWindowCounter } from './memory-window-counter.js';
+import { windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 import type { JtiRecord, KeySet, Store } from './types.js';
 
 const SWEEP_EVERY_MS = 10_000;
@@ -8,7 +9,8 @@ const SWEEP_EVERY_MS = 10_000;
 /** Single-process store: Maps with expiry. The default for one replica and for `npm run demo`. */
 export class MemoryStore implements Store {
   readonly type = 'memory' as const;
-  readonly #jti = new Map<string, JtiRecord>();
+  /** compact: see memory-jti.ts */
+  readonly #jti = new JtiRecords();
   readonly #inboundJti = new Map<string, number>();
   readonly #keySets = new Map<string, string>();
   readonly #locks = new Map<string, { token: string; until: number }>();
@@ -21,10 +23,7 @@ export class MemoryStore implements Store {
   }
 
   async claimJti(jti: string, record: JtiRecord): Promise<boolean> {
-    const existing = this.#jti.get(jti);
-    if (existing && existing.expiresAt > this.#now()) return false;
-    this.#jti.set(jti, record);
-    return true;
+    return this.#jti.claim(jti, record, this.#now());
   }
 
   async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
@@ -35,8 +34,7 @@ export class MemoryStore implements Store {
   }
 
   async getJti(jti: string): Promise<JtiRecord | undefined> {
-    const record = this.#jti.get(jti);
-    return record && record.expiresAt > this.#now() ? record : undefined;
+    return this.#jti.get(jti, this.#now());
   }
 
   /** Key sets are kept serialized, as Redis keeps them: callers never share mutable objects with the store. */
@@ -77,7 +75,15 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters((id, seconds) => new RateLimiterMemory(countingLimiter(id, seconds)));
+  readonly #counters = new Map<string, MemoryWindowCounter>();
+  readonly windowCounter = windowCounters((_id, seconds) => new MemoryWindowCounter(seconds * 1000, this.#now), this.#counters);
+
+  readWindows(reads: ReadonlyArray<readonly [WindowCounter, string]>): WindowCount[] {
+    return reads.map(([counter, key]) => {
+      if (!(counter instanceof MemoryWindowCounter)) throw new TypeError('a window counter of another store');
+      return counter.get(key);
+    });
+  }
 
   async ping(): Promise<void> {}
 
@@ -85,13 +91,15 @@ export class MemoryStore implements Store {
     clearInterval(this.#sweeper);
     this.#jti.clear();
     this.#inboundJti.clear();
+    this.#counters.clear();
   }
 
   /** Drops expired records; runs on a timer so memory stays bounded by traffic × assertion lifetime. */
   sweep(): void {
     const now = this.#now();
-    for (const [jti, record] of this.#jti) if (record.expiresAt <= now) this.#jti.delete(jti);
+    this.#jti.sweep(now);
     for (const [key, expiresAt] of this.#inboundJti) if (expiresAt <= now) this.#inboundJti.delete(key);
+    for (const counter of this.#counters.values()) counter.sweep(now);
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
-import { countingLimiter, NONE, windowCounters, type WindowCounter } from './window-counter.js';
+import { countingLimiter, NONE, windowCounter, windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 
 /**
  * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same
@@ -124,20 +124,33 @@ export class RedisStore implements Store {
 
   /**
    * Throttling counters: rate-limiter-flexible's atomic INCR + expiry script. Not hash-tagged (each command
-   * touches one key), so a Cluster spreads them; refused at once while Redis is not connected. Every request reads
-   * three of them: a plain GET and PTTL each (auto-pipelined with every other request's commands) instead of the
-   * limiter's MULTI transaction, which cost a socket write per read. Not atomic: a key expiring between the two
-   * reads has its count with no time left (retry after 1 s), harmless for a throttle.
+   * touches one key), so a Cluster spreads them; refused at once while Redis is not connected. Their reads on the
+   * request path go through readWindows, not the limiter's MULTI transaction per key.
    */
-  readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters(
-    (id, seconds) =>
+  readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters((id, seconds) =>
+    windowCounter(
       new RateLimiterRedis({ ...countingLimiter(`${this.#prefix.slice(1, -2)}:throttle:${id}`, seconds), storeClient: this.#client, rejectIfRedisNotReady: true }),
-    () => ({ endpoint: this.endpoint, code: this.#connectionCode }),
-    async (storeKey) => {
-      const [points, ttl] = await Promise.all([this.#client.get(storeKey), this.#client.pttl(storeKey)]);
-      return points === null ? NONE : { count: Number(points), msLeft: Math.max(0, ttl) };
-    },
+      () => ({ endpoint: this.endpoint, code: this.#connectionCode }),
+    ),
   );
+
+  /**
+   * The counts of several throttle counters: one MGET (a PTTL more for each key that exists, i.e. after a failure).
+   * On a Cluster the keys live in different slots: a GET each, auto-pipelined per node. Not atomic: a key expiring
+   * between the two reads has its count with no time left (retry after 1 s), harmless for a throttle.
+   */
+  readWindows(reads: ReadonlyArray<readonly [WindowCounter, string]>): Promise<WindowCount[]> {
+    const keys = reads.map(([counter, key]) => {
+      if (!counter.storeKey) throw new TypeError('a window counter of another store');
+      return counter.storeKey(key);
+    });
+    return this.#run('throttle.get', async () => {
+      const client = this.#client;
+      const points = client instanceof Cluster ? await Promise.all(keys.map((key) => client.get(key))) : await client.mget(keys);
+      if (points.every((p) => p === null)) return points.map(() => NONE); // no failure in the window: the common case
+      return Promise.all(points.map(async (p, i) => (p === null ? NONE : { count: Number(p), msLeft: Math.max(0, await client.pttl(keys[i]!)) })));
+    });
+  }
 
   async ping(): Promise<void> {
     await this.#run('ping', () => this.#client.ping());

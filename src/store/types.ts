@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import type { WindowCounter } from './window-counter.js';
+import type { WindowCount, WindowCounter } from './window-counter.js';
 
 /** What authbridge remembers about an assertion it issued, keyed by `jti`. */
 export interface JtiRecord {
@@ -96,6 +96,11 @@ export interface Store {
 
   /** A counter of events per key over `windowSeconds` (failed client authentications); the same name and window answer the same counter. */
   windowCounter(name: string, windowSeconds: number): WindowCounter;
+  /**
+   * Several counters' counts at once, in order (each counter made by this store): the throttle reads three on every
+   * request. The memory store answers at once; Redis in one MGET (per key on a Cluster, where the keys spread).
+   */
+  readWindows(reads: ReadonlyArray<readonly [WindowCounter, string]>): WindowCount[] | Promise<WindowCount[]>;
 
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;

@@ -12,19 +12,23 @@ export interface WindowCount {
  * counts are shared by every replica. A failure to reach the store is a StoreUnavailableError, as everywhere.
  */
 export interface WindowCounter {
-  get(key: string): Promise<WindowCount>;
+  /** the memory store answers at once; a shared store, with a promise */
+  get(key: string): WindowCount | Promise<WindowCount>;
   /** counts one more event and answers the new count */
   add(key: string): Promise<WindowCount>;
   reset(key: string): Promise<void>;
+  /** the key a Redis counter keeps `key` under (Store.readWindows reads several in one command) */
+  readonly storeKey?: (key: string) => string;
 }
 
 export const NONE: WindowCount = Object.freeze({ count: 0, msLeft: 0 });
 
 /**
- * A WindowCounter over a rate-limiter-flexible limiter (memory or Redis backend). The limiter only counts:
- * its `points` are unlimited, the caller compares counts with its own ceilings. `where` names the store (and the connection's error code) in errors.
+ * A WindowCounter over a rate-limiter-flexible limiter (the Redis store's). The limiter only counts: its `points`
+ * are unlimited, the caller compares counts with its own ceilings. `where` names the store (and the connection's
+ * error code) in errors.
  */
-export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpoint?: string; code?: string } = () => ({}), read?: WindowReader): WindowCounter {
+export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpoint?: string; code?: string } = () => ({})): WindowCounter {
   const count = (res: RateLimiterRes | null): WindowCount => (res ? { count: res.consumedPoints, msLeft: Math.max(0, res.msBeforeNext) } : NONE);
   const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -34,7 +38,8 @@ export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpo
     }
   };
   return {
-    get: read ? (key) => run('throttle.get', () => read(limiter.getKey(key))) : (key) => run('throttle.get', async () => count(await limiter.get(key))),
+    storeKey: (key) => limiter.getKey(key),
+    get: (key) => run('throttle.get', async () => count(await limiter.get(key))),
     add: (key) => run('throttle.add', async () => count(await limiter.penalty(key, 1))),
     reset: (key) => run('throttle.reset', async () => void (await limiter.delete(key))),
   };
@@ -43,19 +48,16 @@ export function windowCounter(limiter: RateLimiterAbstract, where: () => { endpo
 /** Limiter options for counting only: a window, no ceiling of its own. */
 export const countingLimiter = (keyPrefix: string, windowSeconds: number) => ({ keyPrefix, duration: windowSeconds, points: Number.MAX_SAFE_INTEGER });
 
-/** Reads a counter's key (as the limiter names it) faster than the limiter's own `get` can. */
-export type WindowReader = (storeKey: string) => Promise<WindowCount>;
-
 /**
  * `Store.windowCounter` for a store: one counter per name and window, made by `make` on first use (its `id`,
- * `name:window`, tells its keys apart), so the same name and window always answer the same counter.
+ * `name:window`, tells its keys apart), so the same name and window always answer the same counter. `counters`:
+ * where they are kept, for a store that walks them (the memory store sweeps them).
  */
-export function windowCounters(make: (id: string, windowSeconds: number) => RateLimiterAbstract, where?: () => { endpoint?: string; code?: string }, read?: WindowReader) {
-  const counters = new Map<string, WindowCounter>();
-  return (name: string, windowSeconds: number): WindowCounter => {
+export function windowCounters<C extends WindowCounter>(make: (id: string, windowSeconds: number) => C, counters = new Map<string, C>()) {
+  return (name: string, windowSeconds: number): C => {
     const id = `${name}:${windowSeconds}`;
     let counter = counters.get(id);
-    if (!counter) counters.set(id, (counter = windowCounter(make(id, windowSeconds), where, read)));
+    if (!counter) counters.set(id, (counter = make(id, windowSeconds)));
     return counter;
   };
 }

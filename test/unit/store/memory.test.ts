@@ -38,6 +38,28 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('window counters: a window starts with its first event, answers reads at once, ends on time; sweep() drops ended ones', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ now: () => now });
+    const counter = store.windowCounter('client', 10);
+    expect(store.windowCounter('client', 10)).toBe(counter);
+    expect(counter.get('a')).toEqual({ count: 0, msLeft: 0 });
+    await counter.add('a');
+    now += 4_000;
+    expect(await counter.add('a')).toEqual({ count: 2, msLeft: 6_000 });
+    await counter.add('b');
+    expect(counter.get('a')).toEqual({ count: 2, msLeft: 6_000 }); // a plain value, not a promise
+    now += 6_000; // a's window ends; b's runs 4 s more
+    expect(counter.get('a')).toEqual({ count: 0, msLeft: 0 });
+    expect(await counter.add('a')).toEqual({ count: 1, msLeft: 10_000 }); // a new window
+    await counter.reset('b');
+    expect(counter.get('b').count).toBe(0);
+    await counter.add('c');
+    now += 10_000;
+    store.sweep();
+    expect(counter.size).toBe(0);
+  });
+
   it('an expired record is gone from getJti before any sweep', async () => {
     let now = 0;
     const store = new MemoryStore({ now: () => now });

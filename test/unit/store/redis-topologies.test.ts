@@ -8,6 +8,8 @@ import { validateConfig } from '../../../src/config/load.js';
 import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import type { KeySet } from '../../../src/store/types.js';
+import { throttleSchema } from '../../../src/config/schema.js';
+import { AuthThrottle } from '../../../src/downstream/throttle.js';
 import { startCluster, startSentinel, type ClusterTopology, type HostPort, type SentinelTopology } from '../../support/redis-topologies.js';
 import { runStoreContract } from '../../store-contract.js';
 
@@ -160,5 +162,17 @@ describe('RedisStore on Cluster', () => {
     const b = untagged.find((u) => u.slot !== a.slot);
     expect(b, 'untagged names all in one slot').toBeDefined();
     await expect(any.eval("return redis.call('GET', KEYS[1])", 2, a.key, b!.key)).rejects.toThrow(/CROSSSLOT/);
+  });
+
+  it('throttles on the spread counter keys: the three reads of a check go as a GET each, not one MGET across slots', async () => {
+    const store = await connect(clusterConfig(uniquePrefix('throttle')));
+    const throttle = new AuthThrottle(store, throttleSchema.parse({ windowSeconds: 60, perClientAddress: 2, perClient: 50, perAddress: 50 }));
+    const subject = { upstream: 'idp', clientId: 'broker', address: '192.0.2.7' };
+    for (let i = 0; i < 2; i++) {
+      await throttle.check(subject);
+      await throttle.failed(subject);
+    }
+    await expect(throttle.check(subject)).rejects.toMatchObject({ status: 429, code: 'ERR_THROTTLED' });
+    await expect(throttle.check({ ...subject, address: '192.0.2.8' })).resolves.toEqual({ pairFailures: 0 });
   });
 });

@@ -1,0 +1,278 @@
+import type { JtiRecord } from './types.js';
+
+/**
+ * The memory store's jti records, compact. Every assertion leaves a record for its lifetime + 30 s, so at peak
+ * load a replica holds hundreds of thousands (4,000 assertions/s × 90 s). As a Map of record objects each cost
+ * ~300 bytes of V8 heap (the key and request id strings, the object, two boxed numbers, the Map's entry), 46 MiB
+ * of a 60 s peak run's RSS, and four heap objects per request for the GC to copy, promote and mark.
+ *
+ * Here a record in the shape authbridge writes (a jti of `newJti()`: 16 random bytes as 22 base64url characters; a
+ * request id that is a lowercase UUID, as authbridge makes them and as most proxies pass them on) is 46 bytes in
+ * typed arrays outside the heap: jti and request id as 4 words each, expiry, lifetime, and the index of its
+ * (upstream, client) pair; plus its slot in an open-addressing index. Any other record (a caller's own request id,
+ * a jti some test or tool made up) goes to a plain Map, so the store keeps every record it is given, whatever
+ * its shape; a jti lives in one of the two at a time.
+ */
+export class JtiRecords {
+  readonly #table = new JtiTable();
+  readonly #other = new Map<string, JtiRecord>();
+
+  /** SET NX until `record.expiresAt`: false while a record of `jti` is live. */
+  claim(jti: string, record: JtiRecord, now: number): boolean {
+    const other = this.#other.get(jti);
+    if (other && other.expiresAt > now) return false;
+    const claimed = this.#table.claim(jti, record, now);
+    if (claimed !== undefined) return claimed;
+    this.#other.set(jti, record);
+    return true;
+  }
+
+  get(jti: string, now: number): JtiRecord | undefined {
+    const live = (record: JtiRecord | undefined) => (record && record.expiresAt > now ? record : undefined);
+    return live(this.#table.get(jti)) ?? live(this.#other.get(jti));
+  }
+
+  /** Forgets the records expired by `now` (the store's timer). */
+  sweep(now: number): void {
+    this.#table.sweep(now);
+    for (const [jti, record] of this.#other) if (record.expiresAt <= now) this.#other.delete(jti);
+  }
+
+  clear(): void {
+    this.#table.clear();
+    this.#other.clear();
+  }
+
+  /** records held, expired ones not yet swept included */
+  get size(): number {
+    return this.#table.size + this.#other.size;
+  }
+
+  /** of those, the ones in the compact table */
+  get compactSize(): number {
+    return this.#table.size;
+  }
+
+  /** the compact table's typed arrays, in bytes */
+  get compactBytes(): number {
+    return this.#table.bytes;
+  }
+}
+
+/** one entry's bytes across a chunk's columns: jti, request id, expiresAt, lifetime, owner */
+const ENTRY_BYTES = 16 + 16 + 8 + 4 + 2;
+/** entries per chunk (a power of two): 4,096 × 46 bytes, ~184 KiB */
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const EMPTY = -1;
+const MIN_SLOTS = 1024;
+
+/** One chunk of entries, in columns: entry i's jti is words 4i..4i+3 of `jtis`, its expiry `expiresAt[i]`, … */
+class Chunk {
+  readonly jtis = new Uint32Array(4 * CHUNK);
+  readonly requestIds = new Uint32Array(4 * CHUNK);
+  readonly expiresAt = new Float64Array(CHUNK);
+  /** expiresAt - issuedAt, in ms */
+  readonly lifetimes = new Uint32Array(CHUNK);
+  readonly owners = new Uint16Array(CHUNK);
+}
+
+/**
+ * Records of canonical jti and request id, numbered in the order written and kept in chunks of typed arrays (more
+ * records, another chunk: nothing is copied as it grows), found through `#index`, a linear-probing table of entry
+ * numbers keyed by the jti's first word (random bits from the CSPRNG, a fine hash as they are; no caller picks
+ * them), at most 2/3 full. Entries are only appended or, for a jti whose record has expired, overwritten; the sweep
+ * compacts them, frees the chunks left empty and builds the index again.
+ */
+export class JtiTable {
+  #count = 0;
+  readonly #chunks: Chunk[] = [];
+  #index = new Int32Array(MIN_SLOTS).fill(EMPTY);
+  /** (upstream, client) pairs, numbered in the order first seen: a few per configured client */
+  readonly #ownerList: { upstream: string; clientId: string }[] = [];
+  readonly #ownerNumbers = new Map<string, Map<string, number>>();
+  /** scratch: the jti being looked up and the request id being written, as words and as bytes */
+  readonly #key = new Uint32Array(4);
+  readonly #keyBytes = new Uint8Array(this.#key.buffer);
+  readonly #requestId = new Uint32Array(4);
+  readonly #requestIdBytes = new Uint8Array(this.#requestId.buffer);
+
+  get size(): number {
+    return this.#count;
+  }
+
+  get bytes(): number {
+    return this.#chunks.length * CHUNK * ENTRY_BYTES + this.#index.byteLength;
+  }
+
+  /** true: claimed; false: a live record of `jti` exists; undefined: this table cannot hold the record. */
+  claim(jti: string, record: JtiRecord, now: number): boolean | undefined {
+    if (!decodeJti(jti, this.#keyBytes)) return undefined;
+    const slot = this.#find();
+    const found = slot === EMPTY ? EMPTY : this.#index[slot]!;
+    if (found !== EMPTY && this.#chunks[found >>> CHUNK_BITS]!.expiresAt[found & (CHUNK - 1)]! > now) return false;
+    const lifetime = record.expiresAt - record.issuedAt;
+    if (!(Number.isInteger(lifetime) && lifetime >= 0 && lifetime <= 0xffffffff) || !decodeUuid(record.requestId, this.#requestIdBytes)) return undefined;
+    const owner = this.#owner(record);
+    if (owner === undefined) return undefined;
+    let entry = found; // this jti's expired record is overwritten in place
+    if (entry === EMPTY) {
+      entry = this.#count++;
+      if (entry >>> CHUNK_BITS === this.#chunks.length) this.#chunks.push(new Chunk());
+      this.#chunks[entry >>> CHUNK_BITS]!.jtis.set(this.#key, 4 * (entry & (CHUNK - 1)));
+      if (3 * this.#count > 2 * this.#index.length) this.#reindex();
+      else this.#insert(entry, this.#key[0]!);
+    }
+    const chunk = this.#chunks[entry >>> CHUNK_BITS]!;
+    const i = entry & (CHUNK - 1);
+    chunk.requestIds.set(this.#requestId, 4 * i);
+    chunk.expiresAt[i] = record.expiresAt;
+    chunk.lifetimes[i] = lifetime;
+    chunk.owners[i] = owner;
+    return true;
+  }
+
+  /** The record of `jti` in this table, expired or not (the caller checks), or undefined. */
+  get(jti: string): JtiRecord | undefined {
+    if (!decodeJti(jti, this.#keyBytes)) return undefined;
+    const slot = this.#find();
+    if (slot === EMPTY) return undefined;
+    const entry = this.#index[slot]!;
+    const chunk = this.#chunks[entry >>> CHUNK_BITS]!;
+    const i = entry & (CHUNK - 1);
+    const expiresAt = chunk.expiresAt[i]!;
+    const { upstream, clientId } = this.#ownerList[chunk.owners[i]!]!;
+    const requestId = encodeUuid(new Uint8Array(chunk.requestIds.buffer, 16 * i, 16));
+    return { upstream, clientId, requestId, issuedAt: expiresAt - chunk.lifetimes[i]!, expiresAt };
+  }
+
+  /** Drops the entries expired by `now`, keeping the others in order; frees the chunks left empty; builds the index again. */
+  sweep(now: number): void {
+    let kept = 0;
+    for (let entry = 0; entry < this.#count; entry++) {
+      const from = this.#chunks[entry >>> CHUNK_BITS]!;
+      const i = entry & (CHUNK - 1);
+      if (from.expiresAt[i]! <= now) continue;
+      if (kept !== entry) {
+        const to = this.#chunks[kept >>> CHUNK_BITS]!;
+        const k = kept & (CHUNK - 1);
+        to.jtis.set(from.jtis.subarray(4 * i, 4 * i + 4), 4 * k);
+        to.requestIds.set(from.requestIds.subarray(4 * i, 4 * i + 4), 4 * k);
+        to.expiresAt[k] = from.expiresAt[i]!;
+        to.lifetimes[k] = from.lifetimes[i]!;
+        to.owners[k] = from.owners[i]!;
+      }
+      kept++;
+    }
+    if (kept === this.#count) return;
+    this.#count = kept;
+    this.#chunks.length = Math.ceil(kept / CHUNK);
+    this.#reindex();
+  }
+
+  clear(): void {
+    this.#count = 0;
+    this.#chunks.length = 0;
+    this.#reindex();
+  }
+
+  /** The index slot holding the jti in `#key`, or EMPTY. */
+  #find(): number {
+    const key = this.#key;
+    const mask = this.#index.length - 1;
+    for (let slot = key[0]! & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.#index[slot]!;
+      if (entry === EMPTY) return EMPTY;
+      const jtis = this.#chunks[entry >>> CHUNK_BITS]!.jtis;
+      const at = 4 * (entry & (CHUNK - 1));
+      if (jtis[at] === key[0] && jtis[at + 1] === key[1] && jtis[at + 2] === key[2] && jtis[at + 3] === key[3]) return slot;
+    }
+  }
+
+  #insert(entry: number, hash: number): void {
+    const mask = this.#index.length - 1;
+    let slot = hash & mask;
+    while (this.#index[slot] !== EMPTY) slot = (slot + 1) & mask;
+    this.#index[slot] = entry;
+  }
+
+  /** A new index for the entries there are: at most half full now, so it grows (doubles) only after a third more. */
+  #reindex(): void {
+    let slots = MIN_SLOTS;
+    while (slots < 2 * this.#count) slots *= 2;
+    if (this.#index.length === slots) this.#index.fill(EMPTY);
+    else this.#index = new Int32Array(slots).fill(EMPTY);
+    for (let entry = 0; entry < this.#count; entry++) this.#insert(entry, this.#chunks[entry >>> CHUNK_BITS]!.jtis[4 * (entry & (CHUNK - 1))]!);
+  }
+
+  /** The number of the record's (upstream, client) pair; undefined once 65,536 pairs are numbered. */
+  #owner({ upstream, clientId }: JtiRecord): number | undefined {
+    let clients = this.#ownerNumbers.get(upstream);
+    if (!clients) this.#ownerNumbers.set(upstream, (clients = new Map()));
+    let number = clients.get(clientId);
+    if (number === undefined) {
+      if (this.#ownerList.length > 0xffff) return undefined;
+      number = this.#ownerList.push({ upstream, clientId }) - 1;
+      clients.set(clientId, number);
+    }
+    return number;
+  }
+}
+
+/** A reader of the digit at `s[i]` in `alphabet`: its value, or -1 for a character outside it. */
+function digits(alphabet: string): (s: string, i: number) => number {
+  const values = new Int8Array(128).fill(-1);
+  for (let i = 0; i < alphabet.length; i++) values[alphabet.charCodeAt(i)] = i;
+  return (s, i) => {
+    const code = s.charCodeAt(i);
+    return code < 128 ? values[code]! : -1;
+  };
+}
+const base64url = digits('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_');
+const hex = digits('0123456789abcdef');
+
+/**
+ * Decodes a jti of exactly 16 bytes in unpadded base64url (what newJti makes) into `into`; false for any other
+ * string, including one whose last character carries bits beyond the 128 (it would not encode back the same).
+ */
+export function decodeJti(jti: string, into: Uint8Array): boolean {
+  if (jti.length !== 22) return false;
+  for (let group = 0; group < 5; group++) {
+    const at = 4 * group;
+    const a = base64url(jti, at);
+    const b = base64url(jti, at + 1);
+    const c = base64url(jti, at + 2);
+    const d = base64url(jti, at + 3);
+    if ((a | b | c | d) < 0) return false;
+    const bits = (a << 18) | (b << 12) | (c << 6) | d;
+    into[3 * group] = bits >> 16;
+    into[3 * group + 1] = (bits >> 8) & 0xff;
+    into[3 * group + 2] = bits & 0xff;
+  }
+  const a = base64url(jti, 20);
+  const b = base64url(jti, 21);
+  if ((a | b) < 0 || (b & 0x0f) !== 0) return false;
+  into[15] = (a << 2) | (b >> 4);
+  return true;
+}
+
+/** where each byte's two hex digits start in a UUID's 8-4-4-4-12 form */
+const UUID_DIGITS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/** A lowercase UUID (8-4-4-4-12 hex digits) into 16 bytes; false for any other string (it would not format back the same). */
+export function decodeUuid(id: string, into: Uint8Array): boolean {
+  if (id.length !== 36 || id.charCodeAt(8) !== 45 || id.charCodeAt(13) !== 45 || id.charCodeAt(18) !== 45 || id.charCodeAt(23) !== 45) return false;
+  for (let byte = 0; byte < 16; byte++) {
+    const at = UUID_DIGITS[byte]!;
+    const high = hex(id, at);
+    const low = hex(id, at + 1);
+    if ((high | low) < 0) return false;
+    into[byte] = (high << 4) | low;
+  }
+  return true;
+}
+
+export function encodeUuid(bytes: Uint8Array): string {
+  const h = Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
