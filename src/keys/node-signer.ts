@@ -15,14 +15,16 @@ const SIGN_OPTIONS: Record<SigningAlg, { digest: string | null; input: (key: Key
 };
 
 /**
- * Signs with a private KeyObject in this process (key files, managed keys) through node's crypto.sign on libuv's
- * thread pool. scripts/bench/signing.ts measured it against jose (WebCrypto) and a synchronous crypto.sign: ES256
- * ~35 µs of CPU against WebCrypto's ~70, the event loop busy ~15 µs of it (synchronous: all of it); RSA-2048 leaves
- * the loop ~50 µs of its ~300 µs instead of stalling every other request for all of it.
+ * Signs with a private KeyObject in this process (key files, managed keys) through node's crypto.sign. ES256 and
+ * EdDSA sign on the event loop (~35 µs): handing them to libuv's thread pool cost more CPU than the signature itself
+ * (waking a pool thread; `npm run bench -- --profile es256 --cpu`: ~15 % less CPU per request and more req/s signing
+ * inline). RSA (~300 µs for 2048 bits) goes to the pool, which leaves the loop free for other requests meanwhile: more
+ * req/s that way, measured the same. scripts/bench/signing.ts compares these with jose (WebCrypto), ~2× the CPU.
  */
 export function nodeSigner(privateKey: KeyObject, alg: SigningAlg): JwsSigner {
   const { digest, input } = SIGN_OPTIONS[alg];
   const key = input(privateKey) as KeyObject;
+  if (INLINE.has(alg)) return { alg, sign: async (data) => sign(digest, data, key) };
   return {
     alg,
     sign: (data) =>
@@ -31,6 +33,9 @@ export function nodeSigner(privateKey: KeyObject, alg: SigningAlg): JwsSigner {
       }),
   };
 }
+
+/** The algs signed on the calling thread: cheaper than a hand-off to the thread pool. */
+const INLINE: ReadonlySet<SigningAlg> = new Set(['ES256', 'EdDSA']);
 
 /** client_secret_jwt: HMAC with the secret's bytes; microseconds, so on the calling thread. */
 export function hmacSigner(secret: Uint8Array, alg: HmacAlg): JwsSigner {
