@@ -162,7 +162,9 @@ describe('bounded work before authentication', () => {
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(50);
   });
 
-  it('keeps /healthz under 100 ms while 8 of them run in parallel', async () => {
+  // Before the fix these 8 cost ~12 s of CPU between them; linear, a few ms. 500 ms tells the two apart even on a
+  // loaded CI machine (100 ms did not, once).
+  it('keeps /healthz under 500 ms while 8 of them run in parallel', async () => {
     const body = distinctNames();
     const attacks = Array.from({ length: 8 }, () => postForm(tokenUrl(), body, fromNewAddress()));
     const started = performance.now();
@@ -170,7 +172,7 @@ describe('bounded work before authentication', () => {
     const ms = performance.now() - started;
     expect(health.status).toBe(200);
     expect((await Promise.all(attacks)).map((r) => r.status)).toEqual(Array(8).fill(400));
-    expect(ms).toBeLessThan(100);
+    expect(ms).toBeLessThan(500);
   });
 });
 
