@@ -11,25 +11,35 @@ import { parseArgs } from 'node:util';
 import { formBody, median } from './bench-support.js';
 import { phase, type Party } from './bench/phases.js';
 import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
-import { markdown, printTable, rows, targets } from './bench/report.js';
+import { comparisons, markdown, printTable, rows, targets } from './bench/report.js';
 import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
 import { methodParty, newParty, pkcs11Method, rsaLimit, startFloor, startInstance, startRedis, startStub, workersUnsupported, type RunningInstance } from './bench/setup.js';
 import { memoryMode } from './bench/memory.js';
+import { buildRef } from './bench/compare.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
        npm run bench -- --signing   (scripts/bench/signing.ts: one assertion's signature per alg, jose vs node:crypto)
+       npm run bench -- --profile <scenario…> [seconds] [--floor] [--cpu] [--alloc]
+                                   (scripts/bench/profile.ts: where one scenario's CPU or bytes go, per package and function)
   --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
   --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
   --warmup        seconds of warm-up per party
   --connections   autocannon connections (the saturation concurrency)
   --only          only the scenarios whose label contains <text> (direct and both floors always run)
+  --compare       also run the memory-store scenarios on the build of <git ref> (a temp worktree), labelled @<ref>
   --json          print only the result JSON (it is also written to bench/results.json)
   --no-build      use dist/ as it is (otherwise rebuilt when src/ is newer)
   --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC before/after
   --soak-seconds  length of that soak (default 300); with --memory, --seconds sets the peak's length (default 60)`;
 
+if (process.argv.includes('--profile')) {
+  // a CPU (or allocation) profile of scenarios under load (scripts/bench/profile.ts, which reads the rest of argv)
+  const rest = process.argv.slice(process.argv.indexOf('--profile') + 1);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'profile.ts'), ...rest], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -43,6 +53,7 @@ const { values: args } = parseArgs({
     memory: { type: 'boolean', default: false },
     'soak-seconds': { type: 'string', default: '300' },
     signing: { type: 'boolean', default: false },
+    compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -141,6 +152,12 @@ try {
     if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
     if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
     if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
+    let comparedMain: string | undefined;
+    if (args.compare !== undefined) {
+      comparedMain = buildRef(args.compare, progress);
+      // each memory-store scenario twice, this build's and then the other's, so that the rotation keeps them close
+      methods = methods.flatMap((m) => (m.instance === 'memory' ? [m, { ...m, instance: 'before' as const, label: `${m.label} @${args.compare}` }] : [m]));
+    }
 
     // --- the processes ------------------------------------------------------------------------------------
     progress('starting: token stubs, floors, RSA limit, redis-server, authbridge\n');
@@ -168,11 +185,12 @@ try {
       }
     }
     const instances = new Map<Instance, RunningInstance>();
-    const starting = (['memory', 'redis', 'workers2'] as const).map(async (instance) => {
+    const starting = (['memory', 'redis', 'workers2', 'before'] as const).map(async (instance) => {
       const own = methods.filter((m) => m.instance === instance);
       if (!own.length) return;
-      const store = instance === 'memory' ? { type: 'memory' as const } : redisStore!(instance);
-      instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...(instance === 'workers2' && { workers: 2 }) }));
+      const store = instance === 'memory' || instance === 'before' ? { type: 'memory' as const } : redisStore!(instance);
+      const main = instance === 'before' ? comparedMain : undefined;
+      instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...(instance === 'workers2' && { workers: 2 }) }, [], main));
     });
     await Promise.all(starting);
     progress(`started in ${elapsed()}\n`);
@@ -227,9 +245,14 @@ try {
     out(`RSA-2048 PKCS#1 v1.5 SHA-256 signatures/s on one core: ${Math.round(rsaSignsPerSecond)}\n`);
     printTable(table, goals, fixedRate, out);
     for (const reason of Object.values(skipped)) out(`skipped: ${reason}`);
+    const compared = comparisons(table);
+    if (compared.length) {
+      out(`\nthis build against ${args.compare} (req/s: median of the per-round ratios, each pair run back to back; CPU per request: this build's over that one's):`);
+      for (const c of compared) out(`  ${c.scenario.padEnd(36)} req/s ${c.pairedReqPerSecRatio.toFixed(2)}×   CPU/request ${c.cpuPerRequestRatio.toFixed(2)}×`);
+    }
     out(`\nratios for the README:\n\n${md}\n`);
     out(`Each party is its own process on the same host (the load generator too): only ratios within one run compare. Wall time ${elapsed()}.`);
-    const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
+    const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, compare: args.compare, ...(compared.length && { comparisons: compared }), facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
     writeResults({ ...result, ...(memory && { memory }) });
     if (args.json) console.log(JSON.stringify(result, null, 2));
     exitCode = 0;

@@ -134,12 +134,12 @@ export function buildIfStale(log: (text: string) => void): void {
 export const AUTHBRIDGE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 /** authbridge the production way: node [flags, nodeArgs] dist/main.js start --config <file>, output to a log file. */
-export function spawnAuthbridge(configFile: string, logFile: string, nodeArgs: string[] = []): ChildProcess {
+export function spawnAuthbridge(configFile: string, logFile: string, nodeArgs: string[] = [], main = join(ROOT, 'dist', 'main.js')): ChildProcess {
   const out = openSync(logFile, 'a');
   const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   // an IPC slot only for the GC probe (--memory): otherwise authbridge runs without one, as in production
   const stdio: StdioOptions = nodeArgs.length ? ['ignore', out, out, 'ipc'] : ['ignore', out, out];
-  return spawnChild(process.execPath, [...AUTHBRIDGE_NODE_FLAGS, ...nodeArgs, join(ROOT, 'dist', 'main.js'), 'start', '--config', configFile], { stdio, env });
+  return spawnChild(process.execPath, [...AUTHBRIDGE_NODE_FLAGS, ...nodeArgs, main, 'start', '--config', configFile], { stdio, env });
 }
 export const logTail = (file: string): string => {
   try {

@@ -71,14 +71,15 @@ export function targets(table: Row[], t: TargetInputs): Target[] {
     ratio('private_key_jwt ES256 ≥ 0.5× node:http floor (Redis jti)', find('es256r', 'redis'), (r) => r.vsNodeFloor, 0.5, t.skipped.redis),
     ratio('private_key_jwt RS256 ≥ 0.8× RSA-2048 signatures/s on one core', find('rs256', 'memory'), (r) => r.reqPerSec / t.rsaSignsPerSecond, 0.8),
   ];
-  const timed = table.filter((r) => r.kind === 'authbridge' && !r.overCapacity && Number.isFinite(r.addedP99Ms));
+  // this build's scenarios only: not the --compare build's
+  const timed = table.filter((r) => r.kind === 'authbridge' && r.instance !== 'before' && !r.overCapacity && Number.isFinite(r.addedP99Ms));
   const worst = timed.reduce<Row | undefined>((a, r) => (a && a.addedP99Ms >= r.addedP99Ms ? a : r), undefined);
   out.push(
     worst
       ? { target: 'added p99 over direct ≤ 1 ms at 50 % load (worst scenario below capacity)', value: `${worst.addedP99Ms.toFixed(2)} ms (${worst.scenario})`, pass: worst.addedP99Ms <= 1 }
       : { target: 'added p99 over direct ≤ 1 ms at 50 % load', value: 'skipped', note: 'no authbridge scenario below capacity' },
   );
-  const rss = Math.max(...table.filter((r) => r.kind === 'authbridge' && r.instance !== 'workers2').map((r) => r.rssMiB ?? 0));
+  const rss = Math.max(...table.filter((r) => r.kind === 'authbridge' && r.instance !== 'workers2' && r.instance !== 'before').map((r) => r.rssMiB ?? 0));
   out.push({ target: 'RSS ≤ 128 MiB (one authbridge process, after its scenarios)', value: `${rss.toFixed(1)} MiB`, pass: rss <= 128 });
   const m = t.memoryMode;
   if (m) out.push({ target: `RSS ≤ 128 MiB after ${m.seconds} s at peak (--memory, run of ${m.generatedAt})`, value: `${m.rssMiB.toFixed(1)} MiB`, pass: m.rssMiB <= 128 });
@@ -128,4 +129,28 @@ export function markdown(table: Row[], rsaSignsPerSecond: number): string {
   const rs = table.find((r) => r.id === 'rs256' && r.instance === 'memory');
   if (rs) lines.push('', `RS256 req/s vs RSA-2048 signatures/s on one core: ${(rs.reqPerSec / rsaSignsPerSecond).toFixed(2)}×`);
   return lines.join('\n');
+}
+
+/** One scenario on this build against the same on the --compare build. */
+export interface Comparison {
+  scenario: string;
+  /** median over the rounds of this build's req/s over the other's in the same round (they run back to back) */
+  pairedReqPerSecRatio: number;
+  /** this build's CPU µs per request over the other's (all their phases) */
+  cpuPerRequestRatio: number;
+}
+/**
+ * The --compare rows against this build's: the ratio of req/s per round, median of those. Each round runs the two
+ * back to back, so a machine whose speed drifts between rounds (a shared VM) moves both alike; the medians of
+ * req/s across rounds in the table do not cancel that out.
+ */
+export function comparisons(table: Row[]): Comparison[] {
+  return table
+    .filter((r) => r.instance === 'before')
+    .flatMap((before) => {
+      const now = table.find((r) => r.id === before.id && r.instance === 'memory');
+      if (!now) return [];
+      const ratios = now.roundsReqPerSec.map((v, i) => v / before.roundsReqPerSec[i]!);
+      return [{ scenario: now.scenario, pairedReqPerSecRatio: fixed(median(ratios), 2), cpuPerRequestRatio: fixed(now.cpuUsPerRequest / before.cpuUsPerRequest, 2) }];
+    });
 }

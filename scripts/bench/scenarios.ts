@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Expectation } from '../bench-support.js';
 
-/** Which authbridge process serves a scenario. */
-export type Instance = 'memory' | 'redis' | 'workers2';
+/** Which authbridge process serves a scenario (`before`: the memory store on the --compare build). */
+export type Instance = 'memory' | 'redis' | 'workers2' | 'before';
 export interface Method {
   id: string;
   label: string;

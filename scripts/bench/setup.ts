@@ -72,12 +72,12 @@ export interface RunningInstance {
   child: ChildProcess;
   logFile: string;
 }
-/** One authbridge process: its config in dir, `node [nodeArgs] dist/main.js start --config`, up once its port accepts. */
-export async function startInstance(dir: string, instance: Instance, methods: Method[], settings: Omit<ConfigSettings, 'port'>, nodeArgs: string[] = []): Promise<RunningInstance> {
+/** One authbridge process: its config in dir, `node [nodeArgs] dist/main.js start --config` (or another build's main), up once its port accepts. */
+export async function startInstance(dir: string, instance: Instance, methods: Method[], settings: Omit<ConfigSettings, 'port'>, nodeArgs: string[] = [], main?: string): Promise<RunningInstance> {
   const port = await freePort();
   const [configFile, logFile] = [join(dir, `authbridge-${instance}.yaml`), join(dir, `authbridge-${instance}.log`)];
   writeFileSync(configFile, authbridgeConfig(methods, { ...settings, port }));
-  const child = spawnAuthbridge(configFile, logFile, nodeArgs);
+  const child = spawnAuthbridge(configFile, logFile, nodeArgs, main);
   await waitForPort(port, child, `authbridge (${instance})`).catch((err: unknown) => {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logTail(logFile)}`);
   });
