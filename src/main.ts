@@ -6,6 +6,7 @@ import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.j
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
 import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
 import { handleSignals, startProxy } from './lifecycle/proxy.js';
+import { fileDigest } from './lifecycle/watch.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { closest } from './config/issues.js';
@@ -142,11 +143,12 @@ async function start(file: string): Promise<number> {
   const log = createLogger();
   try {
     if (isClusterWorker()) return await worker(file, log);
+    const configDigest = fileDigest(file); // before the load: a change from here on is reloaded (watch.ts)
     const config = await loadConfigFileChecked(file);
     const workers = workerCount(config.server.workers);
     // several workers: this process is their primary (lifecycle/cluster.ts); one: the proxy itself, as always
-    if (workers > 1) process.exit(await runPrimary(config, file, workers, log));
-    handleSignals(await startProxy(config, { log, watch: true, source: file }), log);
+    if (workers > 1) process.exit(await runPrimary(config, file, workers, log, configDigest));
+    handleSignals(await startProxy(config, { log, watch: true, source: file, configDigest }), log);
     return -1;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreUnavailableError) {

@@ -38,7 +38,7 @@ export const isClusterWorker = () => cluster.isWorker;
  * The primary: opens the metrics listener, forks `count` workers, and resolves with the exit code once it is
  * done (0 after a signal once every worker has exited; 1 when the workers could not start or keep dying).
  */
-export async function runPrimary(config: Config, file: string, count: number, baseLog: Logger): Promise<number> {
+export async function runPrimary(config: Config, file: string, count: number, baseLog: Logger, configDigest?: string): Promise<number> {
   const log = baseLog.child({ pid: process.pid, role: 'primary' });
   const { server } = config;
   checkPublicUrl(config, file, server.host);
@@ -180,7 +180,7 @@ export async function runPrimary(config: Config, file: string, count: number, ba
     log.info({ why, workers: live().length }, 'reloading: signalling the workers');
     for (const worker of live()) worker.process.kill('SIGHUP');
   };
-  const watcher = server.watchConfig ? watchFile(file, () => reload('file changed'), log) : undefined;
+  const watcher = server.watchConfig ? watchFile(file, () => reload('file changed'), log, configDigest) : undefined;
 
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

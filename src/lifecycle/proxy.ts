@@ -14,7 +14,7 @@ import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
 import { prepareReload, retireAfterMs } from './reload.js';
-import { watchFile } from './watch.js';
+import { fileDigest, watchFile } from './watch.js';
 
 export interface RunningProxy {
   readonly url: string;
@@ -43,11 +43,17 @@ export interface StartOptions {
    * /metrics and probes at `metricsUrl`), and no file watch (the primary watches and signals the workers).
    */
   worker?: { metricsUrl: string };
+  /**
+   * The digest (watch.ts fileDigest) of the config file read before it was loaded: with `watch`, a change made
+   * while the proxy was starting is reloaded once the watch is on, instead of going unnoticed.
+   */
+  configDigest?: string;
 }
 
 /** Loads the config file and starts serving it; `reload()` reads the same file again. */
 export async function startFromFile(file: string, opts: StartOptions = {}): Promise<RunningProxy> {
-  return startProxy(await loadConfigFileChecked(file), { ...opts, source: file });
+  const configDigest = fileDigest(file);
+  return startProxy(await loadConfigFileChecked(file), { configDigest, ...opts, source: file });
 }
 
 /** Builds store, runtime and app from a validated config and listens. */
@@ -87,8 +93,6 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     throw err;
   }
   const metricsUrl = opts.worker?.metricsUrl ?? metricsListener?.url ?? main.url;
-  state = 'ready';
-  logListening(log, runtime, main, metricsUrl);
 
   let reloading = Promise.resolve(true);
   const reload = () => (reloading = reloading.then(() => reloadOnce()));
@@ -110,7 +114,10 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       return false;
     }
   }
-  const watcher = opts.watch && !opts.worker && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log) : undefined;
+  // on before the process says it listens: a change made after that line is never missed
+  const watcher = opts.watch && !opts.worker && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log, opts.configDigest) : undefined;
+  state = 'ready';
+  logListening(log, runtime, main, metricsUrl);
 
   // the readiness route itself, asked in-process: no access-log line, no request metric
   const probes = new Hono<AppEnv>().use((c, next) => (c.set('facts', {}), next())).route('/', healthRoutes(deps));
