@@ -49,7 +49,8 @@ describe('createLogger on standard output', () => {
     expect(lines.map((l) => l.msg)).toEqual(['buffered', 'before the warning', 'warning', 'plain info']);
     const [buffered, before, warning, info] = lines.map((l) => l.at) as [number, number, number, number];
     expect(before - buffered).toBeGreaterThan(1000); // the first line did not wait for the process to end
-    expect(warning - before).toBeLessThan(50); // one write: the warning released the line waiting before it
+    // the warning released the line waiting before it: the order above says so (had that line waited for the timer,
+    // it would have come after the warning, which leaves at once); no bound on the gap, which a loaded machine stretches
     expect(info - warning).toBeGreaterThan(1000); // a line through pino is not buffered
   }, 20_000);
 
