@@ -62,7 +62,8 @@ afterAll(async () => {
   await redis?.close();
 });
 
-describe('authbridge keys / jti', () => {
+// each test runs the CLI several times (a tsx start each, seconds on a loaded machine): 90 s, not the 30 s default
+describe('authbridge keys / jti', { timeout: 90_000 }, () => {
   it('keys generate writes a 0600 key file it never overwrites, and prints the public JWK', async () => {
     for (const name of ['new.pem', 'old.pem']) {
       const out = join(dir, name);
