@@ -20,6 +20,8 @@ import { buildRef } from './bench/compare.js';
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
        npm run bench -- --signing   (scripts/bench/signing.ts: one assertion's signature per alg, jose vs node:crypto)
+       npm run bench -- --jti-sweep [--ref <git ref>]
+                                   (scripts/bench/jti-sweep.ts: the memory store's jti sweep pause at peak, 360,000 records)
        npm run bench -- --profile <scenario…> [seconds] [--floor] [--cpu] [--alloc]
                                    (scripts/bench/profile.ts: where one scenario's CPU or bytes go, per package and function)
   --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
@@ -34,6 +36,11 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--w
   --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC before/after
   --soak-seconds  length of that soak (default 300); with --memory, --seconds sets the peak's length (default 60)`;
 
+if (process.argv.includes('--jti-sweep')) {
+  const rest = process.argv.slice(process.argv.indexOf('--jti-sweep') + 1);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'jti-sweep.ts'), ...rest], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
 if (process.argv.includes('--profile')) {
   // a CPU (or allocation) profile of scenarios under load (scripts/bench/profile.ts, which reads the rest of argv)
   const rest = process.argv.slice(process.argv.indexOf('--profile') + 1);

@@ -14,8 +14,12 @@ import type { JtiRecord } from './types.js';
  * its shape; a jti lives in one of the two at a time.
  */
 export class JtiRecords {
-  readonly #table = new JtiTable();
+  readonly #table: JtiTable;
   readonly #other = new Map<string, JtiRecord>();
+
+  constructor(options: { renumberAt?: number } = {}) {
+    this.#table = new JtiTable(options);
+  }
 
   /** SET NX until `record.expiresAt`: false while a record of `jti` is live. */
   claim(jti: string, record: JtiRecord, now: number): boolean {
@@ -32,10 +36,13 @@ export class JtiRecords {
     return live(this.#table.get(jti)) ?? live(this.#other.get(jti));
   }
 
-  /** Forgets the records expired by `now` (the store's timer). */
-  sweep(now: number): void {
+  /**
+   * Forgets the records expired by `now`: the table's expired front (cheap: the store does it every second), and with
+   * `all`, the Map's too (a walk over all of it: every 10 s).
+   */
+  sweep(now: number, all = true): void {
     this.#table.sweep(now);
-    for (const [jti, record] of this.#other) if (record.expiresAt <= now) this.#other.delete(jti);
+    if (all) for (const [jti, record] of this.#other) if (record.expiresAt <= now) this.#other.delete(jti);
   }
 
   clear(): void {
@@ -43,7 +50,7 @@ export class JtiRecords {
     this.#other.clear();
   }
 
-  /** records held, expired ones not yet swept included */
+  /** records held, expired ones not yet swept (or behind a live one in the table) included */
   get size(): number {
     return this.#table.size + this.#other.size;
   }
@@ -65,6 +72,8 @@ const ENTRY_BYTES = 16 + 16 + 8 + 4 + 2;
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const EMPTY = -1;
+/** the expiresAt of an entry whose jti was claimed again after it expired: out of the index, dropped by the sweep */
+const DEAD = -1;
 const MIN_SLOTS = 1024;
 
 /** One chunk of entries, in columns: entry i's jti is words 4i..4i+3 of `jtis`, its expiry `expiresAt[i]`, … */
@@ -81,13 +90,25 @@ class Chunk {
  * Records of canonical jti and request id, numbered in the order written and kept in chunks of typed arrays (more
  * records, another chunk: nothing is copied as it grows), found through `#index`, a linear-probing table of entry
  * numbers keyed by the jti's first word (random bits from the CSPRNG, a fine hash as they are; no caller picks
- * them), at most 2/3 full. Entries are only appended or, for a jti whose record has expired, overwritten; the sweep
- * compacts them, frees the chunks left empty and builds the index again.
+ * them), at most 2/3 full. Entries are only appended (a jti claimed again once its record expired: a new entry,
+ * the old one marked dead).
+ *
+ * Records expire about in the order they were written (one lifetime per client, all ≤ 60 s plus the grace), so
+ * the sweep drops the expired entries at the front: each leaves the index by backward-shift deletion (no
+ * tombstones), and chunks left behind are freed whole. Nothing is moved, so a sweep costs the entries it drops,
+ * not the entries held: a few milliseconds a second at peak, where compacting 300,000 held entries and indexing
+ * them again paused the event loop for ~25 ms every 10 s (and ~60 ms before that, with a subarray per entry).
+ * An expired entry behind a live one waits for it (at most one lifetime more). Entry numbers only grow; once they
+ * reach `renumberAt` (2^30, days of peak traffic), they are counted from the first chunk held again.
  */
 export class JtiTable {
+  /** entries [#head, #count) are held; entry e lives in #chunks[(e >>> CHUNK_BITS) - #firstChunk] */
+  #head = 0;
   #count = 0;
+  #firstChunk = 0;
   readonly #chunks: Chunk[] = [];
   #index = new Int32Array(MIN_SLOTS).fill(EMPTY);
+  readonly #renumberAt: number;
   /** (upstream, client) pairs, numbered in the order first seen: a few per configured client */
   readonly #ownerList: { upstream: string; clientId: string }[] = [];
   readonly #ownerNumbers = new Map<string, Map<string, number>>();
@@ -97,8 +118,14 @@ export class JtiTable {
   readonly #requestId = new Uint32Array(4);
   readonly #requestIdBytes = new Uint8Array(this.#requestId.buffer);
 
+  /** `renumberAt`: tests set it low to reach the renumbering; entry numbers must stay below 2^31 (Int32Array) */
+  constructor({ renumberAt = 2 ** 30 }: { renumberAt?: number } = {}) {
+    this.#renumberAt = renumberAt;
+  }
+
+  /** entries held, expired ones not yet dropped included */
   get size(): number {
-    return this.#count;
+    return this.#count - this.#head;
   }
 
   get bytes(): number {
@@ -110,20 +137,24 @@ export class JtiTable {
     if (!decodeJti(jti, this.#keyBytes)) return undefined;
     const slot = this.#find();
     const found = slot === EMPTY ? EMPTY : this.#index[slot]!;
-    if (found !== EMPTY && this.#chunks[found >>> CHUNK_BITS]!.expiresAt[found & (CHUNK - 1)]! > now) return false;
+    if (found !== EMPTY && this.#chunk(found).expiresAt[found & (CHUNK - 1)]! > now) return false;
     const lifetime = record.expiresAt - record.issuedAt;
     if (!(Number.isInteger(lifetime) && lifetime >= 0 && lifetime <= 0xffffffff) || !decodeUuid(record.requestId, this.#requestIdBytes)) return undefined;
     const owner = this.#owner(record);
     if (owner === undefined) return undefined;
-    let entry = found; // this jti's expired record is overwritten in place
-    if (entry === EMPTY) {
-      entry = this.#count++;
-      if (entry >>> CHUNK_BITS === this.#chunks.length) this.#chunks.push(new Chunk());
-      this.#chunks[entry >>> CHUNK_BITS]!.jtis.set(this.#key, 4 * (entry & (CHUNK - 1)));
-      if (3 * this.#count > 2 * this.#index.length) this.#reindex();
-      else this.#insert(entry, this.#key[0]!);
+    if (found !== EMPTY) {
+      // this jti's expired record: out of the index, and dead where it stands (the sweep drops it when it comes to it);
+      // the new record is appended like any other, so that entries stay in the order they expire
+      this.#removeAt(slot);
+      this.#chunk(found).expiresAt[found & (CHUNK - 1)] = DEAD;
     }
-    const chunk = this.#chunks[entry >>> CHUNK_BITS]!;
+    if (this.#count >= this.#renumberAt && this.#firstChunk > 0) this.#renumber();
+    const entry = this.#count++;
+    if ((entry >>> CHUNK_BITS) - this.#firstChunk === this.#chunks.length) this.#chunks.push(new Chunk());
+    this.#chunk(entry).jtis.set(this.#key, 4 * (entry & (CHUNK - 1)));
+    if (3 * this.size > 2 * this.#index.length) this.#reindex();
+    else this.#insert(entry, this.#key[0]!);
+    const chunk = this.#chunk(entry);
     const i = entry & (CHUNK - 1);
     chunk.requestIds.set(this.#requestId, 4 * i);
     chunk.expiresAt[i] = record.expiresAt;
@@ -138,7 +169,7 @@ export class JtiTable {
     const slot = this.#find();
     if (slot === EMPTY) return undefined;
     const entry = this.#index[slot]!;
-    const chunk = this.#chunks[entry >>> CHUNK_BITS]!;
+    const chunk = this.#chunk(entry);
     const i = entry & (CHUNK - 1);
     const expiresAt = chunk.expiresAt[i]!;
     const { upstream, clientId } = this.#ownerList[chunk.owners[i]!]!;
@@ -146,34 +177,40 @@ export class JtiTable {
     return { upstream, clientId, requestId, issuedAt: expiresAt - chunk.lifetimes[i]!, expiresAt };
   }
 
-  /** Drops the entries expired by `now`, keeping the others in order; frees the chunks left empty; builds the index again. */
+  /** Drops the expired entries at the front (see the class), frees the chunks they leave, shrinks an emptied index. */
   sweep(now: number): void {
-    let kept = 0;
-    for (let entry = 0; entry < this.#count; entry++) {
-      const from = this.#chunks[entry >>> CHUNK_BITS]!;
-      const i = entry & (CHUNK - 1);
-      if (from.expiresAt[i]! <= now) continue;
-      if (kept !== entry) {
-        const to = this.#chunks[kept >>> CHUNK_BITS]!;
-        const k = kept & (CHUNK - 1);
-        to.jtis.set(from.jtis.subarray(4 * i, 4 * i + 4), 4 * k);
-        to.requestIds.set(from.requestIds.subarray(4 * i, 4 * i + 4), 4 * k);
-        to.expiresAt[k] = from.expiresAt[i]!;
-        to.lifetimes[k] = from.lifetimes[i]!;
-        to.owners[k] = from.owners[i]!;
+    let head = this.#head;
+    const count = this.#count;
+    for (let expiresAt: number; head < count && (expiresAt = this.#chunk(head).expiresAt[head & (CHUNK - 1)]!) <= now; head++)
+      if (expiresAt !== DEAD) this.#remove(head);
+    this.#head = head;
+    if (head === count) {
+      // nothing held: start again from entry 0, no chunk
+      this.#head = this.#count = this.#firstChunk = 0;
+      this.#chunks.length = 0;
+    } else {
+      const gone = (head >>> CHUNK_BITS) - this.#firstChunk;
+      if (gone > 0) {
+        this.#chunks.splice(0, gone);
+        this.#firstChunk += gone;
       }
-      kept++;
     }
-    if (kept === this.#count) return;
-    this.#count = kept;
-    this.#chunks.length = Math.ceil(kept / CHUNK);
-    this.#reindex();
+    if (this.#index.length > MIN_SLOTS && 8 * this.size < this.#index.length) this.#reindex();
   }
 
   clear(): void {
-    this.#count = 0;
+    this.#head = this.#count = this.#firstChunk = 0;
     this.#chunks.length = 0;
     this.#reindex();
+  }
+
+  #chunk(entry: number): Chunk {
+    return this.#chunks[(entry >>> CHUNK_BITS) - this.#firstChunk]!;
+  }
+
+  /** the entry's hash: its jti's first word */
+  #hash(entry: number): number {
+    return this.#chunk(entry).jtis[4 * (entry & (CHUNK - 1))]!;
   }
 
   /** The index slot holding the jti in `#key`, or EMPTY. */
@@ -183,7 +220,7 @@ export class JtiTable {
     for (let slot = key[0]! & mask; ; slot = (slot + 1) & mask) {
       const entry = this.#index[slot]!;
       if (entry === EMPTY) return EMPTY;
-      const jtis = this.#chunks[entry >>> CHUNK_BITS]!.jtis;
+      const jtis = this.#chunk(entry).jtis;
       const at = 4 * (entry & (CHUNK - 1));
       if (jtis[at] === key[0] && jtis[at + 1] === key[1] && jtis[at + 2] === key[2] && jtis[at + 3] === key[3]) return slot;
     }
@@ -196,13 +233,53 @@ export class JtiTable {
     this.#index[slot] = entry;
   }
 
-  /** A new index for the entries there are: at most half full now, so it grows (doubles) only after a third more. */
+  /**
+   * Takes `entry` out of the index by backward-shift deletion (Knuth vol. 3, 6.4, Algorithm R): each later entry of
+   * its cluster moves into the hole unless its home slot lies cyclically in (hole, its slot], so that every
+   * entry stays reachable from its home without tombstones.
+   */
+  #remove(entry: number): void {
+    const index = this.#index;
+    const mask = index.length - 1;
+    let slot = this.#hash(entry) & mask;
+    while (index[slot] !== entry) {
+      if (index[slot] === EMPTY) return; // not indexed (cannot happen: every held entry but a dead one is)
+      slot = (slot + 1) & mask;
+    }
+    this.#removeAt(slot);
+  }
+
+  #removeAt(slot: number): void {
+    const index = this.#index;
+    const mask = index.length - 1;
+    let hole = slot;
+    for (let next = (hole + 1) & mask; index[next] !== EMPTY; next = (next + 1) & mask) {
+      const home = this.#hash(index[next]!) & mask;
+      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (!stays) {
+        index[hole] = index[next]!;
+        hole = next;
+      }
+    }
+    index[hole] = EMPTY;
+  }
+
+  /** An index for the entries held: at most half full, at least MIN_SLOTS. */
   #reindex(): void {
     let slots = MIN_SLOTS;
-    while (slots < 2 * this.#count) slots *= 2;
+    while (slots < 2 * this.size) slots *= 2;
     if (this.#index.length === slots) this.#index.fill(EMPTY);
     else this.#index = new Int32Array(slots).fill(EMPTY);
-    for (let entry = 0; entry < this.#count; entry++) this.#insert(entry, this.#chunks[entry >>> CHUNK_BITS]!.jtis[4 * (entry & (CHUNK - 1))]!);
+    for (let entry = this.#head; entry < this.#count; entry++) if (this.#chunk(entry).expiresAt[entry & (CHUNK - 1)] !== DEAD) this.#insert(entry, this.#hash(entry));
+  }
+
+  /** Numbers the entries from the first chunk held again (whole chunks: an entry keeps its place in its chunk). */
+  #renumber(): void {
+    const shift = this.#firstChunk << CHUNK_BITS;
+    this.#head -= shift;
+    this.#count -= shift;
+    this.#firstChunk = 0;
+    this.#reindex();
   }
 
   /** The number of the record's (upstream, client) pair; undefined once 65,536 pairs are numbered. */

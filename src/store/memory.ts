@@ -4,7 +4,10 @@ import { MemoryWindowCounter } from './memory-window-counter.js';
 import { windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 import type { JtiRecord, KeySet, Store } from './types.js';
 
-const SWEEP_EVERY_MS = 10_000;
+/** The compact jti table drops its expired front every tick (a few thousand entries at peak: well under a ms). */
+const SWEEP_TICK_MS = 1_000;
+/** Everything else (Maps walked whole: other jti records, inbound jti, window counters) every 10 ticks. */
+const FULL_SWEEP_TICKS = 10;
 
 /** Single-process store: Maps with expiry. The default for one replica and for `npm run demo`. */
 export class MemoryStore implements Store {
@@ -19,7 +22,8 @@ export class MemoryStore implements Store {
 
   constructor({ now = Date.now }: { now?: () => number } = {}) {
     this.#now = now;
-    this.#sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS).unref();
+    let ticks = 0;
+    this.#sweeper = setInterval(() => (++ticks % FULL_SWEEP_TICKS === 0 ? this.sweep() : this.#jti.sweep(this.#now(), false)), SWEEP_TICK_MS).unref();
   }
 
   async claimJti(jti: string, record: JtiRecord): Promise<boolean> {
