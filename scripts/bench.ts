@@ -30,10 +30,12 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--w
   --warmup        seconds of warm-up per party
   --connections   autocannon connections (the saturation concurrency)
   --only          only the scenarios whose label contains <text> (direct and both floors always run)
-  --compare       also run the memory-store scenarios on the build of <git ref> (a temp worktree), labelled @<ref>
+  --compare       also run the memory-store scenarios on the build of <git ref> (a temp worktree), labelled @<ref>;
+                  with --memory, the memory run on that build too, after this build's
   --json          print only the result JSON (it is also written to bench/results.json)
   --no-build      use dist/ as it is (otherwise rebuilt when src/ is newer)
-  --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC before/after
+  --memory        instead: 60 s at peak on client_secret_basic + ES256, RSS; then a soak at 50 % load, heap after GC
+                  before/after and authbridge's event-loop delay (p99, max) during it
   --soak-seconds  length of that soak (default 300); with --memory, --seconds sets the peak's length (default 60)`;
 
 if (process.argv.includes('--jti-sweep')) {
@@ -114,9 +116,19 @@ try {
 
   if (args.memory) {
     const methods = [secretMethod('basic', 'client_secret_basic', 'memory', audience), privateKeyMethod('es256', 'ES256', 'memory', audience, dir)];
-    const running = await startInstance(dir, 'memory', methods, { stubOrigin: stub.origin, store: { type: 'memory' } }, ['--expose-gc', '--require', join(ROOT, 'scripts', 'bench', 'gc-probe.cjs')]);
-    const parties = methods.map((m) => methodParty(m, running, { http: stub }));
-    const memory = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: args.seconds === undefined ? 60 : settings.seconds, soakSeconds, progress, log: out });
+    const probe = ['--expose-gc', '--require', join(ROOT, 'scripts', 'bench', 'gc-probe.cjs')];
+    const memoryOf = async (main: string | undefined, log: (line: string) => void) => {
+      const running = await startInstance(dir, main ? 'before' : 'memory', methods, { stubOrigin: stub.origin, store: { type: 'memory' } }, probe, main);
+      const parties = methods.map((m) => methodParty(m, running, { http: stub }));
+      const result = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: args.seconds === undefined ? 60 : settings.seconds, soakSeconds, progress, log });
+      const exited = new Promise((resolve) => running.child.once('exit', resolve));
+      running.child.kill('SIGTERM');
+      await exited;
+      return result;
+    };
+    const memory = await memoryOf(undefined, out);
+    // --compare <ref>: the same on that build, right after (one run; the machine's drift between them is not cancelled)
+    const compared = args.compare === undefined ? undefined : { ref: args.compare, ...(await memoryOf(buildRef(args.compare, progress), (line) => out(`@${args.compare} ${line}`))) };
     const previous = (() => {
       try {
         return JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
@@ -128,7 +140,7 @@ try {
     // the last full run's targets name the memory run they used: that one is replaced by this run's
     const kept = Array.isArray(previous.targets) ? (previous.targets as Array<{ target: string }>).filter((t) => !t.target.startsWith('RSS ≤ 128 MiB after')) : undefined;
     const target = { target: `RSS ≤ 128 MiB after ${memory.peak.seconds} s at peak (--memory, run of ${generatedAt})`, value: `${memory.peak.rssMiB.toFixed(1)} MiB`, pass: memory.peak.pass };
-    writeResults({ ...previous, ...(kept && { targets: [...kept, target] }), memory: { generatedAt, facts, ...memory } });
+    writeResults({ ...previous, ...(kept && { targets: [...kept, target] }), memory: { generatedAt, facts, ...memory, ...(compared && { compared }) } });
     if (args.json) console.log(JSON.stringify(memory, null, 2));
     exitCode = 0;
   } else {

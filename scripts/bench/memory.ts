@@ -35,10 +35,16 @@ async function mixed(parties: Party[], seconds: number, connections: number, ove
   return results;
 }
 
-function gcProbe(running: RunningInstance): Promise<NodeJS.MemoryUsage> {
+interface Probe {
+  memoryUsage: NodeJS.MemoryUsage;
+  /** the event loop's delay since the previous probe (gc-probe.cjs) */
+  eventLoopDelayMs: { p99: number; max: number };
+}
+
+function gcProbe(running: RunningInstance): Promise<Probe> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('gc probe: no answer from authbridge within 10 s')), 10_000);
-    running.child.once('message', (m: { memoryUsage?: NodeJS.MemoryUsage }) => (clearTimeout(timer), m.memoryUsage ? resolve(m.memoryUsage) : reject(new Error('gc probe: bad answer'))));
+    running.child.once('message', (m: Partial<Probe>) => (clearTimeout(timer), m.memoryUsage && m.eventLoopDelayMs ? resolve(m as Probe) : reject(new Error('gc probe: bad answer'))));
     running.child.send({ gc: true });
   });
 }
@@ -62,15 +68,17 @@ export async function memoryMode(running: RunningInstance, parties: Party[], o: 
       seconds: o.soakSeconds,
       reqPerSec: fixed(sum(soak.map((r) => r.reqPerSec)), 0),
       p99Ms: soak.map((r) => fixed(r.p99Ms, 2)),
-      heapUsedAfterGcBeforeMiB: fixed(before.heapUsed / MiB, 2),
-      heapUsedAfterGcAfterMiB: fixed(after.heapUsed / MiB, 2),
-      heapGrowthMiB: fixed((after.heapUsed - before.heapUsed) / MiB, 2),
+      heapUsedAfterGcBeforeMiB: fixed(before.memoryUsage.heapUsed / MiB, 2),
+      heapUsedAfterGcAfterMiB: fixed(after.memoryUsage.heapUsed / MiB, 2),
+      heapGrowthMiB: fixed((after.memoryUsage.heapUsed - before.memoryUsage.heapUsed) / MiB, 2),
       rssAfterMiB: fixed(rssBytes(pid) / MiB, 1),
+      /** authbridge's event loop during the soak: the longest stall (a jti sweep, a GC) and the 99th percentile */
+      eventLoopDelayMs: { p99: fixed(after.eventLoopDelayMs.p99, 2), max: fixed(after.eventLoopDelayMs.max, 2) },
     },
   };
   o.log(`memory: ${o.peakSeconds} s at peak (${result.peak.reqPerSec} req/s): RSS ${result.peak.rssMiB} MiB — ${result.peak.pass ? 'PASS' : 'FAIL'} (target ≤ 128 MiB)`);
   o.log(
-    `soak: ${o.soakSeconds} s at ${result.soak.reqPerSec} req/s: heap used after GC ${result.soak.heapUsedAfterGcBeforeMiB} → ${result.soak.heapUsedAfterGcAfterMiB} MiB (${result.soak.heapGrowthMiB >= 0 ? '+' : ''}${result.soak.heapGrowthMiB} MiB), RSS ${result.soak.rssAfterMiB} MiB`,
+    `soak: ${o.soakSeconds} s at ${result.soak.reqPerSec} req/s: heap used after GC ${result.soak.heapUsedAfterGcBeforeMiB} → ${result.soak.heapUsedAfterGcAfterMiB} MiB (${result.soak.heapGrowthMiB >= 0 ? '+' : ''}${result.soak.heapGrowthMiB} MiB), RSS ${result.soak.rssAfterMiB} MiB; event-loop delay p99 ${result.soak.eventLoopDelayMs.p99} ms, max ${result.soak.eventLoopDelayMs.max} ms`,
   );
   return result;
 }
