@@ -2,7 +2,8 @@
 // the memory store's jti sweep at peak. The compact table (src/store/memory-jti.ts) is fed 4,000 claims a second
 // (newJti, a UUID request id, 90 s records, as the token path writes them) on a fake clock; once it holds 90 s of
 // them (360,000), the store's timer tick is timed for 60 s of steady state: median and worst pause. With --ref, the
-// same on that commit's memory-jti.ts too (git show), for a before/after in one run.
+// same on that commit's memory-jti.ts too (git show), for a before/after in one run. Then the same for the inbound
+// jti records (src/store/memory-expiring.ts, keys `upstream:client:jti`), against the Map walked whole they replaced.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +51,32 @@ function report(label: string, records: Records, everyMs: number): void {
   );
 }
 
+/** The inbound records as the store kept them before: a Map of expiries, walked whole by the sweep. */
+class WalkedMap implements Records {
+  readonly #map = new Map<string, number>();
+  claim(key: string, record: { expiresAt: number }, now: number): boolean {
+    const held = this.#map.get(key);
+    if (held !== undefined && held > now) return false;
+    this.#map.set(key, record.expiresAt);
+    return true;
+  }
+  sweep(now: number): void {
+    for (const [key, expiresAt] of this.#map) if (expiresAt <= now) this.#map.delete(key);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+/** An inbound store as Records: the key is what jwt-client-auth.ts claims (upstream:client:jti, a caller's jti). */
+const inbound = (keys: { claim(key: string, expiresAt: number, now: number): boolean; sweep(now: number): void; readonly size: number }): Records => ({
+  claim: (jti, record, now) => keys.claim(`bench:c:${jti}`, record.expiresAt, now),
+  sweep: (now) => keys.sweep(now),
+  get size() {
+    return keys.size;
+  },
+});
+
 const { values } = parseArgs({ options: { ref: { type: 'string' } } });
 const { JtiRecords } = await import('../../src/store/memory-jti.js');
 report('this build', new JtiRecords(), 1000);
@@ -63,3 +90,6 @@ if (values.ref) {
   report(`@${values.ref}`, new before.JtiRecords(), 10_000);
   rmSync(dir, { recursive: true, force: true });
 }
+const { ExpiringKeys } = await import('../../src/store/memory-expiring.js');
+report('inbound jti (this build)', inbound(new ExpiringKeys()), 1000);
+report('inbound jti (Map walked)', new WalkedMap(), 10_000);

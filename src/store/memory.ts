@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ExpiringKeys } from './memory-expiring.js';
 import { JtiRecords } from './memory-jti.js';
 import { MemoryWindowCounter } from './memory-window-counter.js';
 import { windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
@@ -6,7 +7,7 @@ import type { JtiRecord, KeySet, Store } from './types.js';
 
 /** The compact jti table drops its expired front every tick (a few thousand entries at peak: well under a ms). */
 const SWEEP_TICK_MS = 1_000;
-/** Everything else (Maps walked whole: other jti records, inbound jti, window counters) every 10 ticks. */
+/** Everything else (Maps walked whole: jti records of another shape, window counters) every 10 ticks. */
 const FULL_SWEEP_TICKS = 10;
 
 /** Single-process store: Maps with expiry. The default for one replica and for `npm run demo`. */
@@ -14,7 +15,7 @@ export class MemoryStore implements Store {
   readonly type = 'memory' as const;
   /** compact: see memory-jti.ts */
   readonly #jti = new JtiRecords();
-  readonly #inboundJti = new Map<string, number>();
+  readonly #inboundJti = new ExpiringKeys();
   readonly #keySets = new Map<string, string>();
   readonly #locks = new Map<string, { token: string; until: number }>();
   readonly #now: () => number;
@@ -23,7 +24,7 @@ export class MemoryStore implements Store {
   constructor({ now = Date.now }: { now?: () => number } = {}) {
     this.#now = now;
     let ticks = 0;
-    this.#sweeper = setInterval(() => (++ticks % FULL_SWEEP_TICKS === 0 ? this.sweep() : this.#jti.sweep(this.#now(), false)), SWEEP_TICK_MS).unref();
+    this.#sweeper = setInterval(() => this.#sweep(++ticks % FULL_SWEEP_TICKS === 0), SWEEP_TICK_MS).unref();
   }
 
   async claimJti(jti: string, record: JtiRecord): Promise<boolean> {
@@ -31,10 +32,7 @@ export class MemoryStore implements Store {
   }
 
   async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
-    const existing = this.#inboundJti.get(key);
-    if (existing !== undefined && existing > this.#now()) return false;
-    this.#inboundJti.set(key, expiresAt);
-    return true;
+    return this.#inboundJti.claim(key, expiresAt, this.#now());
   }
 
   async getJti(jti: string): Promise<JtiRecord | undefined> {
@@ -100,10 +98,15 @@ export class MemoryStore implements Store {
 
   /** Drops expired records; runs on a timer so memory stays bounded by traffic × assertion lifetime. */
   sweep(): void {
+    this.#sweep(true);
+  }
+
+  /** The sweeps that cost what expired (the jti table, inbound jti) every tick; with `all`, the walks over whole Maps. */
+  #sweep(all: boolean): void {
     const now = this.#now();
-    this.#jti.sweep(now);
-    for (const [key, expiresAt] of this.#inboundJti) if (expiresAt <= now) this.#inboundJti.delete(key);
-    for (const counter of this.#counters.values()) counter.sweep(now);
+    this.#jti.sweep(now, all);
+    this.#inboundJti.sweep(now);
+    if (all) for (const counter of this.#counters.values()) counter.sweep(now);
   }
 
   get size(): number {
