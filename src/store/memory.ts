@@ -7,7 +7,7 @@ import type { JtiRecord, KeySet, Store } from './types.js';
 
 /** The compact jti table drops its expired front every tick (a few thousand entries at peak: well under a ms). */
 const SWEEP_TICK_MS = 1_000;
-/** Everything else (Maps walked whole: jti records of another shape, window counters) every 10 ticks. */
+/** The one Map walked whole (jti records of another shape than authbridge's: rare) every 10 ticks. */
 const FULL_SWEEP_TICKS = 10;
 
 /** Single-process store: Maps with expiry. The default for one replica and for `npm run demo`. */
@@ -101,12 +101,12 @@ export class MemoryStore implements Store {
     this.#sweep(true);
   }
 
-  /** The sweeps that cost what expired (the jti table, inbound jti) every tick; with `all`, the walks over whole Maps. */
+  /** The sweeps that cost what expired (jti table, inbound jti, window counters) every tick; with `all`, Map walks too. */
   #sweep(all: boolean): void {
     const now = this.#now();
     this.#jti.sweep(now, all);
     this.#inboundJti.sweep(now);
-    if (all) for (const counter of this.#counters.values()) counter.sweep(now);
+    for (const counter of this.#counters.values()) counter.sweep(now);
   }
 
   get size(): number {

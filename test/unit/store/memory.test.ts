@@ -60,6 +60,21 @@ describe('MemoryStore', () => {
     expect(counter.size).toBe(0);
   });
 
+  it('window counters: the sweep drops every ended window, also behind a window that started again (it moves to the end)', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ now: () => now });
+    const counter = store.windowCounter('address', 10);
+    await counter.add('a'); // ends at +10 s
+    now += 1_000;
+    await counter.add('b'); // ends at +11 s
+    now += 9_000;
+    await counter.add('a'); // a's window ended: a new one, to +20 s
+    now += 1_500;
+    store.sweep(); // b ended at +11 s; a runs
+    expect(counter.size).toBe(1);
+    expect(counter.get('a')).toEqual({ count: 1, msLeft: 8_500 });
+  });
+
   it('an expired record is gone from getJti before any sweep', async () => {
     let now = 0;
     const store = new MemoryStore({ now: () => now });
