@@ -20,6 +20,7 @@ import { buildRef } from './bench/compare.js';
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
        npm run bench -- --signing   (scripts/bench/signing.ts: one assertion's signature per alg, jose vs node:crypto)
+       npm run bench -- --metrics   (scripts/bench/metrics.ts: a request's metrics, prom-client's vs KeyedCounter/Histogram)
        npm run bench -- --jti-sweep [--ref <git ref>]
                                    (scripts/bench/jti-sweep.ts: the memory store's jti sweep pause at peak, 360,000 records)
        npm run bench -- --profile <scenario…> [seconds] [--floor] [--cpu] [--alloc]
@@ -38,6 +39,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--w
                   before/after and authbridge's event-loop delay (p99, max) during it
   --soak-seconds  length of that soak (default 300); with --memory, --seconds sets the peak's length (default 60)`;
 
+if (process.argv.includes('--metrics')) {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'metrics.ts')], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
 if (process.argv.includes('--jti-sweep')) {
   const rest = process.argv.slice(process.argv.indexOf('--jti-sweep') + 1);
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'jti-sweep.ts'), ...rest], { stdio: 'inherit' });

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
+import { KeyedCounter, KeyedHistogram } from './metrics-series.js';
 
 /** Sub-millisecond (a refused request, a JWKS hit) through 10 s (the longest upstream timeout worth watching). */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -27,18 +28,19 @@ export interface CertificateExpiry {
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = this.#counter('authbridge_requests_total', 'HTTP requests answered', ['upstream', 'endpoint', 'inbound_method', 'outbound_method', 'status_class']);
+  // the request path's, counted on every request: found by label values in one lookup (metrics-series.ts)
+  readonly requests = this.#requestCounter('authbridge_requests_total', 'HTTP requests answered', ['upstream', 'endpoint', 'inbound_method', 'outbound_method', 'status_class']);
   readonly requestDuration = this.#histogram('authbridge_request_duration_seconds', 'Time from request to response, including the upstream exchange');
   readonly upstreamDuration = this.#histogram('authbridge_upstream_duration_seconds', 'Time the upstream took to answer');
-  readonly assertionsSigned = this.#counter('authbridge_assertions_signed_total', 'Client assertions signed (client_secret_jwt, private_key_jwt)', ['upstream', 'alg']);
-  readonly clientAuthFailures = this.#counter('authbridge_client_auth_failures_total', 'Downstream client authentication refused', ['upstream', 'reason']);
+  readonly assertionsSigned = this.#requestCounter('authbridge_assertions_signed_total', 'Client assertions signed (client_secret_jwt, private_key_jwt)', ['upstream', 'alg']);
+  readonly clientAuthFailures = this.#requestCounter('authbridge_client_auth_failures_total', 'Downstream client authentication refused', ['upstream', 'reason']);
   readonly storeErrors = this.#counter('authbridge_store_errors_total', 'Store operations that failed (the request path fails closed on them unless onStoreFailure: open)', ['op']);
   readonly unrecordedAssertions = this.#counter(
     'authbridge_assertions_unrecorded_total',
     'Assertions signed without a jti record because the store was down and the upstream says onStoreFailure: open',
     ['upstream'],
   );
-  readonly upstreamErrors = this.#counter('authbridge_upstream_errors_total', 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol', ['upstream', 'kind']);
+  readonly upstreamErrors = this.#requestCounter('authbridge_upstream_errors_total', 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol', ['upstream', 'kind']);
   readonly configReloads = this.#counter('authbridge_config_reloads_total', 'Configuration reloads (SIGHUP or file change)', ['result']);
   readonly discoveryStale = this.#counter('authbridge_discovery_stale_total', 'Mirrored discovery documents served past their TTL because the upstream could not refresh them', ['upstream']);
 
@@ -46,8 +48,12 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  #histogram(name: string, help: string): Histogram<'upstream' | 'endpoint'> {
-    return new Histogram({ name, help, labelNames: ['upstream', 'endpoint'] as const, buckets: DURATION_BUCKETS, registers: [this.registry] });
+  #requestCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): KeyedCounter<L> {
+    return new KeyedCounter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  #histogram(name: string, help: string): KeyedHistogram<'upstream' | 'endpoint'> {
+    return new KeyedHistogram({ name, help, labelNames: ['upstream', 'endpoint'] as const, buckets: DURATION_BUCKETS, registers: [this.registry] });
   }
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
