@@ -72,8 +72,11 @@ const ENTRY_BYTES = 16 + 16 + 8 + 4 + 2;
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const EMPTY = -1;
-/** the expiresAt of an entry whose jti was claimed again after it expired: out of the index, dropped by the sweep */
-const DEAD = -1;
+/**
+ * The expiresAt of an entry whose jti was claimed again after it expired: out of the index, dropped by the sweep.
+ * No record in the table can have it (its lifetime, expiresAt - issuedAt, would not be an integer).
+ */
+const DEAD = -Infinity;
 const MIN_SLOTS = 1024;
 
 /** One chunk of entries, in columns: entry i's jti is words 4i..4i+3 of `jtis`, its expiry `expiresAt[i]`, … */

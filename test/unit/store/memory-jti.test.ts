@@ -108,6 +108,19 @@ describe('JtiRecords', () => {
     expect(s.records.size).toBe(3);
   });
 
+  it('keeps and sweeps a record that ended before 1970 like any other (no expiry value stands for a dead entry)', () => {
+    const s = subject();
+    const jti = newJti();
+    const ancient = { issuedAt: -1000, expiresAt: -1 };
+    s.claim(jti, record(s.now(), ancient)); // expired already: taken, never answered
+    s.claim(jti, record(s.now(), ancient)); // expired: taken again
+    s.check(jti);
+    s.sweep();
+    expect(s.records.size).toBe(0);
+    s.claim(jti, record(s.now()));
+    s.check(jti);
+  });
+
   it('refuses a jti held in one place when claimed with a record that belongs in the other', () => {
     const s = subject();
     const jti = newJti();
