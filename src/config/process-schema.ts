@@ -146,6 +146,13 @@ export const throttleSchema = z
       .max(10)
       .default(0)
       .describe('trusted proxies in front of authbridge: the caller address is the X-Forwarded-For entry this many hops from the right (0: the socket peer)'),
+    ipv6PrefixLength: z
+      .number()
+      .int()
+      .min(32)
+      .max(128)
+      .default(64)
+      .describe('an IPv6 caller counts as its network of this many bits: 64, one host (which may use any address of its /64); 48 or 56, a site; 128, each address apart'),
   })
   .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
 

@@ -75,9 +75,12 @@ function throttled(count: WindowCount): OAuthError {
 /**
  * The caller's address: the socket peer, or with `hops` trusted proxies in front, the X-Forwarded-For entry
  * that many from the right (the address the outermost trusted proxy saw). Anything that is not an IP address
- * counts as one shared address, `invalid`, so a forged header cannot mint fresh keys.
+ * counts as one shared address, `invalid`, so a forged header cannot mint fresh keys. An IPv6 caller counts as
+ * its network of `ipv6PrefixLength` bits (default 64): a host gets a whole /64 and can take a new address from it
+ * for every try, which per-address counts would each treat as a stranger (RFC 4291 §2.5.4: /64 interface IDs;
+ * RFC 6177: a site gets /48–/56). 128 counts each address apart.
  */
-export function callerAddress(socketAddress: string | undefined, forwardedFor: string | undefined, hops: number): string {
+export function callerAddress(socketAddress: string | undefined, forwardedFor: string | undefined, hops: number, ipv6PrefixLength = 64): string {
   let address = socketAddress;
   if (hops > 0 && forwardedFor) {
     const entries = forwardedFor.split(',');
@@ -85,5 +88,31 @@ export function callerAddress(socketAddress: string | undefined, forwardedFor: s
   }
   if (!address) return 'unknown';
   if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) address = address.slice(7);
-  return isIP(address) ? address : 'invalid';
+  const version = isIP(address);
+  if (version === 0) return 'invalid';
+  return version === 6 && ipv6PrefixLength < 128 ? ipv6Network(address, ipv6PrefixLength) : address;
+}
+
+/**
+ * The IPv6 network of `bits` bits that `address` (valid: isIP said 6) is in, as its leading groups in lowercase hex
+ * and the length: `2001:db8:0:12::/64`. One network, one string, however the address was written.
+ */
+export function ipv6Network(address: string, bits: number): string {
+  let text = address.split('%')[0]!.toLowerCase(); // fe80::1%eth0: the zone is not part of the address
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text); // ::ffff:192.0.2.1 and the like: the last 32 bits
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const words = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const kept = Math.ceil(bits / 16);
+  const network = words.slice(0, kept).map((word, i) => {
+    const bitsHere = Math.min(16, bits - 16 * i);
+    return (word & ((0xffff << (16 - bitsHere)) & 0xffff)).toString(16);
+  });
+  return `${network.join(':')}::/${bits}`;
 }

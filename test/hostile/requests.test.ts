@@ -119,6 +119,16 @@ describe('throttled secret guessing', () => {
     expect(received).toHaveLength(0);
   });
 
+  it('counts an IPv6 caller by its /64: a new address from the same network for every guess is still the same caller', async () => {
+    const network = `2001:db8:${(nextAddress++).toString(16)}:7`;
+    const from = (i: number) => ({ 'x-forwarded-for': `${network}:${i.toString(16)}::${((i * 7919) & 0xffff).toString(16)}` });
+    for (let i = 0; i < 3; i++) expect((await postForm(tokenUrl(), { ...cc, client_secret: `guess-${i}` }, from(i + 1))).status).toBe(401);
+    expect((await postForm(tokenUrl(), { ...cc, client_secret: 'guess-3' }, from(99))).status).toBe(429);
+    // another /64 is another caller
+    expect((await postForm(tokenUrl(), cc, { 'x-forwarded-for': `2001:db8:${(nextAddress++).toString(16)}:7::1` })).status).toBe(200);
+    expect(received).toHaveLength(1);
+  });
+
   it('does not lock the real client out from its own address', async () => {
     const attacker = fromNewAddress();
     for (let i = 0; i < 4; i++) await postForm(tokenUrl(), { ...cc, client_secret: `guess-${i}` }, attacker);

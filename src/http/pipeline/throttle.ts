@@ -23,7 +23,7 @@ export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: U
   const subject: ThrottleSubject = {
     upstream: upstream.name,
     clientId: upstream.clients.has(presented.clientId) ? presented.clientId : undefined,
-    address: callerAddress(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops),
+    address: callerAddress(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops, rt.config.throttle.ipv6PrefixLength),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
   if (!ticket) return undefined; // store down, onStoreFailure: open

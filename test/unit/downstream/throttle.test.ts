@@ -1,7 +1,7 @@
 // Throttling of failed client authentication, on the memory store and on a real Redis (shared counters).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { throttleSchema } from '../../../src/config/schema.js';
-import { AuthThrottle, callerAddress, type ThrottleSubject } from '../../../src/downstream/throttle.js';
+import { AuthThrottle, callerAddress, ipv6Network, type ThrottleSubject } from '../../../src/downstream/throttle.js';
 import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { RedisStore } from '../../../src/store/redis.js';
@@ -129,7 +129,11 @@ describe('callerAddress', () => {
   it.each([
     ['the socket peer without trusted proxies', '10.0.0.1', '203.0.113.5', 0, '10.0.0.1'],
     ['an IPv4-mapped IPv6 peer as IPv4', '::ffff:10.0.0.1', undefined, 0, '10.0.0.1'],
-    ['an IPv6 peer', '2001:db8::1', undefined, 0, '2001:db8::1'],
+    ['an IPv6 peer as its /64', '2001:db8::1', undefined, 0, '2001:db8:0:0::/64'],
+    ['another address of that /64, written long and in capitals, as the same /64', '2001:0DB8:0000:0000:FFFF:ffff:0:1', undefined, 0, '2001:db8:0:0::/64'],
+    ['an IPv6 entry of X-Forwarded-For as its /64', '10.0.0.1', '203.0.113.5, 2001:db8:1:2:3:4:5:6', 1, '2001:db8:1:2::/64'],
+    ['a link-local peer with a zone as its /64', 'fe80::1%eth0', undefined, 0, 'fe80:0:0:0::/64'],
+    ['a NAT64 peer (IPv4 in the last 32 bits) as its /64', '64:ff9b::192.0.2.1', undefined, 0, '64:ff9b:0:0::/64'],
     ['the entry one hop from the right behind one proxy', '10.0.0.1', 'forged, 203.0.113.5', 1, '203.0.113.5'],
     ['the entry two hops from the right behind two proxies', '10.0.0.1', 'forged, 203.0.113.5, 10.0.0.9', 2, '203.0.113.5'],
     ['the leftmost entry when the header is shorter than the hops', '10.0.0.1', '203.0.113.5', 3, '203.0.113.5'],
@@ -138,5 +142,24 @@ describe('callerAddress', () => {
     ['no address at all as "unknown"', undefined, undefined, 0, 'unknown'],
   ])('takes %s', (_, socket, header, hops, expected) => {
     expect(callerAddress(socket, header, hops)).toBe(expected);
+  });
+
+  it.each([
+    [128, '2001:db8:0:12ab::1', '2001:db8:0:12ab::1'],
+    [56, '2001:db8:0:12ab::1', '2001:db8:0:1200::/56'],
+    [48, '2001:db8:7:12ab:1:2:3:4', '2001:db8:7::/48'],
+    [60, '2001:db8:0:12ab::1', '2001:db8:0:12a0::/60'],
+    [64, '::ffff:0:192.0.2.1', '0:0:0:0::/64'],
+    [96, '64:ff9b::192.0.2.1', '64:ff9b:0:0:0:0::/96'],
+  ])('ipv6PrefixLength %i takes %s as %s', (bits, address, expected) => {
+    expect(callerAddress(address, undefined, 0, bits)).toBe(expected);
+  });
+
+  it('gives every address of one network the same key, and addresses of two networks two keys', () => {
+    const keys = new Set<string>();
+    for (let i = 0; i < 200; i++) keys.add(callerAddress(`2001:db8:a:b:${(i * 37).toString(16)}:${i.toString(16)}::${(i % 7).toString(16)}`, undefined, 0));
+    expect([...keys]).toEqual(['2001:db8:a:b::/64']);
+    expect(callerAddress('2001:db8:a:c::1', undefined, 0)).not.toBe(callerAddress('2001:db8:a:b::1', undefined, 0));
+    expect(ipv6Network('::', 64)).toBe('0:0:0:0::/64');
   });
 });
