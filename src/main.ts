@@ -5,12 +5,11 @@ import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
 import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
-import { handleSignals, startProxy } from './lifecycle/proxy.js';
-import { fileDigest } from './lifecycle/watch.js';
+import { handleSignals, loadWithDigest, startProxy } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
 import { closest } from './config/issues.js';
-import { configPath, loadConfigFileChecked } from './config/load.js';
+import { configPath } from './config/load.js';
 import { workerCount } from './config/process-schema.js';
 import { createLogger, type Logger } from './log.js';
 import { StoreUnavailableError } from './store/types.js';
@@ -143,8 +142,7 @@ async function start(file: string): Promise<number> {
   const log = createLogger();
   try {
     if (isClusterWorker()) return await worker(file, log);
-    const configDigest = fileDigest(file); // before the load: a change from here on is reloaded (watch.ts)
-    const config = await loadConfigFileChecked(file);
+    const { config, configDigest } = await loadWithDigest(file);
     const workers = workerCount(config.server.workers);
     // several workers: this process is their primary (lifecycle/cluster.ts); one: the proxy itself, as always
     if (workers > 1) process.exit(await runPrimary(config, file, workers, log, configDigest));

@@ -50,10 +50,19 @@ export interface StartOptions {
   configDigest?: string;
 }
 
+/**
+ * Loads the config file, with the digest of its bytes read just before (watchFile's `since`): a change from that
+ * moment on is reloaded once the watch is on, even one made while the proxy was still starting.
+ */
+export async function loadWithDigest(file: string): Promise<{ config: Config; configDigest: string | undefined }> {
+  const configDigest = fileDigest(file);
+  return { config: await loadConfigFileChecked(file), configDigest };
+}
+
 /** Loads the config file and starts serving it; `reload()` reads the same file again. */
 export async function startFromFile(file: string, opts: StartOptions = {}): Promise<RunningProxy> {
-  const configDigest = fileDigest(file);
-  return startProxy(await loadConfigFileChecked(file), { configDigest, ...opts, source: file });
+  const { config, configDigest } = await loadWithDigest(file);
+  return startProxy(config, { configDigest, ...opts, source: file });
 }
 
 /** Builds store, runtime and app from a validated config and listens. */

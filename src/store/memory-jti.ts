@@ -100,7 +100,7 @@ class Chunk {
  * the sweep drops the expired entries at the front: each leaves the index by backward-shift deletion (no
  * tombstones), and chunks left behind are freed whole. Nothing is moved, so a sweep costs the entries it drops,
  * not the entries held: a few milliseconds a second at peak, where compacting 300,000 held entries and indexing
- * them again paused the event loop for ~25 ms every 10 s (and ~60 ms before that, with a subarray per entry).
+ * them again paused the event loop for ~35 ms every 10 s (and ~60 ms before that, with a subarray per entry).
  * An expired entry behind a live one waits for it (at most one lifetime more). Entry numbers only grow; once they
  * reach `renumberAt` (2^30, days of peak traffic), they are counted from the first chunk held again.
  */
@@ -154,11 +154,11 @@ export class JtiTable {
     if (this.#count >= this.#renumberAt && this.#firstChunk > 0) this.#renumber();
     const entry = this.#count++;
     if ((entry >>> CHUNK_BITS) - this.#firstChunk === this.#chunks.length) this.#chunks.push(new Chunk());
-    this.#chunk(entry).jtis.set(this.#key, 4 * (entry & (CHUNK - 1)));
-    if (3 * this.size > 2 * this.#index.length) this.#reindex();
-    else this.#insert(entry, this.#key[0]!);
     const chunk = this.#chunk(entry);
     const i = entry & (CHUNK - 1);
+    chunk.jtis.set(this.#key, 4 * i);
+    if (3 * this.size > 2 * this.#index.length) this.#reindex();
+    else this.#insert(entry, this.#key[0]!);
     chunk.requestIds.set(this.#requestId, 4 * i);
     chunk.expiresAt[i] = record.expiresAt;
     chunk.lifetimes[i] = lifetime;

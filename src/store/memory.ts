@@ -5,7 +5,7 @@ import { MemoryWindowCounter } from './memory-window-counter.js';
 import { windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 import type { JtiRecord, KeySet, Store } from './types.js';
 
-/** The compact jti table drops its expired front every tick (a few thousand entries at peak: well under a ms). */
+/** The sweeps that cost what expired (jti table, inbound jti, window counters) run every tick: a ms or two at peak. */
 const SWEEP_TICK_MS = 1_000;
 /** The one Map walked whole (jti records of another shape than authbridge's: rare) every 10 ticks. */
 const FULL_SWEEP_TICKS = 10;
