@@ -112,23 +112,20 @@ export class UpstreamClient implements UpstreamSender {
 
   /**
    * undici's own timeouts (its timer wheel) rather than an AbortSignal per request: a signal's timer would
-   * outlive every request by the whole timeout, thousands of them at a time under load.
+   * outlive every request by the whole timeout, thousands of them at a time under load. The exchange is a
+   * `dispatch()` handler that collects the body (undici's `request()` wraps the same in an AsyncResource and a
+   * Readable stream, which cost more than the rest of the exchange in JavaScript: bench/profiles).
    */
   async send({ method, url, headers, body }: UpstreamRequest): Promise<UpstreamResponse> {
-    const timeout = this.#timeoutMs;
     const waiting = this.#slots?.take(); // undici would queue the request too, but with no deadline
     if (waiting) await waiting;
-    const sentAt = Date.now();
     try {
       const { origin, path } = partsOf(url);
-      const res = await this.#agent.request({ origin, path, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
-      // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
-      if (res.statusCode < 100 || res.statusCode > 599) {
-        res.body.on('error', () => undefined).destroy(); // the connection goes: nothing more is read from it
-        throw new UpstreamError('protocol', `upstream answered an invalid status (${res.statusCode})`, { detail: { phase: 'response', code: 'INVALID_STATUS' } });
-      }
-      this.#clock?.observe(res.headers.date, sentAt, Date.now());
-      return { status: res.statusCode, headers: res.headers, body: await this.#readBody(res.body) };
+      const timeout = this.#timeoutMs;
+      return await new Promise<UpstreamResponse>((resolve, reject) => {
+        const exchange = new Exchange(this.#maxResponseBytes, this.#clock, resolve, reject);
+        this.#agent.dispatch({ origin, path, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, exchange);
+      });
     } catch (err) {
       const failure = classify(err);
       const via = this.#proxyFor(url);
@@ -139,28 +136,74 @@ export class UpstreamClient implements UpstreamSender {
     }
   }
 
-  /** The whole body, at most maxResponseBytes; read with events (an async iterator costs more than the body's bytes). */
-  #readBody(stream: Dispatcher.ResponseData['body']): Promise<Buffer> {
-    const max = this.#maxResponseBytes;
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= max) return void chunks.push(chunk);
-        const err = new UpstreamError('response_too_large', `upstream response exceeds ${max} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
-        stream.off('data', onData).off('end', onEnd);
-        stream.destroy(err); // the connection goes: nothing more is read from it
-        reject(err);
-      };
-      const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      stream.on('data', onData).on('end', onEnd).once('error', reject);
-    });
-  }
-
   close(): Promise<void> {
     return this.#agent.close();
   }
+}
+
+/**
+ * One exchange as undici's dispatch handler sees it: the status and headers, the body (at most `max` bytes), the end.
+ * A throw from a callback makes undici abort the request and destroy the connection (nothing more is read from it),
+ * then call onError with what was thrown.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  #status = 0;
+  #headers: Record<string, string | string[]> = {};
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  readonly #sentAt = Date.now();
+
+  constructor(
+    readonly max: number,
+    readonly clock: UpstreamClock | undefined,
+    readonly resolve: (res: UpstreamResponse) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  onConnect(): void {}
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
+    if (status < 100 || status > 599)
+      throw new UpstreamError('protocol', `upstream answered an invalid status (${status})`, { detail: { phase: 'response', code: 'INVALID_STATUS' } });
+    if (status < 200) return true; // 1xx: informational, the answer is still to come
+    this.#status = status;
+    this.#headers = parseHeaders(raw);
+    this.clock?.observe(this.#headers.date, this.#sentAt, Date.now());
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#size += chunk.length;
+    if (this.#size > this.max)
+      throw new UpstreamError('response_too_large', `upstream response exceeds ${this.max} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
+    this.#chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const chunks = this.#chunks;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size);
+    this.resolve({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onError(err: Error): void {
+    this.reject(err);
+  }
+}
+
+/** Response headers as undici's request() gives them (lowercase names, a repeated header as an array of its values), on no prototype. */
+export function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const held = headers[name];
+    if (held === undefined) headers[name] = value;
+    else if (Array.isArray(held)) held.push(value);
+    else headers[name] = [held, value];
+  }
+  return headers;
 }
 
 /** An endpoint's URL is resolved once and sent to many times: its origin and path are read from it once. */

@@ -1,5 +1,5 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { DiscoveryError, EndpointResolver } from '../../../src/upstream/discovery.js';
@@ -132,6 +132,73 @@ describe('UpstreamClient', () => {
       await new Promise(setImmediate);
     }
     expect(idp.connections).toBe(1);
+  });
+});
+
+/** A TCP server that answers the nth request it reads (n counted over all connections) with `answer(n)`, raw bytes: what node:http would not send. */
+async function rawServer(answer: (n: number) => string): Promise<{ origin: string; closed: () => number }> {
+  let closed = 0;
+  let answered = 0; // over all connections
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => void closed++);
+    let seen = '';
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      while (seen.includes('\r\n\r\n')) {
+        seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
+        socket.write(answer(answered++));
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed };
+}
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('UpstreamClient: answers node:http would not send', () => {
+  it('refuses a status outside 100–599 as a protocol failure and drops the connection', async () => {
+    const idp = await rawServer((n) => (n === 0 ? 'HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\n{}' : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}'));
+    const http = client({ timeoutMs: 2000 });
+    const err = await failure(get(http, idp.origin));
+    expect(err.kind).toBe('protocol');
+    expect(err.detail.code).toBe('INVALID_STATUS');
+    await settle();
+    // (undici may open a spare connection as it drops this one: only the closing is asserted)
+    expect(idp.closed(), 'nothing more is read from that connection').toBeGreaterThanOrEqual(1);
+    expect((await get(http, idp.origin)).status).toBe(200);
+  });
+
+  it('waits past an informational 103 for the answer', async () => {
+    const idp = await rawServer(() => 'HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}');
+    const res = await get(client({ timeoutMs: 2000 }), idp.origin);
+    expect(res.status).toBe(200);
+    expect(res.headers['link'], "the 103's headers are not the answer's").toBeUndefined();
+    expect(JSON.parse(res.body.toString())).toEqual({ ok: true });
+  });
+
+  it('gives a repeated header as its list of values, names in lowercase, and a __proto__ header as a plain header', async () => {
+    const idp = await rawServer(() => 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="a"\r\nwww-authenticate: Bearer\r\n__proto__: x\r\nCache-Control: no-store\r\ncontent-length: 2\r\n\r\n{}');
+    const res = await get(client({ timeoutMs: 2000 }), idp.origin);
+    expect(res.headers['www-authenticate']).toEqual(['Basic realm="a"', 'Bearer']);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(Object.getPrototypeOf(res.headers)).toBeNull();
+    expect(res.headers['__proto__']).toBe('x');
+  });
+
+  it('drops the connection of an oversized response (the rest of it is never read)', async () => {
+    const idp = await rawServer((n) => (n === 0 ? `HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n${'z'.repeat(4096)}` : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}'));
+    const http = client({ timeoutMs: 2000, maxResponseBytes: 1024 });
+    expect((await failure(get(http, idp.origin))).kind).toBe('response_too_large');
+    await settle();
+    expect(idp.closed()).toBeGreaterThanOrEqual(1);
+    expect((await get(http, idp.origin)).body.toString()).toBe('{}');
   });
 });
 
