@@ -1,68 +1,92 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type Handler } from 'hono';
 import { OAuthError } from '../errors.js';
 import { ENDPOINTS } from '../config/endpoints.js';
 import { observer } from './observe.js';
 import { assignRequestId, sendRequestId } from './request-id.js';
 import type { AppDeps, AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
-import { healthRoutes } from './routes/health.js';
+import { healthz, readyzRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { discoveryRoute } from './routes/discovery.js';
 import { jwksRoute } from './routes/jwks.js';
 import { endpointChain } from './pipeline/chain.js';
 
+/** Wraps a route's handler in the request frame (see `framer`). */
+type Framed = (handler: Handler<AppEnv>) => Handler<AppEnv>;
+
 /**
- * The HTTP surface. One middleware frames each request (request id, trace context, then the drain header, the log line
- * and metrics) around the route; one error serializer.
- * `/metrics` is here unless it has a port of its own (`server.metricsPort`: see createMetricsApp).
+ * The HTTP surface. Every route's handler runs in one frame (request id, trace context, then the error serializer,
+ * the drain header, the log line and metrics); unknown paths too. `/metrics` is here unless it has a port of its own
+ * (`server.metricsPort`: see createMetricsApp).
  */
 export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics?: boolean } = {}): Hono<AppEnv> {
-  const app = base(deps);
-  app.route('/', healthRoutes(deps));
-  if (serveMetrics) app.route('/', metricsRoute(deps));
-  app.get('/:upstream/jwks.json', jwksRoute(deps));
-  app.get('/:upstream/.well-known/openid-configuration', discoveryRoute(deps, 'openid-configuration'));
-  app.get('/:upstream/.well-known/oauth-authorization-server', discoveryRoute(deps, 'oauth-authorization-server'));
+  const { app, framed } = base(deps);
+  probeRoutes(app, framed, deps, serveMetrics);
+  app.get('/:upstream/jwks.json', framed(jwksRoute(deps)));
+  app.get('/:upstream/.well-known/openid-configuration', framed(discoveryRoute(deps, 'openid-configuration')));
+  app.get('/:upstream/.well-known/oauth-authorization-server', framed(discoveryRoute(deps, 'oauth-authorization-server')));
   for (const { name, path } of ENDPOINTS) {
-    app.post(`/:upstream/${path}`, endpointChain(name, deps));
-    app.all(`/:upstream/${path}`, () => {
-      throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
-    });
+    const chain = endpointChain(name, deps);
+    // one route for every method, so that a POST matches one handler (hono then runs it without composing a chain)
+    app.all(
+      `/:upstream/${path}`,
+      framed((c, next) => {
+        if (c.req.method === 'POST') return chain(c, next);
+        throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
+      }),
+    );
   }
-  app.notFound(notFound(deps));
   return app;
 }
 
 /** The metrics listener for `server.metricsPort`: /metrics and the health probes, nothing else. */
 export function createMetricsApp(deps: AppDeps): Hono<AppEnv> {
-  const app = base(deps);
-  app.route('/', healthRoutes(deps));
-  app.route('/', metricsRoute(deps));
-  app.notFound(notFound(deps));
+  const { app, framed } = base(deps);
+  probeRoutes(app, framed, deps, true);
   return app;
 }
 
-function base(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const { ready = () => true } = deps;
-  const observe = observer(deps.log, deps.metrics);
-  // one middleware for what every request gets (each middleware is an async frame and a dispatch per request)
-  app.use(async function frame(c, next) {
-    const started = performance.now();
-    assignRequestId(c);
-    observe.begin(c);
-    await next();
-    if (!ready()) c.header('connection', 'close'); // clients reconnect elsewhere instead of reusing this socket
-    sendRequestId(c);
-    observe.end(c, started);
-  });
-  app.onError((err, c) => errorResponse(err, c, deps.log));
-  return app;
+function probeRoutes(app: Hono<AppEnv>, framed: Framed, deps: AppDeps, serveMetrics: boolean): void {
+  app.get('/healthz', framed(healthz));
+  app.get('/readyz', framed(readyzRoute(deps)));
+  if (serveMetrics) app.get('/metrics', framed(metricsRoute(deps)));
 }
+
+function base(deps: AppDeps): { app: Hono<AppEnv>; framed: Framed } {
+  const app = new Hono<AppEnv>();
+  const framed = framer(deps);
+  // answered (not thrown) in the frame like any route: hono runs the not-found handler outside its error handling
+  const notFound = framed(() => Promise.reject(new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' })));
+  app.notFound((c) => notFound(c, nothingNext) as Promise<Response>);
+  app.onError((err, c) => errorResponse(err, c, deps.log)); // only for a failure of the frame itself
+  return { app, framed };
+}
+
+const nothingNext = async (): Promise<void> => undefined;
 
 /**
- * 404 as an OAuth error, answered (not thrown): hono runs the not-found handler outside the error handling of the
- * middleware, so a throw from it would skip the request frame's end (request id, log line, metrics).
+ * The request frame, around each route's handler rather than as a middleware: a middleware makes every request a
+ * chain of handlers that hono composes (an async frame and a dispatch more per request, and the router's sort of the
+ * matches). A thrown error becomes its OAuth error response here, so the log line and metrics see the answer sent.
  */
-const notFound = (deps: AppDeps) => (c: Context<AppEnv>) =>
-  errorResponse(new OAuthError(404, 'invalid_request', 'not found', {}, { code: 'ERR_NOT_FOUND' }), c, deps.log);
+function framer(deps: AppDeps): Framed {
+  const { ready = () => true, log } = deps;
+  const observe = observer(log, deps.metrics);
+  return (handler) =>
+    async function frame(c: Context<AppEnv>, next) {
+      const started = performance.now();
+      assignRequestId(c);
+      observe.begin(c);
+      let res: Response | void;
+      try {
+        res = await handler(c, next);
+      } catch (err) {
+        res = errorResponse(err, c, log);
+      }
+      if (res) c.res = res;
+      if (!ready()) c.header('connection', 'close'); // clients reconnect elsewhere instead of reusing this socket
+      sendRequestId(c);
+      observe.end(c, started);
+      return c.res;
+    };
+}

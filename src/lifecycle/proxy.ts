@@ -6,7 +6,7 @@ import { checkPublicUrl } from '../config/public-url.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
 import type { AppDeps, AppEnv } from '../http/env.js';
-import { healthRoutes } from '../http/routes/health.js';
+import { readyzRoute } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -129,7 +129,8 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   logListening(log, runtime, main, metricsUrl);
 
   // the readiness route itself, asked in-process: no access-log line, no request metric
-  const probes = new Hono<AppEnv>().use((c, next) => (c.set('facts', {}), next())).route('/', healthRoutes(deps));
+  const readyz = readyzRoute(deps);
+  const probes = new Hono<AppEnv>().get('/readyz', (c) => (c.set('facts', {}), readyz(c, async () => undefined)));
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,15 +1,16 @@
-import { Hono } from 'hono';
+import type { Handler } from 'hono';
 import type { Runtime } from '../../runtime.js';
 import type { AppDeps, AppEnv } from '../env.js';
 
-/** `/healthz`: the process answers. `/readyz`: config and keys are loaded, the store answers (and, if asked, discovery). */
-export function healthRoutes({ runtime, ready = () => true }: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  routes.get('/healthz', (c) => {
-    c.get('facts').endpoint = 'health';
-    return c.json({ status: 'ok' });
-  });
-  routes.get('/readyz', async (c) => {
+/** `GET /healthz`: the process answers. */
+export const healthz: Handler<AppEnv> = (c) => {
+  c.get('facts').endpoint = 'health';
+  return c.json({ status: 'ok' });
+};
+
+/** `GET /readyz`: config and keys are loaded, the store answers (and, if asked, discovery). */
+export function readyzRoute({ runtime, ready = () => true }: AppDeps): Handler<AppEnv> {
+  return async function readyz(c) {
     c.get('facts').endpoint = 'health';
     if (!ready()) return c.json({ status: 'not ready', reason: 'starting or shutting down' }, 503);
     const rt = runtime();
@@ -23,8 +24,7 @@ export function healthRoutes({ runtime, ready = () => true }: AppDeps): Hono<App
       if (failed.length > 0) return c.json({ status: 'not ready', store: rt.store.type, reason: 'discovery failed', upstreams: failed }, 503);
     }
     return c.json({ status: 'ready', upstreams: rt.upstreams.size, store: rt.store.type });
-  });
-  return routes;
+  };
 }
 
 /** Upstreams whose token endpoint cannot be resolved (discovery is cached once it succeeded). */

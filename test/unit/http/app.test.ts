@@ -131,3 +131,21 @@ it('a 404 of a path no route knows is counted and logged like any other answer (
   expect((await app.request('/idp/nothing-here')).status).toBe(404);
   expect(await count()).toBe(before + 1);
 });
+
+it('every answer, returned or thrown, gets the request frame: one access line with its status and request id, and a count', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const counted = new Metrics({ defaultMetrics: false });
+  const framed = createApp({ runtime: () => rt, log, metrics: counted });
+  const answers = [
+    await framed.request('/healthz'), // returned
+    await framed.request('/idp/nothing-here'), // no route
+    await framed.request('/idp/token'), // thrown by the route (405)
+    await framed.request('/idp/token', { method: 'POST', headers: FORM, body: 'grant_type=client_credentials&client_id=broker&client_secret=wrong' }), // thrown by a step (401)
+  ];
+  expect(answers.map((r) => r.status)).toEqual([200, 404, 405, 401]);
+  const access = lines.filter((l) => l.msg === 'request');
+  expect(access.map((l) => [l.status, l.requestId])).toEqual(answers.map((r) => [r.status, r.headers.get('x-request-id')]));
+  const total = (await counted.requests.get()).values.reduce((sum, v) => sum + v.value, 0);
+  expect(total).toBe(4);
+});
