@@ -63,6 +63,11 @@ export class EndpointResolver {
     return (await this.endpoint('token')).href;
   }
 
+  /** An endpoint already configured or discovered, at once (the request path's common case); else undefined. */
+  known(name: EndpointName): Endpoint | undefined {
+    return this.#resolved.get(name);
+  }
+
   /** An endpoint as configured or discovered; EndpointMissingError when the upstream has none. */
   async endpoint(name: EndpointName = 'token'): Promise<Endpoint> {
     const known = this.#resolved.get(name);

@@ -63,7 +63,8 @@ export async function forward(upstream: UpstreamHandle, http: UpstreamSender, en
  * an HTML error page of a gateway in front of the IdP must not reach a caller as if the IdP had said it.
  */
 export function isJsonObjectBody(body: Buffer): boolean {
-  for (const byte of body) {
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
     if (byte === 0x7b) return true; // {
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
   }

@@ -23,8 +23,9 @@ export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Prom
   const { upstream, body, client, presented } = exchange;
   for (const param of INBOUND_CREDENTIALS) body.delete(param);
   const requestId = c.get('requestId');
-  const target = await resolveEndpoint(upstream, exchange.endpoint, requestId);
-  const token = exchange.endpoint === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
+  const { endpoints } = upstream;
+  const target = endpoints.known(exchange.endpoint) ?? (await resolveEndpoint(upstream, exchange.endpoint, requestId));
+  const token = exchange.endpoint === 'token' ? target : (endpoints.known('token') ?? (await resolveEndpoint(upstream, 'token', requestId)));
   const outbound = {
     body,
     // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
@@ -53,8 +54,11 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   if (res.status >= 500) facts.upstreamError = '5xx';
   // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
   // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
-  await throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
-  const headers: Record<string, string> = { ...relayHeaders(res), ...NO_STORE };
+  const settling = throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
+  if (settling) await settling;
+  const headers = relayHeaders(res);
+  headers['cache-control'] = NO_STORE['cache-control']; // never cacheable, whatever the IdP said
+  headers.pragma = NO_STORE.pragma;
   if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
   if (!isJsonObjectBody(res.body))
     throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });

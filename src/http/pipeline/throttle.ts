@@ -9,8 +9,11 @@ import type { AppEnv } from '../env.js';
 export interface ThrottleHandle {
   /** our own refusal of the caller: counted under the store-failure policy (503 while the store is down, closed) */
   failed(): Promise<void>;
-  /** the outcome once the IdP answered, `refused` or not: best effort, a store failure is reported and ignored */
-  settle(refused: boolean): Promise<void>;
+  /**
+   * The outcome once the IdP answered, `refused` or not: best effort, a store failure is reported and ignored.
+   * undefined when there is nothing to record (a success of a pair with no failures counted: the common case).
+   */
+  settle(refused: boolean): Promise<void> | undefined;
 }
 
 /**
@@ -30,10 +33,12 @@ export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: U
   return {
     failed: () => storeGuard(upstream, () => throttle.failed(subject)).then(() => undefined),
     settle: (refused) =>
-      (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket)).catch((err: unknown) => {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        upstream.storeFailure.reportIgnored(err);
-      }),
+      refused || ticket.pairFailures > 0
+        ? (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket)).catch((err: unknown) => {
+            if (!(err instanceof StoreUnavailableError)) throw err;
+            upstream.storeFailure.reportIgnored(err);
+          })
+        : undefined,
   };
 }
 
