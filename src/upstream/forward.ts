@@ -1,4 +1,5 @@
 import { OAuthError, type ErrorCode } from '../errors.js';
+import { serializeForm } from '../downstream/form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from '../config/endpoints.js';
@@ -52,7 +53,7 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
  */
 export async function forward(upstream: UpstreamHandle, http: UpstreamSender, endpoint: Endpoint, request: PreparedRequest, name: EndpointName = 'token'): Promise<UpstreamResponse> {
   try {
-    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: request.body.toString() });
+    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body) });
   } catch (err) {
     throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
   }

@@ -1,7 +1,8 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody, readIncomingBody } from '../../../src/downstream/form.js';
+import fc from 'fast-check';
+import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody, readIncomingBody, serializeForm } from '../../../src/downstream/form.js';
 import { OAuthError } from '../../../src/errors.js';
 import { thrown } from '../../support/thrown.js';
 
@@ -115,6 +116,29 @@ describe('parseForm: bounded work and names that must not pass', () => {
 
   it('never echoes a refused name that is not plain', () => {
     expect(thrown(() => parseForm('client_id%5B%3Cscript%3E%5D=x')).description).not.toContain('<script>');
+  });
+});
+
+describe('serializeForm', () => {
+  it('writes what URLSearchParams.toString() writes, for any names and values', () => {
+    // every code unit that matters: ASCII (the safe set, the characters encodeURIComponent spares, space), Latin-1, astral, lone surrogates
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom(...' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~azAZ09'), fc.string({ unit: 'grapheme', maxLength: 1 }), fc.string({ unit: 'binary', maxLength: 1 })) });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, text), { maxLength: 6 }), (pairs) => {
+        const params = new URLSearchParams(pairs);
+        expect(serializeForm(params)).toBe(params.toString());
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('copies an assertion as it is and encodes its type URN and a scope like the form serializer', () => {
+    const params = new URLSearchParams({ grant_type: 'client_credentials', scope: "read write!'()~*", client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'eyJh.eyJp-_Q.c2ln' });
+    expect(serializeForm(params)).toBe(
+      'grant_type=client_credentials&scope=read+write%21%27%28%29%7E*&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJh.eyJp-_Q.c2ln',
+    );
+    expect(serializeForm(new URLSearchParams())).toBe('');
+    expect(serializeForm(new URLSearchParams([['', '']]))).toBe('=');
   });
 });
 
