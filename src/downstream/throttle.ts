@@ -59,8 +59,9 @@ export class AuthThrottle {
     await Promise.all([this.#address.add(subject.address), known && this.#pair.add(pairKey(subject)), known && this.#client.add(clientKey(subject))]);
   }
 
-  async succeeded(subject: ThrottleSubject, ticket: ThrottleTicket): Promise<void> {
-    if (ticket.pairFailures > 0 && subject.clientId !== undefined) await this.#pair.reset(pairKey(subject));
+  /** Clears the pair's count; undefined when there is none to clear (the common case: no promise for nothing). */
+  succeeded(subject: ThrottleSubject, ticket: ThrottleTicket): Promise<void> | undefined {
+    return ticket.pairFailures > 0 && subject.clientId !== undefined ? this.#pair.reset(pairKey(subject)) : undefined;
   }
 }
 

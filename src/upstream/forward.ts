@@ -25,6 +25,8 @@ export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-
  * discovery fails (its cause logged at warn with `requestId`).
  */
 export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, requestId?: string): Promise<Endpoint> {
+  const known = upstream.endpoints.known(name); // the request path's common case: no discovery wrapper to run
+  if (known) return Promise.resolve(known);
   return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
 

@@ -193,7 +193,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 /** Response headers as undici's request() gives them (lowercase names, a repeated header as an array of its values), on no prototype. */
-export function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase();

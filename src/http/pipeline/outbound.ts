@@ -23,9 +23,8 @@ export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Prom
   const { upstream, body, client, presented } = exchange;
   for (const param of INBOUND_CREDENTIALS) body.delete(param);
   const requestId = c.get('requestId');
-  const { endpoints } = upstream;
-  const target = endpoints.known(exchange.endpoint) ?? (await resolveEndpoint(upstream, exchange.endpoint, requestId));
-  const token = exchange.endpoint === 'token' ? target : (endpoints.known('token') ?? (await resolveEndpoint(upstream, 'token', requestId)));
+  const target = await resolveEndpoint(upstream, exchange.endpoint, requestId);
+  const token = exchange.endpoint === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
   const outbound = {
     body,
     // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace

@@ -33,12 +33,10 @@ export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: U
   return {
     failed: () => storeGuard(upstream, () => throttle.failed(subject)).then(() => undefined),
     settle: (refused) =>
-      refused || ticket.pairFailures > 0
-        ? (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket)).catch((err: unknown) => {
-            if (!(err instanceof StoreUnavailableError)) throw err;
-            upstream.storeFailure.reportIgnored(err);
-          })
-        : undefined,
+      (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket))?.catch((err: unknown) => {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        upstream.storeFailure.reportIgnored(err);
+      }),
   };
 }
 
