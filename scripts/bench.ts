@@ -25,6 +25,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--w
                                    (scripts/bench/jti-sweep.ts: the memory store's jti sweep pause at peak, 360,000 records)
        npm run bench -- --profile <scenario…> [seconds] [--floor] [--cpu] [--alloc]
                                    (scripts/bench/profile.ts: where one scenario's CPU or bytes go, per package and function)
+       npm run bench -- --instructions [basic|post|hs256|es256|eddsa…] [--compare <ref>] [--requests 2000] [--warmup 20000]
+                                   (scripts/bench/instructions.ts: instructions per request under valgrind's callgrind)
   --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
   --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
@@ -46,6 +48,12 @@ if (process.argv.includes('--metrics')) {
 if (process.argv.includes('--jti-sweep')) {
   const rest = process.argv.slice(process.argv.indexOf('--jti-sweep') + 1);
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'jti-sweep.ts'), ...rest], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
+if (process.argv.includes('--instructions')) {
+  // instructions per request under callgrind, this build (and --compare <ref>) (scripts/bench/instructions.ts)
+  const rest = process.argv.slice(process.argv.indexOf('--instructions') + 1);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'instructions.ts'), ...rest], { stdio: 'inherit' });
   process.exit(run.status ?? 1);
 }
 if (process.argv.includes('--profile')) {

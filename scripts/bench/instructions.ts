@@ -1,0 +1,150 @@
+// `npm run bench -- --instructions [scenario…] [--compare <ref>] [--requests 2000] [--warmup 20000]`: the instructions
+// authbridge executes per request, counted by valgrind's callgrind (user space: node, V8's code and helper threads,
+// OpenSSL; not the kernel). A count does not drift with the machine's speed the way req/s and CPU µs do on a shared VM
+// (an unchanged scenario measured 0.91–1.19× against itself there over three runs): the same build counts the same to
+// ~0.05 %, so it settles changes of a per cent that req/s cannot. It is not time: cache misses and the kernel's part
+// (socket writes, waking peers) are not in it, so a change is judged on both, this for the work, the main run for
+// what it buys.
+// Each build runs under callgrind (~100× slower; with --compare both builds side by side, one core each), driven from
+// this process one request at a time on one keep-alive connection, so that every request takes the same path. The
+// warm-up lets V8 optimize the hot code; its first half ends by closing its connection, because the first close and
+// the next connection deoptimize the socket code (a new map) and a count taken across them measured twice the work,
+// most of it TurboFan recompiling. Counting is switched on for the measured requests only (callgrind_control).
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FORM_HEADERS, formBody } from '../bench-support.js';
+import { buildRef } from './compare.js';
+import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, freePort, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
+import { authbridgeConfig, privateKeyMethod, secretMethod, type Method } from './scenarios.js';
+import { startStub } from './setup.js';
+
+const METHODS: Record<string, (audience: string, dir: string) => Method> = {
+  basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
+  post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
+  hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
+  es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),
+  eddsa: (a, d) => privateKeyMethod('eddsa', 'EdDSA', 'memory', a, d),
+};
+
+/** `requests` POSTs one after another on the agent's one keep-alive connection; throws on any answer but 200. */
+async function drive(agent: Agent, url: string, body: string, requests: number): Promise<void> {
+  for (let i = 0; i < requests; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers: FORM_HEADERS }, (res) => {
+        res.resume();
+        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`answered ${res.statusCode}`))));
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+}
+
+const oneConnection = () => new Agent({ keepAlive: true, maxSockets: 1 });
+
+/**
+ * The sum of a callgrind dump's self costs (its cost lines, but those right after a `calls=` line, which are the
+ * inclusive cost of that call). Its `summary:` line says 0 when instrumentation was switched on at run time.
+ */
+export function selfCost(dump: string): number {
+  let total = 0;
+  let inclusive = false;
+  for (const line of dump.split('\n')) {
+    if (line.startsWith('calls=')) inclusive = true;
+    else {
+      const cost = /^(?:[+-]?\d+|\*) (\d+)$/.exec(line);
+      if (cost && !inclusive) total += Number(cost[1]);
+      if (cost) inclusive = false;
+    }
+  }
+  return total;
+}
+
+const control = (pid: number, ...args: string[]) => execFileSync('callgrind_control', [...args, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Instructions per measured request of one build (its dist/main.js) on one scenario. */
+async function count(main: string, method: Method, stubOrigin: string, dir: string, warmup: number, requests: number): Promise<number> {
+  const port = await freePort();
+  const configFile = join(dir, `${method.id}-${port}.yaml`);
+  writeFileSync(configFile, authbridgeConfig([method], { port, stubOrigin, store: { type: 'memory' } }));
+  const out = join(dir, `callgrind-${port}`);
+  const args = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}.%p`, process.execPath, ...AUTHBRIDGE_NODE_FLAGS, main, 'start', '--config', configFile];
+  const child: ChildProcess = spawnChild('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
+  try {
+    await waitForPort(port, child, 'authbridge under callgrind', 300_000);
+    const url = `http://127.0.0.1:${port}/bench/token`;
+    const body = formBody(`down-${method.id}`, `down-secret-${method.id}`);
+    // the warm-up's first half ends with its connection closing, so that the code of a close (and of the next
+    // connection) has run and been optimized before counting; the second half and the count share one connection
+    const first = oneConnection();
+    await drive(first, url, body, Math.ceil(warmup / 2));
+    first.destroy();
+    const second = oneConnection();
+    await drive(second, url, body, Math.floor(warmup / 2));
+    control(child.pid!, '--instr=on');
+    await drive(second, url, body, requests);
+    control(child.pid!, '--instr=off');
+    control(child.pid!, '--dump');
+    second.destroy();
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${stderr}`);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  const dumps = readdirSync(dir).filter((f) => f.startsWith(`callgrind-${port}.`));
+  const total = dumps.reduce((sum, f) => sum + selfCost(readFileSync(join(dir, f), 'utf8')), 0);
+  if (total === 0) throw new Error(`callgrind counted no instructions (${dumps.join(', ') || 'no dump'})`);
+  return total / requests;
+}
+
+export async function runInstructions(ids: string[], options: { requests: number; warmup: number; ref?: string; log: (text: string) => void }): Promise<void> {
+  const { requests, warmup, ref, log } = options;
+  for (const id of ids) if (!METHODS[id]) throw new Error(`unknown scenario ${id}: one of ${Object.keys(METHODS).join(', ')}`);
+  const stub = await startStub(['http']);
+  const dir = tempDir('authbridge-instr-');
+  const builds = [{ label: 'this build', main: join(ROOT, 'dist', 'main.js') }, ...(ref ? [{ label: `@${ref}`, main: buildRef(ref, log) }] : [])];
+  const rows: string[] = [];
+  for (const id of ids) {
+    const method = METHODS[id]!(`${stub.origin}/token`, dir);
+    // the builds side by side (valgrind runs a process's threads one at a time: one core each); counts do not
+    // depend on what else the machine runs
+    log(`${id}: ${warmup} warm-up requests, then ${requests} counted, on ${builds.map((b) => b.label).join(' and ')}\n`);
+    const counts = await Promise.all(builds.map((build) => count(build.main, method, stub.origin, dir, warmup, requests)));
+    const [mine, theirs] = counts;
+    rows.push(`${id.padEnd(8)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`);
+  }
+  log(`\ninstructions per request (callgrind, user space; one connection, one request at a time):\n`);
+  log(`scenario ${'this build'.padStart(12)}${ref ? ` ${`@${ref}`.padStart(12)}   ratio` : ''}\n${rows.join('\n')}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { compare: { type: 'string' }, requests: { type: 'string', default: '2000' }, warmup: { type: 'string', default: '20000' }, 'no-build': { type: 'boolean', default: false } },
+  });
+  const log = (text: string) => void process.stdout.write(text);
+  const [requests, warmup] = [Number(values.requests), Number(values.warmup)];
+  if (!(Number.isInteger(requests) && requests > 0 && Number.isInteger(warmup) && warmup >= 2)) {
+    console.error('--requests and --warmup take whole numbers (requests ≥ 1, warm-up ≥ 2)');
+    process.exit(2);
+  }
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.error('--instructions needs valgrind (Debian: apt-get install valgrind)');
+    process.exit(2);
+  }
+  try {
+    if (!values['no-build']) buildIfStale(log);
+    await runInstructions(positionals.length ? positionals : ['basic', 'es256'], { requests, warmup, ref: values.compare, log });
+  } finally {
+    await cleanup();
+  }
+}
