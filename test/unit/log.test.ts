@@ -2,6 +2,7 @@
 // buffered, warnings leave at once, nothing is lost when the process exits. A real child process, its real stdout.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { isoTime } from '../../src/log.js';
 
 const LOG_MODULE = new URL('../../src/log.ts', import.meta.url).pathname;
 
@@ -93,4 +94,13 @@ describe('createLogger on standard output', () => {
       log.info({ n: 200 }, 'd');`);
     expect(ordered.map((l) => (JSON.parse(l.line) as { n: number }).n)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   }, 20_000);
+});
+
+describe('isoTime', () => {
+  it("writes what toISOString writes, across milliseconds, seconds, days and a clock stepping back", () => {
+    const at = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+    // every millisecond over a day's end, then steps forward and back, then a few far apart
+    const instants = [...Array.from({ length: 2100 }, (_, i) => at + i), at + 5, at + 1005, at, at + 86_400_000 + 7, 0, 1, 999, 1000, 4_102_444_799_999];
+    for (const now of instants) expect(isoTime(now)).toBe(`,"time":"${new Date(now).toISOString()}"`);
+  });
 });
