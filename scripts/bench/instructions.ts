@@ -1,12 +1,13 @@
 // `npm run bench -- --instructions [scenario…] [--compare <ref>] [--requests 2000] [--warmup 20000]`: the instructions
 // authbridge executes per request, counted by valgrind's callgrind (user space: node, V8's code and helper threads,
 // OpenSSL; not the kernel). A count does not drift with the machine's speed the way req/s and CPU µs do on a shared VM
-// (an unchanged scenario measured 0.91–1.19× against itself there over three runs): the same build counts the same to
-// ~0.05 %, so it settles changes of a per cent that req/s cannot. It is not time: cache misses and the kernel's part
+// (an unchanged scenario measured 0.91–1.19× against itself there over three runs): the same build counted within
+// 0.05–4 % of itself (V8 schedules its GC partly by the clock), so it settles changes of several per cent that req/s
+// cannot, and a repeat tells more. It is not time: cache misses and the kernel's part
 // (socket writes, waking peers) are not in it, so a change is judged on both, this for the work, the main run for
 // what it buys.
-// Each build runs under callgrind (~100× slower; with --compare both builds side by side, one core each), driven from
-// this process one request at a time on one keep-alive connection, so that every request takes the same path. The
+// Each build runs under callgrind (~100× slower; with --compare one build after the other), driven from this
+// process one request at a time on one keep-alive connection, so that every request takes the same path. The
 // warm-up lets V8 optimize the hot code; its first half ends by closing its connection, because the first close and
 // the next connection deoptimize the socket code (a new map) and a count taken across them measured twice the work,
 // most of it TurboFan recompiling. Counting is switched on for the measured requests only (callgrind_control).
@@ -18,16 +19,8 @@ import { parseArgs } from 'node:util';
 import { FORM_HEADERS, formBody } from '../bench-support.js';
 import { buildRef } from './compare.js';
 import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, freePort, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
-import { authbridgeConfig, privateKeyMethod, secretMethod, type Method } from './scenarios.js';
+import { authbridgeConfig, MEMORY_SCENARIOS, type Method } from './scenarios.js';
 import { startStub } from './setup.js';
-
-const METHODS: Record<string, (audience: string, dir: string) => Method> = {
-  basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
-  post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
-  hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
-  es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),
-  eddsa: (a, d) => privateKeyMethod('eddsa', 'EdDSA', 'memory', a, d),
-};
 
 /** `requests` POSTs one after another on the agent's one keep-alive connection; throws on any answer but 200. */
 async function drive(agent: Agent, url: string, body: string, requests: number): Promise<void> {
@@ -106,17 +99,23 @@ async function count(main: string, method: Method, stubOrigin: string, dir: stri
 
 export async function runInstructions(ids: string[], options: { requests: number; warmup: number; ref?: string; log: (text: string) => void }): Promise<void> {
   const { requests, warmup, ref, log } = options;
-  for (const id of ids) if (!METHODS[id]) throw new Error(`unknown scenario ${id}: one of ${Object.keys(METHODS).join(', ')}`);
+  for (const id of ids) if (!MEMORY_SCENARIOS[id]) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')}`);
   const stub = await startStub(['http']);
   const dir = tempDir('authbridge-instr-');
   const builds = [{ label: 'this build', main: join(ROOT, 'dist', 'main.js') }, ...(ref ? [{ label: `@${ref}`, main: buildRef(ref, log) }] : [])];
   const rows: string[] = [];
   for (const id of ids) {
-    const method = METHODS[id]!(`${stub.origin}/token`, dir);
-    // the builds side by side (valgrind runs a process's threads one at a time: one core each); counts do not
-    // depend on what else the machine runs
-    log(`${id}: ${warmup} warm-up requests, then ${requests} counted, on ${builds.map((b) => b.label).join(' and ')}\n`);
-    const counts = await Promise.all(builds.map((build) => count(build.main, method, stub.origin, dir, warmup, requests)));
+    const method = MEMORY_SCENARIOS[id]!(`${stub.origin}/token`, dir);
+    // one build at a time. A count depends on the pace of the requests: V8's memory reducer starts full GCs when
+    // allocation looks idle, which at callgrind's pace it does, on a timer (two builds side by side, each slowed by
+    // the other, counted ES256 at 1.25× itself). Without the reducer (--no-memory-reducer) whether one old-generation
+    // GC falls inside the counted requests or not moved a count by ~3 %; with it, at the same pace, the same build
+    // counted within 0.05–2.4 % of itself (V8's --predictable did not help: 4 %).
+    const counts: number[] = [];
+    for (const build of builds) {
+      log(`${id} on ${build.label}: ${warmup} warm-up requests, then ${requests} counted\n`);
+      counts.push(await count(build.main, method, stub.origin, dir, warmup, requests));
+    }
     const [mine, theirs] = counts;
     rows.push(`${id.padEnd(8)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`);
   }

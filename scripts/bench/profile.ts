@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { FORM_HEADERS, formBody } from '../bench-support.js';
 import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, cpuSeconds, firstMessage, rssBytes, freePort, HERE, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
-import { authbridgeConfig, privateKeyMethod, secretMethod, type ConfigSettings, type Method } from './scenarios.js';
+import { authbridgeConfig, MEMORY_SCENARIOS, type ConfigSettings } from './scenarios.js';
 import { startRedis, startStub } from './setup.js';
 import type { RedisServer } from '../../test/support/redis.js';
 
@@ -154,16 +154,6 @@ let profiling = true;
 /** --alloc: where the bytes are allocated (V8's sampling heap profiler, collected objects included), not CPU */
 let allocations = false;
 
-const METHODS: Record<string, (audience: string, dir: string) => Method> = {
-  basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
-  post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
-  hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
-  es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),
-  eddsa: (a, d) => privateKeyMethod('eddsa', 'EdDSA', 'memory', a, d),
-  ps256: (a, d) => privateKeyMethod('ps256', 'PS256', 'memory', a, d),
-  rs256: (a, d) => privateKeyMethod('rs256', 'RS256', 'memory', a, d),
-};
-
 export async function runProfile(ids: string[], seconds: number, withFloor: boolean): Promise<void> {
   const stub = await startStub(['http']);
   const dir = tempDir('authbridge-prof-cfg-');
@@ -177,8 +167,8 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
       redis = started;
     }
     const store: ConfigSettings['store'] = onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-prof` } } : { type: 'memory' };
-    const make = METHODS[id];
-    if (!make) throw new Error(`unknown scenario ${id}: one of ${Object.keys(METHODS).join(', ')}`);
+    const make = MEMORY_SCENARIOS[id];
+    if (!make) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')}`);
     const m = make(`${stub.origin}/token`, dir);
     await profileProcess(`authbridge-${scenario}`, async (profDir) => {
       const port = await freePort();

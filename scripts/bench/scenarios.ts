@@ -94,3 +94,14 @@ export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
   const server = { host: '127.0.0.1', port: s.port, metricsPort: 0, ...(s.workers !== undefined && { workers: s.workers }) };
   return JSON.stringify({ server, store: s.store, upstreams }, null, 2);
 }
+
+/** The one-method scenarios on the memory store that --profile and --instructions take by id. */
+export const MEMORY_SCENARIOS: Record<string, (audience: string, keyDir: string) => Method> = {
+  basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
+  post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
+  hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
+  es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),
+  eddsa: (a, d) => privateKeyMethod('eddsa', 'EdDSA', 'memory', a, d),
+  ps256: (a, d) => privateKeyMethod('ps256', 'PS256', 'memory', a, d),
+  rs256: (a, d) => privateKeyMethod('rs256', 'RS256', 'memory', a, d),
+};
