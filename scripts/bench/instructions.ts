@@ -42,7 +42,7 @@ const oneConnection = () => new Agent({ keepAlive: true, maxSockets: 1 });
  * The sum of a callgrind dump's self costs (its cost lines, but those right after a `calls=` line, which are the
  * inclusive cost of that call). Its `summary:` line says 0 when instrumentation was switched on at run time.
  */
-export function selfCost(dump: string): number {
+function selfCost(dump: string): number {
   let total = 0;
   let inclusive = false;
   for (const line of dump.split('\n')) {
@@ -87,9 +87,12 @@ async function count(main: string, method: Method, stubOrigin: string, dir: stri
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${stderr}`);
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    // authbridge writes the last dump as it exits; one that died already (a failed start) has nothing to wait for
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
   const dumps = readdirSync(dir).filter((f) => f.startsWith(`callgrind-${port}.`));
   const total = dumps.reduce((sum, f) => sum + selfCost(readFileSync(join(dir, f), 'utf8')), 0);
