@@ -190,6 +190,16 @@ export function runStoreContract(name: string, make: () => Promise<StoreUnderTes
       });
     });
 
+    it('learned facts: undefined until set, then the last value written, per name', async () => {
+      const name = `basic-encoding:${jti()}`;
+      expect(await subject.store.getLearned(name)).toBeUndefined();
+      await subject.store.setLearned(name, 'raw');
+      await subject.store.setLearned(`${name}-other`, 'form');
+      expect(await subject.store.getLearned(name)).toBe('raw');
+      await subject.store.setLearned(name, 'form');
+      expect(await subject.store.getLearned(name)).toBe('form');
+    });
+
     it('ping resolves', async () => {
       await expect(subject.store.ping()).resolves.toBeUndefined();
     });

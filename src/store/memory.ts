@@ -87,6 +87,16 @@ export class MemoryStore implements Store {
     });
   }
 
+  readonly #learned = new Map<string, string>();
+
+  async getLearned(name: string): Promise<string | undefined> {
+    return this.#learned.get(name);
+  }
+
+  async setLearned(name: string, value: string): Promise<void> {
+    this.#learned.set(name, value);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

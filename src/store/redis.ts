@@ -152,6 +152,14 @@ export class RedisStore implements Store {
     });
   }
 
+  async getLearned(name: string): Promise<string | undefined> {
+    return (await this.#run('getLearned', () => this.#client.get(this.#key('learned', name)))) ?? undefined;
+  }
+
+  async setLearned(name: string, value: string): Promise<void> {
+    await this.#run('setLearned', () => this.#client.set(this.#key('learned', name), value));
+  }
+
   async ping(): Promise<void> {
     await this.#run('ping', () => this.#client.ping());
   }

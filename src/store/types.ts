@@ -102,6 +102,13 @@ export interface Store {
    */
   readWindows(reads: ReadonlyArray<readonly [WindowCounter, string]>): WindowCount[] | Promise<WindowCount[]>;
 
+  /**
+   * What authbridge learned about an IdP's behaviour (the Basic encoding a client's credentials must take), by name,
+   * kept until overwritten so that every replica learns it once. Never a secret: a fixed word per name.
+   */
+  getLearned(name: string): Promise<string | undefined>;
+  setLearned(name: string, value: string): Promise<void>;
+
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
