@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   ERR_ASSERTION_LIFETIME: 'client_auth',
   ERR_ASSERTION_REPLAYED: 'client_auth',
   ERR_ASSERTION_JWKS: 'client_auth',
+  // the IdP refused the client authentication authbridge sent (a JSON refusal relayed, or 401/403 without one)
+  ERR_IDP_REFUSED: 'client_auth',
   // the upstream exchange: authbridge_upstream_errors_total{kind}
   ERR_TIMEOUT: 'upstream',
   ERR_CONNECT: 'upstream',
@@ -50,7 +52,8 @@ export const ERROR_CODES = {
   ERR_RESPONSE_TOO_LARGE: 'upstream',
   ERR_DISCOVERY: 'upstream',
   ERR_NO_AUTH_METHOD: 'upstream',
-  ERR_ASSERTION_UNAVAILABLE: 'upstream', // jwt_bearer_assertion: the platform's token file missing, unreadable or expired (503)
+  ERR_ASSERTION_UNAVAILABLE: 'upstream',
+  ERR_IDP_RATE_LIMITED: 'upstream', // the IdP answered 429 without a JSON body // jwt_bearer_assertion: the platform's token file missing, unreadable or expired (503)
   // the request itself, or authbridge: the log line only
   ERR_STORE: 'request',
   ERR_CLIENT_ABORTED: 'request',
@@ -68,6 +71,7 @@ export const ERROR_CODES = {
   ERR_GRANT_NOT_ALLOWED: 'request',
   ERR_MALFORMED_REQUEST: 'request',
   ERR_JTI_EXHAUSTED: 'request',
+  ERR_IDP_REFUSED_REQUEST: 'request', // the IdP answered another 4xx without a JSON body
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 

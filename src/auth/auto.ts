@@ -2,7 +2,7 @@ import type { OutboundMethod } from '../config/schema.js';
 import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProviderMetadata } from '../upstream/discovery.js';
-import type { OutboundAuth, OutboundContext } from './types.js';
+import type { OutboundAuth, OutboundContext, RetryVerdict } from './types.js';
 
 /** Strongest first: a signed assertion never reveals a secret; a MAC reveals none either; Basic and post do. */
 export const AUTO_PREFERENCE: readonly OutboundMethod[] = ['private_key_jwt', 'client_secret_jwt', 'client_secret_basic', 'client_secret_post'];
@@ -77,5 +77,10 @@ export class AutoOutbound implements OutboundAuth {
     if (choice.method === undefined)
       throw new OAuthError(500, 'server_error', 'authbridge has no client authentication method this IdP accepts for this client (see its log)', {}, { code: 'ERR_NO_AUTH_METHOD' });
     await this.opts.strategies.get(choice.method)!.auth.apply(request, context);
+  }
+
+  retryRefused(request: Parameters<OutboundAuth['apply']>[0], context: OutboundContext): RetryVerdict | undefined {
+    const method = this.#chosen?.choice.method;
+    return method === undefined ? undefined : this.opts.strategies.get(method)!.auth.retryRefused?.(request, context);
   }
 }

@@ -42,6 +42,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
     if (!deps.signingKey || !settings.keyAssertion) throw new TypeError(`client ${client.clientId} signs with a key but has none`);
     return privateKeyJwt({ ...base, settings: settings.keyAssertion }, deps.signingKey);
   };
+  const learning = { store: deps.store, upstream: deps.upstreamName, client: client.clientId, log: deps.log };
   const maced = () => clientSecretJwt({ ...base, settings: settings.secretAssertion! }, source);
   switch (out.method) {
     case 'private_key_jwt':
@@ -49,7 +50,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
     case 'client_secret_post':
       return clientSecretPost(clientId, source);
     case 'client_secret_basic':
-      return clientSecretBasic(clientId, source, settings.basicEncoding);
+      return clientSecretBasic(clientId, source, settings.basicEncoding, learning);
     case 'client_secret_jwt':
       return maced();
     case 'tls_client_auth':
@@ -65,7 +66,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
       // a verify-mode client with only a key has no secret to send; a passthrough one sends the caller's
       // a passthrough client (no secret of its own in the config, none of authbridge's) sends the caller's secret
       if ((source.mode === 'passthrough' && !isVerifyMode(client)) || out.clientSecret !== undefined) {
-        strategies.set('client_secret_basic', { auth: clientSecretBasic(clientId, source, settings.basicEncoding) });
+        strategies.set('client_secret_basic', { auth: clientSecretBasic(clientId, source, settings.basicEncoding, learning) });
         strategies.set('client_secret_post', { auth: clientSecretPost(clientId, source) });
       }
       return new AutoOutbound({ clientId, strategies, metadata: deps.metadata, log: deps.log.child({ client: client.clientId }) });

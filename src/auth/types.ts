@@ -29,7 +29,17 @@ export interface OutboundAuth {
   /** the client_id registered at the IdP */
   readonly clientId: string;
   apply(request: OutboundRequest, context: OutboundContext): Promise<void>;
+  /**
+   * After the IdP refused this request's client authentication: rewrites the request for one more try and returns
+   * what to tell once that try is answered, or undefined when there is nothing else to try (only Basic `auto` has
+   * anything: the other encoding of the same credentials). A request refused at client authentication has spent
+   * nothing: RFC 6749 §3.2.1 and §4.1.3 authenticate the client before the code or grant is looked at.
+   */
+  retryRefused?(request: OutboundRequest, context: OutboundContext): RetryVerdict | undefined;
 }
+
+/** Told whether the IdP accepted the retried request's client authentication. */
+export type RetryVerdict = (accepted: boolean) => void;
 
 /** Where a strategy's secret comes from: fixed in config (verify mode) or the caller's (passthrough). */
 export type SecretSource = { readonly mode: 'verify'; readonly secret: string } | { readonly mode: 'passthrough' };

@@ -143,12 +143,12 @@ export const rotationSchema = z
 const upstreamClientId = z.string().min(1).max(512).optional().describe('client_id registered at the IdP; default: the downstream clientId');
 const upstreamSecret = z.string().min(1).optional().describe('the secret registered at the IdP (verify mode only)');
 
-export const BASIC_ENCODINGS = ['form', 'strict', 'raw', 'rfc6749'] as const;
+export const BASIC_ENCODINGS = ['auto', 'form', 'strict', 'raw', 'rfc6749'] as const;
 const basicEncoding = z
   .enum(BASIC_ENCODINGS)
   .optional()
   .describe(
-    'form (default): x-www-form-urlencode id and secret (as URLSearchParams does) before base64; strict: also encode -_.!~*\'() (what authbridge ≤ 0.1 called rfc6749, still accepted); raw: base64 of id:secret as is',
+    "auto (default): send the RFC 6749 form; when the IdP refuses the client and raw would differ, retry once raw and remember per client, in the store, what the IdP took; form: x-www-form-urlencode id and secret (as URLSearchParams does) before base64, never retried; strict: also encode -_.!~*'() (what authbridge ≤ 0.1 called rfc6749, still accepted); raw: base64 of id:secret as is",
   );
 
 const secretFields = { clientId: upstreamClientId, clientSecret: upstreamSecret };

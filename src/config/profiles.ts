@@ -10,8 +10,11 @@ import type { HmacAlg, SigningAlg } from './schema.js';
 export const PROFILE_NAMES = ['generic', 'okta', 'entra', 'auth0', 'keycloak', 'ping', 'adfs', 'fapi2'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
-/** The Basic credential encodings (see auth/client-secret-basic.ts). */
-export type BasicEncoding = 'form' | 'strict' | 'raw';
+/**
+ * The Basic credential encodings (see auth/client-secret-basic.ts): `auto` sends the RFC 6749 form and, when the IdP
+ * refuses it, raw once, remembering what worked; the others are exactly that encoding, never retried.
+ */
+export type BasicEncoding = 'auto' | 'form' | 'strict' | 'raw';
 /** `typ` of a client assertion's JWS header; `none`: no typ member. */
 export type AssertionTyp = 'JWT' | 'client-authentication+jwt' | 'none';
 
@@ -68,7 +71,7 @@ const HMAC_ALL: readonly HmacAlg[] = Object.freeze(['HS256', 'HS384', 'HS512'] a
 const NO_HMAC: readonly HmacAlg[] = Object.freeze([]);
 const algs = (...list: SigningAlg[]): readonly SigningAlg[] => Object.freeze(list);
 /** The members most profiles share with generic (each profile below spreads it, then says what differs) */
-const BASE = { jwtHeader: () => JWT_HEADER, requiresKid: false, requiresCertificate: false, maxAssertionTtlSeconds: 300, basicEncoding: 'form' } as const;
+const BASE = { jwtHeader: () => JWT_HEADER, requiresKid: false, requiresCertificate: false, maxAssertionTtlSeconds: 300, basicEncoding: 'auto' } as const;
 
 /** What most deployed servers accept; the default when no profile is set or detected. */
 export const GENERIC: IdpProfile = Object.freeze({
@@ -83,7 +86,8 @@ export const GENERIC: IdpProfile = Object.freeze({
   requiresKid: false,
   requiresCertificate: false,
   maxAssertionTtlSeconds: 300,
-  basicEncoding: 'form',
+  // servers split on RFC 6749 §2.3.1 (oidc-provider and Spring AS decode, Authlib 1.2 and glewlwyd do not): learn it
+  basicEncoding: 'auto',
   docs: [],
 } satisfies IdpProfile);
 

@@ -6,10 +6,9 @@
  * printed: only the IdP's `error` and a short printable `error_description`.
  */
 import { randomUUID } from 'node:crypto';
-import { basicAuthorization } from '../auth/client-secret-basic.js';
+import { basicAuthorization, type FixedEncoding } from '../auth/client-secret-basic.js';
 import type { OutboundRequest } from '../auth/index.js';
 import { formatPath } from '../config/errors.js';
-import type { BasicEncoding } from '../config/profiles.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
 import type { ClientConfig } from '../config/schema.js';
 import { FORM_CONTENT_TYPE } from '../downstream/form.js';
@@ -152,9 +151,9 @@ function variants(ctx: UpstreamContext, client: ClientConfig, method: string, pr
   if (method === 'client_secret_basic') {
     const clientId = out.clientId ?? client.clientId;
     const secret = 'clientSecret' in out && out.clientSecret !== undefined ? out.clientSecret : presented;
-    const sent = basicAuthorization(clientId, secret, settings.basicEncoding);
+    const sent = basicAuthorization(clientId, secret, settings.basicEncoding === 'auto' ? 'form' : settings.basicEncoding);
     const seen = new Set([sent]);
-    for (const encoding of ['form', 'strict', 'raw'] as BasicEncoding[]) {
+    for (const encoding of ['form', 'strict', 'raw'] as FixedEncoding[]) {
       const value = basicAuthorization(clientId, secret, encoding);
       if (seen.has(value)) continue; // the same bytes: nothing to learn
       seen.add(value);

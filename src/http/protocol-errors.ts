@@ -77,7 +77,7 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
 }
 
 function jsonHeaders(body: string, requestId: string): Record<string, string> {
-  return { 'content-type': 'application/json', ...NO_STORE, 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId };
+  return { 'content-type': 'application/json', ...NO_STORE, 'x-content-type-options': 'nosniff', 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId };
 }
 
 function rawResponse(status: number, error: OAuthError, requestId: string, extra: Record<string, string> = {}): string {

@@ -15,12 +15,15 @@ export function assignRequestId(c: Context<AppEnv>): void {
 }
 
 /**
- * Every response carries the request id. A route that builds its response with `plainResponse` has put it in there;
- * any other response gets it once the route is done. (hono's middleware sets it before the route, which makes every
+ * Every response carries the request id, and `X-Content-Type-Options: nosniff` (a browser must take authbridge's
+ * JSON for JSON, whatever it looks like). A route that builds its response with `plainResponse` has put both in
+ * there; any other response gets them once the route is done. (hono's middleware sets it before the route, which makes every
  * response, the token endpoint's too, go through a web Headers object, the costliest part of answering.)
  */
 export function sendRequestId(c: Context<AppEnv>): void {
-  if (!c.get('requestIdSent')) c.header('X-Request-Id', c.get('requestId'));
+  if (c.get('requestIdSent')) return;
+  c.header('X-Request-Id', c.get('requestId'));
+  c.header('X-Content-Type-Options', 'nosniff');
 }
 
 /**
@@ -31,5 +34,6 @@ export function sendRequestId(c: Context<AppEnv>): void {
 export function plainResponse(c: Context<AppEnv>, body: Uint8Array | null, status: number, headers: Record<string, string>): Response {
   c.set('requestIdSent', true);
   headers['x-request-id'] = c.get('requestId');
+  headers['x-content-type-options'] = 'nosniff';
   return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
 }

@@ -17,8 +17,12 @@ export interface PreparedRequest {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. */
-export const RELAYED_HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
+/**
+ * Upstream response headers a caller may need; everything else (hop-by-hop, cookies, server) stays behind. Not
+ * content-type: a relayed body is a JSON object, answered as `application/json` whatever the IdP called it (a
+ * JSON-looking `text/html` must not reach a browser from authbridge's origin as HTML).
+ */
+export const RELAYED_HEADERS = ['cache-control', 'pragma', 'www-authenticate', 'dpop-nonce', 'retry-after'] as const;
 
 /**
  * An upstream endpoint, or the OAuth error a caller gets: 404 when the upstream has no such endpoint, 502/504 when

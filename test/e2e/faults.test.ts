@@ -87,6 +87,13 @@ describe('upstream faults', () => {
     'json-html': faults.answer(200, 'OK', { 'content-type': 'application/json' }, '<html><body>Please log in</body></html>'),
     'text-json': faults.answer(200, 'OK', { 'content-type': 'text/plain' }, '{"access_token":"x","token_type":"Bearer"}'),
     weird: faults.answer(999, 'Weird', { 'content-type': 'application/json' }, '{"access_token":"x","token_type":"Bearer"}'),
+    // refusals without a JSON body (glewlwyd answers a wrong secret with an empty 403)
+    'forbidden-empty': faults.answer(403, 'Forbidden', {}, ''),
+    'unauthorized-html': faults.answer(401, 'Unauthorized', { 'content-type': 'text/<b>html</b>' }, '<html>denied</html>'),
+    'not-found-html': faults.answer(404, 'Not Found', { 'content-type': 'text/html; charset=utf-8' }, '<html><body>no such page</body></html>'),
+    'rate-limited': faults.answer(429, 'Too Many Requests', { 'content-type': 'text/plain', 'retry-after': '30' }, 'slow down'),
+    'err502-html': faults.answer(502, 'Bad Gateway', { 'content-type': 'text/html' }, '<html>bad gateway</html>'),
+    'html-json': faults.answer(200, 'OK', { 'content-type': 'text/html' }, '{"access_token":"<script>x</script>","token_type":"Bearer"}'),
     reuse: faults.okThenReset(),
   } satisfies Record<string, Fault>;
   type Name = keyof typeof FAULTS | 'refused';
@@ -181,7 +188,8 @@ describe('upstream faults', () => {
     const { res, counted, counted5xx } = await attempt(name);
     expect(res.status).toBe(status);
     expect(res.text).toBe(body); // byte for byte
-    expect(res.headers.get('content-type')).toBe(contentType);
+    expect(contentType).toMatch(/^application\/json/);
+    expect(res.headers.get('content-type')).toBe('application/json'); // a relayed body is JSON: said so by authbridge
     if (status === 503) expect(res.headers.get('retry-after')).toBe('7');
     expect(counted).toEqual({ '5xx': 1 });
     expect(counted5xx).toBe(1);
@@ -191,7 +199,57 @@ describe('upstream faults', () => {
     const { res, counted } = await attempt('text-json');
     expect(res.status).toBe(200);
     expect(res.text).toBe('{"access_token":"x","token_type":"Bearer"}');
+    expect(res.headers.get('content-type')).toBe('application/json');
     expect(counted).toEqual({});
+  });
+
+  it('5. a JSON body under text/html reaches the caller as application/json, nosniff: never HTML from authbridge\'s origin', async () => {
+    const { res } = await attempt('html-json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  describe('8. a refusal without a JSON body reads as a refusal, not as an outage', () => {
+    const authFailures = (name: Name) => metric(bridge, 'authbridge_client_auth_failures_total', { upstream: name, reason: 'idp_refused' });
+
+    it.each([
+      ['forbidden-empty', 'the IdP refused the client authentication: HTTP 403, no body'],
+      ['unauthorized-html', 'the IdP refused the client authentication: HTTP 401, a non-JSON body'],
+    ] as const)('%s: 401 invalid_client naming the IdP status, counted as idp_refused, not as an upstream error', async (name, description) => {
+      const before = await authFailures(name);
+      const { res, counted, counted5xx } = await attempt(name);
+      expectOAuthError(res, 401, 'invalid_client');
+      expect(res.json.error_description).toBe(description);
+      expect(counted).toEqual({});
+      expect(counted5xx).toBe(0);
+      expect((await authFailures(name)) - before).toBe(1);
+      const line = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((l) => l.upstream === name && l.msg === 'request')!;
+      expect(line).toMatchObject({ status: 401, upstreamStatus: name === 'forbidden-empty' ? 403 : 401, authFailure: 'idp_refused', client: 'broker' });
+    });
+
+    it('another 4xx without JSON: 400 invalid_request naming the status and the body type, not an upstream error', async () => {
+      const { res, counted, counted5xx } = await attempt('not-found-html');
+      expectOAuthError(res, 400, 'invalid_request');
+      expect(res.json.error_description).toBe('the IdP refused the request: HTTP 404, a text/html body');
+      expect(res.text).not.toContain('no such page');
+      expect(counted).toEqual({});
+      expect(counted5xx).toBe(0);
+    });
+
+    it("429 without JSON: 429 temporarily_unavailable with the IdP's Retry-After, kind=idp_rate_limited", async () => {
+      const { res, counted } = await attempt('rate-limited');
+      expectOAuthError(res, 429, 'temporarily_unavailable');
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(counted).toEqual({ idp_rate_limited: 1 });
+    });
+
+    it('a 5xx without JSON stays an outage: 502, kind=protocol', async () => {
+      const { res, counted, counted5xx } = await attempt('err502-html');
+      expectOAuthError(res, 502, 'temporarily_unavailable');
+      expect(counted).toEqual({ protocol: 1 });
+      expect(counted5xx).toBe(1);
+    });
   });
 
   it.each(['html', 'json-html'] as const)('5. a 200 whose body is not a JSON object (%s): 502 temporarily_unavailable, kind=protocol', async (name) => {

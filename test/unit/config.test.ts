@@ -57,7 +57,7 @@ describe('config: good files', () => {
     expect(config.upstreams.okta!.maxConnections).toBe(128);
     expect(config.upstreams.okta!.clockSkewSeconds).toBe(5);
     expect(config.upstreams.okta!.clients[0]!.upstream).toEqual({ method: 'client_secret_basic' });
-    expect(resolveClient(config.upstreams.okta!, config.upstreams.okta!.clients[0]!)).toMatchObject({ basicEncoding: 'form', profile: { source: 'default' } });
+    expect(resolveClient(config.upstreams.okta!, config.upstreams.okta!.clients[0]!)).toMatchObject({ basicEncoding: 'auto', profile: { source: 'default' } });
     expect(Object.isFrozen(config.upstreams.okta!.clients[0])).toBe(true);
   });
 

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { OutboundRequest } from '../../auth/types.js';
+import type { OutboundContext, OutboundRequest } from '../../auth/types.js';
 import type { PresentedCredentials } from '../../downstream/client-auth.js';
 import type { ClientRuntime, Runtime, UpstreamRuntime } from '../../runtime.js';
 import type { Endpoint } from '../../upstream/discovery.js';
@@ -24,6 +24,8 @@ export interface Exchange {
   /** where the rewritten request goes, and the request itself (outboundAuth) */
   target?: Endpoint;
   outbound?: OutboundRequest;
+  /** what the client's method was told when it applied its authentication (a retry is told the same) */
+  context?: OutboundContext;
 }
 
 /** One step of an endpoint's chain: it checks or adds to the exchange, or throws the caller's error. */

@@ -63,6 +63,9 @@ export async function downstreamAuth(c: Context<AppEnv>, exchange: Exchange): Pr
     exchange.client =
       presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(c, exchange, presented);
   } catch (err) {
+    // the access line names a configured client that was refused (its id, never what it presented); an id that is
+    // not configured is the caller's input, which may be anything (a secret pasted in the wrong field)
+    if (exchange.upstream.clients.has(presented.clientId)) facts.client = presented.clientId;
     if (!(err instanceof OAuthError && err.code === 'ERR_STORE')) await throttle?.failed();
     throw err;
   }

@@ -9,8 +9,13 @@ import { NO_STORE } from '../respond.js';
 import { traceHeaders } from '../trace-context.js';
 import { plainResponse } from '../request-id.js';
 import type { Exchange } from './exchange.js';
+import { clientRefused, idpRefusal } from './refusal.js';
 
-/** The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). */
+/**
+ * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). A PAR
+ * body gets the upstream's client_id back whatever the method: RFC 9126 §2.1 makes it a required parameter of the
+ * authorization request it carries, not only a credential.
+ */
 const INBOUND_CREDENTIALS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
@@ -32,39 +37,62 @@ export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Prom
   };
   const facts = c.get('facts');
   const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
-  await client!.outbound.apply(outbound, { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented!.secret, requestId, onAssertion });
+  const context = { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented!.secret, requestId, onAssertion };
+  await client!.outbound.apply(outbound, context);
+  if (exchange.endpoint === 'par' && !body.has('client_id')) body.set('client_id', client!.outbound.clientId);
   facts.outbound = client!.outbound.method; // method: auto has chosen by now
   exchange.target = target;
   exchange.outbound = outbound;
+  exchange.context = context;
 }
 
 /**
  * Sends the rewritten request on the client's connection pool and relays status, body and the headers that matter,
  * never cacheable. A body must be a JSON object (an HTML error page of a gateway in front of the IdP must not reach a
- * caller as if the IdP had said it); revocation (RFC 7009 §2.2) may answer with an empty body.
+ * caller as if the IdP had said it); revocation (RFC 7009 §2.2) may answer with an empty body. An IdP's refusal
+ * without a JSON body reads as a refusal, not as an outage (refusal.ts).
  */
 export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): Promise<Response> {
   const { client, throttle } = exchange;
   const facts = c.get('facts');
   const sent = performance.now();
-  const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  const first = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  const firstRefused = clientRefused(first);
+  const res = firstRefused ? await retryRefused(exchange, first) : first;
+  const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
   if (res.status >= 500) facts.upstreamError = '5xx';
-  // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
-  // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
-  const settling = throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
+  if (refused) facts.authFailure = 'idp_refused'; // the IdP refused the client: counted as a refusal, whatever its body
+  // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours (once, even after a
+  // Basic retry). Best effort: the IdP has answered (a code may be spent), so a store failure now must not cost the
+  // caller that answer.
+  const settling = throttle?.settle(client!.secretDigest === undefined && refused);
   if (settling) await settling;
   const headers = relayHeaders(res);
   headers['cache-control'] = NO_STORE['cache-control']; // never cacheable, whatever the IdP said
   headers.pragma = NO_STORE.pragma;
   if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
-  if (!isJsonObjectBody(res.body))
+  if (!isJsonObjectBody(res.body)) {
+    if (res.status >= 400 && res.status < 500) throw idpRefusal(res, exchange.presented?.method === 'client_secret_basic');
     throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
+  }
   // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
-  headers['content-type'] ??= 'application/json';
+  headers['content-type'] = 'application/json';
   return plainResponse(c, res.body, res.status, headers);
 }
 
-/** RFC 6749 §5.2: a refused client is 401, or 400 with `invalid_client` from servers that do not use 401. */
-const refusedClient = (res: UpstreamResponse) => res.status === 401 || (res.status === 400 && res.body.includes('"invalid_client"'));
+/**
+ * The IdP refused the client authentication: the client's method may have another form of the same credentials to
+ * try once (Basic `auto`). That request has spent nothing: the IdP authenticates the client before it looks at a code
+ * or grant (RFC 6749 §3.2.1, §4.1.3). Both refused: the first answer is the one relayed.
+ */
+async function retryRefused(exchange: Exchange, first: UpstreamResponse): Promise<UpstreamResponse> {
+  const { client } = exchange;
+  const verdict = client!.outbound.retryRefused?.(exchange.outbound!, exchange.context!);
+  if (!verdict) return first;
+  const second = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  const accepted = !clientRefused(second);
+  verdict(accepted);
+  return accepted ? second : first;
+}

@@ -22,7 +22,7 @@ describe('profile catalog', () => {
     expect(GENERIC.hmacAlgs).toEqual([...HMAC_ALGS]);
     expect(GENERIC.defaultSigningAlg).toBe('ES256');
     expect(GENERIC.maxAssertionTtlSeconds).toBe(MAX_ASSERTION_TTL_SECONDS);
-    expect(GENERIC.basicEncoding).toBe('form');
+    expect(GENERIC.basicEncoding).toBe('auto');
     expect(GENERIC.requiresKid || GENERIC.requiresCertificate).toBe(false);
     expect(GENERIC.jwtHeader('ES256')).toEqual({ typ: 'JWT', kid: 'thumbprint', x5t: false, x5tS256: false, x5c: false });
   });
@@ -42,7 +42,7 @@ describe('profile catalog', () => {
       expect(new URL(d.url).protocol).toBe('https:');
     }
     expect(p.maxAssertionTtlSeconds).toBeGreaterThanOrEqual(60); // authbridge's default lifetime fits every profile
-    expect(['form', 'strict', 'raw']).toContain(p.basicEncoding);
+    expect(['auto', 'form', 'strict', 'raw']).toContain(p.basicEncoding);
     for (const alg of [...p.signingAlgs, ...p.hmacAlgs]) {
       const h = p.jwtHeader(alg);
       expect(Object.isFrozen(h)).toBe(true);
@@ -127,7 +127,7 @@ describe.each(named)('profile %s', (name) => {
 
   it('resolves to the documented defaults and rules', () => {
     expect(p).toMatchObject(fields);
-    expect(p.basicEncoding).toBe('form');
+    expect(p.basicEncoding).toBe('auto');
   });
 
   it.each(Object.entries(header))('header for %s', (alg, members) => {
