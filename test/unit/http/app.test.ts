@@ -68,6 +68,18 @@ describe('routes and methods', () => {
   });
 });
 
+describe('every answer', () => {
+  it.each([
+    ['an error', () => post('/idp/token', 'grant_type=client_credentials')],
+    ['a 404', () => app.request('/idp/nothing-here')],
+    ['the JWKS', () => app.request('/idp/jwks.json')],
+    ['a health probe', () => app.request('/healthz')],
+    ['the metrics', () => app.request('/metrics')],
+  ])('%s says X-Content-Type-Options: nosniff', async (_what, send) => {
+    expect((await send()).headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
 describe('the body', () => {
   it('must be application/x-www-form-urlencoded', async () => {
     const res = await post('/idp/token', '{"grant_type":"client_credentials"}', { 'content-type': 'application/json' });
