@@ -1,6 +1,6 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFileChecked } from '../config/load.js';
-import { publicUrlIssue } from '../config/public-url.js';
+import { inboundAudienceWarning, publicUrlIssue } from '../config/public-url.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { buildRuntime } from '../runtime.js';
@@ -29,8 +29,8 @@ export async function validateFile(file: string, env: NodeJS.ProcessEnv = proces
     if (issues.length > 0 || !runtime) throw new ConfigError(file, issues);
     const upstreams = [...runtime.upstreams.values()];
     const clients = upstreams.reduce((n, u) => n + u.clients.size, 0);
-    // certificates expiring within 30 days: said, not refused
-    const warnings = runtime.keyrings.warnings.map((w) => `  warning: ${formatIssue(w)}`);
+    // certificates expiring within 30 days, JWT clients without publicUrl: said, not refused
+    const warnings = [...runtime.keyrings.warnings, ...[inboundAudienceWarning(config)].filter((w) => w !== undefined)].map((w) => `  warning: ${formatIssue(w)}`);
     return { ok: true, lines: [`${file}: OK (${upstreams.length} upstream(s), ${clients} client(s))`, ...warnings] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -26,7 +26,7 @@ export interface InboundJwtVerifier {
 
 export interface AssertionContext {
   readonly upstream: string;
-  /** accepted `aud` values: the URL of the endpoint called, and `{publicUrl}/{upstream}` */
+  /** accepted `aud` values: the URL of the endpoint called and `{base}/{upstream}`, per own base URL (http/own-url.ts) */
   readonly audiences: readonly string[];
   readonly store: Store;
   readonly now?: number;

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import type { EndpointName } from '../config/endpoints.js';
+import type { ListenAddress } from './own-url.js';
 import type { TraceContext } from './trace-context.js';
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
@@ -57,4 +58,6 @@ export interface AppDeps {
   metrics: Metrics;
   /** false while starting or draining: /readyz answers 503 */
   ready?: () => boolean;
+  /** the main listener's address once it listens: authbridge's own URL without server.publicUrl (own-url.ts) */
+  listener?: () => ListenAddress | undefined;
 }

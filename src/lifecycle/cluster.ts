@@ -17,7 +17,7 @@ import type { Config } from '../config/schema.js';
 import type { AppEnv } from '../http/env.js';
 import type { Logger } from '../log.js';
 import { listen, type Listening } from '../server.js';
-import { handleSignals, startFromFile, type RunningProxy } from './proxy.js';
+import { handleSignals, startFromFile, warnInboundAudience, type RunningProxy } from './proxy.js';
 import { watchFile } from './watch.js';
 
 /** A worker that exits before it is ready this many times in a row: the primary gives up (exit 1). */
@@ -42,6 +42,7 @@ export async function runPrimary(config: Config, file: string, count: number, ba
   const log = baseLog.child({ pid: process.pid, role: 'primary' });
   const { server } = config;
   checkPublicUrl(config, file, server.host);
+  warnInboundAudience(log, config, server.host);
 
   const own = new Registry();
   const readyGauge = new Gauge({ name: 'authbridge_workers_ready', help: 'Worker processes ready to serve (server.workers)', registers: [own] });

@@ -1,11 +1,13 @@
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Hono } from 'hono';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFileChecked } from '../config/load.js';
-import { checkPublicUrl } from '../config/public-url.js';
+import { checkPublicUrl, inboundAudienceWarning } from '../config/public-url.js';
 import type { Config } from '../config/schema.js';
 import { createApp, createMetricsApp } from '../http/app.js';
 import type { AppDeps, AppEnv } from '../http/env.js';
+import type { ListenAddress } from '../http/own-url.js';
 import { readyzRoute } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
@@ -71,6 +73,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   const source = opts.source ?? 'config';
   const listenHost = opts.host ?? config.server.host;
   checkPublicUrl(config, source, listenHost);
+  if (!opts.worker) warnInboundAudience(log, config, listenHost); // a cluster's primary says it once, not each worker
   const metrics = new Metrics();
   const store = await createStore(config.store, log);
   let runtime: Runtime;
@@ -86,14 +89,16 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     certificateExpiries: () => runtime.certificateExpiries(),
   });
   let state: 'starting' | 'ready' | 'draining' = 'starting';
-  const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready' };
+  let listener: ListenAddress | undefined;
+  const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready', listener: () => listener };
   const { server } = config;
   const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
   const limits = { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal: observeRefusal(log, metrics) };
   let main: Listening | undefined;
   let metricsListener: Listening | undefined;
   try {
-    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), opts.host ?? server.host, opts.port ?? server.port, limits);
+    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), listenHost, opts.port ?? server.port, limits);
+    listener = { host: listenHost, port: (main.server.address() as AddressInfo).port };
     if (server.metricsPort !== null && !opts.worker) metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, limits);
   } catch (err) {
     await main?.close(); // e.g. the metrics port is taken: nothing may stay open, or the process would not exit
@@ -110,6 +115,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     try {
       const nextConfig = await loadConfigFileChecked(source);
       checkPublicUrl(nextConfig, source, listenHost);
+      if (!opts.worker) warnInboundAudience(log, nextConfig, listenHost);
       const next = await prepareReload(current.config, nextConfig, { store, log, metrics }, source);
       runtime = next; // the swap: requests from here on use the new runtime
       setTimeout(() => void current.close(), retireAfterMs(current.config)).unref();
@@ -184,6 +190,12 @@ export function handleSignals(proxy: RunningProxy, log: Logger, { repeated = fal
     else process.once(signal, shutdown);
   }
   process.on('SIGHUP', () => void proxy.reload());
+}
+
+/** `inboundAudienceWarning` (config/public-url.ts) as a log line, if it applies. */
+export function warnInboundAudience(log: Logger, config: Config, listenHost: string): void {
+  const warning = inboundAudienceWarning(config, listenHost);
+  if (warning) log.warn({ path: warning.path }, warning.message);
 }
 
 function logListening(log: Logger, runtime: Runtime, main: Listening, metricsUrl: string): void {

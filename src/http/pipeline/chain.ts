@@ -13,7 +13,8 @@ import { forwardUpstream, outboundAuth } from './outbound.js';
  */
 export function endpointChain(endpoint: EndpointName, deps: AppDeps): Handler<AppEnv> {
   const start = formBody(endpoint, deps);
-  const steps: readonly Step[] = [downstreamAuth, ...(endpoint === 'token' ? [grantCheck] : []), outboundAuth];
+  const authenticate: Step = (c, exchange) => downstreamAuth(c, exchange, deps.listener?.());
+  const steps: readonly Step[] = [authenticate, ...(endpoint === 'token' ? [grantCheck] : []), outboundAuth];
   return async function endpointHandler(c) {
     const exchange = await start(c);
     for (const step of steps) {

@@ -1,26 +1,42 @@
-import type { Context } from 'hono';
-import { ENDPOINTS } from '../../config/endpoints.js';
+import { ENDPOINTS, type EndpointName } from '../../config/endpoints.js';
 import { invalidClient } from '../../errors.js';
 import type { PresentedCredentials } from '../../downstream/client-auth.js';
 import { verifyClientAssertion } from '../../downstream/jwt-client-auth.js';
-import type { ClientRuntime } from '../../runtime.js';
-import type { AppEnv } from '../env.js';
+import type { ClientRuntime, Runtime } from '../../runtime.js';
+import { ownBaseUrls, type ListenAddress } from '../own-url.js';
 import type { Exchange } from './exchange.js';
 
 /**
  * RFC 7523 client authentication (private_key_jwt, client_secret_jwt): the client, a method it is allowed, and its
- * assertion verified. `aud` is the URL of the endpoint called or `{publicUrl}/{upstream}` (publicUrl, else the
- * origin the request came to, as the discovery mirror builds it).
+ * assertion verified. `aud` is the URL of the endpoint called or `{base}/{upstream}`, `base` being authbridge's own
+ * URL (own-url.ts): `server.publicUrl`, else the listener's own origins; never the Host the request was sent with.
  */
-export async function authenticateAssertion(c: Context<AppEnv>, exchange: Exchange, presented: PresentedCredentials): Promise<ClientRuntime> {
+export async function authenticateAssertion(exchange: Exchange, presented: PresentedCredentials, listener: ListenAddress | undefined): Promise<ClientRuntime> {
   const { rt, upstream } = exchange;
   const client = upstream.clients.get(presented.clientId);
   if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT');
   if (!client.allowedInbound?.has(presented.method) || !client.inboundJwt)
     throw invalidClient(`client authentication method ${presented.method} is not allowed for this client`, 'ERR_UNSUPPORTED_METHOD');
-  const publicUrl = (rt.config.server.publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '');
-  const base = `${publicUrl}/${encodeURIComponent(upstream.name)}`;
-  const path = ENDPOINTS.find((e) => e.name === exchange.endpoint)!.path;
-  await verifyClientAssertion(presented, client.clientId, client.inboundJwt, { upstream: upstream.name, audiences: [`${base}/${path}`, base], store: rt.store });
+  const audiences = audiencesOf(rt, upstream.name, exchange.endpoint, listener);
+  await verifyClientAssertion(presented, client.clientId, client.inboundJwt, { upstream: upstream.name, audiences, store: rt.store });
   return client;
+}
+
+/**
+ * The accepted audiences of one endpoint, made once per runtime (a reload may change publicUrl) and kept: the
+ * listener does not change while the process runs.
+ */
+const audiences = new WeakMap<Runtime, Map<string, Map<EndpointName, readonly string[]>>>();
+function audiencesOf(rt: Runtime, upstream: string, endpoint: EndpointName, listener: ListenAddress | undefined): readonly string[] {
+  let byUpstream = audiences.get(rt);
+  if (!byUpstream) audiences.set(rt, (byUpstream = new Map()));
+  let byEndpoint = byUpstream.get(upstream);
+  if (!byEndpoint) byUpstream.set(upstream, (byEndpoint = new Map()));
+  let list = byEndpoint.get(endpoint);
+  if (!list) {
+    const path = ENDPOINTS.find((e) => e.name === endpoint)!.path;
+    const bases = ownBaseUrls(rt.config, listener).map((url) => `${url}/${encodeURIComponent(upstream)}`);
+    byEndpoint.set(endpoint, (list = bases.flatMap((base) => [`${base}/${path}`, base])));
+  }
+  return list;
 }

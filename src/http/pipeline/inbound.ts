@@ -4,6 +4,7 @@ import { authenticateClient, readCredentials } from '../../downstream/client-aut
 import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../downstream/form.js';
 import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../env.js';
+import type { ListenAddress } from '../own-url.js';
 import type { Exchange } from './exchange.js';
 import { checkThrottle } from './throttle.js';
 import { authenticateAssertion } from './inbound-jwt.js';
@@ -52,16 +53,17 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): (c: Cont
 
 /**
  * Authenticates the caller, throttled (429 before the secret or assertion is looked at): a client_assertion in the
- * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts); else client_secret_post or _basic, constant time.
+ * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts; `listener`: whose URLs its `aud` may name without
+ * server.publicUrl); else client_secret_post or _basic, constant time.
  */
-export async function downstreamAuth(c: Context<AppEnv>, exchange: Exchange): Promise<void> {
+export async function downstreamAuth(c: Context<AppEnv>, exchange: Exchange, listener?: ListenAddress): Promise<void> {
   const facts = c.get('facts');
   const presented = readCredentials(c.req.header('authorization'), exchange.body);
   facts.inbound = presented.method;
   const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
   try {
     exchange.client =
-      presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(c, exchange, presented);
+      presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(exchange, presented, listener);
   } catch (err) {
     // the access line names a configured client that was refused (its id, never what it presented); an id that is
     // not configured is the caller's input, which may be anything (a secret pasted in the wrong field)

@@ -1,9 +1,10 @@
 import type { Handler } from 'hono';
-import { OAuthError } from '../../errors.js';
+import { invalidRequest, OAuthError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
 import type { AppDeps, AppEnv } from '../env.js';
+import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';
 
 /**
  * The mirrors, per runtime: a reload builds a new runtime, hence new mirrors (the new config's issuers and
@@ -37,22 +38,49 @@ export function mirrorFor(runtime: Runtime, upstream: UpstreamRuntime, metrics: 
  * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata). The
  * `issuer` stays the IdP's: tokens are the IdP's, and so is their `iss` (README: Discovery mirror).
  */
-export function discoveryRoute({ runtime, metrics }: AppDeps, kind: MirrorKind): Handler<AppEnv> {
+export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: MirrorKind): Handler<AppEnv> {
+  let own: readonly string[] | undefined; // the listener's origins, once it listens (it does not move)
+  const isOwn = (origin: string): boolean => {
+    const address = own === undefined ? listener?.() : undefined;
+    if (address) own = listenerOrigins(address);
+    return own?.includes(origin) ?? false;
+  };
   return async function discovery(c) {
     c.get('facts').endpoint = 'discovery';
     const rt = runtime();
     const upstream = rt.upstreams.get(c.req.param('upstream')!);
     if (!upstream) throw new OAuthError(404, 'invalid_request', 'unknown upstream', {}, { code: 'ERR_UNKNOWN_UPSTREAM' });
     c.get('facts').upstream = upstream.name;
+    const { publicUrl } = rt.config.server;
+    const origin = publicUrl === undefined ? byHostHeader(c.req.header('host')) : undefined;
     let hit;
     try {
       hit = await mirrorFor(rt, upstream, metrics).get(kind);
     } catch (err) {
       throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
-    // server.publicUrl, else the origin this request came to (the Host it sent: X-Forwarded-* are not trusted)
-    const publicUrl = (rt.config.server.publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '');
-    const body = rewriteMetadata(hit.document, `${publicUrl}/${encodeURIComponent(upstream.name)}`);
-    return c.body(JSON.stringify(body), 200, { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` });
+    const base = origin ?? publicUrl!.replace(/\/$/, '');
+    const body = JSON.stringify(rewriteMetadata(hit.document, `${base}/${encodeURIComponent(upstream.name)}`));
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` };
+    if (origin !== undefined) {
+      headers.vary = 'Host';
+      if (!isOwn(origin)) headers['cache-control'] = 'no-store';
+    }
+    return c.body(body, 200, headers);
   };
+}
+
+/**
+ * Without server.publicUrl the mirror's base is `http://{Host}`: a broker reaching authbridge by a name authbridge
+ * does not know (a Service name, with `server.host` 0.0.0.0) still gets endpoints it can call; refusing such Hosts
+ * would break it. The document then depends on a header the caller chose, so it is cacheable (`Vary: Host`) only
+ * when that Host is one of the listener's own origins (own-url.ts: listenerOrigins); for any other Host it says
+ * `Cache-Control: no-store`, and no shared cache hands one caller's Host to another. publicUrl makes every answer
+ * cacheable. Never from a request target in absolute form (`GET https://evil.example/… HTTP/1.1`, which c.req.url
+ * takes as the URL), nor X-Forwarded-*; the scheme is http, the listener's own.
+ */
+function byHostHeader(host: string | undefined): string {
+  const origin = hostHeaderOrigin(host);
+  if (origin === undefined) throw invalidRequest('malformed request target or Host header', 'ERR_MALFORMED_REQUEST');
+  return origin;
 }
