@@ -16,7 +16,7 @@ const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 const HS_SECRET = 'par-upstream-hs256-secret-0123456789abcdef';
 const DOWN = 'par-broker-secret';
 const CA_SUBJECT = 'CN=authbridge par client,O=authbridge tests,C=DE';
-const webClient = (metadata: Record<string, unknown>) => ({ grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [REDIRECT_URI], ...metadata });
+const webClient = <T extends Record<string, unknown>>(metadata: T) => ({ grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [REDIRECT_URI], ...metadata });
 
 let idp: Idp;
 let mtlsIdp: MtlsIdp;
