@@ -7,6 +7,7 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { checkLearnedEncodings, openLearnedStore } from '../doctor/basic.js';
 import { readKeys } from '../doctor/keys.js';
 import { probe } from '../doctor/probe.js';
 import { renderTable, reportOk, type Check, type DoctorReport, type ProbeReport, type UpstreamReport } from '../doctor/report.js';
@@ -45,6 +46,8 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
   const keys = await readKeys(config, file, names);
   const upstreams: UpstreamReport[] = [];
   const contexts = new Map<string, UpstreamContext>();
+  const basicAuto = names.some((n) => config.upstreams[n]!.clients.some((c) => c.upstream.method === 'client_secret_basic'));
+  const learned = basicAuto ? await openLearnedStore(config) : 'not needed';
   try {
     for (const name of names) {
       const checks: Check[] = [];
@@ -54,6 +57,7 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
       await checkMethods(ctx, keys.signers, checks);
       await checkJwks(ctx, config, keys.signers, checks);
       checks.push(...(keys.checks.get(name) ?? []));
+      await checkLearnedEncodings(name, config.upstreams[name]!, learned, checks);
       checkClock(ctx, checks);
       upstreams.push({ name, checks });
     }
@@ -66,6 +70,7 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
     return { ok: reportOk(upstreams, probed), upstreams, ...(probed ? { probe: probed } : {}) };
   } finally {
     await Promise.all([...contexts.values()].map((c) => c.close()));
+    if (typeof learned !== 'string') await learned.close();
   }
 }
 

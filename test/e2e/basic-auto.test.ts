@@ -2,9 +2,13 @@
 // raw encodings differ (+ / = % : ~ space): oidc-provider form-decodes (one request, the RFC form); Authlib 1.2 does
 // not (the RFC form refused, raw tried once and accepted, and remembered in Redis so that the next request, and the
 // other replica's first, is sent raw at once). A wrong secret costs at most two IdP requests and counts once.
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { learnedEncodingName } from '../../src/auth/client-secret-basic.js';
+import { runDoctor } from '../../src/cli/doctor.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { AUTHLIB_PACKAGES, authlibAvailable, startAuthlibIdp, type AuthlibIdp } from '../support/authlib-idp.js';
 import { startIdp, type Idp } from '../support/idp.js';
@@ -25,6 +29,7 @@ describe.skipIf(!available)(`client_secret_basic auto (needs ${AUTHLIB_PACKAGES}
   let op: Idp;
   let a: Bridge;
   let b: Bridge;
+  let configFile: string;
 
   beforeAll(async () => {
     redis = await redisForTests();
@@ -51,6 +56,8 @@ describe.skipIf(!available)(`client_secret_basic auto (needs ${AUTHLIB_PACKAGES}
         },
       },
     };
+    configFile = join(mkdtempSync(join(tmpdir(), 'authbridge-basic-auto-')), 'authbridge.yaml');
+    writeFileSync(configFile, JSON.stringify(config)); // JSON is YAML
     a = await startBridge(config);
     b = await startBridge(config);
   });
@@ -108,6 +115,16 @@ describe.skipIf(!available)(`client_secret_basic auto (needs ${AUTHLIB_PACKAGES}
       [b64(`m2m:${AWKWARD}`), 200],
     ]);
     expect(remembered(a) + remembered(b)).toBe(1);
+  });
+
+  it('doctor shows what the replicas learned, read from the store', async () => {
+    const report = await runDoctor(configFile, { upstream: 'authlib', env: {} });
+    const lines = report.upstreams[0]!.checks.filter((c) => c.check === 'basic encoding');
+    expect(lines).toEqual([
+      { check: 'basic encoding', client: 'broker', status: 'ok', detail: 'auto: learned that the IdP takes the credentials raw (not form-encoded): every replica sends them so' },
+      { check: 'basic encoding', client: 'pt-m2m', status: 'ok', detail: 'auto: nothing learned yet: the RFC 6749 form first, raw once if the IdP refuses it' },
+      { check: 'basic encoding', client: 'plain', status: 'ok', detail: 'auto: nothing learned yet: the RFC 6749 form first, raw once if the IdP refuses it' },
+    ]);
   });
 
   it('basicEncoding: form means exactly that: refused, never retried', async () => {

@@ -1,0 +1,55 @@
+/**
+ * `basicEncoding: auto` as doctor reports it: what the store says each client's IdP takes, so an operator sees what
+ * every replica sends first (the RFC 6749 form until an IdP refuses it and takes the credentials raw).
+ */
+import { learnedEncodingName } from '../auth/client-secret-basic.js';
+import { resolveClient } from '../config/outbound-settings.js';
+import type { Config, UpstreamConfig } from '../config/schema.js';
+import { createStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { ok, warn, type Check } from './report.js';
+
+/** The store that holds learned encodings (a Redis store; the memory store is per process), or why none is read. */
+export async function openLearnedStore(config: Config): Promise<Store | string> {
+  if (config.store.type === 'memory') return 'memory store: each process learns for itself, at its first refused request';
+  try {
+    return await createStore(config.store);
+  } catch (err) {
+    return `the store could not be read (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/** One `basic encoding` line per client_secret_basic client with `auto`. */
+export async function checkLearnedEncodings(name: string, upstream: UpstreamConfig, store: Store | string, checks: Check[]): Promise<void> {
+  for (const client of upstream.clients) {
+    if (client.upstream.method !== 'client_secret_basic' || resolveClient(upstream, client).basicEncoding !== 'auto') continue;
+    const id = client.clientId;
+    if (typeof store === 'string') {
+      const down = store.startsWith('the store');
+      checks.push(
+        down
+          ? warn('basic encoding', `auto: ${store}`, 'check the store (authbridge doctor reads what the replicas learned from it)', id)
+          : ok('basic encoding', `auto: ${store}`, id),
+      );
+      continue;
+    }
+    let learned: string | undefined;
+    try {
+      learned = await store.getLearned(learnedEncodingName(name, id));
+    } catch (err) {
+      checks.push(warn('basic encoding', `auto: the store could not be read (${err instanceof Error ? err.message : String(err)})`, 'check the store', id));
+      continue;
+    }
+    checks.push(
+      ok(
+        'basic encoding',
+        learned === 'raw'
+          ? 'auto: learned that the IdP takes the credentials raw (not form-encoded): every replica sends them so'
+          : learned === 'form'
+            ? 'auto: learned that the IdP takes the RFC 6749 form-encoded credentials'
+            : 'auto: nothing learned yet: the RFC 6749 form first, raw once if the IdP refuses it',
+        id,
+      ),
+    );
+  }
+}
