@@ -150,9 +150,14 @@ function checkClaims(claims: Claims, clientId: string, verifier: InboundJwtVerif
   if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > MAX_JTI_CHARS) throw refuse('the assertion needs a jti (at most 256 characters)', 'ERR_ASSERTION_INVALID');
 }
 
-/** SET NX for the assertion's remaining lifetime (and the skew), in the shared store: a replay to any replica fails. */
+/**
+ * SET NX for the assertion's remaining lifetime (and the skew), in the shared store: a replay to any replica fails.
+ * Kept until the first whole second at which checkClaims (on a whole-second now) refuses it as expired:
+ * ceil(exp + skew). A fractional exp (RFC 7519 NumericDate) ends within a second the assertion still passes in;
+ * a record ending there let a replay through for the rest of that second. Whole milliseconds, as Redis's PX wants.
+ */
 async function claimJti(claims: Claims, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): Promise<void> {
-  const expiresAt = ((claims.exp as number) + verifier.clockSkewSeconds) * 1000;
+  const expiresAt = Math.ceil((claims.exp as number) + verifier.clockSkewSeconds) * 1000;
   const key = `${encodeURIComponent(ctx.upstream)}:${encodeURIComponent(clientId)}:${claims.jti as string}`;
   let fresh: boolean;
   try {
