@@ -24,6 +24,9 @@ let a: Bridge;
 let b: Bridge;
 let jwksServer: Server;
 let jwksHits = 0;
+/** a jwksUri that answers 500: never a good set */
+let brokenJwksServer: Server;
+let brokenJwksHits = 0;
 let rsa: { privateKey: CryptoKey; publicJwk: JWK };
 let ec: { privateKey: CryptoKey; publicJwk: JWK };
 let remote: { privateKey: CryptoKey; publicJwk: JWK };
@@ -44,6 +47,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+  brokenJwksServer = createServer((_req, res) => {
+    brokenJwksHits++;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((resolve) => brokenJwksServer.listen(0, '127.0.0.1', resolve));
+  const brokenJwksUri = `http://127.0.0.1:${(brokenJwksServer.address() as AddressInfo).port}/jwks`;
   redis = await redisForTests();
   idp = await startIdp({ clients: [{ client_id: 'up-basic', client_secret: UP_SECRET, token_endpoint_auth_method: 'client_secret_basic' }] });
   const upstream = { method: 'client_secret_basic', clientId: 'up-basic', clientSecret: UP_SECRET };
@@ -61,6 +70,7 @@ beforeAll(async () => {
           { clientId: 'hs', clientSecret: HS_SECRET, allowedInboundMethods: ['client_secret_jwt', 'client_secret_post'], upstream },
           { clientId: 'remote', allowedInboundMethods: ['private_key_jwt'], inbound: { jwksUri, maxAssertionLifetimeSeconds: 120 }, upstream },
           { clientId: 'secret-only', clientSecret: HS_SECRET, upstream },
+          { clientId: 'remote-broken', allowedInboundMethods: ['private_key_jwt'], inbound: { jwksUri: brokenJwksUri }, upstream },
         ],
       },
     },
@@ -72,6 +82,7 @@ afterAll(async () => {
   await idp?.close();
   await redis?.close();
   await new Promise((resolve) => jwksServer?.close(resolve));
+  await new Promise((resolve) => brokenJwksServer?.close(resolve));
 });
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -206,5 +217,14 @@ describe('JWT client authentication inbound', () => {
     expect(afterFirst).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 5; i++) await expectRefused(remoteSign(`random-${i}`), 'ERR_ASSERTION_UNKNOWN_KEY');
     expect(jwksHits - afterFirst).toBeLessThanOrEqual(1);
+  });
+
+  it('jwksUri that fails: asked once per interval, not once per assertion, before a first good set', async () => {
+    const brokenSign = () => sign(claims('remote-broken'), remote.privateKey, { alg: 'ES256', kid: 'remote-1' });
+    for (let i = 0; i < 5; i++) await expectRefused(brokenSign(), 'ERR_ASSERTION_JWKS'); // one after the other
+    const burst = await Promise.all(Array.from({ length: 5 }, async () => token(await brokenSign())));
+    expect(burst.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+    expect(brokenJwksHits).toBe(1);
+    expect(a.logs.filter((l) => l.includes("a client's jwks_uri could not be read"))).toEqual([expect.stringContaining('"why":"status 500"')]);
   });
 });
