@@ -1,6 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
-import { invalidClient, type OAuthError } from '../errors.js';
+import type { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { authenticationFailed } from './client-auth.js';
 import { UpstreamClient, UpstreamError, type UpstreamClientOptions } from '../upstream/http.js';
 
 export interface RemoteJwksOptions {
@@ -38,8 +39,6 @@ export class RemoteJwks {
   readonly #log: RemoteJwksOptions['log'];
   readonly #clientId: string | undefined;
   #keys: JSONWebKeySet | undefined;
-  /** why the last fetch failed, while no fetch has succeeded yet */
-  #failure: string | undefined;
   #fetchedAt = -Infinity;
   #inflight: Promise<JSONWebKeySet> | undefined;
 
@@ -53,11 +52,14 @@ export class RemoteJwks {
     this.#clientId = clientId;
   }
 
-  /** The cached keys, fetched when there are none or they are older than the cache time. */
+  /**
+   * The cached keys, fetched when there are none or they are older than the cache time. With none yet, a failed
+   * fetch is not repeated within `refetchMinSeconds`: refused at once meanwhile.
+   */
   async keys(): Promise<JSONWebKeySet> {
     if (this.#keys) {
       if (this.#now() - this.#fetchedAt < this.#cacheMs) return this.#keys;
-    } else if (this.#failure !== undefined && !this.#inflight && this.#now() - this.#fetchedAt < this.#refetchMs) throw unreadable(this.#failure);
+    } else if (!this.#inflight && this.#now() - this.#fetchedAt < this.#refetchMs) throw unreadable(); // no set: the last fetch failed
     return this.#fetch();
   }
 
@@ -86,17 +88,15 @@ export class RemoteJwks {
       const doc = JSON.parse(res.body.toString('utf8')) as unknown;
       if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('not a JWKS');
       this.#keys = doc as JSONWebKeySet;
-      this.#failure = undefined;
       return this.#keys;
     } catch (err) {
       const why = err instanceof UpstreamError ? err.kind : err instanceof Error && err.message.startsWith('status ') ? err.message : 'invalid answer';
       this.#log?.warn({ clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined }, "a client's jwks_uri could not be read");
       if (this.#keys) return this.#keys; // keep the last good set
-      this.#failure = why;
-      throw unreadable(why);
+      throw unreadable();
     }
   }
 }
 
-/** The same answer as any other failed client authentication (see client-auth.ts); the log line said why. */
-const unreadable = (why: string): OAuthError => invalidClient(`the client's jwks_uri could not be read (${why})`, 'ERR_ASSERTION_JWKS');
+/** The answer of any failed client authentication (client-auth.ts: authenticationFailed); the log line said why. */
+const unreadable = (): OAuthError => authenticationFailed('ERR_ASSERTION_JWKS');

@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import { ENDPOINTS } from '../../config/endpoints.js';
-import { invalidClient } from '../../errors.js';
-import type { PresentedCredentials } from '../../downstream/client-auth.js';
+import { authenticationFailed, type PresentedCredentials } from '../../downstream/client-auth.js';
 import { verifyClientAssertion } from '../../downstream/jwt-client-auth.js';
 import type { ClientRuntime } from '../../runtime.js';
 import type { AppEnv } from '../env.js';
@@ -15,9 +14,9 @@ import type { Exchange } from './exchange.js';
 export async function authenticateAssertion(c: Context<AppEnv>, exchange: Exchange, presented: PresentedCredentials): Promise<ClientRuntime> {
   const { rt, upstream } = exchange;
   const client = upstream.clients.get(presented.clientId);
-  if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT');
-  if (!client.allowedInbound?.has(presented.method) || !client.inboundJwt)
-    throw invalidClient(`client authentication method ${presented.method} is not allowed for this client`, 'ERR_UNSUPPORTED_METHOD');
+  // the same answer for both (client-auth.ts: authenticationFailed), and for a key or signature that does not verify
+  if (!client) throw authenticationFailed('ERR_UNKNOWN_CLIENT');
+  if (!client.allowedInbound?.has(presented.method) || !client.inboundJwt) throw authenticationFailed('ERR_UNSUPPORTED_METHOD');
   const publicUrl = (rt.config.server.publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '');
   const base = `${publicUrl}/${encodeURIComponent(upstream.name)}`;
   const path = ENDPOINTS.find((e) => e.name === exchange.endpoint)!.path;
