@@ -193,6 +193,7 @@ describe('JWT client authentication inbound', () => {
     const res = await postForm(`${a.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'pk', client_secret: 'whatever' });
     expect(res.status).toBe(401);
     expect(res.json.error).toBe('invalid_client');
+    expect(accessLine(a, res).authFailure).toBe('unsupported_method');
   });
 
   it('refuses a client_id that differs from the assertion sub', async () => {
