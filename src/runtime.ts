@@ -137,7 +137,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
-      inboundJwt: inboundJwtVerifier(client, upstream, deps),
+      inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
       http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
@@ -159,13 +159,13 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
 }
 
 /** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */
-function inboundJwtVerifier(client: ClientConfig, upstream: UpstreamConfig, deps: RuntimeDeps): InboundJwtVerifier | undefined {
+function inboundJwtVerifier(client: ClientConfig, upstream: UpstreamConfig, deps: RuntimeDeps, log: Logger): InboundJwtVerifier | undefined {
   if (!allowsJwtInbound(client)) return undefined;
   const inbound = client.inbound;
   const keys = inbound?.jwks
     ? { local: inbound.jwks as { keys: Record<string, unknown>[] } }
     : inbound?.jwksUri
-      ? { remote: new RemoteJwks(inbound.jwksUri, { timeoutMs: upstream.timeoutMs, proxy: upstream.proxy, env: deps.env }) }
+      ? { remote: new RemoteJwks(inbound.jwksUri, { timeoutMs: upstream.timeoutMs, proxy: upstream.proxy, env: deps.env, log, clientId: client.clientId }) }
       : undefined;
   return {
     keys,

@@ -82,6 +82,16 @@ export function runStoreContract(name: string, make: () => Promise<StoreUnderTes
       expect(await subject.store.claimInboundJti(id, Date.now() + 90_000)).toBe(true);
     });
 
+    it('keeps an inbound jti until its expiresAt (the replay check relies on it to the end)', async () => {
+      const id = jti();
+      const expiresAt = Date.now() + (subject.advance ? 60_000 : 2 * REAL_TIME_TTL_MS);
+      expect(await subject.store.claimInboundJti(id, expiresAt)).toBe(true);
+      const wait = expiresAt - Date.now() - (subject.advance ? 20 : REAL_TIME_TTL_MS / 2);
+      if (subject.advance) subject.advance(wait);
+      else await sleep(wait);
+      expect(await subject.store.claimInboundJti(id, Date.now() + 90_000)).toBe(false);
+    });
+
     it('treats different jtis independently', async () => {
       const [a, b] = [jti(), jti()];
       expect(await subject.store.claimJti(a, record())).toBe(true);

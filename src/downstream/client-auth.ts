@@ -111,18 +111,24 @@ const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(['client_secret_basi
 const DECOY_DIGEST = digestSecret('authbridge-decoy-secret');
 
 /**
+ * The one answer to a caller that has not proven it is a configured client: an unknown client_id, a method the
+ * client may not use, a wrong secret, a key or signature that does not verify. The caller cannot tell them apart
+ * (no finding out which client ids exist); the code, in the log line and metric, tells the operator which it was.
+ */
+export const authenticationFailed = (code: Parameters<typeof invalidClient>[1], usedBasic = false) => invalidClient('client authentication failed', code, usedBasic);
+
+/**
  * Finds and checks the client. Constant time: both sides are hashed to 32 bytes before timingSafeEqual,
- * so neither the secret's length nor the client's existence shows in the timing.
+ * so neither the secret's length nor the client's existence shows in the timing; the answer is the same too.
  */
 export function authenticateClient<C extends DownstreamClient>(presented: PresentedCredentials, clients: ReadonlyMap<string, C>): C {
   const client = clients.get(presented.clientId);
   const usedBasic = presented.method === 'client_secret_basic';
   const presentedDigest = digestSecret(presented.secret);
   const matches = timingSafeEqual(presentedDigest, client?.secretDigest ?? DECOY_DIGEST);
-  if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT', usedBasic);
-  if (!(client.allowedInbound ?? DEFAULT_INBOUND).has(presented.method))
-    throw invalidClient(`client authentication method ${presented.method} is not allowed for this client`, 'ERR_UNSUPPORTED_METHOD', usedBasic);
+  if (!client) throw authenticationFailed('ERR_UNKNOWN_CLIENT', usedBasic);
+  if (!(client.allowedInbound ?? DEFAULT_INBOUND).has(presented.method)) throw authenticationFailed('ERR_UNSUPPORTED_METHOD', usedBasic);
   if (presented.assertion !== undefined) throw new TypeError('authenticateClient: a client assertion is verified by verifyClientAssertion');
-  if (client.secretDigest && !matches) throw invalidClient('client authentication failed', 'ERR_BAD_SECRET', usedBasic);
+  if (client.secretDigest && !matches) throw authenticationFailed('ERR_BAD_SECRET', usedBasic);
   return client;
 }

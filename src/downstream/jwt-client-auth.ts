@@ -1,13 +1,16 @@
 /**
  * RFC 7523 §3 client authentication inbound: private_key_jwt (the client's JWKS, inline or fetched) and
  * client_secret_jwt (its clientSecret as the HMAC key). Every refusal is a 401 invalid_client with its own code.
+ * Until the signature is verified, the caller has not shown it is the client: those refusals all answer as an
+ * unknown client does (authenticationFailed), so that client ids cannot be told apart from unknown ones; once it
+ * is, the claims' refusals say what is wrong.
  */
 import { compactVerify, createLocalJWKSet, errors as joseErrors, type CryptoKey, type JSONWebKeySet } from 'jose';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hmacMinBytes } from '../config/hmac.js';
 import { invalidClient, OAuthError } from '../errors.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
-import type { PresentedCredentials } from './client-auth.js';
+import { authenticationFailed, type PresentedCredentials } from './client-auth.js';
 import type { RemoteJwks } from './remote-jwks.js';
 
 /** Asymmetric algs accepted for private_key_jwt (never HMAC: a public key is no secret). */
@@ -47,13 +50,13 @@ export async function verifyClientAssertion(presented: PresentedCredentials, cli
 async function verifySignature(token: string, alg: string, method: PresentedCredentials['method'], verifier: InboundJwtVerifier): Promise<Uint8Array> {
   if (method === 'client_secret_jwt') {
     const min = hmacMinBytes(alg);
-    if (min === undefined) throw refuse(`alg ${alg} is not accepted for client_secret_jwt`, 'ERR_ASSERTION_ALG');
-    if (verifier.secret === undefined || Buffer.byteLength(verifier.secret) < min) throw refuse(`alg ${alg} needs a longer client secret than this client's`, 'ERR_ASSERTION_ALG');
+    if (min === undefined) throw authenticationFailed('ERR_ASSERTION_ALG'); // not an HMAC alg
+    if (verifier.secret === undefined || Buffer.byteLength(verifier.secret) < min) throw authenticationFailed('ERR_ASSERTION_ALG'); // the client's secret is too short for it
     return verifyWith(token, secretKeyOf(verifier as InboundJwtVerifier & { secret: string }), [alg]);
   }
-  if (!(PRIVATE_KEY_JWT_ALGS as readonly string[]).includes(alg)) throw refuse(`alg ${alg} is not accepted for private_key_jwt`, 'ERR_ASSERTION_ALG');
+  if (!(PRIVATE_KEY_JWT_ALGS as readonly string[]).includes(alg)) throw authenticationFailed('ERR_ASSERTION_ALG');
   const source = verifier.keys;
-  if (!source) throw refuse('this client has no keys for private_key_jwt', 'ERR_ASSERTION_UNKNOWN_KEY');
+  if (!source) throw authenticationFailed('ERR_ASSERTION_UNKNOWN_KEY'); // no keys configured for private_key_jwt
   if ('local' in source) return verifyWithSet(token, source.local, alg);
   try {
     return await verifyWithSet(token, await source.remote.keys(), alg);
@@ -71,8 +74,8 @@ async function verifyWithSet(token: string, jwks: JSONWebKeySet, alg: string): P
   try {
     key = await getKey({ alg, kid: kidOf(token) }, undefined as never);
   } catch (err) {
-    if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) throw refuse('no key of this client matches the assertion (kid, alg)', 'ERR_ASSERTION_UNKNOWN_KEY');
-    throw refuse('the client key for the assertion cannot be used', 'ERR_ASSERTION_UNKNOWN_KEY');
+    // no key of the client matches (kid, alg), or more than one does, or the one found cannot be used
+    throw authenticationFailed('ERR_ASSERTION_UNKNOWN_KEY');
   }
   return verifyWith(token, key, [alg]);
 }
@@ -105,9 +108,9 @@ async function verifyWith(token: string, key: CryptoKey | KeyObject | Uint8Array
   try {
     return (await compactVerify(token, key, { algorithms })).payload;
   } catch (err) {
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) throw refuse('the assertion alg does not match the key', 'ERR_ASSERTION_ALG');
-    if (err instanceof TypeError || err instanceof joseErrors.JOSENotSupported) throw refuse('the assertion alg does not match the key', 'ERR_ASSERTION_ALG');
-    throw refuse('the assertion signature is invalid', 'ERR_ASSERTION_SIGNATURE');
+    // the alg does not fit the key, or the signature is invalid
+    if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof TypeError || err instanceof joseErrors.JOSENotSupported) throw authenticationFailed('ERR_ASSERTION_ALG');
+    throw authenticationFailed('ERR_ASSERTION_SIGNATURE');
   }
 }
 
@@ -150,9 +153,14 @@ function checkClaims(claims: Claims, clientId: string, verifier: InboundJwtVerif
   if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > MAX_JTI_CHARS) throw refuse('the assertion needs a jti (at most 256 characters)', 'ERR_ASSERTION_INVALID');
 }
 
-/** SET NX for the assertion's remaining lifetime (and the skew), in the shared store: a replay to any replica fails. */
+/**
+ * SET NX for the assertion's remaining lifetime (and the skew), in the shared store: a replay to any replica fails.
+ * Kept until the first whole second at which checkClaims (on a whole-second now) refuses it as expired:
+ * ceil(exp + skew). A fractional exp (RFC 7519 NumericDate) ends within a second the assertion still passes in;
+ * a record ending there let a replay through for the rest of that second. Whole milliseconds, as Redis's PX wants.
+ */
 async function claimJti(claims: Claims, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): Promise<void> {
-  const expiresAt = ((claims.exp as number) + verifier.clockSkewSeconds) * 1000;
+  const expiresAt = Math.ceil((claims.exp as number) + verifier.clockSkewSeconds) * 1000;
   const key = `${encodeURIComponent(ctx.upstream)}:${encodeURIComponent(clientId)}:${claims.jti as string}`;
   let fresh: boolean;
   try {

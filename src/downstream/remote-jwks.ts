@@ -1,11 +1,16 @@
 import type { JSONWebKeySet } from 'jose';
-import { invalidClient } from '../errors.js';
+import type { OAuthError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { authenticationFailed } from './client-auth.js';
 import { UpstreamClient, UpstreamError, type UpstreamClientOptions } from '../upstream/http.js';
 
 export interface RemoteJwksOptions {
   /** how long a fetched JWKS is used; default 300 s */
   cacheSeconds?: number;
-  /** on an unknown kid, a refetch at most this often (an attacker's random kids do not cause a fetch each); default 30 s */
+  /**
+   * on an unknown kid, a refetch at most this often (an attacker's random kids do not cause a fetch each); and while
+   * there is no good set yet, a fetch at most this often after a failed one; default 30 s
+   */
   refetchMinSeconds?: number;
   /** the answer's size at most; default 64 KiB */
   maxBytes?: number;
@@ -13,11 +18,17 @@ export interface RemoteJwksOptions {
   proxy?: UpstreamClientOptions['proxy'];
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** where a failed fetch is said, with why (the caller is only told its authentication failed) */
+  log?: Pick<Logger, 'warn'>;
+  /** the client whose keys these are, for that line */
+  clientId?: string;
 }
 
 /**
  * A downstream client's `jwksUri`: fetched with a timeout and a size cap, cached, refetched early on an unknown
- * kid at most once per `refetchMinSeconds`. Concurrent callers share one fetch in flight.
+ * kid at most once per `refetchMinSeconds`. Concurrent callers share one fetch in flight. Before a first good set,
+ * a failed fetch is not tried again for `refetchMinSeconds` either: the assertions in between are refused at once
+ * (otherwise every request to an unreachable or broken jwksUri made a fetch of its own, one after the other).
  */
 export class RemoteJwks {
   readonly #url: URL;
@@ -25,21 +36,30 @@ export class RemoteJwks {
   readonly #cacheMs: number;
   readonly #refetchMs: number;
   readonly #now: () => number;
+  readonly #log: RemoteJwksOptions['log'];
+  readonly #clientId: string | undefined;
   #keys: JSONWebKeySet | undefined;
   #fetchedAt = -Infinity;
   #inflight: Promise<JSONWebKeySet> | undefined;
 
-  constructor(url: string, { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now }: RemoteJwksOptions = {}) {
+  constructor(url: string, { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now, log, clientId }: RemoteJwksOptions = {}) {
     this.#url = new URL(url);
     this.#http = new UpstreamClient({ timeoutMs, maxResponseBytes: maxBytes, maxConnections: 4, proxy, env });
     this.#cacheMs = cacheSeconds * 1000;
     this.#refetchMs = refetchMinSeconds * 1000;
     this.#now = now;
+    this.#log = log;
+    this.#clientId = clientId;
   }
 
-  /** The cached keys, fetched when there are none or they are older than the cache time. */
+  /**
+   * The cached keys, fetched when there are none or they are older than the cache time. With none yet, a failed
+   * fetch is not repeated within `refetchMinSeconds`: refused at once meanwhile.
+   */
   async keys(): Promise<JSONWebKeySet> {
-    if (this.#keys && this.#now() - this.#fetchedAt < this.#cacheMs) return this.#keys;
+    if (this.#keys) {
+      if (this.#now() - this.#fetchedAt < this.#cacheMs) return this.#keys;
+    } else if (!this.#inflight && this.#now() - this.#fetchedAt < this.#refetchMs) throw unreadable(); // no set: the last fetch failed
     return this.#fetch();
   }
 
@@ -70,9 +90,13 @@ export class RemoteJwks {
       this.#keys = doc as JSONWebKeySet;
       return this.#keys;
     } catch (err) {
+      const why = err instanceof UpstreamError ? err.kind : err instanceof Error && err.message.startsWith('status ') ? err.message : 'invalid answer';
+      this.#log?.warn({ clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined }, "a client's jwks_uri could not be read");
       if (this.#keys) return this.#keys; // keep the last good set
-      const why = err instanceof UpstreamError ? err.kind : 'invalid answer';
-      throw invalidClient(`the client's jwks_uri could not be read (${why})`, 'ERR_ASSERTION_JWKS');
+      throw unreadable();
     }
   }
 }
+
+/** The answer of any failed client authentication (client-auth.ts: authenticationFailed); the log line said why. */
+const unreadable = (): OAuthError => authenticationFailed('ERR_ASSERTION_JWKS');

@@ -1,15 +1,23 @@
+import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ThrottleConfig } from '../config/schema.js';
 import { OAuthError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import type { WindowCount, WindowCounter } from '../store/window-counter.js';
 
-/** Who is trying to authenticate: a configured client (undefined for an unknown client_id) from an address. */
+/** Who is trying to authenticate: a client_id (`unknownClientKey` of it when it is not configured) from an address. */
 export interface ThrottleSubject {
   readonly upstream: string;
-  readonly clientId: string | undefined;
+  readonly clientId: string;
   readonly address: string;
 }
+
+/**
+ * What an unknown client_id is counted under: a digest (a caller's ids, of any length, do not become keys as they
+ * are), marked so that no configured id reads the same. Counted like a configured id otherwise: the same limits,
+ * so the 429 does not tell which ids exist either.
+ */
+export const unknownClientKey = (clientId: string): string => `?${hash('sha256', clientId, 'base64url')}`;
 
 /** What `check` learned, so that a success can clear the pair's count without another read. */
 export interface ThrottleTicket {
@@ -23,7 +31,8 @@ export interface ThrottleTicket {
  * - one client_id from all addresses: past `perClient`, an address that has failed for it even once gets 429,
  *   while an address with no failure still gets its try. So an attacker spread over many addresses gets one
  *   guess per address, and cannot lock out the real client presenting the right secret from its own address.
- * A success clears that client+address pair. Only configured client ids become keys.
+ * A success clears that client+address pair. An unknown client_id counts as a configured one does (under
+ * `unknownClientKey`): a caller guessing ids meets the same limits with ids that exist and ids that do not.
  */
 export class AuthThrottle {
   readonly #pair: WindowCounter;
@@ -42,26 +51,26 @@ export class AuthThrottle {
   /** Throws a 429 when the subject may not try now; a store failure propagates (StoreUnavailableError). */
   async check(subject: ThrottleSubject): Promise<ThrottleTicket> {
     const { perAddress, perClientAddress, perClient } = this.config;
-    const known = subject.clientId !== undefined;
-    const reads: [WindowCounter, string][] = [[this.#address, subject.address]];
-    if (known) reads.push([this.#pair, pairKey(subject)], [this.#client, clientKey(subject)]);
     // the memory store answers at once (no promise to wait for); Redis in one command
-    const counts = this.store.readWindows(reads);
-    const [address, pair, client] = (counts instanceof Promise ? await counts : counts) as [WindowCount, WindowCount?, WindowCount?];
+    const counts = this.store.readWindows([
+      [this.#address, subject.address],
+      [this.#pair, pairKey(subject)],
+      [this.#client, clientKey(subject)],
+    ]);
+    const [address, pair, client] = (counts instanceof Promise ? await counts : counts) as [WindowCount, WindowCount, WindowCount];
     if (address.count >= perAddress) throw throttled(address);
-    if (pair && pair.count >= perClientAddress) throw throttled(pair);
-    if (pair && client && client.count >= perClient && pair.count > 0) throw throttled(pair);
-    return { pairFailures: pair?.count ?? 0 };
+    if (pair.count >= perClientAddress) throw throttled(pair);
+    if (client.count >= perClient && pair.count > 0) throw throttled(pair);
+    return { pairFailures: pair.count };
   }
 
   async failed(subject: ThrottleSubject): Promise<void> {
-    const known = subject.clientId !== undefined;
-    await Promise.all([this.#address.add(subject.address), known && this.#pair.add(pairKey(subject)), known && this.#client.add(clientKey(subject))]);
+    await Promise.all([this.#address.add(subject.address), this.#pair.add(pairKey(subject)), this.#client.add(clientKey(subject))]);
   }
 
   /** Clears the pair's count; undefined when there is none to clear (the common case: no promise for nothing). */
   succeeded(subject: ThrottleSubject, ticket: ThrottleTicket): Promise<void> | undefined {
-    return ticket.pairFailures > 0 && subject.clientId !== undefined ? this.#pair.reset(pairKey(subject)) : undefined;
+    return ticket.pairFailures > 0 ? this.#pair.reset(pairKey(subject)) : undefined;
   }
 }
 

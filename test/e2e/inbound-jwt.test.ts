@@ -24,6 +24,9 @@ let a: Bridge;
 let b: Bridge;
 let jwksServer: Server;
 let jwksHits = 0;
+/** a jwksUri that answers 500: never a good set */
+let brokenJwksServer: Server;
+let brokenJwksHits = 0;
 let rsa: { privateKey: CryptoKey; publicJwk: JWK };
 let ec: { privateKey: CryptoKey; publicJwk: JWK };
 let remote: { privateKey: CryptoKey; publicJwk: JWK };
@@ -44,6 +47,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+  brokenJwksServer = createServer((_req, res) => {
+    brokenJwksHits++;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((resolve) => brokenJwksServer.listen(0, '127.0.0.1', resolve));
+  const brokenJwksUri = `http://127.0.0.1:${(brokenJwksServer.address() as AddressInfo).port}/jwks`;
   redis = await redisForTests();
   idp = await startIdp({ clients: [{ client_id: 'up-basic', client_secret: UP_SECRET, token_endpoint_auth_method: 'client_secret_basic' }] });
   const upstream = { method: 'client_secret_basic', clientId: 'up-basic', clientSecret: UP_SECRET };
@@ -61,6 +70,7 @@ beforeAll(async () => {
           { clientId: 'hs', clientSecret: HS_SECRET, allowedInboundMethods: ['client_secret_jwt', 'client_secret_post'], upstream },
           { clientId: 'remote', allowedInboundMethods: ['private_key_jwt'], inbound: { jwksUri, maxAssertionLifetimeSeconds: 120 }, upstream },
           { clientId: 'secret-only', clientSecret: HS_SECRET, upstream },
+          { clientId: 'remote-broken', allowedInboundMethods: ['private_key_jwt'], inbound: { jwksUri: brokenJwksUri }, upstream },
         ],
       },
     },
@@ -72,6 +82,7 @@ afterAll(async () => {
   await idp?.close();
   await redis?.close();
   await new Promise((resolve) => jwksServer?.close(resolve));
+  await new Promise((resolve) => brokenJwksServer?.close(resolve));
 });
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -96,12 +107,20 @@ async function token(assertion: string, bridge = a, extra: Record<string, string
   return postForm(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: assertion, ...extra });
 }
 
+/** The access line of the request answered by `res`, found by its request id (not any line with the code). */
+function accessLine(bridge: Bridge, res: { headers: Headers }): Record<string, unknown> {
+  const requestId = res.headers.get('x-request-id');
+  expect(requestId, 'the answer carries x-request-id').toBeTruthy();
+  const lines = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === requestId && l.msg === 'request');
+  expect(lines, `one access line of request ${requestId}`).toHaveLength(1);
+  return lines[0]!;
+}
+
 async function expectRefused(assertion: string | Promise<string>, code: string, bridge = a) {
   const res = await token(await assertion, bridge);
   expect(res.status).toBe(401);
   expect(res.json.error).toBe('invalid_client');
-  const lines = bridge.logs.filter((l) => l.includes(code.slice(4).toLowerCase()) || l.includes(code));
-  expect(lines.length, `a log line with ${code}`).toBeGreaterThan(0);
+  expect(accessLine(bridge, res).authFailure, `the refused request's own line says ${code}`).toBe(code.slice(4).toLowerCase());
   return res;
 }
 
@@ -174,13 +193,14 @@ describe('JWT client authentication inbound', () => {
     const res = await postForm(`${a.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'pk', client_secret: 'whatever' });
     expect(res.status).toBe(401);
     expect(res.json.error).toBe('invalid_client');
+    expect(accessLine(a, res).authFailure).toBe('unsupported_method');
   });
 
   it('refuses a client_id that differs from the assertion sub', async () => {
     const res = await token(await pk(), a, { client_id: 'hs' });
     expect(res.status).toBe(401);
     expect(res.json.error).toBe('invalid_client');
-    expect(a.logs.some((l) => l.includes('client_id_mismatch'))).toBe(true);
+    expect(accessLine(a, res).authFailure).toBe('client_id_mismatch');
   });
 
   it('refuses a replay, also at another replica sharing Redis', async () => {
@@ -198,5 +218,14 @@ describe('JWT client authentication inbound', () => {
     expect(afterFirst).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 5; i++) await expectRefused(remoteSign(`random-${i}`), 'ERR_ASSERTION_UNKNOWN_KEY');
     expect(jwksHits - afterFirst).toBeLessThanOrEqual(1);
+  });
+
+  it('jwksUri that fails: asked once per interval, not once per assertion, before a first good set', async () => {
+    const brokenSign = () => sign(claims('remote-broken'), remote.privateKey, { alg: 'ES256', kid: 'remote-1' });
+    for (let i = 0; i < 5; i++) await expectRefused(brokenSign(), 'ERR_ASSERTION_JWKS'); // one after the other
+    const burst = await Promise.all(Array.from({ length: 5 }, async () => token(await brokenSign())));
+    expect(burst.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+    expect(brokenJwksHits).toBe(1);
+    expect(a.logs.filter((l) => l.includes("a client's jwks_uri could not be read"))).toEqual([expect.stringContaining('"why":"status 500"')]);
   });
 });

@@ -1,6 +1,5 @@
 import { ENDPOINTS, type EndpointName } from '../../config/endpoints.js';
-import { invalidClient } from '../../errors.js';
-import type { PresentedCredentials } from '../../downstream/client-auth.js';
+import { authenticationFailed, type PresentedCredentials } from '../../downstream/client-auth.js';
 import { verifyClientAssertion } from '../../downstream/jwt-client-auth.js';
 import type { ClientRuntime, Runtime } from '../../runtime.js';
 import { ownBaseUrls, type ListenAddress } from '../own-url.js';
@@ -14,9 +13,9 @@ import type { Exchange } from './exchange.js';
 export async function authenticateAssertion(exchange: Exchange, presented: PresentedCredentials, listener: ListenAddress | undefined): Promise<ClientRuntime> {
   const { rt, upstream } = exchange;
   const client = upstream.clients.get(presented.clientId);
-  if (!client) throw invalidClient('client authentication failed', 'ERR_UNKNOWN_CLIENT');
-  if (!client.allowedInbound?.has(presented.method) || !client.inboundJwt)
-    throw invalidClient(`client authentication method ${presented.method} is not allowed for this client`, 'ERR_UNSUPPORTED_METHOD');
+  // the same answer for both (client-auth.ts: authenticationFailed), and for a key or signature that does not verify
+  if (!client) throw authenticationFailed('ERR_UNKNOWN_CLIENT');
+  if (!client.allowedInbound?.has(presented.method) || !client.inboundJwt) throw authenticationFailed('ERR_UNSUPPORTED_METHOD');
   const audiences = audiencesOf(rt, upstream.name, exchange.endpoint, listener);
   await verifyClientAssertion(presented, client.clientId, client.inboundJwt, { upstream: upstream.name, audiences, store: rt.store });
   return client;

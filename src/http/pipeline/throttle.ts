@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { storeFailureRefusal } from '../../auth/assertion.js';
 import type { PresentedCredentials } from '../../downstream/client-auth.js';
-import { callerAddress, type ThrottleSubject, type ThrottleTicket } from '../../downstream/throttle.js';
+import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../downstream/throttle.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime.js';
 import { StoreUnavailableError } from '../../store/types.js';
 import type { AppEnv } from '../env.js';
@@ -25,7 +25,8 @@ export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: U
   if (!throttle) return undefined;
   const subject: ThrottleSubject = {
     upstream: upstream.name,
-    clientId: upstream.clients.has(presented.clientId) ? presented.clientId : undefined,
+    // an unknown id is counted as a known one is (same limits): a 429 must not tell them apart either
+    clientId: upstream.clients.has(presented.clientId) ? presented.clientId : unknownClientKey(presented.clientId),
     address: callerAddress(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops, rt.config.throttle.ipv6PrefixLength),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));

@@ -124,6 +124,19 @@ describe('authenticateClient', () => {
     expect(thrown(() => authenticateClient(viaBasic('nobody', 'x'), clients)).headers['www-authenticate']).toMatch(/^Basic /);
   });
 
+  it('answers an unknown client, a wrong secret and a method the client may not use alike; only the code differs', () => {
+    const jwtOnly = new Map<string, DownstreamClient>([...clients, ['jwt-only', { clientId: 'jwt-only', secretDigest: digestSecret('right-secret'), allowedInbound: new Set(['client_secret_jwt']) }]]);
+    for (const via of [post, viaBasic]) {
+      const answers = [via('nobody', 'x'), via('verify', 'wrong-secret'), via('jwt-only', 'right-secret')].map((presented) => {
+        const err = thrown(() => authenticateClient(presented, jwtOnly));
+        return { code: err.code, seen: { status: err.status, body: err.toJSON(), headers: err.headers } };
+      });
+      expect(answers.map((a) => a.code)).toEqual(['ERR_UNKNOWN_CLIENT', 'ERR_BAD_SECRET', 'ERR_UNSUPPORTED_METHOD']);
+      expect(answers[1]!.seen).toEqual(answers[0]!.seen);
+      expect(answers[2]!.seen).toEqual(answers[0]!.seen);
+    }
+  });
+
   it('returns a passthrough client without checking the secret (the IdP does)', () => {
     expect(authenticateClient(post('passthrough', 'anything at all'), clients)).toBe(clients.get('passthrough'));
   });

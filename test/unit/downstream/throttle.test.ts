@@ -1,7 +1,7 @@
 // Throttling of failed client authentication, on the memory store and on a real Redis (shared counters).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { throttleSchema } from '../../../src/config/schema.js';
-import { AuthThrottle, callerAddress, ipv6Network, type ThrottleSubject } from '../../../src/downstream/throttle.js';
+import { AuthThrottle, callerAddress, ipv6Network, unknownClientKey, type ThrottleSubject } from '../../../src/downstream/throttle.js';
 import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { RedisStore } from '../../../src/store/redis.js';
@@ -9,7 +9,7 @@ import { StoreUnavailableError, type Store } from '../../../src/store/types.js';
 import { redisForTests, type RedisServer } from '../../support/redis.js';
 
 const config = throttleSchema.parse({ windowSeconds: 60, perClientAddress: 3, perClient: 5, perAddress: 8 });
-const subject = (clientId: string | undefined, address: string): ThrottleSubject => ({ upstream: 'idp', clientId, address });
+const subject = (clientId: string, address: string): ThrottleSubject => ({ upstream: 'idp', clientId, address });
 
 /** Fails `n` authentications of `s`, each one checked first as the token route does. */
 async function fail(throttle: AuthThrottle, s: ThrottleSubject, n: number): Promise<void> {
@@ -80,9 +80,35 @@ describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
 
   it('refuses an address guessing client ids after perAddress failures, known or not', async () => {
     fresh();
-    for (let i = 0; i < 8; i++) await fail(throttle, subject(undefined, '192.0.2.50'), 1);
+    for (let i = 0; i < 8; i++) await fail(throttle, subject(unknownClientKey(`guess-${i}`), '192.0.2.50'), 1);
     expect(await refusal(throttle.check(subject('broker', '192.0.2.50')))).toMatchObject({ status: 429 });
-    expect(await refusal(throttle.check(subject(undefined, '192.0.2.50')))).toMatchObject({ status: 429 });
+    expect(await refusal(throttle.check(subject(unknownClientKey('guess-9'), '192.0.2.50')))).toMatchObject({ status: 429 });
+  });
+
+  it('counts an unknown client_id as a configured one: the same limits, so a 429 does not tell them apart', async () => {
+    fresh();
+    /** failures counted before the pair's check answers 429 */
+    const limits = async (clientId: string, address: string) => {
+      for (let failures = 0; failures < 20; failures++) {
+        if (await refusal(throttle.check(subject(clientId, address)))) return failures;
+        await throttle.failed(subject(clientId, address));
+      }
+      return Infinity;
+    };
+    expect(await limits('broker', '192.0.2.60')).toBe(3); // perClientAddress
+    expect(await limits(unknownClientKey('nobody'), '192.0.2.61')).toBe(3);
+    // perClient: past 5 failures of one id over many addresses, an address that failed for it once is refused
+    for (const id of ['broker-2', unknownClientKey('nobody-2')]) {
+      for (let i = 0; i < 5; i++) await fail(throttle, subject(id, `198.18.0.${i}`), 1);
+      expect(await refusal(throttle.check(subject(id, '198.18.0.0'))), id).toMatchObject({ status: 429 });
+      await expect(throttle.check(subject(id, '198.18.1.1'))).resolves.toEqual({ pairFailures: 0 });
+    }
+  });
+
+  it('counts an unknown client_id under a digest: a long id is not a long key, and no configured id reads the same', () => {
+    const long = 'x'.repeat(60_000);
+    expect(unknownClientKey(long)).toMatch(/^\?[\w-]{43}$/);
+    expect(unknownClientKey('a')).not.toBe(unknownClientKey('b'));
   });
 
   it('a success clears the pair: failures before it do not add up with later ones', async () => {
