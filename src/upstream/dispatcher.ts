@@ -43,9 +43,11 @@ export function createDispatcher({ timeoutMs, connections, tls: clientCertificat
   if (proxy === 'none') return new Agent({ ...common, connect: requestTls });
   const vars = proxy === 'env' ? proxyVariables(env) : undefined;
   if (vars && !vars.httpProxy && !vars.httpsProxy) return new Agent({ ...common, connect: requestTls });
-  // the proxy's own connection: node's default roots plus the upstream's CA (a corporate proxy often has the corporate
-  // CA), never the client certificate (that is for the IdP)
-  const proxyTls = { timeout: timeoutMs, secureContext: clientCertificate ? tls.createSecureContext(roots ? { ca: roots } : {}) : secureContext };
+  // the proxy's own connection (an https:// proxy): node's default roots plus the upstream's CA (a corporate proxy
+  // often has the corporate CA), never the client certificate (that is for the IdP)
+  const tlsToProxy = (vars ? [vars.httpProxy, vars.httpsProxy] : [proxy]).some((uri) => uri?.toLowerCase().startsWith('https:'));
+  const proxyContext = !clientCertificate ? secureContext : tlsToProxy ? tls.createSecureContext(roots ? { ca: roots } : {}) : undefined;
+  const proxyTls = { timeout: timeoutMs, ...(proxyContext ? { secureContext: proxyContext } : {}) };
   if (!vars) return new ProxyAgent({ ...common, uri: proxy, requestTls, proxyTls });
   // '' rather than undefined: EnvHttpProxyAgent would otherwise fall back to process.env
   return new EnvHttpProxyAgent({ ...common, connect: requestTls, requestTls, proxyTls, httpProxy: vars.httpProxy ?? '', httpsProxy: vars.httpsProxy ?? '', noProxy: vars.noProxy ?? '' });

@@ -6,9 +6,10 @@
 // In process: buildRuntime + createApp + app.request(); the IdP is a node:https server with a certificate from a CA
 // made here, closing every connection after its answer so that each exchange opens a new one.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -134,6 +135,41 @@ describe('one secure context per pool, built at load: new connections reuse it',
     expect(seen.authorized).toEqual(Array(8).fill(true));
     // the upstream's pool and the client's own (its certificate with the CA)
     expect({ atLoad: load.contexts, perConnections: exchange.contexts }).toEqual({ atLoad: 2, perConnections: 0 });
+  });
+
+  it('through a CONNECT proxy: the tunnelled connections present the certificate and trust the CA, none built', async () => {
+    const tunnels: string[] = [];
+    const sockets: Socket[] = [];
+    const proxy = createHttpServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const target = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        target.write(head);
+        target.pipe(client).on('error', () => undefined);
+        client.pipe(target).on('error', () => undefined);
+      });
+      sockets.push(client, target);
+      target.on('error', () => client.destroy());
+      client.on('error', () => target.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const load = await counting(() => buildRuntime(configWith(caFile('ca-proxied.pem', serverCa.certPem), { proxy: proxyUrl, clients: [mtlsClient()] }), deps));
+      runtimes.push(load.value);
+      seen.authorized.length = 0;
+      const exchange = await counting(() => tokens(load.value, 5));
+      expect(exchange.value).toEqual(Array(5).fill(200));
+      expect(tunnels).toEqual(Array(5).fill(`localhost:${new URL(origin).port}`));
+      expect(seen.authorized).toEqual(Array(5).fill(true));
+      // an http:// proxy needs no context of its own
+      expect({ atLoad: load.contexts, perConnections: exchange.contexts }).toEqual({ atLoad: 2, perConnections: 0 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('a reload that changes the CA builds the new context once, and the new pool uses it', async () => {
