@@ -159,7 +159,10 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
 
     const key = settings.keyAssertion;
     if (key) {
-      if (!profile.signingAlgs.includes(key.alg))
+      // an IdP without private_key_jwt: auto chooses among what it lists; asked for explicitly, it cannot work
+      if (profile.signingAlgs.length === 0) {
+        if (out.method === 'private_key_jwt') issues.push({ path: at('method'), message: `${by} has no private_key_jwt` });
+      } else if (!profile.signingAlgs.includes(key.alg))
         issues.push({ path: out.method === 'auto' || out.method === 'private_key_jwt' ? at('alg') : at('method'), message: `${key.alg} is not accepted by ${by}: use ${profile.signingAlgs.join(', ')}` });
       const certified = keyHasCertificate(upstream, client);
       for (const member of ['x5t', 'x5tS256', 'x5c'] as const) {

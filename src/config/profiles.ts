@@ -3,11 +3,15 @@
  * each taken from the vendor's public documentation (cited per profile; the README prints the same table).
  * A profile's defaults yield to explicit fields; its rules (`signingAlgs`, `maxAssertionTtlSeconds`,
  * `requiresKid`, `requiresCertificate`) are checked at start, and a config that breaks one is refused with the rule
- * and its source, so the mistake shows at start and not as an `invalid_client` from the IdP.
+ * and its source, so the mistake shows at start and not as an `invalid_client` from the IdP. A vendor whose discovery
+ * document names endpoints off the issuer's origin (Google, Amazon Cognito) lists where (`endpointOrigins`).
  */
 import type { HmacAlg, SigningAlg } from './schema.js';
+import { COGNITO_ISSUER_HOST, cognitoEndpoints, GOOGLE_ISSUER_HOST, googleEndpoints, issuerHost, type EndpointOrigins } from './vendor-origins.js';
 
-export const PROFILE_NAMES = ['generic', 'okta', 'entra', 'auth0', 'keycloak', 'ping', 'adfs', 'fapi2'] as const;
+export type { EndpointOrigins } from './vendor-origins.js';
+
+export const PROFILE_NAMES = ['generic', 'okta', 'entra', 'auth0', 'keycloak', 'ping', 'adfs', 'fapi2', 'google', 'cognito'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 /**
@@ -44,7 +48,7 @@ export interface IdpProfile {
   readonly demands: string;
   /** default `aud`: the token endpoint URL, or the issuer identifier */
   readonly audience: 'token_endpoint' | 'issuer';
-  /** private_key_jwt algs of authbridge's that the IdP accepts (a rule) */
+  /** private_key_jwt algs of authbridge's that the IdP accepts (a rule); empty: the IdP has no private_key_jwt */
   readonly signingAlgs: readonly SigningAlg[];
   /** the default private_key_jwt alg */
   readonly defaultSigningAlg: SigningAlg;
@@ -61,6 +65,11 @@ export interface IdpProfile {
   readonly basicEncoding: BasicEncoding;
   /** the vendor documents each default and rule comes from */
   readonly docs: readonly ProfileDoc[];
+  /**
+   * Where the vendor's discovery document puts endpoints off the issuer's origin, for this issuer (undefined: the
+   * issuer is not the vendor's, or the vendor keeps them on the issuer's origin). allowedEndpointOrigins adds to it.
+   */
+  endpointOrigins?(issuer: string): EndpointOrigins | undefined;
 }
 
 const JWT_HEADER: JwtHeaderSettings = Object.freeze({ typ: 'JWT', kid: 'thumbprint', x5t: false, x5tS256: false, x5c: false });
@@ -69,6 +78,7 @@ const header = (members: Partial<JwtHeaderSettings>): JwtHeaderSettings => Objec
 const doc = (title: string, url: string): ProfileDoc => Object.freeze({ title, url });
 const HMAC_ALL: readonly HmacAlg[] = Object.freeze(['HS256', 'HS384', 'HS512'] as const);
 const NO_HMAC: readonly HmacAlg[] = Object.freeze([]);
+const NO_KEYS: readonly SigningAlg[] = Object.freeze([]);
 const algs = (...list: SigningAlg[]): readonly SigningAlg[] => Object.freeze(list);
 /** The members most profiles share with generic (each profile below spreads it, then says what differs) */
 const BASE = { jwtHeader: () => JWT_HEADER, requiresKid: false, requiresCertificate: false, maxAssertionTtlSeconds: 300, basicEncoding: 'auto' } as const;
@@ -225,6 +235,52 @@ const FAPI2 = Object.freeze({
   ]),
 } satisfies IdpProfile);
 
+/**
+ * Google: client secrets only (its discovery document lists client_secret_post and client_secret_basic); the issuer
+ * is https://accounts.google.com, the endpoints are on googleapis.com hosts: exactly the origins that document names.
+ */
+const GOOGLE = Object.freeze({
+  ...BASE,
+  name: 'google',
+  idp: 'Google',
+  demands: 'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://accounts.google.com, its token, revocation and device endpoints on https://oauth2.googleapis.com, userinfo and keys on https://openidconnect.googleapis.com and https://www.googleapis.com',
+  audience: 'token_endpoint',
+  signingAlgs: NO_KEYS,
+  defaultSigningAlg: 'RS256',
+  hmacAlgs: NO_HMAC,
+  endpointOrigins: googleEndpoints,
+  docs: Object.freeze([
+    doc('Google Identity: OpenID Connect reference (the discovery document)', 'https://developers.google.com/identity/openid-connect/reference'),
+    doc("Google's discovery document", 'https://accounts.google.com/.well-known/openid-configuration'),
+    doc('Google Identity: Using OAuth 2.0 for Web Server Applications', 'https://developers.google.com/identity/protocols/oauth2/web-server'),
+  ]),
+} satisfies IdpProfile);
+
+/**
+ * Amazon Cognito user pools: a client secret (Basic, or in the body); the issuer (discovery, keys) is
+ * https://cognito-idp.{region}.amazonaws.com/{pool id}, the OAuth endpoints are on the pool's domain: the prefix domain
+ * `{prefix}.auth.{region}.amazoncognito.com` (or `auth-fips.`) of the same region, or a custom domain, which nothing
+ * in the issuer names.
+ */
+const COGNITO = Object.freeze({
+  ...BASE,
+  name: 'cognito',
+  idp: 'Amazon Cognito',
+  demands: 'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://cognito-idp.{region}.amazonaws.com/{pool id}, its OAuth endpoints on the pool domain: https://{prefix}.auth.{region}.amazoncognito.com (or auth-fips) of the same region, or a custom domain',
+  audience: 'token_endpoint',
+  signingAlgs: NO_KEYS,
+  defaultSigningAlg: 'RS256',
+  hmacAlgs: NO_HMAC,
+  endpointOrigins: cognitoEndpoints,
+  docs: Object.freeze([
+    doc('Amazon Cognito: Identity provider and relying party endpoints', 'https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoints.html'),
+    doc('Amazon Cognito: Configuring a user pool domain', 'https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain.html'),
+    doc('Amazon Cognito: Using the prefix domain for managed login', 'https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html'),
+    doc('Amazon Cognito API: CreateUserPoolDomain (the prefix)', 'https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html'),
+    doc('Amazon Cognito: The token issuer endpoint', 'https://docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html'),
+  ]),
+} satisfies IdpProfile);
+
 export const PROFILES: Readonly<Record<ProfileName, IdpProfile>> = Object.freeze({
   generic: GENERIC,
   okta: OKTA,
@@ -234,6 +290,8 @@ export const PROFILES: Readonly<Record<ProfileName, IdpProfile>> = Object.freeze
   ping: PING,
   adfs: ADFS,
   fapi2: FAPI2,
+  google: GOOGLE,
+  cognito: COGNITO,
 });
 
 /** Org domains Okta hands out (`{org}.okta.com`, preview and EMEA cells); a custom domain is not detected. */
@@ -242,22 +300,19 @@ const OKTA_SUFFIXES = ['.okta.com', '.oktapreview.com', '.okta-emea.com'];
 /**
  * The profile an issuer's host makes unmistakable, else undefined: `https://login.microsoftonline.com/…` → entra,
  * `https://{org}.okta.com` (`.oktapreview.com`, `.okta-emea.com`) → okta, `https://{tenant}.auth0.com` (and its
- * regional `{tenant}.{region}.auth0.com`) → auth0. Only https issuers, compared on the parsed host (so
+ * regional `{tenant}.{region}.auth0.com`) → auth0, `https://accounts.google.com` → google,
+ * `https://cognito-idp.{region}.amazonaws.com/…` → cognito. Only https issuers, compared on the parsed host (so
  * `login.microsoftonline.com.evil.example` or `evilokta.com` are not taken). Custom domains (`login.example.com`
  * in front of Okta or Auth0, sovereign Entra clouds, self-hosted servers) are not detected: set `profile` there.
  * Never throws.
  */
 export function detectProfile(issuer: string): ProfileName | undefined {
-  let host: string;
-  try {
-    const url = new URL(issuer);
-    if (url.protocol !== 'https:' || url.username !== '' || url.password !== '') return undefined;
-    host = url.hostname.toLowerCase().replace(/\.$/, '');
-  } catch {
-    return undefined;
-  }
+  const host = issuerHost(issuer);
+  if (host === undefined) return undefined;
   if (host === 'login.microsoftonline.com') return 'entra';
   if (OKTA_SUFFIXES.some((suffix) => host.endsWith(suffix) && host.length > suffix.length)) return 'okta';
   if (host.endsWith('.auth0.com') && host.length > '.auth0.com'.length) return 'auth0';
+  if (host === GOOGLE_ISSUER_HOST) return 'google';
+  if (COGNITO_ISSUER_HOST.test(host)) return 'cognito';
   return undefined;
 }

@@ -79,7 +79,7 @@ export const upstreamSchema = z
       .array(endpointOrigin)
       .min(1)
       .optional()
-      .describe("origins (scheme://host[:port]) besides the issuer's that discovered endpoints may use, e.g. https://oauth2.googleapis.com"),
+      .describe("origins (scheme://host[:port]) besides the issuer's (and those the google and cognito profiles allow) that discovered endpoints may use, e.g. a Cognito user pool's custom domain"),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     discoveryCacheSeconds: z
       .number()

@@ -1,6 +1,8 @@
 import type { Logger } from '../log.js';
 import { endpointUrlProblem, type UpstreamConfig } from '../config/schema.js';
 import { ENDPOINTS, type EndpointName } from '../config/endpoints.js';
+import { resolveProfile } from '../config/outbound-settings.js';
+import { detectProfile, PROFILES, type EndpointOrigins, type ProfileName } from '../config/profiles.js';
 import type { UpstreamClient } from './http.js';
 
 /** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads (the document keeps every other member). */
@@ -14,6 +16,17 @@ export interface ProviderMetadata {
 
 export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
+}
+
+/**
+ * The issuer is a vendor's whose discovery document names endpoints off the issuer's origin (profiles.ts): its
+ * profile, and the origins it allows when that profile is the upstream's (else a refusal names the profile).
+ */
+export interface VendorOrigins {
+  readonly profile: ProfileName;
+  /** the vendor's name, as the profile table gives it */
+  readonly idp: string;
+  readonly origins?: EndpointOrigins;
 }
 
 /** An endpoint as the IdP names it (an assertion's `aud` may be it) and parsed once (for the connection). */
@@ -53,6 +66,8 @@ export class EndpointResolver {
       methods: readonly string[];
       /** origins besides the issuer's that a discovered endpoint may use */
       allowedEndpointOrigins?: readonly string[];
+      /** a vendor issuer's profile and the origins it allows (Google, Amazon Cognito) */
+      vendor?: VendorOrigins;
     },
   ) {
     for (const [name, href] of Object.entries(opts.overrides ?? {})) if (href) this.#resolved.set(name as EndpointName, toEndpoint(href));
@@ -109,18 +124,18 @@ export class EndpointResolver {
   }
 
   /**
-   * A discovered endpoint may carry credentials: an absolute https URL (http on loopback) on the issuer's origin or
-   * one of allowedEndpointOrigins. A document that names another origin (a compromised or misconfigured IdP, a cache
+   * A discovered endpoint may carry credentials: an absolute https URL (http on loopback) on the issuer's origin, one
+   * of allowedEndpointOrigins, or one the vendor's profile allows (Google's, a Cognito pool's domain). A document that names another origin (a compromised or misconfigured IdP, a cache
    * in between) must not redirect credentials there unannounced. Checked per endpoint, when it is first used.
    */
   #check(member: string, href: unknown): string {
     if (typeof href !== 'string') throw new DiscoveryError(`discovered ${member} is not a string`);
     const problem = endpointUrlProblem(href);
     if (problem) throw new DiscoveryError(`discovered ${member} ${problem}`);
-    const { issuer, allowedEndpointOrigins = [] } = this.opts;
+    const { issuer, allowedEndpointOrigins = [], vendor } = this.opts;
     const origin = new URL(href).origin;
-    if (origin !== new URL(issuer).origin && !allowedEndpointOrigins.includes(origin))
-      throw new DiscoveryError(`discovered ${member} is on ${excerpt(origin)}, not the issuer's origin; list it in allowedEndpointOrigins if that is intended`);
+    if (origin !== new URL(issuer).origin && !allowedEndpointOrigins.includes(origin) && !vendor?.origins?.allows(origin))
+      throw new DiscoveryError(`discovered ${member} is on ${excerpt(origin)}, ${offOrigin(vendor)}`);
     return href;
   }
 
@@ -139,12 +154,35 @@ export class EndpointResolver {
   }
 }
 
+/** Why an endpoint's origin is refused, and what to do: allowedEndpointOrigins, and the vendor's profile when the issuer is one's. */
+function offOrigin(vendor: VendorOrigins | undefined): string {
+  const list = 'list it in allowedEndpointOrigins if that is intended';
+  if (!vendor) return `not the issuer's origin; ${list}`;
+  if (vendor.origins) return `neither the issuer's origin nor one the ${vendor.profile} profile allows (${vendor.origins.described}); ${vendor.origins.otherwise ?? list}`;
+  return `not the issuer's origin; the issuer is ${vendor.idp}'s: profile ${vendor.profile} (detected when profile is not set) allows the origins ${vendor.idp} documents, or ${list}`;
+}
+
+/**
+ * A vendor issuer's origins (Google, Amazon Cognito): those of the upstream's profile, configured or detected; with
+ * another profile configured, the one the issuer matches (named in a refusal, allowing nothing).
+ */
+function vendorOrigins(upstream: Pick<UpstreamConfig, 'issuer' | 'profile'>): VendorOrigins | undefined {
+  const { profile } = resolveProfile(upstream);
+  const origins = profile.endpointOrigins?.(upstream.issuer);
+  if (origins) return { profile: profile.name, idp: profile.idp, origins };
+  const detected = detectProfile(upstream.issuer);
+  const vendor = detected === undefined ? undefined : PROFILES[detected];
+  return vendor?.endpointOrigins?.(upstream.issuer) ? { profile: vendor.name, idp: vendor.idp } : undefined;
+}
+
 /** The resolver of an upstream as configured: its endpoint overrides (`endpoints`, `tokenEndpoint`) and allowed origins. */
 export function upstreamEndpoints(upstream: UpstreamConfig, deps: { http: UpstreamClient; log: Logger; methods: readonly string[] }): EndpointResolver {
+  const vendor = vendorOrigins(upstream);
   return new EndpointResolver({
     issuer: upstream.issuer,
     overrides: { ...upstream.endpoints, ...(upstream.tokenEndpoint ? { token: upstream.tokenEndpoint } : {}) },
     allowedEndpointOrigins: upstream.allowedEndpointOrigins?.map((o) => new URL(o).origin),
+    ...(vendor ? { vendor } : {}),
     ...deps,
   });
 }

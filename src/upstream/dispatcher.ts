@@ -9,8 +9,8 @@ export interface DispatcherOptions {
   /** connect deadline, for the IdP and for the proxy */
   timeoutMs: number;
   connections: number | null;
-  /** TLS options for the IdP connection (mTLS certificates) */
-  tls?: Record<string, unknown>;
+  /** the client certificate the IdP connection presents (mTLS) */
+  tls?: ClientCertificate;
   /** extra trusted CA certificates (PEM) for the IdP connection, added to the default roots */
   ca?: readonly string[];
   proxy: ProxySetting;
@@ -18,20 +18,37 @@ export interface DispatcherOptions {
   env: NodeJS.ProcessEnv;
 }
 
+/** A TLS client certificate: PKCS#8 key and certificate chain, PEM. */
+export interface ClientCertificate {
+  key: string;
+  cert: string;
+}
+
 /**
  * The connection pool of one upstream: an undici Agent, or with a proxy a ProxyAgent (HTTP CONNECT tunnel;
  * TLS to the IdP runs inside it, end to end) or an EnvHttpProxyAgent (the proxy variables, NO_PROXY
  * bypassing). The TLS options apply to the IdP connection however it is made.
+ *
+ * The TLS settings are one secure context, built here (at load, on a reload, when a rotated client certificate
+ * opens a new pool): given `ca` or `key`/`cert` instead, node's tls.connect builds a context for every new
+ * connection, and with `ca` that means parsing ~145 roots plus the bundle on the main thread (~26 ms each; a burst
+ * of new connections queued behind one another for a second). undici hands `secureContext` to tls.connect, which
+ * then uses it as it is.
  */
-export function createDispatcher({ timeoutMs, connections, tls: tlsOptions, ca, proxy, env }: DispatcherOptions): Dispatcher {
-  const requestTls = { timeout: timeoutMs, ...tlsOptions, ...(ca && ca.length > 0 ? { ca: [...defaultRoots(), ...ca] } : {}) };
+export function createDispatcher({ timeoutMs, connections, tls: clientCertificate, ca, proxy, env }: DispatcherOptions): Dispatcher {
+  const roots = ca && ca.length > 0 ? [...defaultRoots(), ...ca] : undefined;
+  const secureContext = tls.createSecureContext({ ...clientCertificate, ...(roots ? { ca: roots } : {}) });
+  const requestTls = { timeout: timeoutMs, secureContext };
   const common = { keepAliveTimeout: 10_000, connections };
   if (proxy === 'none') return new Agent({ ...common, connect: requestTls });
-  // the proxy's own connection: node's default roots plus the upstream's CA (a corporate proxy often has the corporate CA)
-  const proxyTls = { timeout: timeoutMs, ...(requestTls.ca ? { ca: requestTls.ca } : {}) };
-  if (proxy !== 'env') return new ProxyAgent({ ...common, uri: proxy, requestTls, proxyTls });
-  const vars = proxyVariables(env);
-  if (!vars.httpProxy && !vars.httpsProxy) return new Agent({ ...common, connect: requestTls });
+  const vars = proxy === 'env' ? proxyVariables(env) : undefined;
+  if (vars && !vars.httpProxy && !vars.httpsProxy) return new Agent({ ...common, connect: requestTls });
+  // the proxy's own connection (an https:// proxy): node's default roots plus the upstream's CA (a corporate proxy
+  // often has the corporate CA), never the client certificate (that is for the IdP)
+  const tlsToProxy = (vars ? [vars.httpProxy, vars.httpsProxy] : [proxy]).some((uri) => uri?.toLowerCase().startsWith('https:'));
+  const proxyContext = !clientCertificate ? secureContext : tlsToProxy ? tls.createSecureContext(roots ? { ca: roots } : {}) : undefined;
+  const proxyTls = { timeout: timeoutMs, ...(proxyContext ? { secureContext: proxyContext } : {}) };
+  if (!vars) return new ProxyAgent({ ...common, uri: proxy, requestTls, proxyTls });
   // '' rather than undefined: EnvHttpProxyAgent would otherwise fall back to process.env
   return new EnvHttpProxyAgent({ ...common, connect: requestTls, requestTls, proxyTls, httpProxy: vars.httpProxy ?? '', httpsProxy: vars.httpsProxy ?? '', noProxy: vars.noProxy ?? '' });
 }

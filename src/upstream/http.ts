@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { UpstreamClock } from './clock.js';
-import { createDispatcher, hostPort, proxyChooser, type ProxySetting } from './dispatcher.js';
+import { createDispatcher, hostPort, proxyChooser, type ClientCertificate, type ProxySetting } from './dispatcher.js';
 
 /** Why an upstream exchange failed before a complete response arrived. */
 export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
@@ -57,8 +57,8 @@ export interface UpstreamClientOptions {
    */
   maxConnections?: number;
   maxResponseBytes?: number;
-  /** TLS options for the connection (mTLS certificates live here, not in a strategy) */
-  connect?: Record<string, unknown>;
+  /** the client certificate the connection presents (mTLS certificates live here, not in a strategy) */
+  connect?: ClientCertificate;
   /** extra trusted CA certificates (PEM), added to Node's default roots */
   ca?: readonly string[];
   /** `env` (default): HTTPS_PROXY / HTTP_PROXY / NO_PROXY from `env`; `none`: direct; or a proxy URL */

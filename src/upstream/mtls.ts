@@ -3,7 +3,7 @@ import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type Upstrea
 
 /**
  * The connection pool of a client that presents a TLS client certificate (RFC 8705): its own undici dispatcher with
- * `connect: { key, cert }` (and the upstream's `ca`), closed with the runtime. Each POST goes to the endpoint's
+ * `connect: { key, cert }` (with the upstream's `ca`, one secure context built with the pool), closed with the runtime. Each POST goes to the endpoint's
  * `mtls_endpoint_aliases` member when the IdP advertises one (§5); the request itself (assertion `aud` included)
  * still names the endpoint as discovered.
  */

@@ -189,3 +189,8 @@ export function makeServerCertificate(ca: TestCa, subject = 'CN=localhost'): Pro
     ],
   });
 }
+
+/** A TLS server certificate for these DNS names (a stand-in answering as other hosts) issued by `ca`. */
+export function makeHostCertificate(ca: TestCa, hosts: readonly string[]): Promise<TestCertificate> {
+  return issueLeaf({ ca, subject: `CN=${hosts[0] ?? 'localhost'}`, usage: 'server', altNames: hosts.map((value) => ({ type: 'dns' as const, value })) });
+}

@@ -87,6 +87,17 @@ describe('profile rules, refused at start with the path and the source', () => {
     ]);
   });
 
+  it('google and cognito, detected from the issuer: no private_key_jwt, no client_secret_jwt; auto with a key is left to choose', () => {
+    const hmac = { clientId: 'h', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: SECRET_32 } };
+    const auto = { clientId: 'a', clientSecret: 'd', upstream: { method: 'auto', key: { file: 'k.pem' }, clientSecret: 'idp-secret' } };
+    for (const [issuer, idp] of [['https://accounts.google.com', 'Google \\(profile google'], ['https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', 'Amazon Cognito \\(profile cognito']]) {
+      expect(problems({ issuer }, [pkjwt(), hmac, auto])).toEqual([
+        expect.stringMatching(new RegExp(`^upstreams\\.idp\\.clients\\[0\\]\\.upstream\\.method: ${idp}, detected from the issuer; https://.*\\) has no private_key_jwt$`)),
+        expect.stringMatching(new RegExp(`^upstreams\\.idp\\.clients\\[1\\]\\.upstream\\.method: ${idp}, .* has no client_secret_jwt$`)),
+      ]);
+    }
+  });
+
   it('fapi2: at most 60 s', () => {
     expect(problems({ profile: 'fapi2' }, [pkjwt({ assertionTtlSeconds: 120 })])).toEqual([
       expect.stringMatching(/^upstreams\.idp\.clients\[0\]\.upstream\.assertionTtlSeconds: the fapi2 profile allows assertions of at most 60 s/),

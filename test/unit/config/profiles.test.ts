@@ -29,7 +29,7 @@ describe('profile catalog', () => {
 
   it.each(named)('%s is sound: default alg among its algs, algs among authbridge’s, https docs, a README sentence', (name) => {
     const p: IdpProfile = PROFILES[name];
-    expect(p.signingAlgs).toContain(p.defaultSigningAlg);
+    if (p.signingAlgs.length > 0) expect(p.signingAlgs).toContain(p.defaultSigningAlg); // none: no private_key_jwt
     for (const alg of p.signingAlgs) expect(SIGNING_ALGS).toContain(alg);
     for (const alg of p.hmacAlgs) expect(HMAC_ALGS).toContain(alg);
     expect(new Set(p.signingAlgs).size).toBe(p.signingAlgs.length);
@@ -119,6 +119,8 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
     maxAssertionTtlSeconds: 60,
     header: { PS256: { typ: 'JWT', kid: 'thumbprint' }, EdDSA: { typ: 'JWT', kid: 'thumbprint' } },
   },
+  google: { audience: 'token_endpoint', signingAlgs: [], hmacAlgs: [], header: {} },
+  cognito: { audience: 'token_endpoint', signingAlgs: [], hmacAlgs: [], header: {} },
 };
 
 describe.each(named)('profile %s', (name) => {
@@ -145,8 +147,9 @@ describe('profile specifics', () => {
     expect(named.filter((n) => PROFILES[n].audience === 'issuer').sort()).toEqual(['auth0', 'fapi2']);
   });
 
-  it('no client_secret_jwt at Entra, Auth0, AD FS or under FAPI 2.0', () => {
-    expect(named.filter((n) => PROFILES[n].hmacAlgs.length === 0).sort()).toEqual(['adfs', 'auth0', 'entra', 'fapi2']);
+  it('no client_secret_jwt at Entra, Auth0, AD FS, Google, Cognito or under FAPI 2.0; no private_key_jwt at Google or Cognito', () => {
+    expect(named.filter((n) => PROFILES[n].hmacAlgs.length === 0).sort()).toEqual(['adfs', 'auth0', 'cognito', 'entra', 'fapi2', 'google']);
+    expect(named.filter((n) => PROFILES[n].signingAlgs.length === 0).sort()).toEqual(['cognito', 'google']);
   });
 
   it('keeps ES256 as the default wherever the IdP accepts it', () => {
@@ -167,6 +170,8 @@ describe('profile specifics', () => {
     expect(hosts('ping').some((h) => h.endsWith('pingidentity.com'))).toBe(true);
     expect(hosts('adfs')).toContain('learn.microsoft.com');
     expect(hosts('fapi2')).toContain('openid.net');
+    expect(hosts('google')).toContain('developers.google.com');
+    expect(hosts('cognito').every((h) => h === 'docs.aws.amazon.com')).toBe(true);
   });
 });
 
@@ -184,6 +189,11 @@ describe('detectProfile', () => {
     ['https://example.okta.com:443/oauth2/default', 'okta'],
     ['https://tenant.auth0.com/', 'auth0'],
     ['https://tenant.eu.auth0.com/', 'auth0'],
+    ['https://accounts.google.com', 'google'],
+    ['https://accounts.google.com/', 'google'],
+    ['https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123', 'cognito'],
+    ['https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_AbCdEf123', 'cognito'],
+    ['https://Cognito-IDP.ap-southeast-2.amazonaws.com/ap-southeast-2_x', 'cognito'],
   ] as const)('%s → %s', (issuer, profile) => {
     expect(detectProfile(issuer)).toBe(profile);
   });
@@ -216,6 +226,19 @@ describe('detectProfile', () => {
     'https://keycloak.example.com/realms/main',
     'https://auth.pingone.eu/0000/as',
     'https://login.microsoftonline.us/tenant/v2.0',
+    // Google and Cognito look-alikes, and what is not their issuer
+    'https://accounts.google.com.evil.example/',
+    'https://evilaccounts.google.com/',
+    'https://accounts.google.co/',
+    'http://accounts.google.com',
+    'https://oauth2.googleapis.com',
+    'https://cognito-idp.eu-west-1.amazonaws.com.evil.example/eu-west-1_x',
+    'https://cognito-idp.eu-west-1.amazonaws.co/eu-west-1_x',
+    'https://x.cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x',
+    'https://cognito-idp.amazonaws.com/eu-west-1_x',
+    'https://cognito-idp.eu-west.amazonaws.com/eu-west-1_x',
+    'https://cognito-identity.eu-west-1.amazonaws.com/eu-west-1_x',
+    'https://myapp.auth.eu-west-1.amazoncognito.com',
   ])('%s → undefined', (issuer) => {
     expect(detectProfile(issuer)).toBeUndefined();
   });
@@ -230,5 +253,78 @@ describe('detectProfile', () => {
 
   it('never throws on a non-string', () => {
     for (const v of [undefined, null, 42, {}, []]) expect(detectProfile(v as unknown as string)).toBeUndefined();
+  });
+});
+
+describe('endpointOrigins: where a vendor’s discovery document may put endpoints off the issuer’s origin', () => {
+  const allows = (name: ProfileName, issuer: string, url: string) => PROFILES[name].endpointOrigins?.(issuer)?.allows(new URL(url).origin) ?? false;
+  const GOOGLE = 'https://accounts.google.com';
+  const COGNITO = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
+
+  it('google: exactly the origins of Google’s discovery document (token, revocation, device; userinfo; jwks)', () => {
+    for (const url of ['https://oauth2.googleapis.com/token', 'https://oauth2.googleapis.com/revoke', 'https://oauth2.googleapis.com/device/code', 'https://openidconnect.googleapis.com/v1/userinfo', 'https://www.googleapis.com/oauth2/v3/certs'])
+      expect(allows('google', GOOGLE, url), url).toBe(true);
+    for (const url of [
+      'https://evil.googleapis.com/token',
+      'https://oauth2.googleapis.com.evil.example/token',
+      'https://oauth2.googleapis.co/token',
+      'http://oauth2.googleapis.com/token',
+      'https://oauth2.googleapis.com:8443/token',
+      'https://storage.googleapis.com/token',
+      'https://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token',
+    ])
+      expect(allows('google', GOOGLE, url), url).toBe(false);
+  });
+
+  it('google: only for Google’s issuer (profile: google on another issuer allows nothing more)', () => {
+    expect(PROFILES.google.endpointOrigins!('https://idp.example.com')).toBeUndefined();
+    expect(PROFILES.google.endpointOrigins!('http://accounts.google.com')).toBeUndefined();
+  });
+
+  it('cognito: the prefix domains (auth. and auth-fips.) of the issuer’s region, https on the default port', () => {
+    for (const url of [
+      'https://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token',
+      'https://my-app-2.auth.eu-west-1.amazoncognito.com/oauth2/revoke',
+      'https://MyApp.auth.eu-west-1.amazoncognito.com/oauth2/token', // URL lower-cases the host
+      'https://myapp.auth-fips.eu-west-1.amazoncognito.com/oauth2/token',
+      `https://${'a'.repeat(63)}.auth.eu-west-1.amazoncognito.com/oauth2/token`,
+    ])
+      expect(allows('cognito', COGNITO, url), url).toBe(true);
+  });
+
+  it('cognito: never another region, another suffix, a deeper or bare name, another port or scheme', () => {
+    for (const url of [
+      'https://myapp.auth.us-east-1.amazoncognito.com/oauth2/token', // another region
+      'https://myapp.auth.eu-west-2.amazoncognito.com/oauth2/token',
+      'https://myapp.auth.eu-west-10.amazoncognito.com/oauth2/token',
+      'https://myapp.auth.eu-west-1.amazoncognito.com.evil.example/oauth2/token', // look-alikes
+      'https://myapp.auth.eu-west-1.amazoncognito.co/oauth2/token',
+      'https://myapp.auth.eu-west-1.amazonaws.com/oauth2/token',
+      'https://myapp.authx.eu-west-1.amazoncognito.com/oauth2/token',
+      'https://myapp.auth-fipsx.eu-west-1.amazoncognito.com/oauth2/token',
+      'https://evil.myapp.auth.eu-west-1.amazoncognito.com/oauth2/token', // deeper
+      'https://auth.eu-west-1.amazoncognito.com/oauth2/token', // no prefix
+      'https://-myapp.auth.eu-west-1.amazoncognito.com/oauth2/token', // not a prefix Cognito hands out
+      'https://myapp-.auth.eu-west-1.amazoncognito.com/oauth2/token',
+      `https://${'a'.repeat(64)}.auth.eu-west-1.amazoncognito.com/oauth2/token`,
+      'https://myapp.auth.eu-west-1.amazoncognito.com:8443/oauth2/token', // another port, scheme
+      'http://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token',
+      'https://auth.example.com/oauth2/token', // a custom domain: not knowable from the issuer
+      'https://oauth2.googleapis.com/token',
+    ])
+      expect(allows('cognito', COGNITO, url), url).toBe(false);
+    expect(allows('cognito', 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x', 'https://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token')).toBe(false);
+  });
+
+  it('cognito: says what it allows, and that a custom domain needs allowedEndpointOrigins; nothing without a Cognito issuer', () => {
+    expect(PROFILES.cognito.endpointOrigins!(COGNITO)).toMatchObject({
+      described: 'https://{prefix}.auth.eu-west-1.amazoncognito.com, https://{prefix}.auth-fips.eu-west-1.amazoncognito.com',
+      otherwise: expect.stringMatching(/custom domain .*allowedEndpointOrigins/),
+    });
+    expect(PROFILES.cognito.endpointOrigins!('https://idp.example.com/eu-west-1_x')).toBeUndefined();
+  });
+
+  it('the other profiles keep every endpoint on the issuer’s origin', () => {
+    for (const name of PROFILE_NAMES.filter((n) => n !== 'google' && n !== 'cognito')) expect(PROFILES[name].endpointOrigins, name).toBeUndefined();
   });
 });
