@@ -76,7 +76,7 @@ export interface RuntimeDeps {
 export async function buildRuntime(config: Config, deps: RuntimeDeps, source = 'config'): Promise<Runtime> {
   const cas = loadCaBundles(config, source);
   const keyrings = await loadKeyrings(config, deps, source);
-  for (const warning of keyrings.warnings) deps.log.warn({ path: warning.path }, `certificate: ${warning.message}`);
+  for (const warning of keyrings.warnings) deps.log.warn({ path: warning.path }, /certificate$/.test(warning.path) ? `certificate: ${warning.message}` : warning.message);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     upstreams.set(name, buildUpstream(name, upstream, deps, keyrings, cas.get(name)));

@@ -27,7 +27,17 @@ export interface DoctorOptions {
 /** The command: the report as a table (or JSON); not ok when any check is an error. */
 export async function doctor(file: string, options: DoctorOptions = {}): Promise<CliResult> {
   const report = await runDoctor(file, options);
-  return { ok: report.ok, text: options.json ? JSON.stringify(report, null, 2) : renderTable(report) };
+  return { ok: report.ok, text: options.json ? renderJson(report) : renderTable(report) };
+}
+
+/**
+ * The report as JSON, every value exact. JSON.stringify escapes C0 controls but writes C1 controls, bidirectional
+ * overrides and line separators as they are; escaped here too (still the same JSON), an IdP's string cannot act
+ * on the terminal the output lands on.
+ */
+function renderJson(report: DoctorReport): string {
+  const escape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  return JSON.stringify(report, null, 2).replace(/(?!\n)[\p{C}\p{Zl}\p{Zp}]/gu, escape);
 }
 
 export async function runDoctor(file: string, options: DoctorOptions = {}): Promise<DoctorReport> {

@@ -1,5 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { formatPath } from '../config/errors.js';
+import { keyFileEntries } from '../config/key-files.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { managedOwners } from '../keys/keyring.js';
@@ -95,7 +97,7 @@ async function openAll(config: Config, owner: string, set: KeySet | undefined): 
 export async function keysRotate(file: string, only: string | undefined, forcePromote = false): Promise<CliResult> {
   return withStore(file, async (config, store) => {
     const owners = managedOwners(config).filter((o) => only === undefined || o.owner === only);
-    if (owners.length === 0) return { ok: false, text: only ? `no managed key owner ${only} in this config` : 'no managed keys in this config' };
+    if (owners.length === 0) return { ok: false, text: [only ? `no managed key owner ${only} in this config` : 'no managed keys in this config', ...keyFileRotation(config)].join('\n') };
     const log = createLogger({ level: 'warn' });
     const managed = await ManagedKeys.start({ store, kek: decodeKek(config.keys.encryptionKey!), log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
     try {
@@ -121,6 +123,24 @@ export async function keysRotate(file: string, only: string | undefined, forcePr
       managed.close();
     }
   });
+}
+
+/**
+ * What to do instead when the clients sign with key files: authbridge never rotates a file; the config does, with
+ * `key.files` (all published, the first signs). Nothing when no client of the config has key files.
+ */
+function keyFileRotation(config: Config): string[] {
+  const paths = Object.entries(config.upstreams).flatMap(([name, upstream]) =>
+    upstream.clients.flatMap((client, i) => (keyFileEntries('key' in client.upstream ? client.upstream.key : undefined, []).length > 0 ? [formatPath(['upstreams', name, 'clients', i, 'upstream', 'key'])] : [])),
+  );
+  if (paths.length === 0) return [];
+  return [
+    `${paths.join(', ')}: key files, which authbridge does not rotate; rotate one in its config (each step a reload: SIGHUP or the file watch):`,
+    '  1. authbridge keys generate --alg ALG --out new.pem; key: { files: [old.pem, new.pem] }: both published, old.pem signs',
+    '     (an IdP without a JWKS URL: upload the new public key there, authbridge keys export-public)',
+    '  2. once the IdP has refetched the JWKS (max-age 300 s at most, plus its own cache): key: { files: [new.pem, old.pem] }: new.pem signs',
+    '  3. a few minutes later (no assertion of old.pem is still valid): key: { file: new.pem }',
+  ];
 }
 
 /** Runs `fn` on the config's store, closed after. */

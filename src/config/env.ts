@@ -61,6 +61,11 @@ export function restoreReferences(s: string, refs: EnvReferences | undefined): s
   });
 }
 
+const UNSET_PREFIX = 'environment variable ';
+
+/** Whether a config issue is a `${VAR}` reference to a variable that is not set or empty (substituteEnv's). */
+export const isUnsetVariableIssue = (issue: ConfigIssue): boolean => issue.message.startsWith(UNSET_PREFIX);
+
 /**
  * Replaces `${VAR}` (or its placeholder) in every string of a parsed config tree with the environment's value
  * (`$${` stands for a literal `${`). A missing or empty variable is an issue at the path of the string that names
@@ -77,7 +82,7 @@ export function substituteEnv(
     const resolve = (match: string, name: string) => {
       const value = env[name];
       if (value === undefined || value === '') {
-        issues.push({ path: formatPath(path), message: `environment variable ${name} is ${value === undefined ? 'not set' : 'empty'}` });
+        issues.push({ path: formatPath(path), message: `${UNSET_PREFIX}${name} is ${value === undefined ? 'not set' : 'empty'}` });
         return `\${${name}}`;
       }
       return value ?? match;

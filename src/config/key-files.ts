@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { certificateProblems, loadCertificate } from '../keys/certificate.js';
 import { KeyLoadError, loadSigningKey, withCertificate, type SigningKey } from '../keys/signing-key.js';
 import { formatPath, type ConfigIssue } from './errors.js';
@@ -21,8 +22,30 @@ export interface KeyFileEntry {
 export interface LoadedKeyFile {
   readonly key?: SigningKey;
   readonly issues: ConfigIssue[];
-  /** certificate warnings (it expires within 30 days): reported, not refused */
+  /** warnings, reported, not refused: the certificate expires within 30 days; the key file is readable by others */
   readonly warnings: ConfigIssue[];
+}
+
+/**
+ * A private key file that others may read, as a warning at its config path (ssh refuses such a key; authbridge only
+ * warns: Kubernetes mounts a Secret 0644 unless its volume sets defaultMode). Readable by anyone is always said;
+ * readable by its group only when this process owns the file: a file of another owner (a Secret volume's, owned by
+ * root) is read through its group, the pod's fsGroup, which is how the chart mounts keys (0440, fsGroup). The
+ * warning names the file, its mode and the fix, nothing of its content.
+ */
+export function keyFileModeWarning(file: string, path: readonly PropertyKey[]): ConfigIssue | undefined {
+  if (process.platform === 'win32' || !process.getuid) return undefined; // no POSIX modes
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat) return undefined; // reading it says why
+  const mode = stat.mode & 0o777;
+  const byAnyone = (mode & 0o004) !== 0;
+  if (!byAnyone && !((mode & 0o040) !== 0 && stat.uid === process.getuid())) return undefined;
+  return {
+    path: formatPath(path),
+    message:
+      `private key file ${file} is readable by ${byAnyone ? 'every user of this host' : 'its group'} (mode 0${mode.toString(8)}): ` +
+      `chmod 600 ${file}; on Kubernetes mount its Secret with defaultMode: 0400 (0440 with the pod's fsGroup, as the chart does)`,
+  };
 }
 
 /** The entries of a `key: { file, certificate }` or `key: { files: [...] }` at `keyPath`; nothing for anything else. */
@@ -55,6 +78,8 @@ export async function loadKeyFile(entry: KeyFileEntry, alg: SigningAlg, now = Da
   let key: SigningKey | undefined;
   try {
     key = await loadSigningKey(entry.file, alg);
+    const exposed = keyFileModeWarning(entry.file, entry.path);
+    if (exposed) warnings.push(exposed);
   } catch (err) {
     caught(entry.path, err);
   }

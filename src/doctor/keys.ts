@@ -45,8 +45,12 @@ export async function readKeys(config: Config, file: string, names: readonly str
       const upstream = config.upstreams[name]!;
       const out = checks.get(name)!;
       for (const [i, client] of upstream.clients.entries()) {
-        if (!signsWithKey(upstream, client)) continue;
         const id = client.clientId;
+        if (!signsWithKey(upstream, client)) {
+          // a TLS client certificate's files (RFC 8705): what loading them warned about
+          for (const w of warnings.filter((w) => w.path.startsWith(`${clientPath(name, i)}.`))) out.push(warningCheck(w, id));
+          continue;
+        }
         const owner = managedOwnerOf(name, upstream, client);
         if (owner) {
           store ??= await createStore(config.store);
@@ -60,14 +64,14 @@ export async function readKeys(config: Config, file: string, names: readonly str
         let said = warnings.filter((w) => w.path.startsWith(prefix));
         if (!loaded && own.length === 0) ({ key, warnings: said } = await loadAlone(client, name, i, signingAlgOf(upstream, client), now));
         for (const issue of own) {
-          const isCertificate = /certificate$/.test(issue.path);
+          const isCertificate = isCertificateIssue(issue);
           out.push(fail(isCertificate ? 'certificate' : 'key', `${issue.path}: ${issue.message}`, isCertificate ? CERTIFICATE_FIX : KEY_FIX, id));
         }
         if (typeof key !== 'object') continue;
         signers.set(client, key);
         out.push(ok('key', `signs with kid ${key.kid} (${key.alg}), key file ${keyFileOf(client)}`, id));
-        for (const w of said) out.push(warn('certificate', `${w.path}: ${w.message}`, CERTIFICATE_FIX, id));
-        if (key.certificate && said.length === 0) out.push(ok('certificate', `${key.certificate.subject}, valid until ${day(key.certificate.notAfter)}`, id));
+        for (const w of said) out.push(warningCheck(w, id));
+        if (key.certificate && !said.some(isCertificateIssue)) out.push(ok('certificate', `${key.certificate.subject}, valid until ${day(key.certificate.notAfter)}`, id));
       }
     }
     // problems loadConfigKeys found outside the clients checked here are not this run's (another upstream's files)
@@ -78,6 +82,13 @@ export async function readKeys(config: Config, file: string, names: readonly str
 }
 
 const KEY_FIX = 'fix the key file named (path, permissions, format, alg), then run authbridge validate';
+const EXPOSED_KEY_FIX = 'make the key file readable by authbridge alone (the warning says how)';
+
+const isCertificateIssue = (issue: ConfigIssue) => /certificate$/.test(issue.path);
+
+/** A warning of loading keys: about a certificate (it expires soon) or about a key file (others may read it). */
+const warningCheck = (w: ConfigIssue, client: string): Check =>
+  isCertificateIssue(w) ? warn('certificate', `${w.path}: ${w.message}`, CERTIFICATE_FIX, client) : warn('key', `${w.path}: ${w.message}`, EXPOSED_KEY_FIX, client);
 const CERTIFICATE_FIX = 'issue a new certificate for the same key, point the config at it, and upload it to the IdP';
 
 function keyFileOf(client: ClientConfig): string {

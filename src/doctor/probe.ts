@@ -19,14 +19,15 @@ import { DiscoveryError } from '../upstream/discovery.js';
 import { UpstreamError } from '../upstream/http.js';
 import { USER_AGENT } from '../version.js';
 import { printable, type ProbeAttempt, type ProbeReport } from './report.js';
+import { PROBE_AUDIENCE_ENV, PROBE_SCOPE_ENV, PROBE_SECRET_ENV, suspects, unexplained } from './suspects.js';
 import { failureText, outboundFor, type UpstreamContext } from './upstream.js';
 
-export const PROBE_SECRET_ENV = 'AUTHBRIDGE_PROBE_SECRET';
-export const PROBE_SCOPE_ENV = 'AUTHBRIDGE_PROBE_SCOPE';
+export { PROBE_AUDIENCE_ENV, PROBE_SCOPE_ENV, PROBE_SECRET_ENV };
 
 /**
- * A refusal of the client itself (RFC 6749 §5.2): what a different audience, encoding or header may fix. Also 401, and
- * for client_secret_basic a 400 invalid_request (an Authorization header the IdP could not decode).
+ * A refusal of the client itself (RFC 6749 §5.2): what a different audience, encoding or header may fix. Also 401, a
+ * 403 that gives no `error` (glewlwyd's answer to a wrong secret or client_id), and for client_secret_basic a 400
+ * invalid_request (an Authorization header the IdP could not decode).
  */
 const CLIENT_REFUSALS = new Set(['invalid_client', 'unauthorized_client']);
 
@@ -74,7 +75,9 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   attempts.push(first.attempt);
   if (first.attempt.outcome === 'accepted') return { ...base, status: 'ok', detail: `${endpoint.href} accepted the client (${first.method})`, attempts };
   if (first.attempt.outcome === 'failed') return error(`${endpoint.href}: ${first.attempt.error_description ?? 'no answer'}`, 'fix the token endpoint\'s reachability (see the discovery check)', attempts);
-  if (!first.refusedClient) return error(`${endpoint.href} refused the request: ${said(first.attempt)}`, refusalFix(first.attempt), attempts);
+  // no `error` in the answer: nothing says which part is wrong, so the suspects are named in order
+  const why = unexplained(first.attempt) ? suspects({ name: ctx.name, upstream: ctx.upstream, index, method: first.method ?? out.method, ...(signingKey ? { kid: signingKey.kid } : {}), env: ctx.env }) : undefined;
+  if (!first.refusedClient) return error(`${endpoint.href} refused the request: ${said(first.attempt)}`, why ?? refusalFix(first.attempt), attempts);
 
   for (const variant of variants(ctx, client, first.method ?? client.upstream.method, presented)) {
     const tried = await attempt(ctx, variant.client, variant.change, endpoint, presented, signingKey);
@@ -86,12 +89,13 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   const tried = attempts.length - 1;
   return error(
     `refused as configured (${said(first.attempt)})${tried > 0 ? `, and ${tried} variant(s) (audience, Basic encoding, kid, typ) were refused too` : ''}`,
-    `check the client's registration at the IdP: its client_id, its ${first.method === 'private_key_jwt' ? 'key (jwks_uri or uploaded key/certificate)' : 'secret'}, the authentication method it is registered for, and that it may use client_credentials`,
+    why ??
+      `check the client's registration at the IdP: its client_id, its ${first.method === 'private_key_jwt' ? 'key (jwks_uri or uploaded key/certificate)' : 'secret'}, the authentication method it is registered for, and that it may use client_credentials`,
     attempts,
   );
 }
 
-const said = (a: ProbeAttempt) => `HTTP ${a.status ?? '-'}${a.error ? ` ${a.error}` : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
+const said = (a: ProbeAttempt) => `HTTP ${a.status ?? '-'}${a.error ? ` ${a.error}` : unexplained(a) ? ' with no error code' : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
 
 function refusalFix(a: ProbeAttempt): string {
   if (a.error === 'invalid_scope' || a.error === 'invalid_target' || (a.error === 'invalid_request' && /\bscope\b/i.test(a.error_description ?? '')))
@@ -105,6 +109,8 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
   const body = new URLSearchParams({ grant_type: 'client_credentials' });
   const scope = ctx.env[PROBE_SCOPE_ENV];
   if (scope) body.set('scope', scope);
+  const audience = ctx.env[PROBE_AUDIENCE_ENV]; // Auth0's API identifier
+  if (audience) body.set('audience', audience);
   const requestId = `doctor-${randomUUID()}`;
   const request: OutboundRequest = { body, headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId } };
   const auth = outboundFor(ctx, client, key);
@@ -129,7 +135,8 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
     const basic = auth.method === 'client_secret_basic';
     return {
       attempt: { variant, status: res.status, outcome: accepted ? 'accepted' : res.status >= 500 ? 'failed' : 'refused', ...(error && !accepted ? { error } : {}), ...(description && !accepted ? { error_description: description } : {}) },
-      refusedClient: res.status === 401 || (res.status === 400 && error !== undefined && (CLIENT_REFUSALS.has(error) || (basic && error === 'invalid_request'))),
+      refusedClient:
+        res.status === 401 || (res.status === 403 && error === undefined) || (res.status === 400 && error !== undefined && (CLIENT_REFUSALS.has(error) || (basic && error === 'invalid_request'))),
       method: auth.method,
     };
   } catch (err) {

@@ -60,24 +60,34 @@ export function reportOk(upstreams: readonly UpstreamReport[], probe?: ProbeRepo
   return upstreams.every((u) => u.checks.every((c) => c.status !== 'error')) && probe?.status !== 'error';
 }
 
-/** A value from outside (an IdP's answer), fit to print: printable ASCII, at most `max` characters. */
+/**
+ * A value from outside (an IdP's answer), fit to print on a terminal, at most `max` characters: line breaks and tabs
+ * become one space, and every other control or format character (C0 and C1 controls, ESC and so ANSI sequences, DEL,
+ * bidirectional overrides, zero-width characters, line and paragraph separators, lone surrogates) a `?`. A hostile
+ * IdP's string then cannot start a line of its own, move the cursor, clear the screen or reorder what follows it.
+ */
 export function printable(value: unknown, max = 200): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const text = value.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
+  const text = value.replace(/[\r\n\t]+/g, ' ').replace(/[\p{C}\p{Zl}\p{Zp}]/gu, '?').trim();
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/** A cell of the table: every string the checks wrote (details quote IdP values: URLs, method and alg lists) made printable. */
+const cell = (text: string): string => printable(text, Number.POSITIVE_INFINITY)!;
 
 /** The report as a table: upstream, client, check, status, detail; a fix on the line below each warn and error. */
 export function renderTable(report: DoctorReport): string {
   const rows: { cells: string[]; fix?: string }[] = [];
-  for (const u of report.upstreams) for (const c of u.checks) rows.push({ cells: [u.name, c.client ?? '-', c.check, c.status, c.detail], ...(c.fix ? { fix: c.fix } : {}) });
+  // every cell and fix goes through cell() here, the one place the table is written: a new check cannot forget it
+  const row = (cells: string[], fix?: string) => rows.push({ cells: cells.map(cell), ...(fix ? { fix: cell(fix) } : {}) });
+  for (const u of report.upstreams) for (const c of u.checks) row([u.name, c.client ?? '-', c.check, c.status, c.detail], c.fix);
   const probe = report.probe;
   if (probe) {
     for (const a of probe.attempts) {
       const answer = a.status === undefined ? 'no answer' : `HTTP ${a.status}${a.error ? ` ${a.error}` : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
-      rows.push({ cells: [probe.upstream ?? '-', probe.client, 'probe', a.outcome === 'accepted' ? 'ok' : '-', `${a.variant}: ${a.outcome} (${answer})`] });
+      row([probe.upstream ?? '-', probe.client, 'probe', a.outcome === 'accepted' ? 'ok' : '-', `${a.variant}: ${a.outcome} (${answer})`]);
     }
-    rows.push({ cells: [probe.upstream ?? '-', probe.client, 'probe', probe.status, probe.detail], ...(probe.fix ? { fix: probe.fix } : {}) });
+    row([probe.upstream ?? '-', probe.client, 'probe', probe.status, probe.detail], probe.fix);
   }
   const header = ['UPSTREAM', 'CLIENT', 'CHECK', 'STATUS', 'DETAIL'];
   const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
@@ -87,7 +97,7 @@ export function renderTable(report: DoctorReport): string {
     out.push(line(row.cells));
     if (row.fix) out.push(`${' '.repeat(widths.reduce((n, w) => n + w + 2, 0))}fix: ${row.fix}`);
   }
-  if (report.error) out.push(report.error);
+  if (report.error) out.push(cell(report.error));
   const errors = rows.filter((r) => r.cells[3] === 'error').length;
   const warnings = rows.filter((r) => r.cells[3] === 'warn').length;
   out.push('', report.error ? 'the config could not be read' : `${errors} error(s), ${warnings} warning(s)`);

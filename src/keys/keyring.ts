@@ -36,7 +36,7 @@ export interface Keyrings {
   readonly managed?: ManagedKeys;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
-  /** certificates that expire within 30 days (key files', managed keys'): to log at warn, not refused */
+  /** certificates that expire within 30 days (key files', managed keys'), key files others may read: to log at warn, not refused */
   readonly warnings: readonly ConfigIssue[];
   close(): void;
 }
@@ -94,7 +94,7 @@ export interface ConfigKeys {
   readonly clientFiles: ReadonlyMap<ClientConfig, readonly SigningKey[]>;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
-  /** key file certificates that expire within 30 days, at their config paths */
+  /** key file certificates that expire within 30 days, key files others may read: at their config paths */
   readonly warnings: readonly ConfigIssue[];
 }
 

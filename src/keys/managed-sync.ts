@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { KeySet, Store } from '../store/types.js';
-import { newRevision, sameKeySet } from './rotation.js';
+import { activeKey, newRevision, sameKeySet } from './rotation.js';
 
 /** Attempts at agreeing with the store in one sync (each failed one lost a CAS to another replica). */
 const SYNC_ATTEMPTS = 3;
@@ -50,6 +50,7 @@ export async function syncKeySet(ctx: SyncContext): Promise<KeySet | undefined> 
       if (!crossed) {
         if (unrelated)
           log.warn({ owner, version: stored.version, kids: stored.keys.map((k) => k.kid) }, 'managed keys: the key set was replaced by a new key while this replica could not see the store; adopting it');
+        else log.info({ owner, version: stored.version, ...keyChanges(held, stored) }, 'managed keys: adopted the key set another replica changed');
         await ctx.adopt(stored);
         return stored;
       }
@@ -71,6 +72,25 @@ export async function syncKeySet(ctx: SyncContext): Promise<KeySet | undefined> 
     return restored;
   }
   throw new Error(`managed keys of ${owner}: the key set kept changing while this replica wrote back the one it holds`);
+}
+
+/**
+ * What changed from the set held to the one stored, by kid (public identifiers only): the key signing before and now,
+ * and the keys that appeared, changed state or went. Empty lists are left out.
+ */
+function keyChanges(held: KeySet, stored: KeySet): Record<string, unknown> {
+  const before = new Map(held.keys.map((k) => [k.kid, k.state]));
+  const after = new Map(stored.keys.map((k) => [k.kid, k.state]));
+  const changes: Record<string, unknown> = { active: activeKey(stored)?.kid ?? null };
+  const wasActive = activeKey(held)?.kid;
+  if (wasActive !== changes.active) changes.previouslyActive = wasActive ?? null;
+  const lists = {
+    added: stored.keys.filter((k) => !before.has(k.kid)).map((k) => `${k.kid} (${k.state})`),
+    changed: stored.keys.filter((k) => before.has(k.kid) && before.get(k.kid) !== k.state).map((k) => `${k.kid} (${before.get(k.kid)} → ${k.state})`),
+    removed: held.keys.filter((k) => !after.has(k.kid)).map((k) => k.kid),
+  };
+  for (const [name, list] of Object.entries(lists)) if (list.length > 0) changes[name] = list;
+  return changes;
 }
 
 /**

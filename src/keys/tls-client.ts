@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { formatPath, type ConfigIssue } from '../config/errors.js';
 import type { ClientConfig, SigningAlg } from '../config/schema.js';
 import { certificateProblems, loadCertificate } from './certificate.js';
-import { keyFileEntries } from '../config/key-files.js';
+import { keyFileEntries, keyFileModeWarning } from '../config/key-files.js';
 import { importSigningKey, KeyLoadError, type KeyCertificate, type SigningKey } from './signing-key.js';
 
 /**
@@ -107,6 +107,8 @@ export async function loadTlsCredential(entry: TlsCredentialEntry, now = Date.no
       }
   }
   if (issues.length > 0) return { issues, warnings };
+  const exposed = keyFileModeWarning(entry.file, entry.path);
+  if (exposed) warnings.push(exposed);
   const keyPem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
   return { credential: Object.freeze({ keyPem, certPem: certificate.pem, certificate, ...(published ? { published } : {}) }), issues, warnings };
 }

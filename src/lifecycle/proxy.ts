@@ -15,7 +15,7 @@ import { Metrics } from '../metrics.js';
 import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
-import { prepareReload, retireAfterMs } from './reload.js';
+import { prepareReload, reloadIssues, retireAfterMs } from './reload.js';
 import { fileDigest, watchFile } from './watch.js';
 
 export interface RunningProxy {
@@ -124,7 +124,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       return true;
     } catch (err) {
       metrics.configReloads.inc({ result: 'failure' });
-      const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: err instanceof Error ? err.message : String(err) }];
+      const issues = err instanceof ConfigError ? reloadIssues(err.issues) : [{ path: '', message: err instanceof Error ? err.message : String(err) }];
       log.error({ source, issues }, 'configuration reload failed; the running configuration stays');
       return false;
     }

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { isUnsetVariableIssue } from '../config/env.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime.js';
@@ -27,6 +28,18 @@ export async function prepareReload(current: Config, next: Config, deps: Runtime
   }));
   if (issues.length > 0) throw new ConfigError(source, issues);
   return buildRuntime(next, deps, source);
+}
+
+/**
+ * The issues of a failed reload as the operator needs them: a `${VAR}` that is not set may well be set in the shell
+ * by now, but a running process keeps the environment it was started with, so that one is said to need a restart.
+ */
+export function reloadIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return issues.map((issue) =>
+    isUnsetVariableIssue(issue)
+      ? { ...issue, message: `${issue.message} in the environment authbridge was started with (a variable exported after start is not seen: restart to apply)` }
+      : issue,
+  );
 }
 
 /**

@@ -189,6 +189,29 @@ describe('authbridge keys / jti', { timeout: 90_000 }, () => {
     expect(unknown.code).toBe(1);
   });
 
+  it('keys rotate on a config whose clients sign with key files points to the key.files rotation', async () => {
+    const filesOnly = join(dir, 'files-only.yaml');
+    writeFileSync(
+      filesOnly,
+      `upstreams:
+  idp:
+    issuer: ${pendingIdp.issuer}
+    clients:
+      - { clientId: a, clientSecret: s, upstream: { method: client_secret_post, clientSecret: t } }
+      - { clientId: files, clientSecret: s, upstream: { method: private_key_jwt, key: { file: "${join(dir, 'new.pem')}" } } }
+`,
+    );
+    for (const args of [['keys', 'rotate'], ['keys', 'rotate', '--owner', 'idp/files']]) {
+      const res = await runCli([...args, '--config', filesOnly]);
+      expect(res.code, args.join(' ')).toBe(1);
+      const lines = res.stderr.trim().split('\n');
+      expect(lines[0]).toBe(args.length === 2 ? 'no managed keys in this config' : 'no managed key owner idp/files in this config');
+      expect(lines[1]).toBe('upstreams.idp.clients[1].upstream.key: key files, which authbridge does not rotate; rotate one in its config (each step a reload: SIGHUP or the file watch):');
+      expect(res.stderr).toContain('key: { files: [old.pem, new.pem] }: both published, old.pem signs');
+      expect(res.stderr).toContain('key: { files: [new.pem, old.pem] }: new.pem signs');
+    }
+  });
+
   it('two keys rotate run at once add one next key and never promote it', async () => {
     const before = await cli('keys', 'list');
     const active = /^ {2}active {2}(\S+)/m.exec(before.stdout)![1];

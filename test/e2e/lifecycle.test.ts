@@ -145,6 +145,22 @@ describe('reload', () => {
     expect((await token(proxy.url)).json.access_token).toBe('two');
   }, 30_000);
 
+  it('a new ${VAR} that is not set: the running process keeps its environment, and the error says to restart', async () => {
+    const one = await stubUpstream('one');
+    const file = join(mkdtempSync(join(tmpdir(), 'ab-life-')), 'authbridge.yaml');
+    writeFileSync(file, configFor(one.url));
+    const proxy = await startCli(file);
+    // exported in the shell after start: a running process never sees it
+    writeFileSync(file, configFor(one.url).replace('clientId: c,', 'clientId: c, clientSecret: "${AB_EXPORTED_AFTER_START}",'));
+    for (let i = 0; i < 50 && (await reloads(proxy.metricsUrl, 'failure')) < 1; i++) await wait(100);
+    expect(await reloads(proxy.metricsUrl, 'failure'), proxy.log()).toBe(1);
+    const log = await logOnce(proxy, 'AB_EXPORTED_AFTER_START');
+    expect(log).toContain(
+      '"path":"upstreams.svc.clients[0].clientSecret","message":"environment variable AB_EXPORTED_AFTER_START is not set in the environment authbridge was started with (a variable exported after start is not seen: restart to apply)"',
+    );
+    expect((await token(proxy.url)).status).toBe(200);
+  }, 30_000);
+
   it('refuses a change that needs a restart (the port) and keeps serving', async () => {
     const one = await stubUpstream('one');
     const file = join(mkdtempSync(join(tmpdir(), 'ab-life-')), 'authbridge.yaml');

@@ -173,5 +173,15 @@ describe('two replicas, one Redis', () => {
     expect(idp.captured.every((r) => r.status === 200)).toBe(true);
     expect(kids(await jwks(a))).toEqual([before, after].sort()); // the old key stays published, retired
     expect(await jwks(a)).toBe(await jwks(b));
+
+    // B, which rotated nothing, said what it adopted at each step: kids and states, never key material
+    const adopted = (bridge: Bridge) =>
+      bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'managed keys: adopted the key set another replica changed');
+    expect(adopted(b)).toEqual([
+      expect.objectContaining({ level: 'info', owner: OWNER, active: before, added: [`${after} (next)`] }),
+      expect.objectContaining({ level: 'info', owner: OWNER, active: after, previouslyActive: before, changed: [`${before} (active → retired)`, `${after} (next → active)`] }),
+    ]);
+    expect(adopted(a)).toEqual([]); // A wrote both steps: its own log says 'rotation step'
+    expect(JSON.stringify(adopted(b))).not.toMatch(/"d":|sealed|eyJ/);
   }, 120_000);
 });

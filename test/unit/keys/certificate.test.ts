@@ -18,7 +18,7 @@ const pemOf = (key: KeyObject) => String(key.export({ format: 'pem', type: 'pkcs
 const der = (cert: KeyCertificate, i = 0) => Buffer.from(cert.x5c[i]!, 'base64');
 const write = (name: string, text: string | Buffer) => {
   const file = join(dir, name);
-  writeFileSync(file, text);
+  writeFileSync(file, text, { mode: 0o600 }); // a private key kept as it should be: the mode warning is not these tests'
   return file;
 };
 
