@@ -128,7 +128,11 @@ describe('metric names used by the chart', () => {
     await stub?.close();
   });
 
-  it('the scrape has the metrics README lists, with samples from the traffic', () => {
+  it('the scrape declares the metrics docs/metrics.md lists (written from the registry), with samples from the traffic', () => {
+    // the single-process proxy's table: the one before the primary's own (server.workers)
+    const doc = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8').split('With `server.workers`')[0]!;
+    const documented = [...doc.matchAll(/^\| `(authbridge_\w+)` \| (\w+)/gm)].map(([, name, type]) => [name, type]);
+    expect(new Map(documented as [string, string][])).toEqual(declared);
     for (const name of ['authbridge_requests_total', 'authbridge_request_duration_seconds_bucket', 'authbridge_upstream_duration_seconds_count', 'authbridge_key_age_seconds'])
       expect(exposed).toContain(name);
     expect(metricNames('sum by (le) (rate(authbridge_request_duration_seconds_bucket{upstream=~"$upstream", le="+Inf"}[$__rate_interval])) / on(job) x')).toEqual([

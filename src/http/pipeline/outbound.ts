@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { OAuthError } from '../../errors.js';
+import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { FORM_CONTENT_TYPE } from '../../downstream/form.js';
@@ -50,7 +51,7 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
-  if (res.status >= 500) facts.upstreamError = '5xx';
+  if (res.status >= 500) facts.upstreamError = UPSTREAM_5XX;
   // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours. Best effort:
   // the IdP has answered (a code may be spent), so a store failure now must not cost the caller that answer.
   const settling = throttle?.settle(client!.secretDigest === undefined && refusedClient(res));
