@@ -68,7 +68,7 @@ export function needs(...tools: Tool[]): { skip: boolean; meta: { missingTools?:
 
 /** needs() against a given environment (PATH, CI): what the unit test of this policy calls. */
 export function needsIn(env: NodeJS.ProcessEnv, ...tools: Tool[]): { skip: boolean; meta: { missingTools?: MissingTool[] } } {
-  const missing = tools.filter((tool) => !available(tool, env.PATH));
+  const missing = tools.filter((tool) => !available(tool, env.PATH ?? ''));
   if (missing.length === 0) return { skip: false, meta: {} };
   if (env.CI === 'true') {
     throw new Error(`${missing.join(', ')} not found on the PATH, and under CI=true no test is skipped for a missing tool: ${aptGetLine(missing)}`);
