@@ -77,6 +77,9 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** A code as a metric label and log value (`ERR_BAD_SECRET` → `bad_secret`). */
+export const reasonOf = (code: ErrorCode): string => code.slice(4).toLowerCase();
+
 /** The base of authbridge's errors, as jose's JOSEError: a stable `code` to switch on, `cause` kept. */
 export class AuthbridgeError extends Error {
   constructor(
@@ -95,7 +98,7 @@ export class AuthbridgeError extends Error {
 
   /** the code as a metric label and log value (`ERR_BAD_SECRET` → `bad_secret`); never sent to the caller */
   get reason(): string {
-    return this.code.slice(4).toLowerCase();
+    return reasonOf(this.code);
   }
 }
 

@@ -16,7 +16,7 @@ abstract class KeyedMetric<L extends string, S extends { labels: Record<L, strin
   constructor(
     readonly name: string,
     readonly help: string,
-    protected readonly labelNames: readonly L[],
+    readonly labelNames: readonly L[],
     registers: readonly Registry[],
   ) {
     for (const registry of registers) registry.registerMetric(this as never);
@@ -77,6 +77,11 @@ export class KeyedHistogram<L extends string> extends KeyedMetric<L, HistogramSe
   constructor({ name, help, labelNames, buckets, registers }: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[]; registers: readonly Registry[] }) {
     super(name, help, labelNames, registers);
     this.#bounds = [...buckets].sort((a, b) => a - b);
+  }
+
+  /** the upper bounds of the buckets (`le`), ascending, +Inf left out */
+  get buckets(): readonly number[] {
+    return this.#bounds;
   }
 
   observe(labels: Record<L, string>, value: number): void {

@@ -4,6 +4,16 @@ import { KeyedCounter, KeyedHistogram } from './metrics-series.js';
 /** Sub-millisecond (a refused request, a JWKS hit) through 10 s (the longest upstream timeout worth watching). */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** `kind` of authbridge_upstream_errors_total for an answered 5xx; its other kinds are the upstream error codes' reasons. */
+export const UPSTREAM_5XX = '5xx';
+
+/** `result` of authbridge_config_reloads_total. */
+export const RELOAD_RESULTS = ['success', 'failure'] as const;
+export type ReloadResult = (typeof RELOAD_RESULTS)[number];
+
+/** `use` of authbridge_certificate_expiry_seconds. */
+export const CERTIFICATE_USES = ['signing', 'tls'] as const;
+
 /** One key's age, as the key-age gauge reports it. */
 export interface KeyAge {
   upstream: string;
@@ -17,7 +27,7 @@ export interface CertificateExpiry {
   upstream: string;
   client: string;
   /** `signing`: the signing key's certificate; `tls`: the TLS client certificate (RFC 8705) */
-  use: 'signing' | 'tls';
+  use: (typeof CERTIFICATE_USES)[number];
   seconds: number;
 }
 

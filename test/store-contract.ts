@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, type TestOptions } from 'vitest';
 import type { JtiRecord, KeySet, Store } from '../src/store/types.js';
 
 export interface StoreUnderTest {
@@ -19,8 +19,8 @@ const REAL_TIME_TTL_MS = 150;
  * The behaviour every Store implementation must have. Implementation-agnostic: only the Store interface is
  * used, so the same suite runs against memory and Redis.
  */
-export function runStoreContract(name: string, make: () => Promise<StoreUnderTest>): void {
-  describe(`Store contract: ${name}`, () => {
+export function runStoreContract(name: string, make: () => Promise<StoreUnderTest>, options: TestOptions = {}): void {
+  describe(`Store contract: ${name}`, options, () => {
     let subject: StoreUnderTest;
     let closed: boolean;
     const jti = () => `contract-${randomBytes(12).toString('base64url')}`;

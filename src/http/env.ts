@@ -6,12 +6,15 @@ import type { EndpointName } from '../config/endpoints.js';
 import type { ListenAddress } from './own-url.js';
 import type { TraceContext } from './trace-context.js';
 
+/** The endpoint label of the routes that are not client-authenticated endpoints (ENDPOINTS), and of no route. */
+export const ROUTE_ENDPOINTS = ['jwks', 'discovery', 'health', 'metrics', 'other'] as const;
+
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
 export interface RequestFacts {
   /** the W3C trace-id of a valid traceparent the caller sent (32 lowercase hex; never an invalid header's content) */
   traceId?: string;
   /** which route answered: a fixed set, used as a metric label */
-  endpoint?: EndpointName | 'jwks' | 'discovery' | 'health' | 'metrics' | 'other';
+  endpoint?: EndpointName | (typeof ROUTE_ENDPOINTS)[number];
   upstream?: string;
   client?: string;
   inbound?: string;

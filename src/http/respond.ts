@@ -6,7 +6,8 @@ import type { AppEnv } from './env.js';
 /** Token-endpoint responses must not be cached (RFC 6749 §5.1). */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
-const FACT_OF = { client_auth: 'authFailure', upstream: 'upstreamError', request: 'requestError' } as const;
+/** The access-log field that carries an error's reason, by its category. */
+export const FACT_OF = { client_auth: 'authFailure', upstream: 'upstreamError', request: 'requestError' } as const;
 
 /** The one serializer of errors: RFC 6749 §5.2 JSON; an unexpected error becomes a bare server_error. */
 export function errorResponse(err: unknown, c: Context<AppEnv>, log: Logger): Response {

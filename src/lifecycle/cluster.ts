@@ -34,6 +34,15 @@ type ToWorker = { authbridge: 'readiness'; id: number };
 
 export const isClusterWorker = () => cluster.isWorker;
 
+/** The primary's own metrics, served after the workers' combined ones. */
+export function primaryMetrics(registry: Registry) {
+  return {
+    ready: new Gauge({ name: 'authbridge_workers_ready', help: 'Worker processes ready to serve (server.workers)', registers: [registry] }),
+    configured: new Gauge({ name: 'authbridge_workers', help: 'Worker processes configured (server.workers)', registers: [registry] }),
+    restarts: new Counter({ name: 'authbridge_worker_restarts_total', help: 'Worker processes that exited unexpectedly and were replaced', registers: [registry] }),
+  };
+}
+
 /**
  * The primary: opens the metrics listener, forks `count` workers, and resolves with the exit code once it is
  * done (0 after a signal once every worker has exited; 1 when the workers could not start or keep dying).
@@ -45,9 +54,8 @@ export async function runPrimary(config: Config, file: string, count: number, ba
   warnInboundAudience(log, config, server.host);
 
   const own = new Registry();
-  const readyGauge = new Gauge({ name: 'authbridge_workers_ready', help: 'Worker processes ready to serve (server.workers)', registers: [own] });
-  new Gauge({ name: 'authbridge_workers', help: 'Worker processes configured (server.workers)', registers: [own] }).set(count);
-  const restarts = new Counter({ name: 'authbridge_worker_restarts_total', help: 'Worker processes that exited unexpectedly and were replaced', registers: [own] });
+  const { ready: readyGauge, configured, restarts } = primaryMetrics(own);
+  configured.set(count);
   const aggregator = new AggregatorRegistry();
 
   interface Slot {

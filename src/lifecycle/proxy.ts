@@ -11,7 +11,7 @@ import type { ListenAddress } from '../http/own-url.js';
 import { readyzRoute } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
-import { Metrics } from '../metrics.js';
+import { Metrics, type ReloadResult } from '../metrics.js';
 import { buildRuntime, type Runtime } from '../runtime.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
@@ -119,11 +119,11 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       const next = await prepareReload(current.config, nextConfig, { store, log, metrics }, source);
       runtime = next; // the swap: requests from here on use the new runtime
       setTimeout(() => void current.close(), retireAfterMs(current.config)).unref();
-      metrics.configReloads.inc({ result: 'success' });
+      metrics.configReloads.inc({ result: 'success' satisfies ReloadResult });
       log.info({ source, upstreams: [...next.upstreams.keys()] }, 'configuration reloaded');
       return true;
     } catch (err) {
-      metrics.configReloads.inc({ result: 'failure' });
+      metrics.configReloads.inc({ result: 'failure' satisfies ReloadResult });
       const issues = err instanceof ConfigError ? reloadIssues(err.issues) : [{ path: '', message: err instanceof Error ? err.message : String(err) }];
       log.error({ source, issues }, 'configuration reload failed; the running configuration stays');
       return false;

@@ -13,7 +13,8 @@ export interface JtiRecord {
   expiresAt: number;
 }
 
-export type KeyState = 'next' | 'active' | 'retired';
+export const KEY_STATES = ['next', 'active', 'retired'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
 
 /** One managed signing key. The private half only ever exists here sealed with the KEK. */
 export interface KeyRecord {

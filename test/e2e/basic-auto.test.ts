@@ -10,20 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { learnedEncodingName } from '../../src/auth/client-secret-basic.js';
 import { runDoctor } from '../../src/cli/doctor.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { AUTHLIB_PACKAGES, authlibAvailable, startAuthlibIdp, type AuthlibIdp } from '../support/authlib-idp.js';
+import { startAuthlibIdp, type AuthlibIdp } from '../support/authlib-idp.js';
 import { startIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const AWKWARD = 'p+a/s=s%w:o~r d-1';
 const PT_SECRET = 'pt:s+e/c=r%e~t 2';
 const b64 = (s: string) => `Basic ${Buffer.from(s, 'utf8').toString('base64')}`;
 const form = (s: string) => new URLSearchParams({ s }).toString().slice(2);
 
-const available = authlibAvailable();
-if (!available && process.env.CI === 'true') throw new Error(`basic-auto.test.ts needs Debian's ${AUTHLIB_PACKAGES}: apt-get install -y ${AUTHLIB_PACKAGES}`);
-
-describe.skipIf(!available)(`client_secret_basic auto (needs ${AUTHLIB_PACKAGES})`, () => {
+describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
   let redis: RedisServer;
   let authlib: AuthlibIdp;
   let op: Idp;

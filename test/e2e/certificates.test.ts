@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { runCli } from '../support/cli.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
+import { needs, needsRedis } from '../support/system-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-certificates-'));
 const KEK = randomBytes(32).toString('base64');
@@ -54,7 +55,7 @@ afterAll(async () => {
   await redis?.close();
 });
 
-describe('certificates on signing keys', () => {
+describe('certificates on signing keys', needs('openssl'), () => {
   let files: { key: string; certificate: string }[];
   beforeAll(() => {
     files = [opensslKeyAndCertificate('signs', 365), opensslKeyAndCertificate('expiring', 10)];
@@ -93,7 +94,7 @@ describe('certificates on signing keys', () => {
     expect(warnings).toEqual([expect.objectContaining({ level: 'warn', path: 'upstreams.files.clients[0].upstream.key.files[1].certificate', msg: expect.stringMatching(/expires on .* \(in 9 days\)/) })]);
   });
 
-  it('keys export-public --format certificate prints the managed key’s certificate, the one in the JWKS', async () => {
+  it('keys export-public --format certificate prints the managed key’s certificate, the one in the JWKS', needsRedis(), async () => {
     redis = await redisForTests();
     const store = { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix } };
     const keys = { encryptionKey: KEK, refreshSeconds: 0.5 }; // a short bootstrap grace: no other replica

@@ -12,6 +12,7 @@ import { runCli } from '../support/cli.js';
 import { listenIdp, type Idp, type PendingIdp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-keys-'));
 const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64'), BROKER_SECRET: 'cli-keys-broker-secret' };
@@ -63,7 +64,7 @@ afterAll(async () => {
 });
 
 // each test runs the CLI several times (a tsx start each, seconds on a loaded machine): 90 s, not the 30 s default
-describe('authbridge keys / jti', { timeout: 90_000 }, () => {
+describe('authbridge keys / jti', { timeout: 90_000, ...needsRedis() }, () => {
   it('keys generate writes a 0600 key file it never overwrites, and prints the public JWK', async () => {
     for (const name of ['new.pem', 'old.pem']) {
       const out = join(dir, name);

@@ -21,6 +21,7 @@ import { runCli } from '../support/cli.js';
 import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
+import { needs } from '../support/system-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-doctor-'));
 const SECRETS = {
@@ -239,7 +240,7 @@ upstreams:
   });
 });
 
-describe('--probe against the strict Entra ID stand-in', () => {
+describe('--probe against the strict Entra ID stand-in', needs('openssl'), () => {
   let entra: EntraIdp;
   let config: string;
   const SCOPE = 'api://authbridge-doctor/.default';

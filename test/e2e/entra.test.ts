@@ -16,6 +16,7 @@ import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-entra-'));
 const env = { AUTHBRIDGE_KEK: randomBytes(32).toString('base64') };
@@ -96,7 +97,9 @@ afterAll(async () => {
 const tokenRequest = (clientId: string, secret: string) =>
   postForm(`${proxy.url}/entra/token`, { grant_type: 'client_credentials', scope: SCOPE, client_id: clientId, client_secret: secret });
 
-describe('profile: entra, a key file with its certificate', () => {
+// the file's set-up starts Redis and makes certificates with openssl
+const needsTools = () => needsRedis('openssl');
+describe('profile: entra, a key file with its certificate', needsTools(), () => {
   it('PS256 with x5t#S256 and no kid: accepted by the strict verifier', async () => {
     const res = await tokenRequest('broker-file', 'd-file');
     const seen = entra.requests.at(-1)!;
@@ -114,7 +117,7 @@ describe('profile: entra, a key file with its certificate', () => {
   });
 });
 
-describe('profile: entra, a managed key with a self-signed certificate', () => {
+describe('profile: entra, a managed key with a self-signed certificate', needsTools(), () => {
   it('refused until its certificate is uploaded; then accepted, with the certificate that export-public prints', async () => {
     entra.uploadCertificate('app-managed', readFileSync(certificateFile, 'utf8')); // an app registration with another certificate
     const before = await tokenRequest('broker-managed', 'd-managed');

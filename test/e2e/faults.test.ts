@@ -14,6 +14,7 @@ import { faults, rawResponse, startFaultUpstream, type Fault, type FaultUpstream
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { ownRedis, spawnRedisServer, spawnRedisServerOn, type RedisServer } from '../support/redis.js';
+import { needs } from '../support/system-tools.js';
 import { postForm } from '../support/scenario.js';
 
 const SECRET = 'faults-broker-secret-5be1';
@@ -339,7 +340,7 @@ async function persistentRedis() {
   return { url: `redis://127.0.0.1:${port}`, port, start, kill, close: async () => (await kill(), rmSync(dir, { recursive: true, force: true })) };
 }
 
-describe('8. Redis killed under load', () => {
+describe('8. Redis killed under load', needs('redis-server'), () => {
   const PREFIX = `faults-${process.pid}`;
   let redis: Awaited<ReturnType<typeof persistentRedis>>;
   let idp: Idp;
@@ -457,7 +458,7 @@ describe('8. Redis killed under load', () => {
   }, 45_000);
 });
 
-describe('9. the store fails after the IdP answered', () => {
+describe('9. the store fails after the IdP answered', needs('redis-server'), () => {
   let redis: RedisServer;
   let stub: FaultUpstream;
   let bridge: Bridge;

@@ -11,6 +11,7 @@ import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';
 import { postForm } from '../support/scenario.js';
+import { needs } from '../support/system-tools.js';
 
 const HMAC_SECRET = 'auto-hmac-secret-0123456789-abcdefghij'; // 38 bytes: enough for HS256
 const SKEW_MS = -30_000; // the skewed IdP's clock runs 30 s behind ours
@@ -105,7 +106,8 @@ async function exchange(clientId: string, secret: string) {
 
 const logged = (msg: string) => bridge.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.msg === msg);
 
-describe('method: auto against the discovery document of oidc-provider', () => {
+// the file's set-up makes a certificate with openssl
+describe('method: auto against the discovery document of oidc-provider', needs('openssl'), () => {
   it('with a key and a secret: private_key_jwt, the strongest the IdP lists; the choice is logged', async () => {
     const { tokens, seen } = await exchange('broker-auto-key', 'd1');
     expect(tokens.access_token).toBeTruthy();
@@ -140,7 +142,7 @@ describe('method: auto against the discovery document of oidc-provider', () => {
   });
 });
 
-describe('jwtHeader', () => {
+describe('jwtHeader', needs('openssl'), () => {
   it('typ: none and kid: none leave only alg in the header, and the IdP still finds the key in the JWKS', async () => {
     const { seen } = await exchange('broker-bare', 'd3');
     expect(seen.status).toBe(200);
@@ -163,7 +165,7 @@ describe('jwtHeader', () => {
   });
 });
 
-describe("an IdP whose clock runs 30 s behind ours", () => {
+describe("an IdP whose clock runs 30 s behind ours", needs('openssl'), () => {
   it('gets assertions dated by its own clock, backdated by clockSkewSeconds; the offset is exported and logged', async () => {
     const res = await postForm(`${bridge.url}/skewed/token`, { grant_type: 'client_credentials', client_id: 'broker-skew', client_secret: 'd4' });
     expect(res.status).toBe(200);

@@ -11,6 +11,7 @@ import { startIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
 import { oidc } from '../support/downstream.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const PUBLIC_URL = 'http://authbridge.test';
 const AUD = `${PUBLIC_URL}/idp`;
@@ -124,7 +125,7 @@ async function expectRefused(assertion: string | Promise<string>, code: string, 
   return res;
 }
 
-describe('JWT client authentication inbound', () => {
+describe('JWT client authentication inbound', needsRedis(), () => {
   it('private_key_jwt (openid-client) reaches an IdP that takes only client_secret_basic', async () => {
     idp.clearCaptured();
     const server: oidc.ServerMetadata = { issuer: AUD, token_endpoint: `${a.url}/idp/token` };

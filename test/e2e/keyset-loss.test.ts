@@ -11,6 +11,7 @@ import { listenIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { reportHostile } from '../support/hostile-report.js';
 import { postForm } from '../support/scenario.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const KEK = randomBytes(32).toString('base64');
 const SECRET = 'keyset-loss-broker-secret-8d2f';
@@ -103,7 +104,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 const lossLogs = (bridge: Bridge) =>
   bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 50 || l.level === 'error').filter((l) => String(l.msg).includes('vanished'));
 
-describe('the key set lost by Redis, twice, under traffic', () => {
+describe('the key set lost by Redis, twice, under traffic', needsRedis(), () => {
   it('the replicas write back the keys they hold: the IdP accepts every assertion, both publish the same kids', async () => {
     idp.clearCaptured();
     expect((await traffic([a, b], 'before', 300)).filter((s) => s !== 200)).toEqual([]);

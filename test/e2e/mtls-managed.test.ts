@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startMtlsIdp, type MtlsIdp } from '../support/mtls-idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const SECRET = 'managed-mtls-broker-secret';
 const OWNER = 'idp/self';
@@ -88,7 +89,7 @@ afterAll(async () => {
   await redis?.close();
 });
 
-describe('self_signed_tls_client_auth with a managed key', () => {
+describe('self_signed_tls_client_auth with a managed key', needsRedis(), () => {
   it("presents the active key's self-signed certificate: a bound token, the body only client_id", async () => {
     const res = await token();
     expect(res.status).toBe(200);

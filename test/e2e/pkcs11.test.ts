@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { postForm } from '../support/scenario.js';
-import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../support/softhsm.js';
+import { createSoftHsmToken, needsSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../support/softhsm.js';
 
-describe.skipIf(!hasSoftHsm)('private_key_jwt signed in a PKCS#11 token', () => {
+describe('private_key_jwt signed in a PKCS#11 token', needsSoftHsm(), () => {
   let token: SoftHsmToken;
   let idp: Idp;
   let bridge: Bridge;

