@@ -82,8 +82,17 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   for (const variant of variants(ctx, client, first.method ?? client.upstream.method, presented)) {
     const tried = await attempt(ctx, variant.client, variant.change, endpoint, presented, signingKey);
     attempts.push(tried.attempt);
-    if (tried.attempt.outcome === 'accepted')
+    if (tried.attempt.outcome === 'accepted') {
+      // basicEncoding auto tries raw itself after such a refusal, and remembers it: nothing to change
+      if (variant.change === 'upstream.basicEncoding: raw' && resolveClient(ctx.upstream, client).basicEncoding === 'auto')
+        return {
+          ...base,
+          status: 'ok',
+          detail: `refused with the RFC 6749 form-encoded credentials (${said(first.attempt)}); accepted raw: basicEncoding auto sends them raw after the first refusal and remembers it in the store`,
+          attempts,
+        };
       return error(`refused as configured (${said(first.attempt)}); accepted with ${variant.change}`, `set ${at(variant.change)}`, attempts);
+    }
     if (tried.attempt.outcome === 'failed') break;
   }
   const tried = attempts.length - 1;
@@ -160,7 +169,9 @@ function variants(ctx: UpstreamContext, client: ClientConfig, method: string, pr
     const secret = 'clientSecret' in out && out.clientSecret !== undefined ? out.clientSecret : presented;
     const sent = basicAuthorization(clientId, secret, settings.basicEncoding === 'auto' ? 'form' : settings.basicEncoding);
     const seen = new Set([sent]);
-    for (const encoding of ['form', 'strict', 'raw'] as FixedEncoding[]) {
+    // auto: raw first, the one authbridge would try itself
+    const order: FixedEncoding[] = settings.basicEncoding === 'auto' ? ['raw', 'form', 'strict'] : ['form', 'strict', 'raw'];
+    for (const encoding of order) {
       const value = basicAuthorization(clientId, secret, encoding);
       if (seen.has(value)) continue; // the same bytes: nothing to learn
       seen.add(value);

@@ -125,6 +125,18 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
     ]);
   });
 
+  it('doctor --probe: the form refused, raw accepted, and nothing to change (auto does it)', async () => {
+    const report = await runDoctor(configFile, { upstream: 'authlib', probe: 'broker', env: {} });
+    expect(report.probe).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('accepted raw: basicEncoding auto sends them raw after the first refusal'),
+      attempts: [
+        { variant: 'as configured', status: 401, outcome: 'refused' },
+        { variant: 'upstream.basicEncoding: raw', status: 200, outcome: 'accepted' },
+      ],
+    });
+  });
+
   it('basicEncoding: form means exactly that: refused, never retried', async () => {
     await authlib.clear();
     const res = await token(a, 'authlib', 'forced', 'broker-secret-2');
