@@ -3,6 +3,7 @@ import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { reconnectDelay, SentinelFailover } from './sentinel-failover.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
 import { countingLimiter, NONE, windowCounter, windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 
@@ -45,6 +46,8 @@ export class RedisStore implements Store {
   readonly endpoint: string;
   /** the code of the connection's last error while it is down (ioredis fails commands meanwhile with code-less errors) */
   #connectionCode: string | undefined;
+  /** Sentinel only: reconnects when a sentinel announces a new master */
+  #failover: SentinelFailover | undefined;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
@@ -74,6 +77,10 @@ export class RedisStore implements Store {
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, code: store.#connectionCode });
     } finally {
       clearTimeout(timer);
+    }
+    if (config.sentinels) {
+      store.#failover = new SentinelFailover(config);
+      store.#failover.follow(store.#client as Redis);
     }
     return store;
   }
@@ -157,6 +164,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#failover?.close();
     try {
       await this.#client.quit();
     } catch {
@@ -214,7 +222,7 @@ function createClient(config: RedisStoreConfig): Client {
     enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
     // keep reconnecting in the background; requests fail fast (no offline queue) until it is back
-    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+    retryStrategy: reconnectDelay,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
     ...(config.tls ? { tls: {} } : {}),
@@ -228,6 +236,8 @@ function createClient(config: RedisStoreConfig): Client {
       ...common,
       sentinels: config.sentinels,
       name: config.name,
+      // SentinelFailover reconnects it (on the same backoff, or at once when a sentinel announces a new master)
+      retryStrategy: () => null,
       // without this, ioredis ignores `tls` in Sentinel mode and talks plaintext to the master
       ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
       ...(config.sentinelTls ? { sentinelTLS: {} } : {}),
