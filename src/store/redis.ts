@@ -48,6 +48,12 @@ export class RedisStore implements Store {
   #connectionCode: string | undefined;
   /** Sentinel only: reconnects when a sentinel announces a new master */
   #failover: SentinelFailover | undefined;
+  /**
+   * inboundJtiReplicas: a connection of its own for inbound jti records and their WAIT. WAIT counts the writes of
+   * the connection it is sent on, and blocks that connection until the replicas answer: on the shared one, a lagging
+   * replica would hold up every other command (throttle reads, outbound jti records) behind it.
+   */
+  #replicated: { client: Redis; count: number; timeoutMs: number } | undefined;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
@@ -58,12 +64,18 @@ export class RedisStore implements Store {
   /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
   static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
     const store = new RedisStore(createClient(config), config);
+    const replicas = config.inboundJtiReplicas;
+    // its commands may wait timeoutMs for the replicas on top of the usual time (validation refuses it on a Cluster)
+    if (replicas) store.#replicated = { ...replicas, client: createClient(config, config.commandTimeoutMs + replicas.timeoutMs) as Redis };
+    const clients = store.#clients();
     const report = connectionErrorReporter(log, store.endpoint);
-    store.#client.on('error', (err: Error & { code?: string }) => {
-      store.#connectionCode = err.code;
-      report(err);
-    });
-    store.#client.on('ready', () => (store.#connectionCode = undefined));
+    for (const client of clients) {
+      client.on('error', (err: Error & { code?: string }) => {
+        store.#connectionCode = err.code;
+        report(err);
+      });
+      client.on('ready', () => (store.#connectionCode = undefined));
+    }
     // One deadline for the whole connect: ioredis's connectTimeout does not cover finding the master through
     // Sentinel, which otherwise retries forever (a mistyped master name would hang start-up).
     let timer: NodeJS.Timeout | undefined;
@@ -71,16 +83,16 @@ export class RedisStore implements Store {
       timer = setTimeout(() => reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
     });
     try {
-      await Promise.race([store.#client.connect().then(() => store.ping()), deadline]);
+      await Promise.race([Promise.all(clients.map((c) => c.connect())).then(() => store.ping()), deadline]);
     } catch (err) {
-      store.#client.disconnect();
+      for (const client of clients) client.disconnect();
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, code: store.#connectionCode });
     } finally {
       clearTimeout(timer);
     }
     if (config.sentinels) {
-      store.#failover = new SentinelFailover(config);
-      store.#failover.follow(store.#client as Redis);
+      const failover = (store.#failover = new SentinelFailover(config));
+      for (const client of clients) failover.follow(client as Redis);
     }
     return store;
   }
@@ -93,6 +105,7 @@ export class RedisStore implements Store {
 
   async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
     const ttl = Math.max(1, expiresAt - Date.now());
+    if (this.#replicated) return this.#claimOnReplicas(this.#key('inbound-jti', key), ttl, this.#replicated);
     const ok = await this.#run('claimInboundJti', () => this.#client.set(this.#key('inbound-jti', key), '1', 'PX', ttl, 'NX'));
     return ok === 'OK';
   }
@@ -165,11 +178,32 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#failover?.close();
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.disconnect();
-    }
+    await Promise.all(
+      this.#clients().map(async (client) => {
+        try {
+          await client.quit();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+
+  #clients(): Client[] {
+    return this.#replicated ? [this.#client, this.#replicated.client] : [this.#client];
+  }
+
+  /**
+   * SET NX, then WAIT for `count` replicas, sent together (one round trip). A record on too few replicas could be
+   * lost in a failover, and the assertion then accepted again: the request is refused as a store outage, and the
+   * record is taken back so that the caller's retry of the same assertion is not refused as its own replay.
+   */
+  async #claimOnReplicas(key: string, ttl: number, { client, count, timeoutMs }: { client: Redis; count: number; timeoutMs: number }): Promise<boolean> {
+    const [ok, acks] = await this.#run('claimInboundJti', () => Promise.all([client.set(key, '1', 'PX', ttl, 'NX'), client.wait(count, timeoutMs)]));
+    if (ok !== 'OK') return false;
+    if (acks >= count) return true;
+    client.del(key).catch(() => {}); // not awaited: the refusal does not depend on it, and a retry's SET queues behind it
+    throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, code: 'NOREPLICAS' });
   }
 
   #key(kind: string, id = ''): string {
@@ -212,12 +246,12 @@ export function redisEndpoint(config: Pick<RedisStoreConfig, 'url' | 'sentinels'
   }
 }
 
-function createClient(config: RedisStoreConfig): Client {
+function createClient(config: RedisStoreConfig, commandTimeoutMs = config.commandTimeoutMs): Client {
   const common: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: config.commandTimeoutMs,
+    commandTimeout: commandTimeoutMs,
     // the commands of concurrent requests (throttle reads, jti records) leave in one write per tick
     enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
