@@ -3,6 +3,7 @@ import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { intervalLog, type IntervalLog } from '../log-interval.js';
 import { reconnectDelay, SentinelFailover } from './sentinel-failover.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
 import { countingLimiter, NONE, windowCounter, windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
@@ -33,6 +34,14 @@ return 0`;
 
 type Client = Redis | Cluster;
 
+/** inboundJtiReplicas: its connection, WAIT's arguments, and its refusals' log line (when the store has a logger) */
+interface Replicated {
+  client: Redis;
+  count: number;
+  timeoutMs: number;
+  say: IntervalLog | undefined;
+}
+
 /**
  * Redis (single node, Sentinel or Cluster). Every key carries the hash tag `{prefix}`, so the scripts'
  * keys share a slot on a Cluster. Request-path commands use a short commandTimeout, one retry and no
@@ -53,7 +62,7 @@ export class RedisStore implements Store {
    * the connection it is sent on, and blocks that connection until the replicas answer: on the shared one, a lagging
    * replica would hold up every other command (throttle reads, outbound jti records) behind it.
    */
-  #replicated: { client: Redis; count: number; timeoutMs: number } | undefined;
+  #replicated: Replicated | undefined;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
@@ -66,7 +75,10 @@ export class RedisStore implements Store {
     const store = new RedisStore(createClient(config), config);
     const replicas = config.inboundJtiReplicas;
     // its commands may wait timeoutMs for the replicas on top of the usual time (validation refuses it on a Cluster)
-    if (replicas) store.#replicated = { ...replicas, client: createClient(config, config.commandTimeoutMs + replicas.timeoutMs) as Redis };
+    if (replicas) {
+      const client = createClient(config, config.commandTimeoutMs + replicas.timeoutMs) as Redis;
+      store.#replicated = { ...replicas, client, say: log && intervalLog(log) };
+    }
     const clients = store.#clients();
     const report = connectionErrorReporter(log, store.endpoint);
     for (const client of clients) {
@@ -178,6 +190,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#failover?.close();
+    this.#replicated?.say?.flush();
     await Promise.all(
       this.#clients().map(async (client) => {
         try {
@@ -198,11 +211,13 @@ export class RedisStore implements Store {
    * lost in a failover, and the assertion then accepted again: the request is refused as a store outage, and the
    * record is taken back so that the caller's retry of the same assertion is not refused as its own replay.
    */
-  async #claimOnReplicas(key: string, ttl: number, { client, count, timeoutMs }: { client: Redis; count: number; timeoutMs: number }): Promise<boolean> {
+  async #claimOnReplicas(key: string, ttl: number, { client, count, timeoutMs, say }: Replicated): Promise<boolean> {
     const [ok, acks] = await this.#run('claimInboundJti', () => Promise.all([client.set(key, '1', 'PX', ttl, 'NX'), client.wait(count, timeoutMs)]));
     if (ok !== 'OK') return false;
     if (acks >= count) return true;
     client.del(key).catch(() => {}); // not awaited: the refusal does not depend on it, and a retry's SET queues behind it
+    // the caller's line says 503; this one says why (a replica lagging, lost, or fewer than `count`), once per 10 s
+    say?.('warn', { store: this.endpoint, acks, replicas: count, timeoutMs }, 'an inbound jti record was not acknowledged by enough replicas in time: refusing the assertion (inboundJtiReplicas)');
     throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, code: 'NOREPLICAS' });
   }
 

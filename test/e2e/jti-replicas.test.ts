@@ -93,6 +93,9 @@ describe('store.redis.inboundJtiReplicas', () => {
     expect(res.json.error).toBe('temporarily_unavailable');
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await master.exists(recordKey(jti))).toBe(0); // taken back: the refused request left no record behind
+    // why, in a line of its own (the access line says 503): the replicas that answered, of how many, in how long
+    const why = waiting.logs.filter((l) => l.includes('not acknowledged by enough replicas')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(why).toEqual([expect.objectContaining({ level: 'warn', acks: 0, replicas: 1, timeoutMs: TIMEOUT_MS, store: `redis ${topology.master.host}:${topology.master.port}` })]);
     // the caller's retry once the replica is back is accepted, not refused as a replay of the refused one
     await expect.poll(async () => (await token(waiting, signed)).status, { timeout: 5000 }).toBe(200);
   });
