@@ -70,9 +70,10 @@ export class SentinelFailover {
         if (client.status === 'end') return connect();
         if (client.status === 'ready' || client.status === 'connect') {
           if (client.stream.remoteAddress === host && client.stream.remotePort === port) return; // already on the new master
-          // still connected to the old one (a host that hangs, a partition): drop it and reconnect at once
+          // still connected to the old one (a host that hangs, a partition): drop it and reconnect at once. Destroyed,
+          // as a network failure would: disconnect() would end it politely and wait 2 s for a frozen peer to answer
           switched = true;
-          return client.disconnect(true);
+          return void client.stream.destroy();
         }
         switched = true; // an attempt in flight (maybe to the old master): if it fails, the next one starts at once
       },

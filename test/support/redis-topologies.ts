@@ -29,6 +29,8 @@ export interface ReplicatedTopology {
   replicas: HostPort[];
   /** SIGKILLs the master's process: a crash, not a shutdown */
   killMaster(): Promise<void>;
+  /** SIGSTOPs (true) or SIGCONTs (false) the master's process: a host that hangs, its connections left open */
+  freezeMaster(frozen: boolean): void;
   /** SIGSTOPs (true) or SIGCONTs (false) a replica's process: a replica that stops acknowledging, link and all */
   freezeReplica(index: number, frozen: boolean): void;
   close(): Promise<void>;
@@ -57,7 +59,8 @@ export async function startReplicated({ replicas = 1 }: { replicas?: number } = 
 }
 
 async function spawnReplicated(group: ProcessGroup, count: number): Promise<ReplicatedTopology> {
-  const [masterPort] = await group.spawnRedis('master', ([port]) => serverArgs(port!, group.dir));
+  // a replica's first sync starts at once (diskless sync otherwise waits 5 s for more replicas to join)
+  const [masterPort] = await group.spawnRedis('master', ([port]) => [...serverArgs(port!, group.dir), '--repl-diskless-sync-delay', '0']);
   await waitFor(`redis master on ${HOST}:${masterPort}`, group, async () => (await command(masterPort, 'ping')) === 'PONG');
   const replicas: HostPort[] = [];
   for (let i = 0; i < count; i++) {
@@ -70,6 +73,7 @@ async function spawnReplicated(group: ProcessGroup, count: number): Promise<Repl
     master: { host: HOST, port: masterPort! },
     replicas,
     killMaster: () => group.kill(`master:${masterPort}`),
+    freezeMaster: (frozen) => group.signal(`master:${masterPort}`, frozen ? 'SIGSTOP' : 'SIGCONT'),
     freezeReplica: (index, frozen) => group.signal(`replica ${index}:${replicas[index]!.port}`, frozen ? 'SIGSTOP' : 'SIGCONT'),
     close: () => group.close(),
   };
