@@ -62,6 +62,7 @@ export class SentinelFailover {
     });
     client.on('end', () => {
       if (this.#closed) return;
+      clearTimeout(timer);
       timer = setTimeout(connect, switched ? 0 : reconnectDelay(++attempts));
       switched = false;
     });
