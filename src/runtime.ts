@@ -11,6 +11,7 @@ import { allowsJwtInbound, DEFAULT_INBOUND_CLOCK_SKEW_SECONDS, DEFAULT_MAX_INBOU
 import { AuthThrottle } from './downstream/throttle.js';
 import { loadKeyrings, managedOwnerOf, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
 import type { Logger } from './log.js';
+import { intervalLog } from './log-interval.js';
 import type { Metrics } from './metrics.js';
 import type { Store, StoreUnavailableError } from './store/types.js';
 import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
@@ -90,6 +91,7 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
     certificateExpiries: (now = Date.now()) => certificateExpiries(config, keyrings, now),
     async close() {
       keyrings.close();
+      for (const upstream of upstreams.values()) upstream.storeFailure.flush();
       const pools = new Set([...upstreams.values()].flatMap((u) => [u.http, ...[...u.clients.values()].map((c) => c.http)]));
       const jwks = [...upstreams.values()].flatMap((u) => [...u.clients.values()].map((c) => c.inboundJwt?.keys)).filter((k) => k !== undefined && 'remote' in k);
       await Promise.all([...[...pools].map((http) => http.close()), ...jwks.map((k) => k.remote.close())]);
@@ -225,22 +227,28 @@ function upstreamClock(issuer: string, deps: RuntimeDeps, log: Logger): Upstream
   return clock;
 }
 
+/**
+ * During an outage every request fails on the store: each still has its access line (and the metrics count each),
+ * but the failure itself is logged once per interval and message, with the count of the ones not written (`suppressed`).
+ */
 function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metrics: Metrics): StoreFailurePolicy {
+  const say = intervalLog(log);
   return {
     open,
     report(err) {
       metrics.storeErrors.inc({ op: err.op });
       const assertion = err.op === 'claimJti';
       if (!open)
-        return void log.warn(storeFields(err), assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
-      if (!assertion) return void log.error(storeFields(err), 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
+        return say('warn', storeFields(err), assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
+      if (!assertion) return say('error', storeFields(err), 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
       metrics.unrecordedAssertions.inc({ upstream });
-      log.error(storeFields(err), 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
+      say('error', storeFields(err), 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
     },
     reportIgnored(err) {
       metrics.storeErrors.inc({ op: err.op });
-      log.warn(storeFields(err), 'store unavailable: a throttling counter was not updated');
+      say('warn', storeFields(err), 'store unavailable: a throttling counter was not updated');
     },
+    flush: say.flush,
   };
 }
 

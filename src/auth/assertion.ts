@@ -32,6 +32,8 @@ export interface StoreFailurePolicy {
   report(err: StoreUnavailableError): void;
   /** called for a store failure that changes nothing for the caller (a counter not updated after the IdP answered) */
   reportIgnored(err: StoreUnavailableError): void;
+  /** writes the failure counts still waiting for their log line (the lines are at most one per interval) */
+  flush(): void;
 }
 
 const JTI_BYTES = 16;

@@ -91,11 +91,27 @@ export const redisStoreSchema = z
     keyPrefix: z.string().regex(/^[\w:.-]{1,64}$/).default('authbridge').describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
     commandTimeoutMs: z.number().int().min(20).max(10_000).default(500),
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    inboundJtiReplicas: z
+      .strictObject({
+        count: z.number().int().min(1).max(16).describe('replicas that must acknowledge the record (Redis WAIT numreplicas)'),
+        timeoutMs: z.number().int().min(1).max(10_000).default(100).describe('how long to wait for them (WAIT timeout); fewer acknowledgements by then: refused as a store outage'),
+      })
+      .optional()
+      .describe(
+        'off by default. Accept an inbound client assertion only once its jti record is on `count` replicas too (Redis WAIT), so a failover cannot forget it and accept a replay; a lagging or lost replica then delays inbound-JWT requests by up to timeoutMs and refuses them (503). Not with cluster',
+      ),
   })
   .superRefine((r, ctx) => {
     const modes = [r.url, r.sentinels, r.cluster].filter((m) => m !== undefined).length;
     if (modes !== 1) ctx.addIssue({ code: 'custom', message: 'set exactly one of url, sentinels (+ name) or cluster' });
     if (r.sentinels && !r.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'required with sentinels' });
+    if (r.cluster && r.inboundJtiReplicas)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inboundJtiReplicas'],
+        message:
+          "is not supported with cluster: WAIT counts the writes of one connection to one node, and the Cluster client may send it to another node than the one holding the record, which would count nothing and pass. Use url or sentinels (a primary with replicas), or remove inboundJtiReplicas",
+      });
   });
 
 export const storeSchema = z.discriminatedUnion('type', [

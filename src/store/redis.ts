@@ -3,6 +3,8 @@ import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { intervalLog, type IntervalLog } from '../log-interval.js';
+import { reconnectDelay, SentinelFailover } from './sentinel-failover.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
 import { countingLimiter, NONE, windowCounter, windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
 
@@ -32,6 +34,14 @@ return 0`;
 
 type Client = Redis | Cluster;
 
+/** inboundJtiReplicas: its connection, WAIT's arguments, and its refusals' log line (when the store has a logger) */
+interface Replicated {
+  client: Redis;
+  count: number;
+  timeoutMs: number;
+  say: IntervalLog | undefined;
+}
+
 /**
  * Redis (single node, Sentinel or Cluster). Every key carries the hash tag `{prefix}`, so the scripts'
  * keys share a slot on a Cluster. Request-path commands use a short commandTimeout, one retry and no
@@ -45,6 +55,14 @@ export class RedisStore implements Store {
   readonly endpoint: string;
   /** the code of the connection's last error while it is down (ioredis fails commands meanwhile with code-less errors) */
   #connectionCode: string | undefined;
+  /** Sentinel only: reconnects when a sentinel announces a new master */
+  #failover: SentinelFailover | undefined;
+  /**
+   * inboundJtiReplicas: a connection of its own for inbound jti records and their WAIT. WAIT counts the writes of
+   * the connection it is sent on, and blocks that connection until the replicas answer: on the shared one, a lagging
+   * replica would hold up every other command (throttle reads, outbound jti records) behind it.
+   */
+  #replicated: Replicated | undefined;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
@@ -55,12 +73,21 @@ export class RedisStore implements Store {
   /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
   static async connect(config: RedisStoreConfig, log?: Logger): Promise<RedisStore> {
     const store = new RedisStore(createClient(config), config);
+    const replicas = config.inboundJtiReplicas;
+    // its commands may wait timeoutMs for the replicas on top of the usual time (validation refuses it on a Cluster)
+    if (replicas) {
+      const client = createClient(config, config.commandTimeoutMs + replicas.timeoutMs) as Redis;
+      store.#replicated = { ...replicas, client, say: log && intervalLog(log) };
+    }
+    const clients = store.#clients();
     const report = connectionErrorReporter(log, store.endpoint);
-    store.#client.on('error', (err: Error & { code?: string }) => {
-      store.#connectionCode = err.code;
-      report(err);
-    });
-    store.#client.on('ready', () => (store.#connectionCode = undefined));
+    for (const client of clients) {
+      client.on('error', (err: Error & { code?: string }) => {
+        store.#connectionCode = err.code;
+        report(err);
+      });
+      client.on('ready', () => (store.#connectionCode = undefined));
+    }
     // One deadline for the whole connect: ioredis's connectTimeout does not cover finding the master through
     // Sentinel, which otherwise retries forever (a mistyped master name would hang start-up).
     let timer: NodeJS.Timeout | undefined;
@@ -68,12 +95,16 @@ export class RedisStore implements Store {
       timer = setTimeout(() => reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
     });
     try {
-      await Promise.race([store.#client.connect().then(() => store.ping()), deadline]);
+      await Promise.race([Promise.all(clients.map((c) => c.connect())).then(() => store.ping()), deadline]);
     } catch (err) {
-      store.#client.disconnect();
+      for (const client of clients) client.disconnect();
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, code: store.#connectionCode });
     } finally {
       clearTimeout(timer);
+    }
+    if (config.sentinels) {
+      const failover = (store.#failover = new SentinelFailover(config));
+      for (const client of clients) failover.follow(client as Redis);
     }
     return store;
   }
@@ -86,6 +117,7 @@ export class RedisStore implements Store {
 
   async claimInboundJti(key: string, expiresAt: number): Promise<boolean> {
     const ttl = Math.max(1, expiresAt - Date.now());
+    if (this.#replicated) return this.#claimOnReplicas(this.#key('inbound-jti', key), ttl, this.#replicated);
     const ok = await this.#run('claimInboundJti', () => this.#client.set(this.#key('inbound-jti', key), '1', 'PX', ttl, 'NX'));
     return ok === 'OK';
   }
@@ -165,11 +197,36 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.disconnect();
-    }
+    this.#failover?.close();
+    this.#replicated?.say?.flush();
+    await Promise.all(
+      this.#clients().map(async (client) => {
+        try {
+          await client.quit();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+
+  #clients(): Client[] {
+    return this.#replicated ? [this.#client, this.#replicated.client] : [this.#client];
+  }
+
+  /**
+   * SET NX, then WAIT for `count` replicas, sent together (one round trip). A record on too few replicas could be
+   * lost in a failover, and the assertion then accepted again: the request is refused as a store outage, and the
+   * record is taken back so that the caller's retry of the same assertion is not refused as its own replay.
+   */
+  async #claimOnReplicas(key: string, ttl: number, { client, count, timeoutMs, say }: Replicated): Promise<boolean> {
+    const [ok, acks] = await this.#run('claimInboundJti', () => Promise.all([client.set(key, '1', 'PX', ttl, 'NX'), client.wait(count, timeoutMs)]));
+    if (ok !== 'OK') return false;
+    if (acks >= count) return true;
+    client.del(key).catch(() => {}); // not awaited: the refusal does not depend on it, and a retry's SET queues behind it
+    // the caller's line says 503; this one says why (a replica lagging, lost, or fewer than `count`), once per 10 s
+    say?.('warn', { store: this.endpoint, acks, replicas: count, timeoutMs }, 'an inbound jti record was not acknowledged by enough replicas in time: refusing the assertion (inboundJtiReplicas)');
+    throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, code: 'NOREPLICAS' });
   }
 
   #key(kind: string, id = ''): string {
@@ -212,17 +269,17 @@ export function redisEndpoint(config: Pick<RedisStoreConfig, 'url' | 'sentinels'
   }
 }
 
-function createClient(config: RedisStoreConfig): Client {
+function createClient(config: RedisStoreConfig, commandTimeoutMs = config.commandTimeoutMs): Client {
   const common: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: config.commandTimeoutMs,
+    commandTimeout: commandTimeoutMs,
     // the commands of concurrent requests (throttle reads, jti records) leave in one write per tick
     enableAutoPipelining: true,
     connectTimeout: config.connectTimeoutMs,
     // keep reconnecting in the background; requests fail fast (no offline queue) until it is back
-    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+    retryStrategy: reconnectDelay,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
     ...(config.tls ? { tls: {} } : {}),
@@ -236,6 +293,8 @@ function createClient(config: RedisStoreConfig): Client {
       ...common,
       sentinels: config.sentinels,
       name: config.name,
+      // SentinelFailover reconnects it (on the same backoff, or at once when a sentinel announces a new master)
+      retryStrategy: () => null,
       // without this, ioredis ignores `tls` in Sentinel mode and talks plaintext to the master
       ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
       ...(config.sentinelTls ? { sentinelTLS: {} } : {}),

@@ -112,5 +112,19 @@ describe('Redis outage', needs('redis-server'), () => {
     // the throttling counters are read first (before the caller's secret is looked at): they are what fails closed here
     expect(await metric('authbridge_store_errors_total', 'op="throttle.get"')).toBeGreaterThan(10);
     expect(await metric('authbridge_store_errors_total', 'op="claimJti"')).toBeGreaterThanOrEqual(1); // the open upstream's
+
+    // Each refused request has its access line; the store failure itself is logged once per 10 s (and message),
+    // the first at once, the rest counted in `suppressed` (written when the interval ends, or here at shutdown).
+    await bridge.stop();
+    const lines = bridge.logs.map((l) => JSON.parse(l) as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string });
+    const refused = results.filter((r) => r.status === 503);
+    const access = lines.filter((l) => l.msg === 'request' && l.status === 503 && refused.some((r) => r.requestId === l.requestId));
+    expect(access.length).toBe(refused.length);
+    const failures = lines.filter((l) => l.upstream === 'closed' && l.msg.startsWith('store unavailable: refusing'));
+    const messages = new Set(failures.map((l) => l.msg));
+    expect(failures.length).toBeLessThanOrEqual(2 * messages.size); // the outage was shorter than the interval
+    expect(failures.filter((l) => l.suppressed === undefined).length).toBe(messages.size); // the first, at once
+    // every failure counted: a line at once stands for itself, a later one for the `suppressed` failures since
+    expect(failures.reduce((n, l) => n + (l.suppressed ?? 1), 0)).toBe(refused.length);
   }, 30_000);
 });

@@ -15,13 +15,24 @@ export interface HostPort {
   port: number;
 }
 
-export interface SentinelTopology {
+export interface SentinelTopology extends ReplicatedTopology {
   /** only the sentinel: a client finds the master through it */
   sentinels: HostPort[];
   /** the master group name */
   name: string;
-  /** the master's address (for assertions only: a store under test must not be given it) */
+}
+
+export interface ReplicatedTopology {
+  /** the master's address (for assertions only: a store under test given sentinels must not be given it) */
   master: HostPort;
+  /** its replicas, each in sync with the master when the topology is returned */
+  replicas: HostPort[];
+  /** SIGKILLs the master's process: a crash, not a shutdown */
+  killMaster(): Promise<void>;
+  /** SIGSTOPs (true) or SIGCONTs (false) the master's process: a host that hangs, its connections left open */
+  freezeMaster(frozen: boolean): void;
+  /** SIGSTOPs (true) or SIGCONTs (false) a replica's process: a replica that stops acknowledging, link and all */
+  freezeReplica(index: number, frozen: boolean): void;
   close(): Promise<void>;
 }
 
@@ -35,13 +46,49 @@ const HOST = '127.0.0.1';
 const WAIT_MS = 15_000;
 export const SENTINEL_MASTER_NAME = 'authbridge';
 
-/** One master and one sentinel monitoring it (quorum 1). Resolves once the sentinel names the master. */
-export async function startSentinel(): Promise<SentinelTopology> {
+/** A master and `replicas` replicas of it. Resolves once every replica's link is up. */
+export async function startReplicated({ replicas = 1 }: { replicas?: number } = {}): Promise<ReplicatedTopology> {
+  requireBinaries();
+  const group = await ProcessGroup.create('authbridge-replicated-');
+  try {
+    return await spawnReplicated(group, replicas);
+  } catch (err) {
+    await group.close();
+    throw err;
+  }
+}
+
+async function spawnReplicated(group: ProcessGroup, count: number): Promise<ReplicatedTopology> {
+  // a replica's first sync starts at once (diskless sync otherwise waits 5 s for more replicas to join)
+  const [masterPort] = await group.spawnRedis('master', ([port]) => [...serverArgs(port!, group.dir), '--repl-diskless-sync-delay', '0']);
+  await waitFor(`redis master on ${HOST}:${masterPort}`, group, async () => (await command(masterPort, 'ping')) === 'PONG');
+  const replicas: HostPort[] = [];
+  for (let i = 0; i < count; i++) {
+    const [port] = await group.spawnRedis(`replica ${i}`, ([port]) => [...serverArgs(port!, group.dir), '--replicaof', HOST, String(masterPort)]);
+    replicas.push({ host: HOST, port: port! });
+  }
+  for (const replica of replicas)
+    await waitFor(`replica ${HOST}:${replica.port} in sync`, group, async () => /^master_link_status:up\r?$/m.test(String(await command(replica.port, 'info', 'replication'))));
+  return {
+    master: { host: HOST, port: masterPort! },
+    replicas,
+    killMaster: () => group.kill(`master:${masterPort}`),
+    freezeMaster: (frozen) => group.signal(`master:${masterPort}`, frozen ? 'SIGSTOP' : 'SIGCONT'),
+    freezeReplica: (index, frozen) => group.signal(`replica ${index}:${replicas[index]!.port}`, frozen ? 'SIGSTOP' : 'SIGCONT'),
+    close: () => group.close(),
+  };
+}
+
+/**
+ * A master (with `replicas` replicas) and one sentinel monitoring it (quorum 1), declaring the master down after
+ * `downAfterMs`. Resolves once the sentinel names the master and knows every replica.
+ */
+export async function startSentinel({ replicas = 0, downAfterMs = 1000 }: { replicas?: number; downAfterMs?: number } = {}): Promise<SentinelTopology> {
   requireBinaries();
   const group = await ProcessGroup.create('authbridge-sentinel-');
   try {
-    const [masterPort] = await group.spawnRedis('master', ([port]) => serverArgs(port!, group.dir));
-    await waitFor(`redis master on ${HOST}:${masterPort}`, group, async () => (await command(masterPort, 'ping')) === 'PONG');
+    const replicated = await spawnReplicated(group, replicas);
+    const masterPort = replicated.master.port;
 
     const conf = join(group.dir, 'sentinel.conf');
     await writeFile(
@@ -50,7 +97,7 @@ export async function startSentinel(): Promise<SentinelTopology> {
         `bind ${HOST}`,
         `dir ${group.dir}`,
         `sentinel monitor ${SENTINEL_MASTER_NAME} ${HOST} ${masterPort} 1`,
-        `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${downAfterMs}`,
         `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 5000`,
         '',
       ].join('\n'),
@@ -60,12 +107,12 @@ export async function startSentinel(): Promise<SentinelTopology> {
       const addr = await command(sentinelPort, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME);
       return Array.isArray(addr) && addr[0] === HOST && Number(addr[1]) === masterPort;
     });
-    return {
-      sentinels: [{ host: HOST, port: sentinelPort! }],
-      name: SENTINEL_MASTER_NAME,
-      master: { host: HOST, port: masterPort! },
-      close: () => group.close(),
-    };
+    // a failover needs a replica the sentinel knows of (it learns them from the master's INFO)
+    await waitFor(`sentinel on ${HOST}:${sentinelPort} to know ${replicas} replica(s)`, group, async () => {
+      const known = await command(sentinelPort, 'sentinel', 'replicas', SENTINEL_MASTER_NAME);
+      return Array.isArray(known) && known.length === replicas;
+    });
+    return { ...replicated, sentinels: [{ host: HOST, port: sentinelPort! }], name: SENTINEL_MASTER_NAME };
   } catch (err) {
     await group.close();
     throw err;
@@ -124,7 +171,7 @@ function requireBinaries(): void {
 
 /** The processes of one topology and their temp dir; close() is idempotent. */
 class ProcessGroup {
-  readonly #children: { label: string; child: ChildProcess; output(): string }[] = [];
+  readonly #children: { label: string; child: ChildProcess; output(): string; killed?: boolean }[] = [];
   #closed = false;
 
   private constructor(readonly dir: string) {}
@@ -140,9 +187,30 @@ class ProcessGroup {
     return ports;
   }
 
+  /** SIGKILLs the process labelled `label` (`master:<port>`) and waits for its exit. */
+  async kill(label: string): Promise<void> {
+    const found = this.#find(label);
+    const { child } = found;
+    found.killed = true; // on purpose: not a reason for a wait to give up
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  signal(label: string, signal: NodeJS.Signals): void {
+    this.#find(label).child.kill(signal);
+  }
+
+  #find(label: string): { child: ChildProcess; killed?: boolean } {
+    const found = this.#children.find((c) => c.label === label);
+    if (!found) throw new Error(`no process ${label} in this topology`);
+    return found;
+  }
+
   /** Why a wait is pointless: a process of the group exited (with its last output). */
   exited(): string | undefined {
-    const dead = this.#children.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
+    const dead = this.#children.find((c) => !c.killed && (c.child.exitCode !== null || c.child.signalCode !== null));
     if (!dead) return undefined;
     return `${dead.label} exited (${dead.child.exitCode ?? dead.child.signalCode}): ${dead.output()}`;
   }

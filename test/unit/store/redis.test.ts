@@ -62,6 +62,17 @@ describe('RedisStore specifics', needs('redis-server'), () => {
     expect(() => validateConfig({ store: { type: 'redis', redis: { sentinels: [{ host: 'h', port: 26379 }] } }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {})).toThrow(/store\.redis\.name: required with sentinels/);
   });
 
+  it('refuses inboundJtiReplicas with cluster, where WAIT could go to another node than the record, saying what to do', () => {
+    const config = (redis: Record<string, unknown>) =>
+      validateConfig({ store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+    expect(() => config({ cluster: [{ host: '127.0.0.1', port: 7000 }], inboundJtiReplicas: { count: 1 } })).toThrow(
+      /store\.redis\.inboundJtiReplicas: is not supported with cluster: .*Use url or sentinels/,
+    );
+    expect(() => config({ url: server.url, inboundJtiReplicas: { count: 0 } })).toThrow(/store\.redis\.inboundJtiReplicas\.count/);
+    expect(config({ url: server.url, inboundJtiReplicas: { count: 1 } }).store).toMatchObject({ redis: { inboundJtiReplicas: { count: 1, timeoutMs: 100 } } });
+    expect(config({ url: server.url }).store).not.toHaveProperty('redis.inboundJtiReplicas');
+  });
+
   it('fails connect quickly and clearly when nothing listens', async () => {
     const started = Date.now();
     const err = await RedisStore.connect(redisConfig('redis://127.0.0.1:1', 'x', { connectTimeoutMs: 500 })).catch((e: unknown) => e);
