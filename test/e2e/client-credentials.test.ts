@@ -163,13 +163,14 @@ describe('relaying', () => {
     expect(res.text).toBe(seen.responseBody);
   });
 
-  it('relays exactly the headers that matter: content-type, cache-control, pragma, www-authenticate, dpop-nonce, retry-after', async () => {
+  it('relays exactly the headers that matter: cache-control, pragma, www-authenticate, dpop-nonce, retry-after; the body as application/json, nosniff', async () => {
     const res = await postForm(s.tokenUrl('quirky'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
     expect(res.status).toBe(400);
     expect(res.text).toBe(CHALLENGE_BODY);
     const relayed = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'content-length', 'connection', 'keep-alive', 'x-request-id'].includes(name)));
     expect(relayed).toEqual({
-      'content-type': 'application/json;charset=UTF-8',
+      'content-type': 'application/json', // the IdP said application/json;charset=UTF-8: authbridge says what it checked
+      'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
       pragma: 'no-cache',
       'www-authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"',
