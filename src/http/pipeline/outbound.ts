@@ -47,7 +47,8 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   const { client, throttle } = exchange;
   const facts = c.get('facts');
   const sent = performance.now();
-  const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  // the caller's socket: if it closes while the IdP is still answering, the upstream request is cut
+  const res = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint, c.env?.incoming?.socket);
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
   if (res.status >= 500) facts.upstreamError = '5xx';
