@@ -198,7 +198,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** `budgetMs`: what is left of `timeoutMs` (the wait for a free connection took the rest) */
   start(budgetMs: number, timeoutMs: number, caller: CallerConnection | undefined): void {
     this.#timeoutMs = timeoutMs;
-    this.#timer = setTimeout(expire, Math.max(1, budgetMs), this);
+    this.#timer = setTimeout(expire, Math.max(1, Math.round(budgetMs)), this); // whole ms: one timer list per duration
     if (caller) {
       this.#caller = caller;
       caller.on('close', (this.#onCallerClose = () => this.giveUp(callerGone())));

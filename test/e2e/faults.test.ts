@@ -200,6 +200,10 @@ describe('upstream faults', () => {
     await poll('the upstream socket to be closed', () => stubs.patient.connections === 0, 2_000);
     expect(performance.now() - leftAt).toBeLessThan(500); // not PATIENT_TIMEOUT_MS
     expect(await errorKinds('patient')).toEqual(before);
+    // the caller's doing: its access line at info, and no warning about the IdP
+    const lines = () => bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.path === '/patient/token' || l.upstream === 'patient');
+    await poll('the access line', () => lines().some((l) => l.msg === 'request'), 2_000);
+    expect(lines().map((l) => [l.level, l.msg, l.requestError])).toEqual([['info', 'request', 'client_aborted']]);
   });
 
   it.each([
