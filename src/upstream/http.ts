@@ -17,7 +17,7 @@ export type UpstreamPhase = 'dns' | 'connect' | 'proxy' | 'tls' | 'response' | '
 /** What an operator needs to tell one failure from another; host names and fixed codes only, never a URL. */
 export interface UpstreamFailureDetail {
   readonly phase: UpstreamPhase;
-  /** the errno or TLS code (`ENOTFOUND`, `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_HEADERS_TIMEOUT`, …) */
+  /** the errno or TLS code (`ENOTFOUND`, `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `HEADERS_DEADLINE`, …) */
   readonly code?: string;
   /** host:port of the IdP the request was for (no userinfo, path or query) */
   readonly target?: string;
