@@ -39,6 +39,9 @@ interface Group {
  * sent one request and then sit idle for the keep-alive time cannot hold the listener; busy ones are bounded by the
  * request deadlines (headersTimeoutMs, requestTimeoutMs) and the upstream's timeoutMs.
  *
+ * A refused connection is closed unanswered, as node's own maxConnections does: a 503 would mean reading its request
+ * and lingering while the caller takes the answer, a socket held for every refusal, which is what the cap is against.
+ *
  * One idle connection at a time, not node's closeIdleConnections (all of them): a load balancer's pool that is idle
  * for a moment keeps its connections until room is really needed, and then loses the least recently used first.
  * Per request the cost is one counter stored on the socket (`used`); the scan for the longest idle connection
