@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppEnv } from './http/env.js';
+import { ConnectionGuard, type AddressCap, type ShedReason } from './http/connection-guard.js';
 import { answerProtocolErrors, type OnRefusal } from './http/protocol-errors.js';
 
 export interface Listening {
@@ -19,8 +20,15 @@ export interface Listening {
 }
 
 export interface ListenOptions {
-  /** open connections at most; node closes further ones as they arrive */
+  /**
+   * open connections at most: at the cap the connection idle for longest is closed to make room, and only when
+   * every one is busy is the new connection closed (http/connection-guard.ts)
+   */
   maxConnections: number;
+  /** the cap per client address now (read for each new connection: a reload may change it); default none */
+  addressCap?: () => AddressCap | undefined;
+  /** told of every connection the caps closed */
+  onShed?: (reason: ShedReason) => void;
   /** a request's headers must have arrived this long after its first byte (or the connection's opening) */
   headersTimeoutMs: number;
   /** the whole request, headers and body; must be >= headersTimeoutMs */
@@ -36,7 +44,7 @@ export interface ListenOptions {
  * Every refusal below the app is JSON like the app's own errors (http/protocol-errors.ts).
  */
 export async function listen(app: Hono<AppEnv>, host: string, port: number, options: ListenOptions): Promise<Listening> {
-  const { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal = () => {} } = options;
+  const { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal = () => {}, addressCap = () => undefined, onShed } = options;
   const server = createServer({
     keepAliveTimeout: 65_000,
     headersTimeout: headersTimeoutMs,
@@ -46,9 +54,15 @@ export async function listen(app: Hono<AppEnv>, host: string, port: number, opti
     // a request without Host goes to the adapter, which refuses it through requestError (JSON), not node's bare 400
     requireHostHeader: false,
   });
-  server.maxConnections = maxConnections;
+  // not node's server.maxConnections, which refuses a new connection however many idle ones hold the listener
+  const guard = new ConnectionGuard(maxConnections, addressCap, onShed);
+  server.on('connection', guard.admit);
   const requestError = answerProtocolErrors(server, onRefusal);
-  server.on('request', getRequestListener(app.fetch, { errorHandler: requestError }));
+  const handle = getRequestListener(app.fetch, { errorHandler: requestError });
+  server.on('request', (incoming, outgoing) => {
+    guard.used(incoming.socket);
+    return handle(incoming, outgoing);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -19,7 +19,22 @@ export const serverSchema = z
     port: z.number().int().min(0).max(65_535).default(8080),
     publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
     maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
-    maxConnections: z.number().int().min(1).max(1_000_000).default(1024).describe('open client connections per listener; further connections are closed at once'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1024)
+      .describe('open client connections per listener; at the cap the longest idle keep-alive connection is closed to make room, and only when all are busy is a new connection closed at once'),
+    maxConnectionsPerAddress: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe(
+        'open client connections per listener from one address (an IPv6 caller: its network of throttle.ipv6PrefixLength bits), handled as maxConnections is. Default: a quarter of maxConnections; but behind trusted proxies (throttle.forwardedForHops > 0), whose addresses every connection comes from, no per-address cap unless set',
+      ),
     headersTimeoutMs: z
       .number()
       .int()
@@ -66,6 +81,8 @@ export const serverSchema = z
   })
   .superRefine((server, ctx) => {
     // node refuses a headers deadline longer than the request's (the whole request includes the headers)
+    if (server.maxConnectionsPerAddress !== undefined && server.maxConnectionsPerAddress > server.maxConnections)
+      ctx.addIssue({ code: 'custom', path: ['maxConnectionsPerAddress'], message: `must not exceed maxConnections (${server.maxConnections})` });
     if (server.headersTimeoutMs > server.requestTimeoutMs)
       ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: `must not exceed requestTimeoutMs (${server.requestTimeoutMs})` });
     if (server.metricsPort !== null && server.metricsPort !== 0 && server.metricsPort === server.port)
@@ -171,6 +188,22 @@ export const throttleSchema = z
       .describe('an IPv6 caller counts as its network of this many bits: 64, one host (which may use any address of its /64); 48 or 56, a site; 128, each address apart'),
   })
   .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
+
+/**
+ * The per-address connection cap a listener applies (read for each new connection, so a reload takes effect):
+ * `server.maxConnectionsPerAddress`, by default a quarter of maxConnections, so that it takes at least four
+ * addresses to fill a listener while one busy client (a broker's pool) still has room. Behind trusted proxies
+ * (`throttle.forwardedForHops` > 0) every connection's peer is a proxy, whose connections carry many callers: capping
+ * it would cap them all, so there is no per-address cap unless one is set (then it caps each proxy address).
+ */
+export function connectionAddressCap(config: {
+  server: { maxConnections: number; maxConnectionsPerAddress?: number | undefined };
+  throttle: { forwardedForHops: number; ipv6PrefixLength: number };
+}): { max: number; ipv6PrefixLength: number } | undefined {
+  const { maxConnections, maxConnectionsPerAddress } = config.server;
+  const max = maxConnectionsPerAddress ?? (config.throttle.forwardedForHops > 0 ? undefined : Math.max(1, Math.floor(maxConnections / 4)));
+  return max === undefined ? undefined : { max, ipv6PrefixLength: config.throttle.ipv6PrefixLength };
+}
 
 /** How many proxy processes `server.workers` means on this machine (`auto`: os.availableParallelism(), 1..64). */
 export function workerCount(workers: number | 'auto', cpus: number = availableParallelism()): number {

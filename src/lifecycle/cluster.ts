@@ -13,7 +13,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { Hono } from 'hono';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { checkPublicUrl } from '../config/public-url.js';
-import type { Config } from '../config/schema.js';
+import { connectionAddressCap, type Config } from '../config/schema.js';
+import { shedWarnings } from '../http/connection-guard.js';
 import type { AppEnv } from '../http/env.js';
 import type { Logger } from '../log.js';
 import { listen, type Listening } from '../server.js';
@@ -101,7 +102,14 @@ export async function runPrimary(config: Config, file: string, count: number, ba
 
   const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
   // metricsPort is not null here (the config rule for workers > 1)
-  const metricsListener: Listening = await listen(app, server.metricsHost, server.metricsPort!, { maxConnections, headersTimeoutMs, requestTimeoutMs });
+  const addressCap = connectionAddressCap(config); // the primary's listener keeps the caps it started with
+  const metricsListener: Listening = await listen(app, server.metricsHost, server.metricsPort!, {
+    maxConnections,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    addressCap: () => addressCap,
+    onShed: shedWarnings(log, 'metrics'),
+  });
 
   const live = () => slots.flatMap((s) => (s.worker && !s.worker.isDead() ? [s.worker] : []));
   const updateGauge = () => readyGauge.set(slots.filter((s) => s.ready).length);

@@ -4,7 +4,8 @@ import { Hono } from 'hono';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFileChecked } from '../config/load.js';
 import { checkPublicUrl, inboundAudienceWarning } from '../config/public-url.js';
-import type { Config } from '../config/schema.js';
+import { connectionAddressCap, type Config } from '../config/schema.js';
+import { shedWarnings } from '../http/connection-guard.js';
 import { createApp, createMetricsApp } from '../http/app.js';
 import type { AppDeps, AppEnv } from '../http/env.js';
 import type { ListenAddress } from '../http/own-url.js';
@@ -93,13 +94,15 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready', listener: () => listener };
   const { server } = config;
   const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
-  const limits = { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal: observeRefusal(log, metrics) };
+  // the per-address cap as the running config says (a reload changes it for new connections)
+  const limits = { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal: observeRefusal(log, metrics), addressCap: () => connectionAddressCap(runtime.config) };
   let main: Listening | undefined;
   let metricsListener: Listening | undefined;
   try {
-    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), listenHost, opts.port ?? server.port, limits);
+    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), listenHost, opts.port ?? server.port, { ...limits, onShed: shedWarnings(log, 'main') });
     listener = { host: listenHost, port: (main.server.address() as AddressInfo).port };
-    if (server.metricsPort !== null && !opts.worker) metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, limits);
+    if (server.metricsPort !== null && !opts.worker)
+      metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, { ...limits, onShed: shedWarnings(log, 'metrics') });
   } catch (err) {
     await main?.close(); // e.g. the metrics port is taken: nothing may stay open, or the process would not exit
     await runtime.close();

@@ -3,7 +3,7 @@ import { serializeForm } from '../downstream/form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from '../config/endpoints.js';
-import { UpstreamError, type UpstreamSender, type UpstreamFailure, type UpstreamResponse } from './http.js';
+import { UpstreamError, type CallerConnection, type UpstreamSender, type UpstreamFailure, type UpstreamResponse } from './http.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
 export interface UpstreamHandle {
@@ -55,11 +55,18 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
 
 /**
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
- * logged with the request's id.
+ * logged with the request's id. `caller`: the caller's connection; when it closes first, the exchange is cut.
  */
-export async function forward(upstream: UpstreamHandle, http: UpstreamSender, endpoint: Endpoint, request: PreparedRequest, name: EndpointName = 'token'): Promise<UpstreamResponse> {
+export async function forward(
+  upstream: UpstreamHandle,
+  http: UpstreamSender,
+  endpoint: Endpoint,
+  request: PreparedRequest,
+  name: EndpointName = 'token',
+  caller?: CallerConnection,
+): Promise<UpstreamResponse> {
   try {
-    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body) });
+    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body), caller });
   } catch (err) {
     throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
   }
@@ -93,6 +100,7 @@ const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
   reset: 'ERR_RESET',
   response_too_large: 'ERR_RESPONSE_TOO_LARGE',
   protocol: 'ERR_PROTOCOL',
+  caller_gone: 'ERR_CLIENT_ABORTED',
 };
 
 /**
@@ -102,6 +110,8 @@ const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
 function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
   const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during === 'token' ? 'token' : during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
+  // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)
+  if (err.kind === 'caller_gone') return new OAuthError(400, 'invalid_request', 'the caller closed the connection before the answer', {}, { cause: err, code: UPSTREAM_CODES.caller_gone });
   const { phase, code, target, via } = err.detail;
   upstream.log.warn(
     { requestId, during, kind: err.kind, phase, code, target, via },

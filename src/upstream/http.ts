@@ -2,8 +2,11 @@ import type { Dispatcher } from 'undici';
 import type { UpstreamClock } from './clock.js';
 import { createDispatcher, hostPort, proxyChooser, type ClientCertificate, type ProxySetting } from './dispatcher.js';
 
-/** Why an upstream exchange failed before a complete response arrived. */
-export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol';
+/**
+ * Why an upstream exchange failed before a complete response arrived; `caller_gone`: the caller's connection closed
+ * first, so nobody was left to take the answer (the exchange was cut, not the IdP's failure).
+ */
+export type UpstreamFailure = 'timeout' | 'connect' | 'reset' | 'response_too_large' | 'protocol' | 'caller_gone';
 
 /**
  * Where the exchange stopped: resolving the name, connecting (to the IdP, or to the proxy), the proxy's
@@ -14,7 +17,7 @@ export type UpstreamPhase = 'dns' | 'connect' | 'proxy' | 'tls' | 'response' | '
 /** What an operator needs to tell one failure from another; host names and fixed codes only, never a URL. */
 export interface UpstreamFailureDetail {
   readonly phase: UpstreamPhase;
-  /** the errno or TLS code (`ENOTFOUND`, `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_HEADERS_TIMEOUT`, …) */
+  /** the errno or TLS code (`ENOTFOUND`, `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `HEADERS_DEADLINE`, …) */
   readonly code?: string;
   /** host:port of the IdP the request was for (no userinfo, path or query) */
   readonly target?: string;
@@ -46,10 +49,23 @@ export interface UpstreamRequest {
   url: URL;
   headers: Record<string, string>;
   body?: string;
+  /** the caller's connection: when it closes before the answer is in, the exchange is cut (and not sent if already closed) */
+  caller?: CallerConnection;
+}
+
+/** What the exchange needs of the caller's connection (a net.Socket): whether it is gone, and its `close`. */
+export interface CallerConnection {
+  readonly destroyed: boolean;
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
 }
 
 export interface UpstreamClientOptions {
-  /** deadline for connecting, and again for the answer (headers, then each body chunk) */
+  /**
+   * The deadline of the whole exchange: from the request being ready to leave (a wait for a free connection
+   * included) until the last byte of the answer, headers and body. A connection that is not made within it, or
+   * an answer that is not complete (however steadily it trickles), is cut: a timeout, and the socket destroyed.
+   */
   timeoutMs: number;
   /**
    * Requests in flight at most, hence connections per origin at most (undici's `connections`). A request
@@ -111,28 +127,37 @@ export class UpstreamClient implements UpstreamSender {
   }
 
   /**
-   * undici's own timeouts (its timer wheel) rather than an AbortSignal per request: a signal's timer would
-   * outlive every request by the whole timeout, thousands of them at a time under load. The exchange is a
+   * One timer per exchange, cleared when it ends (an AbortSignal.timeout would outlive every request by the whole
+   * timeout, thousands of them at a time under load), in place of undici's headers and body timeouts: those restart
+   * with every chunk, so an IdP dripping a byte now and then would hold the request for ever. The exchange is a
    * `dispatch()` handler that collects the body (undici's `request()` wraps the same in an AsyncResource and a
    * Readable stream, which cost more than the rest of the exchange in JavaScript: bench/profiles).
    */
-  async send({ method, url, headers, body }: UpstreamRequest): Promise<UpstreamResponse> {
-    const waiting = this.#slots?.take(); // undici would queue the request too, but with no deadline
-    if (waiting) await waiting;
+  async send({ method, url, headers, body, caller }: UpstreamRequest): Promise<UpstreamResponse> {
+    let budget = this.#timeoutMs;
     try {
-      const { origin, path } = partsOf(url);
-      const timeout = this.#timeoutMs;
-      return await new Promise<UpstreamResponse>((resolve, reject) => {
-        const exchange = new Exchange(this.#maxResponseBytes, this.#clock, resolve, reject);
-        this.#agent.dispatch({ origin, path, method, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, exchange);
-      });
+      const waiting = this.#slots?.take(); // undici would queue the request too, but with no deadline
+      if (waiting) {
+        const since = performance.now();
+        await waiting;
+        budget -= performance.now() - since;
+      }
+      try {
+        if (caller?.destroyed) throw callerGone();
+        const { origin, path } = partsOf(url);
+        return await new Promise<UpstreamResponse>((resolve, reject) => {
+          const exchange = new Exchange(this.#maxResponseBytes, this.#clock, resolve, reject);
+          exchange.start(budget, this.#timeoutMs, caller);
+          this.#agent.dispatch({ origin, path, method, headers, body, headersTimeout: 0, bodyTimeout: 0 }, exchange);
+        });
+      } finally {
+        this.#slots?.release();
+      }
     } catch (err) {
       const failure = classify(err);
       const via = this.#proxyFor(url);
       failure.detail = { ...failure.detail, target: hostPort(url), ...(via ? { via } : {}) };
       throw failure;
-    } finally {
-      this.#slots?.release();
     }
   }
 
@@ -144,7 +169,9 @@ export class UpstreamClient implements UpstreamSender {
 /**
  * One exchange as undici's dispatch handler sees it: the status and headers, the body (at most `max` bytes), the end.
  * A throw from a callback makes undici abort the request and destroy the connection (nothing more is read from it),
- * then call onError with what was thrown.
+ * then call onError with what was thrown. The deadline and the caller's going away abort it the same way, through
+ * the `abort` undici hands over once the request is on a connection; before that, the exchange fails at once and the
+ * request is aborted as soon as undici connects it.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   #status = 0;
@@ -152,6 +179,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #chunks: Buffer[] = [];
   #size = 0;
   readonly #sentAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #timeoutMs = 0;
+  #caller: CallerConnection | undefined;
+  #onCallerClose: (() => void) | undefined;
+  #abort: ((err: Error) => void) | undefined;
+  /** why the exchange was given up before undici connected the request */
+  #gaveUp: UpstreamError | undefined;
+  #settled = false;
 
   constructor(
     readonly max: number,
@@ -160,7 +195,33 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly reject: (err: unknown) => void,
   ) {}
 
-  onConnect(): void {}
+  /** `budgetMs`: what is left of `timeoutMs` (the wait for a free connection took the rest) */
+  start(budgetMs: number, timeoutMs: number, caller: CallerConnection | undefined): void {
+    this.#timeoutMs = timeoutMs;
+    this.#timer = setTimeout(expire, Math.max(1, Math.round(budgetMs)), this); // whole ms: one timer list per duration
+    if (caller) {
+      this.#caller = caller;
+      caller.on('close', (this.#onCallerClose = () => this.giveUp(callerGone())));
+    }
+  }
+
+  /** The deadline has passed: where the exchange stood says which part of it was too slow. */
+  expired(): void {
+    const [phase, code] = this.#abort === undefined ? (['connect', 'CONNECT_DEADLINE'] as const) : this.#status === 0 ? (['response', 'HEADERS_DEADLINE'] as const) : (['response', 'BODY_DEADLINE'] as const);
+    this.giveUp(new UpstreamError('timeout', `upstream did not answer within ${this.#timeoutMs} ms`, { detail: { phase, code } }));
+  }
+
+  giveUp(err: UpstreamError): void {
+    if (this.#settled) return;
+    if (this.#abort) return this.#abort(err); // undici calls onError(err), then destroys the socket
+    this.#gaveUp = err;
+    this.onError(err);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#gaveUp) abort(this.#gaveUp);
+    else this.#abort = abort;
+  }
 
   onHeaders(status: number, raw: Buffer[]): boolean {
     // undici passes any three digits; RFC 9110 §15 defines 100–599, and nothing else is relayed or used as a label
@@ -182,15 +243,28 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    if (!this.#settle()) return;
     const chunks = this.#chunks;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size);
     this.resolve({ status: this.#status, headers: this.#headers, body });
   }
 
   onError(err: Error): void {
-    this.reject(err);
+    if (this.#settle()) this.reject(err);
+  }
+
+  /** true the first time: the timer and the caller's listener go */
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    if (this.#onCallerClose) this.#caller!.off('close', this.#onCallerClose);
+    return true;
   }
 }
+
+const expire = (exchange: Exchange) => exchange.expired();
+const callerGone = () => new UpstreamError('caller_gone', 'the caller closed its connection before the answer', { detail: { phase: 'response', code: 'CALLER_GONE' } });
 
 /** Response headers as undici's request() gives them (lowercase names, a repeated header as an array of its values), on no prototype. */
 function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { closedPort } from '../support/bridge.js';
 import { runCli } from '../support/cli.js';
 import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
+import { faults, startFaultUpstream, type FaultUpstream } from '../support/fault-upstream.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { needs } from '../support/system-tools.js';
@@ -301,5 +302,39 @@ upstreams:
   it('an unknown client is said plainly', async () => {
     const report = await runDoctor(config, { probe: `nobody-${randomUUID()}` });
     expect(report.probe).toMatchObject({ status: 'error', detail: expect.stringMatching(/^no client nobody-/) });
+  });
+});
+
+describe('--probe against an IdP that drips its answers', () => {
+  let idp: FaultUpstream;
+  beforeAll(async () => {
+    idp = await startFaultUpstream(faults.drip(100)); // headers, then a byte every 100 ms: never a stall of timeoutMs
+  });
+  afterAll(() => idp?.close());
+
+  it('every request is cut at timeoutMs: doctor finishes, and says the token endpoint timed out', async () => {
+    const config = file(
+      'drip.yaml',
+      `server: { host: 127.0.0.1, port: 0 }
+upstreams:
+  idp:
+    issuer: ${idp.url}
+    tokenEndpoint: ${idp.tokenEndpoint}
+    timeoutMs: 300
+    proxy: none
+    clients:
+      - clientId: broker
+        clientSecret: ${SECRETS.down}
+        upstream: { clientId: up, method: client_secret_post, clientSecret: ${SECRETS.post} }
+`,
+    );
+    const started = performance.now();
+    const report = await runDoctor(config, { probe: 'broker' });
+    expect(performance.now() - started).toBeLessThan(5_000); // a few requests, each cut at 300 ms
+    expect(report.probe).toMatchObject({ status: 'error', attempts: [{ variant: 'as configured', outcome: 'failed' }] });
+    expect(report.probe!.attempts[0]!.error_description).toMatch(/timed out/);
+    expect(idp.received.filter((r) => r.path === '/token')).toHaveLength(1);
+    for (let i = 0; i < 50 && idp.connections > 0; i++) await new Promise((r) => setTimeout(r, 10)); // a destroyed socket's close is a moment late
+    expect(idp.connections).toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { ownRedis, spawnRedisServer, spawnRedisServerOn, type RedisServer } from '../support/redis.js';
 import { needs } from '../support/system-tools.js';
+import { openSocket } from '../support/raw-http.js';
 import { postForm } from '../support/scenario.js';
 
 const SECRET = 'faults-broker-secret-5be1';
@@ -96,8 +97,11 @@ describe('upstream faults', () => {
     'err502-html': faults.answer(502, 'Bad Gateway', { 'content-type': 'text/html' }, '<html>bad gateway</html>'),
     'html-json': faults.answer(200, 'OK', { 'content-type': 'text/html' }, '{"access_token":"<script>x</script>","token_type":"Bearer"}'),
     reuse: faults.okThenReset(),
+    drip: faults.drip(100),
+    patient: faults.hang(), // with a long timeoutMs: what cuts it is the caller going away
   } satisfies Record<string, Fault>;
   type Name = keyof typeof FAULTS | 'refused';
+  const PATIENT_TIMEOUT_MS = 10_000;
 
   let bridge: Bridge;
   const stubs = {} as Record<keyof typeof FAULTS, FaultUpstream>;
@@ -105,14 +109,14 @@ describe('upstream faults', () => {
   beforeAll(async () => {
     for (const [name, fault] of Object.entries(FAULTS)) stubs[name as keyof typeof FAULTS] = await startFaultUpstream(fault);
     const closed = await closedPort();
-    const upstream = (tokenEndpoint: string) => ({
+    const upstream = (tokenEndpoint: string, timeoutMs = TIMEOUT_MS) => ({
       issuer: new URL(tokenEndpoint).origin,
       tokenEndpoint,
-      timeoutMs: TIMEOUT_MS,
+      timeoutMs,
       clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up', method: 'client_secret_post', clientSecret: UP_SECRET } }],
     });
     const upstreams: Record<string, unknown> = { refused: upstream(`http://127.0.0.1:${closed}/token`) };
-    for (const [name, stub] of Object.entries(stubs)) upstreams[name] = upstream(stub.tokenEndpoint);
+    for (const [name, stub] of Object.entries(stubs)) upstreams[name] = upstream(stub.tokenEndpoint, name === 'patient' ? PATIENT_TIMEOUT_MS : TIMEOUT_MS);
     bridge = await startBridge({ server: { metricsPort: 0 }, upstreams }); // metrics read in-process; no fixed port
   });
   afterAll(async () => {
@@ -175,11 +179,39 @@ describe('upstream faults', () => {
     expectOAuthError(res, 504, 'temporarily_unavailable');
     expect(res.json.error_description).toBe('upstream token endpoint timed out');
     expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 10);
-    // undici runs headersTimeout on its coarse timer wheel (~0.5 s ticks), so the 504 comes within timeoutMs + ~1 s
-    expect(ms).toBeLessThan(TIMEOUT_MS + 1500);
+    expect(ms).toBeLessThan(TIMEOUT_MS + 500);
     expect(counted).toEqual({ timeout: 1 });
     expect(counted5xx).toBe(1);
     expect(stubs.hang.received).toHaveLength(1);
+  });
+
+  it('3. an IdP that drips its answer (headers, then a byte every 100 ms): 504 at timeoutMs in all, its socket closed', async () => {
+    const { res, ms, counted } = await attempt('drip');
+    expectOAuthError(res, 504, 'temporarily_unavailable');
+    expect(res.json.error_description).toBe('upstream token endpoint timed out');
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 10);
+    expect(ms).toBeLessThan(TIMEOUT_MS + 500);
+    expect(counted).toEqual({ timeout: 1 });
+    await poll('the dripping socket to be closed', () => stubs.drip.connections === 0, 500);
+  });
+
+  it('3. a caller that hangs up while the IdP is answering: the upstream request is cut at once, no upstream error counted', async () => {
+    const before = await errorKinds('patient');
+    const body = new URLSearchParams({ ...GRANTS.client_credentials, client_id: 'broker', client_secret: SECRET }).toString();
+    const socket = await openSocket(bridge.url);
+    socket.on('error', () => {});
+    socket.write(`POST /patient/token HTTP/1.1\r\nHost: ${new URL(bridge.url).host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await poll('the request to reach the IdP', () => stubs.patient.received.length === 1, 5_000);
+    expect(stubs.patient.connections).toBe(1);
+    const leftAt = performance.now();
+    socket.destroy();
+    await poll('the upstream socket to be closed', () => stubs.patient.connections === 0, 2_000);
+    expect(performance.now() - leftAt).toBeLessThan(500); // not PATIENT_TIMEOUT_MS
+    expect(await errorKinds('patient')).toEqual(before);
+    // the caller's doing: its access line at info, and no warning about the IdP
+    const lines = () => bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.path === '/patient/token' || l.upstream === 'patient');
+    await poll('the access line', () => lines().some((l) => l.msg === 'request'), 2_000);
+    expect(lines().map((l) => [l.level, l.msg, l.requestError])).toEqual([['info', 'request', 'client_aborted']]);
   });
 
   it.each([

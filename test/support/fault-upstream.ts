@@ -114,6 +114,12 @@ export const faults = {
     const head = 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: no-store\r\ncontent-length: 200\r\n\r\n';
     socket.write(`${head}{"access_token":"abc`, () => socket.resetAndDestroy());
   },
+  /** complete headers announcing 1000 bytes of JSON, then one byte every `gapMs` for as long as the socket lives */
+  drip: (gapMs: number): Fault => (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+    const tick = setInterval(() => socket.write(' '), gapMs);
+    socket.once('close', () => clearInterval(tick));
+  },
   /** a full answer, connection kept alive */
   answer: (status: number, reason: string, headers: Record<string, string>, body: string): Fault => (socket) => {
     socket.write(rawResponse(status, reason, headers, body));

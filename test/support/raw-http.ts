@@ -21,14 +21,15 @@ export interface RawExchange {
 }
 
 /**
- * Connects to `url`'s host and port, writes `chunks` with `gapMs` between them (stopping once the server has
- * closed), and resolves when the connection closes (or after `limitMs`, then destroying it).
+ * Connects to `url`'s host and port (from `localAddress`, if given: 127.0.0.2 is another caller on loopback), writes
+ * `chunks` with `gapMs` between them (stopping once the server has closed), and resolves when the connection closes
+ * (or after `limitMs`, then destroying it).
  */
-export function rawExchange(url: string, chunks: (string | Buffer)[], { gapMs = 0, limitMs = 10_000 } = {}): Promise<RawExchange> {
+export function rawExchange(url: string, chunks: (string | Buffer)[], { gapMs = 0, limitMs = 10_000, localAddress = undefined as string | undefined } = {}): Promise<RawExchange> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = connect(Number(port), hostname);
+    const socket = connect({ port: Number(port), host: hostname, ...(localAddress ? { localAddress } : {}) });
     let raw = '';
     let i = 0;
     const limit = setTimeout(() => socket.destroy(), limitMs);
@@ -67,11 +68,11 @@ export function roundTrip(socket: Socket, request: string): Promise<RawResponse>
   });
 }
 
-/** An open connection to `url`'s host and port. */
-export function openSocket(url: string): Promise<Socket> {
+/** An open connection to `url`'s host and port, from `localAddress` if given. */
+export function openSocket(url: string, localAddress?: string): Promise<Socket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => resolve(socket));
+    const socket = connect({ port: Number(port), host: hostname, ...(localAddress ? { localAddress } : {}) }, () => resolve(socket));
     socket.once('error', reject);
   });
 }

@@ -6,6 +6,7 @@ import { validateFile } from '../../src/cli/validate.js';
 import { ConfigError, formatIssue } from '../../src/config/errors.js';
 import { configPath, parseConfig } from '../../src/config/load.js';
 import { resolveClient } from '../../src/config/outbound-settings.js';
+import { connectionAddressCap } from '../../src/config/process-schema.js';
 import { renderSchema } from '../../scripts/write-schema.js';
 import { writeKeyFile } from '../support/keys.js';
 
@@ -140,6 +141,7 @@ describe('config: each kind of bad file names the bad field', () => {
     ['headers deadline past the request deadline', 'server: { headersTimeoutMs: 20000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.headersTimeoutMs: must not exceed requestTimeoutMs (10000)']],
     ['metrics port equal to the main port', 'server: { port: 9000, metricsPort: 9000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.metricsPort: must differ from port']],
     ['no connections allowed', 'server: { maxConnections: 0 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    maxConnections: 0'), ['server.maxConnections:', 'upstreams.okta.maxConnections:']],
+    ['per-address connections past the listener cap', 'server: { maxConnections: 100, maxConnectionsPerAddress: 101 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.maxConnectionsPerAddress: must not exceed maxConnections (100)']],
     ['bad port and body cap', 'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.port:', 'server.maxBodyBytes:']],
     ['managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: managed }'), ['keys.encryptionKey: required when a key is managed']],
     ['upstream-level managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }', 'issuer: https://idp.example.com\n    key: managed'), ['keys.encryptionKey: required when a key is managed']],
@@ -328,5 +330,19 @@ describe('config: key files are checked at load, with the field path', () => {
     ['ed25519', 'pem', 'EdDSA'],
   ] as const)('accepts %s %s for %s', async (kind, format, alg) => {
     expect((await withKey(writeKeyFile(kind, format, dir), alg)).ok).toBe(true);
+  });
+});
+
+describe('config: the per-address connection cap', () => {
+  const cap = (server: string, throttle = '') =>
+    connectionAddressCap(parseConfig(`server: { ${server} }\n${throttle ? `throttle: { ${throttle} }\n` : ''}` + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), 't', {}));
+  it('is a quarter of maxConnections by default (at least 1), counting an IPv6 caller as its network of ipv6PrefixLength bits', () => {
+    expect(cap('')).toEqual({ max: 256, ipv6PrefixLength: 64 });
+    expect(cap('maxConnections: 3', 'ipv6PrefixLength: 56')).toEqual({ max: 1, ipv6PrefixLength: 56 });
+    expect(cap('maxConnections: 10, maxConnectionsPerAddress: 10')).toEqual({ max: 10, ipv6PrefixLength: 64 });
+  });
+  it('behind trusted proxies (forwardedForHops > 0) there is none unless set', () => {
+    expect(cap('', 'forwardedForHops: 1')).toBeUndefined();
+    expect(cap('maxConnectionsPerAddress: 500', 'forwardedForHops: 2')).toEqual({ max: 500, ipv6PrefixLength: 64 });
   });
 });

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Context } from 'hono';
 import { OAuthError, reasonOf } from '../../errors.js';
 import { UPSTREAM_5XX } from '../../metrics.js';
@@ -58,9 +59,11 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   const { client, throttle } = exchange;
   const facts = c.get('facts');
   const sent = performance.now();
-  const first = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  // the caller's socket: if it closes while the IdP is still answering, the upstream request is cut
+  const caller = c.env?.incoming?.socket;
+  const first = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint, caller);
   const firstRefused = clientRefused(first);
-  const res = firstRefused ? await retryRefused(exchange, first) : first;
+  const res = firstRefused ? await retryRefused(exchange, first, caller) : first;
   const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
@@ -89,11 +92,11 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
  * try once (Basic `auto`). That request has spent nothing: the IdP authenticates the client before it looks at a code
  * or grant (RFC 6749 §3.2.1, §4.1.3). Both refused: the first answer is the one relayed.
  */
-async function retryRefused(exchange: Exchange, first: UpstreamResponse): Promise<UpstreamResponse> {
+async function retryRefused(exchange: Exchange, first: UpstreamResponse, caller: Socket | undefined): Promise<UpstreamResponse> {
   const { client } = exchange;
   const verdict = client!.outbound.retryRefused?.(exchange.outbound!, exchange.context!);
   if (!verdict) return first;
-  const second = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint);
+  const second = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint, caller);
   const accepted = !clientRefused(second);
   verdict(accepted);
   return accepted ? second : first;
