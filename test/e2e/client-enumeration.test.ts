@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../src/downstream/client-auth.js';
 import { postForm } from '../support/scenario.js';
 
 const SECRET = 'enumeration-broker-secret-5c2e';
 const HS_SECRET = 'enumeration-hs256-secret-0123456789abcdef';
 const AUD = 'http://authbridge.test/svc';
-const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const TYPE = JWT_BEARER_ASSERTION_TYPE;
 const PER_CLIENT_ADDRESS = 3;
 
 let upstream: LocalHttp;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startIdp, type Idp } from '../support/idp.js';
 import { redisForTests, type RedisServer } from '../support/redis.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../src/downstream/client-auth.js';
 import { postForm } from '../support/scenario.js';
 import { oidc } from '../support/downstream.js';
 import { needsRedis } from '../support/system-tools.js';
@@ -17,7 +18,7 @@ const PUBLIC_URL = 'http://authbridge.test';
 const AUD = `${PUBLIC_URL}/idp`;
 const HS_SECRET = 'inbound-hs256-secret-0123456789abcdef';
 const UP_SECRET = 'upstream-basic-secret-7f3a';
-const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const TYPE = JWT_BEARER_ASSERTION_TYPE;
 
 let redis: RedisServer;
 let idp: Idp;

@@ -9,12 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startIdp, type Idp } from '../support/idp.js';
 import { startReplicated, type ReplicatedTopology } from '../support/redis-topologies.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../src/downstream/client-auth.js';
 import { postForm } from '../support/scenario.js';
 
 const PUBLIC_URL = 'http://authbridge.test';
 const HS_SECRET = 'replicas-hs256-secret-0123456789abcdef';
 const UP_SECRET = 'upstream-basic-secret-9c2d';
-const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const TYPE = JWT_BEARER_ASSERTION_TYPE;
 const TIMEOUT_MS = 300;
 
 let topology: ReplicatedTopology;
