@@ -114,7 +114,7 @@ describe('helm template: gateway values', () => {
     expect(c.envFrom).toEqual([{ secretRef: { name: 'authbridge-env' } }]);
     expect(all(objs, 'Secret')).toEqual([]);
     expect(c.volumeMounts).toContainEqual({ name: 'keys', mountPath: '/keys', readOnly: true });
-    expect(one(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'keys', secret: { secretName: 'authbridge-keys', defaultMode: 0o440 } });
+    expect(one(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'keys', secret: { secretName: 'authbridge-keys', defaultMode: 0o400 } });
     expect(one(objs, 'Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(30);
   });
 

@@ -16,7 +16,9 @@ import { clientRefused, idpRefusal } from './refusal.js';
 /**
  * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). A PAR
  * body gets the upstream's client_id back whatever the method: RFC 9126 §2.1 makes it a required parameter of the
- * authorization request it carries, not only a credential.
+ * authorization request it carries, not only a credential. Device authorization (RFC 8628 §3.1) needs client_id only
+ * from a client that does not authenticate, and a CIBA request (OpenID CIBA Core §7.1) none: authbridge always
+ * authenticates, so there it is left to the method.
  */
 const INBOUND_CREDENTIALS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
