@@ -9,7 +9,7 @@ import { ENDPOINTS } from '../src/config/endpoints.js';
 import { INBOUND_METHODS } from '../src/config/inbound-schema.js';
 import { HMAC_ALGS, OUTBOUND_METHODS, SIGNING_ALGS } from '../src/config/outbound-schema.js';
 import { ERROR_CODES, reasonOf, type ErrorCategory, type ErrorCode } from '../src/errors.js';
-import { ROUTE_ENDPOINTS } from '../src/http/env.js';
+import { ROUTE_ENDPOINTS } from '../src/http/context.js';
 import { FACT_OF } from '../src/http/respond.js';
 import { primaryMetrics } from '../src/lifecycle/cluster.js';
 import { CERTIFICATE_USES, Metrics, RELOAD_RESULTS, UPSTREAM_5XX } from '../src/metrics.js';

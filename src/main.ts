@@ -8,7 +8,7 @@ import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
 import { handleSignals, loadWithDigest, startProxy } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
 import { ConfigError } from './config/errors.js';
-import { closest } from './config/issues.js';
+import { closest } from './config/messages.js';
 import { configPath } from './config/load.js';
 import { workerCount } from './config/process-schema.js';
 import { createLogger, type Logger } from './log.js';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { AppEnv } from './http/env.js';
+import type { AppEnv } from './http/context.js';
 import { ConnectionGuard, type AddressCap, type ShedReason } from './http/connection-guard.js';
 import { answerProtocolErrors, type OnRefusal } from './http/protocol-errors.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { newJti } from '../../src/auth/assertion.js';
+import { newJti } from '../../src/outbound/assertion.js';
 import { ROOT } from './processes.js';
 
 const RATE = 4000;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { extractReferences, restoreReferences, substituteEnv, type EnvReferences } from './env.js';
+import { extractReferences, restoreReferences, substituteEnv, type EnvReferences } from './variables.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { toConfigIssues } from './issues.js';
+import { toConfigIssues } from './messages.js';
 import { keyFileIssues } from './key-files.js';
 import { configSchema, upstreamSchema, type Config } from './schema.js';
 

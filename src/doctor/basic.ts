@@ -2,7 +2,7 @@
  * `basicEncoding: auto` as doctor reports it: what the store says each client's IdP takes, so an operator sees what
  * every replica sends first (the RFC 6749 form until an IdP refuses it and takes the credentials raw).
  */
-import { learnedEncodingName } from '../auth/client-secret-basic.js';
+import { learnedEncodingName } from '../outbound/client-secret-basic.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { Config, UpstreamConfig } from '../config/schema.js';
 import { createStore } from '../store/index.js';

@@ -6,12 +6,12 @@
  * printed: only the IdP's `error` and a short printable `error_description`.
  */
 import { randomUUID } from 'node:crypto';
-import { basicAuthorization, type FixedEncoding } from '../auth/client-secret-basic.js';
-import type { OutboundRequest } from '../auth/index.js';
+import { basicAuthorization, type FixedEncoding } from '../outbound/client-secret-basic.js';
+import type { OutboundRequest } from '../outbound/index.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
 import type { ClientConfig } from '../config/schema.js';
-import { FORM_CONTENT_TYPE } from '../downstream/form.js';
+import { FORM_CONTENT_TYPE } from '../inbound/form.js';
 import { OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Endpoint } from '../upstream/discovery.js';

@@ -3,8 +3,8 @@
  * against what the IdP lists (and what `method: auto` would choose), the JWKS URL the IdP fetches, and the IdP's
  * clock as its `Date` header tells it. Built from the pieces the proxy itself uses, so what passes here is what runs.
  */
-import { AutoOutbound } from '../auth/auto.js';
-import { createOutboundAuth, type OutboundAuth } from '../auth/index.js';
+import { AutoOutbound } from '../outbound/auto.js';
+import { createOutboundAuth, type OutboundAuth } from '../outbound/index.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, Config, UpstreamConfig } from '../config/schema.js';

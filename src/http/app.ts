@@ -3,7 +3,7 @@ import { OAuthError } from '../errors.js';
 import { ENDPOINTS } from '../config/endpoints.js';
 import { observer } from './observe.js';
 import { assignRequestId, sendRequestId } from './request-id.js';
-import type { AppDeps, AppEnv } from './env.js';
+import type { AppDeps, AppEnv } from './context.js';
 import { errorResponse } from './respond.js';
 import { healthz, readyzRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';

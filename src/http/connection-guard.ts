@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { callerAddress } from '../downstream/throttle.js';
+import { callerAddress } from '../inbound/auth-throttle.js';
 import type { Logger } from '../log.js';
 
 /** The per-address cap as the configuration says now (a reload may change it); undefined: no per-address cap. */

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { lineWriter, type Logger } from '../log.js';
 import { statusClass, type Metrics } from '../metrics.js';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from './context.js';
 import type { OnRefusal } from './protocol-errors.js';
 import { readTraceContext } from './trace-context.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from './context.js';
 
 /** A caller's X-Request-Id is kept when it is 1–128 of these characters (hono's requestId rule); else a new UUID. */
 const CALLER_ID = /^[\w\-=]{1,128}$/;

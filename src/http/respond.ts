@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { OAuthError, toOAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from './context.js';
 
 /** Token-endpoint responses must not be cached (RFC 6749 §5.1). */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;

@@ -15,7 +15,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { checkPublicUrl } from '../config/public-url.js';
 import { connectionAddressCap, type Config } from '../config/schema.js';
 import { shedWarnings } from '../http/connection-guard.js';
-import type { AppEnv } from '../http/env.js';
+import type { AppEnv } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { listen, type Listening } from '../server.js';
 import { handleSignals, startFromFile, warnInboundAudience, type RunningProxy } from './proxy.js';

@@ -7,7 +7,7 @@ import { checkPublicUrl, inboundAudienceWarning } from '../config/public-url.js'
 import { connectionAddressCap, type Config } from '../config/schema.js';
 import { shedWarnings } from '../http/connection-guard.js';
 import { createApp, createMetricsApp } from '../http/app.js';
-import type { AppDeps, AppEnv } from '../http/env.js';
+import type { AppDeps, AppEnv } from '../http/context.js';
 import type { ListenAddress } from '../http/own-url.js';
 import { readyzRoute } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { isUnsetVariableIssue } from '../config/env.js';
+import { isUnsetVariableIssue } from '../config/variables.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime.js';

@@ -1,4 +1,4 @@
-import type { InboundMethod } from '../downstream/client-auth.js';
+import type { InboundMethod } from '../inbound/client-auth.js';
 import type { Logger } from '../log.js';
 import { checkedMetadata, openidConfigurationUrl, parseJsonBody } from './discovery.js';
 import { ENDPOINTS } from '../config/endpoints.js';
@@ -7,7 +7,7 @@ import { UpstreamError, type UpstreamClient } from './http.js';
 /** The two discovery documents authbridge mirrors: OIDC Discovery 1.0 and RFC 8414. */
 export type MirrorKind = 'openid-configuration' | 'oauth-authorization-server';
 
-/** What authbridge accepts inbound on every bridged endpoint (downstream/client-auth.ts: readCredentials). */
+/** What authbridge accepts inbound on every bridged endpoint (inbound/client-auth.ts: readCredentials). */
 export const INBOUND_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const satisfies readonly InboundMethod[];
 
 export const DEFAULT_MIRROR_TTL_SECONDS = 300;

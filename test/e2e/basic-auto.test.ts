@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { learnedEncodingName } from '../../src/auth/client-secret-basic.js';
+import { learnedEncodingName } from '../../src/outbound/client-secret-basic.js';
 import { runDoctor } from '../../src/cli/doctor.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startAuthlibIdp, type AuthlibIdp } from '../support/authlib-idp.js';

@@ -5,7 +5,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
+import { basicAuthorization } from '../../src/outbound/client-secret-basic.js';
 import { downstreamClient, oidc } from '../support/downstream.js';
 import { CHALLENGE_BODY, down, HS_SECRET, PKJWT_CASES, postForm, startScenario, up, type Scenario } from '../support/scenario.js';
 

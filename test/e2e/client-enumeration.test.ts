@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
+import { basicAuthorization } from '../../src/outbound/client-secret-basic.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';
-import { JWT_BEARER_ASSERTION_TYPE } from '../../src/downstream/client-auth.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../src/inbound/client-auth.js';
 import { postForm } from '../support/scenario.js';
 
 const SECRET = 'enumeration-broker-secret-5c2e';

@@ -1,6 +1,6 @@
 // Bad input gets a clear RFC 6749 §5.2 answer with the right status, and never reaches the IdP.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
+import { basicAuthorization } from '../../src/outbound/client-secret-basic.js';
 import { down, postForm, startScenario, type Scenario } from '../support/scenario.js';
 
 let s: Scenario;

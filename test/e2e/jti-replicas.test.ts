@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startIdp, type Idp } from '../support/idp.js';
 import { startReplicated, type ReplicatedTopology } from '../support/redis-topologies.js';
-import { JWT_BEARER_ASSERTION_TYPE } from '../../src/downstream/client-auth.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../src/inbound/client-auth.js';
 import { postForm } from '../support/scenario.js';
 
 const PUBLIC_URL = 'http://authbridge.test';

@@ -3,7 +3,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
+import { basicAuthorization } from '../../src/outbound/client-secret-basic.js';
 import { downstreamClient, oidc } from '../support/downstream.js';
 import { down, HS_SECRET, PKJWT_CASES, postForm, startScenario, up, type Scenario } from '../support/scenario.js';
 

@@ -2,7 +2,7 @@
 // names and fixed codes (junk input never becomes a label), and no secret anywhere in the scrape.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../../src/auth/client-secret-basic.js';
+import { basicAuthorization } from '../../src/outbound/client-secret-basic.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { downstreamClient, oidc } from '../support/downstream.js';
 import { down, HS_SECRET, postForm, startScenario, up, type Scenario } from '../support/scenario.js';

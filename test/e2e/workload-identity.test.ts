@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ASSERTION_EXPIRY_MARGIN_SECONDS } from '../../src/auth/jwt-bearer-assertion.js';
+import { ASSERTION_EXPIRY_MARGIN_SECONDS } from '../../src/outbound/jwt-bearer-assertion.js';
 import { startBridge, type Bridge } from '../support/bridge.js';
 import { startIdp, type Idp } from '../support/idp.js';
 import { postForm } from '../support/scenario.js';

@@ -1,8 +1,8 @@
 import type { Handler } from 'hono';
 import type { EndpointName } from '../../config/endpoints.js';
-import type { AppDeps, AppEnv } from '../env.js';
+import type { AppDeps, AppEnv } from '../context.js';
 import type { Step } from './exchange.js';
-import { downstreamAuth, formBody, grantCheck } from './inbound.js';
+import { inboundAuth, formBody, grantCheck } from './inbound.js';
 import { forwardUpstream, outboundAuth } from './outbound.js';
 
 /**
@@ -13,7 +13,7 @@ import { forwardUpstream, outboundAuth } from './outbound.js';
  */
 export function endpointChain(endpoint: EndpointName, deps: AppDeps): Handler<AppEnv> {
   const start = formBody(endpoint, deps);
-  const authenticate: Step = (c, exchange) => downstreamAuth(c, exchange, deps.listener?.());
+  const authenticate: Step = (c, exchange) => inboundAuth(c, exchange, deps.listener?.());
   const steps: readonly Step[] = [authenticate, ...(endpoint === 'token' ? [grantCheck] : []), outboundAuth];
   return async function endpointHandler(c) {
     const exchange = await start(c);

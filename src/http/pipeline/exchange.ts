@@ -1,14 +1,14 @@
 import type { Context } from 'hono';
-import type { OutboundContext, OutboundRequest } from '../../auth/types.js';
-import type { PresentedCredentials } from '../../downstream/client-auth.js';
+import type { OutboundContext, OutboundRequest } from '../../outbound/types.js';
+import type { PresentedCredentials } from '../../inbound/client-auth.js';
 import type { ClientRuntime, Runtime, UpstreamRuntime } from '../../runtime.js';
 import type { Endpoint } from '../../upstream/discovery.js';
 import type { EndpointName } from '../../config/endpoints.js';
-import type { AppEnv } from '../env.js';
+import type { AppEnv } from '../context.js';
 import type { ThrottleHandle } from './throttle.js';
 
 /**
- * One client-authenticated request on its way through an endpoint's chain (formBody → downstreamAuth → grantCheck? →
+ * One client-authenticated request on its way through an endpoint's chain (formBody → inboundAuth → grantCheck? →
  * outboundAuth → forward): each step fills in what it established, the next one reads it.
  */
 export interface Exchange {

@@ -1,6 +1,6 @@
 import { ENDPOINTS, type EndpointName } from '../../config/endpoints.js';
-import { authenticationFailed, type PresentedCredentials } from '../../downstream/client-auth.js';
-import { verifyClientAssertion } from '../../downstream/jwt-client-auth.js';
+import { authenticationFailed, type PresentedCredentials } from '../../inbound/client-auth.js';
+import { verifyClientAssertion } from '../../inbound/jwt-client-auth.js';
 import type { ClientRuntime, Runtime } from '../../runtime.js';
 import { ownBaseUrls, type ListenAddress } from '../own-url.js';
 import type { Exchange } from './exchange.js';

@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
-import { authenticateClient, readCredentials } from '../../downstream/client-auth.js';
-import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../downstream/form.js';
+import { authenticateClient, readCredentials } from '../../inbound/client-auth.js';
+import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../inbound/form.js';
 import type { EndpointName } from '../../config/endpoints.js';
-import type { AppDeps, AppEnv } from '../env.js';
+import type { AppDeps, AppEnv } from '../context.js';
 import type { ListenAddress } from '../own-url.js';
 import type { Exchange } from './exchange.js';
 import { checkThrottle } from './throttle.js';
@@ -56,7 +56,7 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): (c: Cont
  * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts; `listener`: whose URLs its `aud` may name without
  * server.publicUrl); else client_secret_post or _basic, constant time.
  */
-export async function downstreamAuth(c: Context<AppEnv>, exchange: Exchange, listener?: ListenAddress): Promise<void> {
+export async function inboundAuth(c: Context<AppEnv>, exchange: Exchange, listener?: ListenAddress): Promise<void> {
   const facts = c.get('facts');
   const presented = readCredentials(c.req.header('authorization'), exchange.body);
   facts.inbound = presented.method;

@@ -1,10 +1,10 @@
 import type { Context } from 'hono';
-import { storeFailureRefusal } from '../../auth/assertion.js';
-import type { PresentedCredentials } from '../../downstream/client-auth.js';
-import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../downstream/throttle.js';
+import { storeFailureRefusal } from '../../outbound/assertion.js';
+import type { PresentedCredentials } from '../../inbound/client-auth.js';
+import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../inbound/auth-throttle.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime.js';
 import { StoreUnavailableError } from '../../store/types.js';
-import type { AppEnv } from '../env.js';
+import type { AppEnv } from '../context.js';
 
 export interface ThrottleHandle {
   /** our own refusal of the caller: counted under the store-failure policy (503 while the store is down, closed) */

@@ -1,6 +1,6 @@
 import type { Handler } from 'hono';
 import type { Runtime } from '../../runtime.js';
-import type { AppDeps, AppEnv } from '../env.js';
+import type { AppDeps, AppEnv } from '../context.js';
 
 /** `GET /healthz`: the process answers. */
 export const healthz: Handler<AppEnv> = (c) => {

@@ -1,5 +1,5 @@
 import type { Handler } from 'hono';
-import type { AppDeps, AppEnv } from '../env.js';
+import type { AppDeps, AppEnv } from '../context.js';
 
 /** `GET /metrics` (on the main app, or alone on `server.metricsPort`). */
 export function metricsRoute({ metrics }: AppDeps): Handler<AppEnv> {

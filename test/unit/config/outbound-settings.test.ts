@@ -1,7 +1,7 @@
 // What each client sends, resolved from explicit fields, the upstream's profile and generic defaults; and the
 // profile rules a config is refused for at start, each with its path.
 import { describe, expect, it } from 'vitest';
-import { assertionHeader } from '../../../src/auth/assertion.js';
+import { assertionHeader } from '../../../src/outbound/assertion.js';
 import { ConfigError, formatIssue } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { resolveClient, type AssertionSettings } from '../../../src/config/outbound-settings.js';

@@ -2,7 +2,7 @@
 // answers to every claim and read, whatever the record's shape, through growth, expiry, overwrite and sweeps.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { newJti } from '../../../src/auth/assertion.js';
+import { newJti } from '../../../src/outbound/assertion.js';
 import { decodeJti, decodeUuid, encodeUuid, JtiRecords } from '../../../src/store/memory-jti.js';
 import type { JtiRecord } from '../../../src/store/types.js';
 

@@ -9,7 +9,7 @@ import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import type { KeySet } from '../../../src/store/types.js';
 import { throttleSchema } from '../../../src/config/schema.js';
-import { AuthThrottle } from '../../../src/downstream/throttle.js';
+import { AuthThrottle } from '../../../src/inbound/auth-throttle.js';
 import { startCluster, startSentinel, type ClusterTopology, type HostPort, type SentinelTopology } from '../../support/redis-topologies.js';
 import { runStoreContract } from '../../store-contract.js';
 import { needs } from '../../support/system-tools.js';

@@ -1,7 +1,7 @@
 // The three Basic credential encodings, on RFC 6749 Appendix B's vectors and on the characters servers disagree on.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { basicAuthorization, formEncode, strictFormEncode } from '../../../src/auth/client-secret-basic.js';
+import { basicAuthorization, formEncode, strictFormEncode } from '../../../src/outbound/client-secret-basic.js';
 
 const pairOf = (header: string) => Buffer.from(header.replace(/^Basic /, ''), 'base64').toString('utf8');
 

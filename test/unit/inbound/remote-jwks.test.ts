@@ -1,7 +1,7 @@
 // A client's jwksUri against a real local HTTP server: before a first good key set, a failed fetch is not tried
 // again within refetchMinSeconds (callers in between are refused at once), as after a success.
 import { afterEach, describe, expect, it } from 'vitest';
-import { RemoteJwks } from '../../../src/downstream/remote-jwks.js';
+import { RemoteJwks } from '../../../src/inbound/remote-jwks.js';
 import { OAuthError } from '../../../src/errors.js';
 import { serveHttp, type LocalHttp } from '../../support/local-http.js';
 

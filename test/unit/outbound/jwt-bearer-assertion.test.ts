@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ASSERTION_EXPIRY_MARGIN_SECONDS, jwtBearerAssertion } from '../../../src/auth/jwt-bearer-assertion.js';
+import { ASSERTION_EXPIRY_MARGIN_SECONDS, jwtBearerAssertion } from '../../../src/outbound/jwt-bearer-assertion.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { OAuthError } from '../../../src/errors.js';
 

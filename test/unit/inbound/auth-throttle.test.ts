@@ -1,7 +1,7 @@
 // Throttling of failed client authentication, on the memory store and on a real Redis (shared counters).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { throttleSchema } from '../../../src/config/schema.js';
-import { AuthThrottle, callerAddress, ipv6Network, unknownClientKey, type ThrottleSubject } from '../../../src/downstream/throttle.js';
+import { AuthThrottle, callerAddress, ipv6Network, unknownClientKey, type ThrottleSubject } from '../../../src/inbound/auth-throttle.js';
 import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { RedisStore } from '../../../src/store/redis.js';

@@ -1,6 +1,6 @@
 // method: auto picks the strongest method the IdP lists that the client has credentials for, or says why none fits.
 import { describe, expect, it } from 'vitest';
-import { chooseMethod, type AutoCandidate } from '../../../src/auth/auto.js';
+import { chooseMethod, type AutoCandidate } from '../../../src/outbound/auto.js';
 
 const ALL: AutoCandidate[] = [
   { method: 'private_key_jwt', alg: 'ES256' },

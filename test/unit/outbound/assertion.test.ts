@@ -1,7 +1,7 @@
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { mintAssertion, newJti, type AssertionSpec } from '../../../src/auth/assertion.js';
-import type { OutboundContext } from '../../../src/auth/types.js';
+import { mintAssertion, newJti, type AssertionSpec } from '../../../src/outbound/assertion.js';
+import type { OutboundContext } from '../../../src/outbound/types.js';
 import type { AssertionSettings } from '../../../src/config/outbound-settings.js';
 import { OAuthError } from '../../../src/errors.js';
 import { hmacSigner } from '../../../src/keys/node-signer.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authenticateClient, digestSecret, readCredentials, type DownstreamClient, type PresentedCredentials } from '../../../src/downstream/client-auth.js';
+import { authenticateClient, digestSecret, readCredentials, type DownstreamClient, type PresentedCredentials } from '../../../src/inbound/client-auth.js';
 import { thrown } from '../../support/thrown.js';
 
 const basic = (pair: string, scheme = 'Basic') => `${scheme} ${Buffer.from(pair, 'utf8').toString('base64')}`;
