@@ -121,7 +121,7 @@ export async function renderErrorsDoc(): Promise<string> {
     '',
     'Every code in `ERROR_CODES` (`src/errors.ts`), the stable code of each error authbridge answers with. Its `reason` (the',
     'code without `ERR_`, in lower case) is the value of the metric label that counts it and of the access-log field. The',
-    "HTTP status and the OAuth `error` a caller sees are chosen where each error is raised (README, Errors).",
+    "HTTP status and the OAuth `error` a caller sees are chosen where each error is raised: [the HTTP interface](http-interface.md#errors).",
     '',
     '| code | reason | category | counted in | access-log field |',
     '|---|---|---|---|---|',

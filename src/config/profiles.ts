@@ -1,6 +1,6 @@
 /**
  * IdP profiles: named sets of defaults and rules for the client assertions and Basic credentials an IdP accepts,
- * each taken from the vendor's public documentation (cited per profile; the README prints the same table).
+ * each taken from the vendor's public documentation (cited per profile; docs/idp-profiles.md prints the same table).
  * A profile's defaults yield to explicit fields; its rules (`signingAlgs`, `maxAssertionTtlSeconds`,
  * `requiresKid`, `requiresCertificate`) are checked at start, and a config that breaks one is refused with the rule
  * and its source, so the mistake shows at start and not as an `invalid_client` from the IdP. A vendor whose discovery
@@ -42,9 +42,9 @@ export interface ProfileDoc {
 
 export interface IdpProfile {
   readonly name: ProfileName;
-  /** the product, as the README table names it */
+  /** the product, as the docs/idp-profiles.md table names it */
   readonly idp: string;
-  /** what the IdP demands of a client assertion / Basic credentials, in one sentence (README table) */
+  /** what the IdP demands of a client assertion / Basic credentials, in one sentence (docs/idp-profiles.md table) */
   readonly demands: string;
   /** default `aud`: the token endpoint URL, or the issuer identifier */
   readonly audience: 'token_endpoint' | 'issuer';

@@ -107,7 +107,7 @@ export const upstreamSchema = z
     profile: profileName
       .optional()
       .describe(
-        "the IdP's rules: defaults for audience, algs, header members, lifetime and Basic encoding from its documentation (README: IdP profiles); default: detected from the issuer's host, else generic",
+        "the IdP's rules: defaults for audience, algs, header members, lifetime and Basic encoding from its documentation (docs/idp-profiles.md); default: detected from the issuer's host, else generic",
       ),
     clockSkewSeconds: z
       .number()

@@ -36,7 +36,7 @@ export function mirrorFor(runtime: Runtime, upstream: UpstreamRuntime, metrics: 
 /**
  * `GET /{upstream}/.well-known/openid-configuration` and `…/oauth-authorization-server`: the IdP's document
  * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata). The
- * `issuer` stays the IdP's: tokens are the IdP's, and so is their `iss` (README: Discovery mirror).
+ * `issuer` stays the IdP's: tokens are the IdP's, and so is their `iss` (docs/discovery-mirror.md).
  */
 export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: MirrorKind): Handler<AppEnv> {
   let own: readonly string[] | undefined; // the listener's origins, once it listens (it does not move)
