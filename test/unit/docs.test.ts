@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERRORS_DOC, METRICS_DOC, renderErrorsDoc, renderMetricsDoc } from '../../scripts/write-docs.js';
+import { PROFILE_NAMES, PROFILES } from '../../src/config/profiles.js';
 import { ERROR_CODES, reasonOf, type ErrorCode } from '../../src/errors.js';
 
 describe('generated docs', () => {
@@ -22,5 +23,24 @@ describe('generated docs', () => {
       expect(row(category === 'client_auth' ? 'reason' : 'kind'), code).toContain(`\`${reasonOf(code)}\``);
     }
     expect(row('reason')).toContain('`secret_too_short`');
+  });
+
+  // The profile table is written by hand from src/config/profiles.ts: each row must say what the code does.
+  it('docs/idp-profiles.md has a row per profile: its IdP, its demands, its vendor documents and its settings', () => {
+    const rows = readFileSync(new URL('../../docs/idp-profiles.md', import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('| '));
+    for (const name of PROFILE_NAMES.filter((n) => n !== 'generic')) {
+      const p = PROFILES[name];
+      const row = rows.find((l) => l.startsWith(`| ${p.idp} | ${p.demands} | \`${name}\` | `));
+      expect(row, name).toBeDefined();
+      const cells = row!.split(' | ');
+      const [settings, docs] = [cells[3]!, cells[4]!];
+      for (const d of p.docs) expect(docs, `${name}: ${d.url}`).toContain(`](${d.url})`);
+      expect(settings, name).toMatch(new RegExp(`^\`${p.audience}\` · `));
+      expect(settings, name).toContain(`· \`${p.basicEncoding}\``);
+      if (p.signingAlgs.length === 0) continue;
+      expect(settings, name).toContain(`**${p.defaultSigningAlg}**`);
+      for (const alg of p.signingAlgs) expect(settings, `${name}: ${alg}`).toContain(alg);
+      expect(settings, name).toContain(` · ${p.maxAssertionTtlSeconds} s · `);
+    }
   });
 });
