@@ -282,7 +282,7 @@ try {
       out(`\nthis build against ${args.compare} (req/s: median of the per-round ratios, each pair run back to back; CPU per request: this build's over that one's):`);
       for (const c of compared) out(`  ${c.scenario.padEnd(36)} req/s ${c.pairedReqPerSecRatio.toFixed(2)}×   CPU/request ${c.cpuPerRequestRatio.toFixed(2)}×`);
     }
-    out(`\nratios for the README:\n\n${md}\n`);
+    out(`\nratios for docs/performance.md:\n\n${md}\n`);
     out(`Each party is its own process on the same host (the load generator too): only ratios within one run compare. Wall time ${elapsed()}.`);
     const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, compare: args.compare, ...(compared.length && { comparisons: compared }), facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
     writeResults({ ...result, ...(memory && { memory }) });

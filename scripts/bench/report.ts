@@ -1,6 +1,6 @@
 // The report of `npm run bench`: per party the median req/s of the rounds, ratios to both floors, p50/p99 at the
 // fixed rate, added p99 over direct, CPU µs per request, RSS; the issue's targets with pass/fail (reported only:
-// a benchmark, not a test); a markdown table of ratios for the README; all of it as one JSON object.
+// a benchmark, not a test); a markdown table of ratios for docs/performance.md; all of it as one JSON object.
 import { fixed, median, sum } from '../bench-support.js';
 import type { Party } from './phases.js';
 
@@ -116,7 +116,7 @@ export function printTable(table: Row[], goals: Target[], fixedRate: number, log
   for (const g of goals) log(`  ${mark(g.pass).padEnd(4)}  ${g.target}: ${g.value}${g.note ? ` (${g.note})` : ''}`);
 }
 
-/** Ratios only (no absolute req/s): for the README. */
+/** Ratios only (no absolute req/s): for docs/performance.md. */
 export function markdown(table: Row[], rsaSignsPerSecond: number): string {
   const node = table.find((r) => r.id === 'floor-node')!;
   const lines = [
