@@ -1,7 +1,8 @@
 /**
- * Writes docs/metrics.md and docs/errors.md from the code: the metrics as a fresh registry holds them (name, type,
- * help, labels, buckets, how the workers' values combine), the label values from the constants that produce them,
- * and the error codes from ERROR_CODES. test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
+ * Writes docs/metrics.md, docs/errors.md and docs/configuration.md from the code: the metrics as a fresh registry
+ * holds them (name, type, help, labels, buckets, how the workers' values combine), the label values from the
+ * constants that produce them, the error codes from ERROR_CODES, and every config field from the config schema
+ * (config-doc.ts). test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
@@ -14,9 +15,11 @@ import { FACT_OF } from '../src/http/respond.js';
 import { primaryMetrics } from '../src/lifecycle/cluster.js';
 import { CERTIFICATE_USES, Metrics, RELOAD_RESULTS, UPSTREAM_5XX } from '../src/metrics.js';
 import { KEY_STATES } from '../src/store/types.js';
+import { renderConfigDoc } from './config-doc.js';
 
 export const METRICS_DOC = new URL('../docs/metrics.md', import.meta.url);
 export const ERRORS_DOC = new URL('../docs/errors.md', import.meta.url);
+export const CONFIG_DOC = new URL('../docs/configuration.md', import.meta.url);
 
 const GENERATED = '<!-- written by `npm run docs` (scripts/write-docs.ts) from the code: edit the code, not this file -->';
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -104,6 +107,8 @@ export async function renderMetricsDoc(): Promise<string> {
   ].join('\n');
 }
 
+export const renderConfigurationDoc = (): string => renderConfigDoc(GENERATED);
+
 export async function renderErrorsDoc(): Promise<string> {
   const metrics = new Metrics({ defaultMetrics: false });
   // the counter each category's reason is a label of (src/http/observe.ts), as the registry names it
@@ -138,5 +143,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   mkdirSync(new URL('.', METRICS_DOC), { recursive: true });
   writeFileSync(METRICS_DOC, await renderMetricsDoc());
   writeFileSync(ERRORS_DOC, await renderErrorsDoc());
-  console.log(`wrote ${METRICS_DOC.pathname} and ${ERRORS_DOC.pathname}`);
+  writeFileSync(CONFIG_DOC, renderConfigurationDoc());
+  console.log(`wrote ${METRICS_DOC.pathname}, ${ERRORS_DOC.pathname} and ${CONFIG_DOC.pathname}`);
 }
