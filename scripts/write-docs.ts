@@ -10,6 +10,7 @@ import { ENDPOINTS } from '../src/config/endpoints.js';
 import { INBOUND_METHODS } from '../src/config/inbound-schema.js';
 import { HMAC_ALGS, OUTBOUND_METHODS, SIGNING_ALGS } from '../src/config/outbound-schema.js';
 import { ERROR_CODES, reasonOf, type ErrorCategory, type ErrorCode } from '../src/errors.js';
+import { CALLER_ANSWERS } from '../src/http/answers.js';
 import { ROUTE_ENDPOINTS } from '../src/http/context.js';
 import { FACT_OF } from '../src/http/respond.js';
 import { primaryMetrics } from '../src/lifecycle/cluster.js';
@@ -126,14 +127,19 @@ export async function renderErrorsDoc(): Promise<string> {
     '',
     'Every code in `ERROR_CODES` (`src/errors.ts`), the stable code of each error authbridge answers with. Its `reason` (the',
     'code without `ERR_`, in lower case) is the value of the metric label that counts it and of the access-log field. The',
-    "HTTP status and the OAuth `error` a caller sees are chosen where each error is raised (README, Errors).",
+    'caller gets the HTTP status and the RFC 6749 §5.2 JSON body `{"error": …, "error_description": …}` with the OAuth',
+    '`error` below (`CALLER_ANSWERS`, `src/http/answers.ts`, checked against every place the code is raised); the code',
+    'itself stays in the log.',
     '',
-    '| code | reason | category | counted in | access-log field |',
-    '|---|---|---|---|---|',
+    '| code | reason | category | status | OAuth `error` | counted in | access-log field |',
+    '|---|---|---|---|---|---|---|',
     ...CODES.map((c) => {
       const counted = countedIn[ERROR_CODES[c]];
       const metric = counted ? code(`${counted.metric}{${counted.label}="${reasonOf(c)}"}`) : '— (the log line only)';
-      return `| ${code(c)} | ${code(reasonOf(c))} | ${ERROR_CODES[c]} | ${metric} | ${code(FACT_OF[ERROR_CODES[c]])} |`;
+      const answers = CALLER_ANSWERS[c];
+      const status = answers.map((a) => (a.when ? `${a.status} (${a.when})` : String(a.status))).join('<br>');
+      const errors = [...new Set(answers.map((a) => a.error))].map(code).join(', ');
+      return `| ${code(c)} | ${code(reasonOf(c))} | ${ERROR_CODES[c]} | ${status} | ${errors} | ${metric} | ${code(FACT_OF[ERROR_CODES[c]])} |`;
     }),
     '',
   ].join('\n');
