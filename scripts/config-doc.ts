@@ -182,7 +182,7 @@ class Writer {
       return;
     }
     for (const alt of alternatives ?? []) if (isObject(alt) || alt.type === 'array') this.field(alt, path, target, false, false);
-    // a list's entries have their row in the list's (\`list of …\`); their fields have their own
+    // a list's entries have their row in the list's (`list of …`); their fields have their own
     if (node.type === 'array' && node.items) this.field(node.items, `${path}[]`, target, true, false);
     if (node.type === 'object') {
       if (node.properties) this.fields(node, path, target);

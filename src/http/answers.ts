@@ -4,12 +4,12 @@
  * test/unit/answers.test.ts reads every throw site in src/ and fails when the two disagree: a site answering a code
  * with a status or error the table does not list, or a listed answer that no site gives.
  */
-import type { ErrorCode, OAuthErrorCode } from '../errors.js';
+import type { ERROR_CODES, OAuthErrorCode } from '../errors.js';
 
 export interface CallerAnswer {
   readonly status: number;
   readonly error: OAuthErrorCode;
-  /** when a code has several answers: which is which */
+  /** the case it answers (required when a code has several answers) */
   readonly when?: string;
 }
 
@@ -18,7 +18,8 @@ const refusedClient = [answer(401, 'invalid_client')];
 const badRequest = [answer(400, 'invalid_request')];
 const unavailable = [answer(502, 'temporarily_unavailable')];
 
-export const CALLER_ANSWERS: Record<ErrorCode, readonly CallerAnswer[]> = {
+/** By every code of ERROR_CODES: the codes a caller is answered with. */
+export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAnswer[]> = {
   ERR_BAD_SECRET: refusedClient,
   ERR_UNKNOWN_CLIENT: refusedClient,
   ERR_MISSING_CREDENTIALS: refusedClient,
@@ -48,7 +49,7 @@ export const CALLER_ANSWERS: Record<ErrorCode, readonly CallerAnswer[]> = {
   ERR_DISCOVERY: unavailable,
   ERR_NO_AUTH_METHOD: [answer(500, 'server_error')],
   ERR_ASSERTION_UNAVAILABLE: [answer(503, 'temporarily_unavailable')],
-  ERR_IDP_RATE_LIMITED: [answer(429, 'temporarily_unavailable')],
+  ERR_IDP_RATE_LIMITED: [answer(429, 'temporarily_unavailable', "the IdP's 429 without a JSON body (its Retry-After relayed)")],
   ERR_STORE: [answer(503, 'temporarily_unavailable')],
   ERR_CLIENT_ABORTED: badRequest,
   ERR_NO_ENDPOINT: [answer(404, 'invalid_request')],

@@ -153,8 +153,8 @@ function definitionBefore(text: string, start: number): Definition | undefined {
   return { name: match[2]!, params, exported: match[1] !== undefined };
 }
 
-export function scanThrowSites(): Scan {
-  const files = sources(ROOT).map((file) => ({ file: relative(join(ROOT, '..'), file), text: readFileSync(file, 'utf8') }));
+export function scanThrowSites(root = ROOT): Scan {
+  const files = sources(root).map((file) => ({ file: relative(join(root, '..'), file), text: readFileSync(file, 'utf8') }));
   // the wrappers, to a fixed point: a wrapper of a wrapper answers what the inner one does
   const wrappers = new Wrappers();
   for (let changed = true; changed; ) {

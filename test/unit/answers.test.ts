@@ -1,12 +1,12 @@
 // CALLER_ANSWERS (src/http/answers.ts, the status and error columns of docs/errors.md) against what the code throws:
 // every OAuthError made in src/ is read (test/support/throw-sites.ts) and must answer as the table says.
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, invalidClient, invalidRequest, toOAuthError, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, invalidClient, invalidRequest, toOAuthError } from '../../src/errors.js';
 import { CALLER_ANSWERS } from '../../src/http/answers.js';
 import { scanThrowSites } from '../support/throw-sites.js';
 
 const scan = scanThrowSites();
-const listed = (code: string) => CALLER_ANSWERS[code as ErrorCode] ?? [];
+const listed = (code: string) => CALLER_ANSWERS[code as keyof typeof ERROR_CODES] ?? [];
 
 describe('CALLER_ANSWERS', () => {
   it('reads the throw sites: literal ones, the helpers, their wrappers, and codes from a map', () => {
