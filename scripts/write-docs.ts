@@ -1,7 +1,8 @@
 /**
- * Writes docs/metrics.md and docs/errors.md from the code: the metrics as a fresh registry holds them (name, type,
- * help, labels, buckets, how the workers' values combine), the label values from the constants that produce them,
- * and the error codes from ERROR_CODES. test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
+ * Writes docs/metrics.md, docs/errors.md and docs/configuration.md from the code: the metrics as a fresh registry
+ * holds them (name, type, help, labels, buckets, how the workers' values combine), the label values from the
+ * constants that produce them, the error codes from ERROR_CODES, and every config field from the config schema
+ * (config-doc.ts). test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
@@ -9,14 +10,17 @@ import { ENDPOINTS } from '../src/config/endpoints.js';
 import { INBOUND_METHODS } from '../src/config/inbound-schema.js';
 import { HMAC_ALGS, OUTBOUND_METHODS, SIGNING_ALGS } from '../src/config/outbound-schema.js';
 import { ERROR_CODES, reasonOf, type ErrorCategory, type ErrorCode } from '../src/errors.js';
+import { CALLER_ANSWERS } from '../src/http/answers.js';
 import { ROUTE_ENDPOINTS } from '../src/http/context.js';
 import { FACT_OF } from '../src/http/respond.js';
 import { primaryMetrics } from '../src/lifecycle/cluster.js';
 import { CERTIFICATE_USES, Metrics, RELOAD_RESULTS, UPSTREAM_5XX } from '../src/metrics.js';
 import { KEY_STATES } from '../src/store/types.js';
+import { renderConfigDoc } from './config-doc.js';
 
 export const METRICS_DOC = new URL('../docs/metrics.md', import.meta.url);
 export const ERRORS_DOC = new URL('../docs/errors.md', import.meta.url);
+export const CONFIG_DOC = new URL('../docs/configuration.md', import.meta.url);
 
 const GENERATED = '<!-- written by `npm run docs` (scripts/write-docs.ts) from the code: edit the code, not this file -->';
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -104,6 +108,8 @@ export async function renderMetricsDoc(): Promise<string> {
   ].join('\n');
 }
 
+export const renderConfigurationDoc = (): string => renderConfigDoc(GENERATED);
+
 export async function renderErrorsDoc(): Promise<string> {
   const metrics = new Metrics({ defaultMetrics: false });
   // the counter each category's reason is a label of (src/http/observe.ts), as the registry names it
@@ -121,14 +127,19 @@ export async function renderErrorsDoc(): Promise<string> {
     '',
     'Every code in `ERROR_CODES` (`src/errors.ts`), the stable code of each error authbridge answers with. Its `reason` (the',
     'code without `ERR_`, in lower case) is the value of the metric label that counts it and of the access-log field. The',
-    "HTTP status and the OAuth `error` a caller sees are chosen where each error is raised: [the HTTP interface](http-interface.md#errors).",
+    'caller gets the HTTP status and the RFC 6749 §5.2 JSON body `{"error": …, "error_description": …}` with the OAuth',
+    '`error` below (`CALLER_ANSWERS`, `src/http/answers.ts`, checked against every place the code is raised); the code',
+    'itself stays in the log. What each situation means: [the HTTP interface](http-interface.md#errors).',
     '',
-    '| code | reason | category | counted in | access-log field |',
-    '|---|---|---|---|---|',
+    '| code | reason | category | status | OAuth `error` | counted in | access-log field |',
+    '|---|---|---|---|---|---|---|',
     ...CODES.map((c) => {
       const counted = countedIn[ERROR_CODES[c]];
       const metric = counted ? code(`${counted.metric}{${counted.label}="${reasonOf(c)}"}`) : '— (the log line only)';
-      return `| ${code(c)} | ${code(reasonOf(c))} | ${ERROR_CODES[c]} | ${metric} | ${code(FACT_OF[ERROR_CODES[c]])} |`;
+      const answers = CALLER_ANSWERS[c];
+      const status = answers.map((a) => (a.when ? `${a.status} (${a.when})` : String(a.status))).join('<br>');
+      const errors = [...new Set(answers.map((a) => a.error))].map(code).join(', ');
+      return `| ${code(c)} | ${code(reasonOf(c))} | ${ERROR_CODES[c]} | ${status} | ${errors} | ${metric} | ${code(FACT_OF[ERROR_CODES[c]])} |`;
     }),
     '',
   ].join('\n');
@@ -138,5 +149,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   mkdirSync(new URL('.', METRICS_DOC), { recursive: true });
   writeFileSync(METRICS_DOC, await renderMetricsDoc());
   writeFileSync(ERRORS_DOC, await renderErrorsDoc());
-  console.log(`wrote ${METRICS_DOC.pathname} and ${ERRORS_DOC.pathname}`);
+  writeFileSync(CONFIG_DOC, renderConfigurationDoc());
+  console.log(`wrote ${METRICS_DOC.pathname}, ${ERRORS_DOC.pathname} and ${CONFIG_DOC.pathname}`);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { doctor } from './cli/doctor.js';
+import { helpFor, USAGE } from './cli/help.js';
 import { jtiShow } from './cli/jti.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
@@ -14,36 +15,6 @@ import { workerCount } from './config/process-schema.js';
 import { createLogger, type Logger } from './log.js';
 import { StoreUnavailableError } from './store/types.js';
 import { VERSION } from './version.js';
-
-const USAGE = `authbridge ${VERSION}: client_secret_post in, the IdP's client authentication method out
-
-Usage:
-  authbridge start    [--config FILE]   serve the proxy
-  authbridge validate [--config FILE]   check a config file (schema, env references, key files)
-  authbridge doctor [--upstream NAME] [--probe CLIENT] [--json] [--config FILE]
-                                        check the config against the live IdPs: discovery and issuer, methods
-                                        and algs they list, the JWKS URL, keys and certificates, clock offset;
-                                        --probe: one real client_credentials request as CLIENT (and the
-                                        variants that commonly fix a refusal); exit 1 on any error
-  authbridge jti show JTI [--config FILE]
-                                        the record of an assertion (upstream, client, request id, times)
-  authbridge keys list [--config FILE]  managed keys: states and ages (reads only; checks the KEK)
-  authbridge keys rotate [--owner UPSTREAM[/CLIENT]] [--force-promote] [--config FILE]
-                                        force one rotation step (publish a next key, or promote it once it
-                                        was published prePublishSeconds; --force-promote: promote it now)
-  authbridge keys export-public [--upstream NAME [--client ID]] [--format jwks|jwk|pem|certificate] [--config FILE]
-                                        public keys, for an IdP that cannot fetch the JWKS URL (reads only:
-                                        creates no key). jwks (default): every published key; jwk, pem: the
-                                        key that signs now (pem: SubjectPublicKeyInfo); certificate: the X.509
-                                        certificates of every published key, next keys too (upload one to
-                                        Entra ID before it signs)
-  authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]
-                                        a private key for \`key: { file }\` (--format default: pem)
-  authbridge --version
-
-A command is required: without one this text is printed and the exit status is 2.
-FILE defaults to $AUTHBRIDGE_CONFIG, else config/authbridge.yaml. LOG_LEVEL sets the log level.
-A running proxy reloads its config on SIGHUP and when the file changes; SIGTERM drains it.`;
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -72,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.version) return print(VERSION);
-  if (values.help) return print(USAGE);
+  if (values.help) return print(helpFor(positionals));
   // no command is not `start`: a bare `authbridge` (or a typo'd script) must not quietly open a port
   if (positionals.length === 0) {
     console.error(USAGE);

@@ -18,7 +18,10 @@ export const DEFAULT_INBOUND_CLOCK_SKEW_SECONDS = 30;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export const isLoopbackUrl = (url: URL): boolean => LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
 
-const jwk = z.looseObject({ kty: z.string().min(1), kid: z.string().max(256).optional() });
+const jwk = z.looseObject({
+  kty: z.string().min(1).describe('the key type: RSA, EC or OKP'),
+  kid: z.string().max(256).optional().describe('the key id the assertions name in their header (kid)'),
+});
 
 export const allowedInboundMethodsSchema = z
   .array(z.enum(INBOUND_METHODS))
@@ -32,7 +35,10 @@ export const inboundSchema = z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe("private_key_jwt: the client's JWKS URL (https, or http on loopback); cached 5 min, refetched on an unknown kid at most every 30 s"),
-    jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional().describe("private_key_jwt: the client's public keys, inline"),
+    jwks: z
+      .strictObject({ keys: z.array(jwk).min(1).max(100).describe('public JWKs (RFC 7517), as a JWKS publishes them') })
+      .optional()
+      .describe("private_key_jwt: the client's public keys, inline"),
     maxAssertionLifetimeSeconds: z.number().int().min(1).max(3600).default(DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS).describe('exp − iat of an accepted assertion at most; default 300'),
     clockSkewSeconds: z.number().int().min(0).max(300).default(DEFAULT_INBOUND_CLOCK_SKEW_SECONDS).describe('tolerated clock difference for exp, iat and nbf; default 30'),
   })

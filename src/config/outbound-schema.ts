@@ -69,13 +69,18 @@ export const jwtHeaderSchema = z
 const certificateFile = z.string().min(1).describe('a PEM file with the X.509 certificate of this key (the chain may follow); checked at start');
 
 const keyFileEntry = z.union([
-  z.string().min(1),
-  z.strictObject({ file: z.string().min(1), certificate: certificateFile.optional() }),
+  z.string().min(1).describe('path to a private key: PEM or JWK'),
+  z.strictObject({ file: z.string().min(1).describe('path to a private key: PEM or JWK'), certificate: certificateFile.optional() }),
 ]);
 
 const keyFiles = z
   .strictObject({
-    file: z.string().min(1).optional().describe('path to a private key: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file'),
+    file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('path to a private key: PEM (PKCS#8, SEC1 or PKCS#1) or a JWK JSON file')
+      .meta({ examples: ['/etc/authbridge/keys/okta.pem'] }),
     certificate: certificateFile.optional(),
     files: z
       .array(keyFileEntry)
@@ -96,13 +101,14 @@ const pkcs11Key = z.strictObject({
       module: z.string().min(1).describe('the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so'),
       slot: z.number().int().min(0).optional().describe('the slot id of the token (or tokenLabel)'),
       tokenLabel: z.string().min(1).optional().describe('the label of the token (or slot)'),
-      pin: z.string().min(1).describe('the user PIN, e.g. ${HSM_PIN}; never logged'),
+      pin: z.string().min(1).describe('the user PIN; never logged').meta({ examples: ['${HSM_PIN}'] }),
       keyLabel: z.string().min(1).optional().describe('CKA_LABEL of the private key and its public key object (or keyId)'),
       keyId: z.string().regex(/^([0-9a-fA-F]{2})+$/).optional().describe('CKA_ID of the key, hex (or keyLabel)'),
       sessions: z.number().int().min(1).max(64).optional().describe('sessions opened at start for concurrent signing (default 4)'),
     })
     .refine((k) => (k.slot === undefined) !== (k.tokenLabel === undefined), { message: 'set exactly one of slot or tokenLabel' })
-    .refine((k) => (k.keyLabel === undefined) !== (k.keyId === undefined), { message: 'set exactly one of keyLabel or keyId' }),
+    .refine((k) => (k.keyLabel === undefined) !== (k.keyId === undefined), { message: 'set exactly one of keyLabel or keyId' })
+    .describe('a key in a PKCS#11 token (an HSM): it signs there and never leaves it; its public key object gives the JWKS and kid'),
 });
 
 export const keySource = z.union([
@@ -134,9 +140,19 @@ export const DEFAULT_ROTATION = { rotateEverySeconds: 30 * 86_400, prePublishSec
 
 export const rotationSchema = z
   .strictObject({
-    rotateEverySeconds: z.number().int().min(1).default(DEFAULT_ROTATION.rotateEverySeconds),
-    prePublishSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.prePublishSeconds),
-    retireSeconds: z.number().int().min(0).default(DEFAULT_ROTATION.retireSeconds),
+    rotateEverySeconds: z.number().int().min(1).default(DEFAULT_ROTATION.rotateEverySeconds).describe('a new key takes over signing this often (default 30 days)'),
+    prePublishSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_ROTATION.prePublishSeconds)
+      .describe('the next key is in the JWKS this long before it signs, so that IdPs caching the JWKS know it first (default 1 day)'),
+    retireSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_ROTATION.retireSeconds)
+      .describe('a replaced key stays in the JWKS this long after it stopped signing (default 1 day)'),
   })
   .refine((r) => r.prePublishSeconds < r.rotateEverySeconds, { message: 'prePublishSeconds must be shorter than rotateEverySeconds', path: ['prePublishSeconds'] });
 
@@ -166,7 +182,8 @@ const tlsKeyFile = z.strictObject({
 });
 const tlsClientAuth = z
   .strictObject({ method: z.literal('tls_client_auth'), clientId: upstreamClientId, key: tlsKeyFile.describe('the client certificate (CA-issued) and its key') })
-  .describe('RFC 8705 §2.1: a CA-issued client certificate in the TLS handshake; the body carries only client_id');
+  .describe('RFC 8705 §2.1: a CA-issued client certificate in the TLS handshake; the body carries only client_id')
+  .meta({ examples: [{ method: 'tls_client_auth', key: { file: '/etc/authbridge/tls/client.key', certificate: '/etc/authbridge/tls/client.pem' } }] });
 const selfSignedTls = z
   .strictObject({
     method: z.literal('self_signed_tls_client_auth'),
@@ -177,7 +194,8 @@ const selfSignedTls = z
     certificate: managedCertificateSchema.optional(),
     rotation: rotationSchema.optional().describe('managed keys: the rotation schedule (the next key and its certificate are published prePublishSeconds before they are presented)'),
   })
-  .describe('RFC 8705 §2.2: a self-signed client certificate, registered at the IdP through the JWKS (x5c)');
+  .describe('RFC 8705 §2.2: a self-signed client certificate, registered at the IdP through the JWKS (x5c)')
+  .meta({ examples: [{ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } }] });
 const tlsCertificate = z
   .union([
     z.literal('signingKey').describe("the signing key's own certificate (key: { file, certificate })"),
@@ -199,18 +217,42 @@ const jwtBearerAssertion = z
       })
       .describe('where the client assertion comes from; sent as it is, re-read when the file changes, never used past its exp'),
   })
-  .describe('RFC 7523 §2.2 with an assertion the platform issues (workload identity federation): no secret, no key; the IdP trusts the platform\'s issuer');
+  .describe('RFC 7523 §2.2 with an assertion the platform issues (workload identity federation): no secret, no key; the IdP trusts the platform\'s issuer')
+  .meta({ examples: [{ method: 'jwt_bearer_assertion', assertion: { file: '/var/run/secrets/tokens/idp-token' } }] });
 
-const secretBasic = z.strictObject({ method: z.literal('client_secret_basic'), ...secretFields, basicEncoding });
-const secretPost = z.strictObject({ method: z.literal('client_secret_post'), ...secretFields });
-const secretJwt = z.strictObject({ method: z.literal('client_secret_jwt'), ...secretFields, alg: z.enum(HMAC_ALGS).optional(), ...assertionFields });
-const privateKeyJwt = z.strictObject({
-  method: z.literal('private_key_jwt'),
-  clientId: upstreamClientId,
-  alg: z.enum(SIGNING_ALGS).optional().describe("default: the profile's (generic: ES256)"),
-  ...keyFields,
-  ...assertionFields,  tlsCertificate,
-});
+const secretBasic = z
+  .strictObject({ method: z.literal('client_secret_basic'), ...secretFields, basicEncoding })
+  .describe('RFC 6749 §2.3.1: client_id and secret in the Authorization header (HTTP Basic)')
+  .meta({ examples: [{ method: 'client_secret_basic' }, { method: 'client_secret_basic', clientId: 'broker-at-idp', clientSecret: '${IDP_CLIENT_SECRET}' }] });
+const secretPost = z
+  .strictObject({ method: z.literal('client_secret_post'), ...secretFields })
+  .describe('RFC 6749 §2.3.1: client_id and client_secret in the form body')
+  .meta({ examples: [{ method: 'client_secret_post' }] });
+const secretJwt = z
+  .strictObject({
+    method: z.literal('client_secret_jwt'),
+    ...secretFields,
+    alg: z.enum(HMAC_ALGS).optional().describe("the assertion's HMAC alg; default: the profile's (generic: HS256)"),
+    ...assertionFields,
+  })
+  .describe('RFC 7523 §2.2, OIDC Core §9: a client assertion signed with the secret (HMAC); the secret never leaves')
+  .meta({ examples: [{ method: 'client_secret_jwt', clientSecret: '${IDP_CLIENT_SECRET}', alg: 'HS256' }] });
+const privateKeyJwt = z
+  .strictObject({
+    method: z.literal('private_key_jwt'),
+    clientId: upstreamClientId,
+    alg: z.enum(SIGNING_ALGS).optional().describe("the assertion's signing alg; default: the profile's (generic: ES256)"),
+    ...keyFields,
+    ...assertionFields,
+    tlsCertificate,
+  })
+  .describe('RFC 7523 §2.2, OIDC Core §9: a client assertion signed with a private key; the IdP reads the public key from the JWKS URL authbridge serves, or an uploaded key or certificate')
+  .meta({
+    examples: [
+      { method: 'private_key_jwt', key: 'managed' },
+      { method: 'private_key_jwt', alg: 'RS256', key: { file: '/etc/authbridge/keys/okta.pem' }, audience: 'issuer' },
+    ],
+  });
 const auto = z
   .strictObject({
     method: z.literal('auto'),
@@ -223,9 +265,12 @@ const auto = z
   })
   .describe(
     "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
-  );
+  )
+  .meta({ examples: [{ method: 'auto', clientSecret: '${IDP_CLIENT_SECRET}', key: 'managed' }] });
 
-export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto]);
+export const outboundAuthSchema = z
+  .discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto])
+  .describe('how authbridge authenticates this client to the IdP: one form per method');
 
 export const clientSchema = z
   .strictObject({
@@ -240,6 +285,7 @@ export const clientSchema = z
     allowedInboundMethods: allowedInboundMethodsSchema,
     inbound: inboundSchema.optional(),
   })
+  .describe('a client: what it presents to authbridge (clientSecret, allowedInboundMethods, inbound), and what authbridge presents for it to the IdP (upstream)')
   .superRefine((client, ctx) => {
     checkInbound(client, ctx);
     const out = client.upstream;

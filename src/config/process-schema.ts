@@ -15,10 +15,14 @@ export const MAX_WORKERS = 64;
 
 export const serverSchema = z
   .strictObject({
-    host: z.string().min(1).default('0.0.0.0'),
-    port: z.number().int().min(0).max(65_535).default(8080),
-    publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('external base URL; the JWKS URLs to register at the IdP are built from it'),
-    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+    host: z.string().min(1).default('0.0.0.0').describe('the address the main listener binds (0.0.0.0: every IPv4 interface)'),
+    port: z.number().int().min(0).max(65_535).default(8080).describe('the port of the main listener (the token, discovery and JWKS routes); 0: an ephemeral port'),
+    publicUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('external base URL; the JWKS URLs to register at the IdP are built from it')
+      .meta({ examples: ['https://authbridge.example.com'] }),
+    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536).describe('the largest request body accepted; a larger one is answered 413'),
     maxConnections: z
       .number()
       .int()
@@ -87,9 +91,13 @@ export const serverSchema = z
       ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: `must not exceed requestTimeoutMs (${server.requestTimeoutMs})` });
     if (server.metricsPort !== null && server.metricsPort !== 0 && server.metricsPort === server.port)
       ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: 'must differ from port (metricsPort: null serves /metrics on the main port)' });
-  });
+  })
+  .describe('the listeners (the main one: token, discovery and JWKS routes; the metrics one: /metrics and the probes), their limits and timeouts, shutdown, worker processes');
 
-const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
+const hostPort = z.strictObject({
+  host: z.string().min(1).describe('a host name or address'),
+  port: z.number().int().min(1).max(65_535).describe('its port'),
+});
 
 export const redisStoreSchema = z
   .strictObject({
@@ -97,17 +105,29 @@ export const redisStoreSchema = z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional()
-      .describe('single node: redis://[user:password@]host:port[/db]'),
-    sentinels: z.array(hostPort).min(1).optional().describe('Sentinel: the sentinels; with `name`'),
+      .describe('single node: redis://[user:password@]host:port[/db]')
+      .meta({ examples: ['rediss://redis.internal:6380/0'] }),
+    sentinels: z
+      .array(hostPort)
+      .min(1)
+      .optional()
+      .describe('Sentinel: the sentinels; with `name`')
+      .meta({ examples: [[{ host: 'sentinel-0.redis', port: 26379 }, { host: 'sentinel-1.redis', port: 26379 }]] }),
     name: z.string().min(1).optional().describe('Sentinel: the master group name'),
     cluster: z.array(hostPort).min(1).optional().describe('Cluster: seed nodes'),
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
+    username: z.string().min(1).optional().describe('the Redis ACL user (AUTH username)'),
+    password: z.string().min(1).optional().describe('the Redis password (AUTH); never logged').meta({ examples: ['${REDIS_PASSWORD}'] }),
     tls: z.boolean().default(false).describe('TLS to Redis (with sentinels: to the master)'),
     sentinelTls: z.boolean().default(false).describe('TLS to the sentinels themselves'),
     keyPrefix: z.string().regex(/^[\w:.-]{1,64}$/).default('authbridge').describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
-    commandTimeoutMs: z.number().int().min(20).max(10_000).default(500),
-    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    commandTimeoutMs: z
+      .number()
+      .int()
+      .min(20)
+      .max(10_000)
+      .default(500)
+      .describe('a Redis command not answered within this fails as a store outage'),
+    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe('connecting to Redis (at start, and each reconnection) fails after this'),
     inboundJtiReplicas: z
       .strictObject({
         count: z.number().int().min(1).max(16).describe('replicas that must acknowledge the record (Redis WAIT numreplicas)'),
@@ -118,6 +138,7 @@ export const redisStoreSchema = z
         'off by default. Accept an inbound client assertion only once its jti record is on `count` replicas too (Redis WAIT), so a failover cannot forget it and accept a replay; a lagging or lost replica then delays inbound-JWT requests by up to timeoutMs and refuses them (503). Not with cluster',
       ),
   })
+  .describe('where Redis is: set exactly one of url, sentinels (with name) or cluster')
   .superRefine((r, ctx) => {
     const modes = [r.url, r.sentinels, r.cluster].filter((m) => m !== undefined).length;
     if (modes !== 1) ctx.addIssue({ code: 'custom', message: 'set exactly one of url, sentinels (+ name) or cluster' });
@@ -131,33 +152,40 @@ export const redisStoreSchema = z
       });
   });
 
-export const storeSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('memory') }),
-  z.strictObject({ type: z.literal('redis'), redis: redisStoreSchema }),
-]);
+export const storeSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('memory') }).describe('in the process: one replica, one worker, nothing to run; lost on restart'),
+    z
+      .strictObject({ type: z.literal('redis'), redis: redisStoreSchema })
+      .describe('shared by every replica and worker, and kept across restarts: single node, Sentinel or Cluster'),
+  ])
+  .describe('what replicas and workers share: assertion ids (jti), throttle counters, managed keys, the Basic encoding each IdP took');
 
-export const keysSchema = z.strictObject({
-  encryptionKey: z
-    .string()
-    .superRefine((kek, ctx) => {
-      // the one decoder start-up uses too: what passes here unseals there
-      try {
-        decodeKek(kek);
-      } catch (err) {
-        if (!(err instanceof KekFormatError)) throw err;
-        ctx.addIssue({ code: 'custom', message: err.detail });
-      }
-    })
-    .optional()
-    .describe('the key-encryption key (KEK) for managed keys; required when a key is managed'),
-  refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
-});
+export const keysSchema = z
+  .strictObject({
+    encryptionKey: z
+      .string()
+      .superRefine((kek, ctx) => {
+        // the one decoder start-up uses too: what passes here unseals there
+        try {
+          decodeKek(kek);
+        } catch (err) {
+          if (!(err instanceof KekFormatError)) throw err;
+          ctx.addIssue({ code: 'custom', message: err.detail });
+        }
+      })
+      .optional()
+      .describe('the key-encryption key (KEK) for managed keys: 32 random bytes in base64 (openssl rand -base64 32); required when a key is managed')
+      .meta({ examples: ['${AUTHBRIDGE_KEK}'] }),
+    refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
+  })
+  .describe('managed keys (key: managed): generated by authbridge, sealed with encryptionKey in the store, rotated');
 
 export const DEFAULT_THROTTLE = { windowSeconds: 300, perClientAddress: 10, perClient: 100, perAddress: 50 } as const;
 
 export const throttleSchema = z
   .strictObject({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('false: failed client authentication is never throttled'),
     windowSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_THROTTLE.windowSeconds).describe('the window failed authentications are counted over'),
     perClientAddress: z
       .number()

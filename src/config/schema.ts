@@ -69,7 +69,9 @@ const proxySetting = z
 
 export const upstreamSchema = z
   .strictObject({
-    issuer: endpointUrl.describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration'),
+    issuer: endpointUrl
+      .describe('the IdP issuer identifier; discovery is read lazily from issuer/.well-known/openid-configuration')
+      .meta({ examples: ['https://login.example.com/oauth2/default'] }),
     tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route (the same as endpoints.token)'),
     endpoints: z
       .strictObject(Object.fromEntries(ENDPOINTS.map((e) => [e.name, endpointUrl.optional().describe(`${e.spec}: instead of ${e.metadata} from discovery`)])) as Record<EndpointName, z.ZodOptional<typeof endpointUrl>>)
@@ -79,8 +81,15 @@ export const upstreamSchema = z
       .array(endpointOrigin)
       .min(1)
       .optional()
-      .describe("origins (scheme://host[:port]) besides the issuer's (and those the google and cognito profiles allow) that discovered endpoints may use, e.g. a Cognito user pool's custom domain"),
-    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      .describe("origins (scheme://host[:port]) besides the issuer's (and those the google and cognito profiles allow) that discovered endpoints may use, e.g. a Cognito user pool's custom domain")
+      .meta({ examples: [['https://auth.example.com']] }),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(10_000)
+      .describe('an exchange with this IdP (connecting, sending, the whole answer) must complete within this; else 504 to the caller'),
     discoveryCacheSeconds: z
       .number()
       .int()
@@ -117,9 +126,9 @@ export const upstreamSchema = z
       .default(DEFAULT_CLOCK_SKEW_SECONDS)
       .describe("iat and nbf are set this far in the past, on top of the IdP's clock offset learned from its Date headers"),
     key: z.literal('managed').optional().describe('one managed key shared by the private_key_jwt clients that name no key of their own'),
-    rotation: rotationSchema.optional(),
+    rotation: rotationSchema.optional().describe("the shared managed key's rotation schedule"),
     certificate: managedCertificateSchema.optional().describe("the shared managed key's self-signed certificate"),
-    clients: z.array(clientSchema).min(1),
+    clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
     if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
@@ -153,7 +162,8 @@ export const configSchema = z
     throttle: throttleSchema.prefault({}),
     upstreams: z
       .record(upstreamName, upstreamSchema)
-      .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' }),
+      .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' })
+      .describe('the IdPs, by a name of your choice: the first path segment of their routes (POST /{name}/token, GET /{name}/jwks.json, …)'),
   })
   .superRefine((config, ctx) => {
     for (const issue of workersIssues(config)) ctx.addIssue({ code: 'custom', ...issue });

@@ -1,7 +1,7 @@
 // The CLI as users run it: `authbridge validate` exit codes and messages; `authbridge start` serves,
 // answers health checks and exits 0 on SIGTERM; `npm run demo` completes.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -48,6 +48,28 @@ describe('authbridge without a command, or with a misspelt one', () => {
     expect(code).toBe(2);
     expect(stderr.trim()).toContain(expected);
     expect(stderr).not.toMatch(/TypeError|ERR_PARSE_ARGS|at .*\.js:\d+/);
+  });
+});
+
+describe('authbridge --help, and each command\'s', () => {
+  const commands = [[], ['start'], ['validate'], ['doctor'], ['jti', 'show'], ['keys'], ['keys', 'list'], ['keys', 'rotate'], ['keys', 'export-public'], ['keys', 'generate']];
+
+  it('names the docs page that explains each command, and the page is in the repository', async () => {
+    for (const command of commands) {
+      const { code, stdout } = await run([...command, '--help']).done;
+      expect(code, command.join(' ')).toBe(0);
+      if (command.length > 0) expect(stdout, command.join(' ')).toContain(`authbridge ${command.join(' ')}`);
+      const pages = [...stdout.matchAll(/\bdocs: (docs\/[\w-]+\.md(?:, docs\/[\w-]+\.md)*)/g)].flatMap((m) => m[1]!.split(', '));
+      expect(pages.length, `${command.join(' ')} --help names no docs page:\n${stdout}`).toBeGreaterThan(0);
+      for (const page of [...pages, ...(stdout.match(/\bdocs\/[\w-]+\.md/g) ?? [])]) expect(existsSync(join(ROOT, page)), `${command.join(' ')} --help: ${page}`).toBe(true);
+    }
+  }, 60_000);
+
+  it('`COMMAND --help` shows that command only', async () => {
+    const { stdout } = await run(['keys', 'rotate', '--help']).done;
+    expect(stdout).toContain('authbridge keys rotate [--owner');
+    expect(stdout).not.toContain('authbridge start');
+    expect(stdout).toContain('docs: docs/replicas.md');
   });
 });
 

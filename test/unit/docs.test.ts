@@ -1,8 +1,11 @@
-// docs/metrics.md and docs/errors.md are written from the code (npm run docs): this fails when they are stale.
+// docs/metrics.md, docs/errors.md and docs/configuration.md are written from the code (npm run docs): this fails
+// when they are stale.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERRORS_DOC, METRICS_DOC, renderErrorsDoc, renderMetricsDoc } from '../../scripts/write-docs.js';
+import { z } from 'zod';
+import { CONFIG_DOC, ERRORS_DOC, METRICS_DOC, renderConfigurationDoc, renderErrorsDoc, renderMetricsDoc } from '../../scripts/write-docs.js';
 import { PROFILE_NAMES, PROFILES } from '../../src/config/profiles.js';
+import { configSchema } from '../../src/config/schema.js';
 import { ERROR_CODES, reasonOf, type ErrorCode } from '../../src/errors.js';
 
 describe('generated docs', () => {
@@ -12,6 +15,38 @@ describe('generated docs', () => {
 
   it('docs/errors.md is what npm run docs writes from ERROR_CODES', async () => {
     expect(readFileSync(ERRORS_DOC, 'utf8')).toBe(await renderErrorsDoc());
+  });
+
+  it('docs/configuration.md is what npm run docs writes from the config schema', () => {
+    expect(readFileSync(CONFIG_DOC, 'utf8')).toBe(renderConfigurationDoc());
+  });
+
+  it('docs/configuration.md has a row for every field, with its dotted path, and a subsection per outbound method', () => {
+    const doc = readFileSync(CONFIG_DOC, 'utf8');
+    for (const path of ['server.port', 'store.redis.sentinels[].host', 'keys.encryptionKey', 'throttle.perClient', 'upstreams.<name>.issuer', 'upstreams.<name>.clients[].inbound.jwksUri'])
+      expect(doc).toContain(`| \`${path}\` |`);
+    expect(doc).toMatch(/^\| `upstreams\.<name>\.clients\[\]\.upstream\.basicEncoding` \| one of `auto`, `form`, `strict`, `raw`, `rfc6749` \|/m);
+    for (const method of ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'jwt_bearer_assertion', 'auto'])
+      expect(doc).toContain(`\n### method: ${method}\n`);
+    expect(doc).toContain('| `server.port` | integer 0–65535 | `8080` |');
+  });
+
+  it('every example in the config schema is valid where it stands', () => {
+    const examples: { path: string; schema: z.core.$ZodType; example: unknown }[] = [];
+    z.toJSONSchema(configSchema, {
+      io: 'input',
+      unrepresentable: 'any',
+      override: ({ zodSchema, jsonSchema, path }) => {
+        for (const example of jsonSchema.examples ?? []) examples.push({ path: path.join('/'), schema: zodSchema, example });
+      },
+    });
+    expect(examples.length).toBeGreaterThan(10);
+    for (const { path, schema, example } of examples) {
+      // an env reference stands for the value (a KEK, a secret): the schema sees it only once substituted
+      if (JSON.stringify(example).includes('${') && !(schema instanceof z.ZodObject)) continue;
+      const result = z.safeParse(schema, example);
+      expect(result.success, `${path}: ${JSON.stringify(example)} ${result.error?.message ?? ''}`).toBe(true);
+    }
   });
 
   it('every client_auth and upstream reason is a listed value of its label in docs/metrics.md', () => {
