@@ -9,7 +9,7 @@ if (typeof process.send === 'function') {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   process.on('message', (message) => {
-    if (!message || message.gc !== true) return;
+    if (message?.gc !== true) return;
     const eventLoopDelayMs = { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
     if (typeof global.gc === 'function') global.gc();
     process.send({ memoryUsage: process.memoryUsage(), eventLoopDelayMs });

@@ -36,8 +36,8 @@ export async function doctor(file: string, options: DoctorOptions = {}): Promise
  * on the terminal the output lands on.
  */
 function renderJson(report: DoctorReport): string {
-  const escape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
-  return JSON.stringify(report, null, 2).replace(/(?!\n)[\p{C}\p{Zl}\p{Zp}]/gu, escape);
+  const unicodeEscape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  return JSON.stringify(report, null, 2).replace(/(?!\n)[\p{C}\p{Zl}\p{Zp}]/gu, unicodeEscape);
 }
 
 export async function runDoctor(file: string, options: DoctorOptions = {}): Promise<DoctorReport> {

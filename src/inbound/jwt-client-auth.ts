@@ -73,7 +73,7 @@ async function verifyWithSet(token: string, jwks: JSONWebKeySet, alg: string): P
   let key: CryptoKey | KeyObject | Uint8Array;
   try {
     key = await getKey({ alg, kid: kidOf(token) }, undefined as never);
-  } catch (err) {
+  } catch {
     // no key of the client matches (kid, alg), or more than one does, or the one found cannot be used
     throw authenticationFailed('ERR_ASSERTION_UNKNOWN_KEY');
   }

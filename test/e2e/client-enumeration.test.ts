@@ -114,6 +114,6 @@ describe.each(Object.entries(groups))('%s: every failure looks the same to the c
       answers.push(answered);
     }
     for (let i = 1; i < cases.length; i++) expect(answers[i], `${cases[i]![0]} answered as ${cases[0]![0]}`).toEqual(answers[0]);
-    expect(answers[0]![0]).toMatch(/^401\n[^]*\n\n\{"error":"invalid_client","error_description":"client authentication failed"\}$/);
+    expect(answers[0]![0]).toMatch(/^401\n[\s\S]*\n\n\{"error":"invalid_client","error_description":"client authentication failed"\}$/);
   });
 });

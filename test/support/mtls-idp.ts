@@ -127,7 +127,7 @@ interface RequestInfo {
 
 function peerCertificate(socket: TLSSocket): PeerCertificateInfo | undefined {
   const peer = socket.getPeerCertificate(true);
-  if (!peer || !peer.raw) return undefined; // {} when the client sent none
+  if (!peer?.raw) return undefined; // {} when the client sent none
   const pem = new X509Certificate(peer.raw).toString();
   const info: PeerCertificateInfo = {
     x5tS256: certificateThumbprint(peer.raw),
