@@ -11,7 +11,7 @@ import type { KeySet } from '../../../src/store/types.js';
 import { throttleSchema } from '../../../src/config/schema.js';
 import { AuthThrottle } from '../../../src/inbound/auth-throttle.js';
 import { startCluster, startSentinel, type ClusterTopology, type HostPort, type SentinelTopology } from '../../support/redis-topologies.js';
-import { runStoreContract } from '../../store-contract.js';
+import { runStoreContract } from '../../support/store-contract.js';
 import { needs } from '../../support/system-tools.js';
 
 let sentinel: SentinelTopology | undefined;

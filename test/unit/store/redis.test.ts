@@ -7,7 +7,7 @@ import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { ownRedis, redisForTests, type RedisServer } from '../../support/redis.js';
-import { runStoreContract } from '../../store-contract.js';
+import { runStoreContract } from '../../support/store-contract.js';
 import { needs, needsRedis } from '../../support/system-tools.js';
 
 let server: RedisServer;
