@@ -13,7 +13,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { createApp } from '../../../src/http/app.js';
-import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
@@ -21,6 +20,7 @@ import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatche
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 import { closedPort } from '../../support/bridge.js';
 import { needs } from '../../support/system-tools.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 /** the private-CA and CONNECT-proxy tests' PKI is made with the openssl CLI */
 const needsOpenssl = needs('openssl');
@@ -107,8 +107,7 @@ interface Bridge {
 
 /** authbridge in process for one upstream `idp`, with `upstream` merged into its config and `env` as the proxy variables. */
 async function bridge(upstream: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<Bridge> {
-  const logs: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
+  const { log, lines: logs } = captureLogs();
   const config = validateConfig(
     {
       throttle: { enabled: false },
