@@ -1,24 +1,15 @@
 // A store failure names the Redis it could not reach (host:port, or the sentinel / cluster seeds), never its
 // password: in the error message, in its fields, and in the log lines about it.
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
-import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore, redisEndpoint } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { closedPort } from '../../support/bridge.js';
 import { captureLogs } from '../../support/log-capture.js';
+import { redisConfigOf } from '../../support/config.js';
 
 const PASSWORD = 'hunter2-store-password';
 
-function redisConfig(redis: Record<string, unknown>): RedisStoreConfig {
-  const config = validateConfig(
-    { store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
-    'redis-endpoint.test',
-    {},
-  );
-  if (config.store.type !== 'redis') throw new Error('expected a redis store');
-  return config.store.redis;
-}
+const redisConfig = redisConfigOf;
 
 
 describe('store failures name the endpoint', () => {

@@ -21,6 +21,7 @@ import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 import { closedPort } from '../../support/bridge.js';
 import { needs } from '../../support/system-tools.js';
 import { captureLogs } from '../../support/log-capture.js';
+import { configOf } from '../../support/config.js';
 
 /** the private-CA and CONNECT-proxy tests' PKI is made with the openssl CLI */
 const needsOpenssl = needs('openssl');
@@ -255,7 +256,7 @@ describe('egress through a CONNECT proxy', needsOpenssl, () => {
 
 describe('upstreams.X.proxy in the config', () => {
   const check = (proxy: string) => () =>
-    validateConfig({ upstreams: { a: { issuer: 'https://a.example', proxy, clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+    configOf({ name: 'a', upstream: { proxy } });
   it('env, none or an http(s) URL; anything else says what it may be', () => {
     for (const ok of ['env', 'none', 'http://proxy.corp:3128', 'https://user:pw@proxy.corp']) expect(check(ok)).not.toThrow();
     for (const bad of ['yes', 'socks5://proxy:1080', 'proxy.corp:3128'])
