@@ -19,7 +19,8 @@ const SIGN_OPTIONS: Record<SigningAlg, { digest: string | null; input: (key: Key
  * EdDSA sign on the event loop (~35 µs): handing them to libuv's thread pool cost more CPU than the signature itself
  * (waking a pool thread; `npm run bench -- --profile es256 --cpu`: ~15 % less CPU per request and more req/s signing
  * inline). RSA (~300 µs for 2048 bits) goes to the pool, which leaves the loop free for other requests meanwhile: more
- * req/s that way, measured the same. scripts/bench/signing.ts compares these with jose (WebCrypto), ~2× the CPU.
+ * req/s that way, measured the same. The retired `--signing` bench measured jose (WebCrypto) at ~2× the CPU
+ * (README, dependency table).
  */
 export function nodeSigner(privateKey: KeyObject, alg: SigningAlg): JwsSigner {
   const { digest, input } = SIGN_OPTIONS[alg];

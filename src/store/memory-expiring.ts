@@ -1,7 +1,8 @@
 /**
  * Keys with an expiry, SET NX style (the memory store's inbound jti records), with a sweep that costs the keys that
  * expired rather than the keys held: each key is also listed under the second its record ends in, and the sweep takes
- * whole seconds that have passed. (Walking a Map of 360,000 records every 10 s stalled the event loop for ~24 ms: `npm run bench -- --jti-sweep`.)
+ * whole seconds that have passed. (Walking a Map of 360,000 records every 10 s stalled the event loop for ~24 ms:
+ * the retired `--jti-sweep` bench, docs/performance.md and CHANGELOG.md 0.1.0.)
  */
 export class ExpiringKeys {
   readonly #expiresAt = new Map<string, number>();

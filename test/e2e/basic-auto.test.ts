@@ -99,7 +99,7 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
     expect(await learned('authlib', 'broker')).toBe('raw');
     expect(remembered(a)).toBe(1);
     // no refusal is counted: the client was accepted in the end
-    const line = a.logs.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((l) => l.msg === 'request' && l.client === 'broker')!;
+    const line = a.capture.lines.findLast((l) => l.msg === 'request' && l.client === 'broker')!;
     expect(line).toMatchObject({ status: 200, upstreamStatus: 200 });
     expect(line.authFailure).toBeUndefined();
   });

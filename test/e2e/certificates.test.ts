@@ -90,7 +90,7 @@ describe('certificates on signing keys', needs('openssl'), () => {
     expect(bridge.proxy.runtime.keyrings.managed!.signingKey('entra/web').certificate?.x5c).toEqual((await jwks(bridge, 'entra'))[0]!.x5c);
 
     // a certificate expiring within 30 days is said at warn, at its config path, and not refused
-    const warnings = bridge.logs.map((l) => JSON.parse(l) as { level: number | string; path?: string; msg: string }).filter((l) => l.msg.startsWith('certificate:'));
+    const warnings = (bridge.capture.lines as { level: number | string; path?: string; msg: string }[]).filter((l) => l.msg.startsWith('certificate:'));
     expect(warnings).toEqual([expect.objectContaining({ level: 'warn', path: 'upstreams.files.clients[0].upstream.key.files[1].certificate', msg: expect.stringMatching(/expires on .* \(in 9 days\)/) })]);
   });
 

@@ -93,7 +93,7 @@ function seen(res: Awaited<ReturnType<typeof postForm>>): string {
   return [res.status, ...headers.sort(), '', res.text].join('\n');
 }
 const reasonOf = (res: Awaited<ReturnType<typeof postForm>>) =>
-  bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request' && l.requestId === res.headers.get('x-request-id'))?.authFailure;
+  bridge.capture.find('request', { requestId: res.headers.get('x-request-id') })?.authFailure;
 
 describe.each(Object.entries(groups))('%s: every failure looks the same to the caller', (_group, cases) => {
   it('the same answer, and 429 after the same number of attempts, for each case', async () => {

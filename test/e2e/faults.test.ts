@@ -209,7 +209,7 @@ describe('upstream faults', () => {
     expect(performance.now() - leftAt).toBeLessThan(500); // not PATIENT_TIMEOUT_MS
     expect(await errorKinds('patient')).toEqual(before);
     // the caller's doing: its access line at info, and no warning about the IdP
-    const lines = () => bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.path === '/patient/token' || l.upstream === 'patient');
+    const lines = () => bridge.capture.lines.filter((l) => l.path === '/patient/token' || l.upstream === 'patient');
     await poll('the access line', () => lines().some((l) => l.msg === 'request'), 2_000);
     expect(lines().map((l) => [l.level, l.msg, l.requestError])).toEqual([['info', 'request', 'client_aborted']]);
   });
@@ -257,7 +257,7 @@ describe('upstream faults', () => {
       expect(counted).toEqual({});
       expect(counted5xx).toBe(0);
       expect((await authFailures(name)) - before).toBe(1);
-      const line = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((l) => l.upstream === name && l.msg === 'request')!;
+      const line = bridge.capture.lines.findLast((l) => l.upstream === name && l.msg === 'request')!;
       expect(line).toMatchObject({ status: 401, upstreamStatus: name === 'forbidden-empty' ? 403 : 401, authFailure: 'idp_refused', client: 'broker' });
     });
 

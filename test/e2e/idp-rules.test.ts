@@ -104,7 +104,7 @@ async function exchange(clientId: string, secret: string) {
   return { tokens, seen: idp.captured[0]! };
 }
 
-const logged = (msg: string) => bridge.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.msg === msg);
+const logged = (msg: string) => bridge.capture.lines.filter((l) => l.msg === msg);
 
 // the file's set-up makes a certificate with openssl
 describe('method: auto against the discovery document of oidc-provider', needs('openssl'), () => {

@@ -113,7 +113,7 @@ async function token(assertion: string, bridge = a, extra: Record<string, string
 function accessLine(bridge: Bridge, res: { headers: Headers }): Record<string, unknown> {
   const requestId = res.headers.get('x-request-id');
   expect(requestId, 'the answer carries x-request-id').toBeTruthy();
-  const lines = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === requestId && l.msg === 'request');
+  const lines = bridge.capture.lines.filter((l) => l.requestId === requestId && l.msg === 'request');
   expect(lines, `one access line of request ${requestId}`).toHaveLength(1);
   return lines[0]!;
 }

@@ -102,7 +102,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 }
 
 const lossLogs = (bridge: Bridge) =>
-  bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 50 || l.level === 'error').filter((l) => String(l.msg).includes('vanished'));
+  bridge.capture.lines.filter((l) => l.level === 50 || l.level === 'error').filter((l) => String(l.msg).includes('vanished'));
 
 describe('the key set lost by Redis, twice, under traffic', needsRedis(), () => {
   it('the replicas write back the keys they hold: the IdP accepts every assertion, both publish the same kids', async () => {

@@ -42,7 +42,7 @@ describe('server.metricsPort', () => {
     expect(Number(port)).toBeGreaterThan(0);
     expect(port).not.toBe(new URL(bridge.url).port);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
-    expect(bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'authbridge listening')).toMatchObject({ metricsUrl: bridge.proxy.metricsUrl });
+    expect(bridge.capture.find('authbridge listening')).toMatchObject({ metricsUrl: bridge.proxy.metricsUrl });
   });
 
   it('null serves /metrics on the main port, and opens no other listener', async () => {

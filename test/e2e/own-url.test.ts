@@ -118,13 +118,13 @@ describe("an inbound assertion's aud", () => {
   it("without publicUrl: another host's URL sent with that Host is refused (401 invalid_client, ERR_ASSERTION_AUDIENCE)", async () => {
     const host = `${EVIL}:${portOf(loose)}`;
     for (const aud of [`http://${host}/idp/token`, `http://${host}/idp`]) {
-      loose.logs.length = 0;
+      loose.capture.clear();
       refusedForAudience(loose, await raw(loose, 'POST', '/idp/token', host, await form(aud)));
     }
   });
 
   it("without publicUrl: an absolute-form target naming another host does not make its URL the aud", async () => {
-    loose.logs.length = 0;
+    loose.capture.clear();
     const res = await raw(loose, 'POST', `http://${EVIL}/idp/token`, `127.0.0.1:${portOf(loose)}`, await form(`http://${EVIL}/idp/token`));
     refusedForAudience(loose, res);
   });
@@ -140,7 +140,7 @@ describe("an inbound assertion's aud", () => {
   it("with publicUrl: publicUrl's URLs only, not the listener's", async () => {
     expect((await postForm(`${published.url}/idp/token`, await form(`${PUBLIC_URL}/idp/token`))).status).toBe(200);
     expect((await postForm(`${published.url}/idp/token`, await form(`${PUBLIC_URL}/idp`))).status).toBe(200);
-    published.logs.length = 0;
+    published.capture.clear();
     refusedForAudience(published, await postForm(`${published.url}/idp/token`, await form(`${published.url}/idp/token`)));
   });
 });

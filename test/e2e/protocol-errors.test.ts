@@ -69,7 +69,7 @@ describe('refused by the HTTP parser', () => {
     const before = await scrape();
     const { response } = await rawExchange(bridge.url, ['G(T / HTTP/1.1\r\n\r\n']);
     expect(await scrape()).toBe(before + 1);
-    const line = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === response!.headers['x-request-id']);
+    const line = bridge.capture.lines.find((l) => l.requestId === response!.headers['x-request-id']);
     expect(line).toMatchObject({ level: 'warn', msg: 'request', status: 400, refused: 'HPE_INVALID_METHOD' });
   });
 });

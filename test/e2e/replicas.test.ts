@@ -177,7 +177,7 @@ describe('two replicas, one Redis', needsRedis(), () => {
 
     // B, which rotated nothing, said what it adopted at each step: kids and states, never key material
     const adopted = (bridge: Bridge) =>
-      bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'managed keys: adopted the key set another replica changed');
+      bridge.capture.lines.filter((l) => l.msg === 'managed keys: adopted the key set another replica changed');
     expect(adopted(b)).toEqual([
       expect.objectContaining({ level: 'info', owner: OWNER, active: before, added: [`${after} (next)`] }),
       expect.objectContaining({ level: 'info', owner: OWNER, active: after, previouslyActive: before, changed: [`${before} (active → retired)`, `${after} (next → active)`] }),

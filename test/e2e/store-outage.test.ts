@@ -116,7 +116,7 @@ describe('Redis outage', needs('redis-server'), () => {
     // Each refused request has its access line; the store failure itself is logged once per 10 s (and message),
     // the first at once, the rest counted in `suppressed` (written when the interval ends, or here at shutdown).
     await bridge.stop();
-    const lines = bridge.logs.map((l) => JSON.parse(l) as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string });
+    const lines = bridge.capture.lines as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string }[];
     const refused = results.filter((r) => r.status === 503);
     const access = lines.filter((l) => l.msg === 'request' && l.status === 503 && refused.some((r) => r.requestId === l.requestId));
     expect(access.length).toBe(refused.length);

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   stub.reset();
-  bridge.logs.length = 0;
+  bridge.capture.clear();
 });
 
 /** A token request with extra headers; the headers the IdP received and the request's log line. */
@@ -44,7 +44,7 @@ async function token(headers: Record<string, string>) {
 }
 
 function requestLine(): Record<string, unknown> {
-  const lines = bridge.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.path === '/idp/token');
+  const lines = bridge.capture.lines.filter((l) => l.msg === 'request' && l.path === '/idp/token');
   expect(lines).toHaveLength(1);
   return lines[0]!;
 }
@@ -103,7 +103,7 @@ describe('an invalid traceparent is not forwarded and not logged', () => {
     ];
     for (const header of attempts) {
       stub.reset();
-      bridge.logs.length = 0;
+      bridge.capture.clear();
       const request = `POST /idp/token HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${FORM.length}\r\n${header}\r\nconnection: close\r\n\r\n${FORM}`;
       const { response } = await rawExchange(bridge.url, [request]);
       // node may refuse the request outright (400) or hand it over; either way nothing with CR/LF goes on

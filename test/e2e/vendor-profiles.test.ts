@@ -90,7 +90,7 @@ afterAll(async () => {
 });
 
 const token = (upstream: string) => postForm(`${bridge.url}/${upstream}/token`, { grant_type: 'client_credentials', client_id: 'broker', client_secret: 'broker-secret' });
-const logged = (msg: string) => bridge.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.msg === msg);
+const logged = (msg: string) => bridge.capture.lines.filter((l) => l.msg === msg);
 
 describe('google: detected from https://accounts.google.com', () => {
   it('the token endpoint on oauth2.googleapis.com is used without allowedEndpointOrigins', async () => {

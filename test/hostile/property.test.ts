@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
-import { createLogger } from '../../src/log.js';
+import { captureLogs } from '../support/log-capture.js';
 import { writeKeyFile } from '../support/keys.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';
 import { parseResponse, rawExchange, type RawResponse } from '../support/raw-http.js';
@@ -29,7 +29,8 @@ const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_gran
 let upstream: LocalHttp;
 let proxy: RunningProxy;
 let keyFile: string;
-const logs: string[] = [];
+const captured = captureLogs();
+const logs = captured.raw;
 /** what reached the IdP stub: client assertions, Authorization values, and the tokens it issued */
 const atIdp = { assertions: [] as string[], authorizations: [] as string[], tokens: [] as string[] };
 const errorBodies: string[] = [];
@@ -72,8 +73,7 @@ upstreams:
       - { clientId: pt, upstream: { method: client_secret_post } }
 `,
   );
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
-  proxy = await startFromFile(file, { log });
+  proxy = await startFromFile(file, { log: captured.log });
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFromFile, type RunningProxy } from '../../src/lifecycle/proxy.js';
-import { createLogger } from '../../src/log.js';
+import { captureLogs } from '../support/log-capture.js';
 import { reportHostile } from '../support/hostile-report.js';
 import { serveHttp, type LocalHttp } from '../support/local-http.js';
 import { postForm } from '../support/scenario.js';
@@ -23,7 +23,8 @@ let upstream: LocalHttp;
 const received: Received[] = [];
 let proxy: RunningProxy;
 let file: string;
-const logs: string[] = [];
+const captured = captureLogs();
+const logs = captured.raw;
 
 /** An IdP stub: 200 with a token and no Cache-Control; 401 invalid_client for a wrong passthrough secret. */
 async function startUpstream(): Promise<LocalHttp> {
@@ -58,8 +59,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   file = join(mkdtempSync(join(tmpdir(), 'ab-hostile-')), 'authbridge.yaml');
   writeFileSync(file, config());
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
-  proxy = await startFromFile(file, { log });
+  proxy = await startFromFile(file, { log: captured.log });
 });
 afterAll(async () => {
   const answered = (await proxy.metrics.requests.get()).values.reduce((sum, v) => sum + v.value, 0);

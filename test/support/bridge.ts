@@ -3,13 +3,15 @@
 import { connect } from 'node:net';
 import { startProxy, type RunningProxy } from '../../src/lifecycle/proxy.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
+import { captureLogs, type LogCapture } from './log-capture.js';
 
 export interface Bridge {
   url: string;
   proxy: RunningProxy;
-  /** every log line authbridge wrote, raw JSON text */
+  /** every log line authbridge wrote, raw JSON text (the same array as `capture.raw`) */
   logs: string[];
+  /** the same lines parsed, found by msg or requestId; `capture.clear()` forgets them */
+  capture: LogCapture;
   stop(): Promise<void>;
 }
 
@@ -37,11 +39,11 @@ function refuses(port: number): Promise<boolean> {
  * in parallel, and the default 9464 would collide.
  */
 export async function startBridge(rawConfig: unknown, { port = 0, env = {} }: { port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Bridge> {
-  const logs: string[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
+  const capture = captureLogs();
+  const { log, raw: logs } = capture;
   const config = validateConfig(withEphemeralMetricsPort(rawConfig), 'test-config', env);
   const proxy = await startProxy(config, { log, host: '127.0.0.1', port });
-  return { url: proxy.url, proxy, logs, stop: () => proxy.stop() };
+  return { url: proxy.url, proxy, logs, capture, stop: () => proxy.stop() };
 }
 
 function withEphemeralMetricsPort(raw: unknown): unknown {

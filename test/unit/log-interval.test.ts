@@ -2,8 +2,8 @@
 // message: the first at once, the rest counted and written as one line with `suppressed` when the interval ends
 // (or at flush), across several intervals, with no count lost and none invented.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { intervalLog } from '../../src/log-interval.js';
+import { captureLogs } from '../support/log-capture.js';
 
 type Line = { msg: string; level: string; code?: string; suppressed?: number; time: string };
 let lines: Line[];
@@ -11,9 +11,9 @@ let say: ReturnType<typeof intervalLog>;
 
 beforeEach(() => {
   vi.useFakeTimers({ now: new Date('2026-12-07T00:00:00Z') });
-  lines = [];
-  const log = createLogger({ format: 'json', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Line) } });
-  say = intervalLog(log, 10_000);
+  const capture = captureLogs('info', { format: 'json' });
+  lines = capture.lines as Line[];
+  say = intervalLog(capture.log, 10_000);
 });
 afterEach(() => vi.useRealTimers());
 

@@ -2,25 +2,16 @@
 // profile rules a config is refused for at start, each with its path.
 import { describe, expect, it } from 'vitest';
 import { assertionHeader } from '../../../src/outbound/assertion.js';
-import { ConfigError, formatIssue } from '../../../src/config/errors.js';
-import { validateConfig } from '../../../src/config/load.js';
 import { resolveClient, type AssertionSettings } from '../../../src/config/outbound-settings.js';
 import type { KeyCertificate } from '../../../src/keys/signing-key.js';
+import { configOf, problemsOf } from '../../support/config.js';
 
 const SECRET_32 = 's'.repeat(32);
 const upstreamWith = (upstream: Record<string, unknown>, clients: Record<string, unknown>[]) =>
-  validateConfig({ keys: { encryptionKey: Buffer.alloc(32, 7).toString('base64') }, upstreams: { idp: { issuer: 'https://idp.example.com', ...upstream, clients } } }, 't', {}).upstreams.idp!;
+  configOf({ keys: { encryptionKey: Buffer.alloc(32, 7).toString('base64') }, upstream: { ...upstream, clients } }).upstreams.idp!;
 const pkjwt = (upstream: Record<string, unknown> = {}) => ({ clientId: 'c', clientSecret: 'd', upstream: { method: 'private_key_jwt', key: { file: 'k.pem' }, ...upstream } });
 
-function problems(upstream: Record<string, unknown>, clients: Record<string, unknown>[]): string[] {
-  try {
-    upstreamWith(upstream, clients);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map(formatIssue);
-    throw err;
-  }
-  return [];
-}
+const problems = (upstream: Record<string, unknown>, clients: Record<string, unknown>[]) => problemsOf(() => upstreamWith(upstream, clients));
 
 describe('resolution: explicit field > profile > generic', () => {
   it('a profile supplies defaults, explicit fields override them', () => {

@@ -9,6 +9,7 @@ import { Metrics } from '../../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { ENDPOINTS } from '../../../src/config/endpoints.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 // nothing listens on the IdP's port 1: a request that got that far would be a 502, not any answer below
 const IDP = 'http://127.0.0.1:1';
@@ -145,8 +146,7 @@ it('a 404 of a path no route knows is counted and logged like any other answer (
 });
 
 it('every answer, returned or thrown, gets the request frame: one access line with its status and request id, and a count', async () => {
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const { log, lines } = captureLogs('info');
   const counted = new Metrics({ defaultMetrics: false });
   const framed = createApp({ runtime: () => rt, log, metrics: counted });
   const answers = [

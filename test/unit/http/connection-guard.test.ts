@@ -2,12 +2,11 @@
 // connection (an attack at the caps would flood the log).
 import { describe, expect, it } from 'vitest';
 import { shedWarnings } from '../../../src/http/connection-guard.js';
-import { createLogger } from '../../../src/log.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 describe('shedWarnings', () => {
   it('counts a burst into one line at the end of its interval, and starts afresh after it', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const log = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const { log, lines } = captureLogs('info');
     const shed = shedWarnings(log, 'main', 50);
     for (let i = 0; i < 500; i++) shed('per_address');
     shed('idle_evicted');

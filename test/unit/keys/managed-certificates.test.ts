@@ -5,9 +5,9 @@ import { generateSelfSigned } from '../../../src/keys/certificate.js';
 import { KeyDecryptError, ManagedKeys, type ManagedOwner } from '../../../src/keys/managed.js';
 import { applyStep, planStep, type RotationPolicy } from '../../../src/keys/rotation.js';
 import { sealPrivateJwk, unsealPrivateJwk } from '../../../src/keys/seal.js';
-import { createLogger } from '../../../src/log.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { KeySet } from '../../../src/store/types.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 const OWNER = 'entra/web';
 const policy: RotationPolicy = { rotateEverySeconds: 100, prePublishSeconds: 10, retireSeconds: 20 };
@@ -23,8 +23,7 @@ afterEach(() => {
 function cluster() {
   const store = new MemoryStore();
   const kek = new Uint8Array(randomBytes(32));
-  const lines: string[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const { log, raw: lines } = captureLogs();
   return {
     store,
     kek,

@@ -16,6 +16,7 @@ import { signCompactJws } from '../../../src/keys/signer.js';
 import { createLogger } from '../../../src/log.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { StoreUnavailableError, type KeySet } from '../../../src/store/types.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 vi.mock('../../../src/keys/seal.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../../src/keys/seal.js')>();
@@ -88,8 +89,7 @@ function cluster(owners: ManagedOwner[] = [{ owner: OWNER, alg: 'ES256', policy 
   const clock = { now: T0 };
   const store = new TestStore({ now: () => clock.now });
   const kek = new Uint8Array(randomBytes(32));
-  const lines: string[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const { log, raw: lines } = captureLogs();
   return {
     store,
     kek,

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { validateConfig } from '../../../src/config/load.js';
 import type { RuntimeDeps } from '../../../src/runtime.js';
+import { configOf } from '../../support/config.js';
 
-const config = (server: Record<string, unknown>) =>
-  validateConfig({ server, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+const config = (server: Record<string, unknown>) => configOf({ server });
 
 /** never reached: a refused reload builds nothing */
 const deps = {} as RuntimeDeps;

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../../src/log.js';
 import { POLL_MS, watchFile } from '../../../src/lifecycle/watch.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 // fs.watch refused, as when the host's inotify instances are used up (fs.inotify.max_user_instances): the only
 // way to make inotify fail for root, who is refused no directory. Everything else in node:fs is the real one.
@@ -19,14 +19,13 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('watchFile without inotify', () => {
   it('says so in a warning and still reports a change, by polling the stat', async () => {
-    const lines: string[] = [];
-    const log = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
+    const { log, lines } = captureLogs('info');
     const file = join(mkdtempSync(join(tmpdir(), 'ab-watch-poll-')), 'authbridge.yaml');
     writeFileSync(file, 'a: 1\n');
     let calls = 0;
     const watch = watchFile(file, () => calls++, log);
     try {
-      expect(lines.map((l) => JSON.parse(l))).toMatchObject([{ level: 'warn', code: 'EMFILE', pollMs: POLL_MS, msg: 'cannot watch the config file for events; polling it instead' }]);
+      expect(lines).toMatchObject([{ level: 'warn', code: 'EMFILE', pollMs: POLL_MS, msg: 'cannot watch the config file for events; polling it instead' }]);
       await wait(300);
       writeFileSync(file, 'a: 2, b: 3\n');
       for (let i = 0; i < 100 && calls < 1; i++) await wait(50);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { JtiRecord } from '../../../src/store/types.js';
-import { runStoreContract } from '../../store-contract.js';
+import { runStoreContract } from '../../support/store-contract.js';
 
 /** A clock that reads like Date.now() until moved forward. */
 function fakeClock() {

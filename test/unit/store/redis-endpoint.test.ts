@@ -1,31 +1,21 @@
 // A store failure names the Redis it could not reach (host:port, or the sentinel / cluster seeds), never its
 // password: in the error message, in its fields, and in the log lines about it.
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
-import type { RedisStoreConfig } from '../../../src/config/schema.js';
-import { createLogger } from '../../../src/log.js';
 import { RedisStore, redisEndpoint } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { closedPort } from '../../support/bridge.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { redisConfigOf } from '../../support/config.js';
 
 const PASSWORD = 'hunter2-store-password';
 
-function redisConfig(redis: Record<string, unknown>): RedisStoreConfig {
-  const config = validateConfig(
-    { store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
-    'redis-endpoint.test',
-    {},
-  );
-  if (config.store.type !== 'redis') throw new Error('expected a redis store');
-  return config.store.redis;
-}
+const redisConfig = redisConfigOf;
 
 
 describe('store failures name the endpoint', () => {
   it('a failed connect: host:port in the message and fields, the password nowhere', async () => {
     const port = await closedPort();
-    const lines: string[] = [];
-    const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    const { log, raw: lines, find } = captureLogs();
     const config = redisConfig({ url: `redis://default:${PASSWORD}@127.0.0.1:${port}/3`, connectTimeoutMs: 300 });
     const err = await RedisStore.connect(config, log).then(
       () => expect.unreachable('expected a StoreUnavailableError'),
@@ -37,7 +27,7 @@ describe('store failures name the endpoint', () => {
     expect(err.code).toMatch(/^(ECONNREFUSED|ETIMEDOUT)$/);
     const said = JSON.stringify({ message: err.message, endpoint: err.endpoint, lines });
     expect(said).not.toContain(PASSWORD);
-    const reconnect = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'redis connection error; retrying in the background');
+    const reconnect = find('redis connection error; retrying in the background');
     if (reconnect) expect(reconnect).toMatchObject({ level: 'warn', store: `redis 127.0.0.1:${port}` });
   });
 

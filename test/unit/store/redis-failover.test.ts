@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { startSentinel, type SentinelTopology } from '../../support/redis-topologies.js';
+import { redisConfigOf } from '../../support/config.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 const cleanup: (() => unknown)[] = [];
@@ -19,13 +19,7 @@ afterEach(async () => {
 
 function sentinelConfig(topology: SentinelTopology) {
   const redis = { sentinels: topology.sentinels, name: topology.name, keyPrefix: `t-failover-${randomBytes(6).toString('hex')}`, commandTimeoutMs: COMMAND_TIMEOUT_MS };
-  const config = validateConfig(
-    { store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
-    'redis-failover.test',
-    {},
-  );
-  if (config.store.type !== 'redis') throw new Error('expected a redis store');
-  return config.store.redis;
+  return redisConfigOf(redis);
 }
 
 /**

@@ -4,15 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
 import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import type { KeySet } from '../../../src/store/types.js';
 import { throttleSchema } from '../../../src/config/schema.js';
 import { AuthThrottle } from '../../../src/inbound/auth-throttle.js';
 import { startCluster, startSentinel, type ClusterTopology, type HostPort, type SentinelTopology } from '../../support/redis-topologies.js';
-import { runStoreContract } from '../../store-contract.js';
+import { runStoreContract } from '../../support/store-contract.js';
 import { needs } from '../../support/system-tools.js';
+import { redisConfigOf } from '../../support/config.js';
 
 let sentinel: SentinelTopology | undefined;
 let cluster: ClusterTopology | undefined;
@@ -34,16 +34,7 @@ afterAll(async () => {
 
 const uniquePrefix = (kind: string) => `t-${kind}-${randomBytes(6).toString('hex')}`;
 
-/** The redis block as a config file would give it, with defaults applied by the real schema. */
-function redisConfig(redis: Record<string, unknown>): RedisStoreConfig {
-  const config = validateConfig(
-    { store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
-    'redis-topologies.test',
-    {},
-  );
-  if (config.store.type !== 'redis') throw new Error('expected a redis store');
-  return config.store.redis;
-}
+const redisConfig = redisConfigOf;
 
 const sentinelConfig = (keyPrefix: string) => redisConfig({ sentinels: sentinel!.sentinels, name: sentinel!.name, keyPrefix });
 const clusterConfig = (keyPrefix: string) => redisConfig({ cluster: cluster!.nodes, keyPrefix });

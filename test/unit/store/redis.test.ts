@@ -2,13 +2,13 @@
 // failing fast during an outage and coming back without a restart.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
 import type { RedisStoreConfig } from '../../../src/config/schema.js';
 import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { ownRedis, redisForTests, type RedisServer } from '../../support/redis.js';
-import { runStoreContract } from '../../store-contract.js';
+import { runStoreContract } from '../../support/store-contract.js';
 import { needs, needsRedis } from '../../support/system-tools.js';
+import { configOf, redisConfigOf } from '../../support/config.js';
 
 let server: RedisServer;
 const stores: RedisStore[] = [];
@@ -22,13 +22,7 @@ afterAll(async () => {
 
 /** The redis block as a config file would give it, with defaults applied by the real schema. */
 function redisConfig(url: string, keyPrefix: string, extra: Record<string, unknown> = {}): RedisStoreConfig {
-  const config = validateConfig(
-    { store: { type: 'redis', redis: { url, keyPrefix, ...extra } }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } },
-    'redis.test',
-    {},
-  );
-  if (config.store.type !== 'redis') throw new Error('expected a redis store');
-  return config.store.redis;
+  return redisConfigOf({ url, keyPrefix, ...extra });
 }
 
 async function connect(s: RedisServer, extra: Record<string, unknown> = {}): Promise<RedisStore> {
@@ -59,12 +53,11 @@ describe('RedisStore specifics', needs('redis-server'), () => {
 
   it('refuses a config without exactly one of url, sentinels or cluster', () => {
     expect(() => redisConfig(server.url, 'x', { cluster: [{ host: '127.0.0.1', port: 7000 }] })).toThrow(/exactly one of url, sentinels/);
-    expect(() => validateConfig({ store: { type: 'redis', redis: { sentinels: [{ host: 'h', port: 26379 }] } }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {})).toThrow(/store\.redis\.name: required with sentinels/);
+    expect(() => redisConfigOf({ sentinels: [{ host: 'h', port: 26379 }] })).toThrow(/store\.redis\.name: required with sentinels/);
   });
 
   it('refuses inboundJtiReplicas with cluster, where WAIT could go to another node than the record, saying what to do', () => {
-    const config = (redis: Record<string, unknown>) =>
-      validateConfig({ store: { type: 'redis', redis }, upstreams: { a: { issuer: 'https://a.example', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+    const config = (redis: Record<string, unknown>) => configOf({ store: { type: 'redis', redis } });
     expect(() => config({ cluster: [{ host: '127.0.0.1', port: 7000 }], inboundJtiReplicas: { count: 1 } })).toThrow(
       /store\.redis\.inboundJtiReplicas: is not supported with cluster: .*Use url or sentinels/,
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../../src/log.js';
 import { openidConfigurationUrl } from '../../../src/upstream/discovery.js';
 import { authorizationServerMetadataUrl, DiscoveryMirror, rewriteMetadata, type MetadataDocument } from '../../../src/upstream/mirror.js';
+import { captureLogs, type LogLine } from '../../support/log-capture.js';
 
 const BASE = 'https://bridge.example/okta';
 
@@ -91,18 +91,18 @@ describe('DiscoveryMirror', () => {
   const DOC: MetadataDocument = { issuer: 'https://idp.example' };
   function setup(fetch: () => Promise<MetadataDocument>) {
     let now = 1_000_000;
-    const logs: string[] = [];
+    const { log, lines: logs } = captureLogs();
     const onStale = vi.fn();
     const mirror = new DiscoveryMirror({
       fetch: vi.fn(fetch),
-      log: createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } }),
+      log,
       ttlSeconds: 300,
       onStale,
       now: () => now,
     });
     return { mirror, logs, onStale, advance: (ms: number) => (now += ms) };
   }
-  const warnings = (logs: string[]) => logs.map((l) => JSON.parse(l) as { level: string }).filter((l) => l.level === 'warn');
+  const warnings = (logs: LogLine[]) => logs.filter((l) => l.level === 'warn');
 
   it('fetches once, serves the copy while fresh with the TTL left as max-age; concurrent first requests share the fetch', async () => {
     const fetch = vi.fn(async () => DOC);
@@ -163,7 +163,7 @@ describe('DiscoveryMirror', () => {
     advance(30_000);
     await mirror.get('openid-configuration');
     await vi.waitFor(async () => expect(await mirror.get('openid-configuration')).toEqual({ document: DOC, maxAgeSeconds: 300, stale: false }));
-    expect(logs.some((l) => l.includes('answers again'))).toBe(true);
+    expect(logs.some((l) => String(l.msg).includes('answers again'))).toBe(true);
     // a new outage warns again
     down = true;
     advance(301_000);

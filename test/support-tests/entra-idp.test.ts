@@ -3,7 +3,7 @@
 import { createHash, createPrivateKey, createSign, constants, randomUUID, webcrypto, type KeyObject } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEntraIdp, type EntraIdp } from '../../support/entra-idp.js';
+import { startEntraIdp, type EntraIdp } from '../support/entra-idp.js';
 
 // @peculiar/x509 2 loads tsyringe, which needs the Reflect metadata API at import.
 import 'reflect-metadata';

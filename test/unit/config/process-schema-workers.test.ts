@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, formatIssue } from '../../../src/config/errors.js';
-import { validateConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/config/errors.js';
 import { workerCount } from '../../../src/config/process-schema.js';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import type { RuntimeDeps } from '../../../src/runtime.js';
+import { configOf, problemsOf } from '../../support/config.js';
 
 const REDIS = { type: 'redis', redis: { url: 'redis://127.0.0.1:6379' } };
-const config = (server: Record<string, unknown>, store: object = REDIS) =>
-  validateConfig({ server, store, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+const config = (server: Record<string, unknown>, store: object = REDIS) => configOf({ server, store });
 
 /** The path: message lines a config produces. */
-function problems(server: Record<string, unknown>, store: object = REDIS): string[] {
-  try {
-    config(server, store);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map(formatIssue);
-    throw err;
-  }
-  return [];
-}
+const problems = (server: Record<string, unknown>, store: object = REDIS) => problemsOf(() => config(server, store));
 
 describe('server.workers', () => {
   it('defaults to 1, which needs neither Redis nor a metrics listener', () => {
@@ -48,7 +39,7 @@ describe('server.workers', () => {
       expect(found[0]).toMatch(/store: \{ type: redis/);
     }
     // the default store is memory
-    expect(() => validateConfig({ server: { workers: 2 }, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {})).toThrow(/server\.workers/);
+    expect(() => configOf({ server: { workers: 2 } })).toThrow(/server\.workers/);
   });
 
   it('refuses more than one worker with metricsPort null (the primary serves the group\'s /metrics)', () => {

@@ -94,7 +94,7 @@ describe('start and doctor', () => {
   it('start logs the warning at warn level, naming the path and the file; 0600 starts without it', async () => {
     const open = keyWithMode(0o644);
     bridge = await startBridge(await config(open));
-    const lines = bridge.logs.map((l) => JSON.parse(l) as { level: string; msg: string; path?: string });
+    const lines = bridge.capture.lines as { level: string; msg: string; path?: string }[];
     expect(lines.filter((l) => l.level === 'warn' && l.path === KEY_PATH)).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^private key file .* \(mode 0644\): chmod 600 /) })]);
     expect(bridge.logs.join('\n')).not.toContain(keyLine);
     await bridge.stop();

@@ -2,13 +2,13 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateFile } from '../../src/cli/validate.js';
-import { ConfigError, formatIssue } from '../../src/config/errors.js';
-import { configPath, parseConfig } from '../../src/config/load.js';
-import { resolveClient } from '../../src/config/outbound-settings.js';
-import { connectionAddressCap } from '../../src/config/process-schema.js';
-import { renderSchema } from '../../scripts/write-schema.js';
-import { writeKeyFile } from '../support/keys.js';
+import { validateFile } from '../../../src/cli/validate.js';
+import { ConfigError, formatIssue } from '../../../src/config/errors.js';
+import { configPath, parseConfig } from '../../../src/config/load.js';
+import { resolveClient } from '../../../src/config/outbound-settings.js';
+import { connectionAddressCap } from '../../../src/config/process-schema.js';
+import { renderSchema } from '../../../scripts/write-schema.js';
+import { writeKeyFile } from '../../support/keys.js';
 
 const minimal = (client: string, upstream = 'issuer: https://idp.example.com') => `
 upstreams:
@@ -88,7 +88,7 @@ describe('config: good files', () => {
   });
 
   it('every example under config/ validates (with its variables and key files provided)', async () => {
-    const dir = new URL('../../config/', import.meta.url).pathname;
+    const dir = new URL('../../../config/', import.meta.url).pathname;
     const files = ['authbridge.yaml', ...readdirSync(join(dir, 'examples')).map((f) => `examples/${f}`)];
     const env = {
       BROKER_SECRET: 'broker-secret-value',
@@ -107,7 +107,7 @@ describe('config: good files', () => {
   });
 
   it('the committed JSON Schema is the one the zod schema generates (run `npm run schema`)', () => {
-    expect(readFileSync(new URL('../../config/authbridge.schema.json', import.meta.url), 'utf8')).toBe(renderSchema());
+    expect(readFileSync(new URL('../../../config/authbridge.schema.json', import.meta.url), 'utf8')).toBe(renderSchema());
   });
 
   it('picks the file: --config, else AUTHBRIDGE_CONFIG, else config/authbridge.yaml', () => {

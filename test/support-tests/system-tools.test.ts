@@ -4,9 +4,9 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aptGetLine, available, needsIn, TOOLS, type Tool } from '../../support/system-tools.js';
+import { aptGetLine, available, needsIn, TOOLS, type Tool } from '../support/system-tools.js';
 
-const ROOT = new URL('../../../', import.meta.url);
+const ROOT = new URL('../../', import.meta.url);
 
 /** A PATH of two dirs: one with an executable `promtool`, one with a `redis-server` that is not executable. */
 function fakePath(): string {

@@ -13,7 +13,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { createApp } from '../../../src/http/app.js';
-import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
 import { buildRuntime, type Runtime } from '../../../src/runtime.js';
 import { MemoryStore } from '../../../src/store/memory.js';
@@ -21,6 +20,8 @@ import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatche
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
 import { closedPort } from '../../support/bridge.js';
 import { needs } from '../../support/system-tools.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { configOf } from '../../support/config.js';
 
 /** the private-CA and CONNECT-proxy tests' PKI is made with the openssl CLI */
 const needsOpenssl = needs('openssl');
@@ -107,8 +108,7 @@ interface Bridge {
 
 /** authbridge in process for one upstream `idp`, with `upstream` merged into its config and `env` as the proxy variables. */
 async function bridge(upstream: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<Bridge> {
-  const logs: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
+  const { log, lines: logs } = captureLogs();
   const config = validateConfig(
     {
       throttle: { enabled: false },
@@ -256,7 +256,7 @@ describe('egress through a CONNECT proxy', needsOpenssl, () => {
 
 describe('upstreams.X.proxy in the config', () => {
   const check = (proxy: string) => () =>
-    validateConfig({ upstreams: { a: { issuer: 'https://a.example', proxy, clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
+    configOf({ name: 'a', upstream: { proxy } });
   it('env, none or an http(s) URL; anything else says what it may be', () => {
     for (const ok of ['env', 'none', 'http://proxy.corp:3128', 'https://user:pw@proxy.corp']) expect(check(ok)).not.toThrow();
     for (const bad of ['yes', 'socks5://proxy:1080', 'proxy.corp:3128'])

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const VITEST = new URL('node_modules/vitest/vitest.mjs', `file://${ROOT}`).pathname;
 
 /** Runs the named fixtures (test/fixtures/<name>.fixture.ts) in a child vitest; its summary line and exit code. */

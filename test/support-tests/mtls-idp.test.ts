@@ -14,8 +14,8 @@ import {
   startMtlsIdp,
   type MtlsIdp,
   type TestCertificate,
-} from '../../support/mtls-idp.js';
-import { needs } from '../../support/system-tools.js';
+} from '../support/mtls-idp.js';
+import { needs } from '../support/system-tools.js';
 
 const CA_CLIENT = 'ca-client';
 const CA_SUBJECT = 'CN=ca-client,OU=payments,O=authbridge tests,C=DE';

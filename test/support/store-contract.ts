@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, type TestOptions } from 'vitest';
-import type { JtiRecord, KeySet, Store } from '../src/store/types.js';
+import type { JtiRecord, KeySet, Store } from '../../src/store/types.js';
 
 export interface StoreUnderTest {
   store: Store;
