@@ -95,7 +95,7 @@ export const INTERNAL_CODES = {
   ERR_PROMOTE_TOO_EARLY: '`keys rotate` refused to promote a next key still inside its pre-publish window',
   ERR_STORE_UNAVAILABLE: 'the store could not be reached or did not answer in time (the Redis errno in `errno`); answered as ERR_STORE',
   ERR_UPSTREAM_EXCHANGE: 'an exchange with the IdP failed before a complete answer (how in `kind`); answered as ERR_TIMEOUT, ERR_CONNECT, …',
-  ERR_DISCOVERY_FAILED: "the IdP's discovery document cannot be read or used; answered as ERR_DISCOVERY",
+  ERR_DISCOVERY_FAILED: "the IdP's discovery document cannot be read or used; answered as ERR_DISCOVERY (a refused mTLS alias: ERR_PROTOCOL)",
   ERR_ENDPOINT_MISSING: 'the upstream has no such endpoint (none configured, none discovered); answered as ERR_NO_ENDPOINT',
   ERR_ASSERTION_FILE: "jwt_bearer_assertion: the platform's token file cannot be used; answered as ERR_ASSERTION_UNAVAILABLE",
   ERR_KEYS_EXPORT: '`keys export-public` cannot print what was asked (a key without the certificate asked for, …)',
