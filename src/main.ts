@@ -123,7 +123,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Config and store problems are said plainly: their message is written for the operator (by its code, as jose's). */
-const saidPlainly = (err: unknown): err is AuthbridgeError => err instanceof AuthbridgeError && (err.code === 'ERR_CONFIG_INVALID' || err.code === 'ERR_STORE_UNAVAILABLE');
+const saidPlainly = (err: unknown): err is AuthbridgeError =>
+  err instanceof AuthbridgeError && (err.code === 'ERR_CONFIG_INVALID' || err.code === 'ERR_STORE_UNAVAILABLE');
 
 /** Runs a one-shot command: its text on stdout (or stderr), exit 0/1; config and store problems are said plainly. */
 async function report(command: () => Promise<CliResult>): Promise<number> {
