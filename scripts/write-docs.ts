@@ -1,15 +1,15 @@
 /**
  * Writes docs/metrics.md, docs/errors.md and docs/configuration.md from the code: the metrics as a fresh registry
  * holds them (name, type, help, labels, buckets, how the workers' values combine), the label values from the
- * constants that produce them, the error codes from ERROR_CODES, and every config field from the config schema
- * (config-doc.ts). test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
+ * constants that produce them, the error codes from ERROR_CODES and INTERNAL_CODES, and every config field from the
+ * config schema (config-doc.ts). test/unit/docs.test.ts fails when the files are stale: `npm run docs`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { ENDPOINTS } from '../src/config/endpoints.js';
 import { INBOUND_METHODS } from '../src/config/inbound-schema.js';
 import { HMAC_ALGS, OUTBOUND_METHODS, SIGNING_ALGS } from '../src/config/outbound-schema.js';
-import { ERROR_CODES, reasonOf, type ErrorCategory, type ErrorCode } from '../src/errors.js';
+import { ERROR_CODES, INTERNAL_CODES, reasonOf, type AnsweredCode, type ErrorCategory, type InternalCode } from '../src/errors.js';
 import { CALLER_ANSWERS } from '../src/http/answers.js';
 import { ROUTE_ENDPOINTS } from '../src/http/context.js';
 import { FACT_OF } from '../src/http/respond.js';
@@ -23,7 +23,7 @@ export const ERRORS_DOC = new URL('../docs/errors.md', import.meta.url);
 export const CONFIG_DOC = new URL('../docs/configuration.md', import.meta.url);
 
 const GENERATED = '<!-- written by `npm run docs` (scripts/write-docs.ts) from the code: edit the code, not this file -->';
-const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
+const CODES = Object.keys(ERROR_CODES) as AnsweredCode[];
 const reasons = (category: ErrorCategory) => CODES.filter((code) => ERROR_CODES[code] === category).map(reasonOf);
 const code = (text: string | number) => `\`${text}\``;
 const list = (items: readonly string[]) => (items.length > 0 ? items.map(code).join(', ') : '—');
@@ -141,6 +141,16 @@ export async function renderErrorsDoc(): Promise<string> {
       const errors = [...new Set(answers.map((a) => a.error))].map(code).join(', ');
       return `| ${code(c)} | ${code(reasonOf(c))} | ${ERROR_CODES[c]} | ${status} | ${errors} | ${metric} | ${code(FACT_OF[ERROR_CODES[c]])} |`;
     }),
+    '',
+    '## Internal codes',
+    '',
+    'Every code in `INTERNAL_CODES` (`src/errors.ts`): errors never answered to a caller as such. Start-up, reload, the CLI',
+    'and `doctor` print them; on the request path the code named is what a caller gets (any other is answered as',
+    '`ERR_INTERNAL`). No metric counts them by code.',
+    '',
+    '| code | what it means |',
+    '|---|---|',
+    ...(Object.keys(INTERNAL_CODES) as InternalCode[]).map((c) => `| ${code(c)} | ${INTERNAL_CODES[c].replace(/\bERR_[A-Z_]+/g, code)} |`),
     '',
   ].join('\n');
 }

@@ -1,6 +1,8 @@
 /**
- * Errors that reach a caller. One class, one serializer (RFC 6749 §5.2 JSON): an OAuthError's description
- * is written for the caller; anything else thrown is answered as a bare `server_error`.
+ * authbridge's errors, as jose's: one base (AuthbridgeError) with a stable `code` from one union (ErrorCode), tests
+ * and translators switch on it, never on the prose. Errors that reach a caller are OAuthErrors, one serializer
+ * (RFC 6749 §5.2 JSON): their description is written for the caller; anything else thrown is answered as a bare
+ * `server_error`.
  */
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -75,20 +77,60 @@ export const ERROR_CODES = {
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+/** The code of an error answered to a caller (an OAuthError's). */
+export type AnsweredCode = keyof typeof ERROR_CODES;
+
+/**
+ * The codes of errors never answered to a caller as such, and what each means: start-up, reload, the CLI and doctor
+ * print them; on the request path a translator answers them with a code of ERROR_CODES (the one named), or they are
+ * answered as ERR_INTERNAL. No metric counts them by code.
+ */
+export const INTERNAL_CODES = {
+  ERR_CONFIG_INVALID: 'a config file cannot be used: every issue with its path (start, validate, reload, the CLI)',
+  ERR_CA_BUNDLE: "an upstream's CA bundle cannot be read or holds no valid X.509 certificate",
+  ERR_KEY_LOAD: 'a key or certificate file cannot be used (its path and why, never key material)',
+  ERR_PKCS11_KEY: 'a PKCS#11 key cannot be opened (the config member at fault, never the PIN)',
+  ERR_KEK_FORMAT: 'the key-encryption key (keys.encryptionKey) is not 32 bytes of base64',
+  ERR_KEY_DECRYPT: 'a managed key cannot be unsealed: the wrong keys.encryptionKey, or a damaged or swapped record',
+  ERR_PROMOTE_TOO_EARLY: '`keys rotate` refused to promote a next key still inside its pre-publish window',
+  ERR_STORE_UNAVAILABLE: 'the store could not be reached or did not answer in time (the Redis errno in `errno`); answered as ERR_STORE',
+  ERR_UPSTREAM_EXCHANGE: 'an exchange with the IdP failed before a complete answer (how in `kind`); answered as ERR_TIMEOUT, ERR_CONNECT, …',
+  ERR_DISCOVERY_FAILED: "the IdP's discovery document cannot be read or used; answered as ERR_DISCOVERY (a refused mTLS alias: ERR_PROTOCOL)",
+  ERR_ENDPOINT_MISSING: 'the upstream has no such endpoint (none configured, none discovered); answered as ERR_NO_ENDPOINT',
+  ERR_ASSERTION_FILE: "jwt_bearer_assertion: the platform's token file cannot be used; answered as ERR_ASSERTION_UNAVAILABLE",
+  ERR_KEYS_EXPORT: '`keys export-public` cannot print what was asked (a key without the certificate asked for, …)',
+} as const satisfies Record<string, string>;
+
+export type InternalCode = keyof typeof INTERNAL_CODES;
+
+/** Every code an AuthbridgeError may carry: one union, so `err.code` is switchable. */
+export type ErrorCode = AnsweredCode | InternalCode;
 
 /** A code as a metric label and log value (`ERR_BAD_SECRET` → `bad_secret`). */
-export const reasonOf = (code: ErrorCode): string => code.slice(4).toLowerCase();
+export const reasonOf = (code: AnsweredCode): string => code.slice(4).toLowerCase();
 
-/** The base of authbridge's errors, as jose's JOSEError: a stable `code` to switch on, `cause` kept. */
-export class AuthbridgeError extends Error {
+/** The base of every authbridge error, as jose's JOSEError: a stable `code` to switch on, `cause` kept, `name` its class's. */
+export class AuthbridgeError<C extends ErrorCode = ErrorCode> extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly code: C,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/** An error that reaches the caller as RFC 6749 §5.2 JSON: its status, OAuth `error` and a description written for it. */
+export class OAuthError extends AuthbridgeError<AnsweredCode> {
+  constructor(
+    readonly status: number,
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    options: { code: AnsweredCode; cause?: unknown },
+  ) {
+    super(options.code, description, options);
   }
 
   /** which metric counts it: a refused client, a failed upstream exchange, or neither */
@@ -100,27 +142,14 @@ export class AuthbridgeError extends Error {
   get reason(): string {
     return reasonOf(this.code);
   }
-}
-
-/** An error that reaches the caller as RFC 6749 §5.2 JSON: its status, OAuth `error` and a description written for it. */
-export class OAuthError extends AuthbridgeError {
-  constructor(
-    readonly status: number,
-    readonly error: OAuthErrorCode,
-    readonly description: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-    options: { code: ErrorCode; cause?: unknown },
-  ) {
-    super(options.code, description, options);
-  }
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
   }
 }
 
-export const invalidRequest = (description: string, code: ErrorCode) => new OAuthError(400, 'invalid_request', description, {}, { code });
-export const invalidClient = (description: string, code: ErrorCode, usedBasic = false) =>
+export const invalidRequest = (description: string, code: AnsweredCode) => new OAuthError(400, 'invalid_request', description, {}, { code });
+export const invalidClient = (description: string, code: AnsweredCode, usedBasic = false) =>
   new OAuthError(401, 'invalid_client', description, usedBasic ? { 'www-authenticate': 'Basic realm="authbridge", charset="UTF-8"' } : {}, { code });
 
 /** Maps any thrown value to the error a caller sees; internal details never leave. */

@@ -8,12 +8,11 @@ import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-
 import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
 import { handleSignals, loadWithDigest, startProxy } from './lifecycle/proxy.js';
 import { validateFile } from './cli/validate.js';
-import { ConfigError } from './config/errors.js';
 import { closest } from './config/messages.js';
 import { configPath } from './config/load.js';
 import { workerCount } from './config/process-schema.js';
+import { AuthbridgeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { StoreUnavailableError } from './store/types.js';
 import { VERSION } from './version.js';
 
 const OPTIONS = {
@@ -94,6 +93,10 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/** Config and store problems are said plainly: their message is written for the operator (by its code, as jose's). */
+const saidPlainly = (err: unknown): err is AuthbridgeError =>
+  err instanceof AuthbridgeError && (err.code === 'ERR_CONFIG_INVALID' || err.code === 'ERR_STORE_UNAVAILABLE');
+
 /** Runs a one-shot command: its text on stdout (or stderr), exit 0/1; config and store problems are said plainly. */
 async function report(command: () => Promise<CliResult>): Promise<number> {
   try {
@@ -101,7 +104,7 @@ async function report(command: () => Promise<CliResult>): Promise<number> {
     (ok ? console.log : console.error)(text);
     return ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StoreUnavailableError) {
+    if (saidPlainly(err)) {
       console.error(err.message);
       return 1;
     }
@@ -120,7 +123,7 @@ async function start(file: string): Promise<number> {
     handleSignals(await startProxy(config, { log, watch: true, source: file, configDigest }), log);
     return -1;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StoreUnavailableError) {
+    if (saidPlainly(err)) {
       console.error(err.message);
       return 1;
     }
@@ -134,7 +137,7 @@ async function worker(file: string, log: Logger): Promise<number> {
     await runWorker(file, log);
     return -1;
   } catch (err) {
-    console.error(err instanceof ConfigError || err instanceof StoreUnavailableError ? err.message : `authbridge: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(saidPlainly(err) ? err.message : `authbridge: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
 }

@@ -252,5 +252,5 @@ function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metric
   };
 }
 
-/** What a store-failure line says: the operation, the Redis endpoint and the error code (never a password). */
-const storeFields = (err: StoreUnavailableError) => ({ op: err.op, ...(err.endpoint ? { store: err.endpoint } : {}), ...(err.code ? { code: err.code } : {}) });
+/** What a store-failure line says: the operation, the Redis endpoint and the errno, as `code` (never a password). */
+const storeFields = (err: StoreUnavailableError) => ({ op: err.op, ...(err.endpoint ? { store: err.endpoint } : {}), ...(err.errno ? { code: err.errno } : {}) });

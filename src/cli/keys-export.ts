@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { ConfigError, formatIssue } from '../config/errors.js';
+import { AuthbridgeError } from '../errors.js';
 import type { ClientConfig, Config } from '../config/schema.js';
 import { publishJwks } from '../keys/jwks.js';
 import { loadConfigKeys, type ConfigKeys } from '../keys/keyring.js';
@@ -27,7 +28,12 @@ interface Published {
   readonly signs: boolean;
 }
 
-class ExportProblem extends Error {}
+/** What `keys export-public` cannot print (the message says why, for the operator). */
+class ExportProblem extends AuthbridgeError<'ERR_KEYS_EXPORT'> {
+  constructor(message: string) {
+    super('ERR_KEYS_EXPORT', message);
+  }
+}
 
 /**
  * `keys export-public [--upstream U [--client C]] [--format jwks|jwk|pem|certificate]`: public keys to hand to an

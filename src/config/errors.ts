@@ -1,3 +1,5 @@
+import { AuthbridgeError } from '../errors.js';
+
 /** A config problem at a path such as `upstreams.okta.clients[0].upstream.method`. */
 export interface ConfigIssue {
   path: string;
@@ -5,14 +7,12 @@ export interface ConfigIssue {
 }
 
 /** Thrown when a config file cannot be used; carries every problem found, not only the first. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG_INVALID';
+export class ConfigError extends AuthbridgeError<'ERR_CONFIG_INVALID'> {
   constructor(
     readonly source: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(`invalid configuration in ${source}:\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('ERR_CONFIG_INVALID', `invalid configuration in ${source}:\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`);
   }
 }
 

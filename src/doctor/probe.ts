@@ -12,7 +12,7 @@ import { formatPath } from '../config/errors.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
 import type { ClientConfig } from '../config/schema.js';
 import { FORM_CONTENT_TYPE } from '../inbound/form.js';
-import { OAuthError } from '../errors.js';
+import { AuthbridgeError, OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Endpoint } from '../upstream/discovery.js';
 import { DiscoveryError } from '../upstream/discovery.js';
@@ -126,7 +126,8 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
   try {
     await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId });
   } catch (err) {
-    if (!(err instanceof OAuthError) && !(err instanceof Error && /signing key/.test(err.message))) throw err;
+    // refused before sending: an answer authbridge would give, or the client's key that the key check could not read
+    if (!(err instanceof OAuthError || (err instanceof AuthbridgeError && err.code === 'ERR_KEY_LOAD'))) throw err;
     return { attempt: { variant, outcome: 'failed', error_description: printable(`not sent: ${err.message}`) }, refusedClient: false };
   }
   try {

@@ -8,6 +8,7 @@ import { createOutboundAuth, type OutboundAuth } from '../outbound/index.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, Config, UpstreamConfig } from '../config/schema.js';
+import { KeyLoadError } from '../keys/key-load-error.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { createLogger, type Logger } from '../log.js';
 import { MemoryStore } from '../store/memory.js';
@@ -82,7 +83,7 @@ export function outboundFor(ctx: UpstreamContext, client: ClientConfig, signingK
     upstreamName: ctx.name,
     upstream: ctx.upstream,
     store: ctx.store,
-    signingKey: signingKey ? () => signingKey : () => { throw new Error('no signing key could be read for this client'); },
+    signingKey: signingKey ? () => signingKey : () => { throw new KeyLoadError('no signing key could be read for this client'); },
     clock: ctx.clock,
     metadata: () => ctx.resolver.metadata(),
     log: ctx.log,

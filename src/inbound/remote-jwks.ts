@@ -82,19 +82,21 @@ export class RemoteJwks {
   async #load(): Promise<JSONWebKeySet> {
     // a failed fetch counts as one too: an unreachable jwksUri is not asked again on every request
     this.#fetchedAt = this.#now();
+    // why it failed, for the log line: the exchange's kind, the status, or an answer that is no JWKS
+    let why = 'invalid answer';
     try {
       const res = await this.#http.send({ method: 'GET', url: this.#url, headers: { accept: 'application/jwk-set+json, application/json' } });
-      if (res.status !== 200) throw new Error(`status ${res.status}`);
-      const doc = JSON.parse(res.body.toString('utf8')) as unknown;
-      if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('not a JWKS');
-      this.#keys = doc as JSONWebKeySet;
-      return this.#keys;
+      if (res.status !== 200) why = `status ${res.status}`;
+      else {
+        const doc = JSON.parse(res.body.toString('utf8')) as unknown;
+        if (typeof doc === 'object' && doc !== null && Array.isArray((doc as { keys?: unknown }).keys)) return (this.#keys = doc as JSONWebKeySet);
+      }
     } catch (err) {
-      const why = err instanceof UpstreamError ? err.kind : err instanceof Error && err.message.startsWith('status ') ? err.message : 'invalid answer';
-      this.#log?.warn({ clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined }, "a client's jwks_uri could not be read");
-      if (this.#keys) return this.#keys; // keep the last good set
-      throw unreadable();
+      if (err instanceof UpstreamError) why = err.kind;
     }
+    this.#log?.warn({ clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined }, "a client's jwks_uri could not be read");
+    if (this.#keys) return this.#keys; // keep the last good set
+    throw unreadable();
   }
 }
 

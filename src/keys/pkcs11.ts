@@ -22,12 +22,11 @@ export interface Pkcs11KeyConfig {
 
 /** A start-up problem with a PKCS#11 key; `field` is the config member at fault (module, slot, tokenLabel, pin, keyLabel, keyId). */
 export class Pkcs11KeyError extends KeyLoadError {
-  override name = 'Pkcs11KeyError';
   constructor(
     message: string,
     readonly field?: keyof Pkcs11KeyConfig,
   ) {
-    super(message);
+    super(message, 'ERR_PKCS11_KEY');
   }
 }
 

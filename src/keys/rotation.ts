@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AuthbridgeError } from '../errors.js';
 import type { KeyRecord, KeySet } from '../store/types.js';
 
 /**
@@ -51,16 +52,14 @@ const ms = (seconds: number) => seconds * 1000;
  * A forced step (`authbridge keys rotate`) refused to promote a next key still inside its pre-publish window:
  * an IdP that cached the JWKS before the key was added would reject what it signs. `--force-promote` overrides.
  */
-export class PromoteTooEarlyError extends Error {
-  override name = 'PromoteTooEarlyError';
-  readonly code = 'ERR_PROMOTE_TOO_EARLY';
+export class PromoteTooEarlyError extends AuthbridgeError<'ERR_PROMOTE_TOO_EARLY'> {
   constructor(
     readonly owner: string,
     readonly kid: string,
     /** epoch ms at which the key has been published for prePublishSeconds */
     readonly promotableAt: number,
   ) {
-    super(`managed keys of ${owner}: next key ${kid} is still inside its pre-publish window; not promoting it`);
+    super('ERR_PROMOTE_TOO_EARLY', `managed keys of ${owner}: next key ${kid} is still inside its pre-publish window; not promoting it`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader, type JWK } from 'jose';
+import { AuthbridgeError } from '../errors.js';
 
 /**
  * Sealing of managed private keys: a compact JWE (`dir` + A256GCM) under the key-encryption key (KEK).
@@ -9,26 +10,24 @@ import { CompactEncrypt, compactDecrypt, decodeProtectedHeader, type JWK } from 
 export const KEK_BYTES = 32;
 
 /** A managed key could not be opened. The message names the key and owner, never key material. */
-export class KeyDecryptError extends Error {
-  override name = 'KeyDecryptError';
+export class KeyDecryptError extends AuthbridgeError<'ERR_KEY_DECRYPT'> {
   constructor(
     readonly owner: string,
     readonly kid: string,
     detail = 'wrong keys.encryptionKey?',
   ) {
-    super(`cannot decrypt managed key ${kid} of ${owner}: ${detail}`);
+    super('ERR_KEY_DECRYPT', `cannot decrypt managed key ${kid} of ${owner}: ${detail}`);
   }
 }
 
 /** The KEK is not 32 bytes of base64. The message never quotes the value. */
-export class KekFormatError extends Error {
-  override name = 'KekFormatError';
+export class KekFormatError extends AuthbridgeError<'ERR_KEK_FORMAT'> {
   constructor(
     /** what is wrong, without the setting's name (the config schema puts it under its path) */
     readonly detail: string,
     name = 'the key-encryption key',
   ) {
-    super(`${name} ${detail}`);
+    super('ERR_KEK_FORMAT', `${name} ${detail}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
-import { OAuthError } from '../errors.js';
+import { AuthbridgeError, OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CLIENT_ASSERTION_TYPE } from './assertion.js';
 import type { OutboundAuth } from './types.js';
@@ -43,7 +43,11 @@ interface Cached {
 }
 
 /** Why the assertion cannot be used: for the log line (never the token itself). */
-class Unavailable extends Error {}
+class Unavailable extends AuthbridgeError<'ERR_ASSERTION_FILE'> {
+  constructor(message: string) {
+    super('ERR_ASSERTION_FILE', message);
+  }
+}
 
 const sameVersion = (a: Version, b: Version) => a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 

@@ -98,7 +98,7 @@ export class RedisStore implements Store {
       await Promise.race([Promise.all(clients.map((c) => c.connect())).then(() => store.ping()), deadline]);
     } catch (err) {
       for (const client of clients) client.disconnect();
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, code: store.#connectionCode });
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, errno: store.#connectionCode });
     } finally {
       clearTimeout(timer);
     }
@@ -226,7 +226,7 @@ export class RedisStore implements Store {
     client.del(key).catch(() => {}); // not awaited: the refusal does not depend on it, and a retry's SET queues behind it
     // the caller's line says 503; this one says why (a replica lagging, lost, or fewer than `count`), once per 10 s
     say?.('warn', { store: this.endpoint, acks, replicas: count, timeoutMs }, 'an inbound jti record was not acknowledged by enough replicas in time: refusing the assertion (inboundJtiReplicas)');
-    throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, code: 'NOREPLICAS' });
+    throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, errno: 'NOREPLICAS' });
   }
 
   #key(kind: string, id = ''): string {
@@ -237,7 +237,7 @@ export class RedisStore implements Store {
     try {
       return await command();
     } catch (err) {
-      throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint, code: this.#connectionCode });
+      throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint, errno: this.#connectionCode });
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { AuthbridgeError } from '../errors.js';
 import type { WindowCount, WindowCounter } from './window-counter.js';
 
 /** What authbridge remembers about an assertion it issued, keyed by `jti`. */
@@ -47,21 +48,20 @@ export interface KeySet {
 }
 
 /** The store could not be reached or did not answer in time; the request path fails closed on it. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-  /** the cause's code (ECONNREFUSED, ETIMEDOUT, …), when it has one */
-  readonly code: string | undefined;
+export class StoreUnavailableError extends AuthbridgeError<'ERR_STORE_UNAVAILABLE'> {
+  /** the cause's errno code (ECONNREFUSED, ETIMEDOUT, …), when it has one */
+  readonly errno: string | undefined;
   /** which store: `redis host:port`, `sentinels h1:p1,h2:p2 (master m)`, `cluster h1:p1,…`; never a password */
   readonly endpoint: string | undefined;
   constructor(
     readonly op: string,
-    options?: { cause?: unknown; endpoint?: string; code?: string },
+    options?: { cause?: unknown; endpoint?: string; errno?: string },
   ) {
     // the cause's code only (or the connection's, for a driver error that has none): a driver's message could quote a URL with a password
     const cause = options?.cause as { code?: unknown } | undefined;
-    const code = typeof cause?.code === 'string' ? cause.code : options?.code;
-    super(`store unavailable (${op}${code ? `: ${code}` : ''})${options?.endpoint ? ` at ${options.endpoint}` : ''}`, options);
-    this.code = code;
+    const errno = typeof cause?.code === 'string' ? cause.code : options?.errno;
+    super('ERR_STORE_UNAVAILABLE', `store unavailable (${op}${errno ? `: ${errno}` : ''})${options?.endpoint ? ` at ${options.endpoint}` : ''}`, options);
+    this.errno = errno;
     this.endpoint = options?.endpoint;
   }
 }

@@ -1,3 +1,4 @@
+import { AuthbridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { endpointUrlProblem, type UpstreamConfig } from '../config/schema.js';
 import { ENDPOINTS, type EndpointName } from '../config/endpoints.js';
@@ -14,8 +15,11 @@ export interface ProviderMetadata {
   readonly [member: string]: unknown;
 }
 
-export class DiscoveryError extends Error {
-  override name = 'DiscoveryError';
+/** The discovery document cannot be read or used (or names an endpoint authbridge refuses); the message says why. */
+export class DiscoveryError extends AuthbridgeError<'ERR_DISCOVERY_FAILED'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DISCOVERY_FAILED', message, options);
+  }
 }
 
 /**
@@ -36,11 +40,9 @@ export interface Endpoint {
 }
 
 /** The upstream has no such endpoint: neither an override in the config nor a member in its discovery document. */
-export class EndpointMissingError extends Error {
-  override name = 'EndpointMissingError';
-  readonly code = 'ERR_ENDPOINT_MISSING';
+export class EndpointMissingError extends AuthbridgeError<'ERR_ENDPOINT_MISSING'> {
   constructor(readonly endpoint: EndpointName) {
-    super(`the upstream has no ${endpoint} endpoint (none configured under endpoints, none in its discovery document)`);
+    super('ERR_ENDPOINT_MISSING', `the upstream has no ${endpoint} endpoint (none configured under endpoints, none in its discovery document)`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { OAuthError, type ErrorCode } from '../errors.js';
+import { OAuthError, type AnsweredCode } from '../errors.js';
 import { serializeForm } from '../inbound/form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
@@ -94,7 +94,7 @@ export function relayHeaders(res: UpstreamResponse): Record<string, string> {
   return out;
 }
 
-const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
+const UPSTREAM_CODES: Record<UpstreamFailure, AnsweredCode> = {
   timeout: 'ERR_TIMEOUT',
   connect: 'ERR_CONNECT',
   reset: 'ERR_RESET',

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { AuthbridgeError } from '../errors.js';
 import type { UpstreamClock } from './clock.js';
 import { createDispatcher, hostPort, proxyChooser, type ClientCertificate, type ProxySetting } from './dispatcher.js';
 
@@ -25,15 +26,15 @@ export interface UpstreamFailureDetail {
   readonly via?: string;
 }
 
-export class UpstreamError extends Error {
-  override name = 'UpstreamError';
+/** An exchange with the IdP failed before a complete response arrived: `kind` says how, `detail` where. */
+export class UpstreamError extends AuthbridgeError<'ERR_UPSTREAM_EXCHANGE'> {
   detail: UpstreamFailureDetail;
   constructor(
     readonly kind: UpstreamFailure,
     message: string,
     options?: { cause?: unknown; detail?: UpstreamFailureDetail },
   ) {
-    super(message, options);
+    super('ERR_UPSTREAM_EXCHANGE', message, options);
     this.detail = options?.detail ?? { phase: 'response' };
   }
 }

@@ -1,9 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { AuthbridgeError } from '../errors.js';
 
 /** A CA bundle that cannot be used; the message is fit for a config error at the file's path. */
-export class CaBundleError extends Error {
-  override name = 'CaBundleError';
+export class CaBundleError extends AuthbridgeError<'ERR_CA_BUNDLE'> {
+  constructor(message: string) {
+    super('ERR_CA_BUNDLE', message);
+  }
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;

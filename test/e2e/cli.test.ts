@@ -132,6 +132,7 @@ describe('authbridge start', () => {
     const { code, stderr } = await run(['start', '--config', file]).done;
     expect(code).toBe(1);
     expect(stderr).toContain('upstreams.metrics (name): is a reserved path');
+    expect(stderr).toMatch(/^invalid configuration in /m); // said plainly, not as an unexpected `authbridge: …`
   });
 });
 
@@ -158,6 +159,7 @@ describe('authbridge start with Redis down', () => {
     const { code, stderr } = await run(['start', '--config', file]).done;
     expect(code).toBe(1);
     expect(stderr).toContain('store unavailable (connect');
+    expect(stderr).toMatch(/^store unavailable \(connect/m); // said plainly, not as an unexpected `authbridge: …`
     expect(stderr).not.toContain('hunter2');
   });
 });

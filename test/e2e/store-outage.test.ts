@@ -116,7 +116,7 @@ describe('Redis outage', needs('redis-server'), () => {
     // Each refused request has its access line; the store failure itself is logged once per 10 s (and message),
     // the first at once, the rest counted in `suppressed` (written when the interval ends, or here at shutdown).
     await bridge.stop();
-    const lines = bridge.capture.lines as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string }[];
+    const lines = bridge.capture.lines as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string; op?: string; code?: string }[];
     const refused = results.filter((r) => r.status === 503);
     const access = lines.filter((l) => l.msg === 'request' && l.status === 503 && refused.some((r) => r.requestId === l.requestId));
     expect(access.length).toBe(refused.length);
@@ -126,5 +126,8 @@ describe('Redis outage', needs('redis-server'), () => {
     expect(failures.filter((l) => l.suppressed === undefined).length).toBe(messages.size); // the first, at once
     // every failure counted: a line at once stands for itself, a later one for the `suppressed` failures since
     expect(failures.reduce((n, l) => n + (l.suppressed ?? 1), 0)).toBe(refused.length);
+    // each says the operation and, as `code`, the Redis errno (ECONNREFUSED, …) when there is one: never an ERR_ code
+    expect(failures.every((l) => typeof l.op === 'string' && (l.code === undefined || /^E[A-Z]+$/.test(l.code))), JSON.stringify(failures)).toBe(true);
+    expect(failures.some((l) => l.code !== undefined), JSON.stringify(failures)).toBe(true);
   }, 30_000);
 });

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { CONFIG_DOC, ERRORS_DOC, METRICS_DOC, renderConfigurationDoc, renderErrorsDoc, renderMetricsDoc } from '../../scripts/write-docs.js';
 import { PROFILE_NAMES, PROFILES } from '../../src/config/profiles.js';
 import { configSchema } from '../../src/config/schema.js';
-import { ERROR_CODES, reasonOf, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, reasonOf, type AnsweredCode } from '../../src/errors.js';
 
 describe('generated docs', () => {
   it('docs/metrics.md is what npm run docs writes from the registry and the label constants', async () => {
@@ -52,7 +52,7 @@ describe('generated docs', () => {
   it('every client_auth and upstream reason is a listed value of its label in docs/metrics.md', () => {
     const doc = readFileSync(METRICS_DOC, 'utf8');
     const row = (label: string) => doc.split('\n').find((l) => l.startsWith(`| \`${label}\` |`)) ?? '';
-    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+    for (const code of Object.keys(ERROR_CODES) as AnsweredCode[]) {
       const category = ERROR_CODES[code];
       if (category === 'request') continue;
       expect(row(category === 'client_auth' ? 'reason' : 'kind'), code).toContain(`\`${reasonOf(code)}\``);

@@ -1,9 +1,10 @@
 // --probe and mTLS clients: it does not present client certificates, and says so instead of a misleading refusal;
 // the suspects of a refusal with no reason, for the methods the e2e tests do not reach.
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
 import { probe } from '../../../src/doctor/probe.js';
 import { suspects } from '../../../src/doctor/suspects.js';
-import type { UpstreamContext } from '../../../src/doctor/upstream.js';
+import { outboundFor, upstreamContext, type UpstreamContext } from '../../../src/doctor/upstream.js';
 import type { UpstreamConfig } from '../../../src/config/schema.js';
 
 const contextWith = (upstream: Record<string, unknown>) =>
@@ -18,6 +19,24 @@ describe('doctor --probe', () => {
     const report = await probe(contextWith(upstream), 0, undefined);
     expect(report).toMatchObject({ client: 'c', status: 'warn', attempts: [] });
     expect(report.detail).toContain('TLS client certificate');
+  });
+
+  it('a strategy that needs the key doctor could not read fails with ERR_KEY_LOAD (the code the probe tells a request not sent by)', async () => {
+    const config = parseConfig(
+      'upstreams:\n  idp:\n    issuer: https://idp.example\n    tokenEndpoint: https://idp.example/token\n    clients:\n      - { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, key: { file: k.pem } } }\n',
+      't',
+      {},
+    );
+    const ctx = upstreamContext('idp', config.upstreams.idp!, {}, []);
+    try {
+      const apply = outboundFor(ctx, ctx.upstream.clients[0]!, undefined).apply(
+        { body: new URLSearchParams(), headers: {} },
+        { tokenEndpoint: 'https://idp.example/token', endpoint: 'https://idp.example/token', presentedSecret: '', requestId: 'r' },
+      );
+      await expect(apply).rejects.toMatchObject({ code: 'ERR_KEY_LOAD', message: 'no signing key could be read for this client' });
+    } finally {
+      await ctx.close();
+    }
   });
 });
 

@@ -59,3 +59,28 @@ describe('RemoteJwks before a first good set', () => {
     expect(fetches).toBe(2);
   });
 });
+
+describe('RemoteJwks: the log line says why a fetch failed', () => {
+  it.each([
+    { answer: 'status 404', status: 404, body: '', why: 'status 404' },
+    { answer: 'not JSON', status: 200, body: '<html>', why: 'invalid answer' },
+    { answer: 'JSON without keys', status: 200, body: '{"keys":"none"}', why: 'invalid answer' },
+  ])('$answer: $why', async ({ status, body, why }) => {
+    server = await serveHttp((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+    const warnings: unknown[] = [];
+    jwks = new RemoteJwks(`${server.origin}/jwks`, { refetchMinSeconds: 30, log: { warn: (fields: unknown) => void warnings.push(fields) }, clientId: 'c1' });
+    expect(await outcome(jwks.keys())).toBe('ERR_ASSERTION_JWKS');
+    expect(warnings).toEqual([expect.objectContaining({ clientId: 'c1', why, keptLastSet: false })]);
+  });
+
+  it('a connection refused: the exchange kind', async () => {
+    server = await serveHttp((_req, res) => res.end());
+    const origin = server.origin;
+    await server.close();
+    server = undefined;
+    const warnings: unknown[] = [];
+    jwks = new RemoteJwks(`${origin}/jwks`, { refetchMinSeconds: 30, log: { warn: (fields: unknown) => void warnings.push(fields) } });
+    expect(await outcome(jwks.keys())).toBe('ERR_ASSERTION_JWKS');
+    expect(warnings).toEqual([expect.objectContaining({ why: 'connect' })]);
+  });
+});

@@ -55,6 +55,7 @@ describe('certificates of key files', () => {
     const other = await selfSigned(ecKey());
     const err = await importSigningKey(pemOf(key), 'ES256', 'key.pem', other).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyLoadError);
+    expect(err).toMatchObject({ code: 'ERR_KEY_LOAD' });
     expect((err as Error).message).toBe('key.pem: the certificate (CN=test, O=Example) is not for this key: its public key is another one');
     expect((err as Error).message).not.toContain(jwkOf(key).d!);
   });

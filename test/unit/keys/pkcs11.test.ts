@@ -63,6 +63,7 @@ describe('PKCS#11 keys (SoftHSM)', needsSoftHsm(), () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(Pkcs11KeyError);
+    expect(err).toMatchObject({ code: 'ERR_PKCS11_KEY' });
     const e = err as Pkcs11KeyError;
     expect(`${e.message} ${e.stack}`).not.toContain(PIN);
     return e;

@@ -44,6 +44,7 @@ describe('sealPrivateJwk / unsealPrivateJwk', () => {
     const wrong = new Uint8Array(randomBytes(32));
     const err = await rejection(unsealPrivateJwk(sealed, wrong, ctx));
     expect(err).toBeInstanceOf(KeyDecryptError);
+    expect(err).toMatchObject({ code: 'ERR_KEY_DECRYPT', owner: 'acme/web', kid: 'kid-1' });
     expect(err.message).toBe('cannot decrypt managed key kid-1 of acme/web: wrong keys.encryptionKey?');
     for (const secret of [wrong, kek]) {
       expect(err.message).not.toContain(Buffer.from(secret).toString('base64'));
@@ -134,6 +135,7 @@ describe('decodeKek', () => {
         err = e as Error;
       }
       expect(err).toBeInstanceOf(KekFormatError);
+      expect(err).toMatchObject({ code: 'ERR_KEK_FORMAT' });
       expect(err!.message).toMatch(/keys\.encryptionKey (is not base64|must be exactly 32 bytes|mixes the base64)/);
       if (text) expect(err!.message).not.toContain(text.trim());
     }

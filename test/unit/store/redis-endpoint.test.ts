@@ -24,7 +24,8 @@ describe('store failures name the endpoint', () => {
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(err.endpoint).toBe(`redis 127.0.0.1:${port}`);
     expect(err.message).toMatch(new RegExp(`^store unavailable \\(connect: (ECONNREFUSED|ETIMEDOUT)\\) at redis 127\\.0\\.0\\.1:${port}$`));
-    expect(err.code).toMatch(/^(ECONNREFUSED|ETIMEDOUT)$/);
+    expect(err.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(err.errno).toMatch(/^(ECONNREFUSED|ETIMEDOUT)$/);
     const said = JSON.stringify({ message: err.message, endpoint: err.endpoint, lines });
     expect(said).not.toContain(PASSWORD);
     const reconnect = find('redis connection error; retrying in the background');

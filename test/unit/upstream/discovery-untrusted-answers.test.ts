@@ -37,6 +37,7 @@ async function failure(promise: Promise<unknown>): Promise<DiscoveryError> {
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(DiscoveryError);
+  expect(err).toMatchObject({ code: 'ERR_DISCOVERY_FAILED' });
   return err as DiscoveryError;
 }
 
