@@ -10,19 +10,10 @@ import { HMAC_ALGS } from './hmac.js';
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
+import { requiresSecret, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
 
-export const OUTBOUND_METHODS = [
-  'client_secret_basic',
-  'client_secret_post',
-  'client_secret_jwt',
-  'private_key_jwt',
-  'tls_client_auth',
-  'self_signed_tls_client_auth',
-  'jwt_bearer_assertion',
-] as const;
-export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
-/** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
-export type ConfiguredMethod = OutboundMethod | 'auto';
+// the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
+export { OUTBOUND_METHODS, type ConfiguredMethod, type OutboundMethod } from '../outbound/methods.js';
 
 export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -227,6 +218,15 @@ const auto = z
 
 export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto]);
 
+type OutboundConfig = z.infer<typeof outboundAuthSchema>;
+type FieldName<U> = U extends unknown ? keyof U : never;
+type FieldType<U, K extends PropertyKey> = U extends unknown ? (K extends keyof U ? U[K] : never) : never;
+/**
+ * Every field any method's block may carry, each optional: what code reads once the method table
+ * (outbound/methods.ts) has said the method has it. The schema is strict, so a method without a field never has it.
+ */
+export type OutboundFields = { readonly [K in FieldName<OutboundConfig>]?: FieldType<OutboundConfig, K> } & { readonly method: ConfiguredMethod };
+
 export const clientSchema = z
   .strictObject({
     clientId: z.string().min(1).max(512).describe('the client_id the downstream presents to authbridge'),
@@ -242,29 +242,31 @@ export const clientSchema = z
   })
   .superRefine((client, ctx) => {
     checkInbound(client, ctx);
-    const out = client.upstream;
+    const out: OutboundFields = client.upstream;
+    const row = rowOf(out.method);
     const verify = isVerifyMode(client);
-    if (out.method === 'private_key_jwt' || out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth' || out.method === 'jwt_bearer_assertion') {
+    if (row.needsVerify) {
       if (!verify)
         ctx.addIssue({
           code: 'custom',
           path: ['clientSecret'],
           message: `${out.method} needs verify mode: set clientSecret, or nothing would authenticate the caller`,
         });
-      if (out.method === 'self_signed_tls_client_auth' && out.key === 'managed' && out.certificate === undefined)
+      // a client that is its certificate (self_signed_tls_client_auth; tls_client_auth takes no managed key)
+      if (row.presentsCertificate === 'always' && out.key === 'managed' && out.certificate === undefined)
         ctx.addIssue({
           code: 'custom',
           path: ['upstream', 'certificate'],
           message: 'required with key: managed: certificate: { selfSigned: true } (the certificate the client presents, published in the JWKS with x5c)',
         });
-      if (out.method === 'self_signed_tls_client_auth' && out.certificate !== undefined && out.key !== 'managed')
+      if (row.presentsCertificate === 'always' && out.certificate !== undefined && out.key !== 'managed')
         ctx.addIssue({ code: 'custom', path: ['upstream', 'certificate'], message: 'a key file takes its certificate as key: { file, certificate }' });
       return;
     }
-    if (out.method === 'auto' && !verify && out.key !== undefined)
+    if (row.signsWithKey === 'optional' && !verify && out.key !== undefined)
       ctx.addIssue({ code: 'custom', path: ['upstream', 'key'], message: 'private_key_jwt needs verify mode: set clientSecret on the client, or remove the key' });
     // auto: a key (its own or the upstream's) may be its only credential; outbound-settings.ts checks it has one
-    if (verify && out.clientSecret === undefined && out.method !== 'auto')
+    if (verify && out.clientSecret === undefined && requiresSecret(row))
       ctx.addIssue({ code: 'custom', path: ['upstream', 'clientSecret'], message: `required for ${out.method} in verify mode` });
     if (!verify && out.clientSecret !== undefined)
       ctx.addIssue({
