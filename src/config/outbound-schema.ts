@@ -80,6 +80,9 @@ const keyFiles = z
     path: ['certificate'],
   });
 
+/** `key: { file, certificate }` or `key: { files }`, as parsed. */
+export type KeyFilesConfig = z.output<typeof keyFiles>;
+
 /** A key in a PKCS#11 token (HSM): it signs there; its public key object gives the JWKS and kid (src/keys/pkcs11.ts). */
 const pkcs11Key = z.strictObject({
   pkcs11: z

@@ -1,11 +1,11 @@
 /** Key files (`key: { file, certificate }` or `key: { files: [...] }`): read and imported at start, never changed. */
 import { formatPath } from '../../config/errors.js';
 import { keyFileEntries, loadKeyFile } from '../../config/key-files.js';
-import type { KeySourceConfig } from '../../config/schema.js';
+import type { KeyFilesConfig } from '../../config/outbound-schema.js';
 import type { SigningKey } from '../signing-key.js';
 import type { KeySource, OpenedKeys } from './index.js';
 
-export type KeyFilesConfig = Exclude<KeySourceConfig, 'managed' | { pkcs11: unknown }>;
+export type { KeyFilesConfig };
 
 export const fileSource: KeySource<KeyFilesConfig> = {
   async open(config, { alg, path: keyPath, now, algByKid }): Promise<OpenedKeys> {

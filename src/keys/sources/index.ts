@@ -36,23 +36,30 @@ export interface KeySource<K> {
   describe(key: K): string;
 }
 
+/** A source with the config it was given. */
+interface Bound {
+  open(ctx: OpenContext): Promise<OpenedKeys>;
+  describe(): string;
+}
+const bind = <K>(source: KeySource<K>, key: K): Bound => ({ open: (ctx) => source.open(key, ctx), describe: () => source.describe(key) });
+
 /** The one switch: which source a config's `key` names. */
-function sourceOf(key: KeySourceConfig): { source: KeySource<never>; key: never } {
-  if (key === 'managed') return { source: managedSource, key: key as never };
-  if ('pkcs11' in key) return { source: pkcs11Source satisfies KeySource<Pkcs11SourceConfig>, key: key as never };
-  return { source: fileSource satisfies KeySource<KeyFilesConfig>, key: key as never };
+function sourceOf(key: KeySourceConfig): Bound {
+  if (key === 'managed') return bind(managedSource, key);
+  if ('pkcs11' in key) return bind<Pkcs11SourceConfig>(pkcs11Source, key);
+  // what is left is key files; a new source's config does not fit here (no member in common): give it its case above
+  const files: KeyFilesConfig = key;
+  return bind(fileSource, files);
 }
 
 /** Opens a client's signing key at start, from whichever source its config names. */
 export function openKey(key: KeySourceConfig, ctx: OpenContext): Promise<OpenedKeys> {
-  const { source, key: config } = sourceOf(key);
-  return source.open(config, ctx);
+  return sourceOf(key).open(ctx);
 }
 
 /** Where a client's signing key lives, for doctor. */
 export function describeKey(key: KeySourceConfig): string {
-  const { source, key: config } = sourceOf(key);
-  return source.describe(config);
+  return sourceOf(key).describe();
 }
 
 /** Closes what the opened keys hold (a PKCS#11 key's sessions); managed keys' owners (strings) hold nothing here. */
