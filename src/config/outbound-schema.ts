@@ -10,7 +10,7 @@ import { HMAC_ALGS } from './hmac.js';
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
-import { requiresSecret, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
+import { AUTO_PREFERENCE, requiresSecret, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
 
 // the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
 export { OUTBOUND_METHODS, type ConfiguredMethod, type OutboundMethod } from '../outbound/methods.js';
@@ -216,7 +216,7 @@ const auto = z
     ...assertionFields,
   })
   .describe(
-    "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
+    `the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: ${AUTO_PREFERENCE.join(' > ')}`,
   );
 
 export const outboundAuthSchema = z.discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto]);
