@@ -1,6 +1,7 @@
 import type { StoreFailurePolicy } from './outbound/assertion.js';
 import { AutoOutbound } from './outbound/auto.js';
 import { createOutboundAuth, type OutboundAuth } from './outbound/index.js';
+import { rowOf } from './outbound/methods.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
 import { resolveProfile } from './config/outbound-settings.js';
 import type { ClientConfig, Config, UpstreamConfig } from './config/schema.js';
@@ -122,7 +123,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   const pool = { timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock };
   const http = new UpstreamClient(pool);
   // an IdP lists a platform-issued assertion (jwt_bearer_assertion) as private_key_jwt: it checks it with the issuer's keys
-  const methods = [...new Set(upstream.clients.map((c) => (c.upstream.method === 'jwt_bearer_assertion' ? 'private_key_jwt' : c.upstream.method)).filter((m) => m !== 'auto'))];
+  const methods = [...new Set(upstream.clients.flatMap((c) => rowOf(c.upstream.method).listedAs ?? []))];
   const endpoints = upstreamEndpoints(upstream, { http, log, methods });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const { profile, source } = resolveProfile(upstream);
@@ -193,7 +194,8 @@ function certificateExpiries(config: Config, keyrings: Keyrings, now: number): C
   const out: CertificateExpiry[] = [];
   for (const [upstream, { clients }] of Object.entries(config.upstreams))
     for (const client of clients) {
-      const managedTls = client.upstream.method === 'self_signed_tls_client_auth'; // its key's certificate is its TLS one
+      // a key that signs nothing (self_signed_tls_client_auth's managed key): its certificate is its TLS one
+      const managedTls = rowOf(client.upstream.method).signsWithKey === 'never';
       const signing = keyrings.signers.get(client)?.().certificate;
       const tls = keyrings.tls.get(client)?.certificate;
       if (signing) out.push({ upstream, client: client.clientId, use: managedTls ? 'tls' : 'signing', seconds: (signing.notAfter.getTime() - now) / 1000 });

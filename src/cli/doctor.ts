@@ -7,6 +7,7 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { rowOf } from '../outbound/methods.js';
 import { checkLearnedEncodings, openLearnedStore } from '../doctor/basic.js';
 import { readKeys } from '../doctor/keys.js';
 import { probe } from '../doctor/probe.js';
@@ -56,7 +57,7 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
   const keys = await readKeys(config, file, names);
   const upstreams: UpstreamReport[] = [];
   const contexts = new Map<string, UpstreamContext>();
-  const basicAuto = names.some((n) => config.upstreams[n]!.clients.some((c) => c.upstream.method === 'client_secret_basic'));
+  const basicAuto = names.some((n) => config.upstreams[n]!.clients.some((c) => rowOf(c.upstream.method).basicHeader));
   const learned = basicAuto ? await openLearnedStore(config) : 'not needed';
   try {
     for (const name of names) {

@@ -5,11 +5,10 @@
  */
 import { z } from 'zod';
 import { HMAC_MIN_BYTES } from './hmac.js';
+import { DEFAULT_INBOUND_METHODS, INBOUND_METHODS, inboundRowOf, JWT_INBOUND_METHODS, type InboundMethodName } from '../inbound/methods.js';
 
-export const INBOUND_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'client_secret_jwt'] as const;
-export type InboundMethodName = (typeof INBOUND_METHODS)[number];
-export const DEFAULT_INBOUND_METHODS: readonly InboundMethodName[] = ['client_secret_basic', 'client_secret_post'];
-export const JWT_INBOUND_METHODS: readonly InboundMethodName[] = ['private_key_jwt', 'client_secret_jwt'];
+// the inbound methods and what each presents: one table (inbound/methods.ts)
+export { DEFAULT_INBOUND_METHODS, INBOUND_METHODS, JWT_INBOUND_METHODS, type InboundMethodName };
 
 
 export const DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS = 300;
@@ -65,9 +64,9 @@ export const isVerifyMode = (client: InboundClient): boolean => client.clientSec
 export function checkInbound(client: InboundClient, ctx: z.RefinementCtx): void {
   const methods = inboundMethodsOf(client);
   const secretMethods = methods.filter((m) => !JWT_INBOUND_METHODS.includes(m));
-  if (methods.includes('private_key_jwt') && client.inbound?.jwksUri === undefined && client.inbound?.jwks === undefined)
+  if (methods.some((m) => inboundRowOf(m).assertion === 'signed') && client.inbound?.jwksUri === undefined && client.inbound?.jwks === undefined)
     ctx.addIssue({ code: 'custom', path: ['inbound'], message: 'private_key_jwt needs the client\'s keys: inbound: { jwksUri } or inbound: { jwks }' });
-  if (methods.includes('client_secret_jwt')) {
+  if (methods.some((m) => inboundRowOf(m).assertion === 'maced')) {
     if (client.clientSecret === undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'client_secret_jwt (inbound) needs clientSecret: the HMAC key' });
     else if (Buffer.byteLength(client.clientSecret) < HMAC_MIN_BYTES.HS256)
       ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `client_secret_jwt (inbound) needs a clientSecret of at least ${HMAC_MIN_BYTES.HS256} bytes (HS256)` });

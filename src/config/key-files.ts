@@ -3,6 +3,7 @@ import { certificateProblems, loadCertificate } from '../keys/certificate.js';
 import { KeyLoadError, loadSigningKey, withCertificate, type SigningKey } from '../keys/signing-key.js';
 import { formatPath, type ConfigIssue } from './errors.js';
 import { resolveProfile } from './outbound-settings.js';
+import { methodRow } from '../outbound/methods.js';
 import { SIGNING_ALGS, type SigningAlg } from './schema.js';
 
 type Tree = Record<string, unknown>;
@@ -113,7 +114,7 @@ export async function keyFileIssues(resolved: unknown, known: readonly ConfigIss
     const clients = isTree(upstream) && Array.isArray(upstream.clients) ? upstream.clients : [];
     for (const [i, client] of clients.entries()) {
       const out = isTree(client) ? client.upstream : undefined;
-      if (!isTree(out) || out.method !== 'private_key_jwt' || !isTree(out.key)) continue;
+      if (!isTree(out) || methodRow(out.method)?.signsWithKey !== 'always' || !isTree(out.key)) continue;
       const alg = out.alg ?? defaultAlg(upstream as Tree);
       if (!(SIGNING_ALGS as readonly unknown[]).includes(alg)) continue; // the alg's own issue says enough
       for (const entry of keyFileEntries(out.key, ['upstreams', name, 'clients', i, 'upstream', 'key'])) {

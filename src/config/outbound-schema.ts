@@ -10,19 +10,10 @@ import { HMAC_ALGS } from './hmac.js';
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
+import { AUTO_PREFERENCE, requiresSecret, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
 
-export const OUTBOUND_METHODS = [
-  'client_secret_basic',
-  'client_secret_post',
-  'client_secret_jwt',
-  'private_key_jwt',
-  'tls_client_auth',
-  'self_signed_tls_client_auth',
-  'jwt_bearer_assertion',
-] as const;
-export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
-/** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
-export type ConfiguredMethod = OutboundMethod | 'auto';
+// the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
+export { OUTBOUND_METHODS, type ConfiguredMethod, type OutboundMethod } from '../outbound/methods.js';
 
 export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -93,6 +84,9 @@ const keyFiles = z
     message: 'certificate goes with file; with files, give each entry its own: files: [{ file, certificate }]',
     path: ['certificate'],
   });
+
+/** `key: { file, certificate }` or `key: { files }`, as parsed. */
+export type KeyFilesConfig = z.output<typeof keyFiles>;
 
 /** A key in a PKCS#11 token (HSM): it signs there; its public key object gives the JWKS and kid (src/keys/pkcs11.ts). */
 const pkcs11Key = z.strictObject({
@@ -264,13 +258,22 @@ const auto = z
     ...assertionFields,
   })
   .describe(
-    "the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: private_key_jwt > client_secret_jwt > client_secret_basic > client_secret_post",
+    `the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: ${AUTO_PREFERENCE.join(' > ')}`,
   )
   .meta({ examples: [{ method: 'auto', clientSecret: '${IDP_CLIENT_SECRET}', key: 'managed' }] });
 
 export const outboundAuthSchema = z
   .discriminatedUnion('method', [secretBasic, secretPost, secretJwt, privateKeyJwt, tlsClientAuth, selfSignedTls, jwtBearerAssertion, auto])
   .describe('how authbridge authenticates this client to the IdP: one form per method');
+
+type OutboundConfig = z.infer<typeof outboundAuthSchema>;
+type FieldName<U> = U extends unknown ? keyof U : never;
+type FieldType<U, K extends PropertyKey> = U extends unknown ? (K extends keyof U ? U[K] : never) : never;
+/**
+ * Every field any method's block may carry, each optional: what code reads once the method table
+ * (outbound/methods.ts) has said the method has it. The schema is strict, so a method without a field never has it.
+ */
+export type OutboundFields = { readonly [K in FieldName<OutboundConfig>]?: FieldType<OutboundConfig, K> } & { readonly method: ConfiguredMethod };
 
 export const clientSchema = z
   .strictObject({
@@ -288,29 +291,31 @@ export const clientSchema = z
   .describe('a client: what it presents to authbridge (clientSecret, allowedInboundMethods, inbound), and what authbridge presents for it to the IdP (upstream)')
   .superRefine((client, ctx) => {
     checkInbound(client, ctx);
-    const out = client.upstream;
+    const out: OutboundFields = client.upstream;
+    const row = rowOf(out.method);
     const verify = isVerifyMode(client);
-    if (out.method === 'private_key_jwt' || out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth' || out.method === 'jwt_bearer_assertion') {
+    if (row.needsVerify) {
       if (!verify)
         ctx.addIssue({
           code: 'custom',
           path: ['clientSecret'],
           message: `${out.method} needs verify mode: set clientSecret, or nothing would authenticate the caller`,
         });
-      if (out.method === 'self_signed_tls_client_auth' && out.key === 'managed' && out.certificate === undefined)
+      // a client that is its certificate (self_signed_tls_client_auth; tls_client_auth takes no managed key)
+      if (row.presentsCertificate === 'always' && out.key === 'managed' && out.certificate === undefined)
         ctx.addIssue({
           code: 'custom',
           path: ['upstream', 'certificate'],
           message: 'required with key: managed: certificate: { selfSigned: true } (the certificate the client presents, published in the JWKS with x5c)',
         });
-      if (out.method === 'self_signed_tls_client_auth' && out.certificate !== undefined && out.key !== 'managed')
+      if (row.presentsCertificate === 'always' && out.certificate !== undefined && out.key !== 'managed')
         ctx.addIssue({ code: 'custom', path: ['upstream', 'certificate'], message: 'a key file takes its certificate as key: { file, certificate }' });
       return;
     }
-    if (out.method === 'auto' && !verify && out.key !== undefined)
+    if (row.signsWithKey === 'optional' && !verify && out.key !== undefined)
       ctx.addIssue({ code: 'custom', path: ['upstream', 'key'], message: 'private_key_jwt needs verify mode: set clientSecret on the client, or remove the key' });
     // auto: a key (its own or the upstream's) may be its only credential; outbound-settings.ts checks it has one
-    if (verify && out.clientSecret === undefined && out.method !== 'auto')
+    if (verify && out.clientSecret === undefined && requiresSecret(row))
       ctx.addIssue({ code: 'custom', path: ['upstream', 'clientSecret'], message: `required for ${out.method} in verify mode` });
     if (!verify && out.clientSecret !== undefined)
       ctx.addIssue({

@@ -8,8 +8,10 @@ import {
   HMAC_MIN_BYTES,
   type ConfiguredMethod,
   type HmacAlg,
+  type OutboundFields,
   type SigningAlg,
 } from './outbound-schema.js';
+import { rowOf } from '../outbound/methods.js';
 import { isVerifyMode } from './inbound-schema.js';
 import { detectProfile, PROFILES, type BasicEncoding, type IdpProfile, type JwtHeaderSettings, type ProfileName } from './profiles.js';
 import type { ClientConfig, UpstreamConfig } from './schema.js';
@@ -55,56 +57,61 @@ export function resolveProfile(upstream: Pick<UpstreamFields, 'issuer' | 'profil
 
 /** Whether the client signs with a key: private_key_jwt, or auto in verify mode with a key of its own or the upstream's. */
 export function signsWithKey(upstream: Pick<UpstreamFields, 'key'>, client: ClientConfig): boolean {
-  const out = client.upstream;
-  if (out.method === 'private_key_jwt') return true;
+  const out: OutboundFields = client.upstream;
+  const signs = rowOf(out.method).signsWithKey;
+  if (signs === 'always') return true;
   // verify mode: authbridge authenticated the caller (its secret, or a JWT), so a key of authbridge's may speak for it
-  return out.method === 'auto' && isVerifyMode(client) && (out.key !== undefined || upstream.key !== undefined);
+  return signs === 'optional' && isVerifyMode(client) && (out.key !== undefined || upstream.key !== undefined);
 }
 
 /** Whether the key the client signs with has a certificate configured (a key file's, or a managed key's self-signed one). */
 export function keyHasCertificate(upstream: Pick<UpstreamFields, 'key' | 'certificate'>, client: ClientConfig): boolean {
-  const out = client.upstream;
-  if (out.method !== 'private_key_jwt' && out.method !== 'auto') return false;
+  const out: OutboundFields = client.upstream;
+  if (rowOf(out.method).signsWithKey === 'never') return false;
   const key = out.key;
   if (key === undefined) return upstream.key === 'managed' && upstream.certificate !== undefined;
   if (key === 'managed') return out.certificate !== undefined;
-  if ('pkcs11' in key) return false;
+  // a key file's certificate (the first file's: it signs); a key no file holds (a token's) has none configured here
+  if (!('file' in key) && !('files' in key)) return false;
   if (key.file !== undefined) return key.certificate !== undefined;
-  const first = key.files?.[0];
+  const first = 'files' in key ? key.files?.[0] : undefined;
   return typeof first === 'object' && first.certificate !== undefined;
 }
 
 /** The client's signing alg (private_key_jwt, or auto with a key): explicit, else the profile's default. */
 export function signingAlgOf(upstream: Pick<UpstreamFields, 'issuer' | 'profile'>, client: ClientConfig): SigningAlg {
-  const out = client.upstream;
-  const explicit = out.method === 'private_key_jwt' || out.method === 'auto' ? out.alg : undefined;
+  const out: OutboundFields = client.upstream;
+  // a key-signing method's alg is a signing alg (client_secret_jwt's `alg` is an HMAC one)
+  const explicit = rowOf(out.method).signsWithKey !== 'never' ? (out.alg as SigningAlg | undefined) : undefined;
   return explicit ?? resolveProfile(upstream).profile.defaultSigningAlg;
 }
 
 export function resolveClient(upstream: UpstreamFields, client: ClientConfig): ClientSettings {
   const resolved = resolveProfile(upstream);
   const { profile } = resolved;
-  const out = client.upstream;
-  const explicitEncoding = out.method === 'client_secret_basic' || out.method === 'auto' ? out.basicEncoding : undefined;
+  // the schema is strict: a field is there only for the methods that take it (basicEncoding, the assertion fields)
+  const out: OutboundFields = client.upstream;
+  const row = rowOf(out.method);
+  const explicitEncoding = out.basicEncoding;
   const basicEncoding = explicitEncoding !== undefined ? canonicalEncoding(explicitEncoding) : profile.basicEncoding;
   const clockSkewSeconds = upstream.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
-  const fields = out.method === 'client_secret_jwt' || out.method === 'private_key_jwt' || out.method === 'auto' ? out : undefined;
   const assertion = (alg: string, secret: boolean): AssertionSettings => {
-    const explicit = fields?.jwtHeader ?? {};
+    const explicit = out.jwtHeader ?? {};
     const header = { ...profile.jwtHeader(alg), ...explicit };
     // a MAC has no certificate, and no key thumbprint to name: only a literal kid means anything there
     const forSecret = secret ? { ...header, kid: header.kid === 'thumbprint' ? 'none' : header.kid, x5t: false, x5tS256: false, x5c: false } : header;
     return {
       alg,
-      audience: fields?.audience ?? profile.audience,
-      ttlSeconds: fields?.assertionTtlSeconds ?? Math.min(DEFAULT_ASSERTION_TTL_SECONDS, profile.maxAssertionTtlSeconds),
+      audience: out.audience ?? profile.audience,
+      ttlSeconds: out.assertionTtlSeconds ?? Math.min(DEFAULT_ASSERTION_TTL_SECONDS, profile.maxAssertionTtlSeconds),
       header: Object.freeze(forSecret),
       clockSkewSeconds,
     };
   };
   const keyed = signsWithKey(upstream, client);
-  const hmacAlg = out.method === 'client_secret_jwt' ? (out.alg ?? defaultHmacAlg(profile)) : out.method === 'auto' ? (out.hmacAlg ?? defaultHmacAlg(profile)) : undefined;
-  const macs = out.method === 'client_secret_jwt' || (out.method === 'auto' && hmacAlg !== undefined && autoMayMac(client, hmacAlg, profile));
+  // client_secret_jwt's alg is `alg`; auto's, beside its signing alg, `hmacAlg`
+  const hmacAlg = row.macs === 'always' ? ((out.alg as HmacAlg | undefined) ?? defaultHmacAlg(profile)) : row.macs === 'optional' ? (out.hmacAlg ?? defaultHmacAlg(profile)) : undefined;
+  const macs = row.macs === 'always' || (row.macs === 'optional' && hmacAlg !== undefined && autoMayMac(client, hmacAlg, profile));
   return {
     profile: resolved,
     method: out.method,
@@ -121,7 +128,7 @@ const defaultHmacAlg = (profile: IdpProfile): HmacAlg => (profile.hmacAlgs.inclu
 
 /** auto may pick client_secret_jwt only with a configured secret long enough for the alg, at an IdP that has it. */
 function autoMayMac(client: ClientConfig, alg: HmacAlg, profile: IdpProfile): boolean {
-  const secret = client.upstream.method === 'auto' ? client.upstream.clientSecret : undefined;
+  const secret = (client.upstream as OutboundFields).clientSecret;
   return secret !== undefined && Buffer.byteLength(secret) >= HMAC_MIN_BYTES[alg] && profile.hmacAlgs.includes(alg);
 }
 
@@ -143,27 +150,29 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
   const sharedAlgs = new Set<string>();
   upstream.clients.forEach((client, i) => {
     const at = (...path: (string | number)[]) => ['clients', i, 'upstream', ...path];
-    const out = client.upstream;
+    const out: OutboundFields = client.upstream;
+    const row = rowOf(out.method);
     const settings = resolveClient(upstream, client);
-    const explicitHeader = (out.method === 'client_secret_jwt' || out.method === 'private_key_jwt' || out.method === 'auto' ? out.jwtHeader : undefined) ?? {};
-    const keyPath = () => (out.method === 'private_key_jwt' || out.method === 'auto') && out.key !== undefined ? at('key') : ['key'];
+    const explicitHeader = out.jwtHeader ?? {};
+    const keyPath = () => row.signsWithKey !== 'never' && out.key !== undefined ? at('key') : ['key'];
 
-    if ((out.method === 'private_key_jwt' || out.method === 'auto') && out.certificate !== undefined && out.key !== 'managed')
+    if (row.signsWithKey !== 'never' && out.certificate !== undefined && out.key !== 'managed')
       issues.push({ path: at('certificate'), message: 'a self-signed certificate is for a managed key (key: managed); a key file takes key: { file, certificate }' });
-    if (out.method === 'private_key_jwt' && out.key === undefined) {
+    if (row.signsWithKey === 'always' && out.key === undefined) {
       if (upstream.key === undefined) issues.push({ path: at('key'), message: 'required: a key file, `managed`, or `key: managed` on the upstream' });
       sharedAlgs.add(signingAlgOf(upstream, client));
     }
-    if (out.method === 'auto' && out.clientSecret === undefined && isVerifyMode(client) && !settings.keyAssertion)
+    if (row.chooses && out.clientSecret === undefined && isVerifyMode(client) && !settings.keyAssertion)
       issues.push({ path: at('clientSecret'), message: 'auto needs a credential to choose from: the upstream clientSecret, or a key' });
 
     const key = settings.keyAssertion;
     if (key) {
       // an IdP without private_key_jwt: auto chooses among what it lists; asked for explicitly, it cannot work
       if (profile.signingAlgs.length === 0) {
-        if (out.method === 'private_key_jwt') issues.push({ path: at('method'), message: `${by} has no private_key_jwt` });
+        if (row.signsWithKey === 'always') issues.push({ path: at('method'), message: `${by} has no private_key_jwt` });
       } else if (!profile.signingAlgs.includes(key.alg))
-        issues.push({ path: out.method === 'auto' || out.method === 'private_key_jwt' ? at('alg') : at('method'), message: `${key.alg} is not accepted by ${by}: use ${profile.signingAlgs.join(', ')}` });
+        // a key assertion is made only by a method that takes `alg` (private_key_jwt, auto)
+        issues.push({ path: at('alg'), message: `${key.alg} is not accepted by ${by}: use ${profile.signingAlgs.join(', ')}` });
       const certified = keyHasCertificate(upstream, client);
       for (const member of ['x5t', 'x5tS256', 'x5c'] as const) {
         if (!key.header[member] || certified) continue;
@@ -177,7 +186,7 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
       if (profile.requiresCertificate && !certified && !key.header.x5t && !key.header.x5tS256 && !key.header.x5c)
         issues.push({ path: keyPath(), message: `${by} takes an uploaded certificate, not a JWKS: the key needs a certificate` });
     }
-    if (out.method === 'client_secret_jwt') {
+    if (row.macs === 'always') {
       const mac = settings.secretAssertion!;
       if (profile.hmacAlgs.length === 0) issues.push({ path: at('method'), message: `${by} has no client_secret_jwt` });
       else if (!profile.hmacAlgs.includes(mac.alg as HmacAlg)) issues.push({ path: at('alg'), message: `${mac.alg} is not accepted by ${by}: use ${profile.hmacAlgs.join(', ')}` });

@@ -2,6 +2,7 @@ import { isIPv6 } from 'node:net';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { allowsJwtInbound } from './inbound-schema.js';
 import { resolveProfile, signsWithKey } from './outbound-settings.js';
+import { rowOf } from '../outbound/methods.js';
 import type { Config } from './schema.js';
 
 /** Addresses only this host reaches: an IdP fetching the JWKS from one runs here too, and the derived URL works. */
@@ -31,7 +32,7 @@ export function isWildcardHost(host: string): boolean {
  */
 export function upstreamsPublishingJwks(config: Config): string[] {
   return Object.entries(config.upstreams)
-    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c) || c.upstream.method === 'self_signed_tls_client_auth'))
+    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c) || rowOf(c.upstream.method).publishesCertificate))
     .map(([name]) => name);
 }
 

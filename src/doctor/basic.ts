@@ -3,6 +3,7 @@
  * every replica sends first (the RFC 6749 form until an IdP refuses it and takes the credentials raw).
  */
 import { learnedEncodingName } from '../outbound/client-secret-basic.js';
+import { rowOf } from '../outbound/methods.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { Config, UpstreamConfig } from '../config/schema.js';
 import { createStore } from '../store/index.js';
@@ -22,7 +23,7 @@ export async function openLearnedStore(config: Config): Promise<Store | string> 
 /** One `basic encoding` line per client_secret_basic client with `auto`. */
 export async function checkLearnedEncodings(name: string, upstream: UpstreamConfig, store: Store | string, checks: Check[]): Promise<void> {
   for (const client of upstream.clients) {
-    if (client.upstream.method !== 'client_secret_basic' || resolveClient(upstream, client).basicEncoding !== 'auto') continue;
+    if (!rowOf(client.upstream.method).basicHeader || resolveClient(upstream, client).basicEncoding !== 'auto') continue;
     const id = client.clientId;
     if (typeof store === 'string') {
       const down = store.startsWith('the store');

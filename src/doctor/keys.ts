@@ -6,10 +6,11 @@
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
-import type { ClientConfig, Config, SigningAlg } from '../config/schema.js';
+import type { ClientConfig, Config, KeySourceConfig, SigningAlg } from '../config/schema.js';
 import { certificateProblems } from '../keys/certificate.js';
 import { loadConfigKeys, managedOwnerOf, type ConfigKeys } from '../keys/keyring.js';
 import { openManagedKey } from '../keys/managed-material.js';
+import { describeKey } from '../keys/sources/index.js';
 import { decodeKek, KeyDecryptError } from '../keys/seal.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { createStore } from '../store/index.js';
@@ -93,10 +94,8 @@ const CERTIFICATE_FIX = 'issue a new certificate for the same key, point the con
 
 function keyFileOf(client: ClientConfig): string {
   const key = 'key' in client.upstream ? client.upstream.key : undefined;
-  if (typeof key !== 'object') return '?';
-  if ('pkcs11' in key) return `PKCS#11 ${key.pkcs11.module}`;
-  const first = key.file ?? ('files' in key ? key.files?.[0] : undefined);
-  return typeof first === 'string' ? first : (first?.file ?? '?');
+  // a key-signing client's key (the TLS methods' key files sign nothing): where its source keeps it
+  return typeof key === 'object' ? describeKey(key as KeySourceConfig) : '?';
 }
 
 /** The signing key file of one client, loaded alone (when another client's problem kept loadConfigKeys from answering). */

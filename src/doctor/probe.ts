@@ -8,9 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { basicAuthorization, type FixedEncoding } from '../outbound/client-secret-basic.js';
 import type { OutboundRequest } from '../outbound/index.js';
+import { presentsCertificate, rowOf } from '../outbound/methods.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
-import type { ClientConfig } from '../config/schema.js';
+import type { ClientConfig, ConfiguredMethod } from '../config/schema.js';
 import { FORM_CONTENT_TYPE } from '../inbound/form.js';
 import { AuthbridgeError, OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
@@ -37,7 +38,7 @@ interface Variant {
   readonly client: ClientConfig;
 }
 
-type Outcome = { attempt: ProbeAttempt; refusedClient: boolean; method?: string };
+type Outcome = { attempt: ProbeAttempt; refusedClient: boolean; method?: ConfiguredMethod };
 
 export async function probe(ctx: UpstreamContext, index: number, signingKey: SigningKey | undefined): Promise<ProbeReport> {
   const client = ctx.upstream.clients[index]!;
@@ -46,7 +47,7 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   const error = (detail: string, fix: string, attempts: ProbeAttempt[] = []): ProbeReport => ({ ...base, status: 'error', detail, fix, attempts });
 
   const out = client.upstream;
-  if (out.method === 'tls_client_auth' || out.method === 'self_signed_tls_client_auth' || (out.method === 'private_key_jwt' && out.tlsCertificate !== undefined))
+  if (presentsCertificate(out))
     return {
       ...base,
       status: 'warn',
@@ -99,7 +100,7 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   return error(
     `refused as configured (${said(first.attempt)})${tried > 0 ? `, and ${tried} variant(s) (audience, Basic encoding, kid, typ) were refused too` : ''}`,
     why ??
-      `check the client's registration at the IdP: its client_id, its ${first.method === 'private_key_jwt' ? 'key (jwks_uri or uploaded key/certificate)' : 'secret'}, the authentication method it is registered for, and that it may use client_credentials`,
+      `check the client's registration at the IdP: its client_id, its ${first.method !== undefined && rowOf(first.method).signsWithKey === 'always' ? 'key (jwks_uri or uploaded key/certificate)' : 'secret'}, the authentication method it is registered for, and that it may use client_credentials`,
     attempts,
   );
 }
@@ -142,7 +143,7 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
     const description = printable(answer?.error_description);
     const accepted = res.status >= 200 && res.status < 300;
     // a Basic header the IdP cannot decode is often answered 400 invalid_request (oidc-provider: "not properly encoded")
-    const basic = auth.method === 'client_secret_basic';
+    const basic = rowOf(auth.method).basicHeader;
     return {
       attempt: { variant, status: res.status, outcome: accepted ? 'accepted' : res.status >= 500 ? 'failed' : 'refused', ...(error && !accepted ? { error } : {}), ...(description && !accepted ? { error_description: description } : {}) },
       refusedClient:
@@ -159,13 +160,14 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
  * The edits that commonly fix a refused client, for the method it used: the other audience (issuer ↔ token endpoint),
  * the other Basic encodings, with/without kid, with/without typ. Each is the client's config block with one field set.
  */
-function variants(ctx: UpstreamContext, client: ClientConfig, method: string, presented: string): Variant[] {
+function variants(ctx: UpstreamContext, client: ClientConfig, method: ConfiguredMethod, presented: string): Variant[] {
   const out = client.upstream;
+  const row = rowOf(method);
   const settings = resolveClient(ctx.upstream, client);
   const edit = (change: string, fields: Record<string, unknown>): Variant => ({ change: `upstream.${change}`, client: { ...client, upstream: { ...out, ...fields } as ClientConfig['upstream'] } });
   const header = (member: 'kid' | 'typ', value: string) => edit(`jwtHeader.${member}: ${value}`, { jwtHeader: { ...('jwtHeader' in out ? out.jwtHeader : {}), [member]: value } });
   const list: Variant[] = [];
-  if (method === 'client_secret_basic') {
+  if (row.basicHeader) {
     const clientId = out.clientId ?? client.clientId;
     const secret = 'clientSecret' in out && out.clientSecret !== undefined ? out.clientSecret : presented;
     const sent = basicAuthorization(clientId, secret, settings.basicEncoding === 'auto' ? 'form' : settings.basicEncoding);
@@ -180,12 +182,12 @@ function variants(ctx: UpstreamContext, client: ClientConfig, method: string, pr
     }
     return list;
   }
-  const assertion: AssertionSettings | undefined = method === 'private_key_jwt' ? settings.keyAssertion : method === 'client_secret_jwt' ? settings.secretAssertion : undefined;
+  const assertion: AssertionSettings | undefined = row.signsWithKey === 'always' ? settings.keyAssertion : row.macs === 'always' ? settings.secretAssertion : undefined;
   if (!assertion) return list;
   const audiences = assertion.audience === 'token_endpoint' ? ['issuer'] : assertion.audience === 'issuer' ? ['token_endpoint'] : ['token_endpoint', 'issuer'];
   for (const audience of audiences) list.push(edit(`audience: ${audience}`, { audience }));
   if (assertion.header.kid !== 'none') list.push(header('kid', 'none'));
-  else if (method === 'private_key_jwt') list.push(header('kid', 'thumbprint'));
+  else if (row.signsWithKey === 'always') list.push(header('kid', 'thumbprint'));
   list.push(header('typ', assertion.header.typ === 'none' ? 'JWT' : assertion.header.typ === 'JWT' ? 'none' : 'JWT'));
   return list;
 }

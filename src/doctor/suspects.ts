@@ -6,7 +6,8 @@
  */
 import { formatPath } from '../config/errors.js';
 import { resolveClient } from '../config/outbound-settings.js';
-import type { ClientConfig, UpstreamConfig } from '../config/schema.js';
+import type { ClientConfig, ConfiguredMethod, UpstreamConfig } from '../config/schema.js';
+import { rowOf } from '../outbound/methods.js';
 import type { ProbeAttempt } from './report.js';
 
 export const PROBE_SECRET_ENV = 'AUTHBRIDGE_PROBE_SECRET';
@@ -21,7 +22,7 @@ export interface SuspectContext {
   readonly upstream: UpstreamConfig;
   readonly index: number;
   /** the method the refused request used (auto: the one it chose) */
-  readonly method: string;
+  readonly method: ConfiguredMethod;
   /** the kid the assertion named, for key methods */
   readonly kid?: string;
   readonly env: NodeJS.ProcessEnv;
@@ -45,11 +46,11 @@ export function suspects(ctx: SuspectContext): string {
 }
 
 function credential(ctx: SuspectContext, client: ClientConfig, at: (...path: (string | number)[]) => string): string {
-  const { method } = ctx;
-  if (method === 'tls_client_auth' || method === 'self_signed_tls_client_auth')
-    return `the client certificate (${at('key', 'certificate')}): is it the one registered at the IdP (${method === 'tls_client_auth' ? 'its subject DN or SAN, and a CA the IdP trusts' : 'the x5c in the JWKS, or the uploaded certificate'})?`;
-  if (method === 'jwt_bearer_assertion') return "the platform's token: does the IdP trust its issuer and subject for this client (the federated credential)?";
-  if (method === 'private_key_jwt') {
+  const row = rowOf(ctx.method);
+  if (row.presentsCertificate === 'always')
+    return `the client certificate (${at('key', 'certificate')}): is it the one registered at the IdP (${row.publishesCertificate ? 'the x5c in the JWKS, or the uploaded certificate' : 'its subject DN or SAN, and a CA the IdP trusts'})?`;
+  if (row.platformAssertion) return "the platform's token: does the IdP trust its issuer and subject for this client (the federated credential)?";
+  if (row.signsWithKey === 'always') {
     const uploaded = resolveClient(ctx.upstream, client).profile.profile.requiresCertificate;
     const kid = ctx.kid ? `kid ${ctx.kid}` : 'the key';
     return uploaded

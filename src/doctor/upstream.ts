@@ -5,6 +5,7 @@
  */
 import { AutoOutbound } from '../outbound/auto.js';
 import { createOutboundAuth, type OutboundAuth } from '../outbound/index.js';
+import { DEFAULT_LISTED_METHOD, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, Config, UpstreamConfig } from '../config/schema.js';
@@ -101,7 +102,7 @@ export async function checkDiscovery(ctx: UpstreamContext, checks: Check[]): Pro
   const { issuer } = ctx.upstream;
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   // with tokenEndpoint set the token route needs no discovery; method: auto does
-  const needed = !ctx.upstream.tokenEndpoint || ctx.upstream.clients.some((c) => c.upstream.method === 'auto');
+  const needed = !ctx.upstream.tokenEndpoint || ctx.upstream.clients.some((c) => rowOf(c.upstream.method).chooses);
   const problem = needed ? fail : warn;
   const why = needed ? '' : ' (the token route uses the configured tokenEndpoint; the method checks need discovery)';
   try {
@@ -133,9 +134,10 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
     const id = client.clientId;
     const at = (...path: (string | number)[]) => formatPath(['upstreams', ctx.name, 'clients', i, 'upstream', ...path]);
     const settings = resolveClient(ctx.upstream, client);
-    // a platform-issued assertion (jwt_bearer_assertion) is what an IdP lists as private_key_jwt
-    let method: string = client.upstream.method === 'jwt_bearer_assertion' ? 'private_key_jwt' : client.upstream.method;
-    if (method === 'auto') {
+    // the name the IdP lists it as (a platform-issued assertion, jwt_bearer_assertion, is its private_key_jwt)
+    const configured = rowOf(client.upstream.method);
+    let method = (configured.listedAs ?? client.upstream.method) as ConfiguredMethod;
+    if (configured.chooses) {
       const auth = outboundFor(ctx, client, signers.get(client));
       const choice = await (auth as AutoOutbound).choose();
       if (choice.method === undefined) {
@@ -145,7 +147,7 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
       method = choice.method;
       checks.push(ok('method', `auto chooses ${method}${methods ? '' : ' (the IdP lists no methods: RFC 8414 default client_secret_basic)'}`, id));
     } else if (!methods) {
-      if (method === 'client_secret_basic') checks.push(ok('method', `${method} (the IdP lists no methods; RFC 8414's default)`, id));
+      if (method === DEFAULT_LISTED_METHOD) checks.push(ok('method', `${method} (the IdP lists no methods; RFC 8414's default)`, id));
       else
         checks.push(
           warn('method', `${method}: not advertised (the IdP publishes no token_endpoint_auth_methods_supported; RFC 8414's default is client_secret_basic)`, `confirm at the IdP that the client is registered for ${method}; run doctor --probe ${id} to try it`, id),
@@ -156,11 +158,12 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
       );
       continue;
     } else checks.push(ok('method', `${method} (listed by the IdP)`, id));
-    const assertion = method === 'private_key_jwt' ? settings.keyAssertion : method === 'client_secret_jwt' ? settings.secretAssertion : undefined;
+    const row = rowOf(method);
+    const assertion = row.signsWithKey === 'always' ? settings.keyAssertion : row.macs === 'always' ? settings.secretAssertion : undefined;
     if (!assertion) continue;
     if (!algs) checks.push(warn('alg', `${assertion.alg}: not advertised (the IdP publishes no token_endpoint_auth_signing_alg_values_supported)`, `confirm at the IdP that it accepts ${assertion.alg} assertions; doctor --probe ${id} tries one`, id));
     else if (!algs.includes(assertion.alg))
-      checks.push(fail('alg', `${assertion.alg} is not in the IdP's token_endpoint_auth_signing_alg_values_supported (${algs.join(', ') || 'empty'})`, `set ${at(method === 'client_secret_jwt' && client.upstream.method === 'auto' ? 'hmacAlg' : 'alg')} to one the IdP lists (a key of that type for a signature alg)`, id));
+      checks.push(fail('alg', `${assertion.alg} is not in the IdP's token_endpoint_auth_signing_alg_values_supported (${algs.join(', ') || 'empty'})`, `set ${at(row.macs === 'always' && configured.chooses ? 'hmacAlg' : 'alg')} to one the IdP lists (a key of that type for a signature alg)`, id));
     else checks.push(ok('alg', `${assertion.alg} (listed by the IdP)`, id));
   }
 }

@@ -1,8 +1,9 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { invalidClient, invalidRequest } from '../errors.js';
+import { DEFAULT_INBOUND_METHODS, INBOUND_METHOD_ROWS, type InboundMethodName } from './methods.js';
 
-export type InboundMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'client_secret_jwt';
+export type InboundMethod = InboundMethodName;
 
 /** RFC 7523 §2.2 */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -105,7 +106,7 @@ const nonEmpty = (value: string | null): string | undefined => (value === null |
 
 export const digestSecret = (secret: string): Buffer => hash('sha256', secret, 'buffer'); // one-shot: no Hash object per request
 
-const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(['client_secret_basic', 'client_secret_post']);
+const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(DEFAULT_INBOUND_METHODS);
 
 /** Compared when the client is unknown, so a miss costs the same as a wrong secret. */
 const DECOY_DIGEST = digestSecret('authbridge-decoy-secret');
@@ -123,7 +124,7 @@ export const authenticationFailed = (code: Parameters<typeof invalidClient>[1], 
  */
 export function authenticateClient<C extends DownstreamClient>(presented: PresentedCredentials, clients: ReadonlyMap<string, C>): C {
   const client = clients.get(presented.clientId);
-  const usedBasic = presented.method === 'client_secret_basic';
+  const usedBasic = INBOUND_METHOD_ROWS[presented.method].basicHeader;
   const presentedDigest = digestSecret(presented.secret);
   const matches = timingSafeEqual(presentedDigest, client?.secretDigest ?? DECOY_DIGEST);
   if (!client) throw authenticationFailed('ERR_UNKNOWN_CLIENT', usedBasic);

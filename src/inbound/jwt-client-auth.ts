@@ -11,6 +11,7 @@ import { hmacMinBytes } from '../config/hmac.js';
 import { invalidClient, OAuthError } from '../errors.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 import { authenticationFailed, type PresentedCredentials } from './client-auth.js';
+import { INBOUND_METHOD_ROWS } from './methods.js';
 import type { RemoteJwks } from './remote-jwks.js';
 
 /** Asymmetric algs accepted for private_key_jwt (never HMAC: a public key is no secret). */
@@ -48,7 +49,7 @@ export async function verifyClientAssertion(presented: PresentedCredentials, cli
 }
 
 async function verifySignature(token: string, alg: string, method: PresentedCredentials['method'], verifier: InboundJwtVerifier): Promise<Uint8Array> {
-  if (method === 'client_secret_jwt') {
+  if (INBOUND_METHOD_ROWS[method].assertion === 'maced') {
     const min = hmacMinBytes(alg);
     if (min === undefined) throw authenticationFailed('ERR_ASSERTION_ALG'); // not an HMAC alg
     if (verifier.secret === undefined || Buffer.byteLength(verifier.secret) < min) throw authenticationFailed('ERR_ASSERTION_ALG'); // the client's secret is too short for it

@@ -1,7 +1,8 @@
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
-import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
+import type { OutboundFields } from '../config/outbound-schema.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
-import { DEFAULT_ROTATION, type ClientConfig, type Config, type UpstreamConfig } from '../config/schema.js';
+import { rowOf } from '../outbound/methods.js';
+import { DEFAULT_ROTATION, type ClientConfig, type Config, type KeySourceConfig, type UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { KeyAge } from '../metrics.js';
 import type { Store } from '../store/types.js';
@@ -10,7 +11,7 @@ import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
-import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from './pkcs11.js';
+import { closeKeys, openKey } from './sources/index.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
 
@@ -46,11 +47,11 @@ export const managedOwner = (upstream: string, clientId?: string) => (clientId =
 
 /** The managed key a client signs with, if its key is managed (its own, or the upstream's shared one). */
 export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: ClientConfig): ManagedOwner | undefined {
-  const out = client.upstream;
+  const out: OutboundFields = client.upstream;
   // a managed self-signed client certificate (RFC 8705 §2.2): a key of the client's own, with its certificate
-  const tlsKey = out.method === 'self_signed_tls_client_auth' && out.key === 'managed';
-  if (!tlsKey && (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto'))) return undefined;
-  if (out.method !== 'private_key_jwt' && out.method !== 'auto' && out.method !== 'self_signed_tls_client_auth') return undefined;
+  // (of the clients that are their certificate, only self_signed_tls_client_auth takes key: managed)
+  const tlsKey = rowOf(out.method).presentsCertificate === 'always' && out.key === 'managed';
+  if (!tlsKey && !signsWithKey(upstream, client)) return undefined;
   if (out.key !== undefined && out.key !== 'managed') return undefined;
   const own = out.key === 'managed';
   const policy = (own ? out.rotation : undefined) ?? upstream.rotation ?? DEFAULT_ROTATION;
@@ -117,19 +118,19 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     const upstreamOwners = new Set<string>();
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
     for (const [i, client] of upstream.clients.entries()) {
-      const out = client.upstream;
+      const out: OutboundFields = client.upstream;
       const tlsEntry = tlsCredentialEntry(client, ['upstreams', name, 'clients', i, 'upstream']);
       if (tlsEntry && 'message' in tlsEntry) issues.push(tlsEntry);
       else if (tlsEntry) {
         const result = await loadTlsCredential(tlsEntry, now);
         issues.push(...result.issues);
         // the signing key's own certificate is warned about with the key file
-        if (!(out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey')) warnings.push(...result.warnings);
+        if (out.tlsCertificate !== 'signingKey') warnings.push(...result.warnings);
         if (result.credential) tls.set(client, result.credential);
         if (result.credential?.published) published.push(result.credential.published);
       }
       const owner = managedOwnerOf(name, upstream, client);
-      if (!owner && (!signsWithKey(upstream, client) || (out.method !== 'private_key_jwt' && out.method !== 'auto'))) continue;
+      if (!owner && !signsWithKey(upstream, client)) continue;
       const alg = signingAlgOf(upstream, client);
       if (owner) {
         owners.set(owner.owner, owner);
@@ -137,30 +138,13 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
         clients.set(client, owner.owner);
         continue;
       }
-      if (out.method !== 'private_key_jwt' && out.method !== 'auto') continue;
-      const loaded: SigningKey[] = [];
-      const keyPath = ['upstreams', name, 'clients', i, 'upstream', 'key'];
-      if (typeof out.key === 'object' && 'pkcs11' in out.key) {
-        try {
-          loaded.push(await openPkcs11Key(out.key.pkcs11, alg));
-        } catch (err) {
-          if (!(err instanceof Pkcs11KeyError)) throw err;
-          issues.push({ path: formatPath([...keyPath, 'pkcs11', ...(err.field ? [err.field] : [])]), message: err.message });
-        }
-      }
-      for (const entry of keyFileEntries(out.key, keyPath)) {
-        const path = formatPath(entry.path);
-        const result = await loadKeyFile(entry, alg, now);
-        issues.push(...result.issues);
-        warnings.push(...result.warnings);
-        const key = result.key;
-        if (!key) continue;
-        const first = algByKid.get(key.kid);
-        if (first && first.alg !== key.alg)
-          issues.push({ path, message: `the same key is used with ${first.alg} at ${first.path}; a published key has one alg — use a separate key` });
-        algByKid.set(key.kid, first ?? { alg: key.alg, path });
-        loaded.push(key);
-      }
+      // a key-signing client's own key (a managed one has an owner, above): from whichever source it names
+      // (a signing key: the { file, certificate } of the TLS methods is theirs, and they sign with nothing)
+      const key = out.key as KeySourceConfig | undefined;
+      const opened = key === undefined ? undefined : await openKey(key, { alg, path: ['upstreams', name, 'clients', i, 'upstream', 'key'], now, algByKid });
+      const loaded = opened?.keys ?? [];
+      issues.push(...(opened?.issues ?? []));
+      warnings.push(...(opened?.warnings ?? []));
       published.push(...loaded);
       if (loaded[0]) clients.set(client, loaded[0]);
       if (loaded.length > 0) clientFiles.set(client, loaded);
@@ -168,7 +152,7 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
   if (issues.length > 0) {
-    closeHardwareKeys(clients.values());
+    closeKeys(clients.values());
     throw new ConfigError(source, issues);
   }
   return { upstreams, owners, clients, clientFiles, tls, warnings };
@@ -207,14 +191,9 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
     );
   return { upstreams, signers, managed, tls: keys.tls, keyAges, warnings, close: () => {
       managed?.close();
-      closeHardwareKeys(keys.clients.values());
+      closeKeys(keys.clients.values());
     },
   };
-}
-
-/** Closes the sessions of the PKCS#11 keys among `keys`. */
-export function closeHardwareKeys(keys: Iterable<SigningKey | string>): void {
-  for (const key of keys) if (typeof key === 'object' && 'close' in key) (key as Pkcs11SigningKey).close();
 }
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {

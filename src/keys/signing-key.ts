@@ -35,6 +35,8 @@ export interface SigningKey {
   readonly publicJwk: Readonly<JWK>;
   /** the key's X.509 certificate, when it has one (a key file's `certificate`, a managed key's self-signed one) */
   readonly certificate?: KeyCertificate;
+  /** releases what its source holds open (a PKCS#11 key's sessions); key files and managed keys hold nothing */
+  close?(): void;
 }
 
 export { KeyLoadError };

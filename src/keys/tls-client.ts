@@ -4,6 +4,8 @@ import { formatPath, type ConfigIssue } from '../config/errors.js';
 import type { ClientConfig, SigningAlg } from '../config/schema.js';
 import { certificateProblems, loadCertificate } from './certificate.js';
 import { keyFileEntries, keyFileModeWarning } from '../config/key-files.js';
+import { presentsCertificate, rowOf } from '../outbound/methods.js';
+import type { OutboundFields } from '../config/outbound-schema.js';
 import { importSigningKey, KeyLoadError, type KeyCertificate, type SigningKey } from './signing-key.js';
 
 /**
@@ -43,9 +45,10 @@ export interface LoadedTlsCredential {
  * follows the key's rotation presents it (upstream/mtls.ts), not a credential read from files.
  */
 export function presentsManagedKey(client: ClientConfig): boolean {
-  const out = client.upstream;
-  if (out.method === 'self_signed_tls_client_auth') return out.key === 'managed';
-  return out.method === 'private_key_jwt' && out.tlsCertificate === 'signingKey' && out.key === 'managed' && out.certificate !== undefined;
+  const out: OutboundFields = client.upstream;
+  // a client that is its certificate: self_signed_tls_client_auth (tls_client_auth takes no managed key)
+  if (rowOf(out.method).presentsCertificate === 'always') return out.key === 'managed';
+  return presentsCertificate(out) && out.tlsCertificate === 'signingKey' && out.key === 'managed' && out.certificate !== undefined;
 }
 
 /**
@@ -53,13 +56,16 @@ export function presentsManagedKey(client: ClientConfig): boolean {
  * that needs no file read (tlsCertificate: signingKey without a key file certificate) is returned as an issue.
  */
 export function tlsCredentialEntry(client: ClientConfig, clientPath: readonly PropertyKey[]): TlsCredentialEntry | ConfigIssue | undefined {
-  const out = client.upstream;
-  if (out.method === 'tls_client_auth' || (out.method === 'self_signed_tls_client_auth' && out.key !== 'managed')) {
+  const out: OutboundFields = client.upstream;
+  const row = rowOf(out.method);
+  // a client that is its certificate, in key files: { file, certificate }
+  if (row.presentsCertificate === 'always' && out.key !== 'managed') {
     const key = out.key as { file: string; certificate: string };
-    return { ...key, path: [...clientPath, 'key', 'file'], certificatePath: [...clientPath, 'key', 'certificate'], publish: out.method === 'self_signed_tls_client_auth' };
+    return { ...key, path: [...clientPath, 'key', 'file'], certificatePath: [...clientPath, 'key', 'certificate'], publish: row.publishesCertificate };
   }
-  if (out.method !== 'private_key_jwt' || out.tlsCertificate === undefined || presentsManagedKey(client)) return undefined;
+  // one that may present one as well (private_key_jwt's tlsCertificate)
   const tls = out.tlsCertificate;
+  if (!presentsCertificate(out) || tls === undefined || presentsManagedKey(client)) return undefined;
   if (tls !== 'signingKey')
     return { ...tls, path: [...clientPath, 'tlsCertificate', 'file'], certificatePath: [...clientPath, 'tlsCertificate', 'certificate'], publish: false };
   const entry = keyFileEntries(out.key, [...clientPath, 'key'])[0];

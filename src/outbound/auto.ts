@@ -1,11 +1,12 @@
 import type { OutboundMethod } from '../config/schema.js';
+import { AUTO_PREFERENCE, DEFAULT_LISTED_METHOD } from './methods.js';
 import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProviderMetadata } from '../upstream/discovery.js';
 import type { OutboundAuth, OutboundContext, RetryVerdict } from './types.js';
 
-/** Strongest first: a signed assertion never reveals a secret; a MAC reveals none either; Basic and post do. */
-export const AUTO_PREFERENCE: readonly OutboundMethod[] = ['private_key_jwt', 'client_secret_jwt', 'client_secret_basic', 'client_secret_post'];
+/** Strongest first, by the method table's autoRank (outbound/methods.ts). */
+export { AUTO_PREFERENCE };
 
 /** A method the client has credentials for, with the alg its assertions would use. */
 export interface AutoCandidate {
@@ -21,7 +22,7 @@ export type AutoChoice = { readonly method: OutboundMethod; readonly reason?: un
  * `token_endpoint_auth_signing_alg_values_supported` when the IdP lists algs. Nothing fits: the reason, in words.
  */
 export function chooseMethod(meta: Pick<ProviderMetadata, 'token_endpoint_auth_methods_supported' | 'token_endpoint_auth_signing_alg_values_supported'>, candidates: readonly AutoCandidate[]): AutoChoice {
-  const listed = Array.isArray(meta.token_endpoint_auth_methods_supported) ? meta.token_endpoint_auth_methods_supported : ['client_secret_basic'];
+  const listed = Array.isArray(meta.token_endpoint_auth_methods_supported) ? meta.token_endpoint_auth_methods_supported : [DEFAULT_LISTED_METHOD];
   const algs = Array.isArray(meta.token_endpoint_auth_signing_alg_values_supported) ? meta.token_endpoint_auth_signing_alg_values_supported : undefined;
   for (const method of AUTO_PREFERENCE) {
     const candidate = candidates.find((c) => c.method === method);

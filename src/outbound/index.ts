@@ -30,7 +30,12 @@ export interface OutboundDeps {
   readonly log?: Logger;
 }
 
-/** The one switch from a client's configured method to its strategy. */
+/**
+ * The one switch from a client's configured method to its strategy. What a method needs and does is in the method
+ * table (methods.ts); how it is built stays here, a switch and not a `build` column: the table is data config/ reads,
+ * and a column of builders would pull every strategy (jose, the store) into config/; a switch over the schema's union
+ * also narrows each case's fields (`out.assertion.file`) and stops compiling when a method has no case.
+ */
 export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): OutboundAuth {
   const out = client.upstream;
   const clientId = out.clientId ?? client.clientId;

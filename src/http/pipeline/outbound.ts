@@ -5,6 +5,7 @@ import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { FORM_CONTENT_TYPE } from '../../inbound/form.js';
+import { INBOUND_METHOD_ROWS } from '../../inbound/methods.js';
 import { USER_AGENT } from '../../version.js';
 import type { AppEnv } from '../context.js';
 import { NO_STORE } from '../respond.js';
@@ -81,7 +82,7 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   headers.pragma = NO_STORE.pragma;
   if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
   if (!isJsonObjectBody(res.body)) {
-    if (res.status >= 400 && res.status < 500) throw idpRefusal(res, exchange.presented?.method === 'client_secret_basic');
+    if (res.status >= 400 && res.status < 500) throw idpRefusal(res, exchange.presented !== undefined && INBOUND_METHOD_ROWS[exchange.presented.method].basicHeader);
     throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
   }
   // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
