@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 import { HMAC_ALGS } from './hmac.js';
+import { SIGNING_ALGS } from './algs.js';
 
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
+export { SIGNING_ALGS, type SigningAlg } from './algs.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
 
@@ -24,8 +26,6 @@ export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
 /** What `method` may say in a config: a method, or `auto` (chosen from the IdP's discovery document). */
 export type ConfiguredMethod = OutboundMethod | 'auto';
 
-export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 
 /** Assertion lifetime ceiling. The default is 60 s (OIDC/FAPI guidance for client assertions). */
@@ -273,3 +273,4 @@ export const clientSchema = z
         message: 'passthrough mode (no clientSecret on the client) uses the presented secret upstream; remove this or set clientSecret',
       });
   });
+export type ClientConfig = z.output<typeof clientSchema>;
