@@ -1,4 +1,4 @@
-import type { StoreFailurePolicy } from './outbound/assertion.js';
+import type { StoreFailurePolicy } from './store/failure-policy.js';
 import { AutoOutbound } from './outbound/auto.js';
 import { createOutboundAuth, type OutboundAuth } from './outbound/index.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';

@@ -1,5 +1,5 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
-import { loadConfigFileChecked } from '../config/load.js';
+import { loadConfigFileChecked } from '../keys/key-files.js';
 import { inboundAudienceWarning, publicUrlIssue } from '../config/public-url.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';

@@ -130,7 +130,7 @@ export const managedCertificateSchema = z
   })
   .describe('managed keys only: a self-signed X.509 certificate with every key (for IdPs that take an uploaded certificate, such as Entra ID)');
 
-export const DEFAULT_ROTATION = { rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 } as const;
+export const DEFAULT_ROTATION = Object.freeze({ rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 });
 
 export const rotationSchema = z
   .strictObject({

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { decodeKek, KekFormatError } from '../keys/seal.js';
+import { decodeKek, KekFormatError } from './kek.js';
 
 /** Prometheus' registered default port for exporters; the metrics listener binds loopback unless told otherwise. */
 export const DEFAULT_METRICS_PORT = 9464;
@@ -136,6 +136,9 @@ export const storeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('redis'), redis: redisStoreSchema }),
 ]);
 
+/** How often a replica looks for managed-key changes made by another (`keys.refreshSeconds`). */
+export const DEFAULT_KEYS_REFRESH_SECONDS = 2;
+
 export const keysSchema = z.strictObject({
   encryptionKey: z
     .string()
@@ -150,7 +153,7 @@ export const keysSchema = z.strictObject({
     })
     .optional()
     .describe('the key-encryption key (KEK) for managed keys; required when a key is managed'),
-  refreshSeconds: z.number().min(0.1).max(300).default(2).describe('how often a replica looks for key changes made by another'),
+  refreshSeconds: z.number().min(0.1).max(300).default(DEFAULT_KEYS_REFRESH_SECONDS).describe('how often a replica looks for key changes made by another'),
 });
 
 export const DEFAULT_THROTTLE = { windowSeconds: 300, perClientAddress: 10, perClient: 100, perAddress: 50 } as const;

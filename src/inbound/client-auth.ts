@@ -1,5 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { DEFAULT_INBOUND_METHODS } from '../config/inbound-schema.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 
 export type InboundMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'client_secret_jwt';
@@ -105,7 +106,7 @@ const nonEmpty = (value: string | null): string | undefined => (value === null |
 
 export const digestSecret = (secret: string): Buffer => hash('sha256', secret, 'buffer'); // one-shot: no Hash object per request
 
-const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(['client_secret_basic', 'client_secret_post']);
+const DEFAULT_INBOUND: ReadonlySet<InboundMethod> = new Set(DEFAULT_INBOUND_METHODS);
 
 /** Compared when the client is unknown, so a miss costs the same as a wrong secret. */
 const DECOY_DIGEST = digestSecret('authbridge-decoy-secret');

@@ -1,5 +1,5 @@
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
-import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
+import { keyFileEntries, loadKeyFile } from './key-files.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
 import { DEFAULT_ROTATION, type ClientConfig, type Config, type UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -8,7 +8,8 @@ import type { Store } from '../store/types.js';
 import { publishJwks, type PublishedJwks } from './jwks.js';
 import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
-import { decodeKek, KeyDecryptError } from './seal.js';
+import { KEK_PATH, openManagedKeys } from './managed-open.js';
+import { KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
 import { openPkcs11Key, Pkcs11KeyError, type Pkcs11SigningKey } from './pkcs11.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
@@ -219,10 +220,9 @@ export function closeHardwareKeys(keys: Iterable<SigningKey | string>): void {
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {
   try {
-    const kek = decodeKek(config.keys.encryptionKey!);
-    return await ManagedKeys.start({ store: deps.store, kek, log: deps.log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
+    return await openManagedKeys(config, { store: deps.store, log: deps.log, owners });
   } catch (err) {
-    if (err instanceof KeyDecryptError) throw new ConfigError(source, [{ path: 'keys.encryptionKey', message: err.message }]);
+    if (err instanceof KeyDecryptError) throw new ConfigError(source, [{ path: KEK_PATH, message: err.message }]);
     throw err;
   }
 }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Hono } from 'hono';
 import { ConfigError } from '../config/errors.js';
-import { loadConfigFileChecked } from '../config/load.js';
+import { loadConfigFileChecked } from '../keys/key-files.js';
 import { checkPublicUrl, inboundAudienceWarning } from '../config/public-url.js';
 import { connectionAddressCap, type Config } from '../config/schema.js';
 import { shedWarnings } from '../http/connection-guard.js';
