@@ -11,7 +11,7 @@ import type { OutboundRequest } from '../outbound/index.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
 import type { ClientConfig } from '../config/schema.js';
-import { FORM_CONTENT_TYPE } from '../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../upstream/form.js';
 import { OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Endpoint } from '../upstream/discovery.js';

@@ -1,5 +1,5 @@
 import { OAuthError, type ErrorCode } from '../errors.js';
-import { serializeForm } from '../inbound/form.js';
+import { serializeForm } from './form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from '../config/endpoints.js';

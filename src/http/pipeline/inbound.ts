@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials } from '../../inbound/client-auth.js';
-import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../inbound/form.js';
+import { isFormContentType, parseForm, readBody, readIncomingBody } from '../../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
 import type { EndpointName } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import type { ListenAddress } from '../own-url.js';

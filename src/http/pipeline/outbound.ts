@@ -4,7 +4,7 @@ import { OAuthError, reasonOf } from '../../errors.js';
 import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
-import { FORM_CONTENT_TYPE } from '../../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
 import { USER_AGENT } from '../../version.js';
 import type { AppEnv } from '../context.js';
 import { NO_STORE } from '../respond.js';
