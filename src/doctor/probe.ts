@@ -124,7 +124,7 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
   const request: OutboundRequest = { body, headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId } };
   const auth = outboundFor(ctx, client, key);
   try {
-    await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId });
+    await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId, metadata: () => ctx.resolver.metadata() });
   } catch (err) {
     if (!(err instanceof OAuthError) && !(err instanceof Error && /signing key/.test(err.message))) throw err;
     return { attempt: { variant, outcome: 'failed', error_description: printable(`not sent: ${err.message}`) }, refusedClient: false };

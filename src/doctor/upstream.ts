@@ -84,7 +84,6 @@ export function outboundFor(ctx: UpstreamContext, client: ClientConfig, signingK
     store: ctx.store,
     signingKey: signingKey ? () => signingKey : () => { throw new Error('no signing key could be read for this client'); },
     clock: ctx.clock,
-    metadata: () => ctx.resolver.metadata(),
     log: ctx.log,
   });
 }
@@ -136,7 +135,7 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
     let method: string = client.upstream.method === 'jwt_bearer_assertion' ? 'private_key_jwt' : client.upstream.method;
     if (method === 'auto') {
       const auth = outboundFor(ctx, client, signers.get(client));
-      const choice = await (auth as AutoOutbound).choose();
+      const choice = await (auth as AutoOutbound).choose(() => ctx.resolver.metadata());
       if (choice.method === undefined) {
         checks.push(fail('method', `auto: ${choice.reason}`, `give the client a credential for a method the IdP lists (a key, or ${at('clientSecret')}), or set ${at('method')} to one it lists`, id));
         continue;

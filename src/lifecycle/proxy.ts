@@ -13,7 +13,7 @@ import { readyzRoute } from '../http/routes/health.js';
 import { observeRefusal } from '../http/observe.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, type ReloadResult } from '../metrics.js';
-import { buildRuntime, type Runtime } from '../runtime.js';
+import { buildRuntime, type Runtime } from '../runtime/build.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
 import { prepareReload, reloadIssues, retireAfterMs } from './reload.js';

@@ -108,7 +108,7 @@ const UPSTREAM_CODES: Record<UpstreamFailure, ErrorCode> = {
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
 function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
-  const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during === 'token' ? 'token' : during} endpoint`;
+  const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)
   if (err.kind === 'caller_gone') return new OAuthError(400, 'invalid_request', 'the caller closed the connection before the answer', {}, { cause: err, code: UPSTREAM_CODES.caller_gone });

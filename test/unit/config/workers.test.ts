@@ -3,7 +3,7 @@ import { ConfigError, formatIssue } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { workerCount } from '../../../src/config/process-schema.js';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
-import type { RuntimeDeps } from '../../../src/runtime.js';
+import type { RuntimeDeps } from '../../../src/runtime/build.js';
 
 const REDIS = { type: 'redis', redis: { url: 'redis://127.0.0.1:6379' } };
 const config = (server: Record<string, unknown>, store: object = REDIS) =>

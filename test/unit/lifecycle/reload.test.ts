@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
-import type { RuntimeDeps } from '../../../src/runtime.js';
+import type { RuntimeDeps } from '../../../src/runtime/build.js';
 
 const config = (server: Record<string, unknown>) =>
   validateConfig({ server, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } }, 't', {});
