@@ -5,7 +5,7 @@ import type { ClientConfig, Config } from '../config/schema.js';
 import { publishJwks } from '../keys/jwks.js';
 import { loadConfigKeys, type ConfigKeys } from '../keys/keyring.js';
 import { activeKey } from '../keys/rotation.js';
-import { KeyDecryptError } from '../keys/seal.js';
+import { kekProblem } from '../keys/managed-open.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Store } from '../store/types.js';
 import { openStored, withStore, type CliResult } from './keys.js';
@@ -138,8 +138,9 @@ class StoredKeys {
         const active = activeKey(set)?.kid;
         published = opened.map((key, i) => ({ key, state: set.keys[i]!.state, signs: key.kid === active }));
       } catch (err) {
-        if (!(err instanceof KeyDecryptError)) throw err;
-        this.#problems.push(`keys.encryptionKey: ${err.message}`);
+        const problem = kekProblem(err);
+        if (problem === undefined) throw err;
+        this.#problems.push(problem);
       }
     this.#opened.set(owner, published);
     return published;

@@ -1,14 +1,14 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { formatPath } from '../config/errors.js';
-import { keyFileEntries } from '../config/key-files.js';
+import { keyFileEntries } from '../keys/key-files.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { managedOwners } from '../keys/keyring.js';
-import { ManagedKeys, PromoteTooEarlyError } from '../keys/managed.js';
+import { PromoteTooEarlyError } from '../keys/managed.js';
 import { openManagedKey } from '../keys/managed-material.js';
+import { configuredKek, kekProblem, openManagedKeys } from '../keys/managed-open.js';
 import { enteredStateAt } from '../keys/rotation.js';
-import { decodeKek, KeyDecryptError } from '../keys/seal.js';
 import { importSigningKey, type SigningKey } from '../keys/signing-key.js';
 import { createLogger } from '../log.js';
 import { createStore } from '../store/index.js';
@@ -72,7 +72,7 @@ const NO_KEYS_YET = '  no keys yet (created when authbridge first starts)';
 
 /** Unseals every key of a stored set (proving the KEK); the public keys come from the private ones, as when serving. */
 export async function openStored(config: Config, owner: string, set: KeySet | undefined): Promise<SigningKey[]> {
-  const kek = decodeKek(config.keys.encryptionKey!);
+  const kek = configuredKek(config);
   const keys: SigningKey[] = [];
   for (const record of set?.keys ?? []) keys.push(await openManagedKey(owner, record, kek));
   return keys;
@@ -84,8 +84,9 @@ async function openAll(config: Config, owner: string, set: KeySet | undefined): 
     await openStored(config, owner, set);
     return undefined;
   } catch (err) {
-    if (err instanceof KeyDecryptError) return `keys.encryptionKey: ${err.message}`;
-    throw err;
+    const problem = kekProblem(err);
+    if (problem === undefined) throw err;
+    return problem;
   }
 }
 
@@ -99,7 +100,7 @@ export async function keysRotate(file: string, only: string | undefined, forcePr
     const owners = managedOwners(config).filter((o) => only === undefined || o.owner === only);
     if (owners.length === 0) return { ok: false, text: [only ? `no managed key owner ${only} in this config` : 'no managed keys in this config', ...keyFileRotation(config)].join('\n') };
     const log = createLogger({ level: 'warn' });
-    const managed = await ManagedKeys.start({ store, kek: decodeKek(config.keys.encryptionKey!), log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
+    const managed = await openManagedKeys(config, { store, log, owners });
     try {
       const lines: string[] = [];
       let ok = true;

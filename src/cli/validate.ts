@@ -1,9 +1,9 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
-import { loadConfigFileChecked } from '../config/load.js';
+import { loadConfigFileChecked } from '../keys/key-files.js';
 import { inboundAudienceWarning, publicUrlIssue } from '../config/public-url.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { buildRuntime } from '../runtime.js';
+import { buildRuntime } from '../runtime/build.js';
 import { MemoryStore } from '../store/memory.js';
 
 export interface ValidateResult {

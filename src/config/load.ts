@@ -4,7 +4,6 @@ import type { z } from 'zod';
 import { extractReferences, restoreReferences, substituteEnv, type EnvReferences } from './variables.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { toConfigIssues } from './messages.js';
-import { keyFileIssues } from './key-files.js';
 import { configSchema, upstreamSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'config/authbridge.yaml';
@@ -28,17 +27,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 const UNVALIDATED = new WeakMap<ConfigError, unknown>();
 
 /**
- * `loadConfigFile`, and when the schema refuses the file, its key files checked as well: `validate` and `start`
- * report every problem in one round (a valid config has its key files read when its keys are loaded).
+ * A ConfigError of the schema, with the document it refused (environment substituted): what a later check reads
+ * to report more in the same round (keys/key-files.ts: loadConfigFileChecked). undefined for any other error.
  */
-export async function loadConfigFileChecked(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  try {
-    return loadConfigFile(file, env);
-  } catch (err) {
-    if (!(err instanceof ConfigError) || !UNVALIDATED.has(err)) throw err;
-    const more = await keyFileIssues(UNVALIDATED.get(err), err.issues);
-    throw more.length > 0 ? new ConfigError(err.source, [...err.issues, ...more]) : err;
-  }
+export function unvalidatedOf(err: unknown): { error: ConfigError; resolved: unknown } | undefined {
+  return err instanceof ConfigError && UNVALIDATED.has(err) ? { error: err, resolved: UNVALIDATED.get(err) } : undefined;
 }
 
 /** Parses and validates config text (YAML or JSON). `${VAR}` may stand anywhere a value can (see env.ts). */

@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 import { HMAC_ALGS } from './hmac.js';
+import { SIGNING_ALGS } from './algs.js';
 
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
+export { SIGNING_ALGS, type SigningAlg } from './algs.js';
 import { PROFILE_NAMES } from './profiles.js';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
 import { AUTO_PREFERENCE, requiresSecret, rowOf, type ConfiguredMethod } from '../outbound/methods.js';
@@ -15,8 +17,6 @@ import { AUTO_PREFERENCE, requiresSecret, rowOf, type ConfiguredMethod } from '.
 // the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
 export { OUTBOUND_METHODS, type ConfiguredMethod, type OutboundMethod } from '../outbound/methods.js';
 
-export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 
 /** Assertion lifetime ceiling. The default is 60 s (OIDC/FAPI guidance for client assertions). */
@@ -130,7 +130,7 @@ export const managedCertificateSchema = z
   })
   .describe('managed keys only: a self-signed X.509 certificate with every key (for IdPs that take an uploaded certificate, such as Entra ID)');
 
-export const DEFAULT_ROTATION = { rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 } as const;
+export const DEFAULT_ROTATION = Object.freeze({ rotateEverySeconds: 30 * 86_400, prePublishSeconds: 86_400, retireSeconds: 86_400 });
 
 export const rotationSchema = z
   .strictObject({
@@ -324,3 +324,4 @@ export const clientSchema = z
         message: 'passthrough mode (no clientSecret on the client) uses the presented secret upstream; remove this or set clientSecret',
       });
   });
+export type ClientConfig = z.output<typeof clientSchema>;

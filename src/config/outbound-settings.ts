@@ -10,11 +10,11 @@ import {
   type HmacAlg,
   type OutboundFields,
   type SigningAlg,
+  type ClientConfig,
 } from './outbound-schema.js';
 import { rowOf } from '../outbound/methods.js';
 import { isVerifyMode } from './inbound-schema.js';
 import { detectProfile, PROFILES, type BasicEncoding, type IdpProfile, type JwtHeaderSettings, type ProfileName } from './profiles.js';
-import type { ClientConfig, UpstreamConfig } from './schema.js';
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 
@@ -46,7 +46,7 @@ export interface ClientSettings {
   readonly secretAssertion?: AssertionSettings & { readonly alg: HmacAlg };
 }
 
-type UpstreamFields = Pick<UpstreamConfig, 'issuer' | 'key' | 'clients'> & { profile?: ProfileName; clockSkewSeconds?: number; certificate?: unknown };
+type UpstreamFields = { issuer: string; key?: 'managed'; clients: ClientConfig[]; profile?: ProfileName; clockSkewSeconds?: number; certificate?: unknown };
 
 /** The upstream's profile: `profile` if set, else the one its issuer's host makes unmistakable, else generic. */
 export function resolveProfile(upstream: Pick<UpstreamFields, 'issuer' | 'profile'>): ResolvedProfile {

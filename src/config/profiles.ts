@@ -6,7 +6,8 @@
  * and its source, so the mistake shows at start and not as an `invalid_client` from the IdP. A vendor whose discovery
  * document names endpoints off the issuer's origin (Google, Amazon Cognito) lists where (`endpointOrigins`).
  */
-import type { HmacAlg, SigningAlg } from './schema.js';
+import type { SigningAlg } from './algs.js';
+import type { HmacAlg } from './hmac.js';
 import { COGNITO_ISSUER_HOST, cognitoEndpoints, GOOGLE_ISSUER_HOST, googleEndpoints, issuerHost, type EndpointOrigins } from './vendor-origins.js';
 
 export type { EndpointOrigins } from './vendor-origins.js';

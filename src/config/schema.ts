@@ -180,7 +180,6 @@ function usesManagedKeys(config: { upstreams: Record<string, { key?: string; cli
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
-export type ClientConfig = z.output<typeof clientSchema>;
 export type OutboundAuthConfig = z.output<typeof outboundAuthSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;

@@ -4,14 +4,14 @@
  * `keys export-public` does: no key is created or rotated), each certificate through `certificateProblems`.
  */
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
-import { keyFileEntries, loadKeyFile } from '../config/key-files.js';
+import { keyFileEntries, loadKeyFile } from '../keys/key-files.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
 import type { ClientConfig, Config, KeySourceConfig, SigningAlg } from '../config/schema.js';
 import { certificateProblems } from '../keys/certificate.js';
 import { loadConfigKeys, managedOwnerOf, type ConfigKeys } from '../keys/keyring.js';
 import { openManagedKey } from '../keys/managed-material.js';
 import { describeKey } from '../keys/sources/index.js';
-import { decodeKek, KeyDecryptError } from '../keys/seal.js';
+import { configuredKek, kekProblem } from '../keys/managed-open.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -127,15 +127,16 @@ async function readManaged(config: Config, store: Store, owner: string, client: 
     out.push(fail('key', `managed key of ${owner}: no active key in the store`, 'start authbridge once with this config: it creates the managed keys (doctor only reads them)', client));
     return undefined;
   }
-  const kek = decodeKek(config.keys.encryptionKey!);
+  const kek = configuredKek(config);
   let signing: SigningKey | undefined;
   for (const record of set.keys.filter((k) => k.state !== 'retired')) {
     let key: SigningKey;
     try {
       key = await openManagedKey(owner, record, kek);
     } catch (err) {
-      if (!(err instanceof KeyDecryptError)) throw err;
-      out.push(fail('key', `managed key ${record.kid} of ${owner}: keys.encryptionKey: ${err.message}`, 'set keys.encryptionKey to the KEK the keys were sealed with', client));
+      const problem = kekProblem(err);
+      if (problem === undefined) throw err;
+      out.push(fail('key', `managed key ${record.kid} of ${owner}: ${problem}`, 'set keys.encryptionKey to the KEK the keys were sealed with', client));
       continue;
     }
     if (record.state === 'active') signing = key;

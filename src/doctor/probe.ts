@@ -12,7 +12,7 @@ import { presentsCertificate, rowOf } from '../outbound/methods.js';
 import { formatPath } from '../config/errors.js';
 import { resolveClient, signsWithKey, type AssertionSettings } from '../config/outbound-settings.js';
 import type { ClientConfig, ConfiguredMethod } from '../config/schema.js';
-import { FORM_CONTENT_TYPE } from '../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../upstream/form.js';
 import { AuthbridgeError, OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Endpoint } from '../upstream/discovery.js';
@@ -125,7 +125,7 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
   const request: OutboundRequest = { body, headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId } };
   const auth = outboundFor(ctx, client, key);
   try {
-    await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId });
+    await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId, metadata: () => ctx.resolver.metadata() });
   } catch (err) {
     // refused before sending: an answer authbridge would give, or the client's key that the key check could not read
     if (!(err instanceof OAuthError || (err instanceof AuthbridgeError && err.code === 'ERR_KEY_LOAD'))) throw err;

@@ -86,7 +86,6 @@ export function outboundFor(ctx: UpstreamContext, client: ClientConfig, signingK
     store: ctx.store,
     signingKey: signingKey ? () => signingKey : () => { throw new KeyLoadError('no signing key could be read for this client'); },
     clock: ctx.clock,
-    metadata: () => ctx.resolver.metadata(),
     log: ctx.log,
   });
 }
@@ -139,7 +138,7 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
     let method = (configured.listedAs ?? client.upstream.method) as ConfiguredMethod;
     if (configured.chooses) {
       const auth = outboundFor(ctx, client, signers.get(client));
-      const choice = await (auth as AutoOutbound).choose();
+      const choice = await (auth as AutoOutbound).choose(() => ctx.resolver.metadata());
       if (choice.method === undefined) {
         checks.push(fail('method', `auto: ${choice.reason}`, `give the client a credential for a method the IdP lists (a key, or ${at('clientSecret')}), or set ${at('method')} to one it lists`, id));
         continue;

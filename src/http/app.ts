@@ -25,14 +25,15 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   app.get('/:upstream/jwks.json', framed(jwksRoute(deps)));
   app.get('/:upstream/.well-known/openid-configuration', framed(discoveryRoute(deps, 'openid-configuration')));
   app.get('/:upstream/.well-known/oauth-authorization-server', framed(discoveryRoute(deps, 'oauth-authorization-server')));
-  for (const { name, path } of ENDPOINTS) {
-    const chain = endpointChain(name, deps);
+  for (const endpoint of ENDPOINTS) {
+    const { name, path } = endpoint;
+    const chain = endpointChain(endpoint, deps);
     // one route for every method, so that a POST matches one handler (hono then runs it without composing a chain)
     app.all(
       `/:upstream/${path}`,
       framed((c, next) => {
         if (c.req.method === 'POST') return chain(c, next);
-        throw new OAuthError(405, 'invalid_request', `the ${name === 'token' ? 'token' : name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
+        throw new OAuthError(405, 'invalid_request', `the ${name} endpoint accepts POST only`, { allow: 'POST' }, { code: 'ERR_METHOD_NOT_ALLOWED' });
       }),
     );
   }

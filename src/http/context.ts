@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime/types.js';
 import type { EndpointName } from '../config/endpoints.js';
 import type { ListenAddress } from './own-url.js';
 import type { TraceContext } from './trace-context.js';

@@ -25,15 +25,3 @@ export function sendRequestId(c: Context<AppEnv>): void {
   c.header('X-Request-Id', c.get('requestId'));
   c.header('X-Content-Type-Options', 'nosniff');
 }
-
-/**
- * The response of a hot route with its headers as a plain object, request id included (added to `headers`, which
- * the response takes over): @hono/node-server writes such a response straight to Node's, with no web Headers in
- * between (`c.body` with more than one header makes one).
- */
-export function plainResponse(c: Context<AppEnv>, body: Uint8Array | null, status: number, headers: Record<string, string>): Response {
-  c.set('requestIdSent', true);
-  headers['x-request-id'] = c.get('requestId');
-  headers['x-content-type-options'] = 'nosniff';
-  return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
-}

@@ -21,3 +21,15 @@ export function errorResponse(err: unknown, c: Context<AppEnv>, log: Logger): Re
   if (!(err instanceof OAuthError)) log.error({ requestId: c.get('requestId'), err }, 'unexpected error');
   return c.json(error.toJSON(), error.status as 400, { ...NO_STORE, ...error.headers });
 }
+
+/**
+ * The response of a hot route with its headers as a plain object, request id included (added to `headers`, which
+ * the response takes over): @hono/node-server writes such a response straight to Node's, with no web Headers in
+ * between (`c.body` with more than one header makes one).
+ */
+export function plainResponse(c: Context<AppEnv>, body: Uint8Array | null, status: number, headers: Record<string, string>): Response {
+  c.set('requestIdSent', true);
+  headers['x-request-id'] = c.get('requestId');
+  headers['x-content-type-options'] = 'nosniff';
+  return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
+}

@@ -2,8 +2,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ThrottleConfig } from '../config/schema.js';
 import { OAuthError } from '../errors.js';
-import type { Store } from '../store/types.js';
-import type { WindowCount, WindowCounter } from '../store/window-counter.js';
+import type { Store, WindowCount, WindowCounter } from '../store/types.js';
 
 /** Who is trying to authenticate: a client_id (`unknownClientKey` of it when it is not configured) from an address. */
 export interface ThrottleSubject {

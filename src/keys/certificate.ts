@@ -2,7 +2,6 @@ import { createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { KeyLoadError } from './key-load-error.js';
-import type { KeyCertificate } from './signing-key.js';
 import {
   BasicConstraintsExtension,
   KeyUsageFlags,
@@ -18,6 +17,21 @@ import {
  * thumbprint, such as Entra ID): read from a PEM file for a key file, or self-signed for a managed key. All X.509
  * work goes through @peculiar/x509. Messages name files and keys, never key material.
  */
+
+/** An X.509 certificate (with its chain) for a signing key: what IdPs that take an uploaded certificate match on. */
+export interface KeyCertificate {
+  /** base64 (not url) DER, leaf first: the `x5c` value */
+  readonly x5c: readonly string[];
+  /** base64url SHA-1 of the leaf's DER: the `x5t` value */
+  readonly x5t: string;
+  /** base64url SHA-256 of the leaf's DER: the `x5t#S256` value */
+  readonly x5tS256: string;
+  readonly subject: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** the leaf (and chain) as PEM, for `keys export-public --format certificate` */
+  readonly pem: string;
+}
 
 /** A certificate that expires within this many days is a warning (`validate`, start-up logs, `doctor`). */
 export const EXPIRY_WARNING_DAYS = 30;

@@ -9,7 +9,8 @@ import type { Store } from '../store/types.js';
 import { publishJwks, type PublishedJwks } from './jwks.js';
 import { ManagedKeys, type ManagedOwner } from './managed.js';
 import { enteredStateAt } from './rotation.js';
-import { decodeKek, KeyDecryptError } from './seal.js';
+import { KEK_PATH, openManagedKeys } from './managed-open.js';
+import { KeyDecryptError } from './seal.js';
 import { certificateProblems } from './certificate.js';
 import { closeKeys, openKey } from './sources/index.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
@@ -198,10 +199,9 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
 
 async function startManaged(config: Config, deps: { store: Store; log: Logger }, owners: ManagedOwner[], source: string): Promise<ManagedKeys> {
   try {
-    const kek = decodeKek(config.keys.encryptionKey!);
-    return await ManagedKeys.start({ store: deps.store, kek, log: deps.log, owners, refreshMs: config.keys.refreshSeconds * 1000 });
+    return await openManagedKeys(config, { store: deps.store, log: deps.log, owners });
   } catch (err) {
-    if (err instanceof KeyDecryptError) throw new ConfigError(source, [{ path: 'keys.encryptionKey', message: err.message }]);
+    if (err instanceof KeyDecryptError) throw new ConfigError(source, [{ path: KEK_PATH, message: err.message }]);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { DEFAULT_KEYS_REFRESH_SECONDS } from '../config/process-schema.js';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
 import type { SelfSignedOptions } from './certificate.js';
@@ -26,7 +27,7 @@ export interface ManagedKeysOptions {
   kek: Uint8Array;
   log: Logger;
   owners: ManagedOwner[];
-  /** how often to look for changes made by other replicas and for due steps; default 2000 */
+  /** how often to look for changes made by other replicas and for due steps; default: that of `keys.refreshSeconds` */
   refreshMs?: number;
   /**
    * How long a replica that holds no keys yet waits, finding no set in the store, before it bootstraps a new key
@@ -41,7 +42,7 @@ export const ROTATION_LOCK_TTL_MS = 10_000;
 /** Scheduled steps one lock holder may take in a row (prune, add-next, promote: catching up after downtime). */
 const MAX_SCHEDULED_STEPS = 3;
 const BOOTSTRAP_WAIT_MS = 250;
-const DEFAULT_REFRESH_MS = 2000;
+const DEFAULT_REFRESH_MS = DEFAULT_KEYS_REFRESH_SECONDS * 1000;
 /** Added to two refreshes: how old a bootstrap a write-back may still overwrite (slow polls, clock skew). */
 const CROSSING_SLACK_MS = 60_000;
 

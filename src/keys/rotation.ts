@@ -17,8 +17,7 @@ export interface RotationPolicy {
   retireSeconds: number;
 }
 
-const DAY = 86_400;
-export const DEFAULT_ROTATION: RotationPolicy = Object.freeze({ rotateEverySeconds: 30 * DAY, prePublishSeconds: DAY, retireSeconds: DAY });
+export { DEFAULT_ROTATION } from '../config/outbound-schema.js';
 
 export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'certify' | 'none';
 

@@ -1,7 +1,7 @@
 import type { JWK, JWTHeaderParameters } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
 import type { HmacAlg } from '../config/hmac.js';
-import type { KeyCertificate } from './signing-key.js';
+import type { KeyCertificate } from './certificate.js';
 
 /** What a compact JWS needs: the signature of some bytes for one alg, wherever the key lives. */
 export interface JwsSigner {

@@ -2,25 +2,10 @@ import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } fr
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
-import { certificateMatchesKey } from './certificate.js';
+import { certificateMatchesKey, type KeyCertificate } from './certificate.js';
 import { KeyLoadError } from './key-load-error.js';
 import { nodeSigner } from './node-signer.js';
 import type { JwsSigner } from './signer.js';
-
-/** An X.509 certificate (with its chain) for a signing key: what IdPs that take an uploaded certificate match on. */
-export interface KeyCertificate {
-  /** base64 (not url) DER, leaf first: the `x5c` value */
-  readonly x5c: readonly string[];
-  /** base64url SHA-1 of the leaf's DER: the `x5t` value */
-  readonly x5t: string;
-  /** base64url SHA-256 of the leaf's DER: the `x5t#S256` value */
-  readonly x5tS256: string;
-  readonly subject: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  /** the leaf (and chain) as PEM, for `keys export-public --format certificate` */
-  readonly pem: string;
-}
 
 /** The key to sign with now: fixed for key files, the current active key for managed keys (no I/O). */
 export type SigningKeyProvider = () => SigningKey;
@@ -40,6 +25,7 @@ export interface SigningKey {
 }
 
 export { KeyLoadError };
+export type { KeyCertificate };
 
 const MIN_RSA_BITS = 2048;
 

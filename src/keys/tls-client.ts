@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { formatPath, type ConfigIssue } from '../config/errors.js';
 import type { ClientConfig, SigningAlg } from '../config/schema.js';
 import { certificateProblems, loadCertificate } from './certificate.js';
-import { keyFileEntries, keyFileModeWarning } from '../config/key-files.js';
+import { keyFileEntries, keyFileModeWarning } from './key-files.js';
 import { presentsCertificate, rowOf } from '../outbound/methods.js';
 import type { OutboundFields } from '../config/outbound-schema.js';
 import { importSigningKey, KeyLoadError, type KeyCertificate, type SigningKey } from './signing-key.js';

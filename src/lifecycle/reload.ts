@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isUnsetVariableIssue } from '../config/variables.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
-import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime.js';
+import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime/build.js';
 
 /** What a running process cannot change in place: the listeners, the store and the number of workers. */
 const RESTART_ONLY = [

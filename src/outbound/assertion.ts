@@ -4,6 +4,7 @@ import type { AssertionSettings } from '../config/outbound-settings.js';
 import { OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import { signCompactJws, type JwsSigner } from '../keys/signer.js';
+import { storeFailureRefusal, type StoreFailurePolicy } from '../store/failure-policy.js';
 import { StoreUnavailableError, type JtiRecord, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
 
@@ -24,16 +25,6 @@ export interface AssertionSpec {
   readonly store: Store;
   /** what to do when the store cannot record a jti: fail closed (default) or sign anyway and report it */
   readonly storeFailure?: StoreFailurePolicy;
-}
-
-export interface StoreFailurePolicy {
-  readonly open: boolean;
-  /** called for every store failure, open or closed (metrics, and a loud log line when open) */
-  report(err: StoreUnavailableError): void;
-  /** called for a store failure that changes nothing for the caller (a counter not updated after the IdP answered) */
-  reportIgnored(err: StoreUnavailableError): void;
-  /** writes the failure counts still waiting for their log line (the lines are at most one per interval) */
-  flush(): void;
 }
 
 const JTI_BYTES = 16;
@@ -123,16 +114,6 @@ async function recordJti(spec: AssertionSpec, jti: string, record: JtiRecord): P
     if (refusal) throw refusal;
     return true; // 128 random bits: unique in practice, but this one is not on record
   }
-}
-
-/**
- * The one rule for a store failure on the request path: it is reported to `policy` (metrics, logs); an open
- * policy goes on without the store (undefined), a closed one (the default) answers 503 with `Retry-After: 1`.
- */
-export function storeFailureRefusal(err: StoreUnavailableError, policy: StoreFailurePolicy | undefined, description: string): OAuthError | undefined {
-  policy?.report(err);
-  if (policy?.open) return undefined;
-  return new OAuthError(503, 'temporarily_unavailable', description, { 'retry-after': '1' }, { cause: err, code: 'ERR_STORE' });
 }
 
 export function setAssertion(body: URLSearchParams, clientId: string, assertion: string): void {

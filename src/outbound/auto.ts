@@ -3,7 +3,7 @@ import { AUTO_PREFERENCE, DEFAULT_LISTED_METHOD } from './methods.js';
 import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProviderMetadata } from '../upstream/discovery.js';
-import type { OutboundAuth, OutboundContext, RetryVerdict } from './types.js';
+import type { MetadataSource, OutboundAuth, OutboundContext, RetryVerdict } from './types.js';
 
 /** Strongest first, by the method table's autoRank (outbound/methods.ts). */
 export { AUTO_PREFERENCE };
@@ -40,13 +40,14 @@ export interface AutoOptions {
   readonly clientId: string;
   /** the strategy of each method this client has credentials for */
   readonly strategies: ReadonlyMap<OutboundMethod, { readonly auth: OutboundAuth; readonly alg?: string }>;
-  /** the IdP's discovery document; the same object until it is read again (a new object: choose again) */
-  metadata(requestId?: string): Promise<ProviderMetadata>;
   /** the client's logger (`upstream` and `client` bound) */
   readonly log: Logger;
 }
 
-/** `method: auto`: a strategy chosen from the IdP's discovery document, logged, and chosen again when it changes. */
+/**
+ * `method: auto`: a strategy chosen from the IdP's discovery document, logged, and chosen again when it changes. The
+ * document comes with each request (OutboundContext.metadata), as the upstream's runtime reads it.
+ */
 export class AutoOutbound implements OutboundAuth {
   readonly clientId: string;
   #chosen: { meta: ProviderMetadata; choice: AutoChoice } | undefined;
@@ -60,8 +61,8 @@ export class AutoOutbound implements OutboundAuth {
   }
 
   /** Reads discovery (shared and cached by the resolver) and chooses; logs a choice that is new. */
-  async choose(requestId?: string): Promise<AutoChoice> {
-    const meta = await this.opts.metadata(requestId);
+  async choose(metadata: MetadataSource, requestId?: string): Promise<AutoChoice> {
+    const meta = await metadata(requestId);
     if (this.#chosen?.meta === meta) return this.#chosen.choice;
     const candidates = [...this.opts.strategies].map(([method, { alg }]) => ({ method, ...(alg ? { alg } : {}) }));
     const choice = chooseMethod(meta, candidates);
@@ -74,7 +75,8 @@ export class AutoOutbound implements OutboundAuth {
   }
 
   async apply(request: Parameters<OutboundAuth['apply']>[0], context: OutboundContext): Promise<void> {
-    const choice = await this.choose(context.requestId);
+    if (!context.metadata) throw new TypeError(`client ${this.clientId}: method auto needs the IdP's discovery document`);
+    const choice = await this.choose(context.metadata, context.requestId);
     if (choice.method === undefined)
       throw new OAuthError(500, 'server_error', 'authbridge has no client authentication method this IdP accepts for this client (see its log)', {}, { code: 'ERR_NO_AUTH_METHOD' });
     await this.opts.strategies.get(choice.method)!.auth.apply(request, context);

@@ -2,9 +2,8 @@ import { isVerifyMode } from '../config/inbound-schema.js';
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, OutboundMethod, UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { StoreFailurePolicy } from '../store/failure-policy.js';
 import type { Store } from '../store/types.js';
-import type { ProviderMetadata } from '../upstream/discovery.js';
-import type { StoreFailurePolicy } from './assertion.js';
 import { AutoOutbound } from './auto.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
@@ -25,8 +24,7 @@ export interface OutboundDeps {
   readonly signingKey?: SigningKeyProvider;
   /** the IdP's time as learned from its Date headers (assertions' iat) */
   readonly clock?: { now(): number };
-  /** `method: auto`: the IdP's discovery document, and where the choice is logged */
-  readonly metadata?: (requestId?: string) => Promise<ProviderMetadata>;
+  /** where `method: auto` logs its choice (it reads the IdP's discovery document from each request's context) */
   readonly log?: Logger;
 }
 
@@ -64,7 +62,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
     case 'jwt_bearer_assertion':
       return jwtBearerAssertion({ upstream: deps.upstreamName, clientId, client: client.clientId, file: out.assertion.file, log: deps.log });
     case 'auto': {
-      if (!deps.metadata || !deps.log) throw new TypeError(`client ${client.clientId}: method auto needs the IdP's discovery document`);
+      if (!deps.log) throw new TypeError(`client ${client.clientId}: method auto needs a logger`);
       const strategies = new Map<OutboundMethod, { auth: OutboundAuth; alg?: string }>();
       if (settings.keyAssertion) strategies.set('private_key_jwt', { auth: keyed(), alg: settings.keyAssertion.alg });
       if (settings.secretAssertion) strategies.set('client_secret_jwt', { auth: maced(), alg: settings.secretAssertion.alg });
@@ -74,7 +72,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
         strategies.set('client_secret_basic', { auth: clientSecretBasic(clientId, source, settings.basicEncoding, learning) });
         strategies.set('client_secret_post', { auth: clientSecretPost(clientId, source) });
       }
-      return new AutoOutbound({ clientId, strategies, metadata: deps.metadata, log: deps.log.child({ client: client.clientId }) });
+      return new AutoOutbound({ clientId, strategies, log: deps.log.child({ client: client.clientId }) });
     }
   }
 }

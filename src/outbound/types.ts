@@ -1,4 +1,5 @@
 import type { ConfiguredMethod } from '../config/schema.js';
+import type { ProviderMetadata } from '../upstream/discovery.js';
 
 /** The request authbridge is about to send upstream; a strategy adds its credentials to it. */
 export interface OutboundRequest {
@@ -16,7 +17,12 @@ export interface OutboundContext {
   readonly requestId: string;
   /** told the alg of every assertion signed for this request (metrics) */
   readonly onAssertion?: (alg: string) => void;
+  /** the IdP's discovery document, which `method: auto` chooses from (the upstream's: see UpstreamRuntime) */
+  readonly metadata?: MetadataSource;
 }
+
+/** The IdP's discovery document: the same object until it is read again (a new object: `auto` chooses again). */
+export type MetadataSource = (requestId?: string) => Promise<ProviderMetadata>;
 
 /**
  * One outbound client authentication method. Built once per client at config load (keys imported,

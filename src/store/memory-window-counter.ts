@@ -1,4 +1,5 @@
-import { NONE, type WindowCount, type WindowCounter } from './window-counter.js';
+import type { WindowCount, WindowCounter } from './types.js';
+import { NONE } from './window-counter.js';
 
 /**
  * The memory store's WindowCounter: a fixed window per key that starts with its first event, in a Map. It answers a

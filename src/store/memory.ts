@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ExpiringKeys } from './memory-expiring.js';
 import { JtiRecords } from './memory-jti.js';
 import { MemoryWindowCounter } from './memory-window-counter.js';
-import { windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
-import type { JtiRecord, KeySet, Store } from './types.js';
+import { windowCounters } from './window-counter.js';
+import type { JtiRecord, KeySet, Store, WindowCount, WindowCounter } from './types.js';
 
 /** The sweeps that cost what expired (jti table, inbound jti, window counters) run every tick: a ms or two at peak. */
 const SWEEP_TICK_MS = 1_000;

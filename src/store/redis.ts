@@ -5,8 +5,8 @@ import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { intervalLog, type IntervalLog } from '../log-interval.js';
 import { reconnectDelay, SentinelFailover } from './sentinel-failover.js';
-import { StoreUnavailableError, type JtiRecord, type KeySet, type Store } from './types.js';
-import { countingLimiter, NONE, windowCounter, windowCounters, type WindowCount, type WindowCounter } from './window-counter.js';
+import { StoreUnavailableError, type JtiRecord, type KeySet, type Store, type WindowCount, type WindowCounter } from './types.js';
+import { countingLimiter, NONE, windowCounter, windowCounters } from './window-counter.js';
 
 /**
  * Compare-and-set on a key set: written only if the stored set is still the expected one (ARGV[1] = '1', same

@@ -1,6 +1,5 @@
 import type { JWK } from 'jose';
 import { AuthbridgeError } from '../errors.js';
-import type { WindowCount, WindowCounter } from './window-counter.js';
 
 /** What authbridge remembers about an assertion it issued, keyed by `jti`. */
 export interface JtiRecord {
@@ -64,6 +63,26 @@ export class StoreUnavailableError extends AuthbridgeError<'ERR_STORE_UNAVAILABL
     this.errno = errno;
     this.endpoint = options?.endpoint;
   }
+}
+
+/** How many events a key has seen in its current fixed window, and how long that window still runs. */
+export interface WindowCount {
+  readonly count: number;
+  readonly msLeft: number;
+}
+
+/**
+ * Counts events per key over a fixed window (failed client authentications, for throttling). On Redis the
+ * counts are shared by every replica. A failure to reach the store is a StoreUnavailableError, as everywhere.
+ */
+export interface WindowCounter {
+  /** the memory store answers at once; a shared store, with a promise */
+  get(key: string): WindowCount | Promise<WindowCount>;
+  /** counts one more event and answers the new count */
+  add(key: string): Promise<WindowCount>;
+  reset(key: string): Promise<void>;
+  /** the key a Redis counter keeps `key` under (Store.readWindows reads several in one command) */
+  readonly storeKey?: (key: string) => string;
 }
 
 /**

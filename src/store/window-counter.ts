@@ -1,25 +1,5 @@
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { StoreUnavailableError } from './types.js';
-
-/** How many events a key has seen in its current fixed window, and how long that window still runs. */
-export interface WindowCount {
-  readonly count: number;
-  readonly msLeft: number;
-}
-
-/**
- * Counts events per key over a fixed window (failed client authentications, for throttling). On Redis the
- * counts are shared by every replica. A failure to reach the store is a StoreUnavailableError, as everywhere.
- */
-export interface WindowCounter {
-  /** the memory store answers at once; a shared store, with a promise */
-  get(key: string): WindowCount | Promise<WindowCount>;
-  /** counts one more event and answers the new count */
-  add(key: string): Promise<WindowCount>;
-  reset(key: string): Promise<void>;
-  /** the key a Redis counter keeps `key` under (Store.readWindows reads several in one command) */
-  readonly storeKey?: (key: string) => string;
-}
+import { StoreUnavailableError, type WindowCount, type WindowCounter } from './types.js';
 
 export const NONE: WindowCount = Object.freeze({ count: 0, msLeft: 0 });
 

@@ -1,5 +1,5 @@
 import { OAuthError, type AnsweredCode } from '../errors.js';
-import { serializeForm } from '../inbound/form.js';
+import { serializeForm } from './form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from '../config/endpoints.js';
@@ -108,7 +108,7 @@ const UPSTREAM_CODES: Record<UpstreamFailure, AnsweredCode> = {
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
 function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
-  const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during === 'token' ? 'token' : during} endpoint`;
+  const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)
   if (err.kind === 'caller_gone') return new OAuthError(400, 'invalid_request', 'the caller closed the connection before the answer', {}, { cause: err, code: UPSTREAM_CODES.caller_gone });

@@ -1,4 +1,4 @@
-import type { InboundMethod } from '../inbound/client-auth.js';
+import type { InboundMethodName as InboundMethod } from '../config/inbound-schema.js';
 import type { Logger } from '../log.js';
 import { checkedMetadata, openidConfigurationUrl, parseJsonBody } from './discovery.js';
 import { ENDPOINTS } from '../config/endpoints.js';

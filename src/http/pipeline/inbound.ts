@@ -1,11 +1,13 @@
 import type { Context } from 'hono';
 import { OAuthError, invalidRequest } from '../../errors.js';
 import { authenticateClient, readCredentials } from '../../inbound/client-auth.js';
-import { FORM_CONTENT_TYPE, isFormContentType, parseForm, readBody, readIncomingBody } from '../../inbound/form.js';
-import type { EndpointName } from '../../config/endpoints.js';
+import type { ClientRuntime } from '../../runtime/types.js';
+import { isFormContentType, parseForm, readBody, readIncomingBody } from '../../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
+import type { EndpointSpec } from '../../config/endpoints.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import type { ListenAddress } from '../own-url.js';
-import type { Exchange } from './exchange.js';
+import type { Authenticated, Received } from './exchange.js';
 import { checkThrottle } from './throttle.js';
 import { authenticateAssertion } from './inbound-jwt.js';
 
@@ -33,9 +35,9 @@ export const unknownUpstream = () => new OAuthError(404, 'invalid_request', 'unk
  * the body is in: a slow body must not keep a runtime that a reload retires meanwhile; from here on this request
  * keeps it, whatever a reload does.
  */
-export function formBody(endpoint: EndpointName, { runtime }: AppDeps): (c: Context<AppEnv>) => Promise<Exchange> {
+export function formBody(endpoint: EndpointSpec, { runtime }: AppDeps): (c: Context<AppEnv>) => Promise<Received> {
   return async function formBody(c) {
-    c.get('facts').endpoint = endpoint;
+    c.get('facts').endpoint = endpoint.name;
     const name = c.req.param('upstream')!;
     if (!runtime().upstreams.has(name)) throw unknownUpstream();
     if (!isFormContentType(c.req.header('content-type'))) throw invalidRequest(`content type must be ${FORM_CONTENT_TYPE}`, 'ERR_CONTENT_TYPE');
@@ -56,32 +58,32 @@ export function formBody(endpoint: EndpointName, { runtime }: AppDeps): (c: Cont
  * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts; `listener`: whose URLs its `aud` may name without
  * server.publicUrl); else client_secret_post or _basic, constant time.
  */
-export async function inboundAuth(c: Context<AppEnv>, exchange: Exchange, listener?: ListenAddress): Promise<void> {
+export async function inboundAuth(c: Context<AppEnv>, received: Received, listener?: ListenAddress): Promise<Authenticated> {
   const facts = c.get('facts');
-  const presented = readCredentials(c.req.header('authorization'), exchange.body);
+  const { upstream } = received;
+  const presented = readCredentials(c.req.header('authorization'), received.body);
   facts.inbound = presented.method;
-  const throttle = await checkThrottle(c, exchange.rt, exchange.upstream, presented);
+  const throttle = await checkThrottle(c, received.rt, upstream, presented);
+  let client: ClientRuntime;
   try {
-    exchange.client =
-      presented.assertion === undefined ? authenticateClient(presented, exchange.upstream.clients) : await authenticateAssertion(exchange, presented, listener);
+    client = presented.assertion === undefined ? authenticateClient(presented, upstream.clients) : await authenticateAssertion(received, presented, listener);
   } catch (err) {
     // the access line names a configured client that was refused (its id, never what it presented); an id that is
     // not configured is the caller's input, which may be anything (a secret pasted in the wrong field)
-    if (exchange.upstream.clients.has(presented.clientId)) facts.client = presented.clientId;
+    if (upstream.clients.has(presented.clientId)) facts.client = presented.clientId;
     if (!(err instanceof OAuthError && err.code === 'ERR_STORE')) await throttle?.failed();
     throw err;
   }
-  exchange.presented = presented;
-  exchange.throttle = throttle;
-  facts.client = exchange.client.clientId;
-  facts.outbound = exchange.client.outbound.method;
+  facts.client = client.clientId;
+  facts.outbound = client.outbound.method;
+  return { presented, client, throttle };
 }
 
-/** The token endpoint only: a grant_type, and one the client may use. */
-export function grantCheck(c: Context<AppEnv>, { body, client }: Exchange): void {
+/** The endpoints whose row says `grantCheck` (token): a grant_type, and one the client may use. */
+export function grantCheck(c: Context<AppEnv>, body: URLSearchParams, client: ClientRuntime): void {
   const grantType = body.get('grant_type');
   if (!grantType) throw invalidRequest('grant_type is required', 'ERR_GRANT_TYPE_MISSING');
-  c.get('facts').grantType = GRANT_TYPES_FOR_LOGS.has(grantType) || client!.grantTypes?.has(grantType) ? grantType : 'other';
-  if (client!.grantTypes && !client!.grantTypes.has(grantType))
+  c.get('facts').grantType = GRANT_TYPES_FOR_LOGS.has(grantType) || client.grantTypes?.has(grantType) ? grantType : 'other';
+  if (client.grantTypes && !client.grantTypes.has(grantType))
     throw new OAuthError(400, 'unauthorized_client', 'this client is not allowed to use this grant_type', {}, { code: 'ERR_GRANT_NOT_ALLOWED' });
 }

@@ -4,22 +4,21 @@ import { OAuthError, reasonOf } from '../../errors.js';
 import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
-import { FORM_CONTENT_TYPE } from '../../inbound/form.js';
+import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
 import { INBOUND_METHOD_ROWS } from '../../inbound/methods.js';
 import { USER_AGENT } from '../../version.js';
 import type { AppEnv } from '../context.js';
-import { NO_STORE } from '../respond.js';
+import { NO_STORE, plainResponse } from '../respond.js';
 import { traceHeaders } from '../trace-context.js';
-import { plainResponse } from '../request-id.js';
-import type { Exchange } from './exchange.js';
+import type { Authenticated, Received, Rewritten } from './exchange.js';
 import { clientRefused, idpRefusal } from './refusal.js';
 
 /**
- * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). A PAR
- * body gets the upstream's client_id back whatever the method: RFC 9126 §2.1 makes it a required parameter of the
- * authorization request it carries, not only a credential. Device authorization (RFC 8628 §3.1) needs client_id only
- * from a client that does not authenticate, and a CIBA request (OpenID CIBA Core §7.1) none: authbridge always
- * authenticates, so there it is left to the method.
+ * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). The body
+ * of an endpoint whose row says `needsClientId` (PAR) gets the upstream's client_id back whatever the method: RFC 9126
+ * §2.1 makes it a required parameter of the authorization request it carries, not only a credential. Device
+ * authorization (RFC 8628 §3.1) needs client_id only from a client that does not authenticate, and a CIBA request
+ * (OpenID CIBA Core §7.1) none: authbridge always authenticates, so there it is left to the method.
  */
 const INBOUND_CREDENTIALS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
@@ -30,26 +29,24 @@ const IDP_REFUSED = reasonOf('ERR_IDP_REFUSED');
  * endpoint resolved (404 when the upstream has none), the client's method applied (an assertion's `aud` per its
  * audience mode: the token endpoint, the issuer, or this endpoint).
  */
-export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Promise<void> {
-  const { upstream, body, client, presented } = exchange;
+export async function outboundAuth(c: Context<AppEnv>, { endpoint, upstream, body }: Received, { client, presented }: Authenticated): Promise<Rewritten> {
   for (const param of INBOUND_CREDENTIALS) body.delete(param);
   const requestId = c.get('requestId');
-  const target = await resolveEndpoint(upstream, exchange.endpoint, requestId);
-  const token = exchange.endpoint === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
-  const outbound = {
+  const target = await resolveEndpoint(upstream, endpoint.name, requestId);
+  const token = endpoint.name === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
+  const request = {
     body,
     // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
     headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
   };
   const facts = c.get('facts');
   const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
-  const context = { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented!.secret, requestId, onAssertion };
-  await client!.outbound.apply(outbound, context);
-  if (exchange.endpoint === 'par' && !body.has('client_id')) body.set('client_id', client!.outbound.clientId);
-  facts.outbound = client!.outbound.method; // method: auto has chosen by now
-  exchange.target = target;
-  exchange.outbound = outbound;
-  exchange.context = context;
+  // method: auto chooses from the upstream's discovery document, handed over here (no method reaches for it)
+  const context = { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented.secret, requestId, onAssertion, metadata: upstream.metadata };
+  await client.outbound.apply(request, context);
+  if (endpoint.needsClientId && !body.has('client_id')) body.set('client_id', client.outbound.clientId);
+  facts.outbound = client.outbound.method; // method: auto has chosen by now
+  return { target, request, context };
 }
 
 /**
@@ -58,15 +55,16 @@ export async function outboundAuth(c: Context<AppEnv>, exchange: Exchange): Prom
  * caller as if the IdP had said it); revocation (RFC 7009 §2.2) may answer with an empty body. An IdP's refusal
  * without a JSON body reads as a refusal, not as an outage (refusal.ts).
  */
-export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): Promise<Response> {
-  const { client, throttle } = exchange;
+export async function forwardUpstream(c: Context<AppEnv>, received: Received, authenticated: Authenticated, rewritten: Rewritten): Promise<Response> {
+  const { endpoint, upstream } = received;
+  const { client, throttle } = authenticated;
   const facts = c.get('facts');
   const sent = performance.now();
   // the caller's socket: if it closes while the IdP is still answering, the upstream request is cut
   const caller = c.env?.incoming?.socket;
-  const first = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint, caller);
+  const first = await forward(upstream, client.http, rewritten.target, rewritten.request, endpoint.name, caller);
   const firstRefused = clientRefused(first);
-  const res = firstRefused ? await retryRefused(exchange, first, caller) : first;
+  const res = firstRefused ? await retryRefused(received, authenticated, rewritten, first, caller) : first;
   const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
@@ -75,15 +73,15 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
   // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours (once, even after a
   // Basic retry). Best effort: the IdP has answered (a code may be spent), so a store failure now must not cost the
   // caller that answer.
-  const settling = throttle?.settle(client!.secretDigest === undefined && refused);
+  const settling = throttle?.settle(client.secretDigest === undefined && refused);
   if (settling) await settling;
   const headers = relayHeaders(res);
   headers['cache-control'] = NO_STORE['cache-control']; // never cacheable, whatever the IdP said
   headers.pragma = NO_STORE.pragma;
-  if (NULL_BODY_STATUSES.has(res.status) || (exchange.endpoint === 'revocation' && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
+  if (NULL_BODY_STATUSES.has(res.status) || (endpoint.emptyBodyOk && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
   if (!isJsonObjectBody(res.body)) {
-    if (res.status >= 400 && res.status < 500) throw idpRefusal(res, exchange.presented !== undefined && INBOUND_METHOD_ROWS[exchange.presented.method].basicHeader);
-    throw new OAuthError(502, 'temporarily_unavailable', `upstream ${exchange.endpoint} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
+    if (res.status >= 400 && res.status < 500) throw idpRefusal(res, INBOUND_METHOD_ROWS[authenticated.presented.method].basicHeader);
+    throw new OAuthError(502, 'temporarily_unavailable', `upstream ${endpoint.name} endpoint answered something other than JSON`, {}, { code: 'ERR_PROTOCOL' });
   }
   // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
   headers['content-type'] = 'application/json';
@@ -95,11 +93,10 @@ export async function forwardUpstream(c: Context<AppEnv>, exchange: Exchange): P
  * try once (Basic `auto`). That request has spent nothing: the IdP authenticates the client before it looks at a code
  * or grant (RFC 6749 §3.2.1, §4.1.3). Both refused: the first answer is the one relayed.
  */
-async function retryRefused(exchange: Exchange, first: UpstreamResponse, caller: Socket | undefined): Promise<UpstreamResponse> {
-  const { client } = exchange;
-  const verdict = client!.outbound.retryRefused?.(exchange.outbound!, exchange.context!);
+async function retryRefused(received: Received, { client }: Authenticated, rewritten: Rewritten, first: UpstreamResponse, caller: Socket | undefined): Promise<UpstreamResponse> {
+  const verdict = client.outbound.retryRefused?.(rewritten.request, rewritten.context);
   if (!verdict) return first;
-  const second = await forward(exchange.upstream, client!.http, exchange.target!, exchange.outbound!, exchange.endpoint, caller);
+  const second = await forward(received.upstream, client.http, rewritten.target, rewritten.request, received.endpoint.name, caller);
   const accepted = !clientRefused(second);
   verdict(accepted);
   return accepted ? second : first;

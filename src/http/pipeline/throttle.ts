@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
-import { storeFailureRefusal } from '../../outbound/assertion.js';
 import type { PresentedCredentials } from '../../inbound/client-auth.js';
 import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../inbound/auth-throttle.js';
-import type { Runtime, UpstreamRuntime } from '../../runtime.js';
+import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
+import { storeFailureRefusal } from '../../store/failure-policy.js';
 import { StoreUnavailableError } from '../../store/types.js';
 import type { AppEnv } from '../context.js';
 

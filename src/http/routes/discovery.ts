@@ -1,7 +1,7 @@
 import type { Handler } from 'hono';
 import { invalidRequest, OAuthError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
-import type { Runtime, UpstreamRuntime } from '../../runtime.js';
+import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';

@@ -1,5 +1,5 @@
 import type { Handler } from 'hono';
-import type { Runtime } from '../../runtime.js';
+import type { Runtime } from '../../runtime/types.js';
 import type { AppDeps, AppEnv } from '../context.js';
 
 /** `GET /healthz`: the process answers. */

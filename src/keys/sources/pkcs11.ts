@@ -1,7 +1,7 @@
 /** `key: { pkcs11 }`: a key in a PKCS#11 token (HSM), opened at start; it signs there, and its key closes the sessions. */
 import { formatPath } from '../../config/errors.js';
 import { openPkcs11Key, Pkcs11KeyError, type Pkcs11KeyConfig } from '../pkcs11.js';
-import type { KeySource, OpenedKeys } from './index.js';
+import type { KeySource, OpenedKeys } from './types.js';
 
 export type Pkcs11SourceConfig = { readonly pkcs11: Pkcs11KeyConfig };
 

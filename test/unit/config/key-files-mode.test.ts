@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../../src/cli/doctor.js';
-import { keyFileEntries, loadKeyFile } from '../../../src/config/key-files.js';
+import { keyFileEntries, loadKeyFile } from '../../../src/keys/key-files.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { loadConfigKeys } from '../../../src/keys/keyring.js';
 import { closedPort, startBridge, type Bridge } from '../../support/bridge.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { workerCount } from '../../../src/config/process-schema.js';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
-import type { RuntimeDeps } from '../../../src/runtime.js';
+import type { RuntimeDeps } from '../../../src/runtime/build.js';
 import { configOf, problemsOf } from '../../support/config.js';
 
 const REDIS = { type: 'redis', redis: { url: 'redis://127.0.0.1:6379' } };

@@ -6,7 +6,7 @@ import { validateConfig } from '../../../src/config/load.js';
 import { createApp } from '../../../src/http/app.js';
 import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
-import { buildRuntime, type Runtime } from '../../../src/runtime.js';
+import { buildRuntime, type Runtime } from '../../../src/runtime/build.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { ENDPOINTS } from '../../../src/config/endpoints.js';
 import { captureLogs } from '../../support/log-capture.js';

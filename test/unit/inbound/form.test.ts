@@ -2,7 +2,8 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody, readIncomingBody, serializeForm } from '../../../src/inbound/form.js';
+import { MAX_NAME_LENGTH, MAX_PARAMETERS, isFormContentType, parseForm, readBody, readIncomingBody } from '../../../src/inbound/form.js';
+import { serializeForm } from '../../../src/upstream/form.js';
 import { OAuthError } from '../../../src/errors.js';
 import { thrown } from '../../support/thrown.js';
 

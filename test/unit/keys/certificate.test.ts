@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { loadKeyFile } from '../../../src/config/key-files.js';
+import { loadKeyFile } from '../../../src/keys/key-files.js';
 import { certificateProblems, generateSelfSigned, loadCertificate, parseCertificates } from '../../../src/keys/certificate.js';
 import { importSigningKey, KeyLoadError, type KeyCertificate } from '../../../src/keys/signing-key.js';
 import { X509Certificate, X509CertificateGenerator } from '../../../src/keys/x509.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import type { RuntimeDeps } from '../../../src/runtime.js';
+import type { RuntimeDeps } from '../../../src/runtime/build.js';
 import { configOf } from '../../support/config.js';
 
 const config = (server: Record<string, unknown>) => configOf({ server });

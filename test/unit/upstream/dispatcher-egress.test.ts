@@ -14,7 +14,7 @@ import { ConfigError } from '../../../src/config/errors.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { createApp } from '../../../src/http/app.js';
 import { Metrics } from '../../../src/metrics.js';
-import { buildRuntime, type Runtime } from '../../../src/runtime.js';
+import { buildRuntime, type Runtime } from '../../../src/runtime/build.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { proxyChooser, type ProxySetting } from '../../../src/upstream/dispatcher.js';
 import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';

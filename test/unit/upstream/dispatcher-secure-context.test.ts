@@ -19,7 +19,7 @@ import { createApp } from '../../../src/http/app.js';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics.js';
-import { buildRuntime, type Runtime, type RuntimeDeps } from '../../../src/runtime.js';
+import { buildRuntime, type Runtime, type RuntimeDeps } from '../../../src/runtime/build.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { createTestCa, makeClientCertificate, makeServerCertificate, type TestCa } from '../../support/mtls-certs.js';
 

@@ -1,78 +1,28 @@
-import type { StoreFailurePolicy } from './outbound/assertion.js';
-import { AutoOutbound } from './outbound/auto.js';
-import { createOutboundAuth, type OutboundAuth } from './outbound/index.js';
-import { rowOf } from './outbound/methods.js';
-import { ConfigError, formatPath, type ConfigIssue } from './config/errors.js';
-import { resolveProfile } from './config/outbound-settings.js';
-import type { ClientConfig, Config, UpstreamConfig } from './config/schema.js';
-import { digestSecret, type DownstreamClient, type InboundMethod } from './inbound/client-auth.js';
-import type { InboundJwtVerifier } from './inbound/jwt-client-auth.js';
-import { RemoteJwks } from './inbound/remote-jwks.js';
-import { allowsJwtInbound, DEFAULT_INBOUND_CLOCK_SKEW_SECONDS, DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS, inboundMethodsOf } from './config/inbound-schema.js';
-import { AuthThrottle } from './inbound/auth-throttle.js';
-import { loadKeyrings, managedOwnerOf, type Keyrings, type UpstreamKeyring } from './keys/keyring.js';
-import type { Logger } from './log.js';
-import { intervalLog } from './log-interval.js';
-import type { Metrics } from './metrics.js';
-import type { Store, StoreUnavailableError } from './store/types.js';
-import { MAX_CLOCK_OFFSET_SECONDS, UpstreamClock } from './upstream/clock.js';
-import { upstreamEndpoints, type EndpointResolver } from './upstream/discovery.js';
-import { resolveMetadata } from './upstream/forward.js';
-import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from './upstream/http.js';
-import { MtlsUpstreamClient, RotatingMtlsClient } from './upstream/mtls.js';
-import { presentsManagedKey } from './keys/tls-client.js';
-import type { CertificateExpiry } from './metrics.js';
-import { CaBundleError, loadCaBundle } from './upstream/trust.js';
+import { AutoOutbound } from '../outbound/auto.js';
+import { createOutboundAuth } from '../outbound/index.js';
+import { rowOf } from '../outbound/methods.js';
+import type { MetadataSource } from '../outbound/types.js';
+import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
+import { resolveProfile } from '../config/outbound-settings.js';
+import type { ClientConfig, Config, UpstreamConfig } from '../config/schema.js';
+import { digestSecret, type InboundMethod } from '../inbound/client-auth.js';
+import type { InboundJwtVerifier } from '../inbound/jwt-client-auth.js';
+import { RemoteJwks } from '../inbound/remote-jwks.js';
+import { allowsJwtInbound, DEFAULT_INBOUND_CLOCK_SKEW_SECONDS, DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS, inboundMethodsOf } from '../config/inbound-schema.js';
+import { AuthThrottle } from '../inbound/auth-throttle.js';
+import { loadKeyrings, managedOwnerOf, type Keyrings } from '../keys/keyring.js';
+import type { Logger } from '../log.js';
+import { upstreamEndpoints, type EndpointResolver } from '../upstream/discovery.js';
+import { resolveMetadata } from '../upstream/forward.js';
+import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from '../upstream/http.js';
+import { MtlsUpstreamClient, RotatingMtlsClient } from '../upstream/mtls.js';
+import { presentsManagedKey } from '../keys/tls-client.js';
+import type { CertificateExpiry } from '../metrics.js';
+import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
+import { storeFailurePolicy, upstreamClock } from './reports.js';
+import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
-/** A downstream client entry, ready for the request path. */
-export interface ClientRuntime extends DownstreamClient {
-  readonly grantTypes?: ReadonlySet<string>;
-  readonly outbound: OutboundAuth;
-  /** the connection pool this client's requests go out on: the upstream's shared one, or its own with its TLS client certificate */
-  readonly http: UpstreamSender;
-  /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
-  readonly inboundJwt?: InboundJwtVerifier;
-}
-
-export interface UpstreamRuntime {
-  readonly name: string;
-  readonly issuer: string;
-  readonly clients: ReadonlyMap<string, ClientRuntime>;
-  readonly keys: UpstreamKeyring;
-  /** the upstream's endpoints: configured, else discovered */
-  readonly endpoints: EndpointResolver;
-  readonly http: UpstreamClient;
-  /** the IdP's clock as learned from its Date headers (kept across reloads while the issuer stays) */
-  readonly clock: UpstreamClock;
-  /** this upstream's logger (`upstream` bound): failed exchanges are told here, with the request id */
-  readonly log: Logger;
-  /** what the request path does when the store fails: refuse (503) or go on, reported either way */
-  readonly storeFailure: StoreFailurePolicy;
-}
-
-/** Everything the request path needs, built once from a validated config; a reload builds a new one. */
-export interface Runtime {
-  readonly config: Config;
-  readonly store: Store;
-  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
-  readonly keyrings: Keyrings;
-  /** throttling of failed client authentication; undefined when `throttle.enabled` is false */
-  readonly throttle: AuthThrottle | undefined;
-  /** seconds until each certificate's notAfter: signing-key certificates (`signing`) and TLS client certificates (`tls`) */
-  certificateExpiries(now?: number): CertificateExpiry[];
-  /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */
-  close(): Promise<void>;
-}
-
-export interface RuntimeDeps {
-  store: Store;
-  log: Logger;
-  metrics: Metrics;
-  /** where `proxy: env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; default process.env */
-  env?: NodeJS.ProcessEnv;
-  /** each IdP's learned clock, by issuer: a reload keeps what was learned (a new runtime would start at 0) */
-  clocks?: Map<string, UpstreamClock>;
-}
+export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
 /** Builds the runtime. Keys are loaded here; every unusable one is reported with its config path. */
 export async function buildRuntime(config: Config, deps: RuntimeDeps, source = 'config'): Promise<Runtime> {
@@ -129,12 +79,9 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   const { profile, source } = resolveProfile(upstream);
   if (source === 'detected') log.info({ profile: profile.name, issuer: upstream.issuer }, `using IdP profile ${profile.name}, detected from the issuer's host (set profile to choose another)`);
   const clients = new Map<string, ClientRuntime>();
-  // method: auto reads the discovery document through the upstream's runtime (its errors are the route's errors)
-  let self: UpstreamRuntime | undefined;
-  const metadata = (requestId?: string) => resolveMetadata(self!, requestId);
   for (const client of upstream.clients) {
     const tls = keyrings.tls.get(client);
-    const outbound = createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client), clock, metadata, log });
+    const outbound = createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client), clock, log });
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
@@ -146,7 +93,9 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
     });
   }
-  self = {
+  // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
+  const metadata: MetadataSource = (requestId) => resolveMetadata({ log, endpoints }, requestId);
+  const built: UpstreamRuntime = {
     name,
     issuer: upstream.issuer,
     clients,
@@ -156,9 +105,10 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     clock,
     log,
     storeFailure,
+    metadata,
   };
-  chooseAutoMethods(self);
-  return self;
+  chooseAutoMethods(built);
+  return built;
 }
 
 /** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */
@@ -208,51 +158,7 @@ function certificateExpiries(config: Config, keyrings: Keyrings, now: number): C
 function chooseAutoMethods(upstream: UpstreamRuntime): void {
   const autos = [...upstream.clients.values()].map((c) => c.outbound).filter((o): o is AutoOutbound => o instanceof AutoOutbound);
   if (autos.length === 0) return;
-  void Promise.all(autos.map((auto) => auto.choose())).catch(() =>
+  void Promise.all(autos.map((auto) => auto.choose(upstream.metadata))).catch(() =>
     upstream.log.warn({ clients: autos.map((a) => a.clientId) }, 'method auto: discovery failed at start; choosing on the first request'),
   );
 }
-
-/** The IdP's clock, shared across reloads by issuer; its offset is logged when it passes 5 s. */
-function upstreamClock(issuer: string, deps: RuntimeDeps, log: Logger): UpstreamClock {
-  const existing = deps.clocks?.get(issuer);
-  if (existing) return existing;
-  const clock = new UpstreamClock({
-    report(event, offsetSeconds) {
-      const fields = { issuer, offsetSeconds: Math.round(offsetSeconds * 10) / 10 };
-      if (event === 'recovered') log.info(fields, "the IdP's clock is back within 5 s of ours");
-      else if (event === 'skewed') log.warn(fields, "the IdP's clock differs from ours by more than 5 s; assertions follow the IdP's clock (fix NTP on one of them)");
-      else log.error(fields, `the IdP's clock differs from ours by more than the ${MAX_CLOCK_OFFSET_SECONDS} s authbridge corrects; assertions will be refused until a clock is fixed`);
-    },
-  });
-  deps.clocks?.set(issuer, clock);
-  return clock;
-}
-
-/**
- * During an outage every request fails on the store: each still has its access line (and the metrics count each),
- * but the failure itself is logged once per interval and message, with the count of the ones not written (`suppressed`).
- */
-function storeFailurePolicy(upstream: string, open: boolean, log: Logger, metrics: Metrics): StoreFailurePolicy {
-  const say = intervalLog(log);
-  return {
-    open,
-    report(err) {
-      metrics.storeErrors.inc({ op: err.op });
-      const assertion = err.op === 'claimJti';
-      if (!open)
-        return say('warn', storeFields(err), assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
-      if (!assertion) return say('error', storeFields(err), 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
-      metrics.unrecordedAssertions.inc({ upstream });
-      say('error', storeFields(err), 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
-    },
-    reportIgnored(err) {
-      metrics.storeErrors.inc({ op: err.op });
-      say('warn', storeFields(err), 'store unavailable: a throttling counter was not updated');
-    },
-    flush: say.flush,
-  };
-}
-
-/** What a store-failure line says: the operation, the Redis endpoint and the errno, as `code` (never a password). */
-const storeFields = (err: StoreUnavailableError) => ({ op: err.op, ...(err.endpoint ? { store: err.endpoint } : {}), ...(err.errno ? { code: err.errno } : {}) });

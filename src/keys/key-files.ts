@@ -1,10 +1,11 @@
 import { statSync } from 'node:fs';
-import { certificateProblems, loadCertificate } from '../keys/certificate.js';
-import { KeyLoadError, loadSigningKey, withCertificate, type SigningKey } from '../keys/signing-key.js';
-import { formatPath, type ConfigIssue } from './errors.js';
-import { resolveProfile } from './outbound-settings.js';
+import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
+import { loadConfigFile, unvalidatedOf } from '../config/load.js';
+import { resolveProfile } from '../config/outbound-settings.js';
+import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
 import { methodRow } from '../outbound/methods.js';
-import { SIGNING_ALGS, type SigningAlg } from './schema.js';
+import { certificateProblems, loadCertificate } from './certificate.js';
+import { KeyLoadError, loadSigningKey, withCertificate, type SigningKey } from './signing-key.js';
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -136,5 +137,20 @@ function defaultAlg(upstream: Tree): unknown {
     return resolveProfile({ issuer, profile: typeof profile === 'string' ? (profile as never) : undefined }).profile.defaultSigningAlg;
   } catch {
     return 'ES256';
+  }
+}
+
+/**
+ * `loadConfigFile`, and when the schema refuses the file, its key files checked as well: `validate` and `start`
+ * report every problem in one round (a valid config has its key files read when its keys are loaded).
+ */
+export async function loadConfigFileChecked(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  try {
+    return loadConfigFile(file, env);
+  } catch (err) {
+    const unvalidated = unvalidatedOf(err);
+    if (!unvalidated) throw err;
+    const more = await keyFileIssues(unvalidated.resolved, unvalidated.error.issues);
+    throw more.length > 0 ? new ConfigError(unvalidated.error.source, [...unvalidated.error.issues, ...more]) : err;
   }
 }

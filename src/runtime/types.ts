@@ -1,0 +1,69 @@
+/**
+ * What the request path is handed: the runtime a validated config builds (build.ts), one object graph per config; a
+ * reload builds a new one and swaps it.
+ */
+import type { Config } from '../config/schema.js';
+import type { DownstreamClient } from '../inbound/client-auth.js';
+import type { InboundJwtVerifier } from '../inbound/jwt-client-auth.js';
+import type { AuthThrottle } from '../inbound/auth-throttle.js';
+import type { Keyrings, UpstreamKeyring } from '../keys/keyring.js';
+import type { Logger } from '../log.js';
+import type { CertificateExpiry, Metrics } from '../metrics.js';
+import type { MetadataSource, OutboundAuth } from '../outbound/types.js';
+import type { StoreFailurePolicy } from '../store/failure-policy.js';
+import type { Store } from '../store/types.js';
+import type { UpstreamClock } from '../upstream/clock.js';
+import type { EndpointResolver } from '../upstream/discovery.js';
+import type { UpstreamClient, UpstreamSender } from '../upstream/http.js';
+
+/** A downstream client entry, ready for the request path. */
+export interface ClientRuntime extends DownstreamClient {
+  readonly grantTypes?: ReadonlySet<string>;
+  readonly outbound: OutboundAuth;
+  /** the connection pool this client's requests go out on: the upstream's shared one, or its own with its TLS client certificate */
+  readonly http: UpstreamSender;
+  /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
+  readonly inboundJwt?: InboundJwtVerifier;
+}
+
+export interface UpstreamRuntime {
+  readonly name: string;
+  readonly issuer: string;
+  readonly clients: ReadonlyMap<string, ClientRuntime>;
+  readonly keys: UpstreamKeyring;
+  /** the upstream's endpoints: configured, else discovered */
+  readonly endpoints: EndpointResolver;
+  readonly http: UpstreamClient;
+  /** the IdP's clock as learned from its Date headers (kept across reloads while the issuer stays) */
+  readonly clock: UpstreamClock;
+  /** this upstream's logger (`upstream` bound): failed exchanges are told here, with the request id */
+  readonly log: Logger;
+  /** what the request path does when the store fails: refuse (503) or go on, reported either way */
+  readonly storeFailure: StoreFailurePolicy;
+  /** the IdP's discovery document, or the caller's OAuth error when it cannot be read: what `method: auto` chooses from */
+  readonly metadata: MetadataSource;
+}
+
+/** Everything the request path needs, built once from a validated config; a reload builds a new one. */
+export interface Runtime {
+  readonly config: Config;
+  readonly store: Store;
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  readonly keyrings: Keyrings;
+  /** throttling of failed client authentication; undefined when `throttle.enabled` is false */
+  readonly throttle: AuthThrottle | undefined;
+  /** seconds until each certificate's notAfter: signing-key certificates (`signing`) and TLS client certificates (`tls`) */
+  certificateExpiries(now?: number): CertificateExpiry[];
+  /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */
+  close(): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  store: Store;
+  log: Logger;
+  metrics: Metrics;
+  /** where `proxy: env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY; default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** each IdP's learned clock, by issuer: a reload keeps what was learned (a new runtime would start at 0) */
+  clocks?: Map<string, UpstreamClock>;
+}
