@@ -52,7 +52,8 @@ export async function checkSamples(scenario: string, samples: readonly Sample[],
       const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(auth ?? '') ?? fail('no Authorization: Basic header');
       const pair = Buffer.from(m[1]!, 'base64').toString('utf8');
       const colon = pair.indexOf(':');
-      if (formDecode(pair.slice(0, colon)) !== want.clientId || formDecode(pair.slice(colon + 1)) !== want.secret) fail('Basic credentials are not the upstream ones');
+      if (formDecode(pair.slice(0, colon)) !== want.clientId || formDecode(pair.slice(colon + 1)) !== want.secret)
+        fail('Basic credentials are not the upstream ones');
       if (form.has('client_secret') || form.has('client_assertion')) fail('credentials in the body next to Basic');
       continue;
     }
@@ -64,7 +65,8 @@ export async function checkSamples(scenario: string, samples: readonly Sample[],
     }
     if (want.kind === 'passthrough' || want.kind === 'tls_client_auth') {
       if (form.has('client_secret') || form.has('client_assertion')) fail('client_secret or client_assertion in the body');
-      if (want.kind === 'tls_client_auth' && peerCn !== want.certificateCn) fail(`client certificate CN ${peerCn ?? '(none)'} instead of ${want.certificateCn}`);
+      if (want.kind === 'tls_client_auth' && peerCn !== want.certificateCn)
+        fail(`client certificate CN ${peerCn ?? '(none)'} instead of ${want.certificateCn}`);
       continue;
     }
     const assertion = form.get('client_assertion') ?? fail('no client_assertion');

@@ -13,7 +13,18 @@ import { phase, type Party } from './bench/phases.js';
 import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
 import { comparisons, markdown, printTable, rows, targets } from './bench/report.js';
 import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
-import { methodParty, newParty, pkcs11Method, rsaLimit, startFloor, startInstance, startRedis, startStub, workersUnsupported, type RunningInstance } from './bench/setup.js';
+import {
+  methodParty,
+  newParty,
+  pkcs11Method,
+  rsaLimit,
+  startFloor,
+  startInstance,
+  startRedis,
+  startStub,
+  workersUnsupported,
+  type RunningInstance,
+} from './bench/setup.js';
 import { memoryMode } from './bench/memory.js';
 import { buildRef } from './bench/compare.js';
 
@@ -57,7 +68,9 @@ ${SCRIPT_MODES.map((m) => `       npm run bench -- ${m.flag} ${m.args}\n        
 for (const mode of SCRIPT_MODES) {
   const at = process.argv.indexOf(mode.flag);
   if (at < 0) continue;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', mode.script), ...process.argv.slice(at + 1)], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'bench', mode.script), ...process.argv.slice(at + 1)], {
+    stdio: 'inherit',
+  });
   process.exit(run.status ?? 1);
 }
 const { values: args } = parseOrExit({
@@ -134,7 +147,13 @@ try {
     const memoryOf = async (main: string | undefined, log: (line: string) => void) => {
       const running = await startInstance(dir, main ? 'before' : 'memory', methods, { stubOrigin: stub.origin, store: { type: 'memory' } }, probe, main);
       const parties = methods.map((m) => methodParty(m, running, { http: stub }));
-      const result = await memoryMode(running, parties, { connections: settings.connections, peakSeconds: args.seconds === undefined ? 60 : settings.seconds, soakSeconds, progress, log });
+      const result = await memoryMode(running, parties, {
+        connections: settings.connections,
+        peakSeconds: args.seconds === undefined ? 60 : settings.seconds,
+        soakSeconds,
+        progress,
+        log,
+      });
       const exited = new Promise((resolve) => running.child.once('exit', resolve));
       running.child.kill('SIGTERM');
       await exited;
@@ -142,7 +161,10 @@ try {
     };
     const memory = await memoryOf(undefined, out);
     // --compare <ref>: the same on that build, right after (one run; the machine's drift between them is not cancelled)
-    const compared = args.compare === undefined ? undefined : { ref: args.compare, ...(await memoryOf(buildRef(args.compare, progress), (line) => out(`@${args.compare} ${line}`))) };
+    const compared =
+      args.compare === undefined
+        ? undefined
+        : { ref: args.compare, ...(await memoryOf(buildRef(args.compare, progress), (line) => out(`@${args.compare} ${line}`))) };
     const previous = (() => {
       try {
         return JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
@@ -152,8 +174,14 @@ try {
     })();
     const generatedAt = new Date().toISOString();
     // the last full run's targets name the memory run they used: that one is replaced by this run's
-    const kept = Array.isArray(previous.targets) ? (previous.targets as Array<{ target: string }>).filter((t) => !t.target.startsWith('RSS ≤ 128 MiB after')) : undefined;
-    const target = { target: `RSS ≤ 128 MiB after ${memory.peak.seconds} s at peak (--memory, run of ${generatedAt})`, value: `${memory.peak.rssMiB.toFixed(1)} MiB`, pass: memory.peak.pass };
+    const kept = Array.isArray(previous.targets)
+      ? (previous.targets as Array<{ target: string }>).filter((t) => !t.target.startsWith('RSS ≤ 128 MiB after'))
+      : undefined;
+    const target = {
+      target: `RSS ≤ 128 MiB after ${memory.peak.seconds} s at peak (--memory, run of ${generatedAt})`,
+      value: `${memory.peak.rssMiB.toFixed(1)} MiB`,
+      pass: memory.peak.pass,
+    };
     writeResults({ ...previous, ...(kept && { targets: [...kept, target] }), memory: { generatedAt, facts, ...memory, ...(compared && { compared }) } });
     if (args.json) console.log(JSON.stringify(memory, null, 2));
     exitCode = 0;
@@ -230,9 +258,27 @@ try {
     for (const reason of Object.values(skipped)) progress(`skipped: ${reason}\n`);
 
     const floorParty = (id: string, name: string, origin: string, pid: number) =>
-      newParty({ name, kind: 'floor', id, url: `${origin}/token`, body: formBody('floor-client', 'floor-secret'), pid, stub, expect: { kind: 'passthrough', clientId: 'floor-client' } });
+      newParty({
+        name,
+        kind: 'floor',
+        id,
+        url: `${origin}/token`,
+        body: formBody('floor-client', 'floor-secret'),
+        pid,
+        stub,
+        expect: { kind: 'passthrough', clientId: 'floor-client' },
+      });
     const parties: Party[] = [
-      newParty({ name: 'direct (stub)', kind: 'direct', id: 'direct', url: `${stub.origin}/token`, body: formBody('up-direct', 'up-secret-direct'), pid: stub.pid, stub, expect: { kind: 'client_secret_post', clientId: 'up-direct', secret: 'up-secret-direct' } }),
+      newParty({
+        name: 'direct (stub)',
+        kind: 'direct',
+        id: 'direct',
+        url: `${stub.origin}/token`,
+        body: formBody('up-direct', 'up-secret-direct'),
+        pid: stub.pid,
+        stub,
+        expect: { kind: 'client_secret_post', clientId: 'up-direct', secret: 'up-secret-direct' },
+      }),
       floorParty('floor-node', 'floor: node:http passthrough', nodeFloor.origin, nodeFloor.pid),
       floorParty('floor-hono', 'floor: hono + undici passthrough', honoFloor.origin, honoFloor.pid),
       ...methods.map((m) => methodParty(m, instances.get(m.instance)!, { http: stub, https })),
@@ -273,19 +319,39 @@ try {
     const memoryMode = memory && { rssMiB: memory.peak.rssMiB, seconds: memory.peak.seconds, generatedAt: memory.generatedAt };
     const goals = targets(table, { rsaSignsPerSecond, skipped, memoryMode });
     const md = markdown(table, rsaSignsPerSecond);
-    out(`authbridge benchmark: node ${facts.node}, ${facts.cores} × ${facts.cpuModel}, ${facts.kernel}, ${facts.totalMemoryMiB} MiB, load average before start ${facts.loadAverageBeforeStart.join(' ')}`);
-    out(`${args.quick ? 'quick; ' : ''}${settings.connections} connections; ${settings.warmupSeconds} s warm-up, ${settings.rounds} interleaved rounds of ${settings.seconds} s at saturation, ${settings.seconds} s at the fixed rate`);
+    out(
+      `authbridge benchmark: node ${facts.node}, ${facts.cores} × ${facts.cpuModel}, ${facts.kernel}, ${facts.totalMemoryMiB} MiB, load average before start ${facts.loadAverageBeforeStart.join(' ')}`,
+    );
+    out(
+      `${args.quick ? 'quick; ' : ''}${settings.connections} connections; ${settings.warmupSeconds} s warm-up, ${settings.rounds} interleaved rounds of ${settings.seconds} s at saturation, ${settings.seconds} s at the fixed rate`,
+    );
     out(`RSA-2048 PKCS#1 v1.5 SHA-256 signatures/s on one core: ${Math.round(rsaSignsPerSecond)}\n`);
     printTable(table, goals, fixedRate, out);
     for (const reason of Object.values(skipped)) out(`skipped: ${reason}`);
     const compared = comparisons(table);
     if (compared.length) {
-      out(`\nthis build against ${args.compare} (req/s: median of the per-round ratios, each pair run back to back; CPU per request: this build's over that one's):`);
+      out(
+        `\nthis build against ${args.compare} (req/s: median of the per-round ratios, each pair run back to back; CPU per request: this build's over that one's):`,
+      );
       for (const c of compared) out(`  ${c.scenario.padEnd(36)} req/s ${c.pairedReqPerSecRatio.toFixed(2)}×   CPU/request ${c.cpuPerRequestRatio.toFixed(2)}×`);
     }
     out(`\nratios for docs/performance.md:\n\n${md}\n`);
     out(`Each party is its own process on the same host (the load generator too): only ratios within one run compare. Wall time ${elapsed()}.`);
-    const result = { generatedAt: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', only: args.only, compare: args.compare, ...(compared.length && { comparisons: compared }), facts, settings, rsaSignsPerSecond: Math.round(rsaSignsPerSecond), fixedRate: Math.round(fixedRate), skipped, scenarios: table, targets: goals, markdown: md };
+    const result = {
+      generatedAt: new Date().toISOString(),
+      mode: args.quick ? 'quick' : 'full',
+      only: args.only,
+      compare: args.compare,
+      ...(compared.length && { comparisons: compared }),
+      facts,
+      settings,
+      rsaSignsPerSecond: Math.round(rsaSignsPerSecond),
+      fixedRate: Math.round(fixedRate),
+      skipped,
+      scenarios: table,
+      targets: goals,
+      markdown: md,
+    };
     writeResults({ ...result, ...(memory && { memory }) });
     if (args.json) console.log(JSON.stringify(result, null, 2));
     exitCode = 0;

@@ -79,13 +79,15 @@ const isObject = (node: JsonNode) => node.type === 'object' && (node.properties 
 /** The property every alternative has as a constant: a discriminated union's discriminator. */
 function discriminatorOf(alternatives: readonly JsonNode[]): string | undefined {
   const [first, ...rest] = alternatives;
-  const candidates = Object.entries(first?.properties ?? {}).filter(([, p]) => p.const !== undefined).map(([name]) => name);
+  const candidates = Object.entries(first?.properties ?? {})
+    .filter(([, p]) => p.const !== undefined)
+    .map(([name]) => name);
   return candidates.find((name) => rest.every((alt) => alt.properties?.[name]?.const !== undefined));
 }
 
 function range(node: JsonNode): string {
   const { minimum: min, maximum: max } = node;
-    // zod's int() alone says ±MAX_SAFE_INTEGER: no bound worth saying
+  // zod's int() alone says ±MAX_SAFE_INTEGER: no bound worth saying
   const bounded = (n: number | undefined): n is number => n !== undefined && Math.abs(n) < Number.MAX_SAFE_INTEGER;
   if (bounded(min) && bounded(max)) return ` ${min}–${max}`;
   if (bounded(min)) return ` ≥ ${min}`;
@@ -100,7 +102,15 @@ function typeOf(node: JsonNode): string {
   if (alternatives) {
     const discriminator = discriminatorOf(alternatives);
     if (discriminator) return `object, by ${code(discriminator)}: ${alternatives.map((a) => code(yamlValue(a.properties![discriminator]!.const))).join(', ')}`;
-    return alternatives.map((a) => (isObject(a) ? `object (${Object.keys(a.properties ?? {}).map(code).join(', ')})` : typeOf(a))).join(' or ');
+    return alternatives
+      .map((a) =>
+        isObject(a)
+          ? `object (${Object.keys(a.properties ?? {})
+              .map(code)
+              .join(', ')})`
+          : typeOf(a),
+      )
+      .join(' or ');
   }
   switch (node.type) {
     case 'string': {
@@ -138,7 +148,8 @@ function describe(node: JsonNode, more: readonly string[] = []): string {
   const parts = [node.description ?? ''];
   for (const alt of alternativesOf(node) ?? []) if (alt.const !== undefined && alt.description) parts.push(`${code(yamlValue(alt.const))}: ${alt.description}`);
   let text = cell(sentences([...parts, ...more]));
-  if (node.examples?.length) text += `${text ? '<br>' : ''}Example${node.examples.length > 1 ? 's' : ''}: ${node.examples.map((e) => code(yamlValue(e))).join(', ')}`;
+  if (node.examples?.length)
+    text += `${text ? '<br>' : ''}Example${node.examples.length > 1 ? 's' : ''}: ${node.examples.map((e) => code(yamlValue(e))).join(', ')}`;
   return text;
 }
 
@@ -186,7 +197,8 @@ class Writer {
     if (node.type === 'array' && node.items) this.field(node.items, `${path}[]`, target, true, false);
     if (node.type === 'object') {
       if (node.properties) this.fields(node, path, target);
-      else if (typeof node.additionalProperties === 'object') this.field(node.additionalProperties, `${path}.${RECORD_KEYS[path] ?? '<key>'}`, target, true, false);
+      else if (typeof node.additionalProperties === 'object')
+        this.field(node.additionalProperties, `${path}.${RECORD_KEYS[path] ?? '<key>'}`, target, true, false);
     }
   }
 
@@ -214,13 +226,22 @@ class Writer {
 }
 
 /** GitHub's heading anchor: lower case, punctuation other than - and _ dropped, spaces as -. */
-export const slug = (title: string) => title.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+export const slug = (title: string) =>
+  title
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 
 function render(section: Section, depth: number): string[] {
   const lines = [`${'#'.repeat(depth)} ${section.title}`, ''];
   for (const text of section.intro) lines.push(text, '');
   if (section.rows.length > 0)
-    lines.push('| field | type | default | description |', '|---|---|---|---|', ...section.rows.map((r) => `| ${code(r.path)} | ${r.type} | ${r.default} | ${r.description} |`), '');
+    lines.push(
+      '| field | type | default | description |',
+      '|---|---|---|---|',
+      ...section.rows.map((r) => `| ${code(r.path)} | ${r.type} | ${r.default} | ${r.description} |`),
+      '',
+    );
   for (const sub of section.subsections) lines.push(...render(sub, depth + 1));
   return lines;
 }

@@ -54,7 +54,12 @@ upstreams:
   const bridge = await startFromFile(configFile, { log });
   const bridgeUrl = bridge.url;
   const idp = await pendingIdp.start([
-    { client_id: 'acme-upstream', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridgeUrl}/acme/jwks.json` },
+    {
+      client_id: 'acme-upstream',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks_uri: `${bridgeUrl}/acme/jwks.json`,
+    },
   ]);
   step(1, `A local IdP (oidc-provider) at ${idp.issuer}`);
   console.log(`   client "acme-upstream" must authenticate with private_key_jwt; its jwks_uri is ${bridgeUrl}/acme/jwks.json`);
@@ -73,13 +78,15 @@ upstreams:
 
   step(4, 'What reached the IdP (captured on its side)');
   const seen = idp.captured.at(-1)!;
-  console.log(`   POST ${seen.path}  Authorization header: ${seen.authorization ? 'present' : 'none'}, client_secret in body: ${'client_secret' in seen.params ? 'yes' : 'no'}`);
+  console.log(
+    `   POST ${seen.path}  Authorization header: ${seen.authorization ? 'present' : 'none'}, client_secret in body: ${'client_secret' in seen.params ? 'yes' : 'no'}`,
+  );
   console.log(`   client_assertion_type=${String(seen.params.client_assertion_type)}`);
   console.log('   client_assertion, decoded (header, claims):');
   show({ header: seen.assertion!.header, claims: seen.assertion!.claims });
   console.log(`   the IdP answered ${seen.status}`);
 
-  step(5, 'The broker got the IdP\'s token response, unaltered');
+  step(5, "The broker got the IdP's token response, unaltered");
   console.log(`   token_type=${tokens.token_type}, expires_in=${tokens.expires_in}`);
   const { payload, protectedHeader } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(idp.jwksUri)), { issuer: idp.issuer });
   console.log(`   access token claims (signature verified against the IdP's JWKS, alg ${protectedHeader.alg}):`);
@@ -94,7 +101,7 @@ upstreams:
   });
   console.log(`   ${bad.status} ${await bad.text()}  (requests at the IdP: ${idp.captured.length - before})`);
 
-  step(7, 'authbridge\'s access log for these requests (no secret, assertion or token in it)');
+  step(7, "authbridge's access log for these requests (no secret, assertion or token in it)");
   for (const line of logLines) {
     const entry = JSON.parse(line) as Record<string, unknown>;
     if (entry.msg === 'request') console.log(`   ${line.trim()}`);

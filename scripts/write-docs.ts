@@ -36,8 +36,14 @@ const LABELS: Record<string, { text: string; values?: readonly string[] }> = {
   outbound_method: { text: 'how authbridge authenticated to the IdP (`none`: not known)', values: [...OUTBOUND_METHODS, 'none'] },
   status_class: { text: "the class of the answer's status (`2xx`, `4xx`, …)" },
   alg: { text: "the client assertion's alg", values: [...SIGNING_ALGS, ...HMAC_ALGS] },
-  reason: { text: 'why the caller\'s client authentication was refused: the reason of a `client_auth` error code ([errors.md](errors.md))', values: reasons('client_auth') },
-  kind: { text: 'how the exchange with the IdP failed: the reason of an `upstream` error code ([errors.md](errors.md)), or an answered 5xx', values: [...reasons('upstream'), UPSTREAM_5XX] },
+  reason: {
+    text: "why the caller's client authentication was refused: the reason of a `client_auth` error code ([errors.md](errors.md))",
+    values: reasons('client_auth'),
+  },
+  kind: {
+    text: 'how the exchange with the IdP failed: the reason of an `upstream` error code ([errors.md](errors.md)), or an answered 5xx',
+    values: [...reasons('upstream'), UPSTREAM_5XX],
+  },
   op: { text: 'the store operation that failed (`claimJti`, `getKeySet`, …)' },
   kid: { text: "a published key's `kid`" },
   state: { text: "a managed key's state (the age is the time in it)", values: KEY_STATES },
@@ -69,11 +75,7 @@ function read(registry: Registry): MetricDoc[] {
 }
 
 function table(metrics: readonly MetricDoc[]): string[] {
-  return [
-    '| metric | type | labels | help |',
-    '|---|---|---|---|',
-    ...metrics.map((m) => `| ${code(m.name)} | ${m.type} | ${list(m.labels)} | ${m.help} |`),
-  ];
+  return ['| metric | type | labels | help |', '|---|---|---|---|', ...metrics.map((m) => `| ${code(m.name)} | ${m.type} | ${list(m.labels)} | ${m.help} |`)];
 }
 
 export async function renderMetricsDoc(): Promise<string> {
@@ -94,7 +96,7 @@ export async function renderMetricsDoc(): Promise<string> {
     '',
     ...table(metrics),
     '',
-    'With `server.workers` above 1, the primary serves every worker\'s metrics combined (counters and histograms summed,',
+    "With `server.workers` above 1, the primary serves every worker's metrics combined (counters and histograms summed,",
     'gauges as their type says) and its own:',
     '',
     ...table(primary),

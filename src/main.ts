@@ -79,7 +79,8 @@ async function main(argv: string[]): Promise<number> {
           return report(() => keysRotate(file, values.owner, values['force-promote']));
         case 'export-public': {
           const format = values.format ?? 'jwks';
-          if (!(EXPORT_FORMATS as readonly string[]).includes(format)) return usageError(`--format for keys export-public is one of ${EXPORT_FORMATS.join(', ')}`);
+          if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+            return usageError(`--format for keys export-public is one of ${EXPORT_FORMATS.join(', ')}`);
           return report(() => keysExportPublic(file, { upstream: values.upstream, client: values.client, format: format as ExportFormat }));
         }
         case 'generate': {

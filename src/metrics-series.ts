@@ -74,7 +74,13 @@ export class KeyedHistogram<L extends string> extends KeyedMetric<L, HistogramSe
   readonly type = 'histogram';
   readonly #bounds: readonly number[];
 
-  constructor({ name, help, labelNames, buckets, registers }: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[]; registers: readonly Registry[] }) {
+  constructor({
+    name,
+    help,
+    labelNames,
+    buckets,
+    registers,
+  }: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[]; registers: readonly Registry[] }) {
     super(name, help, labelNames, registers);
     this.#bounds = [...buckets].sort((a, b) => a - b);
   }

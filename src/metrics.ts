@@ -39,20 +39,44 @@ export interface CertificateExpiry {
 export class Metrics {
   readonly registry = new Registry();
   // the request path's, counted on every request: found by label values in one lookup (metrics-series.ts)
-  readonly requests = this.#requestCounter('authbridge_requests_total', 'HTTP requests answered', ['upstream', 'endpoint', 'inbound_method', 'outbound_method', 'status_class']);
+  readonly requests = this.#requestCounter('authbridge_requests_total', 'HTTP requests answered', [
+    'upstream',
+    'endpoint',
+    'inbound_method',
+    'outbound_method',
+    'status_class',
+  ]);
   readonly requestDuration = this.#histogram('authbridge_request_duration_seconds', 'Time from request to response, including the upstream exchange');
   readonly upstreamDuration = this.#histogram('authbridge_upstream_duration_seconds', 'Time the upstream took to answer');
-  readonly assertionsSigned = this.#requestCounter('authbridge_assertions_signed_total', 'Client assertions signed (client_secret_jwt, private_key_jwt)', ['upstream', 'alg']);
-  readonly clientAuthFailures = this.#requestCounter('authbridge_client_auth_failures_total', 'Downstream client authentication refused', ['upstream', 'reason']);
-  readonly storeErrors = this.#counter('authbridge_store_errors_total', 'Store operations that failed (the request path fails closed on them unless onStoreFailure: open)', ['op']);
+  readonly assertionsSigned = this.#requestCounter('authbridge_assertions_signed_total', 'Client assertions signed (client_secret_jwt, private_key_jwt)', [
+    'upstream',
+    'alg',
+  ]);
+  readonly clientAuthFailures = this.#requestCounter('authbridge_client_auth_failures_total', 'Downstream client authentication refused', [
+    'upstream',
+    'reason',
+  ]);
+  readonly storeErrors = this.#counter(
+    'authbridge_store_errors_total',
+    'Store operations that failed (the request path fails closed on them unless onStoreFailure: open)',
+    ['op'],
+  );
   readonly unrecordedAssertions = this.#counter(
     'authbridge_assertions_unrecorded_total',
     'Assertions signed without a jti record because the store was down and the upstream says onStoreFailure: open',
     ['upstream'],
   );
-  readonly upstreamErrors = this.#requestCounter('authbridge_upstream_errors_total', 'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol', ['upstream', 'kind']);
+  readonly upstreamErrors = this.#requestCounter(
+    'authbridge_upstream_errors_total',
+    'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol',
+    ['upstream', 'kind'],
+  );
   readonly configReloads = this.#counter('authbridge_config_reloads_total', 'Configuration reloads (SIGHUP or file change)', ['result']);
-  readonly discoveryStale = this.#counter('authbridge_discovery_stale_total', 'Mirrored discovery documents served past their TTL because the upstream could not refresh them', ['upstream']);
+  readonly discoveryStale = this.#counter(
+    'authbridge_discovery_stale_total',
+    'Mirrored discovery documents served past their TTL because the upstream could not refresh them',
+    ['upstream'],
+  );
 
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
@@ -68,11 +92,19 @@ export class Metrics {
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.#runtimeGauge('authbridge_key_age_seconds', 'Age of each published signing key in its current state (managed keys: since it entered the state)', ['upstream', 'kid', 'state'], 'max', (source) =>
-      source.keyAges().map(({ upstream, kid, state, ageSeconds }) => [{ upstream, kid, state }, ageSeconds]),
+    this.#runtimeGauge(
+      'authbridge_key_age_seconds',
+      'Age of each published signing key in its current state (managed keys: since it entered the state)',
+      ['upstream', 'kid', 'state'],
+      'max',
+      (source) => source.keyAges().map(({ upstream, kid, state, ageSeconds }) => [{ upstream, kid, state }, ageSeconds]),
     );
-    this.#runtimeGauge('authbridge_upstream_clock_offset_seconds', "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)", ['upstream'], 'average', (source) =>
-      source.clockOffsets().map(({ upstream, seconds }) => [{ upstream }, seconds]),
+    this.#runtimeGauge(
+      'authbridge_upstream_clock_offset_seconds',
+      "The IdP's clock minus ours, learned from its Date headers (assertions' iat follows the IdP's clock)",
+      ['upstream'],
+      'average',
+      (source) => source.clockOffsets().map(({ upstream, seconds }) => [{ upstream }, seconds]),
     );
     this.#runtimeGauge(
       'authbridge_certificate_expiry_seconds',
@@ -88,7 +120,13 @@ export class Metrics {
    * how the primary of several workers (server.workers) combines the workers' values of one series, which
    * all read the same keys and IdPs: never a sum (counters and histograms are summed, prom-client's default).
    */
-  #runtimeGauge<L extends string>(name: string, help: string, labelNames: readonly L[], aggregator: Aggregator, read: (source: RuntimeGauges) => [Record<L, string>, number][]): void {
+  #runtimeGauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    aggregator: Aggregator,
+    read: (source: RuntimeGauges) => [Record<L, string>, number][],
+  ): void {
     const metrics = this;
     new Gauge({
       name,

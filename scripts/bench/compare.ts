@@ -10,12 +10,18 @@ import { onCleanup, ROOT, tempDir } from './processes.js';
 /** Checks out and builds `ref`; answers its dist/main.js. */
 export function buildRef(ref: string, log: (text: string) => void): string {
   const tree = join(tempDir('authbridge-compare-'), 'tree');
-  const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim();
   const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
   log(`--compare ${ref}: building ${commit.slice(0, 10)} in a temp worktree\n`);
   git(['worktree', 'add', '--detach', tree, commit]);
   onCleanup(async () => void git(['worktree', 'remove', '--force', tree]));
   symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: tree, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: tree,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return join(tree, 'dist', 'main.js');
 }

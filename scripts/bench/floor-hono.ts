@@ -10,7 +10,12 @@ const app = new Hono();
 app.post('/token', async (c) => {
   const form = new URLSearchParams(await c.req.text());
   form.delete('client_secret');
-  const up = await pool.request({ method: 'POST', path: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form.toString() });
+  const up = await pool.request({
+    method: 'POST',
+    path: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form.toString(),
+  });
   const json = await up.body.text();
   return c.body(json, up.statusCode as 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
 });

@@ -14,14 +14,22 @@ const server = createServer((req, res) => {
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     form.delete('client_secret');
     const body = form.toString();
-    const up = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'application/json' } }, (upRes) => {
-      const parts: Buffer[] = [];
-      upRes.on('data', (chunk: Buffer) => parts.push(chunk));
-      upRes.on('end', () => {
-        const json = Buffer.concat(parts);
-        res.writeHead(upRes.statusCode ?? 502, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': json.length }).end(json);
-      });
-    });
+    const up = request(
+      target,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+      },
+      (upRes) => {
+        const parts: Buffer[] = [];
+        upRes.on('data', (chunk: Buffer) => parts.push(chunk));
+        upRes.on('end', () => {
+          const json = Buffer.concat(parts);
+          res.writeHead(upRes.statusCode ?? 502, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': json.length }).end(json);
+        });
+      },
+    );
     up.on('error', () => res.writeHead(502).end());
     up.end(body);
   });

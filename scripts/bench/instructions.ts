@@ -64,7 +64,17 @@ async function count(main: string, method: Method, stubOrigin: string, dir: stri
   const configFile = join(dir, `${method.id}-${port}.yaml`);
   writeFileSync(configFile, authbridgeConfig([method], { port, stubOrigin, store: { type: 'memory' } }));
   const out = join(dir, `callgrind-${port}`);
-  const args = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}.%p`, process.execPath, ...AUTHBRIDGE_NODE_FLAGS, main, 'start', '--config', configFile];
+  const args = [
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    `--callgrind-out-file=${out}.%p`,
+    process.execPath,
+    ...AUTHBRIDGE_NODE_FLAGS,
+    main,
+    'start',
+    '--config',
+    configFile,
+  ];
   const child: ChildProcess = spawnChild('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
@@ -120,7 +130,9 @@ export async function runInstructions(ids: string[], options: { requests: number
       counts.push(await count(build.main, method, stub.origin, dir, warmup, requests));
     }
     const [mine, theirs] = counts;
-    rows.push(`${id.padEnd(8)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`);
+    rows.push(
+      `${id.padEnd(8)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`,
+    );
   }
   log(`\ninstructions per request (callgrind, user space; one connection, one request at a time):\n`);
   log(`scenario ${'this build'.padStart(12)}${ref ? ` ${`@${ref}`.padStart(12)}   ratio` : ''}\n${rows.join('\n')}\n`);
@@ -129,7 +141,12 @@ export async function runInstructions(ids: string[], options: { requests: number
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { compare: { type: 'string' }, requests: { type: 'string', default: '2000' }, warmup: { type: 'string', default: '20000' }, 'no-build': { type: 'boolean', default: false } },
+    options: {
+      compare: { type: 'string' },
+      requests: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '20000' },
+      'no-build': { type: 'boolean', default: false },
+    },
   });
   const log = (text: string) => void process.stdout.write(text);
   const [requests, warmup] = [Number(values.requests), Number(values.warmup)];

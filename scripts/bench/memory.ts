@@ -21,12 +21,16 @@ async function mixed(parties: Party[], seconds: number, connections: number, ove
   await resetStub(parties[0]!.stub);
   const each = Math.max(1, Math.floor(connections / parties.length));
   const rate = overallRate === undefined ? undefined : Math.max(1, Math.round(overallRate / parties.length));
-  const results = await Promise.all(parties.map((p) => runLoad({ url: p.url, body: p.body, headers: FORM_HEADERS, connections: each, seconds, overallRate: rate })));
+  const results = await Promise.all(
+    parties.map((p) => runLoad({ url: p.url, body: p.body, headers: FORM_HEADERS, connections: each, seconds, overallRate: rate })),
+  );
   for (const [i, r] of results.entries())
-    if (r.errors || r.timeouts || r.non2xx || !r.responses) throw new Error(`memory mode, "${parties[i]!.name}": ${r.responses} responses, ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx`);
+    if (r.errors || r.timeouts || r.non2xx || !r.responses)
+      throw new Error(`memory mode, "${parties[i]!.name}": ${r.responses} responses, ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx`);
   const stats = await stubStats(parties[0]!.stub);
   const responses = sum(results.map((r) => r.responses));
-  if (stats.count < responses || stats.count > responses + connections) throw new Error(`memory mode: ${responses} responses, but the stub saw ${stats.count} requests`);
+  if (stats.count < responses || stats.count > responses + connections)
+    throw new Error(`memory mode: ${responses} responses, but the stub saw ${stats.count} requests`);
   const [basic, jwt] = [parties.find((p) => p.expect.kind === 'client_secret_basic')!, parties.find((p) => p.expect.kind === 'jwt')!];
   for (const sample of stats.samples) {
     const p = sample.headers.authorization ? basic : jwt;
@@ -44,7 +48,10 @@ interface Probe {
 function gcProbe(running: RunningInstance): Promise<Probe> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('gc probe: no answer from authbridge within 10 s')), 10_000);
-    running.child.once('message', (m: Partial<Probe>) => (clearTimeout(timer), m.memoryUsage && m.eventLoopDelayMs ? resolve(m as Probe) : reject(new Error('gc probe: bad answer'))));
+    running.child.once(
+      'message',
+      (m: Partial<Probe>) => (clearTimeout(timer), m.memoryUsage && m.eventLoopDelayMs ? resolve(m as Probe) : reject(new Error('gc probe: bad answer'))),
+    );
     running.child.send({ gc: true });
   });
 }
@@ -76,7 +83,9 @@ export async function memoryMode(running: RunningInstance, parties: Party[], o: 
       eventLoopDelayMs: { p99: fixed(after.eventLoopDelayMs.p99, 2), max: fixed(after.eventLoopDelayMs.max, 2) },
     },
   };
-  o.log(`memory: ${o.peakSeconds} s at peak (${result.peak.reqPerSec} req/s): RSS ${result.peak.rssMiB} MiB — ${result.peak.pass ? 'PASS' : 'FAIL'} (target ≤ 128 MiB)`);
+  o.log(
+    `memory: ${o.peakSeconds} s at peak (${result.peak.reqPerSec} req/s): RSS ${result.peak.rssMiB} MiB — ${result.peak.pass ? 'PASS' : 'FAIL'} (target ≤ 128 MiB)`,
+  );
   o.log(
     `soak: ${o.soakSeconds} s at ${result.soak.reqPerSec} req/s: heap used after GC ${result.soak.heapUsedAfterGcBeforeMiB} → ${result.soak.heapUsedAfterGcAfterMiB} MiB (${result.soak.heapGrowthMiB >= 0 ? '+' : ''}${result.soak.heapGrowthMiB} MiB), RSS ${result.soak.rssAfterMiB} MiB; event-loop delay p99 ${result.soak.eventLoopDelayMs.p99} ms, max ${result.soak.eventLoopDelayMs.max} ms`,
   );

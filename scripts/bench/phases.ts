@@ -92,13 +92,22 @@ export async function phase(party: Party, label: string, s: PhaseSettings): Prom
 async function checkedPhase(party: Party, label: string, s: PhaseSettings): Promise<{ result: LoadResult; cpu: number }> {
   await quiet(party.stub);
   const cpu0 = cpuSeconds(party.pid);
-  const result = await runLoad({ url: party.url, body: party.body, headers: FORM_HEADERS, connections: s.connections, seconds: s.seconds, overallRate: s.overallRate });
+  const result = await runLoad({
+    url: party.url,
+    body: party.body,
+    headers: FORM_HEADERS,
+    connections: s.connections,
+    seconds: s.seconds,
+    overallRate: s.overallRate,
+  });
   const cpu = cpuSeconds(party.pid) - cpu0;
   const where = `"${party.name}" (${label})`;
   if (result.errors > 0 || result.timeouts > 0) throw new Error(`${where}: ${result.errors} errors, ${result.timeouts} timeouts`);
   if (result.non2xx > 0) throw new Error(`${where}: ${result.non2xx} non-2xx responses: ${JSON.stringify(result.statusCodes)}`);
-  if (result.responses === 0 && label !== 'warm-up') throw new Error(`${where}: no response at all in ${s.seconds} s (${result.errors} errors, ${result.timeouts} timeouts)`);
-  if (result.firstBody !== undefined && !result.firstBody.includes('"access_token":"x"')) throw new Error(`${where}: unexpected body ${result.firstBody.slice(0, 200)}`);
+  if (result.responses === 0 && label !== 'warm-up')
+    throw new Error(`${where}: no response at all in ${s.seconds} s (${result.errors} errors, ${result.timeouts} timeouts)`);
+  if (result.firstBody !== undefined && !result.firstBody.includes('"access_token":"x"'))
+    throw new Error(`${where}: unexpected body ${result.firstBody.slice(0, 200)}`);
   const stats = await settled(party.stub);
   // every 2xx is one upstream call; requests still in flight when the phase ended may have reached the stub too
   if (stats.count < result.responses || stats.count > result.responses + s.connections)

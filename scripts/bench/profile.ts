@@ -8,7 +8,20 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { FORM_HEADERS, formBody } from '../bench-support.js';
-import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, cpuSeconds, firstMessage, rssBytes, freePort, HERE, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
+import {
+  AUTHBRIDGE_NODE_FLAGS,
+  buildIfStale,
+  cleanup,
+  cpuSeconds,
+  firstMessage,
+  rssBytes,
+  freePort,
+  HERE,
+  ROOT,
+  spawnChild,
+  tempDir,
+  waitForPort,
+} from './processes.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
 import { authbridgeConfig, MEMORY_SCENARIOS, type ConfigSettings } from './scenarios.js';
 import { startRedis, startStub } from './setup.js';
@@ -105,7 +118,11 @@ async function load(url: string, body: string, seconds: number): Promise<number>
   return result.responses;
 }
 
-async function profileProcess(label: string, start: (profDir: string) => Promise<{ child: ChildProcess; url: string; body: string }>, seconds: number): Promise<void> {
+async function profileProcess(
+  label: string,
+  start: (profDir: string) => Promise<{ child: ChildProcess; url: string; body: string }>,
+  seconds: number,
+): Promise<void> {
   const profDir = tempDir('authbridge-prof-');
   const { child, url, body } = await start(profDir);
   await load(url, body, 1); // warm-up
@@ -121,7 +138,9 @@ async function profileProcess(label: string, start: (profDir: string) => Promise
     await firstMessage(child, 'allocation probe', 60_000);
     const { byOwner, byFunction, total } = allocatedBytes(JSON.parse(readFileSync(file, 'utf8')) as HeapProfile);
     const kb = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / 1024]));
-    process.stdout.write(`\n== ${label}: ${requests} requests, ${(total / requests / 1024).toFixed(2)} KiB allocated per request (bench/profiles/${label}.heapprofile; per request)\n`);
+    process.stdout.write(
+      `\n== ${label}: ${requests} requests, ${(total / requests / 1024).toFixed(2)} KiB allocated per request (bench/profiles/${label}.heapprofile; per request)\n`,
+    );
     process.stdout.write(`-- by package\n${top(kb(byOwner), 20, requests, 'KiB')}\n-- by function\n${top(kb(byFunction), 40, requests, 'KiB')}\n`);
     child.kill('SIGTERM');
     return;
@@ -145,7 +164,9 @@ async function profileProcess(label: string, start: (profDir: string) => Promise
   // only the samples of the measured phase: not the start, the warm-up or the drain
   const { byOwner, byFunction, total } = selfTimes(JSON.parse(readFileSync(join(keep, `${label}.cpuprofile`), 'utf8')) as CpuProfile, from, to);
   const served = requests;
-  process.stdout.write(`\n== ${label}: ${requests} requests in ${seconds} s, ${(total / served).toFixed(1)} µs busy per request in the profile, ${cpu} (bench/profiles/${label}.cpuprofile)\n`);
+  process.stdout.write(
+    `\n== ${label}: ${requests} requests in ${seconds} s, ${(total / served).toFixed(1)} µs busy per request in the profile, ${cpu} (bench/profiles/${label}.cpuprofile)\n`,
+  );
   process.stdout.write(`-- by package\n${top(byOwner, 25, served)}\n-- by function\n${top(byFunction, 40, served)}\n`);
 }
 
@@ -166,27 +187,42 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
       if (typeof started === 'string') throw new Error(started);
       redis = started;
     }
-    const store: ConfigSettings['store'] = onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-prof` } } : { type: 'memory' };
+    const store: ConfigSettings['store'] =
+      onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-prof` } } : { type: 'memory' };
     const make = MEMORY_SCENARIOS[id];
     if (!make) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')}`);
     const m = make(`${stub.origin}/token`, dir);
-    await profileProcess(`authbridge-${scenario}`, async (profDir) => {
-      const port = await freePort();
-      const configFile = join(dir, `${id}.yaml`);
-      writeFileSync(configFile, authbridgeConfig([m], { port, stubOrigin: stub.origin, store }));
-      const probe = allocations ? ['--require', join(HERE, 'alloc-probe.cjs')] : profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-      const args = [...AUTHBRIDGE_NODE_FLAGS, ...probe, join(ROOT, 'dist', 'main.js'), 'start', '--config', configFile];
-      const child = spawnChild(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', ...(allocations ? (['ipc'] as const) : [])] });
-      await waitForPort(port, child, 'authbridge');
-      return { child, url: `http://127.0.0.1:${port}/bench/token`, body: formBody(`down-${m.id}`, `down-secret-${m.id}`) };
-    }, seconds);
+    await profileProcess(
+      `authbridge-${scenario}`,
+      async (profDir) => {
+        const port = await freePort();
+        const configFile = join(dir, `${id}.yaml`);
+        writeFileSync(configFile, authbridgeConfig([m], { port, stubOrigin: stub.origin, store }));
+        const probe = allocations ? ['--require', join(HERE, 'alloc-probe.cjs')] : profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+        const args = [...AUTHBRIDGE_NODE_FLAGS, ...probe, join(ROOT, 'dist', 'main.js'), 'start', '--config', configFile];
+        const child = spawnChild(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', ...(allocations ? (['ipc'] as const) : [])] });
+        await waitForPort(port, child, 'authbridge');
+        return { child, url: `http://127.0.0.1:${port}/bench/token`, body: formBody(`down-${m.id}`, `down-secret-${m.id}`) };
+      },
+      seconds,
+    );
   }
   if (withFloor)
-    await profileProcess('floor-hono', async (profDir) => {
-      const child = spawnChild(process.execPath, [...(profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', join(HERE, 'floor-hono.ts'), stub.origin]);
-      const { port } = await firstMessage<{ port: number }>(child, 'hono floor');
-      return { child, url: `http://127.0.0.1:${port}/token`, body: formBody('floor', 'floor-secret') };
-    }, seconds);
+    await profileProcess(
+      'floor-hono',
+      async (profDir) => {
+        const child = spawnChild(process.execPath, [
+          ...(profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+          '--import',
+          'tsx',
+          join(HERE, 'floor-hono.ts'),
+          stub.origin,
+        ]);
+        const { port } = await firstMessage<{ port: number }>(child, 'hono floor');
+        return { child, url: `http://127.0.0.1:${port}/token`, body: formBody('floor', 'floor-secret') };
+      },
+      seconds,
+    );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

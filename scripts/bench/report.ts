@@ -76,17 +76,30 @@ export function targets(table: Row[], t: TargetInputs): Target[] {
   const worst = timed.reduce<Row | undefined>((a, r) => (a && a.addedP99Ms >= r.addedP99Ms ? a : r), undefined);
   out.push(
     worst
-      ? { target: 'added p99 over direct ≤ 1 ms at 50 % load (worst scenario below capacity)', value: `${worst.addedP99Ms.toFixed(2)} ms (${worst.scenario})`, pass: worst.addedP99Ms <= 1 }
+      ? {
+          target: 'added p99 over direct ≤ 1 ms at 50 % load (worst scenario below capacity)',
+          value: `${worst.addedP99Ms.toFixed(2)} ms (${worst.scenario})`,
+          pass: worst.addedP99Ms <= 1,
+        }
       : { target: 'added p99 over direct ≤ 1 ms at 50 % load', value: 'skipped', note: 'no authbridge scenario below capacity' },
   );
   const rss = Math.max(...table.filter((r) => r.kind === 'authbridge' && r.instance !== 'workers2' && r.instance !== 'before').map((r) => r.rssMiB ?? 0));
   out.push({ target: 'RSS ≤ 128 MiB (one authbridge process, after its scenarios)', value: `${rss.toFixed(1)} MiB`, pass: rss <= 128 });
   const m = t.memoryMode;
-  if (m) out.push({ target: `RSS ≤ 128 MiB after ${m.seconds} s at peak (--memory, run of ${m.generatedAt})`, value: `${m.rssMiB.toFixed(1)} MiB`, pass: m.rssMiB <= 128 });
+  if (m)
+    out.push({
+      target: `RSS ≤ 128 MiB after ${m.seconds} s at peak (--memory, run of ${m.generatedAt})`,
+      value: `${m.rssMiB.toFixed(1)} MiB`,
+      pass: m.rssMiB <= 128,
+    });
   const [w1, w2] = [find('basicr', 'redis'), find('basicr', 'workers2')];
   out.push(
     w1 && w2
-      ? { target: 'server.workers 2 ≥ 1.6× workers 1 (client_secret_basic, Redis)', value: `${(w2.reqPerSec / w1.reqPerSec).toFixed(2)}×`, pass: w2.reqPerSec / w1.reqPerSec >= 1.6 }
+      ? {
+          target: 'server.workers 2 ≥ 1.6× workers 1 (client_secret_basic, Redis)',
+          value: `${(w2.reqPerSec / w1.reqPerSec).toFixed(2)}×`,
+          pass: w2.reqPerSec / w1.reqPerSec >= 1.6,
+        }
       : { target: 'server.workers 2 ≥ 1.6× workers 1', value: 'skipped', note: t.skipped.workers ?? 'scenario not run (--only/--quick)' },
   );
   return out;
@@ -125,7 +138,9 @@ export function markdown(table: Row[], rsaSignsPerSecond: number): string {
   ];
   const direct = table.find((r) => r.id === 'direct')!;
   for (const r of table)
-    lines.push(`| ${r.scenario} | ${num(r.vsNodeFloor, 2)}× | ${num(r.vsHonoFloor, 2)}× | ${num(r.cpuUsPerRequest / node.cpuUsPerRequest, 2)}× | ${num(r.p99Ms / direct.p99Ms, 2)}×${r.overCapacity ? ' (saturated)' : ''} |`);
+    lines.push(
+      `| ${r.scenario} | ${num(r.vsNodeFloor, 2)}× | ${num(r.vsHonoFloor, 2)}× | ${num(r.cpuUsPerRequest / node.cpuUsPerRequest, 2)}× | ${num(r.p99Ms / direct.p99Ms, 2)}×${r.overCapacity ? ' (saturated)' : ''} |`,
+    );
   const rs = table.find((r) => r.id === 'rs256' && r.instance === 'memory');
   if (rs) lines.push('', `RS256 req/s vs RSA-2048 signatures/s on one core: ${(rs.reqPerSec / rsaSignsPerSecond).toFixed(2)}×`);
   return lines.join('\n');
@@ -151,6 +166,8 @@ export function comparisons(table: Row[]): Comparison[] {
       const now = table.find((r) => r.id === before.id && r.instance === 'memory');
       if (!now) return [];
       const ratios = now.roundsReqPerSec.map((v, i) => v / before.roundsReqPerSec[i]!);
-      return [{ scenario: now.scenario, pairedReqPerSecRatio: fixed(median(ratios), 2), cpuPerRequestRatio: fixed(now.cpuUsPerRequest / before.cpuUsPerRequest, 2) }];
+      return [
+        { scenario: now.scenario, pairedReqPerSecRatio: fixed(median(ratios), 2), cpuPerRequestRatio: fixed(now.cpuUsPerRequest / before.cpuUsPerRequest, 2) },
+      ];
     });
 }

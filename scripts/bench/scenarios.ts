@@ -19,7 +19,12 @@ export interface Method {
   expect: Expectation;
 }
 
-export function secretMethod(id: string, method: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt', instance: Instance, audience: string): Method {
+export function secretMethod(
+  id: string,
+  method: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt',
+  instance: Instance,
+  audience: string,
+): Method {
   const [clientId, secret] = [`up-${id}`, `up-secret-${id}-0123456789abcdefghijklmnopqrstuvwxyz`];
   const outbound = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: 'HS256' }) };
   const base = { id, instance, upstream: 'bench' as const, outbound };
@@ -57,7 +62,24 @@ export function makeCerts(dir: string): Certs {
     const [cert, key] = [join(dir, `${name}.crt`), join(dir, `${name}.key`)];
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert, ...extra],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${cn}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        ...extra,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     return [cert, key] as const;
@@ -71,7 +93,14 @@ export function makeCerts(dir: string): Certs {
 export function tlsMethod(certs: Certs): Method {
   const clientId = 'up-mtls';
   const outbound = { method: 'tls_client_auth', clientId, key: { file: certs.clientKey, certificate: certs.clientCert } };
-  return { id: 'mtls', label: 'tls_client_auth (mTLS)', instance: 'memory', upstream: 'mtls', outbound, expect: { kind: 'tls_client_auth', clientId, certificateCn: certs.clientCn } };
+  return {
+    id: 'mtls',
+    label: 'tls_client_auth (mTLS)',
+    instance: 'memory',
+    upstream: 'mtls',
+    outbound,
+    expect: { kind: 'tls_client_auth', clientId, certificateCn: certs.clientCn },
+  };
 }
 
 export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string } };

@@ -49,7 +49,14 @@ export function pkcs11Method(audience: string, connections: number): Method | st
   const clientId = 'up-pkcs11';
   const expect: Expectation = { kind: 'jwt', clientId, alg: 'ES256', audience, key };
   const pkcs11 = { module: SOFTHSM_MODULE, tokenLabel: 'bench', pin: hsm.pin, keyLabel: 'bench', sessions: connections };
-  return { id: 'pkcs11', label: 'private_key_jwt ES256 (PKCS#11)', instance: 'memory', upstream: 'bench', outbound: { method: 'private_key_jwt', clientId, alg: 'ES256', key: { pkcs11 } }, expect };
+  return {
+    id: 'pkcs11',
+    label: 'private_key_jwt ES256 (PKCS#11)',
+    instance: 'memory',
+    upstream: 'bench',
+    outbound: { method: 'private_key_jwt', clientId, alg: 'ES256', key: { pkcs11 } },
+    expect,
+  };
 }
 
 /** undefined when `validate` takes server.workers, else why not (checked once, on a throwaway config). */
@@ -61,7 +68,11 @@ export function workersUnsupported(dir: string, settings: ConfigSettings, method
     return undefined;
   } catch (err) {
     const e = err as { stderr?: Buffer; stdout?: Buffer };
-    const why = `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`.trim().split('\n').find((l) => /workers/i.test(l)) ?? 'validate refused the config';
+    const why =
+      `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`
+        .trim()
+        .split('\n')
+        .find((l) => /workers/i.test(l)) ?? 'validate refused the config';
     return `server.workers is not supported by this build (authbridge validate: ${why.trim().slice(0, 160)})`;
   }
 }
@@ -73,7 +84,14 @@ export interface RunningInstance {
   logFile: string;
 }
 /** One authbridge process: its config in dir, `node [nodeArgs] dist/main.js start --config` (or another build's main), up once its port accepts. */
-export async function startInstance(dir: string, instance: Instance, methods: Method[], settings: Omit<ConfigSettings, 'port'>, nodeArgs: string[] = [], main?: string): Promise<RunningInstance> {
+export async function startInstance(
+  dir: string,
+  instance: Instance,
+  methods: Method[],
+  settings: Omit<ConfigSettings, 'port'>,
+  nodeArgs: string[] = [],
+  main?: string,
+): Promise<RunningInstance> {
   const port = await freePort();
   const [configFile, logFile] = [join(dir, `authbridge-${instance}.yaml`), join(dir, `authbridge-${instance}.log`)];
   writeFileSync(configFile, authbridgeConfig(methods, { ...settings, port }));

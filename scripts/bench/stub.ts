@@ -35,7 +35,10 @@ function token(req: IncomingMessage, res: ServerResponse): void {
 
 const server =
   mode === 'https'
-    ? createTlsServer({ cert: readFileSync(certFile!), key: readFileSync(keyFile!), ca: readFileSync(clientCaFile!), requestCert: true, rejectUnauthorized: true }, token)
+    ? createTlsServer(
+        { cert: readFileSync(certFile!), key: readFileSync(keyFile!), ca: readFileSync(clientCaFile!), requestCert: true, rejectUnauthorized: true },
+        token,
+      )
     : createServer(token);
 server.keepAliveTimeout = 65_000;
 
@@ -50,7 +53,8 @@ const control = createServer((req, res) => {
   } else res.writeHead(404).end();
 });
 
-const listen = (s: typeof control | typeof server) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+const listen = (s: typeof control | typeof server) =>
+  new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
 const [port, controlPort] = [await listen(server), await listen(control)];
 process.send?.({ port, controlPort });
 process.on('disconnect', () => process.exit(0));

@@ -73,7 +73,14 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
       upstreams.push({ name, checks });
     }
     let probed: ProbeReport | undefined;
-    if (typeof target === 'string') probed = { client: options.probe!, status: 'error', detail: target, fix: 'name a clientId of this config (with --upstream when two upstreams have it)', attempts: [] };
+    if (typeof target === 'string')
+      probed = {
+        client: options.probe!,
+        status: 'error',
+        detail: target,
+        fix: 'name a clientId of this config (with --upstream when two upstreams have it)',
+        attempts: [],
+      };
     else if (target) {
       const ctx = contexts.get(target.name)!;
       probed = await probe(ctx, target.index, keys.signers.get(ctx.upstream.clients[target.index]!));

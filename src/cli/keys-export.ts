@@ -47,7 +47,8 @@ class ExportProblem extends AuthbridgeError<'ERR_KEYS_EXPORT'> {
 export async function keysExportPublic(file: string, { upstream, client, format = 'jwks' }: ExportOptions = {}): Promise<CliResult> {
   if (!EXPORT_FORMATS.includes(format)) return { ok: false, text: `--format must be one of ${EXPORT_FORMATS.join(', ')}` };
   if (client !== undefined && upstream === undefined) return { ok: false, text: '--client needs --upstream: the upstream whose client it is' };
-  if (format !== 'jwks' && upstream === undefined) return { ok: false, text: `--format ${format} needs --upstream (and --client when its clients sign with different keys)` };
+  if (format !== 'jwks' && upstream === undefined)
+    return { ok: false, text: `--format ${format} needs --upstream (and --client when its clients sign with different keys)` };
   return withStore(file, async (config, store) => {
     const names = Object.keys(config.upstreams).filter((n) => upstream === undefined || n === upstream);
     if (names.length === 0) return { ok: false, text: `no upstream ${upstream} in this config` };
@@ -82,12 +83,25 @@ function render(format: ExportFormat, published: Published[], upstream: string, 
   if (format === 'certificate') {
     const missing = keys.filter((p) => !p.key.certificate);
     if (missing.length > 0)
-      throw new ExportProblem(missing.map((p) => `key ${p.key.kid} (${p.state}) has no certificate: give its key file a certificate, or certificate: { selfSigned: true } with key: managed`).join('\n'));
-    return keys.map(({ key, state }) => `kid ${key.kid} (${state}): ${key.certificate!.subject}, valid until ${key.certificate!.notAfter.toISOString()}\n${key.certificate!.pem.trim()}`).join('\n\n');
+      throw new ExportProblem(
+        missing
+          .map(
+            (p) => `key ${p.key.kid} (${p.state}) has no certificate: give its key file a certificate, or certificate: { selfSigned: true } with key: managed`,
+          )
+          .join('\n'),
+      );
+    return keys
+      .map(
+        ({ key, state }) =>
+          `kid ${key.kid} (${state}): ${key.certificate!.subject}, valid until ${key.certificate!.notAfter.toISOString()}\n${key.certificate!.pem.trim()}`,
+      )
+      .join('\n\n');
   }
   const signing = [...new Set(published.filter((p) => p.signs).map((p) => p.key.kid))];
   if (signing.length !== 1)
-    throw new ExportProblem(`the clients of ${upstream}${client ? ` (${client})` : ''} sign with ${signing.length === 0 ? 'no key' : `${signing.length} different keys`}: name one with --client`);
+    throw new ExportProblem(
+      `the clients of ${upstream}${client ? ` (${client})` : ''} sign with ${signing.length === 0 ? 'no key' : `${signing.length} different keys`}: name one with --client`,
+    );
   const key = keys.find((p) => p.key.kid === signing[0])!.key;
   if (format === 'jwk') return JSON.stringify(key.publicJwk, null, 2);
   const { kty, crv, n, e, x, y } = key.publicJwk;
@@ -115,7 +129,11 @@ class StoredKeys {
     if (client !== undefined && clients.length === 0) throw new ExportProblem(`no client ${client} in upstream ${upstream}`);
     const signing = clients.filter((c) => keys.clients.has(c));
     if (signing.length === 0)
-      throw new ExportProblem(client !== undefined ? `client ${client} of ${upstream} signs with no key (method ${clients[0]!.upstream.method})` : `no client of ${upstream} signs with a key`);
+      throw new ExportProblem(
+        client !== undefined
+          ? `client ${client} of ${upstream} signs with no key (method ${clients[0]!.upstream.method})`
+          : `no client of ${upstream} signs with a key`,
+      );
     const out: Published[] = [];
     for (const c of signing) out.push(...(await this.#clientKeys(keys, c)));
     return out;

@@ -53,10 +53,14 @@ export async function keysList(file: string): Promise<CliResult> {
     let ok = true;
     for (const { owner, alg, policy } of owners) {
       const set = await store.getKeySet(owner);
-      lines.push(`${owner} (${alg}, rotate every ${duration(policy.rotateEverySeconds)}, pre-publish ${duration(policy.prePublishSeconds)}, retire ${duration(policy.retireSeconds)})`);
+      lines.push(
+        `${owner} (${alg}, rotate every ${duration(policy.rotateEverySeconds)}, pre-publish ${duration(policy.prePublishSeconds)}, retire ${duration(policy.retireSeconds)})`,
+      );
       if (!set) lines.push(NO_KEYS_YET);
       for (const key of set?.keys ?? []) {
-        lines.push(`  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - enteredStateAt(key)) / 1000)}`);
+        lines.push(
+          `  ${key.state.padEnd(7)} ${key.kid}  created ${duration((now - key.createdAt) / 1000)} ago, ${key.state} for ${duration((now - enteredStateAt(key)) / 1000)}`,
+        );
       }
       const problem = await openAll(config, owner, set);
       if (problem) {
@@ -98,7 +102,11 @@ async function openAll(config: Config, owner: string, set: KeySet | undefined): 
 export async function keysRotate(file: string, only: string | undefined, forcePromote = false): Promise<CliResult> {
   return withStore(file, async (config, store) => {
     const owners = managedOwners(config).filter((o) => only === undefined || o.owner === only);
-    if (owners.length === 0) return { ok: false, text: [only ? `no managed key owner ${only} in this config` : 'no managed keys in this config', ...keyFileRotation(config)].join('\n') };
+    if (owners.length === 0)
+      return {
+        ok: false,
+        text: [only ? `no managed key owner ${only} in this config` : 'no managed keys in this config', ...keyFileRotation(config)].join('\n'),
+      };
     const log = createLogger({ level: 'warn' });
     const managed = await openManagedKeys(config, { store, log, owners });
     try {
@@ -132,7 +140,11 @@ export async function keysRotate(file: string, only: string | undefined, forcePr
  */
 function keyFileRotation(config: Config): string[] {
   const paths = Object.entries(config.upstreams).flatMap(([name, upstream]) =>
-    upstream.clients.flatMap((client, i) => (keyFileEntries('key' in client.upstream ? client.upstream.key : undefined, []).length > 0 ? [formatPath(['upstreams', name, 'clients', i, 'upstream', 'key'])] : [])),
+    upstream.clients.flatMap((client, i) =>
+      keyFileEntries('key' in client.upstream ? client.upstream.key : undefined, []).length > 0
+        ? [formatPath(['upstreams', name, 'clients', i, 'upstream', 'key'])]
+        : [],
+    ),
   );
   if (paths.length === 0) return [];
   return [

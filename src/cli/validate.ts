@@ -30,7 +30,9 @@ export async function validateFile(file: string, env: NodeJS.ProcessEnv = proces
     const upstreams = [...runtime.upstreams.values()];
     const clients = upstreams.reduce((n, u) => n + u.clients.size, 0);
     // certificates expiring within 30 days, JWT clients without publicUrl: said, not refused
-    const warnings = [...runtime.keyrings.warnings, ...[inboundAudienceWarning(config)].filter((w) => w !== undefined)].map((w) => `  warning: ${formatIssue(w)}`);
+    const warnings = [...runtime.keyrings.warnings, ...[inboundAudienceWarning(config)].filter((w) => w !== undefined)].map(
+      (w) => `  warning: ${formatIssue(w)}`,
+    );
     return { ok: true, lines: [`${file}: OK (${upstreams.length} upstream(s), ${clients} client(s))`, ...warnings] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -5,4 +5,4 @@ export type HmacAlg = (typeof HMAC_ALGS)[number];
 export const HMAC_MIN_BYTES: Record<HmacAlg, number> = { HS256: 32, HS384: 48, HS512: 64 };
 
 /** The minimum secret length of an alg a caller named, or undefined when it is not an HMAC alg authbridge takes. */
-export const hmacMinBytes = (alg: string): number | undefined => (HMAC_ALGS as readonly string[]).includes(alg) ? HMAC_MIN_BYTES[alg as HmacAlg] : undefined;
+export const hmacMinBytes = (alg: string): number | undefined => ((HMAC_ALGS as readonly string[]).includes(alg) ? HMAC_MIN_BYTES[alg as HmacAlg] : undefined);

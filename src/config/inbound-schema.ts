@@ -10,7 +10,6 @@ import { DEFAULT_INBOUND_METHODS, INBOUND_METHODS, inboundRowOf, JWT_INBOUND_MET
 // the inbound methods and what each presents: one table (inbound/methods.ts)
 export { DEFAULT_INBOUND_METHODS, INBOUND_METHODS, JWT_INBOUND_METHODS, type InboundMethodName };
 
-
 export const DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS = 300;
 export const DEFAULT_INBOUND_CLOCK_SKEW_SECONDS = 30;
 
@@ -38,8 +37,20 @@ export const inboundSchema = z
       .strictObject({ keys: z.array(jwk).min(1).max(100).describe('public JWKs (RFC 7517), as a JWKS publishes them') })
       .optional()
       .describe("private_key_jwt: the client's public keys, inline"),
-    maxAssertionLifetimeSeconds: z.number().int().min(1).max(3600).default(DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS).describe('exp − iat of an accepted assertion at most; default 300'),
-    clockSkewSeconds: z.number().int().min(0).max(300).default(DEFAULT_INBOUND_CLOCK_SKEW_SECONDS).describe('tolerated clock difference for exp, iat and nbf; default 30'),
+    maxAssertionLifetimeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS)
+      .describe('exp − iat of an accepted assertion at most; default 300'),
+    clockSkewSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(DEFAULT_INBOUND_CLOCK_SKEW_SECONDS)
+      .describe('tolerated clock difference for exp, iat and nbf; default 30'),
   })
   .refine((i) => i.jwksUri === undefined || i.jwks === undefined, { message: 'set at most one of jwksUri or jwks' })
   .refine((i) => i.jwksUri === undefined || new URL(i.jwksUri).protocol === 'https:' || isLoopbackUrl(new URL(i.jwksUri)), {
@@ -65,11 +76,16 @@ export function checkInbound(client: InboundClient, ctx: z.RefinementCtx): void 
   const methods = inboundMethodsOf(client);
   const secretMethods = methods.filter((m) => !JWT_INBOUND_METHODS.includes(m));
   if (methods.some((m) => inboundRowOf(m).assertion === 'signed') && client.inbound?.jwksUri === undefined && client.inbound?.jwks === undefined)
-    ctx.addIssue({ code: 'custom', path: ['inbound'], message: 'private_key_jwt needs the client\'s keys: inbound: { jwksUri } or inbound: { jwks }' });
+    ctx.addIssue({ code: 'custom', path: ['inbound'], message: "private_key_jwt needs the client's keys: inbound: { jwksUri } or inbound: { jwks }" });
   if (methods.some((m) => inboundRowOf(m).assertion === 'maced')) {
-    if (client.clientSecret === undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'client_secret_jwt (inbound) needs clientSecret: the HMAC key' });
+    if (client.clientSecret === undefined)
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'client_secret_jwt (inbound) needs clientSecret: the HMAC key' });
     else if (Buffer.byteLength(client.clientSecret) < HMAC_MIN_BYTES.HS256)
-      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `client_secret_jwt (inbound) needs a clientSecret of at least ${HMAC_MIN_BYTES.HS256} bytes (HS256)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: `client_secret_jwt (inbound) needs a clientSecret of at least ${HMAC_MIN_BYTES.HS256} bytes (HS256)`,
+      });
   }
   if (client.clientSecret === undefined && allowsJwtInbound(client) && secretMethods.length > 0)
     ctx.addIssue({

@@ -43,4 +43,3 @@ export function checkKek(kek: Uint8Array, name?: string): void {
   if (!(kek instanceof Uint8Array)) throw new KekFormatError('must be bytes', name);
   if (kek.length !== KEK_BYTES) throw new KekFormatError(`must be exactly ${KEK_BYTES} bytes, got ${kek.length} (${HINT})`, name);
 }
-

@@ -64,7 +64,11 @@ function validateTree(raw: unknown, source: string, env: NodeJS.ProcessEnv, refs
   if (!result.success) {
     // A field whose variable is missing already has its issue; checks of the unresolved text would mislead.
     const unresolved = new Set(issues.map((i) => i.path));
-    issues.push(...toConfigIssues(withBadlyNamedUpstreams(result.error.issues, resolved), configSchema, resolved).filter((i) => !unresolved.has(i.path.replace(/ \(name\)$/, ''))));
+    issues.push(
+      ...toConfigIssues(withBadlyNamedUpstreams(result.error.issues, resolved), configSchema, resolved).filter(
+        (i) => !unresolved.has(i.path.replace(/ \(name\)$/, '')),
+      ),
+    );
   }
   if (issues.length > 0) {
     const error = new ConfigError(source, issues);

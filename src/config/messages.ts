@@ -72,7 +72,9 @@ function sentence(issue: z.core.$ZodIssue, input: unknown): string {
 
 /** A union without a discriminator (e.g. `key`: `managed` or `{ file }`): name the forms it takes. */
 function unionSentence(issue: z.core.$ZodIssue & { code: 'invalid_union' }, input: unknown): string {
-  const literals = issue.errors.flatMap((branch) => branch.filter((i) => i.code === 'invalid_value' && i.path.length === 0).flatMap((i) => (i as { values: unknown[] }).values.map(String)));
+  const literals = issue.errors.flatMap((branch) =>
+    branch.filter((i) => i.code === 'invalid_value' && i.path.length === 0).flatMap((i) => (i as { values: unknown[] }).values.map(String)),
+  );
   const takesObject = issue.errors.some((branch) => branch.some((i) => i.code === 'invalid_type' && i.path.length === 0 && i.expected === 'object'));
   // the input has the object's shape: that branch's own problems say more than "wrong form"
   if (takesObject && typeof input === 'object' && input !== null) {

@@ -17,8 +17,6 @@ import { AUTO_PREFERENCE, requiresSecret, rowOf, type ConfiguredMethod } from '.
 // the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
 export { OUTBOUND_METHODS, type ConfiguredMethod, type OutboundMethod } from '../outbound/methods.js';
 
-
-
 /** Assertion lifetime ceiling. The default is 60 s (OIDC/FAPI guidance for client assertions). */
 export const MAX_ASSERTION_TTL_SECONDS = 300;
 export const DEFAULT_ASSERTION_TTL_SECONDS = 60;
@@ -43,7 +41,10 @@ const assertionTtlSeconds = z
 
 export const jwtHeaderSchema = z
   .strictObject({
-    typ: z.enum(['JWT', 'client-authentication+jwt', 'none']).optional().describe('`JWT` (default), `client-authentication+jwt` (rfc7523bis), or `none` (no typ)'),
+    typ: z
+      .enum(['JWT', 'client-authentication+jwt', 'none'])
+      .optional()
+      .describe('`JWT` (default), `client-authentication+jwt` (rfc7523bis), or `none` (no typ)'),
     kid: z
       .string()
       .min(1)
@@ -95,9 +96,17 @@ const pkcs11Key = z.strictObject({
       module: z.string().min(1).describe('the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so'),
       slot: z.number().int().min(0).optional().describe('the slot id of the token (or tokenLabel)'),
       tokenLabel: z.string().min(1).optional().describe('the label of the token (or slot)'),
-      pin: z.string().min(1).describe('the user PIN; never logged').meta({ examples: ['${HSM_PIN}'] }),
+      pin: z
+        .string()
+        .min(1)
+        .describe('the user PIN; never logged')
+        .meta({ examples: ['${HSM_PIN}'] }),
       keyLabel: z.string().min(1).optional().describe('CKA_LABEL of the private key and its public key object (or keyId)'),
-      keyId: z.string().regex(/^([0-9a-fA-F]{2})+$/).optional().describe('CKA_ID of the key, hex (or keyLabel)'),
+      keyId: z
+        .string()
+        .regex(/^([0-9a-fA-F]{2})+$/)
+        .optional()
+        .describe('CKA_ID of the key, hex (or keyLabel)'),
       sessions: z.number().int().min(1).max(64).optional().describe('sessions opened at start for concurrent signing (default 4)'),
     })
     .refine((k) => (k.slot === undefined) !== (k.tokenLabel === undefined), { message: 'set exactly one of slot or tokenLabel' })
@@ -105,11 +114,7 @@ const pkcs11Key = z.strictObject({
     .describe('a key in a PKCS#11 token (an HSM): it signs there and never leaves it; its public key object gives the JWKS and kid'),
 });
 
-export const keySource = z.union([
-  z.literal('managed').describe('authbridge generates, stores (encrypted) and rotates the key'),
-  keyFiles,
-  pkcs11Key,
-]);
+export const keySource = z.union([z.literal('managed').describe('authbridge generates, stores (encrypted) and rotates the key'), keyFiles, pkcs11Key]);
 
 /** A managed key's certificate: generated with the key, sealed with it, rotated with it. */
 export const managedCertificateSchema = z
@@ -134,7 +139,12 @@ export const DEFAULT_ROTATION = Object.freeze({ rotateEverySeconds: 30 * 86_400,
 
 export const rotationSchema = z
   .strictObject({
-    rotateEverySeconds: z.number().int().min(1).default(DEFAULT_ROTATION.rotateEverySeconds).describe('a new key takes over signing this often (default 30 days)'),
+    rotateEverySeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_ROTATION.rotateEverySeconds)
+      .describe('a new key takes over signing this often (default 30 days)'),
     prePublishSeconds: z
       .number()
       .int()
@@ -148,7 +158,10 @@ export const rotationSchema = z
       .default(DEFAULT_ROTATION.retireSeconds)
       .describe('a replaced key stays in the JWKS this long after it stopped signing (default 1 day)'),
   })
-  .refine((r) => r.prePublishSeconds < r.rotateEverySeconds, { message: 'prePublishSeconds must be shorter than rotateEverySeconds', path: ['prePublishSeconds'] });
+  .refine((r) => r.prePublishSeconds < r.rotateEverySeconds, {
+    message: 'prePublishSeconds must be shorter than rotateEverySeconds',
+    path: ['prePublishSeconds'],
+  });
 
 const upstreamClientId = z.string().min(1).max(512).optional().describe('client_id registered at the IdP; default: the downstream clientId');
 const upstreamSecret = z.string().min(1).optional().describe('the secret registered at the IdP (verify mode only)');
@@ -175,7 +188,11 @@ const tlsKeyFile = z.strictObject({
   certificate: z.string().min(1).describe('a PEM file with the client certificate (the chain may follow); checked at start'),
 });
 const tlsClientAuth = z
-  .strictObject({ method: z.literal('tls_client_auth'), clientId: upstreamClientId, key: tlsKeyFile.describe('the client certificate (CA-issued) and its key') })
+  .strictObject({
+    method: z.literal('tls_client_auth'),
+    clientId: upstreamClientId,
+    key: tlsKeyFile.describe('the client certificate (CA-issued) and its key'),
+  })
   .describe('RFC 8705 §2.1: a CA-issued client certificate in the TLS handshake; the body carries only client_id')
   .meta({ examples: [{ method: 'tls_client_auth', key: { file: '/etc/authbridge/tls/client.key', certificate: '/etc/authbridge/tls/client.pem' } }] });
 const selfSignedTls = z
@@ -186,7 +203,9 @@ const selfSignedTls = z
       .union([z.literal('managed'), tlsKeyFile])
       .describe('the key and its self-signed certificate: { file, certificate }, or managed (published in the JWKS with x5c)'),
     certificate: managedCertificateSchema.optional(),
-    rotation: rotationSchema.optional().describe('managed keys: the rotation schedule (the next key and its certificate are published prePublishSeconds before they are presented)'),
+    rotation: rotationSchema
+      .optional()
+      .describe('managed keys: the rotation schedule (the next key and its certificate are published prePublishSeconds before they are presented)'),
   })
   .describe('RFC 8705 §2.2: a self-signed client certificate, registered at the IdP through the JWKS (x5c)')
   .meta({ examples: [{ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } }] });
@@ -207,11 +226,13 @@ const jwtBearerAssertion = z
         file: z
           .string()
           .min(1)
-          .describe('the file the platform writes the token to, e.g. /var/run/secrets/tokens/idp-token (a Kubernetes projected service-account token, a SPIFFE JWT-SVID)'),
+          .describe(
+            'the file the platform writes the token to, e.g. /var/run/secrets/tokens/idp-token (a Kubernetes projected service-account token, a SPIFFE JWT-SVID)',
+          ),
       })
       .describe('where the client assertion comes from; sent as it is, re-read when the file changes, never used past its exp'),
   })
-  .describe('RFC 7523 §2.2 with an assertion the platform issues (workload identity federation): no secret, no key; the IdP trusts the platform\'s issuer')
+  .describe("RFC 7523 §2.2 with an assertion the platform issues (workload identity federation): no secret, no key; the IdP trusts the platform's issuer")
   .meta({ examples: [{ method: 'jwt_bearer_assertion', assertion: { file: '/var/run/secrets/tokens/idp-token' } }] });
 
 const secretBasic = z
@@ -240,7 +261,9 @@ const privateKeyJwt = z
     ...assertionFields,
     tlsCertificate,
   })
-  .describe('RFC 7523 §2.2, OIDC Core §9: a client assertion signed with a private key; the IdP reads the public key from the JWKS URL authbridge serves, or an uploaded key or certificate')
+  .describe(
+    'RFC 7523 §2.2, OIDC Core §9: a client assertion signed with a private key; the IdP reads the public key from the JWKS URL authbridge serves, or an uploaded key or certificate',
+  )
   .meta({
     examples: [
       { method: 'private_key_jwt', key: 'managed' },
@@ -257,9 +280,7 @@ const auto = z
     ...keyFields,
     ...assertionFields,
   })
-  .describe(
-    `the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: ${AUTO_PREFERENCE.join(' > ')}`,
-  )
+  .describe(`the strongest method the IdP lists in token_endpoint_auth_methods_supported that this client has credentials for: ${AUTO_PREFERENCE.join(' > ')}`)
   .meta({ examples: [{ method: 'auto', clientSecret: '${IDP_CLIENT_SECRET}', key: 'managed' }] });
 
 export const outboundAuthSchema = z
@@ -278,17 +299,15 @@ export type OutboundFields = { readonly [K in FieldName<OutboundConfig>]?: Field
 export const clientSchema = z
   .strictObject({
     clientId: z.string().min(1).max(512).describe('the client_id the downstream presents to authbridge'),
-    clientSecret: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('verify mode: authbridge checks the presented secret (constant time). Omitted: passthrough mode'),
+    clientSecret: z.string().min(1).optional().describe('verify mode: authbridge checks the presented secret (constant time). Omitted: passthrough mode'),
     grantTypes: z.array(z.string().min(1)).min(1).optional().describe('allowed grant_type values; default: any'),
     upstream: outboundAuthSchema,
     allowedInboundMethods: allowedInboundMethodsSchema,
     inbound: inboundSchema.optional(),
   })
-  .describe('a client: what it presents to authbridge (clientSecret, allowedInboundMethods, inbound), and what authbridge presents for it to the IdP (upstream)')
+  .describe(
+    'a client: what it presents to authbridge (clientSecret, allowedInboundMethods, inbound), and what authbridge presents for it to the IdP (upstream)',
+  )
   .superRefine((client, ctx) => {
     checkInbound(client, ctx);
     const out: OutboundFields = client.upstream;
@@ -313,7 +332,11 @@ export const clientSchema = z
       return;
     }
     if (row.signsWithKey === 'optional' && !verify && out.key !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['upstream', 'key'], message: 'private_key_jwt needs verify mode: set clientSecret on the client, or remove the key' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'key'],
+        message: 'private_key_jwt needs verify mode: set clientSecret on the client, or remove the key',
+      });
     // auto: a key (its own or the upstream's) may be its only credential; outbound-settings.ts checks it has one
     if (verify && out.clientSecret === undefined && requiresSecret(row))
       ctx.addIssue({ code: 'custom', path: ['upstream', 'clientSecret'], message: `required for ${out.method} in verify mode` });

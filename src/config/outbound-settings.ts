@@ -110,7 +110,12 @@ export function resolveClient(upstream: UpstreamFields, client: ClientConfig): C
   };
   const keyed = signsWithKey(upstream, client);
   // client_secret_jwt's alg is `alg`; auto's, beside its signing alg, `hmacAlg`
-  const hmacAlg = row.macs === 'always' ? ((out.alg as HmacAlg | undefined) ?? defaultHmacAlg(profile)) : row.macs === 'optional' ? (out.hmacAlg ?? defaultHmacAlg(profile)) : undefined;
+  const hmacAlg =
+    row.macs === 'always'
+      ? ((out.alg as HmacAlg | undefined) ?? defaultHmacAlg(profile))
+      : row.macs === 'optional'
+        ? (out.hmacAlg ?? defaultHmacAlg(profile))
+        : undefined;
   const macs = row.macs === 'always' || (row.macs === 'optional' && hmacAlg !== undefined && autoMayMac(client, hmacAlg, profile));
   return {
     profile: resolved,
@@ -154,10 +159,13 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
     const row = rowOf(out.method);
     const settings = resolveClient(upstream, client);
     const explicitHeader = out.jwtHeader ?? {};
-    const keyPath = () => row.signsWithKey !== 'never' && out.key !== undefined ? at('key') : ['key'];
+    const keyPath = () => (row.signsWithKey !== 'never' && out.key !== undefined ? at('key') : ['key']);
 
     if (row.signsWithKey !== 'never' && out.certificate !== undefined && out.key !== 'managed')
-      issues.push({ path: at('certificate'), message: 'a self-signed certificate is for a managed key (key: managed); a key file takes key: { file, certificate }' });
+      issues.push({
+        path: at('certificate'),
+        message: 'a self-signed certificate is for a managed key (key: managed); a key file takes key: { file, certificate }',
+      });
     if (row.signsWithKey === 'always' && out.key === undefined) {
       if (upstream.key === undefined) issues.push({ path: at('key'), message: 'required: a key file, `managed`, or `key: managed` on the upstream' });
       sharedAlgs.add(signingAlgOf(upstream, client));
@@ -179,8 +187,14 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
         const name = member === 'x5tS256' ? 'x5t#S256' : member;
         issues.push(
           member in explicitHeader
-            ? { path: at('jwtHeader', member), message: `${name} needs a certificate on the key: key: { file, certificate }, or with key: managed, certificate: { selfSigned: true }` }
-            : { path: keyPath(), message: `${by} requires ${name} in the header, so the key needs a certificate: key: { file, certificate }, or with key: managed, certificate: { selfSigned: true }` },
+            ? {
+                path: at('jwtHeader', member),
+                message: `${name} needs a certificate on the key: key: { file, certificate }, or with key: managed, certificate: { selfSigned: true }`,
+              }
+            : {
+                path: keyPath(),
+                message: `${by} requires ${name} in the header, so the key needs a certificate: key: { file, certificate }, or with key: managed, certificate: { selfSigned: true }`,
+              },
         );
       }
       if (profile.requiresCertificate && !certified && !key.header.x5t && !key.header.x5tS256 && !key.header.x5c)
@@ -189,9 +203,11 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
     if (row.macs === 'always') {
       const mac = settings.secretAssertion!;
       if (profile.hmacAlgs.length === 0) issues.push({ path: at('method'), message: `${by} has no client_secret_jwt` });
-      else if (!profile.hmacAlgs.includes(mac.alg as HmacAlg)) issues.push({ path: at('alg'), message: `${mac.alg} is not accepted by ${by}: use ${profile.hmacAlgs.join(', ')}` });
+      else if (!profile.hmacAlgs.includes(mac.alg as HmacAlg))
+        issues.push({ path: at('alg'), message: `${mac.alg} is not accepted by ${by}: use ${profile.hmacAlgs.join(', ')}` });
       for (const member of ['x5t', 'x5tS256', 'x5c'] as const)
-        if (explicitHeader[member]) issues.push({ path: at('jwtHeader', member), message: 'client_secret_jwt has no certificate (it is MACed with the secret)' });
+        if (explicitHeader[member])
+          issues.push({ path: at('jwtHeader', member), message: 'client_secret_jwt has no certificate (it is MACed with the secret)' });
       const min = HMAC_MIN_BYTES[mac.alg as HmacAlg];
       if (out.clientSecret !== undefined && Buffer.byteLength(out.clientSecret) < min)
         issues.push({ path: at('clientSecret'), message: `${mac.alg} needs a secret of at least ${min} bytes (RFC 7518 §3.2)` });
@@ -199,9 +215,15 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
     for (const assertion of [settings.keyAssertion, settings.secretAssertion]) {
       if (!assertion) continue;
       if (assertion.ttlSeconds > profile.maxAssertionTtlSeconds)
-        issues.push({ path: at('assertionTtlSeconds'), message: `the ${profile.name} profile allows assertions of at most ${profile.maxAssertionTtlSeconds} s (${by})` });
+        issues.push({
+          path: at('assertionTtlSeconds'),
+          message: `the ${profile.name} profile allows assertions of at most ${profile.maxAssertionTtlSeconds} s (${by})`,
+        });
       if (assertion.ttlSeconds <= assertion.clockSkewSeconds)
-        issues.push({ path: at('assertionTtlSeconds'), message: `must be longer than the upstream's clockSkewSeconds (${assertion.clockSkewSeconds}): iat is set that far back` });
+        issues.push({
+          path: at('assertionTtlSeconds'),
+          message: `must be longer than the upstream's clockSkewSeconds (${assertion.clockSkewSeconds}): iat is set that far back`,
+        });
       if (profile.requiresKid && assertion.header.kid === 'none' && assertion === settings.keyAssertion)
         issues.push({ path: at('jwtHeader', 'kid'), message: `${by} requires a kid in the header` });
     }

@@ -16,20 +16,34 @@ export const MAX_WORKERS = 64;
 export const serverSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('the address the main listener binds (0.0.0.0: every IPv4 interface)'),
-    port: z.number().int().min(0).max(65_535).default(8080).describe('the port of the main listener (the token, discovery and JWKS routes); 0: an ephemeral port'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(8080)
+      .describe('the port of the main listener (the token, discovery and JWKS routes); 0: an ephemeral port'),
     publicUrl: z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe('external base URL; the JWKS URLs to register at the IdP are built from it')
       .meta({ examples: ['https://authbridge.example.com'] }),
-    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(65_536).describe('the largest request body accepted; a larger one is answered 413'),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(10 * 1024 * 1024)
+      .default(65_536)
+      .describe('the largest request body accepted; a larger one is answered 413'),
     maxConnections: z
       .number()
       .int()
       .min(1)
       .max(1_000_000)
       .default(1024)
-      .describe('open client connections per listener; at the cap the longest idle keep-alive connection is closed to make room, and only when all are busy is a new connection closed at once'),
+      .describe(
+        'open client connections per listener; at the cap the longest idle keep-alive connection is closed to make room, and only when all are busy is a new connection closed at once',
+      ),
     maxConnectionsPerAddress: z
       .number()
       .int()
@@ -45,7 +59,9 @@ export const serverSchema = z
       .min(100)
       .max(120_000)
       .default(5_000)
-      .describe("a request's headers must arrive within this (counted from its first byte, or from the connection's opening); else 408 and the connection is closed"),
+      .describe(
+        "a request's headers must arrive within this (counted from its first byte, or from the connection's opening); else 408 and the connection is closed",
+      ),
     requestTimeoutMs: z
       .number()
       .int()
@@ -60,7 +76,9 @@ export const serverSchema = z
       .max(65_535)
       .nullable()
       .default(DEFAULT_METRICS_PORT)
-      .describe('the listener for /metrics (and the health probes), on metricsHost; 0: an ephemeral port; null: no such listener, /metrics is served on the main port'),
+      .describe(
+        'the listener for /metrics (and the health probes), on metricsHost; 0: an ephemeral port; null: no such listener, /metrics is served on the main port',
+      ),
     metricsHost: z
       .string()
       .min(1)
@@ -92,7 +110,9 @@ export const serverSchema = z
     if (server.metricsPort !== null && server.metricsPort !== 0 && server.metricsPort === server.port)
       ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: 'must differ from port (metricsPort: null serves /metrics on the main port)' });
   })
-  .describe('the listeners (the main one: token, discovery and JWKS routes; the metrics one: /metrics and the probes), their limits and timeouts, shutdown, worker processes');
+  .describe(
+    'the listeners (the main one: token, discovery and JWKS routes; the metrics one: /metrics and the probes), their limits and timeouts, shutdown, worker processes',
+  );
 
 const hostPort = z.strictObject({
   host: z.string().min(1).describe('a host name or address'),
@@ -112,26 +132,42 @@ export const redisStoreSchema = z
       .min(1)
       .optional()
       .describe('Sentinel: the sentinels; with `name`')
-      .meta({ examples: [[{ host: 'sentinel-0.redis', port: 26379 }, { host: 'sentinel-1.redis', port: 26379 }]] }),
+      .meta({
+        examples: [
+          [
+            { host: 'sentinel-0.redis', port: 26379 },
+            { host: 'sentinel-1.redis', port: 26379 },
+          ],
+        ],
+      }),
     name: z.string().min(1).optional().describe('Sentinel: the master group name'),
     cluster: z.array(hostPort).min(1).optional().describe('Cluster: seed nodes'),
     username: z.string().min(1).optional().describe('the Redis ACL user (AUTH username)'),
-    password: z.string().min(1).optional().describe('the Redis password (AUTH); never logged').meta({ examples: ['${REDIS_PASSWORD}'] }),
+    password: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('the Redis password (AUTH); never logged')
+      .meta({ examples: ['${REDIS_PASSWORD}'] }),
     tls: z.boolean().default(false).describe('TLS to Redis (with sentinels: to the master)'),
     sentinelTls: z.boolean().default(false).describe('TLS to the sentinels themselves'),
-    keyPrefix: z.string().regex(/^[\w:.-]{1,64}$/).default('authbridge').describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
-    commandTimeoutMs: z
-      .number()
-      .int()
-      .min(20)
-      .max(10_000)
-      .default(500)
-      .describe('a Redis command not answered within this fails as a store outage'),
+    keyPrefix: z
+      .string()
+      .regex(/^[\w:.-]{1,64}$/)
+      .default('authbridge')
+      .describe('every key is `{keyPrefix}:…` (hash-tagged for Cluster)'),
+    commandTimeoutMs: z.number().int().min(20).max(10_000).default(500).describe('a Redis command not answered within this fails as a store outage'),
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe('connecting to Redis (at start, and each reconnection) fails after this'),
     inboundJtiReplicas: z
       .strictObject({
         count: z.number().int().min(1).max(16).describe('replicas that must acknowledge the record (Redis WAIT numreplicas)'),
-        timeoutMs: z.number().int().min(1).max(10_000).default(100).describe('how long to wait for them (WAIT timeout); fewer acknowledgements by then: refused as a store outage'),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(100)
+          .describe('how long to wait for them (WAIT timeout); fewer acknowledgements by then: refused as a store outage'),
       })
       .optional()
       .describe(
@@ -148,7 +184,7 @@ export const redisStoreSchema = z
         code: 'custom',
         path: ['inboundJtiReplicas'],
         message:
-          "is not supported with cluster: WAIT counts the writes of one connection to one node, and the Cluster client may send it to another node than the one holding the record, which would count nothing and pass. Use url or sentinels (a primary with replicas), or remove inboundJtiReplicas",
+          'is not supported with cluster: WAIT counts the writes of one connection to one node, and the Cluster client may send it to another node than the one holding the record, which would count nothing and pass. Use url or sentinels (a primary with replicas), or remove inboundJtiReplicas',
       });
   });
 
@@ -201,7 +237,9 @@ export const throttleSchema = z
       .int()
       .min(1)
       .default(DEFAULT_THROTTLE.perClient)
-      .describe('failures of one client_id from all addresses; past it, an address that has failed for that client once gets 429 (a clean address still gets its try)'),
+      .describe(
+        'failures of one client_id from all addresses; past it, an address that has failed for that client once gets 429 (a clean address still gets its try)',
+      ),
     perAddress: z.number().int().min(1).default(DEFAULT_THROTTLE.perAddress).describe('failures from one address across all client_ids (guessing client ids)'),
     forwardedForHops: z
       .number()
@@ -216,7 +254,9 @@ export const throttleSchema = z
       .min(32)
       .max(128)
       .default(64)
-      .describe('an IPv6 caller counts as its network of this many bits: 64, one host (which may use any address of its /64); 48 or 56, a site; 128, each address apart'),
+      .describe(
+        'an IPv6 caller counts as its network of this many bits: 64, one host (which may use any address of its /64); 48 or 56, a site; 128, each address apart',
+      ),
   })
   .describe('throttling of failed client authentication (429 with Retry-After); counters live in the store');
 
@@ -247,7 +287,10 @@ export function workerCount(workers: number | 'auto', cpus: number = availablePa
  * must be Redis; and /metrics must be the whole process group's, which only the primary can serve, on the
  * metrics listener.
  */
-export function workersIssues(config: { server: { workers: number | 'auto'; metricsPort: number | null }; store: { type: string } }): { path: (string | number)[]; message: string }[] {
+export function workersIssues(config: {
+  server: { workers: number | 'auto'; metricsPort: number | null };
+  store: { type: string };
+}): { path: (string | number)[]; message: string }[] {
   const { workers, metricsPort } = config.server;
   if (workers === 1) return [];
   const issues: { path: (string | number)[]; message: string }[] = [];

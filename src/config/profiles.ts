@@ -107,7 +107,8 @@ const OKTA = Object.freeze({
   ...BASE,
   name: 'okta',
   idp: 'Okta',
-  demands: '`aud` = the token endpoint URL; RS256/ES256 (no PS256, no EdDSA); `exp` at most 1 h ahead; a `kid` matching the registered key once the app has several',
+  demands:
+    '`aud` = the token endpoint URL; RS256/ES256 (no PS256, no EdDSA); `exp` at most 1 h ahead; a `kid` matching the registered key once the app has several',
   audience: 'token_endpoint',
   signingAlgs: algs('RS256', 'ES256'),
   defaultSigningAlg: 'ES256',
@@ -127,7 +128,8 @@ const ENTRA = Object.freeze({
   ...BASE,
   name: 'entra',
   idp: 'Microsoft Entra ID',
-  demands: 'a certificate uploaded to the app registration (no JWKS URL), named in the header by `x5t#S256` (PS256) or `x5t` (RS256); `aud` = the v2.0 token endpoint; no client_secret_jwt',
+  demands:
+    'a certificate uploaded to the app registration (no JWKS URL), named in the header by `x5t#S256` (PS256) or `x5t` (RS256); `aud` = the v2.0 token endpoint; no client_secret_jwt',
   audience: 'token_endpoint',
   signingAlgs: algs('PS256', 'RS256'),
   defaultSigningAlg: 'PS256',
@@ -138,7 +140,10 @@ const ENTRA = Object.freeze({
   maxAssertionTtlSeconds: 600,
   docs: Object.freeze([
     doc('Microsoft identity platform certificate credentials', 'https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials'),
-    doc('Microsoft identity platform certificate credentials (previous version: RS256 with x5t)', 'https://learn.microsoft.com/en-us/previous-versions/azure/active-directory/develop/certificate-credentials'),
+    doc(
+      'Microsoft identity platform certificate credentials (previous version: RS256 with x5t)',
+      'https://learn.microsoft.com/en-us/previous-versions/azure/active-directory/develop/certificate-credentials',
+    ),
   ]),
 } satisfies IdpProfile);
 const ENTRA_HEADER = header({ kid: 'none', x5tS256: true });
@@ -149,7 +154,8 @@ const AUTH0 = Object.freeze({
   ...BASE,
   name: 'auth0',
   idp: 'Auth0',
-  demands: '`aud` = the tenant URL with its trailing slash (the issuer); RSA keys (RS256/RS384/PS256); lifetime at most 5 min; `kid` optional and Auth0-generated; no client_secret_jwt',
+  demands:
+    '`aud` = the tenant URL with its trailing slash (the issuer); RSA keys (RS256/RS384/PS256); lifetime at most 5 min; `kid` optional and Auth0-generated; no client_secret_jwt',
   audience: 'issuer',
   signingAlgs: algs('RS256', 'PS256'),
   defaultSigningAlg: 'RS256',
@@ -157,7 +163,10 @@ const AUTH0 = Object.freeze({
   // the kid Auth0 knows is the one it generated for the uploaded credential, not our thumbprint: set it as a literal
   jwtHeader: () => AUTH0_HEADER,
   docs: Object.freeze([
-    doc('Auth0: Authenticate with Private Key JWT', 'https://auth0.com/docs/get-started/authentication-and-authorization-flow/authenticate-with-private-key-jwt'),
+    doc(
+      'Auth0: Authenticate with Private Key JWT',
+      'https://auth0.com/docs/get-started/authentication-and-authorization-flow/authenticate-with-private-key-jwt',
+    ),
     doc('Auth0: Configure Private Key JWT Authentication', 'https://auth0.com/docs/get-started/applications/configure-private-key-jwt'),
     doc('Auth0: Credential Settings', 'https://auth0.com/docs/get-started/applications/credentials'),
     doc('Auth0: Generate RSA Key Pair', 'https://auth0.com/docs/secure/application-credentials/generate-rsa-key-pair'),
@@ -170,14 +179,21 @@ const KEYCLOAK = Object.freeze({
   ...BASE,
   name: 'keycloak',
   idp: 'Keycloak',
-  demands: '"Signed JWT" (JWKS URL or uploaded certificate) or "Signed JWT with Client Secret"; the alg set on the client, if any; a `jti`; `aud` = the realm token endpoint (or the realm issuer)',
+  demands:
+    '"Signed JWT" (JWKS URL or uploaded certificate) or "Signed JWT with Client Secret"; the alg set on the client, if any; a `jti`; `aud` = the realm token endpoint (or the realm issuer)',
   audience: 'token_endpoint',
   signingAlgs: algs('RS256', 'PS256', 'ES256', 'EdDSA'),
   defaultSigningAlg: 'ES256',
   hmacAlgs: HMAC_ALL,
   docs: Object.freeze([
-    doc('Keycloak Server Administration Guide: Confidential client credentials', 'https://www.keycloak.org/docs/latest/server_admin/index.html#_client-credentials'),
-    doc('Keycloak source: JWTClientValidator', 'https://github.com/keycloak/keycloak/blob/main/services/src/main/java/org/keycloak/authentication/authenticators/client/JWTClientValidator.java'),
+    doc(
+      'Keycloak Server Administration Guide: Confidential client credentials',
+      'https://www.keycloak.org/docs/latest/server_admin/index.html#_client-credentials',
+    ),
+    doc(
+      'Keycloak source: JWTClientValidator',
+      'https://github.com/keycloak/keycloak/blob/main/services/src/main/java/org/keycloak/authentication/authenticators/client/JWTClientValidator.java',
+    ),
   ]),
 } satisfies IdpProfile);
 
@@ -194,10 +210,19 @@ const PING = Object.freeze({
   hmacAlgs: HMAC_ALL,
   maxAssertionTtlSeconds: 3600,
   docs: Object.freeze([
-    doc('PingOne Platform APIs: Create a private key JWT', 'https://developer.pingidentity.com/pingone-api/auth/auth-config-options/create-a-private-key-jwt.html'),
-    doc('PingOne Platform APIs: PRIVATE_KEY_JWT Setup', 'https://developer.pingidentity.com/pingone-api/workflow-library/platform-sso-and-authorization/openid-connect-oidc/client-authentication-methods/environment-configuration/private-key-jwt.html'),
+    doc(
+      'PingOne Platform APIs: Create a private key JWT',
+      'https://developer.pingidentity.com/pingone-api/auth/auth-config-options/create-a-private-key-jwt.html',
+    ),
+    doc(
+      'PingOne Platform APIs: PRIVATE_KEY_JWT Setup',
+      'https://developer.pingidentity.com/pingone-api/workflow-library/platform-sso-and-authorization/openid-connect-oidc/client-authentication-methods/environment-configuration/private-key-jwt.html',
+    ),
     doc('PingOne: Token endpoint authentication methods', 'https://docs.pingidentity.com/pingone/applications/p1_token_endpoint_authentication_methods.html'),
-    doc('PingFederate: Supported client metadata', 'https://docs.pingidentity.com/pingfederate/latest/administrators_reference_guide/pf_supp_client_metadata.html'),
+    doc(
+      'PingFederate: Supported client metadata',
+      'https://docs.pingidentity.com/pingfederate/latest/administrators_reference_guide/pf_supp_client_metadata.html',
+    ),
   ]),
 } satisfies IdpProfile);
 
@@ -213,7 +238,10 @@ const ADFS = Object.freeze({
   hmacAlgs: NO_HMAC,
   docs: Object.freeze([
     doc('[MS-OAPX] 3.2.1.2 OAuth 2.0 client', 'https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-oapx/5e35c0a0-4d53-47ae-a3f3-8de3f32da56f'),
-    doc('Build a server-side app that uses OAuth confidential clients with AD FS 2016 or later', 'https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/development/enabling-oauth-confidential-clients-with-ad-fs'),
+    doc(
+      'Build a server-side app that uses OAuth confidential clients with AD FS 2016 or later',
+      'https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/development/enabling-oauth-confidential-clients-with-ad-fs',
+    ),
   ]),
 } satisfies IdpProfile);
 
@@ -244,7 +272,8 @@ const GOOGLE = Object.freeze({
   ...BASE,
   name: 'google',
   idp: 'Google',
-  demands: 'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://accounts.google.com, its token, revocation and device endpoints on https://oauth2.googleapis.com, userinfo and keys on https://openidconnect.googleapis.com and https://www.googleapis.com',
+  demands:
+    'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://accounts.google.com, its token, revocation and device endpoints on https://oauth2.googleapis.com, userinfo and keys on https://openidconnect.googleapis.com and https://www.googleapis.com',
   audience: 'token_endpoint',
   signingAlgs: NO_KEYS,
   defaultSigningAlg: 'RS256',
@@ -267,7 +296,8 @@ const COGNITO = Object.freeze({
   ...BASE,
   name: 'cognito',
   idp: 'Amazon Cognito',
-  demands: 'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://cognito-idp.{region}.amazonaws.com/{pool id}, its OAuth endpoints on the pool domain: https://{prefix}.auth.{region}.amazoncognito.com (or auth-fips) of the same region, or a custom domain',
+  demands:
+    'a client secret (client_secret_basic or client_secret_post; no client assertions); issuer https://cognito-idp.{region}.amazonaws.com/{pool id}, its OAuth endpoints on the pool domain: https://{prefix}.auth.{region}.amazoncognito.com (or auth-fips) of the same region, or a custom domain',
   audience: 'token_endpoint',
   signingAlgs: NO_KEYS,
   defaultSigningAlg: 'RS256',
@@ -276,8 +306,14 @@ const COGNITO = Object.freeze({
   docs: Object.freeze([
     doc('Amazon Cognito: Identity provider and relying party endpoints', 'https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoints.html'),
     doc('Amazon Cognito: Configuring a user pool domain', 'https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain.html'),
-    doc('Amazon Cognito: Using the prefix domain for managed login', 'https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html'),
-    doc('Amazon Cognito API: CreateUserPoolDomain (the prefix)', 'https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html'),
+    doc(
+      'Amazon Cognito: Using the prefix domain for managed login',
+      'https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html',
+    ),
+    doc(
+      'Amazon Cognito API: CreateUserPoolDomain (the prefix)',
+      'https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html',
+    ),
     doc('Amazon Cognito: The token issuer endpoint', 'https://docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html'),
   ]),
 } satisfies IdpProfile);

@@ -32,7 +32,9 @@ export function isWildcardHost(host: string): boolean {
  */
 export function upstreamsPublishingJwks(config: Config): string[] {
   return Object.entries(config.upstreams)
-    .filter(([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c) || rowOf(c.upstream.method).publishesCertificate))
+    .filter(
+      ([, u]) => !resolveProfile(u).profile.requiresCertificate && u.clients.some((c) => signsWithKey(u, c) || rowOf(c.upstream.method).publishesCertificate),
+    )
     .map(([name]) => name);
 }
 

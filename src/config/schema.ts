@@ -3,15 +3,7 @@
  * published JSON Schema (`config/authbridge.schema.json`, written by `npm run schema`) both derive from it.
  */
 import { z } from 'zod';
-import {
-  clientSchema,
-  keySource,
-  managedCertificateSchema,
-  outboundAuthSchema,
-  profileName,
-  rotationSchema,
-  type jwtHeaderSchema,
-} from './outbound-schema.js';
+import { clientSchema, keySource, managedCertificateSchema, outboundAuthSchema, profileName, rotationSchema, type jwtHeaderSchema } from './outbound-schema.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, outboundRuleIssues } from './outbound-settings.js';
 import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { keysSchema, serverSchema, storeSchema, throttleSchema, workersIssues, type redisStoreSchema } from './process-schema.js';
@@ -65,7 +57,9 @@ const proxySetting = z
       ctx.addIssue({ code: 'custom', message: 'must be env, none, or an http:// or https:// proxy URL' });
   })
   .default('env')
-  .describe('egress proxy for this IdP: env (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY when set), none, or an http:// or https:// proxy URL (CONNECT tunnel)');
+  .describe(
+    'egress proxy for this IdP: env (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY when set), none, or an http:// or https:// proxy URL (CONNECT tunnel)',
+  );
 
 export const upstreamSchema = z
   .strictObject({
@@ -74,14 +68,23 @@ export const upstreamSchema = z
       .meta({ examples: ['https://login.example.com/oauth2/default'] }),
     tokenEndpoint: endpointUrl.optional().describe('token endpoint override: no discovery needed for the token route (the same as endpoints.token)'),
     endpoints: z
-      .strictObject(Object.fromEntries(ENDPOINTS.map((e) => [e.name, endpointUrl.optional().describe(`${e.spec}: instead of ${e.metadata} from discovery`)])) as Record<EndpointName, z.ZodOptional<typeof endpointUrl>>)
+      .strictObject(
+        Object.fromEntries(ENDPOINTS.map((e) => [e.name, endpointUrl.optional().describe(`${e.spec}: instead of ${e.metadata} from discovery`)])) as Record<
+          EndpointName,
+          z.ZodOptional<typeof endpointUrl>
+        >,
+      )
       .optional()
-      .describe('endpoint overrides (token, introspection, revocation, par, device_authorization, backchannel_authentication): no discovery is needed for these'),
+      .describe(
+        'endpoint overrides (token, introspection, revocation, par, device_authorization, backchannel_authentication): no discovery is needed for these',
+      ),
     allowedEndpointOrigins: z
       .array(endpointOrigin)
       .min(1)
       .optional()
-      .describe("origins (scheme://host[:port]) besides the issuer's (and those the google and cognito profiles allow) that discovered endpoints may use, e.g. a Cognito user pool's custom domain")
+      .describe(
+        "origins (scheme://host[:port]) besides the issuer's (and those the google and cognito profiles allow) that discovered endpoints may use, e.g. a Cognito user pool's custom domain",
+      )
       .meta({ examples: [['https://auth.example.com']] }),
     timeoutMs: z
       .number()
@@ -96,7 +99,7 @@ export const upstreamSchema = z
       .min(1)
       .max(86_400)
       .default(300)
-      .describe('the discovery mirror (GET /{upstream}/.well-known/…) keeps the IdP\'s document this long, then refreshes it in the background'),
+      .describe("the discovery mirror (GET /{upstream}/.well-known/…) keeps the IdP's document this long, then refreshes it in the background"),
     maxConnections: z
       .number()
       .int()
@@ -172,9 +175,7 @@ export const configSchema = z
   });
 
 function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
-  return Object.values(config.upstreams).some(
-    (u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'),
-  );
+  return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
 }
 
 export type Config = z.output<typeof configSchema>;

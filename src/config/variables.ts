@@ -71,13 +71,7 @@ export const isUnsetVariableIssue = (issue: ConfigIssue): boolean => issue.messa
  * (`$${` stands for a literal `${`). A missing or empty variable is an issue at the path of the string that names
  * it. Mapping keys are names, not values: a reference in one is reported, never replaced.
  */
-export function substituteEnv(
-  tree: unknown,
-  env: NodeJS.ProcessEnv,
-  issues: ConfigIssue[],
-  refs?: EnvReferences,
-  path: PropertyKey[] = [],
-): unknown {
+export function substituteEnv(tree: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], refs?: EnvReferences, path: PropertyKey[] = []): unknown {
   if (typeof tree === 'string') {
     const resolve = (match: string, name: string) => {
       const value = env[name];

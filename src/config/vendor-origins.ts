@@ -17,7 +17,11 @@ export interface EndpointOrigins {
 /** Google's issuer host (https://accounts.google.com) */
 export const GOOGLE_ISSUER_HOST = 'accounts.google.com';
 /** the origins of the endpoints in Google's discovery document besides the issuer's (token, revocation, device; userinfo; jwks) */
-const GOOGLE_ORIGINS: readonly string[] = Object.freeze(['https://oauth2.googleapis.com', 'https://openidconnect.googleapis.com', 'https://www.googleapis.com']);
+const GOOGLE_ORIGINS: readonly string[] = Object.freeze([
+  'https://oauth2.googleapis.com',
+  'https://openidconnect.googleapis.com',
+  'https://www.googleapis.com',
+]);
 const GOOGLE_ENDPOINTS: EndpointOrigins = Object.freeze({ allows: (origin: string) => GOOGLE_ORIGINS.includes(origin), described: GOOGLE_ORIGINS.join(', ') });
 
 /** Google's endpoint origins, for Google's issuer only. */

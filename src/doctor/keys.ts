@@ -72,7 +72,8 @@ export async function readKeys(config: Config, file: string, names: readonly str
         signers.set(client, key);
         out.push(ok('key', `signs with kid ${key.kid} (${key.alg}), key file ${keyFileOf(client)}`, id));
         for (const w of said) out.push(warningCheck(w, id));
-        if (key.certificate && !said.some(isCertificateIssue)) out.push(ok('certificate', `${key.certificate.subject}, valid until ${day(key.certificate.notAfter)}`, id));
+        if (key.certificate && !said.some(isCertificateIssue))
+          out.push(ok('certificate', `${key.certificate.subject}, valid until ${day(key.certificate.notAfter)}`, id));
       }
     }
     // problems loadConfigKeys found outside the clients checked here are not this run's (another upstream's files)
@@ -89,7 +90,9 @@ const isCertificateIssue = (issue: ConfigIssue) => /certificate$/.test(issue.pat
 
 /** A warning of loading keys: about a certificate (it expires soon) or about a key file (others may read it). */
 const warningCheck = (w: ConfigIssue, client: string): Check =>
-  isCertificateIssue(w) ? warn('certificate', `${w.path}: ${w.message}`, CERTIFICATE_FIX, client) : warn('key', `${w.path}: ${w.message}`, EXPOSED_KEY_FIX, client);
+  isCertificateIssue(w)
+    ? warn('certificate', `${w.path}: ${w.message}`, CERTIFICATE_FIX, client)
+    : warn('key', `${w.path}: ${w.message}`, EXPOSED_KEY_FIX, client);
 const CERTIFICATE_FIX = 'issue a new certificate for the same key, point the config at it, and upload it to the IdP';
 
 function keyFileOf(client: ClientConfig): string {
@@ -124,7 +127,14 @@ async function readManaged(config: Config, store: Store, owner: string, client: 
   const set = await store.getKeySet(owner);
   const active = set?.keys.find((k) => k.state === 'active');
   if (!set || !active) {
-    out.push(fail('key', `managed key of ${owner}: no active key in the store`, 'start authbridge once with this config: it creates the managed keys (doctor only reads them)', client));
+    out.push(
+      fail(
+        'key',
+        `managed key of ${owner}: no active key in the store`,
+        'start authbridge once with this config: it creates the managed keys (doctor only reads them)',
+        client,
+      ),
+    );
     return undefined;
   }
   const kek = configuredKek(config);

@@ -58,7 +58,10 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   const passthrough = client.clientSecret === undefined;
   const presented = passthrough ? (ctx.env[PROBE_SECRET_ENV] ?? '') : '';
   if (passthrough && presented === '')
-    return error(`${client.clientId} is a passthrough client (no clientSecret in the config): its upstream secret is the caller's`, `set ${PROBE_SECRET_ENV} to the client's secret at the IdP and run again`);
+    return error(
+      `${client.clientId} is a passthrough client (no clientSecret in the config): its upstream secret is the caller's`,
+      `set ${PROBE_SECRET_ENV} to the client's secret at the IdP and run again`,
+    );
   if (signsWithKey(ctx.upstream, client) && !signingKey)
     return error('the client signs with a key that could not be read here (see the key check)', 'fix the key check first');
 
@@ -67,7 +70,10 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
     endpoint = await ctx.resolver.endpoint();
   } catch (err) {
     if (err instanceof UpstreamError || err instanceof DiscoveryError)
-      return error(`no token endpoint: discovery failed (${err instanceof UpstreamError ? failureText(err) : err.message})`, 'fix the discovery check, or set tokenEndpoint on the upstream');
+      return error(
+        `no token endpoint: discovery failed (${err instanceof UpstreamError ? failureText(err) : err.message})`,
+        'fix the discovery check, or set tokenEndpoint on the upstream',
+      );
     throw err;
   }
 
@@ -75,9 +81,23 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   const first = await attempt(ctx, client, 'as configured', endpoint, presented, signingKey);
   attempts.push(first.attempt);
   if (first.attempt.outcome === 'accepted') return { ...base, status: 'ok', detail: `${endpoint.href} accepted the client (${first.method})`, attempts };
-  if (first.attempt.outcome === 'failed') return error(`${endpoint.href}: ${first.attempt.error_description ?? 'no answer'}`, 'fix the token endpoint\'s reachability (see the discovery check)', attempts);
+  if (first.attempt.outcome === 'failed')
+    return error(
+      `${endpoint.href}: ${first.attempt.error_description ?? 'no answer'}`,
+      "fix the token endpoint's reachability (see the discovery check)",
+      attempts,
+    );
   // no `error` in the answer: nothing says which part is wrong, so the suspects are named in order
-  const why = unexplained(first.attempt) ? suspects({ name: ctx.name, upstream: ctx.upstream, index, method: first.method ?? out.method, ...(signingKey ? { kid: signingKey.kid } : {}), env: ctx.env }) : undefined;
+  const why = unexplained(first.attempt)
+    ? suspects({
+        name: ctx.name,
+        upstream: ctx.upstream,
+        index,
+        method: first.method ?? out.method,
+        ...(signingKey ? { kid: signingKey.kid } : {}),
+        env: ctx.env,
+      })
+    : undefined;
   if (!first.refusedClient) return error(`${endpoint.href} refused the request: ${said(first.attempt)}`, why ?? refusalFix(first.attempt), attempts);
 
   for (const variant of variants(ctx, client, first.method ?? client.upstream.method, presented)) {
@@ -105,7 +125,8 @@ export async function probe(ctx: UpstreamContext, index: number, signingKey: Sig
   );
 }
 
-const said = (a: ProbeAttempt) => `HTTP ${a.status ?? '-'}${a.error ? ` ${a.error}` : unexplained(a) ? ' with no error code' : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
+const said = (a: ProbeAttempt) =>
+  `HTTP ${a.status ?? '-'}${a.error ? ` ${a.error}` : unexplained(a) ? ' with no error code' : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
 
 function refusalFix(a: ProbeAttempt): string {
   if (a.error === 'invalid_scope' || a.error === 'invalid_target' || (a.error === 'invalid_request' && /\bscope\b/i.test(a.error_description ?? '')))
@@ -115,14 +136,24 @@ function refusalFix(a: ProbeAttempt): string {
 }
 
 /** One token request as the token route sends it, with a fresh assertion; the answer reduced to what may be printed. */
-async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: string, endpoint: Endpoint, presentedSecret: string, key: SigningKey | undefined): Promise<Outcome> {
+async function attempt(
+  ctx: UpstreamContext,
+  client: ClientConfig,
+  variant: string,
+  endpoint: Endpoint,
+  presentedSecret: string,
+  key: SigningKey | undefined,
+): Promise<Outcome> {
   const body = new URLSearchParams({ grant_type: 'client_credentials' });
   const scope = ctx.env[PROBE_SCOPE_ENV];
   if (scope) body.set('scope', scope);
   const audience = ctx.env[PROBE_AUDIENCE_ENV]; // Auth0's API identifier
   if (audience) body.set('audience', audience);
   const requestId = `doctor-${randomUUID()}`;
-  const request: OutboundRequest = { body, headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId } };
+  const request: OutboundRequest = {
+    body,
+    headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId },
+  };
   const auth = outboundFor(ctx, client, key);
   try {
     await auth.apply(request, { tokenEndpoint: endpoint.href, endpoint: endpoint.href, presentedSecret, requestId, metadata: () => ctx.resolver.metadata() });
@@ -145,9 +176,17 @@ async function attempt(ctx: UpstreamContext, client: ClientConfig, variant: stri
     // a Basic header the IdP cannot decode is often answered 400 invalid_request (oidc-provider: "not properly encoded")
     const basic = rowOf(auth.method).basicHeader;
     return {
-      attempt: { variant, status: res.status, outcome: accepted ? 'accepted' : res.status >= 500 ? 'failed' : 'refused', ...(error && !accepted ? { error } : {}), ...(description && !accepted ? { error_description: description } : {}) },
+      attempt: {
+        variant,
+        status: res.status,
+        outcome: accepted ? 'accepted' : res.status >= 500 ? 'failed' : 'refused',
+        ...(error && !accepted ? { error } : {}),
+        ...(description && !accepted ? { error_description: description } : {}),
+      },
       refusedClient:
-        res.status === 401 || (res.status === 403 && error === undefined) || (res.status === 400 && error !== undefined && (CLIENT_REFUSALS.has(error) || (basic && error === 'invalid_request'))),
+        res.status === 401 ||
+        (res.status === 403 && error === undefined) ||
+        (res.status === 400 && error !== undefined && (CLIENT_REFUSALS.has(error) || (basic && error === 'invalid_request'))),
       method: auth.method,
     };
   } catch (err) {
@@ -164,8 +203,12 @@ function variants(ctx: UpstreamContext, client: ClientConfig, method: Configured
   const out = client.upstream;
   const row = rowOf(method);
   const settings = resolveClient(ctx.upstream, client);
-  const edit = (change: string, fields: Record<string, unknown>): Variant => ({ change: `upstream.${change}`, client: { ...client, upstream: { ...out, ...fields } as ClientConfig['upstream'] } });
-  const header = (member: 'kid' | 'typ', value: string) => edit(`jwtHeader.${member}: ${value}`, { jwtHeader: { ...('jwtHeader' in out ? out.jwtHeader : {}), [member]: value } });
+  const edit = (change: string, fields: Record<string, unknown>): Variant => ({
+    change: `upstream.${change}`,
+    client: { ...client, upstream: { ...out, ...fields } as ClientConfig['upstream'] },
+  });
+  const header = (member: 'kid' | 'typ', value: string) =>
+    edit(`jwtHeader.${member}: ${value}`, { jwtHeader: { ...('jwtHeader' in out ? out.jwtHeader : {}), [member]: value } });
   const list: Variant[] = [];
   if (row.basicHeader) {
     const clientId = out.clientId ?? client.clientId;
@@ -182,7 +225,8 @@ function variants(ctx: UpstreamContext, client: ClientConfig, method: Configured
     }
     return list;
   }
-  const assertion: AssertionSettings | undefined = row.signsWithKey === 'always' ? settings.keyAssertion : row.macs === 'always' ? settings.secretAssertion : undefined;
+  const assertion: AssertionSettings | undefined =
+    row.signsWithKey === 'always' ? settings.keyAssertion : row.macs === 'always' ? settings.secretAssertion : undefined;
   if (!assertion) return list;
   const audiences = assertion.audience === 'token_endpoint' ? ['issuer'] : assertion.audience === 'issuer' ? ['token_endpoint'] : ['token_endpoint', 'issuer'];
   for (const audience of audiences) list.push(edit(`audience: ${audience}`, { audience }));

@@ -52,8 +52,20 @@ export interface DoctorReport {
 }
 
 export const ok = (check: string, detail: string, client?: string): Check => ({ check, ...(client !== undefined ? { client } : {}), status: 'ok', detail });
-export const warn = (check: string, detail: string, fix: string, client?: string): Check => ({ check, ...(client !== undefined ? { client } : {}), status: 'warn', detail, fix });
-export const fail = (check: string, detail: string, fix: string, client?: string): Check => ({ check, ...(client !== undefined ? { client } : {}), status: 'error', detail, fix });
+export const warn = (check: string, detail: string, fix: string, client?: string): Check => ({
+  check,
+  ...(client !== undefined ? { client } : {}),
+  status: 'warn',
+  detail,
+  fix,
+});
+export const fail = (check: string, detail: string, fix: string, client?: string): Check => ({
+  check,
+  ...(client !== undefined ? { client } : {}),
+  status: 'error',
+  detail,
+  fix,
+});
 
 /** Whether nothing is an error (warnings pass). */
 export function reportOk(upstreams: readonly UpstreamReport[], probe?: ProbeReport): boolean {
@@ -68,7 +80,10 @@ export function reportOk(upstreams: readonly UpstreamReport[], probe?: ProbeRepo
  */
 export function printable(value: unknown, max = 200): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const text = value.replace(/[\r\n\t]+/g, ' ').replace(/[\p{C}\p{Zl}\p{Zp}]/gu, '?').trim();
+  const text = value
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/[\p{C}\p{Zl}\p{Zp}]/gu, '?')
+    .trim();
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
@@ -84,14 +99,19 @@ export function renderTable(report: DoctorReport): string {
   const probe = report.probe;
   if (probe) {
     for (const a of probe.attempts) {
-      const answer = a.status === undefined ? 'no answer' : `HTTP ${a.status}${a.error ? ` ${a.error}` : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
+      const answer =
+        a.status === undefined ? 'no answer' : `HTTP ${a.status}${a.error ? ` ${a.error}` : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
       row([probe.upstream ?? '-', probe.client, 'probe', a.outcome === 'accepted' ? 'ok' : '-', `${a.variant}: ${a.outcome} (${answer})`]);
     }
     row([probe.upstream ?? '-', probe.client, 'probe', probe.status, probe.detail], probe.fix);
   }
   const header = ['UPSTREAM', 'CLIENT', 'CHECK', 'STATUS', 'DETAIL'];
   const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c))
+      .join('  ')
+      .trimEnd();
   const out = [line(header)];
   for (const row of rows) {
     out.push(line(row.cells));

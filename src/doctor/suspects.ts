@@ -15,7 +15,8 @@ export const PROBE_SCOPE_ENV = 'AUTHBRIDGE_PROBE_SCOPE';
 export const PROBE_AUDIENCE_ENV = 'AUTHBRIDGE_PROBE_AUDIENCE';
 
 /** A refusal (400, 401, 403) that carries no `error` code: nothing names the cause. */
-export const unexplained = (a: ProbeAttempt): boolean => a.outcome === 'refused' && a.error === undefined && (a.status === 400 || a.status === 401 || a.status === 403);
+export const unexplained = (a: ProbeAttempt): boolean =>
+  a.outcome === 'refused' && a.error === undefined && (a.status === 400 || a.status === 401 || a.status === 403);
 
 export interface SuspectContext {
   readonly name: string;
@@ -34,7 +35,9 @@ export function suspects(ctx: SuspectContext): string {
   const out = client.upstream;
   const at = (...path: (string | number)[]) => formatPath(['upstreams', ctx.name, 'clients', ctx.index, 'upstream', ...path]);
   const clientId = out.clientId ?? client.clientId;
-  const list = [`${at('clientId')}: is ${clientId} the client_id registered at the IdP${out.clientId === undefined ? ' (unset: the downstream clientId is sent)' : ''}?`];
+  const list = [
+    `${at('clientId')}: is ${clientId} the client_id registered at the IdP${out.clientId === undefined ? ' (unset: the downstream clientId is sent)' : ''}?`,
+  ];
   list.push(credential(ctx, client, at));
   const scope = ctx.env[PROBE_SCOPE_ENV];
   list.push(

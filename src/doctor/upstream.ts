@@ -84,7 +84,11 @@ export function outboundFor(ctx: UpstreamContext, client: ClientConfig, signingK
     upstreamName: ctx.name,
     upstream: ctx.upstream,
     store: ctx.store,
-    signingKey: signingKey ? () => signingKey : () => { throw new KeyLoadError('no signing key could be read for this client'); },
+    signingKey: signingKey
+      ? () => signingKey
+      : () => {
+          throw new KeyLoadError('no signing key could be read for this client');
+        },
     clock: ctx.clock,
     log: ctx.log,
   });
@@ -110,16 +114,28 @@ export async function checkDiscovery(ctx: UpstreamContext, checks: Check[]): Pro
     checks.push(ok('issuer', `${issuer} (exact)`));
   } catch (err) {
     if (err instanceof UpstreamError)
-      return void checks.push(problem('discovery', `${url}: ${failureText(err)}${why}`, `make ${url} reachable from this host: the issuer URL, DNS, firewall, the upstream's proxy and ca settings`));
+      return void checks.push(
+        problem(
+          'discovery',
+          `${url}: ${failureText(err)}${why}`,
+          `make ${url} reachable from this host: the issuer URL, DNS, firewall, the upstream's proxy and ca settings`,
+        ),
+      );
     if (!(err instanceof DiscoveryError)) throw err;
     if (err.message.startsWith('discovery issuer mismatch')) {
       checks.push(ok('discovery', `${url}: answered`));
       checks.push(
-        fail('issuer', err.message.replace(/^discovery /, ''), `set ${formatPath(['upstreams', ctx.name, 'issuer'])} to exactly the issuer the document names (scheme, host, path, trailing slash)`),
+        fail(
+          'issuer',
+          err.message.replace(/^discovery /, ''),
+          `set ${formatPath(['upstreams', ctx.name, 'issuer'])} to exactly the issuer the document names (scheme, host, path, trailing slash)`,
+        ),
       );
       return;
     }
-    checks.push(problem('discovery', `${url}: ${err.message}${why}`, 'check the issuer URL: its /.well-known/openid-configuration must be the IdP\'s discovery document'));
+    checks.push(
+      problem('discovery', `${url}: ${err.message}${why}`, "check the issuer URL: its /.well-known/openid-configuration must be the IdP's discovery document"),
+    );
   }
 }
 
@@ -140,7 +156,14 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
       const auth = outboundFor(ctx, client, signers.get(client));
       const choice = await (auth as AutoOutbound).choose(() => ctx.resolver.metadata());
       if (choice.method === undefined) {
-        checks.push(fail('method', `auto: ${choice.reason}`, `give the client a credential for a method the IdP lists (a key, or ${at('clientSecret')}), or set ${at('method')} to one it lists`, id));
+        checks.push(
+          fail(
+            'method',
+            `auto: ${choice.reason}`,
+            `give the client a credential for a method the IdP lists (a key, or ${at('clientSecret')}), or set ${at('method')} to one it lists`,
+            id,
+          ),
+        );
         continue;
       }
       method = choice.method;
@@ -149,20 +172,45 @@ export async function checkMethods(ctx: UpstreamContext, signers: ReadonlyMap<Cl
       if (method === DEFAULT_LISTED_METHOD) checks.push(ok('method', `${method} (the IdP lists no methods; RFC 8414's default)`, id));
       else
         checks.push(
-          warn('method', `${method}: not advertised (the IdP publishes no token_endpoint_auth_methods_supported; RFC 8414's default is client_secret_basic)`, `confirm at the IdP that the client is registered for ${method}; run doctor --probe ${id} to try it`, id),
+          warn(
+            'method',
+            `${method}: not advertised (the IdP publishes no token_endpoint_auth_methods_supported; RFC 8414's default is client_secret_basic)`,
+            `confirm at the IdP that the client is registered for ${method}; run doctor --probe ${id} to try it`,
+            id,
+          ),
         );
     } else if (!methods.includes(method)) {
       checks.push(
-        fail('method', `${method} is not in the IdP's token_endpoint_auth_methods_supported (${methods.join(', ') || 'empty'})`, `set ${at('method')} to one the IdP lists (and register the client with it), or enable ${method} at the IdP`, id),
+        fail(
+          'method',
+          `${method} is not in the IdP's token_endpoint_auth_methods_supported (${methods.join(', ') || 'empty'})`,
+          `set ${at('method')} to one the IdP lists (and register the client with it), or enable ${method} at the IdP`,
+          id,
+        ),
       );
       continue;
     } else checks.push(ok('method', `${method} (listed by the IdP)`, id));
     const row = rowOf(method);
     const assertion = row.signsWithKey === 'always' ? settings.keyAssertion : row.macs === 'always' ? settings.secretAssertion : undefined;
     if (!assertion) continue;
-    if (!algs) checks.push(warn('alg', `${assertion.alg}: not advertised (the IdP publishes no token_endpoint_auth_signing_alg_values_supported)`, `confirm at the IdP that it accepts ${assertion.alg} assertions; doctor --probe ${id} tries one`, id));
+    if (!algs)
+      checks.push(
+        warn(
+          'alg',
+          `${assertion.alg}: not advertised (the IdP publishes no token_endpoint_auth_signing_alg_values_supported)`,
+          `confirm at the IdP that it accepts ${assertion.alg} assertions; doctor --probe ${id} tries one`,
+          id,
+        ),
+      );
     else if (!algs.includes(assertion.alg))
-      checks.push(fail('alg', `${assertion.alg} is not in the IdP's token_endpoint_auth_signing_alg_values_supported (${algs.join(', ') || 'empty'})`, `set ${at(row.macs === 'always' && configured.chooses ? 'hmacAlg' : 'alg')} to one the IdP lists (a key of that type for a signature alg)`, id));
+      checks.push(
+        fail(
+          'alg',
+          `${assertion.alg} is not in the IdP's token_endpoint_auth_signing_alg_values_supported (${algs.join(', ') || 'empty'})`,
+          `set ${at(row.macs === 'always' && configured.chooses ? 'hmacAlg' : 'alg')} to one the IdP lists (a key of that type for a signature alg)`,
+          id,
+        ),
+      );
     else checks.push(ok('alg', `${assertion.alg} (listed by the IdP)`, id));
   }
 }
@@ -178,7 +226,12 @@ export async function checkJwks(ctx: UpstreamContext, config: Config, signers: R
   if (base === undefined) {
     for (const c of clients)
       checks.push(
-        warn('jwks', 'server.publicUrl is unset: the JWKS URL the IdP fetches cannot be checked from here', `set server.publicUrl to the base URL the IdP reaches authbridge at; the IdP's jwks_uri is then {publicUrl}/${ctx.name}/jwks.json`, c.clientId),
+        warn(
+          'jwks',
+          'server.publicUrl is unset: the JWKS URL the IdP fetches cannot be checked from here',
+          `set server.publicUrl to the base URL the IdP reaches authbridge at; the IdP's jwks_uri is then {publicUrl}/${ctx.name}/jwks.json`,
+          c.clientId,
+        ),
       );
     return;
   }
@@ -187,12 +240,27 @@ export async function checkJwks(ctx: UpstreamContext, config: Config, signers: R
   for (const c of clients) {
     const kid = signers.get(c)?.kid;
     if (typeof fetched === 'string') {
-      checks.push(fail('jwks', `${url}: ${fetched}`, `make ${url} reachable (is authbridge running, and is server.publicUrl the address it is reached at?): the IdP fetches it to verify the assertions`, c.clientId));
+      checks.push(
+        fail(
+          'jwks',
+          `${url}: ${fetched}`,
+          `make ${url} reachable (is authbridge running, and is server.publicUrl the address it is reached at?): the IdP fetches it to verify the assertions`,
+          c.clientId,
+        ),
+      );
       continue;
     }
-    if (kid === undefined) checks.push(warn('jwks', `${url}: reachable, ${fetched.size} key(s); the client's signing kid is unknown here`, 'see the key check above', c.clientId));
+    if (kid === undefined)
+      checks.push(warn('jwks', `${url}: reachable, ${fetched.size} key(s); the client's signing kid is unknown here`, 'see the key check above', c.clientId));
     else if (!fetched.has(kid))
-      checks.push(fail('jwks', `${url} does not hold kid ${kid}, which this client signs with`, 'reload or restart authbridge with this config (it publishes other keys), and check server.publicUrl points at it', c.clientId));
+      checks.push(
+        fail(
+          'jwks',
+          `${url} does not hold kid ${kid}, which this client signs with`,
+          'reload or restart authbridge with this config (it publishes other keys), and check server.publicUrl points at it',
+          c.clientId,
+        ),
+      );
     else checks.push(ok('jwks', `${url} holds kid ${kid}`, c.clientId));
   }
 }
@@ -218,7 +286,8 @@ async function fetchJwks(ctx: UpstreamContext, url: string): Promise<Set<string>
 /** 5. the IdP's clock against ours, from the Date header of its answers (discovery's). */
 export function checkClock(ctx: UpstreamContext, checks: Check[]): void {
   if (!ctx.clock.dated) {
-    if (ctx.metadata) checks.push(warn('clock', 'the IdP sent no Date header: its clock offset is unknown', 'make sure both hosts run NTP; assertions use our clock then'));
+    if (ctx.metadata)
+      checks.push(warn('clock', 'the IdP sent no Date header: its clock offset is unknown', 'make sure both hosts run NTP; assertions use our clock then'));
     return;
   }
   const seconds = ctx.clock.offsetMs() / 1000;
@@ -227,6 +296,19 @@ export function checkClock(ctx: UpstreamContext, checks: Check[]): void {
   const skew = ctx.upstream.clockSkewSeconds;
   if (size <= CLOCK_WARN_SECONDS) checks.push(ok('clock', `${said} (clockSkewSeconds ${skew})`));
   else if (size <= CLOCK_ERROR_SECONDS)
-    checks.push(warn('clock', `${said}: authbridge follows the IdP's clock from its Date headers, but the first assertions after a start use ours`, 'fix the clock (NTP) on this host or the IdP'));
-  else checks.push(fail('clock', `${said}: beyond what clockSkewSeconds (${skew}) and IdPs' usual tolerance absorb; assertions will be refused as early or expired`, 'fix the clock (NTP) on this host or the IdP'));
+    checks.push(
+      warn(
+        'clock',
+        `${said}: authbridge follows the IdP's clock from its Date headers, but the first assertions after a start use ours`,
+        'fix the clock (NTP) on this host or the IdP',
+      ),
+    );
+  else
+    checks.push(
+      fail(
+        'clock',
+        `${said}: beyond what clockSkewSeconds (${skew}) and IdPs' usual tolerance absorb; assertions will be refused as early or expired`,
+        'fix the clock (NTP) on this host or the IdP',
+      ),
+    );
 }

@@ -26,7 +26,10 @@ export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAns
   ERR_UNSUPPORTED_METHOD: refusedClient,
   ERR_MALFORMED_CREDENTIALS: badRequest,
   ERR_MULTIPLE_METHODS: badRequest,
-  ERR_CLIENT_ID_MISMATCH: [answer(400, 'invalid_request', 'the body and the Authorization header'), answer(401, 'invalid_client', 'client_id and the assertion sub')],
+  ERR_CLIENT_ID_MISMATCH: [
+    answer(400, 'invalid_request', 'the body and the Authorization header'),
+    answer(401, 'invalid_client', 'client_id and the assertion sub'),
+  ],
   ERR_SECRET_TOO_SHORT: refusedClient,
   ERR_THROTTLED: [answer(429, 'temporarily_unavailable')],
   ERR_ASSERTION_INVALID: refusedClient,

@@ -34,14 +34,27 @@ export function observer(log: Logger, metrics: Metrics): Observer {
       const upstream = facts.upstream ?? '';
       const endpoint = facts.endpoint ?? 'other';
 
-      metrics.requests.inc({ upstream, endpoint, inbound_method: facts.inbound ?? 'none', outbound_method: facts.outbound ?? 'none', status_class: statusClass(status) });
+      metrics.requests.inc({
+        upstream,
+        endpoint,
+        inbound_method: facts.inbound ?? 'none',
+        outbound_method: facts.outbound ?? 'none',
+        status_class: statusClass(status),
+      });
       metrics.requestDuration.observe({ upstream, endpoint }, seconds);
       if (facts.upstreamMs !== undefined) metrics.upstreamDuration.observe({ upstream, endpoint }, facts.upstreamMs / 1000);
       if (facts.assertionAlg) metrics.assertionsSigned.inc({ upstream, alg: facts.assertionAlg });
       if (facts.authFailure) metrics.clientAuthFailures.inc({ upstream, reason: facts.authFailure });
       if (facts.upstreamError) metrics.upstreamErrors.inc({ upstream, kind: facts.upstreamError });
 
-      const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 200), status, durationMs: Math.round(seconds * 100_000) / 100, ...facts };
+      const line = {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path.slice(0, 200),
+        status,
+        durationMs: Math.round(seconds * 100_000) / 100,
+        ...facts,
+      };
       // a 404 or a caller that hung up mid-body is the caller's business: worth a line, not a warning
       const level = status >= 500 ? 'error' : status >= 400 && status !== 404 && facts.requestError !== 'client_aborted' ? 'warn' : 'info';
       access(level, line, 'request');
@@ -56,7 +69,8 @@ export function observer(log: Logger, metrics: Metrics): Observer {
  */
 export function observeRefusal(log: Logger, metrics: Metrics): OnRefusal {
   return function refusal({ requestId, status, code, inFlight, err }) {
-    if (!inFlight) metrics.requests.inc({ upstream: '', endpoint: 'other', inbound_method: 'none', outbound_method: 'none', status_class: statusClass(status) });
+    if (!inFlight)
+      metrics.requests.inc({ upstream: '', endpoint: 'other', inbound_method: 'none', outbound_method: 'none', status_class: statusClass(status) });
     if (err !== undefined) log.error({ requestId, err }, 'unexpected error');
     log[status >= 500 ? 'error' : 'warn']({ requestId, status, refused: code }, 'request');
   };

@@ -54,7 +54,12 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const requestId = randomUUID();
     socket.on('error', () => socket.destroy());
-    closeWith(socket, rawResponse(405, new OAuthError(405, 'invalid_request', 'CONNECT is not supported', {}, { code: 'ERR_METHOD_NOT_ALLOWED' }), requestId, { allow: 'GET, HEAD, POST' }));
+    closeWith(
+      socket,
+      rawResponse(405, new OAuthError(405, 'invalid_request', 'CONNECT is not supported', {}, { code: 'ERR_METHOD_NOT_ALLOWED' }), requestId, {
+        allow: 'GET, HEAD, POST',
+      }),
+    );
     onRefusal({ requestId, status: 405, code: 'CONNECT', inFlight: false });
   });
 
@@ -69,15 +74,30 @@ export function answerProtocolErrors(server: Server, onRefusal: OnRefusal): (err
   return function requestError(err) {
     const requestId = randomUUID();
     // the adapter's RequestError: no usable Host header or request target (e.g. `OPTIONS *`, a backslash in the path)
-    const error = err instanceof RequestError ? new OAuthError(400, 'invalid_request', 'malformed request target or Host header', {}, { code: 'ERR_MALFORMED_REQUEST' }) : toOAuthError(err);
+    const error =
+      err instanceof RequestError
+        ? new OAuthError(400, 'invalid_request', 'malformed request target or Host header', {}, { code: 'ERR_MALFORMED_REQUEST' })
+        : toOAuthError(err);
     const body = JSON.stringify(error.toJSON());
-    onRefusal({ requestId, status: error.status, code: err instanceof RequestError ? 'REQUEST_TARGET' : 'UNEXPECTED', inFlight: false, err: err instanceof RequestError ? undefined : err });
+    onRefusal({
+      requestId,
+      status: error.status,
+      code: err instanceof RequestError ? 'REQUEST_TARGET' : 'UNEXPECTED',
+      inFlight: false,
+      err: err instanceof RequestError ? undefined : err,
+    });
     return new Response(body, { status: error.status, headers: jsonHeaders(body, requestId) });
   };
 }
 
 function jsonHeaders(body: string, requestId: string): Record<string, string> {
-  return { 'content-type': 'application/json', ...NO_STORE, 'x-content-type-options': 'nosniff', 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId };
+  return {
+    'content-type': 'application/json',
+    ...NO_STORE,
+    'x-content-type-options': 'nosniff',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-request-id': requestId,
+  };
 }
 
 function rawResponse(status: number, error: OAuthError, requestId: string, extra: Record<string, string> = {}): string {

@@ -78,7 +78,13 @@ const pairKey = (s: ThrottleSubject) => `${s.upstream}/${s.clientId}/${s.address
 
 function throttled(count: WindowCount): OAuthError {
   const seconds = Math.max(1, Math.ceil(count.msLeft / 1000));
-  return new OAuthError(429, 'temporarily_unavailable', `too many failed client authentications; retry after ${seconds} s`, { 'retry-after': String(seconds) }, { code: 'ERR_THROTTLED' });
+  return new OAuthError(
+    429,
+    'temporarily_unavailable',
+    `too many failed client authentications; retry after ${seconds} s`,
+    { 'retry-after': String(seconds) },
+    { code: 'ERR_THROTTLED' },
+  );
 }
 
 /**

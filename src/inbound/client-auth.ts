@@ -44,14 +44,16 @@ export function readCredentials(authorization: string | undefined, body: URLSear
     const basic = parseBasic(authorization);
     if (bodySecret !== undefined || bodyAssertion !== undefined)
       throw invalidRequest('client authentication must only be provided using one mechanism', 'ERR_MULTIPLE_METHODS');
-    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body does not match the Authorization header', 'ERR_CLIENT_ID_MISMATCH');
+    if (bodyId !== undefined && bodyId !== basic.clientId)
+      throw invalidRequest('client_id in the body does not match the Authorization header', 'ERR_CLIENT_ID_MISMATCH');
     return basic;
   }
   if (bodyAssertion !== undefined) {
     if (bodySecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism', 'ERR_MULTIPLE_METHODS');
     return readAssertion(bodyAssertion, nonEmpty(body.get('client_assertion_type')), bodyId);
   }
-  if (bodyId === undefined || bodySecret === undefined) throw invalidClient('client authentication is required (client_secret_post or client_secret_basic)', 'ERR_MISSING_CREDENTIALS');
+  if (bodyId === undefined || bodySecret === undefined)
+    throw invalidClient('client authentication is required (client_secret_post or client_secret_basic)', 'ERR_MISSING_CREDENTIALS');
   return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
 }
 
@@ -71,7 +73,8 @@ function readAssertion(assertion: string, type: string | undefined, bodyId: stri
   } catch {
     throw invalidClient('client_assertion is not a signed JWT', 'ERR_ASSERTION_INVALID');
   }
-  if (typeof alg !== 'string' || alg === '' || alg.toLowerCase() === 'none') throw invalidClient('client_assertion must be signed (alg none is refused)', 'ERR_ASSERTION_ALG');
+  if (typeof alg !== 'string' || alg === '' || alg.toLowerCase() === 'none')
+    throw invalidClient('client_assertion must be signed (alg none is refused)', 'ERR_ASSERTION_ALG');
   const clientId = bodyId ?? (typeof sub === 'string' && sub !== '' ? sub : undefined);
   if (clientId === undefined) throw invalidClient('client_assertion has no sub', 'ERR_ASSERTION_ISSUER');
   if (typeof sub === 'string' && sub !== clientId) throw invalidClient('client_id does not match the client_assertion sub', 'ERR_CLIENT_ID_MISMATCH');
@@ -81,7 +84,8 @@ function readAssertion(assertion: string, type: string | undefined, bodyId: stri
 function parseBasic(header: string): PresentedCredentials {
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'basic') throw invalidClient('unsupported Authorization scheme: use Basic or client_secret_post', 'ERR_UNSUPPORTED_METHOD', true);
+  if (scheme.toLowerCase() !== 'basic')
+    throw invalidClient('unsupported Authorization scheme: use Basic or client_secret_post', 'ERR_UNSUPPORTED_METHOD', true);
   const token = header.slice(space + 1).trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) throw invalidRequest('invalid Basic authorization header', 'ERR_MALFORMED_CREDENTIALS');
   const decoded = Buffer.from(token, 'base64').toString('utf8');
@@ -116,7 +120,8 @@ const DECOY_DIGEST = digestSecret('authbridge-decoy-secret');
  * client may not use, a wrong secret, a key or signature that does not verify. The caller cannot tell them apart
  * (no finding out which client ids exist); the code, in the log line and metric, tells the operator which it was.
  */
-export const authenticationFailed = (code: Parameters<typeof invalidClient>[1], usedBasic = false) => invalidClient('client authentication failed', code, usedBasic);
+export const authenticationFailed = (code: Parameters<typeof invalidClient>[1], usedBasic = false) =>
+  invalidClient('client authentication failed', code, usedBasic);
 
 /**
  * Finds and checks the client. Constant time: both sides are hashed to 32 bytes before timingSafeEqual,

@@ -30,7 +30,8 @@ export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): P
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) finish(tooLarge(maxBytes)); // the rest flows on unread until the response closes the connection
+      if (size > maxBytes)
+        finish(tooLarge(maxBytes)); // the rest flows on unread until the response closes the connection
       else chunks.push(chunk);
     };
     const onEnd = () => finish();

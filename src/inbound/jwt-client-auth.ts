@@ -39,7 +39,12 @@ export interface AssertionContext {
 const refuse = (description: string, code: Parameters<typeof invalidClient>[1]) => invalidClient(description, code);
 
 /** Verifies the assertion of `presented` (already size-checked and decoded once by readCredentials). */
-export async function verifyClientAssertion(presented: PresentedCredentials, clientId: string, verifier: InboundJwtVerifier, ctx: AssertionContext): Promise<void> {
+export async function verifyClientAssertion(
+  presented: PresentedCredentials,
+  clientId: string,
+  verifier: InboundJwtVerifier,
+  ctx: AssertionContext,
+): Promise<void> {
   const token = presented.assertion!;
   const alg = presented.alg!;
   const payload = await verifySignature(token, alg, presented.method, verifier);
@@ -110,7 +115,8 @@ async function verifyWith(token: string, key: CryptoKey | KeyObject | Uint8Array
     return (await compactVerify(token, key, { algorithms })).payload;
   } catch (err) {
     // the alg does not fit the key, or the signature is invalid
-    if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof TypeError || err instanceof joseErrors.JOSENotSupported) throw authenticationFailed('ERR_ASSERTION_ALG');
+    if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof TypeError || err instanceof joseErrors.JOSENotSupported)
+      throw authenticationFailed('ERR_ASSERTION_ALG');
     throw authenticationFailed('ERR_ASSERTION_SIGNATURE');
   }
 }
@@ -143,15 +149,20 @@ function checkClaims(claims: Claims, clientId: string, verifier: InboundJwtVerif
   if (claims.iss !== clientId || claims.sub !== clientId) throw refuse('the assertion iss and sub must both be the client_id', 'ERR_ASSERTION_ISSUER');
   const aud = claims.aud;
   const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.length <= 20 ? aud : [];
-  if (!auds.some((a) => typeof a === 'string' && ctx.audiences.includes(a))) throw refuse(`the assertion aud must be ${ctx.audiences.join(' or ')}`, 'ERR_ASSERTION_AUDIENCE');
+  if (!auds.some((a) => typeof a === 'string' && ctx.audiences.includes(a)))
+    throw refuse(`the assertion aud must be ${ctx.audiences.join(' or ')}`, 'ERR_ASSERTION_AUDIENCE');
   if (!isTime(claims.exp)) throw refuse('the assertion has no exp', 'ERR_ASSERTION_EXPIRED');
   if (claims.exp <= now - skew) throw refuse('the assertion has expired', 'ERR_ASSERTION_EXPIRED');
   if (claims.iat !== undefined && (!isTime(claims.iat) || claims.iat > now + skew)) throw refuse('the assertion iat is in the future', 'ERR_ASSERTION_TIMING');
-  if (claims.nbf !== undefined && (!isTime(claims.nbf) || claims.nbf > now + skew)) throw refuse('the assertion is not valid yet (nbf)', 'ERR_ASSERTION_TIMING');
+  if (claims.nbf !== undefined && (!isTime(claims.nbf) || claims.nbf > now + skew))
+    throw refuse('the assertion is not valid yet (nbf)', 'ERR_ASSERTION_TIMING');
   const start = isTime(claims.iat) ? claims.iat : isTime(claims.nbf) ? claims.nbf : now;
-  if (claims.exp - start > verifier.maxLifetimeSeconds) throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
-  if (claims.exp - now > verifier.maxLifetimeSeconds + skew) throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
-  if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > MAX_JTI_CHARS) throw refuse('the assertion needs a jti (at most 256 characters)', 'ERR_ASSERTION_INVALID');
+  if (claims.exp - start > verifier.maxLifetimeSeconds)
+    throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
+  if (claims.exp - now > verifier.maxLifetimeSeconds + skew)
+    throw refuse(`the assertion lifetime exceeds ${verifier.maxLifetimeSeconds} seconds`, 'ERR_ASSERTION_LIFETIME');
+  if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > MAX_JTI_CHARS)
+    throw refuse('the assertion needs a jti (at most 256 characters)', 'ERR_ASSERTION_INVALID');
 }
 
 /**

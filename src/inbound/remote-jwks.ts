@@ -42,7 +42,10 @@ export class RemoteJwks {
   #fetchedAt = -Infinity;
   #inflight: Promise<JSONWebKeySet> | undefined;
 
-  constructor(url: string, { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now, log, clientId }: RemoteJwksOptions = {}) {
+  constructor(
+    url: string,
+    { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now, log, clientId }: RemoteJwksOptions = {},
+  ) {
     this.#url = new URL(url);
     this.#http = new UpstreamClient({ timeoutMs, maxResponseBytes: maxBytes, maxConnections: 4, proxy, env });
     this.#cacheMs = cacheSeconds * 1000;
@@ -94,7 +97,10 @@ export class RemoteJwks {
     } catch (err) {
       if (err instanceof UpstreamError) why = err.kind;
     }
-    this.#log?.warn({ clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined }, "a client's jwks_uri could not be read");
+    this.#log?.warn(
+      { clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined },
+      "a client's jwks_uri could not be read",
+    );
     if (this.#keys) return this.#keys; // keep the last good set
     throw unreadable();
   }

@@ -70,7 +70,11 @@ export function managedOwnerOf(name: string, upstream: UpstreamConfig, client: C
 function managedCertificatePath(name: string, upstream: UpstreamConfig, owner: string): string {
   const i = upstream.clients.findIndex((c) => managedOwnerOf(name, upstream, c)?.owner === owner);
   const client = upstream.clients[i];
-  return formatPath(client && 'key' in client.upstream && client.upstream.key === 'managed' ? ['upstreams', name, 'clients', i, 'upstream', 'certificate'] : ['upstreams', name, 'certificate']);
+  return formatPath(
+    client && 'key' in client.upstream && client.upstream.key === 'managed'
+      ? ['upstreams', name, 'clients', i, 'upstream', 'certificate']
+      : ['upstreams', name, 'certificate'],
+  );
 }
 
 /** Every managed key owner a config names (what `keys list|rotate` work on). */
@@ -183,14 +187,24 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
       for (const owner of owners)
         for (const key of managed.openKeys(owner))
           for (const problem of key.certificate ? certificateProblems(key.certificate) : [])
-            warnings.push({ path: managedCertificatePath(name, config.upstreams[name]!, owner), message: `managed key ${key.kid} of ${owner}: ${problem.message}` });
+            warnings.push({
+              path: managedCertificatePath(name, config.upstreams[name]!, owner),
+              message: `managed key ${key.kid} of ${owner}: ${problem.message}`,
+            });
   const keyAges = (now = Date.now()): KeyAge[] =>
     [...keys.upstreams].flatMap(([upstream, { owners }]) =>
       owners.flatMap((owner) =>
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
-  return { upstreams, signers, managed, tls: keys.tls, keyAges, warnings, close: () => {
+  return {
+    upstreams,
+    signers,
+    managed,
+    tls: keys.tls,
+    keyAges,
+    warnings,
+    close: () => {
       managed?.close();
       closeKeys(keys.clients.values());
     },
@@ -207,8 +221,7 @@ async function startManaged(config: Config, deps: { store: Store; log: Logger },
 }
 
 function keyring(files: readonly SigningKey[], owners: readonly string[], managed: ManagedKeys | undefined, maxAgeSeconds: number): UpstreamKeyring {
-  const build = () =>
-    publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map((publicJwk) => ({ kid: publicJwk.kid!, publicJwk })))]);
+  const build = () => publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map((publicJwk) => ({ kid: publicJwk.kid!, publicJwk })))]);
   let current = build();
   if (owners.length > 0) managed!.onChange((owner) => owners.includes(owner) && (current = build()));
   return { jwks: () => current, maxAgeSeconds };

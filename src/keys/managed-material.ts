@@ -81,7 +81,11 @@ export async function openManagedKey(owner: string, record: KeyRecord, kek: Uint
     try {
       certificate = certificateFromX5c(Array.isArray(x5c) ? x5c : [], `managed key ${record.kid} of ${owner}`);
     } catch (err) {
-      throw new KeyDecryptError(owner, record.kid, err instanceof KeyLoadError ? 'its sealed certificate (x5c) cannot be read' : 'the sealed key cannot be imported');
+      throw new KeyDecryptError(
+        owner,
+        record.kid,
+        err instanceof KeyLoadError ? 'its sealed certificate (x5c) cannot be read' : 'the sealed key cannot be imported',
+      );
     }
   return importAs(owner, record, jwk, certificate);
 }
@@ -115,7 +119,8 @@ export async function openKeySet(owner: string, set: KeySet, kek: Uint8Array, he
   const keys = new Map<string, { sealed: string; key: SigningKey }>();
   for (const record of set.keys) {
     const known = held.get(record.kid);
-    const key = fresh.find((k) => k.kid === record.kid) ?? (known?.sealed === record.sealed ? known.key : undefined) ?? (await openManagedKey(owner, record, kek));
+    const key =
+      fresh.find((k) => k.kid === record.kid) ?? (known?.sealed === record.sealed ? known.key : undefined) ?? (await openManagedKey(owner, record, kek));
     keys.set(record.kid, { sealed: record.sealed, key });
   }
   return keys;
@@ -143,6 +148,8 @@ export async function openTlsCredential(owner: string, record: KeyRecord, kek: U
   const signing = await openManagedKey(owner, record, kek); // every check of opening: kid, alg, the sealed certificate
   if (!signing.certificate) throw new KeyDecryptError(owner, record.kid, 'it has no certificate to present (certificate: { selfSigned: true })');
   const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
-  const keyPem = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  const keyPem = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' })
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
   return Object.freeze({ kid: record.kid, keyPem, certPem: signing.certificate.pem, certificate: signing.certificate });
 }

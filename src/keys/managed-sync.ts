@@ -49,7 +49,10 @@ export async function syncKeySet(ctx: SyncContext): Promise<KeySet | undefined> 
       const crossed = unrelated && ctx.now() - stored.keys[0]!.createdAt < ctx.crossingWindowMs;
       if (!crossed) {
         if (unrelated)
-          log.warn({ owner, version: stored.version, kids: stored.keys.map((k) => k.kid) }, 'managed keys: the key set was replaced by a new key while this replica could not see the store; adopting it');
+          log.warn(
+            { owner, version: stored.version, kids: stored.keys.map((k) => k.kid) },
+            'managed keys: the key set was replaced by a new key while this replica could not see the store; adopting it',
+          );
         else log.info({ owner, version: stored.version, ...keyChanges(held, stored) }, 'managed keys: adopted the key set another replica changed');
         await ctx.adopt(stored);
         return stored;

@@ -3,9 +3,29 @@ import { DEFAULT_KEYS_REFRESH_SECONDS } from '../config/process-schema.js';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
 import type { SelfSignedOptions } from './certificate.js';
-import { certifyManagedKey, generateManagedKey, lacksCertificate, MANAGED_ALGS, openKeySet, openTlsCredential, type ManagedAlg, type ManagedTlsCredential, type OpenedKeys } from './managed-material.js';
+import {
+  certifyManagedKey,
+  generateManagedKey,
+  lacksCertificate,
+  MANAGED_ALGS,
+  openKeySet,
+  openTlsCredential,
+  type ManagedAlg,
+  type ManagedTlsCredential,
+  type OpenedKeys,
+} from './managed-material.js';
 import { deepFreeze, syncKeySet } from './managed-sync.js';
-import { activeKey, applyStep, emptyKeySet, planStep, PromoteTooEarlyError, sameKeySet, type RotationPolicy, type RotationStep, type StepPlan } from './rotation.js';
+import {
+  activeKey,
+  applyStep,
+  emptyKeySet,
+  planStep,
+  PromoteTooEarlyError,
+  sameKeySet,
+  type RotationPolicy,
+  type RotationStep,
+  type StepPlan,
+} from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
@@ -291,7 +311,9 @@ export class ManagedKeys {
         await this.#adopt(state, written, fresh);
       }
     } finally {
-      await this.#store.releaseLock(lock, token).catch((err: unknown) => this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: releasing the rotation lock failed'));
+      await this.#store
+        .releaseLock(lock, token)
+        .catch((err: unknown) => this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: releasing the rotation lock failed'));
     }
     return done;
   }

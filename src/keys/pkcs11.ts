@@ -121,7 +121,13 @@ async function open(config: Pkcs11KeyConfig, alg: SigningAlg): Promise<Pkcs11Sig
     const keyName = config.keyLabel !== undefined ? `label "${config.keyLabel}"` : `id ${config.keyId}`;
     const field = config.keyLabel !== undefined ? 'keyLabel' : 'keyId';
     const privateKey = findOne(lib, first, template(p.CKO_PRIVATE_KEY), `no private key with ${keyName} in token ${slot.name}`, field);
-    const publicKey = findOne(lib, first, template(p.CKO_PUBLIC_KEY), `no public key object with ${keyName} in token ${slot.name} (the JWKS is made from it)`, field);
+    const publicKey = findOne(
+      lib,
+      first,
+      template(p.CKO_PUBLIC_KEY),
+      `no public key object with ${keyName} in token ${slot.name} (the JWKS is made from it)`,
+      field,
+    );
     const jwk = publicJwkOf(p, lib, first, publicKey, alg, `the key with ${keyName} in token ${slot.name}`, field);
     const kid = await calculateJwkThumbprint(jwk, 'sha256');
     const publicJwk = Object.freeze({ ...jwk, kid, alg, use: 'sig' });
@@ -230,7 +236,10 @@ function pooledSigner(p: typeof Pkcs11js, lib: Lib, sessions: readonly Buffer[],
     alg === 'ES256'
       ? { mechanism: p.CKM_ECDSA }
       : alg === 'PS256'
-        ? { mechanism: p.CKM_SHA256_RSA_PKCS_PSS, parameter: { type: p.CK_PARAMS_RSA_PSS, hashAlg: p.CKM_SHA256, mgf: p.CKG_MGF1_SHA256, saltLen: 32 } as Pkcs11js.RsaPSS }
+        ? {
+            mechanism: p.CKM_SHA256_RSA_PKCS_PSS,
+            parameter: { type: p.CK_PARAMS_RSA_PSS, hashAlg: p.CKM_SHA256, mgf: p.CKG_MGF1_SHA256, saltLen: 32 } as Pkcs11js.RsaPSS,
+          }
         : { mechanism: p.CKM_SHA256_RSA_PKCS };
   const outSize = alg === 'ES256' ? 72 : 1024;
   return Object.freeze({

@@ -125,14 +125,7 @@ export function nextKey(set: KeySet): KeyRecord | undefined {
  *   certificates); prune retired keys at `retiredAt + retireSeconds`; add next at `activatedAt + rotateEvery −
  *   prePublish`; promote once next was published `prePublish` and active signed `rotateEvery`.
  */
-export function planStep(
-  set: KeySet,
-  now: number,
-  policy: RotationPolicy,
-  force = false,
-  forcePromote = false,
-  needsCertificate?: NeedsCertificate,
-): StepPlan {
+export function planStep(set: KeySet, now: number, policy: RotationPolicy, force = false, forcePromote = false, needsCertificate?: NeedsCertificate): StepPlan {
   const active = activeKey(set);
   const next = nextKey(set);
   // Nothing signs: the first key of an owner, or (a set edited by hand) a next key promoted at once, beats failing every request.
@@ -188,9 +181,7 @@ export async function applyStep(set: KeySet, plan: StepPlan, now: number, genera
     case 'add-next': {
       const key = await generate();
       if (keys.some((k) => k.kid === key.kid)) throw new Error(`managed keys of ${set.owner}: generated key ${key.kid} already exists`);
-      keys.push(
-        plan.step === 'bootstrap' ? { ...key, state: 'active', createdAt: now, activatedAt: now } : { ...key, state: 'next', createdAt: now },
-      );
+      keys.push(plan.step === 'bootstrap' ? { ...key, state: 'active', createdAt: now, activatedAt: now } : { ...key, state: 'next', createdAt: now });
       break;
     }
     case 'promote':

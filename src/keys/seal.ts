@@ -45,8 +45,7 @@ export async function unsealPrivateJwk(sealed: string, kek: Uint8Array, { owner,
     throw new KeyDecryptError(owner, kid, 'the stored key is not a sealed JWE');
   }
   // Checked before decrypting for a clear message; the header is authenticated, so decrypting proves it unchanged.
-  if (header.owner !== owner || header.kid !== kid)
-    throw new KeyDecryptError(owner, kid, 'it was sealed for another owner or key (refusing a swapped key)');
+  if (header.owner !== owner || header.kid !== kid) throw new KeyDecryptError(owner, kid, 'it was sealed for another owner or key (refusing a swapped key)');
   let plaintext: Uint8Array;
   try {
     ({ plaintext } = await compactDecrypt(sealed, kek, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] }));

@@ -47,9 +47,7 @@ export async function loadSigningKey(file: string, alg: SigningAlg): Promise<Sig
 export async function importSigningKey(text: string, alg: SigningAlg, source = 'key', certificate?: KeyCertificate): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
-    privateKey = text.trimStart().startsWith('{')
-      ? createPrivateKey({ key: parseJwk(text), format: 'jwk' })
-      : createPrivateKey({ key: text, format: 'pem' });
+    privateKey = text.trimStart().startsWith('{') ? createPrivateKey({ key: parseJwk(text), format: 'jwk' }) : createPrivateKey({ key: text, format: 'pem' });
   } catch (err) {
     if (err instanceof KeyLoadError) throw err;
     throw new KeyLoadError(`${source} is not a private key in PEM or JWK form`);

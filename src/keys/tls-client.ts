@@ -70,7 +70,11 @@ export function tlsCredentialEntry(client: ClientConfig, clientPath: readonly Pr
     return { ...tls, path: [...clientPath, 'tlsCertificate', 'file'], certificatePath: [...clientPath, 'tlsCertificate', 'certificate'], publish: false };
   const entry = keyFileEntries(out.key, [...clientPath, 'key'])[0];
   if (entry?.certificate === undefined)
-    return { path: formatPath([...clientPath, 'tlsCertificate']), message: "signingKey reuses the signing key's certificate: the client needs key: { file, certificate }, or key: managed with certificate: { selfSigned: true }" };
+    return {
+      path: formatPath([...clientPath, 'tlsCertificate']),
+      message:
+        "signingKey reuses the signing key's certificate: the client needs key: { file, certificate }, or key: managed with certificate: { selfSigned: true }",
+    };
   return { file: entry.file, certificate: entry.certificate, path: entry.path, certificatePath: entry.certificatePath, publish: false };
 }
 
@@ -86,7 +90,12 @@ export async function loadTlsCredential(entry: TlsCredentialEntry, now = Date.no
     key = keyText.trimStart().startsWith('{') ? createPrivateKey({ key: JSON.parse(keyText) as never, format: 'jwk' }) : createPrivateKey(keyText);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    at(entry.path, code?.startsWith('E') && !code.startsWith('ERR_') ? `cannot read key file ${entry.file}: ${code}` : `${entry.file} is not a private key in PEM or JWK form`);
+    at(
+      entry.path,
+      code?.startsWith('E') && !code.startsWith('ERR_')
+        ? `cannot read key file ${entry.file}: ${code}`
+        : `${entry.file} is not a private key in PEM or JWK form`,
+    );
   }
   let certificate: KeyCertificate | undefined;
   try {
@@ -97,7 +106,10 @@ export async function loadTlsCredential(entry: TlsCredentialEntry, now = Date.no
   }
   if (!key || !certificate) return { issues, warnings };
   if (!new NodeX509Certificate(Buffer.from(certificate.x5c[0]!, 'base64')).checkPrivateKey(key))
-    at(entry.certificatePath, `${entry.certificate}: the certificate (${certificate.subject}) is not for the key in ${entry.file}: its public key is another one`);
+    at(
+      entry.certificatePath,
+      `${entry.certificate}: the certificate (${certificate.subject}) is not for the key in ${entry.file}: its public key is another one`,
+    );
   for (const { level, message } of certificateProblems(certificate, now))
     (level === 'error' ? issues : warnings).push({ path: formatPath(entry.certificatePath), message: `${entry.certificate}: ${message}` });
   let published: SigningKey | undefined;

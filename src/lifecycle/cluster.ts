@@ -40,7 +40,11 @@ export function primaryMetrics(registry: Registry) {
   return {
     ready: new Gauge({ name: 'authbridge_workers_ready', help: 'Worker processes ready to serve (server.workers)', registers: [registry] }),
     configured: new Gauge({ name: 'authbridge_workers', help: 'Worker processes configured (server.workers)', registers: [registry] }),
-    restarts: new Counter({ name: 'authbridge_worker_restarts_total', help: 'Worker processes that exited unexpectedly and were replaced', registers: [registry] }),
+    restarts: new Counter({
+      name: 'authbridge_worker_restarts_total',
+      help: 'Worker processes that exited unexpectedly and were replaced',
+      registers: [registry],
+    }),
   };
 }
 
@@ -78,7 +82,10 @@ export async function runPrimary(config: Config, file: string, count: number, ba
   const askReadiness = (worker: Worker) =>
     new Promise<{ status: number; body: unknown }>((resolve) => {
       const id = nextId++;
-      const timer = setTimeout(() => (pending.delete(id), resolve({ status: 503, body: { status: 'not ready', reason: 'worker did not answer' } })), READINESS_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => (pending.delete(id), resolve({ status: 503, body: { status: 'not ready', reason: 'worker did not answer' } })),
+        READINESS_TIMEOUT_MS,
+      );
       pending.set(id, (answer) => (clearTimeout(timer), pending.delete(id), resolve(answer)));
       worker.send({ authbridge: 'readiness', id } satisfies ToWorker);
     });
@@ -130,7 +137,10 @@ export async function runPrimary(config: Config, file: string, count: number, ba
       log.info({ worker: worker.id, workerPid: worker.process.pid, slot: index }, 'worker ready');
       if (phase === 'starting' && slots.every((s) => s.ready)) {
         phase = 'running';
-        log.info({ url: slot.url, metricsUrl: metricsListener.url, workers: count, workerPids: slots.map((s) => s.worker!.process.pid) }, 'authbridge listening');
+        log.info(
+          { url: slot.url, metricsUrl: metricsListener.url, workers: count, workerPids: slots.map((s) => s.worker!.process.pid) },
+          'authbridge listening',
+        );
       }
     });
     worker.on('exit', (code, signal) => exited(index, worker, code, signal));

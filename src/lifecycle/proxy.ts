@@ -95,11 +95,20 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   const { server } = config;
   const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
   // the per-address cap as the running config says (a reload changes it for new connections)
-  const limits = { maxConnections, headersTimeoutMs, requestTimeoutMs, onRefusal: observeRefusal(log, metrics), addressCap: () => connectionAddressCap(runtime.config) };
+  const limits = {
+    maxConnections,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    onRefusal: observeRefusal(log, metrics),
+    addressCap: () => connectionAddressCap(runtime.config),
+  };
   let main: Listening | undefined;
   let metricsListener: Listening | undefined;
   try {
-    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), listenHost, opts.port ?? server.port, { ...limits, onShed: shedWarnings(log, 'main') });
+    main = await listen(createApp(deps, { serveMetrics: server.metricsPort === null }), listenHost, opts.port ?? server.port, {
+      ...limits,
+      onShed: shedWarnings(log, 'main'),
+    });
     listener = { host: listenHost, port: (main.server.address() as AddressInfo).port };
     if (server.metricsPort !== null && !opts.worker)
       metricsListener = await listen(createMetricsApp(deps), server.metricsHost, server.metricsPort, { ...limits, onShed: shedWarnings(log, 'metrics') });
@@ -133,7 +142,8 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     }
   }
   // on before the process says it listens: a change made after that line is never missed
-  const watcher = opts.watch && !opts.worker && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log, opts.configDigest) : undefined;
+  const watcher =
+    opts.watch && !opts.worker && opts.source && server.watchConfig ? watchFile(opts.source, () => void reload(), log, opts.configDigest) : undefined;
   state = 'ready';
   logListening(log, runtime, main, metricsUrl);
 

@@ -91,7 +91,13 @@ export async function mintAssertion(spec: AssertionSpec, signer: JwsSigner, head
   const aud = resolveAudience(settings.audience, spec.issuer, context);
   const now = Date.now();
   // kept until the assertion has expired by our clock too (the IdP's may be ahead by the learned offset)
-  const record = { upstream: spec.upstream, clientId: spec.clientId, requestId: context.requestId, issuedAt: now, expiresAt: now + (settings.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000 };
+  const record = {
+    upstream: spec.upstream,
+    clientId: spec.clientId,
+    requestId: context.requestId,
+    issuedAt: now,
+    expiresAt: now + (settings.ttlSeconds + JTI_CLOCK_SKEW_SECONDS) * 1000,
+  };
   for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
     const jti = newJti();
     const claims = { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds };

@@ -21,7 +21,10 @@ export type AutoChoice = { readonly method: OutboundMethod; readonly reason?: un
  * the default of RFC 8414 §2 and OIDC Discovery §3) whose alg, for an assertion, is in
  * `token_endpoint_auth_signing_alg_values_supported` when the IdP lists algs. Nothing fits: the reason, in words.
  */
-export function chooseMethod(meta: Pick<ProviderMetadata, 'token_endpoint_auth_methods_supported' | 'token_endpoint_auth_signing_alg_values_supported'>, candidates: readonly AutoCandidate[]): AutoChoice {
+export function chooseMethod(
+  meta: Pick<ProviderMetadata, 'token_endpoint_auth_methods_supported' | 'token_endpoint_auth_signing_alg_values_supported'>,
+  candidates: readonly AutoCandidate[],
+): AutoChoice {
   const listed = Array.isArray(meta.token_endpoint_auth_methods_supported) ? meta.token_endpoint_auth_methods_supported : [DEFAULT_LISTED_METHOD];
   const algs = Array.isArray(meta.token_endpoint_auth_signing_alg_values_supported) ? meta.token_endpoint_auth_signing_alg_values_supported : undefined;
   for (const method of AUTO_PREFERENCE) {
@@ -78,7 +81,13 @@ export class AutoOutbound implements OutboundAuth {
     if (!context.metadata) throw new TypeError(`client ${this.clientId}: method auto needs the IdP's discovery document`);
     const choice = await this.choose(context.metadata, context.requestId);
     if (choice.method === undefined)
-      throw new OAuthError(500, 'server_error', 'authbridge has no client authentication method this IdP accepts for this client (see its log)', {}, { code: 'ERR_NO_AUTH_METHOD' });
+      throw new OAuthError(
+        500,
+        'server_error',
+        'authbridge has no client authentication method this IdP accepts for this client (see its log)',
+        {},
+        { code: 'ERR_NO_AUTH_METHOD' },
+      );
     await this.opts.strategies.get(choice.method)!.auth.apply(request, context);
   }
 

@@ -87,7 +87,10 @@ class AutoBasic implements OutboundAuth {
     private readonly learning: BasicLearning,
   ) {
     this.#name = learnedEncodingName(learning.upstream, learning.client);
-    this.#verify = source.mode === 'verify' ? { form: basicAuthorization(clientId, source.secret, 'form'), raw: basicAuthorization(clientId, source.secret, 'raw') } : undefined;
+    this.#verify =
+      source.mode === 'verify'
+        ? { form: basicAuthorization(clientId, source.secret, 'form'), raw: basicAuthorization(clientId, source.secret, 'raw') }
+        : undefined;
   }
 
   /** The encoding sent first, once read (for doctor and tests). */
@@ -121,12 +124,18 @@ class AutoBasic implements OutboundAuth {
       this.#belief ??= stored === 'raw' ? 'raw' : 'form';
       if (stored === 'raw') {
         const { log, upstream, client } = this.learning;
-        log?.info({ upstream, client, basicEncoding: 'raw' }, 'client_secret_basic auto: sending the credentials as they are, as learned earlier from this IdP');
+        log?.info(
+          { upstream, client, basicEncoding: 'raw' },
+          'client_secret_basic auto: sending the credentials as they are, as learned earlier from this IdP',
+        );
       }
     } catch (err) {
       // what was learned only saves a request: without the store, start from the RFC form and learn again
       this.#belief ??= 'form';
-      this.learning.log?.warn({ upstream: this.learning.upstream, client: this.learning.client, err }, 'client_secret_basic auto: could not read the learned encoding; sending the RFC 6749 form first');
+      this.learning.log?.warn(
+        { upstream: this.learning.upstream, client: this.learning.client, err },
+        'client_secret_basic auto: could not read the learned encoding; sending the RFC 6749 form first',
+      );
     }
   }
 
@@ -140,6 +149,8 @@ class AutoBasic implements OutboundAuth {
         ? 'client_secret_basic auto: the IdP takes the credentials as they are, not form-encoded (RFC 6749 §2.3.1); remembered for this client'
         : 'client_secret_basic auto: the IdP takes the RFC 6749 §2.3.1 form-encoded credentials; remembered for this client',
     );
-    store.setLearned(this.#name, encoding).catch((err: unknown) => log?.warn({ upstream, client, err }, 'client_secret_basic auto: could not store the learned encoding; this replica keeps it'));
+    store
+      .setLearned(this.#name, encoding)
+      .catch((err: unknown) => log?.warn({ upstream, client, err }, 'client_secret_basic auto: could not store the learned encoding; this replica keeps it'));
   }
 }

@@ -25,6 +25,12 @@ export function clientSecretJwt(spec: AssertionSpec, source: SecretSource): Outb
 function presentedSigner(secret: string, alg: HmacAlg): JwsSigner {
   const bytes = Buffer.from(secret, 'utf8');
   if (bytes.length < HMAC_MIN_BYTES[alg])
-    throw new OAuthError(401, 'invalid_client', `client secret too short for ${alg} (at least ${HMAC_MIN_BYTES[alg]} bytes)`, {}, { code: 'ERR_SECRET_TOO_SHORT' });
+    throw new OAuthError(
+      401,
+      'invalid_client',
+      `client secret too short for ${alg} (at least ${HMAC_MIN_BYTES[alg]} bytes)`,
+      {},
+      { code: 'ERR_SECRET_TOO_SHORT' },
+    );
   return hmacSigner(bytes, alg);
 }

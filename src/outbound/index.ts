@@ -39,8 +39,7 @@ export function createOutboundAuth(client: ClientConfig, deps: OutboundDeps): Ou
   const clientId = out.clientId ?? client.clientId;
   const settings = resolveClient(deps.upstream, client);
   const base = { upstream: deps.upstreamName, clientId, issuer: deps.upstream.issuer, store: deps.store, storeFailure: deps.storeFailure, clock: deps.clock };
-  const source: SecretSource =
-    'clientSecret' in out && out.clientSecret !== undefined ? { mode: 'verify', secret: out.clientSecret } : { mode: 'passthrough' };
+  const source: SecretSource = 'clientSecret' in out && out.clientSecret !== undefined ? { mode: 'verify', secret: out.clientSecret } : { mode: 'passthrough' };
   const keyed = () => {
     if (!deps.signingKey || !settings.keyAssertion) throw new TypeError(`client ${client.clientId} signs with a key but has none`);
     return privateKeyJwt({ ...base, settings: settings.keyAssertion }, deps.signingKey);

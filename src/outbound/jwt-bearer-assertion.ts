@@ -76,7 +76,10 @@ export function jwtBearerAssertion(opts: JwtBearerAssertionOptions): OutboundAut
       throw err instanceof Unavailable ? err : new Unavailable(fsProblem(err));
     }
     if (!cached || !sameVersion(cached.version, version) || expired(cached.exp)) cached = await load(version);
-    if (expired(cached.exp)) throw new Unavailable(`the token expired at ${new Date(cached.exp * 1000).toISOString()} (or is within ${ASSERTION_EXPIRY_MARGIN_SECONDS} s of it) and the file has not been rewritten`);
+    if (expired(cached.exp))
+      throw new Unavailable(
+        `the token expired at ${new Date(cached.exp * 1000).toISOString()} (or is within ${ASSERTION_EXPIRY_MARGIN_SECONDS} s of it) and the file has not been rewritten`,
+      );
     return cached.token;
   }
 
@@ -113,9 +116,15 @@ export function jwtBearerAssertion(opts: JwtBearerAssertionOptions): OutboundAut
           { requestId: context.requestId, file: opts.file, problem: err.message, code: 'ERR_ASSERTION_UNAVAILABLE' },
           'jwt_bearer_assertion: the client assertion file cannot be used; check the volume the platform writes it to',
         );
-        throw new OAuthError(503, 'temporarily_unavailable', 'authbridge has no valid client assertion for the IdP right now (see its log)', { 'retry-after': '5' }, {
-          code: 'ERR_ASSERTION_UNAVAILABLE',
-        });
+        throw new OAuthError(
+          503,
+          'temporarily_unavailable',
+          'authbridge has no valid client assertion for the IdP right now (see its log)',
+          { 'retry-after': '5' },
+          {
+            code: 'ERR_ASSERTION_UNAVAILABLE',
+          },
+        );
       }
       body.set('client_id', opts.clientId);
       body.set('client_assertion_type', CLIENT_ASSERTION_TYPE);

@@ -60,7 +60,13 @@ export const METHODS = {
   client_secret_jwt: { ...NONE, macs: 'always', listedAs: 'client_secret_jwt', autoRank: 2 },
   private_key_jwt: { ...NONE, signsWithKey: 'always', presentsCertificate: 'optional', needsVerify: true, listedAs: 'private_key_jwt', autoRank: 1 },
   tls_client_auth: { ...NONE, presentsCertificate: 'always', needsVerify: true, listedAs: 'tls_client_auth' },
-  self_signed_tls_client_auth: { ...NONE, presentsCertificate: 'always', publishesCertificate: true, needsVerify: true, listedAs: 'self_signed_tls_client_auth' },
+  self_signed_tls_client_auth: {
+    ...NONE,
+    presentsCertificate: 'always',
+    publishesCertificate: true,
+    needsVerify: true,
+    listedAs: 'self_signed_tls_client_auth',
+  },
   // an IdP checks a platform-issued assertion with the platform issuer's keys, and lists it as private_key_jwt
   jwt_bearer_assertion: { ...NONE, platformAssertion: true, needsVerify: true, listedAs: 'private_key_jwt' },
   auto: { ...NONE, sendsSecret: 'optional', macs: 'optional', signsWithKey: 'optional', chooses: true },

@@ -8,7 +8,12 @@ import type { ClientConfig, Config, UpstreamConfig } from '../config/schema.js';
 import { digestSecret, type InboundMethod } from '../inbound/client-auth.js';
 import type { InboundJwtVerifier } from '../inbound/jwt-client-auth.js';
 import { RemoteJwks } from '../inbound/remote-jwks.js';
-import { allowsJwtInbound, DEFAULT_INBOUND_CLOCK_SKEW_SECONDS, DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS, inboundMethodsOf } from '../config/inbound-schema.js';
+import {
+  allowsJwtInbound,
+  DEFAULT_INBOUND_CLOCK_SKEW_SECONDS,
+  DEFAULT_MAX_INBOUND_ASSERTION_LIFETIME_SECONDS,
+  inboundMethodsOf,
+} from '../config/inbound-schema.js';
 import { AuthThrottle } from '../inbound/auth-throttle.js';
 import { loadKeyrings, managedOwnerOf, type Keyrings } from '../keys/keyring.js';
 import type { Logger } from '../log.js';
@@ -28,7 +33,8 @@ export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './typ
 export async function buildRuntime(config: Config, deps: RuntimeDeps, source = 'config'): Promise<Runtime> {
   const cas = loadCaBundles(config, source);
   const keyrings = await loadKeyrings(config, deps, source);
-  for (const warning of keyrings.warnings) deps.log.warn({ path: warning.path }, /certificate$/.test(warning.path) ? `certificate: ${warning.message}` : warning.message);
+  for (const warning of keyrings.warnings)
+    deps.log.warn({ path: warning.path }, /certificate$/.test(warning.path) ? `certificate: ${warning.message}` : warning.message);
   const upstreams = new Map<string, UpstreamRuntime>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     upstreams.set(name, buildUpstream(name, upstream, deps, keyrings, cas.get(name)));
@@ -44,7 +50,9 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
       keyrings.close();
       for (const upstream of upstreams.values()) upstream.storeFailure.flush();
       const pools = new Set([...upstreams.values()].flatMap((u) => [u.http, ...[...u.clients.values()].map((c) => c.http)]));
-      const jwks = [...upstreams.values()].flatMap((u) => [...u.clients.values()].map((c) => c.inboundJwt?.keys)).filter((k) => k !== undefined && 'remote' in k);
+      const jwks = [...upstreams.values()]
+        .flatMap((u) => [...u.clients.values()].map((c) => c.inboundJwt?.keys))
+        .filter((k) => k !== undefined && 'remote' in k);
       await Promise.all([...[...pools].map((http) => http.close()), ...jwks.map((k) => k.remote.close())]);
     },
   };
@@ -77,11 +85,23 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   const endpoints = upstreamEndpoints(upstream, { http, log, methods });
   const storeFailure = storeFailurePolicy(name, upstream.onStoreFailure === 'open', log, deps.metrics);
   const { profile, source } = resolveProfile(upstream);
-  if (source === 'detected') log.info({ profile: profile.name, issuer: upstream.issuer }, `using IdP profile ${profile.name}, detected from the issuer's host (set profile to choose another)`);
+  if (source === 'detected')
+    log.info(
+      { profile: profile.name, issuer: upstream.issuer },
+      `using IdP profile ${profile.name}, detected from the issuer's host (set profile to choose another)`,
+    );
   const clients = new Map<string, ClientRuntime>();
   for (const client of upstream.clients) {
     const tls = keyrings.tls.get(client);
-    const outbound = createOutboundAuth(client, { upstreamName: name, upstream, store: deps.store, storeFailure, signingKey: keyrings.signers.get(client), clock, log });
+    const outbound = createOutboundAuth(client, {
+      upstreamName: name,
+      upstream,
+      store: deps.store,
+      storeFailure,
+      signingKey: keyrings.signers.get(client),
+      clock,
+      log,
+    });
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
@@ -90,7 +110,9 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
-      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
+      http: tls
+        ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints)
+        : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
     });
   }
   // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
@@ -132,7 +154,14 @@ function inboundJwtVerifier(client: ClientConfig, upstream: UpstreamConfig, deps
  * A managed key presented as the client certificate (self_signed_tls_client_auth, or private_key_jwt with
  * `tlsCertificate: signingKey`): whichever key is active, a pool per key, switched when rotation promotes the next one.
  */
-function managedTlsClient(name: string, upstream: UpstreamConfig, client: ClientConfig, keyrings: Keyrings, pool: UpstreamClientOptions, endpoints: EndpointResolver): UpstreamSender | undefined {
+function managedTlsClient(
+  name: string,
+  upstream: UpstreamConfig,
+  client: ClientConfig,
+  keyrings: Keyrings,
+  pool: UpstreamClientOptions,
+  endpoints: EndpointResolver,
+): UpstreamSender | undefined {
   if (!presentsManagedKey(client)) return undefined;
   const owner = managedOwnerOf(name, upstream, client)!.owner;
   const managed = keyrings.managed!;

@@ -18,8 +18,13 @@ export function upstreamClock(issuer: string, deps: RuntimeDeps, log: Logger): U
     report(event, offsetSeconds) {
       const fields = { issuer, offsetSeconds: Math.round(offsetSeconds * 10) / 10 };
       if (event === 'recovered') log.info(fields, "the IdP's clock is back within 5 s of ours");
-      else if (event === 'skewed') log.warn(fields, "the IdP's clock differs from ours by more than 5 s; assertions follow the IdP's clock (fix NTP on one of them)");
-      else log.error(fields, `the IdP's clock differs from ours by more than the ${MAX_CLOCK_OFFSET_SECONDS} s authbridge corrects; assertions will be refused until a clock is fixed`);
+      else if (event === 'skewed')
+        log.warn(fields, "the IdP's clock differs from ours by more than 5 s; assertions follow the IdP's clock (fix NTP on one of them)");
+      else
+        log.error(
+          fields,
+          `the IdP's clock differs from ours by more than the ${MAX_CLOCK_OFFSET_SECONDS} s authbridge corrects; assertions will be refused until a clock is fixed`,
+        );
     },
   });
   deps.clocks?.set(issuer, clock);
@@ -38,7 +43,11 @@ export function storeFailurePolicy(upstream: string, open: boolean, log: Logger,
       metrics.storeErrors.inc({ op: err.op });
       const assertion = err.op === 'claimJti';
       if (!open)
-        return say('warn', storeFields(err), assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)');
+        return say(
+          'warn',
+          storeFields(err),
+          assertion ? 'store unavailable: refusing to sign without a jti record (fail closed)' : 'store unavailable: refusing the request (fail closed)',
+        );
       if (!assertion) return say('error', storeFields(err), 'STORE UNAVAILABLE: going on without it because onStoreFailure is open');
       metrics.unrecordedAssertions.inc({ upstream });
       say('error', storeFields(err), 'STORE UNAVAILABLE: signing an assertion WITHOUT a jti record because onStoreFailure is open');
@@ -52,4 +61,8 @@ export function storeFailurePolicy(upstream: string, open: boolean, log: Logger,
 }
 
 /** What a store-failure line says: the operation, the Redis endpoint and the error code (never a password). */
-const storeFields = (err: StoreUnavailableError) => ({ op: err.op, ...(err.endpoint ? { store: err.endpoint } : {}), ...(err.errno ? { code: err.errno } : {}) });
+const storeFields = (err: StoreUnavailableError) => ({
+  op: err.op,
+  ...(err.endpoint ? { store: err.endpoint } : {}),
+  ...(err.errno ? { code: err.errno } : {}),
+});

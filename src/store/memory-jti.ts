@@ -273,7 +273,8 @@ export class JtiTable {
     while (slots < 2 * this.size) slots *= 2;
     if (this.#index.length === slots) this.#index.fill(EMPTY);
     else this.#index = new Int32Array(slots).fill(EMPTY);
-    for (let entry = this.#head; entry < this.#count; entry++) if (this.#chunk(entry).expiresAt[entry & (CHUNK - 1)] !== DEAD) this.#insert(entry, this.#hash(entry));
+    for (let entry = this.#head; entry < this.#count; entry++)
+      if (this.#chunk(entry).expiresAt[entry & (CHUNK - 1)] !== DEAD) this.#insert(entry, this.#hash(entry));
   }
 
   /** Numbers the entries from the first chunk held again (whole chunks: an entry keeps its place in its chunk). */

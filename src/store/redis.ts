@@ -98,7 +98,9 @@ export class RedisStore implements Store {
       await Promise.race([Promise.all(clients.map((c) => c.connect())).then(() => store.ping()), deadline]);
     } catch (err) {
       for (const client of clients) client.disconnect();
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, errno: store.#connectionCode });
+      throw err instanceof StoreUnavailableError
+        ? err
+        : new StoreUnavailableError('connect', { cause: err, endpoint: store.endpoint, errno: store.#connectionCode });
     } finally {
       clearTimeout(timer);
     }
@@ -161,7 +163,11 @@ export class RedisStore implements Store {
    */
   readonly windowCounter: (name: string, windowSeconds: number) => WindowCounter = windowCounters((id, seconds) =>
     windowCounter(
-      new RateLimiterRedis({ ...countingLimiter(`${this.#prefix.slice(1, -2)}:throttle:${id}`, seconds), storeClient: this.#client, rejectIfRedisNotReady: true }),
+      new RateLimiterRedis({
+        ...countingLimiter(`${this.#prefix.slice(1, -2)}:throttle:${id}`, seconds),
+        storeClient: this.#client,
+        rejectIfRedisNotReady: true,
+      }),
       () => ({ endpoint: this.endpoint, code: this.#connectionCode }),
     ),
   );
@@ -225,7 +231,11 @@ export class RedisStore implements Store {
     if (acks >= count) return true;
     client.del(key).catch(() => {}); // not awaited: the refusal does not depend on it, and a retry's SET queues behind it
     // the caller's line says 503; this one says why (a replica lagging, lost, or fewer than `count`), once per 10 s
-    say?.('warn', { store: this.endpoint, acks, replicas: count, timeoutMs }, 'an inbound jti record was not acknowledged by enough replicas in time: refusing the assertion (inboundJtiReplicas)');
+    say?.(
+      'warn',
+      { store: this.endpoint, acks, replicas: count, timeoutMs },
+      'an inbound jti record was not acknowledged by enough replicas in time: refusing the assertion (inboundJtiReplicas)',
+    );
     throw new StoreUnavailableError('claimInboundJti', { endpoint: this.endpoint, errno: 'NOREPLICAS' });
   }
 
@@ -285,7 +295,13 @@ function createClient(config: RedisStoreConfig, commandTimeoutMs = config.comman
     ...(config.tls ? { tls: {} } : {}),
   };
   if (config.cluster) {
-    const options: ClusterOptions = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: common, clusterRetryStrategy: common.retryStrategy };
+    const options: ClusterOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      redisOptions: common,
+      clusterRetryStrategy: common.retryStrategy,
+    };
     return new Cluster(config.cluster, options);
   }
   if (config.sentinels)

@@ -149,8 +149,7 @@ export class EndpointResolver {
     this.#check('token_endpoint', meta.token_endpoint);
     const supported = meta.token_endpoint_auth_methods_supported;
     const unlisted = Array.isArray(supported) ? methods.filter((m) => !supported.includes(m)) : [];
-    if (unlisted.length > 0)
-      log.warn({ issuer, unlisted, supported }, 'the IdP does not list these client authentication methods as supported');
+    if (unlisted.length > 0) log.warn({ issuer, unlisted, supported }, 'the IdP does not list these client authentication methods as supported');
     log.info({ issuer, tokenEndpoint: meta.token_endpoint }, 'discovered token endpoint');
     return Object.freeze(meta as ProviderMetadata);
   }
@@ -160,7 +159,8 @@ export class EndpointResolver {
 function offOrigin(vendor: VendorOrigins | undefined): string {
   const list = 'list it in allowedEndpointOrigins if that is intended';
   if (!vendor) return `not the issuer's origin; ${list}`;
-  if (vendor.origins) return `neither the issuer's origin nor one the ${vendor.profile} profile allows (${vendor.origins.described}); ${vendor.origins.otherwise ?? list}`;
+  if (vendor.origins)
+    return `neither the issuer's origin nor one the ${vendor.profile} profile allows (${vendor.origins.described}); ${vendor.origins.otherwise ?? list}`;
   return `not the issuer's origin; the issuer is ${vendor.idp}'s: profile ${vendor.profile} (detected when profile is not set) allows the origins ${vendor.idp} documents, or ${list}`;
 }
 
@@ -219,7 +219,7 @@ export function checkedMetadata(status: number, json: unknown, issuer: string): 
 
 /** A value from an IdP's document, fit to quote in an error: a short, printable excerpt. */
 function excerpt(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const printable = text.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > 100 ? `${printable.slice(0, 100)}…` : printable;
 }

@@ -50,7 +50,15 @@ export function createDispatcher({ timeoutMs, connections, tls: clientCertificat
   const proxyTls = { timeout: timeoutMs, ...(proxyContext ? { secureContext: proxyContext } : {}) };
   if (!vars) return new ProxyAgent({ ...common, uri: proxy, requestTls, proxyTls });
   // '' rather than undefined: EnvHttpProxyAgent would otherwise fall back to process.env
-  return new EnvHttpProxyAgent({ ...common, connect: requestTls, requestTls, proxyTls, httpProxy: vars.httpProxy ?? '', httpsProxy: vars.httpsProxy ?? '', noProxy: vars.noProxy ?? '' });
+  return new EnvHttpProxyAgent({
+    ...common,
+    connect: requestTls,
+    requestTls,
+    proxyTls,
+    httpProxy: vars.httpProxy ?? '',
+    httpsProxy: vars.httpsProxy ?? '',
+    noProxy: vars.noProxy ?? '',
+  });
 }
 
 /**

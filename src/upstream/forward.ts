@@ -111,13 +111,19 @@ function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstre
   const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)
-  if (err.kind === 'caller_gone') return new OAuthError(400, 'invalid_request', 'the caller closed the connection before the answer', {}, { cause: err, code: UPSTREAM_CODES.caller_gone });
+  if (err.kind === 'caller_gone')
+    return new OAuthError(400, 'invalid_request', 'the caller closed the connection before the answer', {}, { cause: err, code: UPSTREAM_CODES.caller_gone });
   const { phase, code, target, via } = err.detail;
   upstream.log.warn(
     { requestId, during, kind: err.kind, phase, code, target, via },
     `${what} failed: ${phase}${code ? ` ${code}` : ''}${target ? ` (${target}${via ? ` via proxy ${via}` : ''})` : ''}`,
   );
   if (err.kind === 'timeout') return new OAuthError(504, 'temporarily_unavailable', `${what} timed out`, {}, { cause: err, code: 'ERR_TIMEOUT' });
-  const said = { connect: 'unreachable', reset: 'closed the connection before a complete answer', response_too_large: 'sent an oversized response', protocol: 'failed' }[err.kind];
+  const said = {
+    connect: 'unreachable',
+    reset: 'closed the connection before a complete answer',
+    response_too_large: 'sent an oversized response',
+    protocol: 'failed',
+  }[err.kind];
   return new OAuthError(502, 'temporarily_unavailable', `${what} ${said}`, {}, { cause: err, code: UPSTREAM_CODES[err.kind] });
 }

@@ -118,7 +118,16 @@ export class UpstreamClient implements UpstreamSender {
   readonly #proxyFor: (url: URL) => string | undefined;
   readonly #clock: UpstreamClock | undefined;
 
-  constructor({ timeoutMs, maxConnections, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, connect, ca, proxy = 'env', env = process.env, clock }: UpstreamClientOptions) {
+  constructor({
+    timeoutMs,
+    maxConnections,
+    maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
+    connect,
+    ca,
+    proxy = 'env',
+    env = process.env,
+    clock,
+  }: UpstreamClientOptions) {
     this.#clock = clock;
     this.#timeoutMs = timeoutMs;
     this.#maxResponseBytes = maxResponseBytes;
@@ -208,7 +217,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** The deadline has passed: where the exchange stood says which part of it was too slow. */
   expired(): void {
-    const [phase, code] = this.#abort === undefined ? (['connect', 'CONNECT_DEADLINE'] as const) : this.#status === 0 ? (['response', 'HEADERS_DEADLINE'] as const) : (['response', 'BODY_DEADLINE'] as const);
+    const [phase, code] =
+      this.#abort === undefined
+        ? (['connect', 'CONNECT_DEADLINE'] as const)
+        : this.#status === 0
+          ? (['response', 'HEADERS_DEADLINE'] as const)
+          : (['response', 'BODY_DEADLINE'] as const);
     this.giveUp(new UpstreamError('timeout', `upstream did not answer within ${this.#timeoutMs} ms`, { detail: { phase, code } }));
   }
 
@@ -238,7 +252,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     this.#size += chunk.length;
     if (this.#size > this.max)
-      throw new UpstreamError('response_too_large', `upstream response exceeds ${this.max} bytes`, { detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' } });
+      throw new UpstreamError('response_too_large', `upstream response exceeds ${this.max} bytes`, {
+        detail: { phase: 'response', code: 'RESPONSE_TOO_LARGE' },
+      });
     this.#chunks.push(chunk);
     return true;
   }
@@ -265,7 +281,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 const expire = (exchange: Exchange) => exchange.expired();
-const callerGone = () => new UpstreamError('caller_gone', 'the caller closed its connection before the answer', { detail: { phase: 'response', code: 'CALLER_GONE' } });
+const callerGone = () =>
+  new UpstreamError('caller_gone', 'the caller closed its connection before the answer', { detail: { phase: 'response', code: 'CALLER_GONE' } });
 
 /** Response headers as undici's request() gives them (lowercase names, a repeated header as an array of its values), on no prototype. */
 function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
@@ -314,7 +331,9 @@ class Slots {
       };
       const timer = setTimeout(() => {
         this.#line.splice(this.#line.indexOf(grant), 1);
-        reject(new UpstreamError('timeout', `no free upstream connection within ${this.timeoutMs} ms`, { detail: { phase: 'queue', code: 'NO_FREE_CONNECTION' } }));
+        reject(
+          new UpstreamError('timeout', `no free upstream connection within ${this.timeoutMs} ms`, { detail: { phase: 'queue', code: 'NO_FREE_CONNECTION' } }),
+        );
       }, this.timeoutMs);
       this.#line.push(grant);
     });
@@ -359,4 +378,3 @@ function phaseOf(err: unknown, code: string): UpstreamPhase {
   if ((err as { library?: unknown } | null)?.library === 'SSL routines') return 'tls';
   return 'response';
 }
-

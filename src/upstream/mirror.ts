@@ -55,7 +55,8 @@ export function authorizationServerMetadataUrl(issuer: string): URL {
 export async function fetchMetadata(upstream: { issuer: string; http: UpstreamClient }, kind: MirrorKind): Promise<MetadataDocument> {
   if (kind === 'oauth-authorization-server') {
     const answer = await read(upstream.http, authorizationServerMetadataUrl(upstream.issuer));
-    const absent = (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) || (answer.status === 200 && answer.json === undefined);
+    const absent =
+      (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) || (answer.status === 200 && answer.json === undefined);
     if (!absent) return checked(answer, upstream.issuer);
   }
   return checked(await read(upstream.http, openidConfigurationUrl(upstream.issuer)), upstream.issuer);

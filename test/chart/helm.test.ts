@@ -100,7 +100,8 @@ describe('helm template: default values', () => {
       { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
       { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
     ]);
-    for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule']) expect(all(objs, kind)).toEqual([]);
+    for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule'])
+      expect(all(objs, kind)).toEqual([]);
     expect(all(objs, 'ConfigMap').map((o) => o.metadata.name)).toEqual(['t-authbridge']); // no dashboard
     expect(objs.filter((o) => o.metadata.name.endsWith('-redis'))).toEqual([]);
   });
@@ -149,11 +150,22 @@ describe('helm template: bundled Redis, autoscaling, toggles', () => {
     const objs = render(['-f', ciFile('redis')]);
     const redis = one(objs, 'Deployment', 't-authbridge-redis').spec.template.spec;
     expect(redis.containers[0].image).toBe('redis:7');
-    expect(redis.containers[0].securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(redis.containers[0].securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 999,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(one(objs, 'Service', 't-authbridge-redis').spec.ports[0].port).toBe(6379);
     expect(renderedConfig(objs).store).toEqual({ type: 'redis', redis: { url: 'redis://t-authbridge-redis:6379/0' } });
-    expect(one(objs, 'NetworkPolicy', 't-authbridge-redis').spec.ingress[0].from[0].podSelector.matchLabels).toMatchObject({ 'app.kubernetes.io/name': 'authbridge' });
-    expect(one(objs, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 2, maxReplicas: 5, scaleTargetRef: { kind: 'Deployment', name: 't-authbridge' } });
+    expect(one(objs, 'NetworkPolicy', 't-authbridge-redis').spec.ingress[0].from[0].podSelector.matchLabels).toMatchObject({
+      'app.kubernetes.io/name': 'authbridge',
+    });
+    expect(one(objs, 'HorizontalPodAutoscaler').spec).toMatchObject({
+      minReplicas: 2,
+      maxReplicas: 5,
+      scaleTargetRef: { kind: 'Deployment', name: 't-authbridge' },
+    });
     expect(one(objs, 'Deployment').spec).not.toHaveProperty('replicas');
     expect(all(objs, 'PodDisruptionBudget')).toHaveLength(1);
   });
@@ -164,7 +176,9 @@ describe('helm template: bundled Redis, autoscaling, toggles', () => {
     expect(renderedConfig(render(['-f', ciFile('redis'), '--set-string', 'workers=auto'])).server.workers).toBe('auto');
     expect(renderedConfig(render(['-f', ciFile('redis'), '--set', 'config.server.workers=3'])).server.workers).toBe(3);
     const restartChecksum = (args: string[]) =>
-      one(render(['-f', ciFile('redis'), '--set', 'rollOnConfigChange=false', ...args]), 'Deployment', 't-authbridge').spec.template.metadata.annotations['checksum/config-restart'];
+      one(render(['-f', ciFile('redis'), '--set', 'rollOnConfigChange=false', ...args]), 'Deployment', 't-authbridge').spec.template.metadata.annotations[
+        'checksum/config-restart'
+      ];
     expect(restartChecksum(['--set', 'workers=3'])).not.toBe(restartChecksum([]));
   });
 
@@ -209,7 +223,13 @@ describe('helm template: alerts and dashboard', () => {
   const RULES = ['--set', 'metrics.prometheusRule.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'];
 
   it('renders the PrometheusRule when enabled: every alert with for, severity, summary, description and a runbook hint', () => {
-    const objs = render([...RULES, '--set', 'metrics.prometheusRule.labels.release=kube-prometheus', '--set', 'metrics.prometheusRule.additionalAlertLabels.team=identity']);
+    const objs = render([
+      ...RULES,
+      '--set',
+      'metrics.prometheusRule.labels.release=kube-prometheus',
+      '--set',
+      'metrics.prometheusRule.additionalAlertLabels.team=identity',
+    ]);
     const rule = one(objs, 'PrometheusRule');
     expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(rule.metadata).toMatchObject({ namespace: 'ns', labels: { release: 'kube-prometheus', 'app.kubernetes.io/name': 'authbridge' } });
@@ -236,12 +256,18 @@ describe('helm template: alerts and dashboard', () => {
     const rules: Spec[] = one(
       render([
         ...RULES,
-        '--set', 'metrics.prometheusRule.alerts.keyAge.threshold=8640000',
-        '--set', 'metrics.prometheusRule.alerts.storeErrors.severity=page',
-        '--set', 'metrics.prometheusRule.alerts.storeErrors.for=2m',
-        '--set', 'metrics.prometheusRule.alerts.assertionsUnrecorded.enabled=false',
-        '--set', 'metrics.prometheusRule.selector=cluster="eu"',
-        '--set', 'metrics.prometheusRule.runbookUrl=https://runbooks.example/authbridge',
+        '--set',
+        'metrics.prometheusRule.alerts.keyAge.threshold=8640000',
+        '--set',
+        'metrics.prometheusRule.alerts.storeErrors.severity=page',
+        '--set',
+        'metrics.prometheusRule.alerts.storeErrors.for=2m',
+        '--set',
+        'metrics.prometheusRule.alerts.assertionsUnrecorded.enabled=false',
+        '--set',
+        'metrics.prometheusRule.selector=cluster="eu"',
+        '--set',
+        'metrics.prometheusRule.runbookUrl=https://runbooks.example/authbridge',
       ]),
       'PrometheusRule',
     ).spec.groups[0].rules;
@@ -257,18 +283,38 @@ describe('helm template: alerts and dashboard', () => {
     const res = helm(['template', 't', CHART, '--set', 'metrics.prometheusRule.enabled=true']);
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain('metrics.prometheusRule.enabled: the cluster does not serve monitoring.coreos.com/v1');
-    expect(all(render(['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.prometheusRule.skipCapabilitiesCheck=true']), 'PrometheusRule')).toHaveLength(1);
+    expect(
+      all(render(['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.prometheusRule.skipCapabilitiesCheck=true']), 'PrometheusRule'),
+    ).toHaveLength(1);
   });
 
   it('renders the dashboard ConfigMap with the sidecar label when enabled, holding dashboards/authbridge.json as it is', () => {
-    const objs = render(['--set', 'metrics.dashboard.enabled=true', '--set', 'metrics.dashboard.namespace=monitoring', '--set', 'metrics.dashboard.annotations.grafana_folder=Identity']);
+    const objs = render([
+      '--set',
+      'metrics.dashboard.enabled=true',
+      '--set',
+      'metrics.dashboard.namespace=monitoring',
+      '--set',
+      'metrics.dashboard.annotations.grafana_folder=Identity',
+    ]);
     const cm = one(objs, 'ConfigMap', 't-authbridge-dashboard');
     expect(cm.metadata).toMatchObject({ namespace: 'monitoring', labels: { grafana_dashboard: '1' }, annotations: { grafana_folder: 'Identity' } });
     const json = cm.data!['authbridge.json']!;
     expect(JSON.parse(json)).toEqual(JSON.parse(readFileSync(join(CHART, 'dashboards/authbridge.json'), 'utf8')));
     expect(JSON.parse(json)).toMatchObject({ uid: 'authbridge', title: 'authbridge' });
     expect(renderedConfig(objs).upstreams).toHaveProperty('example'); // the app's ConfigMap is still the first
-    const relabelled = one(render(['--set', 'metrics.dashboard.enabled=true', '--set', 'metrics.dashboard.labels.grafana_dashboard=null', '--set', 'metrics.dashboard.labels.dashboards=authbridge']), 'ConfigMap', 't-authbridge-dashboard');
+    const relabelled = one(
+      render([
+        '--set',
+        'metrics.dashboard.enabled=true',
+        '--set',
+        'metrics.dashboard.labels.grafana_dashboard=null',
+        '--set',
+        'metrics.dashboard.labels.dashboards=authbridge',
+      ]),
+      'ConfigMap',
+      't-authbridge-dashboard',
+    );
     expect(relabelled.metadata.labels).toMatchObject({ dashboards: 'authbridge' });
     expect(relabelled.metadata.labels).not.toHaveProperty('grafana_dashboard');
   });
@@ -302,7 +348,14 @@ describe('helm template: workloadIdentity (method jwt_bearer_assertion)', () => 
   });
 
   it('mounts a projected ServiceAccount token with the audience, read-only, at the directory of path; no other token', () => {
-    const objs = render(['--set', 'workloadIdentity.enabled=true', '--set', 'workloadIdentity.audience=api://AzureADTokenExchange', '--set', 'workloadIdentity.expirationSeconds=7200']);
+    const objs = render([
+      '--set',
+      'workloadIdentity.enabled=true',
+      '--set',
+      'workloadIdentity.audience=api://AzureADTokenExchange',
+      '--set',
+      'workloadIdentity.expirationSeconds=7200',
+    ]);
     const pod = one(objs, 'Deployment').spec.template.spec;
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.volumes).toContainEqual({
@@ -315,7 +368,9 @@ describe('helm template: workloadIdentity (method jwt_bearer_assertion)', () => 
   it('takes another path', () => {
     const objs = render(['--set', 'workloadIdentity.enabled=true', '--set', 'workloadIdentity.path=/var/run/secrets/azure/tokens/azure-identity-token']);
     expect(container(objs).volumeMounts).toContainEqual({ name: 'workload-identity-token', mountPath: '/var/run/secrets/azure/tokens', readOnly: true });
-    expect(one(objs, 'Deployment').spec.template.spec.volumes.find((v: Spec) => v.name === 'workload-identity-token').projected.sources[0].serviceAccountToken.path).toBe('azure-identity-token');
+    expect(
+      one(objs, 'Deployment').spec.template.spec.volumes.find((v: Spec) => v.name === 'workload-identity-token').projected.sources[0].serviceAccountToken.path,
+    ).toBe('azure-identity-token');
   });
 });
 
@@ -326,7 +381,17 @@ describe('refused values', () => {
     [['--set', 'config.server.host=127.0.0.1'], 'is loopback-only'],
     [['--set', 'terminationGracePeriodSeconds=5'], 'terminationGracePeriodSeconds 5 is shorter than the drain'],
     [['--set', 'metrics.serviceMonitor.enabled=true'], 'does not serve monitoring.coreos.com/v1'],
-    [['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.skipCapabilitiesCheck=true', '--set', 'config.server.metricsHost=127.0.0.1'], 'metricsHost 127.0.0.1 is loopback-only, and Prometheus scrapes the pod IP'],
+    [
+      [
+        '--set',
+        'metrics.serviceMonitor.enabled=true',
+        '--set',
+        'metrics.serviceMonitor.skipCapabilitiesCheck=true',
+        '--set',
+        'config.server.metricsHost=127.0.0.1',
+      ],
+      'metricsHost 127.0.0.1 is loopback-only, and Prometheus scrapes the pod IP',
+    ],
     [['--set', 'config.server.metricsPort=8080'], 'config.server.metricsPort must differ from config.server.port'],
     [['--set', 'workers=2'], 'workers 2 with the memory store: the memory store lives in one process'],
     [['--set-string', 'config.server.workers=auto'], 'workers auto with the memory store'],
@@ -363,7 +428,11 @@ describe('the rendered authbridge.yaml passes `authbridge validate`', () => {
   function dummyEnv(text: string): Record<string, string> {
     const names = [...text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
     const value = (name: string) =>
-      name === 'AUTHBRIDGE_KEK' ? randomBytes(32).toString('base64') : name.startsWith('REDIS_URL') ? 'redis://127.0.0.1:6379/0' : randomBytes(48).toString('base64url');
+      name === 'AUTHBRIDGE_KEK'
+        ? randomBytes(32).toString('base64')
+        : name.startsWith('REDIS_URL')
+          ? 'redis://127.0.0.1:6379/0'
+          : randomBytes(48).toString('base64url');
     return Object.fromEntries(names.map((n) => [n, value(n)]));
   }
 

@@ -59,7 +59,14 @@ describe('authorization_code + PKCE, then refresh_token', () => {
   it('a code is single-use: replaying the exchange through authbridge is refused by the IdP and relayed', async () => {
     const config = downstreamClient(s.idp, s.tokenUrl(), 'up-web', down('web'), { redirectUri: REDIRECT_URI });
     const { callback, verifier } = await loginForCode(config);
-    const form = { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: 'up-web', client_secret: down('web') };
+    const form = {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: 'up-web',
+      client_secret: down('web'),
+    };
     expect((await postForm(s.tokenUrl(), form)).status).toBe(200);
     const again = await postForm(s.tokenUrl(), form);
     expect(again.status).toBe(400);

@@ -32,7 +32,17 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
   beforeAll(async () => {
     redis = await redisForTests();
     authlib = await startAuthlibIdp({ m2m: AWKWARD, 'pt-m2m': PT_SECRET, forced: AWKWARD, plain: 'plain-secret-right' });
-    op = await startIdp({ clients: [{ client_id: 'op-m2m', client_secret: AWKWARD, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [] }] });
+    op = await startIdp({
+      clients: [
+        {
+          client_id: 'op-m2m',
+          client_secret: AWKWARD,
+          token_endpoint_auth_method: 'client_secret_basic',
+          grant_types: ['client_credentials'],
+          response_types: [],
+        },
+      ],
+    });
     const config = {
       store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 2000 } },
       throttle: { perClientAddress: 3 },
@@ -50,7 +60,9 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
         op: {
           issuer: op.issuer,
           tokenEndpoint: op.tokenEndpoint,
-          clients: [{ clientId: 'op-broker', clientSecret: 'broker-secret-4', upstream: { method: 'client_secret_basic', clientId: 'op-m2m', clientSecret: AWKWARD } }],
+          clients: [
+            { clientId: 'op-broker', clientSecret: 'broker-secret-4', upstream: { method: 'client_secret_basic', clientId: 'op-m2m', clientSecret: AWKWARD } },
+          ],
         },
       },
     };
@@ -119,7 +131,12 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
     const report = await runDoctor(configFile, { upstream: 'authlib', env: {} });
     const lines = report.upstreams[0]!.checks.filter((c) => c.check === 'basic encoding');
     expect(lines).toEqual([
-      { check: 'basic encoding', client: 'broker', status: 'ok', detail: 'auto: learned that the IdP takes the credentials raw (not form-encoded): every replica sends them so' },
+      {
+        check: 'basic encoding',
+        client: 'broker',
+        status: 'ok',
+        detail: 'auto: learned that the IdP takes the credentials raw (not form-encoded): every replica sends them so',
+      },
       { check: 'basic encoding', client: 'pt-m2m', status: 'ok', detail: 'auto: nothing learned yet: the RFC 6749 form first, raw once if the IdP refuses it' },
       { check: 'basic encoding', client: 'plain', status: 'ok', detail: 'auto: nothing learned yet: the RFC 6749 form first, raw once if the IdP refuses it' },
     ]);
@@ -152,7 +169,7 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
     expect(await authlib.captured()).toHaveLength(1);
   });
 
-  it('passthrough: the caller\'s secret learns raw too; a wrong one costs two IdP requests and counts once toward the throttle', async () => {
+  it("passthrough: the caller's secret learns raw too; a wrong one costs two IdP requests and counts once toward the throttle", async () => {
     await authlib.clear();
     expect((await token(a, 'authlib', 'pt-m2m', PT_SECRET)).status).toBe(200);
     expect((await authlib.captured()).map((c) => c.status)).toEqual([401, 200]);
@@ -167,7 +184,9 @@ describe('client_secret_basic auto', needsRedis('authlib', 'flask'), () => {
     }
     const seen = await authlib.captured();
     expect(seen).toHaveLength(6); // raw first (as learned), then the RFC form, per attempt
-    expect(seen.map((c) => c.authorization)).toEqual(Array.from({ length: 3 }, () => [b64(`pt-m2m:${PT_SECRET}-wrong`), b64(`pt-m2m:${form(`${PT_SECRET}-wrong`)}`)]).flat());
+    expect(seen.map((c) => c.authorization)).toEqual(
+      Array.from({ length: 3 }, () => [b64(`pt-m2m:${PT_SECRET}-wrong`), b64(`pt-m2m:${form(`${PT_SECRET}-wrong`)}`)]).flat(),
+    );
     expect((await token(a, 'authlib', 'pt-m2m', `${PT_SECRET}-wrong`)).status).toBe(429);
     expect(await learned('authlib', 'pt-m2m')).toBe('raw'); // two refusals teach nothing
   });

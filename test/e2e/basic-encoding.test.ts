@@ -21,24 +21,34 @@ beforeAll(async () => {
       { client_id: 'cli-basic.v2_~x', client_secret: 'a-b.c_d~e*f', token_endpoint_auth_method: 'client_secret_basic' },
     ],
   });
-  bridge = await startBridge(
-    {
-      upstreams: {
-        idp: {
-          issuer: idp.issuer,
-          tokenEndpoint: idp.tokenEndpoint,
-          clients: [
-            { clientId: 'enc-strict', clientSecret: 'd1', upstream: { method: 'client_secret_basic', clientId: ID, clientSecret: SECRET, basicEncoding: 'strict' } },
-            { clientId: 'enc-form', clientSecret: 'd4', upstream: { method: 'client_secret_basic', clientId: 'cli-basic.v2_~x', clientSecret: 'a-b.c_d~e*f' } },
-            { clientId: 'enc-strict2', clientSecret: 'd5', upstream: { method: 'client_secret_basic', clientId: 'cli-basic.v2_~x', clientSecret: 'a-b.c_d~e*f', basicEncoding: 'strict' } },
-            { clientId: 'enc-raw', clientSecret: 'd2', upstream: { method: 'client_secret_basic', clientId: ID, clientSecret: SECRET, basicEncoding: 'raw' } },
-            { clientId: 'raw-ok', clientSecret: 'd3', upstream: { method: 'client_secret_basic', clientId: 'plain-id', clientSecret: 'raw: & ! spaced secret', basicEncoding: 'raw' } },
-            { clientId: ID, upstream: { method: 'client_secret_basic' } }, // passthrough with the same awkward credentials
-          ],
-        },
+  bridge = await startBridge({
+    upstreams: {
+      idp: {
+        issuer: idp.issuer,
+        tokenEndpoint: idp.tokenEndpoint,
+        clients: [
+          {
+            clientId: 'enc-strict',
+            clientSecret: 'd1',
+            upstream: { method: 'client_secret_basic', clientId: ID, clientSecret: SECRET, basicEncoding: 'strict' },
+          },
+          { clientId: 'enc-form', clientSecret: 'd4', upstream: { method: 'client_secret_basic', clientId: 'cli-basic.v2_~x', clientSecret: 'a-b.c_d~e*f' } },
+          {
+            clientId: 'enc-strict2',
+            clientSecret: 'd5',
+            upstream: { method: 'client_secret_basic', clientId: 'cli-basic.v2_~x', clientSecret: 'a-b.c_d~e*f', basicEncoding: 'strict' },
+          },
+          { clientId: 'enc-raw', clientSecret: 'd2', upstream: { method: 'client_secret_basic', clientId: ID, clientSecret: SECRET, basicEncoding: 'raw' } },
+          {
+            clientId: 'raw-ok',
+            clientSecret: 'd3',
+            upstream: { method: 'client_secret_basic', clientId: 'plain-id', clientSecret: 'raw: & ! spaced secret', basicEncoding: 'raw' },
+          },
+          { clientId: ID, upstream: { method: 'client_secret_basic' } }, // passthrough with the same awkward credentials
+        ],
       },
     },
-  );
+  });
 });
 afterAll(async () => {
   await bridge?.stop();

@@ -23,7 +23,27 @@ let redis: RedisServer | undefined;
 function opensslKeyAndCertificate(name: string, days: number): { key: string; certificate: string } {
   const key = join(dir, `${name}.key.pem`);
   const certificate = join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', certificate, '-days', String(days), '-subj', `/CN=${name}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      certificate,
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key, certificate };
 }
 
@@ -31,7 +51,12 @@ const derOf = (pem: string) => new X509Certificate(pem).raw;
 const sha256 = (der: Buffer) => createHash('sha256').update(der).digest('base64url');
 
 function upstreams(files: { key: string; certificate: string }[]) {
-  const upstream = (clients: unknown[], extra: Record<string, unknown> = {}) => ({ issuer: 'http://127.0.0.1:1', tokenEndpoint: 'http://127.0.0.1:1/token', clients, ...extra });
+  const upstream = (clients: unknown[], extra: Record<string, unknown> = {}) => ({
+    issuer: 'http://127.0.0.1:1',
+    tokenEndpoint: 'http://127.0.0.1:1/token',
+    clients,
+    ...extra,
+  });
   const client = (clientId: string, key: unknown, extra: Record<string, unknown> = {}) => ({
     clientId,
     clientSecret: SECRET,
@@ -76,7 +101,10 @@ describe('certificates on signing keys', needs('openssl'), () => {
       expect(published[i]).not.toHaveProperty('d');
     }
 
-    for (const [upstream, subject] of [['entra', 'CN=authbridge entra test'], ['shared', 'CN=authbridge shared']] as const) {
+    for (const [upstream, subject] of [
+      ['entra', 'CN=authbridge entra test'],
+      ['shared', 'CN=authbridge shared'],
+    ] as const) {
       const [managed] = await jwks(bridge, upstream);
       const der = Buffer.from(managed!.x5c![0]!, 'base64');
       expect(managed!['x5t#S256']).toBe(sha256(der));
@@ -91,7 +119,13 @@ describe('certificates on signing keys', needs('openssl'), () => {
 
     // a certificate expiring within 30 days is said at warn, at its config path, and not refused
     const warnings = (bridge.capture.lines as { level: number | string; path?: string; msg: string }[]).filter((l) => l.msg.startsWith('certificate:'));
-    expect(warnings).toEqual([expect.objectContaining({ level: 'warn', path: 'upstreams.files.clients[0].upstream.key.files[1].certificate', msg: expect.stringMatching(/expires on .* \(in 9 days\)/) })]);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        path: 'upstreams.files.clients[0].upstream.key.files[1].certificate',
+        msg: expect.stringMatching(/expires on .* \(in 9 days\)/),
+      }),
+    ]);
   });
 
   it('keys export-public --format certificate prints the managed key’s certificate, the one in the JWKS', needsRedis(), async () => {

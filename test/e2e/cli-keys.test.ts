@@ -104,7 +104,11 @@ describe('authbridge keys / jti', { timeout: 90_000, ...needsRedis() }, () => {
     expect(exported.keys.every((k) => k.d === undefined)).toBe(true);
 
     idp.clearCaptured();
-    const res = await postForm(`${proxy.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'files', client_secret: env.BROKER_SECRET }, { 'x-request-id': 'trace-cli-1' });
+    const res = await postForm(
+      `${proxy.url}/idp/token`,
+      { grant_type: 'client_credentials', client_id: 'files', client_secret: env.BROKER_SECRET },
+      { 'x-request-id': 'trace-cli-1' },
+    );
     expect(res.status).toBe(200);
     const newKey = await importSigningKey(readFileSync(join(dir, 'new.pem'), 'utf8'), 'ES256');
     const seen = idp.captured[0]!;
@@ -202,12 +206,17 @@ describe('authbridge keys / jti', { timeout: 90_000, ...needsRedis() }, () => {
       - { clientId: files, clientSecret: s, upstream: { method: private_key_jwt, key: { file: "${join(dir, 'new.pem')}" } } }
 `,
     );
-    for (const args of [['keys', 'rotate'], ['keys', 'rotate', '--owner', 'idp/files']]) {
+    for (const args of [
+      ['keys', 'rotate'],
+      ['keys', 'rotate', '--owner', 'idp/files'],
+    ]) {
       const res = await runCli([...args, '--config', filesOnly]);
       expect(res.code, args.join(' ')).toBe(1);
       const lines = res.stderr.trim().split('\n');
       expect(lines[0]).toBe(args.length === 2 ? 'no managed keys in this config' : 'no managed key owner idp/files in this config');
-      expect(lines[1]).toBe('upstreams.idp.clients[1].upstream.key: key files, which authbridge does not rotate; rotate one in its config (each step a reload: SIGHUP or the file watch):');
+      expect(lines[1]).toBe(
+        'upstreams.idp.clients[1].upstream.key: key files, which authbridge does not rotate; rotate one in its config (each step a reload: SIGHUP or the file watch):',
+      );
       expect(res.stderr).toContain('key: { files: [old.pem, new.pem] }: both published, old.pem signs');
       expect(res.stderr).toContain('key: { files: [new.pem, old.pem] }: new.pem signs');
     }
@@ -229,7 +238,10 @@ describe('authbridge keys / jti', { timeout: 90_000, ...needsRedis() }, () => {
 
   it('with a wrong KEK, keys list and export-public exit 1 naming the setting, never a secret', async () => {
     const wrong = randomBytes(32).toString('base64');
-    for (const args of [['keys', 'list'], ['keys', 'export-public']]) {
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'export-public'],
+    ]) {
       const res = await cliWith({ AUTHBRIDGE_KEK: wrong }, ...args);
       expect(res.code, args.join(' ')).toBe(1);
       expect(res.stderr).toMatch(/keys\.encryptionKey: cannot decrypt managed key \S+ of idp\/broker: wrong keys\.encryptionKey\?/);

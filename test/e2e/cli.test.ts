@@ -51,8 +51,19 @@ describe('authbridge without a command, or with a misspelt one', () => {
   });
 });
 
-describe('authbridge --help, and each command\'s', () => {
-  const commands = [[], ['start'], ['validate'], ['doctor'], ['jti', 'show'], ['keys'], ['keys', 'list'], ['keys', 'rotate'], ['keys', 'export-public'], ['keys', 'generate']];
+describe("authbridge --help, and each command's", () => {
+  const commands = [
+    [],
+    ['start'],
+    ['validate'],
+    ['doctor'],
+    ['jti', 'show'],
+    ['keys'],
+    ['keys', 'list'],
+    ['keys', 'rotate'],
+    ['keys', 'export-public'],
+    ['keys', 'generate'],
+  ];
 
   it('names the docs page that explains each command, and the page is in the repository', async () => {
     for (const command of commands) {
@@ -61,7 +72,8 @@ describe('authbridge --help, and each command\'s', () => {
       if (command.length > 0) expect(stdout, command.join(' ')).toContain(`authbridge ${command.join(' ')}`);
       const pages = [...stdout.matchAll(/\bdocs: (docs\/[\w-]+\.md(?:, docs\/[\w-]+\.md)*)/g)].flatMap((m) => m[1]!.split(', '));
       expect(pages.length, `${command.join(' ')} --help names no docs page:\n${stdout}`).toBeGreaterThan(0);
-      for (const page of [...pages, ...(stdout.match(/\bdocs\/[\w-]+\.md/g) ?? [])]) expect(existsSync(join(ROOT, page)), `${command.join(' ')} --help: ${page}`).toBe(true);
+      for (const page of [...pages, ...(stdout.match(/\bdocs\/[\w-]+\.md/g) ?? [])])
+        expect(existsSync(join(ROOT, page)), `${command.join(' ')} --help: ${page}`).toBe(true);
     }
   }, 60_000);
 
@@ -82,7 +94,10 @@ describe('authbridge validate', () => {
 
   it('exits non-zero and lists every problem with its path', async () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'server: { port: 99999 }\nupstreams:\n  okta:\n    issuer: http://idp.example.com\n    clients:\n      - clientId: b\n        clientSecret: ${MISSING_SECRET}\n        upstream: { method: private_key_jwt, key: { file: /nonexistent.pem } }\n');
+    writeFileSync(
+      file,
+      'server: { port: 99999 }\nupstreams:\n  okta:\n    issuer: http://idp.example.com\n    clients:\n      - clientId: b\n        clientSecret: ${MISSING_SECRET}\n        upstream: { method: private_key_jwt, key: { file: /nonexistent.pem } }\n',
+    );
     const { code, stderr } = await run(['validate', '--config', file]).done;
     expect(code).toBe(1);
     expect(stderr).toContain('upstreams.okta.clients[0].clientSecret: environment variable MISSING_SECRET is not set');
@@ -111,7 +126,10 @@ describe('the built bin (dist/main.js, what `npx authbridge` runs)', () => {
 describe('authbridge start', () => {
   it('serves, is ready, and exits 0 on SIGTERM', async () => {
     const file = join(dir, 'start.yaml');
-    writeFileSync(file, 'server: { host: 127.0.0.1, port: 0, metricsPort: 0 }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
+    writeFileSync(
+      file,
+      'server: { host: 127.0.0.1, port: 0, metricsPort: 0 }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n',
+    );
     const proc = run(['start', '--config', file]);
     let url: string | undefined;
     for (let i = 0; i < 100 && !url; i++) {
@@ -155,7 +173,10 @@ describe('authbridge start without server.publicUrl', () => {
 describe('authbridge start with Redis down', () => {
   it('exits 1 with a plain message, naming no URL or password', async () => {
     const file = join(dir, 'redis-down.yaml');
-    writeFileSync(file, 'store: { type: redis, redis: { url: "redis://user:hunter2@127.0.0.1:1", connectTimeoutMs: 500 } }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n');
+    writeFileSync(
+      file,
+      'store: { type: redis, redis: { url: "redis://user:hunter2@127.0.0.1:1", connectTimeoutMs: 500 } }\nupstreams:\n  example:\n    issuer: https://idp.example.com\n    clients: [{ clientId: b, upstream: { method: client_secret_basic } }]\n',
+    );
     const { code, stderr } = await run(['start', '--config', file]).done;
     expect(code).toBe(1);
     expect(stderr).toContain('store unavailable (connect');

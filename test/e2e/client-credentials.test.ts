@@ -45,7 +45,11 @@ describe('client_credentials, verify mode (authbridge checks the downstream secr
 
   it("the token response: the IdP's JSON, never cacheable, and the request id the IdP got (the caller's when usable, else a new one)", async () => {
     const form = { grant_type: 'client_credentials', client_id: 'broker-basic', client_secret: down('basic') };
-    for (const [given, kept] of [['broker-req-1', true], ['bad id with spaces', false], [undefined, false]] as const) {
+    for (const [given, kept] of [
+      ['broker-req-1', true],
+      ['bad id with spaces', false],
+      [undefined, false],
+    ] as const) {
       s.idp.clearCaptured();
       const res = await postForm(s.tokenUrl(), form, given === undefined ? {} : { 'x-request-id': given });
       expect(res.status).toBe(200);
@@ -167,7 +171,9 @@ describe('relaying', () => {
     const res = await postForm(s.tokenUrl('quirky'), { grant_type: 'client_credentials', client_id: 'c', client_secret: 'x' });
     expect(res.status).toBe(400);
     expect(res.text).toBe(CHALLENGE_BODY);
-    const relayed = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'content-length', 'connection', 'keep-alive', 'x-request-id'].includes(name)));
+    const relayed = Object.fromEntries(
+      [...res.headers].filter(([name]) => !['date', 'content-length', 'connection', 'keep-alive', 'x-request-id'].includes(name)),
+    );
     expect(relayed).toEqual({
       'content-type': 'application/json', // the IdP said application/json;charset=UTF-8: authbridge says what it checked
       'x-content-type-options': 'nosniff',
@@ -181,7 +187,11 @@ describe('relaying', () => {
 
   it('never forwards hop-by-hop or unrelated inbound headers', async () => {
     s.idp.clearCaptured();
-    await postForm(s.tokenUrl(), { grant_type: 'client_credentials', client_id: 'broker-post', client_secret: down('post') }, { cookie: 'session=abc', 'x-forwarded-for': '10.0.0.1', 'proxy-authorization': 'Basic eA==' });
+    await postForm(
+      s.tokenUrl(),
+      { grant_type: 'client_credentials', client_id: 'broker-post', client_secret: down('post') },
+      { cookie: 'session=abc', 'x-forwarded-for': '10.0.0.1', 'proxy-authorization': 'Basic eA==' },
+    );
     const seen = s.idp.captured[0]!;
     expect(seen.headers).not.toHaveProperty('cookie');
     expect(seen.headers).not.toHaveProperty('proxy-authorization');
@@ -191,7 +201,7 @@ describe('relaying', () => {
 });
 
 describe('JWKS endpoint', () => {
-  it('publishes the public keys of the upstream\'s private_key_jwt clients, with cache headers and ETag', async () => {
+  it("publishes the public keys of the upstream's private_key_jwt clients, with cache headers and ETag", async () => {
     const res = await fetch(`${s.bridge.url}/idp/jwks.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);

@@ -38,7 +38,12 @@ beforeAll(async () => {
         clients: [
           { clientId: 'broker', clientSecret: SECRET, upstream: up },
           { clientId: 'hs-only', clientSecret: HS_SECRET, allowedInboundMethods: ['client_secret_jwt'], upstream: up },
-          { clientId: 'pk', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'pk-1', alg: 'RS256' }] } }, upstream: up },
+          {
+            clientId: 'pk',
+            allowedInboundMethods: ['private_key_jwt'],
+            inbound: { jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'pk-1', alg: 'RS256' }] } },
+            upstream: up,
+          },
         ],
       },
     },
@@ -51,16 +56,30 @@ afterAll(async () => {
 
 const tokenUrl = () => `${bridge.url}/svc/token`;
 const jwt = (sub: string, key: CryptoKey | string, header: { alg: string; kid?: string }) =>
-  new SignJWT({ iss: sub, sub, aud: AUD, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60, jti: randomBytes(12).toString('base64url') })
+  new SignJWT({
+    iss: sub,
+    sub,
+    aud: AUD,
+    iat: Math.floor(Date.now() / 1000),
+    exp: Math.floor(Date.now() / 1000) + 60,
+    jti: randomBytes(12).toString('base64url'),
+  })
     .setProtectedHeader(header)
     .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key);
 
 type Attempt = (headers: Record<string, string>) => ReturnType<typeof postForm>;
-const post = (clientId: string, secret: string): Attempt => (headers) => postForm(tokenUrl(), { grant_type: 'client_credentials', client_id: clientId, client_secret: secret }, headers);
-const basic = (clientId: string, secret: string): Attempt => (headers) =>
-  postForm(tokenUrl(), { grant_type: 'client_credentials' }, { ...headers, authorization: basicAuthorization(clientId, secret, 'rfc6749') });
-const assertion = (make: () => Promise<string>): Attempt => async (headers) =>
-  postForm(tokenUrl(), { grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await make() }, headers);
+const post =
+  (clientId: string, secret: string): Attempt =>
+  (headers) =>
+    postForm(tokenUrl(), { grant_type: 'client_credentials', client_id: clientId, client_secret: secret }, headers);
+const basic =
+  (clientId: string, secret: string): Attempt =>
+  (headers) =>
+    postForm(tokenUrl(), { grant_type: 'client_credentials' }, { ...headers, authorization: basicAuthorization(clientId, secret, 'rfc6749') });
+const assertion =
+  (make: () => Promise<string>): Attempt =>
+  async (headers) =>
+    postForm(tokenUrl(), { grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await make() }, headers);
 
 /** [case, attempt, the reason its access line gives] */
 const groups: Record<string, [string, Attempt, string][]> = {
@@ -92,8 +111,7 @@ function seen(res: Awaited<ReturnType<typeof postForm>>): string {
   const headers = [...res.headers].filter(([name]) => name !== 'x-request-id' && name !== 'date').map(([name, value]) => `${name}: ${value}`);
   return [res.status, ...headers.sort(), '', res.text].join('\n');
 }
-const reasonOf = (res: Awaited<ReturnType<typeof postForm>>) =>
-  bridge.capture.find('request', { requestId: res.headers.get('x-request-id') })?.authFailure;
+const reasonOf = (res: Awaited<ReturnType<typeof postForm>>) => bridge.capture.find('request', { requestId: res.headers.get('x-request-id') })?.authFailure;
 
 describe.each(Object.entries(groups))('%s: every failure looks the same to the caller', (_group, cases) => {
   it('the same answer, and 429 after the same number of attempts, for each case', async () => {

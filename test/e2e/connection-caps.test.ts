@@ -18,7 +18,11 @@ afterEach(async () => {
 });
 
 async function bridgeWith(server: Record<string, unknown>, throttle: Record<string, unknown> = {}): Promise<Bridge> {
-  const bridge = await startBridge({ server, throttle, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } });
+  const bridge = await startBridge({
+    server,
+    throttle,
+    upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } },
+  });
   bridges.push(bridge);
   return bridge;
 }
@@ -39,14 +43,19 @@ async function busy(bridge: Bridge, from?: string): Promise<Socket> {
   const socket = await openSocket(bridge.url, from);
   socket.on('error', () => {});
   sockets.push(socket);
-  socket.write(`POST /idp/token HTTP/1.1\r\nHost: ${host(bridge)}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`);
+  socket.write(
+    `POST /idp/token HTTP/1.1\r\nHost: ${host(bridge)}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`,
+  );
   await wait(50); // the server has read the headers: the request is with the app
   return socket;
 }
 
 /** A new caller's one request (Connection: close): its status, or undefined when the connection was closed unanswered. */
 async function newCaller(bridge: Bridge, from?: string) {
-  const { response, raw, closedAfterMs } = await rawExchange(bridge.url, [`GET /healthz HTTP/1.1\r\nHost: ${host(bridge)}\r\nConnection: close\r\n\r\n`], { localAddress: from, limitMs: 3_000 });
+  const { response, raw, closedAfterMs } = await rawExchange(bridge.url, [`GET /healthz HTTP/1.1\r\nHost: ${host(bridge)}\r\nConnection: close\r\n\r\n`], {
+    localAddress: from,
+    limitMs: 3_000,
+  });
   return { status: response?.status, raw, closedAfterMs };
 }
 

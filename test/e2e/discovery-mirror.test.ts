@@ -93,7 +93,7 @@ describe('against oidc-provider', () => {
     expect(without(doc, BRIDGED)).toEqual(without(idpDoc, BRIDGED));
   });
 
-  it('oauth-authorization-server: the IdP\'s RFC 8414 document, rewritten the same way', async () => {
+  it("oauth-authorization-server: the IdP's RFC 8414 document, rewritten the same way", async () => {
     const idpAs = await getJson(`${new URL(idp.issuer).origin}/.well-known/oauth-authorization-server`);
     expect(idpAs.status).toBe(200);
     const res = await getJson(`${bridge.url}/idp/.well-known/oauth-authorization-server`);
@@ -126,7 +126,10 @@ describe('against oidc-provider', () => {
   it('openid-client discovery() given {bridge}/{upstream} as the issuer refuses the mirror: issuer mismatch', async () => {
     const failure = await oidc
       .discovery(new URL(`${bridge.url}/idp`), 'broker', undefined, oidc.ClientSecretPost(SECRET), { execute: [oidc.allowInsecureRequests] })
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(failure).toBeInstanceOf(oidc.ClientError);
     expect((failure as oidc.ClientError).message).toBe('discovered metadata issuer does not match the expected issuer');
     expect((failure as oidc.ClientError).cause).toMatchObject({ expected: `${bridge.url}/idp`, attribute: 'issuer' });
@@ -193,7 +196,14 @@ describe('stale serving', () => {
     fake = await serveHttp((req, res) => {
       if (req.url === '/.well-known/openid-configuration' && served++ < DOWN_AFTER) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ issuer: fake.origin, token_endpoint: `${fake.origin}/token`, jwks_uri: `${fake.origin}/jwks`, token_endpoint_auth_methods_supported: ['private_key_jwt'] }));
+        res.end(
+          JSON.stringify({
+            issuer: fake.origin,
+            token_endpoint: `${fake.origin}/token`,
+            jwks_uri: `${fake.origin}/jwks`,
+            token_endpoint_auth_methods_supported: ['private_key_jwt'],
+          }),
+        );
         return;
       }
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -223,7 +233,12 @@ describe('stale serving', () => {
     const first = await getJson(url);
     expect(first.status).toBe(200);
     expect(first.headers.get('cache-control')).toBe('public, max-age=300');
-    expect(first.json).toMatchObject({ issuer: fake.origin, token_endpoint: `${bridge.url}/flaky/token`, token_endpoint_auth_methods_supported: INBOUND, jwks_uri: `${fake.origin}/jwks` });
+    expect(first.json).toMatchObject({
+      issuer: fake.origin,
+      token_endpoint: `${bridge.url}/flaky/token`,
+      token_endpoint_auth_methods_supported: INBOUND,
+      jwks_uri: `${fake.origin}/jwks`,
+    });
 
     now += 100_000;
     expect((await getJson(url)).headers.get('cache-control')).toBe('public, max-age=200'); // fresh: not fetched again

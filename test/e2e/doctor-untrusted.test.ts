@@ -101,7 +101,13 @@ describe('--probe refused with no reason', () => {
     idp = await serveHttp((req, res) => {
       if (req.url === '/.well-known/openid-configuration') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ issuer: idp.origin, token_endpoint: `${idp.origin}/token`, token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] }));
+        return void res.end(
+          JSON.stringify({
+            issuer: idp.origin,
+            token_endpoint: `${idp.origin}/token`,
+            token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+          }),
+        );
       }
       req.resume();
       res.writeHead(answer.status, answer.type ? { 'content-type': answer.type } : {});

@@ -86,7 +86,10 @@ upstreams:
   it('every check is ok, and auto says what it chooses', async () => {
     const report = await runDoctor(config);
     const checks = checksOf(report, 'idp');
-    expect(checks.filter((c) => c.status !== 'ok'), JSON.stringify(checks, null, 2)).toEqual([]);
+    expect(
+      checks.filter((c) => c.status !== 'ok'),
+      JSON.stringify(checks, null, 2),
+    ).toEqual([]);
     expect(report.ok).toBe(true);
     expect(checks.map((c) => c.check)).toEqual(expect.arrayContaining(['discovery', 'issuer', 'method', 'alg', 'jwks', 'key', 'clock']));
     expect(find(checks, 'method', 'c-auto')[0]!.detail).toBe('auto chooses client_secret_jwt');
@@ -100,7 +103,12 @@ upstreams:
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as DoctorReport;
     expect(report.ok).toBe(true);
-    expect(report.probe).toMatchObject({ upstream: 'idp', client: 'c-jwt', status: 'ok', attempts: [{ variant: 'as configured', status: 200, outcome: 'accepted' }] });
+    expect(report.probe).toMatchObject({
+      upstream: 'idp',
+      client: 'c-jwt',
+      status: 'ok',
+      attempts: [{ variant: 'as configured', status: 200, outcome: 'accepted' }],
+    });
     expect(idp.captured).toHaveLength(1);
     expect(idp.captured[0]!.status).toBe(200);
     const key = readFileSync(keyFile, 'utf8');
@@ -135,7 +143,13 @@ upstreams:
       fix: 'set upstreams.idp.clients[5].upstream.basicEncoding: form',
       attempts: [
         // oidc-provider answers a Basic header it cannot form-decode with 400 invalid_request
-        { variant: 'as configured', status: 400, outcome: 'refused', error: 'invalid_request', error_description: expect.stringContaining('not properly encoded') },
+        {
+          variant: 'as configured',
+          status: 400,
+          outcome: 'refused',
+          error: 'invalid_request',
+          error_description: expect.stringContaining('not properly encoded'),
+        },
         { variant: 'upstream.basicEncoding: form', status: 200, outcome: 'accepted' },
       ],
     });
@@ -151,7 +165,9 @@ async function startFakeIdp(): Promise<{ origin: string; close(): Promise<void> 
     if (!req.url?.endsWith('/.well-known/openid-configuration')) return void res.writeHead(404).end();
     res.sendDate = false;
     res.writeHead(200, { 'content-type': 'application/json', date: new Date(Date.now() + 120_000).toUTCString() });
-    res.end(JSON.stringify({ issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'] }));
+    res.end(
+      JSON.stringify({ issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'] }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -169,7 +185,11 @@ describe('problems found against the live IdP', () => {
     const keyFile = writeKeyFile('ec-p256', 'pem', mkdtempSync(join(dir, 'ok-')));
     const expiredKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const expiredKeyFile = file('expired.pem', String(expiredKey.export({ format: 'pem', type: 'pkcs8' })));
-    const expired = await generateSelfSigned(expiredKey.export({ format: 'jwk' }), { subject: 'CN=doctor expired', validityDays: 1 }, Date.now() - 10 * 86_400_000);
+    const expired = await generateSelfSigned(
+      expiredKey.export({ format: 'jwk' }),
+      { subject: 'CN=doctor expired', validityDays: 1 },
+      Date.now() - 10 * 86_400_000,
+    );
     const expiredCert = file('expired.crt', expired.pem);
     config = file(
       'problems.yaml',
@@ -215,7 +235,7 @@ upstreams:
     });
   });
 
-  it('an expired certificate is an error at its config path; the other clients\' keys are still read', () => {
+  it("an expired certificate is an error at its config path; the other clients' keys are still read", () => {
     expect(find(checks, 'certificate', 'c-expired')[0]).toMatchObject({
       status: 'error',
       detail: expect.stringMatching(/^upstreams\.fake\.clients\[2\]\.upstream\.key\.certificate: .*expired on \d{4}-\d\d-\d\d$/),
@@ -228,7 +248,11 @@ upstreams:
     expect(find(checks, 'clock')[0]).toMatchObject({ status: 'error', detail: expect.stringMatching(/^the IdP's clock is 1[12]\d\.\d s ahead of ours/) });
     const other = checksOf(report, 'other');
     expect(find(other, 'discovery')[0]!.status).toBe('ok');
-    expect(find(other, 'issuer')[0]).toMatchObject({ status: 'error', detail: `issuer mismatch: expected ${fake.origin}/tenant, got ${fake.origin}`, fix: expect.stringContaining('upstreams.other.issuer') });
+    expect(find(other, 'issuer')[0]).toMatchObject({
+      status: 'error',
+      detail: `issuer mismatch: expected ${fake.origin}/tenant, got ${fake.origin}`,
+      fix: expect.stringContaining('upstreams.other.issuer'),
+    });
   });
 
   it('the CLI exits 1, and --upstream checks one upstream only', async () => {
@@ -250,7 +274,9 @@ describe('--probe against the strict Entra ID stand-in', needs('openssl'), () =>
     entra = await startEntraIdp();
     const keyFile = writeKeyFile('rsa-2048', 'pem', mkdtempSync(join(dir, 'entra-')));
     const certificate = join(dir, 'entra.crt');
-    execFileSync('openssl', ['req', '-x509', '-key', keyFile, '-subj', '/CN=authbridge doctor test', '-days', '90', '-sha256', '-out', certificate], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-key', keyFile, '-subj', '/CN=authbridge doctor test', '-days', '90', '-sha256', '-out', certificate], {
+      stdio: 'ignore',
+    });
     entra.uploadCertificate('app-doctor', readFileSync(certificate, 'utf8'));
     config = file(
       'entra.yaml',
@@ -277,14 +303,23 @@ upstreams:
       status: 'error',
       fix: 'set upstreams.entra.clients[0].upstream.audience: token_endpoint',
       attempts: [
-        { variant: 'as configured', status: 401, outcome: 'refused', error: 'invalid_client', error_description: expect.stringMatching(/^AADSTS700023: .{0,190}$/) },
+        {
+          variant: 'as configured',
+          status: 401,
+          outcome: 'refused',
+          error: 'invalid_client',
+          error_description: expect.stringMatching(/^AADSTS700023: .{0,190}$/),
+        },
         { variant: 'upstream.audience: token_endpoint', status: 200, outcome: 'accepted' },
       ],
     });
     // the IdP's description is quoted printable and short (Entra's carries CR LF and trace ids)
     expect(report.probe!.attempts[0]!.error_description!.length).toBeLessThanOrEqual(200);
     expect(report.probe!.attempts[0]!.error_description).not.toMatch(/[\r\n]/);
-    expect(entra.requests.map((r) => [r.status, r.rule])).toEqual([[401, 'aud'], [200, undefined]]);
+    expect(entra.requests.map((r) => [r.status, r.rule])).toEqual([
+      [401, 'aud'],
+      [200, undefined],
+    ]);
     // a certificate-only IdP fetches no JWKS: nothing to check there, and no publicUrl needed
     const checks = checksOf(report, 'entra');
     expect(find(checks, 'jwks', 'broker')).toEqual([]);

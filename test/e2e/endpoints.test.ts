@@ -30,7 +30,11 @@ beforeAll(async () => {
         issuer: pending.issuer,
         clients: [
           { clientId: 'broker', clientSecret: 'broker-secret', upstream: { method: 'private_key_jwt', clientId: 'up-web', key: { file: key } } },
-          { clientId: 'broker-at-endpoint', clientSecret: 'broker-secret-2', upstream: { method: 'private_key_jwt', clientId: 'up-web', key: { file: key }, audience: 'endpoint' } },
+          {
+            clientId: 'broker-at-endpoint',
+            clientSecret: 'broker-secret-2',
+            upstream: { method: 'private_key_jwt', clientId: 'up-web', key: { file: key }, audience: 'endpoint' },
+          },
           { clientId: 'up-basic', upstream: { method: 'client_secret_basic' } },
         ],
       },
@@ -89,7 +93,12 @@ describe('PAR, then the authorization code, then introspection and revocation of
     const authorization = new URL(idp.authorizationEndpoint);
     authorization.search = new URLSearchParams({ client_id: 'up-web', request_uri: par.json.request_uri as string }).toString();
     const callback = await idp.login(authorization);
-    const token = await post('token', { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+    const token = await post('token', {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
     expect(token.status).toBe(200);
     refreshToken = token.json.refresh_token as string;
     expect(refreshToken).toBeTruthy();

@@ -48,7 +48,12 @@ describe('client authentication failures: 401 invalid_client, nothing sent upstr
   });
 
   it('a client assertion from the caller is not an accepted inbound method', async () => {
-    const res = await postForm(s.tokenUrl(), { grant_type: 'client_credentials', client_id: 'broker-post', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'e30.e30.x' });
+    const res = await postForm(s.tokenUrl(), {
+      grant_type: 'client_credentials',
+      client_id: 'broker-post',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: 'e30.e30.x',
+    });
     expectOAuthError(res, 401, 'invalid_client');
   });
 
@@ -65,7 +70,11 @@ describe('malformed requests: 400 invalid_request', () => {
   });
 
   it('client_id in the body that differs from Basic', async () => {
-    const res = await postForm(s.tokenUrl(), { grant_type: 'client_credentials', client_id: 'broker-es256' }, { authorization: basicAuthorization('broker-post', down('post'), 'rfc6749') });
+    const res = await postForm(
+      s.tokenUrl(),
+      { grant_type: 'client_credentials', client_id: 'broker-es256' },
+      { authorization: basicAuthorization('broker-post', down('post'), 'rfc6749') },
+    );
     expectOAuthError(res, 400, 'invalid_request');
   });
 
@@ -76,7 +85,10 @@ describe('malformed requests: 400 invalid_request', () => {
   });
 
   it('repeated resource parameters are allowed (RFC 8707) and forwarded', async () => {
-    const res = await postForm(s.tokenUrl(), `grant_type=client_credentials&resource=urn%3Aa&resource=urn%3Ab&client_id=broker-post&client_secret=${down('post')}`);
+    const res = await postForm(
+      s.tokenUrl(),
+      `grant_type=client_credentials&resource=urn%3Aa&resource=urn%3Ab&client_id=broker-post&client_secret=${down('post')}`,
+    );
     expect(s.idp.captured[0]!.params.resource).toEqual(['urn:a', 'urn:b']);
     expect(res.status).toBe(s.idp.captured[0]!.status);
   });
@@ -88,7 +100,11 @@ describe('malformed requests: 400 invalid_request', () => {
   });
 
   it('wrong content type', async () => {
-    const res = await fetch(s.tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cc('broker-post', down('post'))) });
+    const res = await fetch(s.tokenUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(cc('broker-post', down('post'))),
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request', error_description: 'content type must be application/x-www-form-urlencoded' });
     expect(s.idp.captured).toHaveLength(0);
@@ -111,7 +127,7 @@ describe('malformed requests: 400 invalid_request', () => {
 });
 
 describe('grant allow-list', () => {
-  it('a grant outside the client\'s grantTypes is 400 unauthorized_client', async () => {
+  it("a grant outside the client's grantTypes is 400 unauthorized_client", async () => {
     const res = await postForm(s.tokenUrl(), { grant_type: 'refresh_token', refresh_token: 'x', client_id: 'broker-cc-only', client_secret: down('cc-only') });
     expectOAuthError(res, 400, 'unauthorized_client');
     expect(s.idp.captured).toHaveLength(0);
@@ -137,7 +153,12 @@ describe('size, routing and upstream failures', () => {
         else controller.close();
       },
     });
-    const res = await fetch(s.tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, duplex: 'half' } as RequestInit);
+    const res = await fetch(s.tokenUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
   });

@@ -36,7 +36,14 @@ afterAll(() => {
   const file = process.env.AUTHBRIDGE_HOSTILE_REPORT;
   if (!file || report.size === 0) return;
   const lines = [...report].map(([name, r]) =>
-    JSON.stringify({ suite: 'faults', case: name, requests: r.requests, lost: r.lost, status: r.statuses.size === 1 ? [...r.statuses][0] : [...r.statuses].join('/'), detail: [...r.details].join(' ') }),
+    JSON.stringify({
+      suite: 'faults',
+      case: name,
+      requests: r.requests,
+      lost: r.lost,
+      status: r.statuses.size === 1 ? [...r.statuses][0] : [...r.statuses].join('/'),
+      detail: [...r.details].join(' '),
+    }),
   );
   appendFileSync(file, `${lines.join('\n')}\n`);
 });
@@ -66,7 +73,8 @@ async function samples(bridge: Bridge, name: string, labels: Record<string, stri
 }
 
 /** Their sum. */
-const metric = async (bridge: Bridge, name: string, labels: Record<string, string>) => [...(await samples(bridge, name, labels)).values()].reduce((a, b) => a + b, 0);
+const metric = async (bridge: Bridge, name: string, labels: Record<string, string>) =>
+  [...(await samples(bridge, name, labels)).values()].reduce((a, b) => a + b, 0);
 
 const poll = async (what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -83,8 +91,18 @@ describe('upstream faults', () => {
     'close-headers': faults.closeInHeaders(),
     'reset-body': faults.resetInBody(),
     hang: faults.hang(),
-    err500: faults.answer(500, 'Internal Server Error', { 'content-type': 'application/json' }, '{"error":"server_error","error_description":"database is down"}'),
-    err503: faults.answer(503, 'Service Unavailable', { 'content-type': 'application/json; charset=utf-8', 'retry-after': '7' }, '{"error":"temporarily_unavailable","error_description":"maintenance"}'),
+    err500: faults.answer(
+      500,
+      'Internal Server Error',
+      { 'content-type': 'application/json' },
+      '{"error":"server_error","error_description":"database is down"}',
+    ),
+    err503: faults.answer(
+      503,
+      'Service Unavailable',
+      { 'content-type': 'application/json; charset=utf-8', 'retry-after': '7' },
+      '{"error":"temporarily_unavailable","error_description":"maintenance"}',
+    ),
     html: faults.answer(200, 'OK', { 'content-type': 'text/html; charset=utf-8' }, '<html><body>Please log in</body></html>'),
     'json-html': faults.answer(200, 'OK', { 'content-type': 'application/json' }, '<html><body>Please log in</body></html>'),
     'text-json': faults.answer(200, 'OK', { 'content-type': 'text/plain' }, '{"access_token":"x","token_type":"Bearer"}'),
@@ -150,7 +168,15 @@ describe('upstream faults', () => {
     const ms = Date.now() - started;
     const counted: Record<string, number> = {};
     for (const [kind, value] of await errorKinds(name)) if (value !== (before.get(kind) ?? 0)) counted[kind] = value - (before.get(kind) ?? 0);
-    reported(`${name} ${grant}`, 1, 0, res.status, Object.keys(counted).map((k) => `kind=${k}`).join(','));
+    reported(
+      `${name} ${grant}`,
+      1,
+      0,
+      res.status,
+      Object.keys(counted)
+        .map((k) => `kind=${k}`)
+        .join(','),
+    );
     const counted5xx = (await metric(bridge, 'authbridge_requests_total', { upstream: name, status_class: '5xx' })) - requests5xx;
     return { res, ms, counted, counted5xx };
   }
@@ -200,7 +226,9 @@ describe('upstream faults', () => {
     const body = new URLSearchParams({ ...GRANTS.client_credentials, client_id: 'broker', client_secret: SECRET }).toString();
     const socket = await openSocket(bridge.url);
     socket.on('error', () => {});
-    socket.write(`POST /patient/token HTTP/1.1\r\nHost: ${new URL(bridge.url).host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    socket.write(
+      `POST /patient/token HTTP/1.1\r\nHost: ${new URL(bridge.url).host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     await poll('the request to reach the IdP', () => stubs.patient.received.length === 1, 5_000);
     expect(stubs.patient.connections).toBe(1);
     const leftAt = performance.now();
@@ -236,7 +264,7 @@ describe('upstream faults', () => {
     expect(counted).toEqual({});
   });
 
-  it('5. a JSON body under text/html reaches the caller as application/json, nosniff: never HTML from authbridge\'s origin', async () => {
+  it("5. a JSON body under text/html reaches the caller as application/json, nosniff: never HTML from authbridge's origin", async () => {
     const { res } = await attempt('html-json');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
@@ -346,7 +374,22 @@ describe('upstream faults', () => {
 /** A redis-server with an append-only file fsynced on every write: what it acknowledged survives kill -9. */
 async function persistentRedis() {
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-faults-redis-'));
-  const args = ([port]: number[]) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'yes'];
+  const args = ([port]: number[]) => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
+  ];
   let child: ChildProcess | undefined;
   let port = 0;
   const start = async () => {
@@ -381,19 +424,19 @@ describe('8. Redis killed under load', needs('redis-server'), () => {
   beforeAll(async () => {
     redis = await persistentRedis();
     const pending = await listenIdp({}); // its client once authbridge listens: the jwks_uri is authbridge's
-    bridge = await startBridge(
-      {
-        server: { metricsPort: 0 },
-        store: { type: 'redis', redis: { url: redis.url, keyPrefix: PREFIX, commandTimeoutMs: 200 } },
-        upstreams: {
-          idp: {
-            issuer: pending.issuer,
-            tokenEndpoint: pending.tokenEndpoint,
-            clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up-pk', method: 'private_key_jwt', key: { file: writeKeyFile('ec-p256') } } }],
-          },
+    bridge = await startBridge({
+      server: { metricsPort: 0 },
+      store: { type: 'redis', redis: { url: redis.url, keyPrefix: PREFIX, commandTimeoutMs: 200 } },
+      upstreams: {
+        idp: {
+          issuer: pending.issuer,
+          tokenEndpoint: pending.tokenEndpoint,
+          clients: [
+            { clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up-pk', method: 'private_key_jwt', key: { file: writeKeyFile('ec-p256') } } },
+          ],
         },
       },
-    );
+    });
     idp = await pending.start([
       { client_id: 'up-pk', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/idp/jwks.json` },
     ]);
@@ -479,14 +522,15 @@ describe('8. Redis killed under load', needs('redis-server'), () => {
       const records = await Promise.all(idp.captured.map((c) => reader.get(`{${PREFIX}}:jti:${c.assertion!.claims.jti as string}`)));
       const missing = idp.captured.filter((_, i) => records[i] === null).map((c) => c.headers['x-request-id']);
       expect(missing).toEqual([]);
-      idp.captured.forEach((c, i) => expect(JSON.parse(records[i]!)).toMatchObject({ upstream: 'idp', clientId: 'up-pk', requestId: c.headers['x-request-id'] }));
+      idp.captured.forEach((c, i) =>
+        expect(JSON.parse(records[i]!)).toMatchObject({ upstream: 'idp', clientId: 'up-pk', requestId: c.headers['x-request-id'] }),
+      );
     } finally {
       reader.disconnect();
     }
     // one store error counted (whatever op failed first: a throttle read, the jti claim) per 503 answered
     expect(storeErrors).toBe(fiveOhThrees);
     expect(await metric(bridge, 'authbridge_requests_total', { upstream: 'idp', endpoint: 'token', status_class: '5xx' })).toBe(fiveOhThrees);
-
   }, 45_000);
 });
 
@@ -499,7 +543,9 @@ describe('9. the store fails after the IdP answered', needs('redis-server'), () 
   beforeAll(async () => {
     redis = await ownRedis();
     // the IdP redeems the code, and Redis dies before the answer is back at authbridge
-    stub = await startFaultUpstream((socket) => void redis.stop().then(() => socket.write(rawResponse(200, 'OK', { 'content-type': 'application/json' }, TOKEN))));
+    stub = await startFaultUpstream(
+      (socket) => void redis.stop().then(() => socket.write(rawResponse(200, 'OK', { 'content-type': 'application/json' }, TOKEN))),
+    );
     bridge = await startBridge({
       server: { metricsPort: 0 },
       store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 200 } },

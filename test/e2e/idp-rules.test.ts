@@ -51,7 +51,9 @@ beforeAll(async () => {
   const key = writeKeyFile('ec-p256');
   const certifiedKey = writeKeyFile('ec-p256');
   const certificateFile = `${certifiedKey}.crt`;
-  execFileSync('openssl', ['req', '-x509', '-key', certifiedKey, '-subj', '/CN=authbridge header test', '-days', '30', '-out', certificateFile], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-key', certifiedKey, '-subj', '/CN=authbridge header test', '-days', '30', '-out', certificateFile], {
+    stdio: 'ignore',
+  });
   const der = Buffer.from(readFileSync(certificateFile, 'utf8').replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64');
   const thumbprint = (alg: string) => createHash(alg).update(der).digest('base64url');
   certificate = { der: der.toString('base64'), x5t: thumbprint('sha1'), x5tS256: thumbprint('sha256') };
@@ -63,9 +65,17 @@ beforeAll(async () => {
       idp: {
         issuer: pending.issuer,
         clients: [
-          { clientId: 'broker-auto-key', clientSecret: 'd1', upstream: { method: 'auto', clientId: 'up-auto-key', key: { file: key }, clientSecret: HMAC_SECRET } },
+          {
+            clientId: 'broker-auto-key',
+            clientSecret: 'd1',
+            upstream: { method: 'auto', clientId: 'up-auto-key', key: { file: key }, clientSecret: HMAC_SECRET },
+          },
           { clientId: 'broker-auto-secret', clientSecret: 'd2', upstream: { method: 'auto', clientId: 'up-auto-secret', clientSecret: HMAC_SECRET } },
-          { clientId: 'broker-bare', clientSecret: 'd3', upstream: { method: 'private_key_jwt', clientId: 'up-bare', key: { file: key }, jwtHeader: { typ: 'none', kid: 'none' } } },
+          {
+            clientId: 'broker-bare',
+            clientSecret: 'd3',
+            upstream: { method: 'private_key_jwt', clientId: 'up-bare', key: { file: key }, jwtHeader: { typ: 'none', kid: 'none' } },
+          },
           {
             clientId: 'broker-full',
             clientSecret: 'd5',
@@ -79,7 +89,10 @@ beforeAll(async () => {
         ],
       },
       nofit: { issuer: nofit.origin, clients: [{ clientId: 'pt', upstream: { method: 'auto' } }] },
-      skewed: { issuer: skewed.origin, clients: [{ clientId: 'broker-skew', clientSecret: 'd4', upstream: { method: 'private_key_jwt', clientId: 'up-skew', key: { file: key } } }] },
+      skewed: {
+        issuer: skewed.origin,
+        clients: [{ clientId: 'broker-skew', clientSecret: 'd4', upstream: { method: 'private_key_jwt', clientId: 'up-skew', key: { file: key } } }],
+      },
     },
   });
   const jwksUri = `${bridge.url}/idp/jwks.json`;
@@ -126,7 +139,9 @@ describe('method: auto against the discovery document of oidc-provider', needs('
 
   it('the requests metric carries the method chosen, not "auto"', async () => {
     const scrape = await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text();
-    expect(scrape).toMatch(/authbridge_requests_total\{upstream="idp",endpoint="token",inbound_method="client_secret_post",outbound_method="client_secret_jwt",status_class="2xx"\} [1-9]/);
+    expect(scrape).toMatch(
+      /authbridge_requests_total\{upstream="idp",endpoint="token",inbound_method="client_secret_post",outbound_method="client_secret_jwt",status_class="2xx"\} [1-9]/,
+    );
   });
 
   it('when no method fits: no fallback, a 500 with a plain reason in the log', async () => {
@@ -149,7 +164,7 @@ describe('jwtHeader', needs('openssl'), () => {
     expect(seen.assertion!.header).toEqual({ alg: 'ES256' });
   });
 
-  it('rfc7523bis typ, the thumbprint kid, x5t, x5t#S256 and x5c of the key file\'s certificate: all on the wire, accepted', async () => {
+  it("rfc7523bis typ, the thumbprint kid, x5t, x5t#S256 and x5c of the key file's certificate: all on the wire, accepted", async () => {
     const { seen } = await exchange('broker-full', 'd5');
     expect(seen.status).toBe(200);
     const jwks = (await (await fetch(`${bridge.url}/idp/jwks.json`)).json()) as { keys: { kid: string; x5c?: string[] }[] };
@@ -165,7 +180,7 @@ describe('jwtHeader', needs('openssl'), () => {
   });
 });
 
-describe("an IdP whose clock runs 30 s behind ours", needs('openssl'), () => {
+describe('an IdP whose clock runs 30 s behind ours', needs('openssl'), () => {
   it('gets assertions dated by its own clock, backdated by clockSkewSeconds; the offset is exported and logged', async () => {
     const res = await postForm(`${bridge.url}/skewed/token`, { grant_type: 'client_credentials', client_id: 'broker-skew', client_secret: 'd4' });
     expect(res.status).toBe(200);

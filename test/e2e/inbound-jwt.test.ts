@@ -166,8 +166,16 @@ describe('JWT client authentication inbound', needsRedis(), () => {
     ['wrong sub (no such client)', () => sign(claims('pk', { sub: 'nobody' }), rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }), 'ERR_UNKNOWN_CLIENT'],
     ['alg mismatch (ES256 header, the RSA key by kid)', () => sign(claims('pk'), ec.privateKey, { alg: 'ES256', kid: 'rsa-1' }), 'ERR_ASSERTION_UNKNOWN_KEY'],
     ['unknown kid', () => sign(claims('pk'), rsa.privateKey, { alg: 'RS256', kid: 'nope' }), 'ERR_ASSERTION_UNKNOWN_KEY'],
-    ['signed by another key', async () => sign(claims('pk'), (await keyPair('RS256', 'x')).privateKey, { alg: 'RS256', kid: 'rsa-1' }), 'ERR_ASSERTION_SIGNATURE'],
-    ['HS256 signed with the RSA public key as secret', () => sign(claims('pk'), new TextEncoder().encode(JSON.stringify(rsa.publicJwk)), { alg: 'HS256', kid: 'rsa-1' }), 'ERR_UNSUPPORTED_METHOD'],
+    [
+      'signed by another key',
+      async () => sign(claims('pk'), (await keyPair('RS256', 'x')).privateKey, { alg: 'RS256', kid: 'rsa-1' }),
+      'ERR_ASSERTION_SIGNATURE',
+    ],
+    [
+      'HS256 signed with the RSA public key as secret',
+      () => sign(claims('pk'), new TextEncoder().encode(JSON.stringify(rsa.publicJwk)), { alg: 'HS256', kid: 'rsa-1' }),
+      'ERR_UNSUPPORTED_METHOD',
+    ],
     ['no jti', () => pk({ jti: undefined }), 'ERR_ASSERTION_INVALID'],
   ])('refuses %s with 401 invalid_client', async (_name, make, code) => {
     await expectRefused(make(), code);

@@ -31,12 +31,22 @@ beforeAll(async () => {
   idp = await startIdp({ clients: [{ client_id: 'up-basic', client_secret: UP_SECRET, token_endpoint_auth_method: 'client_secret_basic' }] });
   const config = (inboundJtiReplicas?: Record<string, unknown>) => ({
     server: { publicUrl: PUBLIC_URL },
-    store: { type: 'redis', redis: { url: `redis://${topology.master.host}:${topology.master.port}`, keyPrefix, ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}) } },
+    store: {
+      type: 'redis',
+      redis: { url: `redis://${topology.master.host}:${topology.master.port}`, keyPrefix, ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}) },
+    },
     upstreams: {
       idp: {
         issuer: idp.issuer,
         tokenEndpoint: idp.tokenEndpoint,
-        clients: [{ clientId: 'hs', clientSecret: HS_SECRET, allowedInboundMethods: ['client_secret_jwt'], upstream: { method: 'client_secret_basic', clientId: 'up-basic', clientSecret: UP_SECRET } }],
+        clients: [
+          {
+            clientId: 'hs',
+            clientSecret: HS_SECRET,
+            allowedInboundMethods: ['client_secret_jwt'],
+            upstream: { method: 'client_secret_basic', clientId: 'up-basic', clientSecret: UP_SECRET },
+          },
+        ],
       },
     },
   });
@@ -96,7 +106,9 @@ describe('store.redis.inboundJtiReplicas', () => {
     expect(await master.exists(recordKey(jti))).toBe(0); // taken back: the refused request left no record behind
     // why, in a line of its own (the access line says 503): the replicas that answered, of how many, in how long
     const why = waiting.logs.filter((l) => l.includes('not acknowledged by enough replicas')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(why).toEqual([expect.objectContaining({ level: 'warn', acks: 0, replicas: 1, timeoutMs: TIMEOUT_MS, store: `redis ${topology.master.host}:${topology.master.port}` })]);
+    expect(why).toEqual([
+      expect.objectContaining({ level: 'warn', acks: 0, replicas: 1, timeoutMs: TIMEOUT_MS, store: `redis ${topology.master.host}:${topology.master.port}` }),
+    ]);
     // the caller's retry once the replica is back is accepted, not refused as a replay of the refused one
     await expect.poll(async () => (await token(waiting, signed)).status, { timeout: 5000 }).toBe(200);
   });

@@ -42,7 +42,12 @@ beforeAll(async () => {
           {
             clientId: 'broker',
             clientSecret: SECRET,
-            upstream: { clientId: 'up-managed', method: 'private_key_jwt', key: 'managed', rotation: { rotateEverySeconds: 86_400, prePublishSeconds: 120, retireSeconds: 3600 } },
+            upstream: {
+              clientId: 'up-managed',
+              method: 'private_key_jwt',
+              key: 'managed',
+              rotation: { rotateEverySeconds: 86_400, prePublishSeconds: 120, retireSeconds: 3600 },
+            },
           },
         ],
       },
@@ -124,7 +129,10 @@ describe('the key set lost by Redis, twice, under traffic', needsRedis(), () => 
     expect(back.version).toBeGreaterThan(version); // never the lost version again
     version = back.version;
     expect(during.filter((s) => s !== 200)).toEqual([]);
-    await until('both replicas to hold the written-back set', () => managed(a).keySet(OWNER).revision === back.revision && managed(b).keySet(OWNER).revision === back.revision);
+    await until(
+      'both replicas to hold the written-back set',
+      () => managed(a).keySet(OWNER).revision === back.revision && managed(b).keySet(OWNER).revision === back.revision,
+    );
     expect(kids(await jwks(a))).toEqual(published);
     expect(await jwks(b)).toBe(await jwks(a));
     expect(lossLogs(a).length + lossLogs(b).length).toBe(1); // one replica wrote it back (CAS), loudly; the other adopted it
@@ -159,6 +167,13 @@ describe('the key set lost by Redis, twice, under traffic', needsRedis(), () => 
     expect(idp.captured.filter((r) => r.status !== 200)).toEqual([]);
     expect(new Set(idp.captured.map((r) => r.assertion!.header.kid))).toEqual(new Set([signing]));
     for (const bridge of [a, b, c]) expect(bridge.logs.join('\n')).not.toMatch(/"d":|"sealed"|eyJhbGciOiJkaXIi/);
-    reportHostile({ suite: 'keys', case: 'key set deleted from Redis twice under traffic; a third replica starts meanwhile', requests: idp.captured.length, lost: 0, status: 200, detail: 'every assertion accepted, one kid' });
+    reportHostile({
+      suite: 'keys',
+      case: 'key set deleted from Redis twice under traffic; a third replica starts meanwhile',
+      requests: idp.captured.length,
+      lost: 0,
+      status: 200,
+      detail: 'every assertion accepted, one kid',
+    });
   }, 60_000);
 });

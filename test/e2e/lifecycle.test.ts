@@ -45,7 +45,11 @@ upstreams:
 
 /** `authbridge start` as a child process; resolves once it listens. */
 async function startCli(file: string) {
-  const child: ChildProcess = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', file], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', file], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));

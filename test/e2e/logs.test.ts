@@ -88,7 +88,14 @@ describe('logs and error bodies carry no credentials', () => {
   it('each request has one structured line: request id, upstream, methods, status, durations', () => {
     const lines = s.bridge.capture.lines.filter((l) => l.msg === 'request');
     const success = lines.find((l) => l.client === 'broker-es256' && l.status === 200)!;
-    expect(success).toMatchObject({ upstream: 'idp', inbound: expect.any(String), outbound: 'private_key_jwt', grantType: 'client_credentials', upstreamStatus: 200, level: 'info' });
+    expect(success).toMatchObject({
+      upstream: 'idp',
+      inbound: expect.any(String),
+      outbound: 'private_key_jwt',
+      grantType: 'client_credentials',
+      upstreamStatus: 200,
+      level: 'info',
+    });
     expect(success.requestId).toEqual(expect.any(String));
     expect(success.durationMs).toEqual(expect.any(Number));
     expect(success.upstreamMs).toEqual(expect.any(Number));

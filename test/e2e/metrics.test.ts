@@ -44,10 +44,30 @@ function sample(name: string, labels: Record<string, string>): number {
 
 describe('GET /metrics after real traffic', () => {
   it('counts requests by upstream, endpoint, methods and status class', () => {
-    expect(sample('authbridge_requests_total', { upstream: 'idp', endpoint: 'token', inbound_method: 'client_secret_post', outbound_method: 'private_key_jwt', status_class: '2xx' })).toBe(3);
-    expect(sample('authbridge_requests_total', { upstream: 'idp', endpoint: 'token', inbound_method: 'client_secret_post', outbound_method: 'client_secret_basic', status_class: '2xx' })).toBe(1);
-    expect(sample('authbridge_requests_total', { upstream: 'idp', endpoint: 'jwks', inbound_method: 'none', outbound_method: 'none', status_class: '2xx' })).toBeGreaterThanOrEqual(1);
-    expect(sample('authbridge_requests_total', { upstream: '', endpoint: 'token', inbound_method: 'none', outbound_method: 'none', status_class: '4xx' })).toBe(1); // the unknown upstream
+    expect(
+      sample('authbridge_requests_total', {
+        upstream: 'idp',
+        endpoint: 'token',
+        inbound_method: 'client_secret_post',
+        outbound_method: 'private_key_jwt',
+        status_class: '2xx',
+      }),
+    ).toBe(3);
+    expect(
+      sample('authbridge_requests_total', {
+        upstream: 'idp',
+        endpoint: 'token',
+        inbound_method: 'client_secret_post',
+        outbound_method: 'client_secret_basic',
+        status_class: '2xx',
+      }),
+    ).toBe(1);
+    expect(
+      sample('authbridge_requests_total', { upstream: 'idp', endpoint: 'jwks', inbound_method: 'none', outbound_method: 'none', status_class: '2xx' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample('authbridge_requests_total', { upstream: '', endpoint: 'token', inbound_method: 'none', outbound_method: 'none', status_class: '4xx' })).toBe(
+      1,
+    ); // the unknown upstream
   });
 
   it('counts assertions by upstream and alg', () => {
@@ -77,7 +97,8 @@ describe('GET /metrics after real traffic', () => {
     // every label value of authbridge's own samples is a configured name, a fixed code or a bucket bound
     const ours = scrape.split('\n').filter((line) => line.startsWith('authbridge_'));
     const labelValues = new Set(ours.flatMap((line) => [...line.matchAll(/="([^"]*)"/g)].map((m) => m[1]!)));
-    const allowed = /^(|idp|slow|down|quirky|nodisc|token|jwks|health|metrics|none|[2-5]xx|client_secret_(post|basic)|private_key_jwt|client_secret_jwt|ES256|RS256|HS256|bad_secret|unknown_client|missing_credentials|timeout|connect|[0-9.]+|\+Inf)$/;
+    const allowed =
+      /^(|idp|slow|down|quirky|nodisc|token|jwks|health|metrics|none|[2-5]xx|client_secret_(post|basic)|private_key_jwt|client_secret_jwt|ES256|RS256|HS256|bad_secret|unknown_client|missing_credentials|timeout|connect|[0-9.]+|\+Inf)$/;
     expect([...labelValues].filter((v) => !allowed.test(v))).toEqual([]);
   });
 });
@@ -87,7 +108,9 @@ describe('key age', () => {
   beforeAll(async () => {
     bridge = await startBridge({
       keys: { encryptionKey: randomBytes(32).toString('base64') },
-      upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'b', clientSecret: 's', upstream: { method: 'private_key_jwt', key: 'managed' } }] } },
+      upstreams: {
+        idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'b', clientSecret: 's', upstream: { method: 'private_key_jwt', key: 'managed' } }] },
+      },
     });
   });
   afterAll(() => bridge?.stop());

@@ -32,7 +32,15 @@ const DASHBOARD = join(CHART, 'dashboards/authbridge.json');
 /** The PrometheusRule's groups as `helm template` renders them with the default thresholds. */
 function renderedGroups(args: string[] = []): RuleGroup[] {
   const docs = parseAllDocuments(
-    helmTemplate(['--set', 'metrics.prometheusRule.enabled=true', '--api-versions', 'monitoring.coreos.com/v1', '--show-only', 'templates/prometheusrule.yaml', ...args]),
+    helmTemplate([
+      '--set',
+      'metrics.prometheusRule.enabled=true',
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+      '--show-only',
+      'templates/prometheusrule.yaml',
+      ...args,
+    ]),
   ).map((d) => d.toJS() as { kind: string; spec: { groups: RuleGroup[] } } | null);
   const rule = docs.find((d) => d?.kind === 'PrometheusRule');
   if (!rule) throw new Error('helm template rendered no PrometheusRule');
@@ -90,13 +98,21 @@ describe('metric names used by the chart', () => {
   const declared = new Map<string, string>();
 
   beforeAll(async () => {
-    stub = await startFaultUpstream(faults.answer(200, 'OK', { 'content-type': 'application/json' }, '{"access_token":"at-1","token_type":"Bearer","expires_in":60}'));
+    stub = await startFaultUpstream(
+      faults.answer(200, 'OK', { 'content-type': 'application/json' }, '{"access_token":"at-1","token_type":"Bearer","expires_in":60}'),
+    );
     bridge = await startBridge({
       upstreams: {
         idp: {
           issuer: stub.url,
           tokenEndpoint: stub.tokenEndpoint,
-          clients: [{ clientId: 'broker', clientSecret: 'monitoring-secret-7c1d', upstream: { clientId: 'up', method: 'client_secret_jwt', clientSecret: 'u'.repeat(32) } }],
+          clients: [
+            {
+              clientId: 'broker',
+              clientSecret: 'monitoring-secret-7c1d',
+              upstream: { clientId: 'up', method: 'client_secret_jwt', clientSecret: 'u'.repeat(32) },
+            },
+          ],
         },
       },
     });
@@ -133,12 +149,16 @@ describe('metric names used by the chart', () => {
     const doc = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8').split('With `server.workers`')[0]!;
     const documented = [...doc.matchAll(/^\| `(authbridge_\w+)` \| (\w+)/gm)].map(([, name, type]) => [name, type]);
     expect(new Map(documented as [string, string][])).toEqual(declared);
-    for (const name of ['authbridge_requests_total', 'authbridge_request_duration_seconds_bucket', 'authbridge_upstream_duration_seconds_count', 'authbridge_key_age_seconds'])
-      expect(exposed).toContain(name);
-    expect(metricNames('sum by (le) (rate(authbridge_request_duration_seconds_bucket{upstream=~"$upstream", le="+Inf"}[$__rate_interval])) / on(job) x')).toEqual([
+    for (const name of [
+      'authbridge_requests_total',
       'authbridge_request_duration_seconds_bucket',
-      'x',
-    ]);
+      'authbridge_upstream_duration_seconds_count',
+      'authbridge_key_age_seconds',
+    ])
+      expect(exposed).toContain(name);
+    expect(
+      metricNames('sum by (le) (rate(authbridge_request_duration_seconds_bucket{upstream=~"$upstream", le="+Inf"}[$__rate_interval])) / on(job) x'),
+    ).toEqual(['authbridge_request_duration_seconds_bucket', 'x']);
   });
 
   it('every alert expression reads only exposed metrics', () => {

@@ -45,7 +45,14 @@ const config = (issuer: string, caFile?: string) => ({
           // FAPI: a signed assertion, and the same managed key's certificate in the handshake (certificate-bound tokens)
           clientId: 'pkj',
           clientSecret: SECRET,
-          upstream: { method: 'private_key_jwt', clientId: 'pkj-up', alg: 'ES256', key: 'managed', certificate: { selfSigned: true }, tlsCertificate: 'signingKey' },
+          upstream: {
+            method: 'private_key_jwt',
+            clientId: 'pkj-up',
+            alg: 'ES256',
+            key: 'managed',
+            certificate: { selfSigned: true },
+            tlsCertificate: 'signingKey',
+          },
         },
       ],
     },
@@ -76,7 +83,13 @@ beforeAll(async () => {
   idp = await startMtlsIdp({
     clients: [
       { client_id: 'self-up', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: selfKeys } },
-      { client_id: 'pkj-up', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: pkjKeys }, tls_client_certificate_bound_access_tokens: true },
+      {
+        client_id: 'pkj-up',
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: pkjKeys },
+        tls_client_certificate_bound_access_tokens: true,
+      },
     ],
   });
   const caFile = join(dir, 'server-ca.pem');

@@ -111,7 +111,16 @@ describe('log format', () => {
 
   it.concurrent.each([
     ['pretty', (out: string) => expect(out).toMatch(/INFO.*: authbridge listening/)],
-    ['json', (out: string) => expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ level: 'info', msg: 'authbridge listening', url: expect.stringMatching(/^http:\/\/0\.0\.0\.0:\d+$/), metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })],
+    [
+      'json',
+      (out: string) =>
+        expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({
+          level: 'info',
+          msg: 'authbridge listening',
+          url: expect.stringMatching(/^http:\/\/0\.0\.0\.0:\d+$/),
+          metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        }),
+    ],
   ])('LOG_FORMAT=%s', async (format, check) => {
     const child = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', onEphemeralPorts()], {
       cwd: ROOT,

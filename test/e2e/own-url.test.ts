@@ -72,7 +72,7 @@ describe('the discovery mirror', () => {
     }
   });
 
-  it('without publicUrl: a Host naming another host is answered no-store (Vary: Host); the listener\'s own Host stays cacheable', async () => {
+  it("without publicUrl: a Host naming another host is answered no-store (Vary: Host); the listener's own Host stays cacheable", async () => {
     const port = portOf(loose);
     const other = await raw(loose, 'GET', MIRROR, `${EVIL}:${port}`);
     expect(other.status).toBe(200);
@@ -123,7 +123,7 @@ describe("an inbound assertion's aud", () => {
     }
   });
 
-  it("without publicUrl: an absolute-form target naming another host does not make its URL the aud", async () => {
+  it('without publicUrl: an absolute-form target naming another host does not make its URL the aud', async () => {
     loose.capture.clear();
     const res = await raw(loose, 'POST', `http://${EVIL}/idp/token`, `127.0.0.1:${portOf(loose)}`, await form(`http://${EVIL}/idp/token`));
     refusedForAudience(loose, res);

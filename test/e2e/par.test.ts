@@ -16,7 +16,12 @@ const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 const HS_SECRET = 'par-upstream-hs256-secret-0123456789abcdef';
 const DOWN = 'par-broker-secret';
 const CA_SUBJECT = 'CN=authbridge par client,O=authbridge tests,C=DE';
-const webClient = <T extends Record<string, unknown>>(metadata: T) => ({ grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [REDIRECT_URI], ...metadata });
+const webClient = <T extends Record<string, unknown>>(metadata: T) => ({
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  redirect_uris: [REDIRECT_URI],
+  ...metadata,
+});
 
 let idp: Idp;
 let mtlsIdp: MtlsIdp;
@@ -26,7 +31,10 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-par-'));
   const key = writeKeyFile('ec-p256');
   const pending = await listenIdp({});
-  mtlsIdp = await startMtlsIdp({ mtlsEndpointAliases: false, clients: [{ ...webClient({}), client_id: 'up-mtls', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: CA_SUBJECT }] });
+  mtlsIdp = await startMtlsIdp({
+    mtlsEndpointAliases: false,
+    clients: [{ ...webClient({}), client_id: 'up-mtls', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: CA_SUBJECT }],
+  });
   const cert = await makeClientCertificate({ ca: mtlsIdp.clientCa, subject: CA_SUBJECT });
   const files = { file: join(dir, 'mtls.key.pem'), certificate: join(dir, 'mtls.crt') };
   writeFileSync(files.file, cert.keyPem);
@@ -44,14 +52,24 @@ beforeAll(async () => {
           client('pkj', { method: 'private_key_jwt', clientId: 'up-pkj', key: { file: key } }),
         ],
       },
-      mtls: { issuer: mtlsIdp.issuer, ca: { file: join(dir, 'server-ca.pem') }, proxy: 'none', clients: [client('mtls', { method: 'tls_client_auth', clientId: 'up-mtls', key: files })] },
+      mtls: {
+        issuer: mtlsIdp.issuer,
+        ca: { file: join(dir, 'server-ca.pem') },
+        proxy: 'none',
+        clients: [client('mtls', { method: 'tls_client_auth', clientId: 'up-mtls', key: files })],
+      },
     },
   });
   idp = await pending.start([
     webClient({ client_id: 'up-basic', client_secret: 'up-basic-secret', token_endpoint_auth_method: 'client_secret_basic' }),
     webClient({ client_id: 'up-post', client_secret: 'up-post-secret', token_endpoint_auth_method: 'client_secret_post' }),
     webClient({ client_id: 'up-hs', client_secret: HS_SECRET, token_endpoint_auth_method: 'client_secret_jwt' }),
-    webClient({ client_id: 'up-pkj', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/idp/jwks.json` }),
+    webClient({
+      client_id: 'up-pkj',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks_uri: `${bridge.url}/idp/jwks.json`,
+    }),
   ]);
 });
 afterAll(async () => {

@@ -60,7 +60,9 @@ describe('private_key_jwt signed in a PKCS#11 token', needsSoftHsm(), () => {
   });
 
   it('20 concurrent requests share the session pool, all accepted', async () => {
-    const all = await Promise.all(Array.from({ length: 20 }, () => postForm(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'b-es', client_secret: 'd-es' })));
+    const all = await Promise.all(
+      Array.from({ length: 20 }, () => postForm(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'b-es', client_secret: 'd-es' })),
+    );
     expect(all.map((r) => r.status)).toEqual(Array(20).fill(200));
   });
 

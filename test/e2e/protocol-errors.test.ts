@@ -8,11 +8,19 @@ import { rawExchange, type RawResponse } from '../support/raw-http.js';
 
 let bridge: Bridge;
 beforeAll(async () => {
-  bridge = await startBridge({ upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } } });
+  bridge = await startBridge({
+    upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } },
+  });
 });
 afterAll(async () => {
   const answered = (await bridge.proxy.metrics.requests.get()).values.reduce((sum, v) => sum + v.value, 0);
-  reportHostile({ suite: 'protocol', case: 'malformed HTTP: request lines, methods, header bytes, framing, sizes, CONNECT, Expect', requests: answered, lost: 0, detail: 'every answer RFC 6749 JSON' });
+  reportHostile({
+    suite: 'protocol',
+    case: 'malformed HTTP: request lines, methods, header bytes, framing, sizes, CONNECT, Expect',
+    requests: answered,
+    lost: 0,
+    detail: 'every answer RFC 6749 JSON',
+  });
   await bridge?.stop();
 });
 
@@ -65,7 +73,11 @@ describe('refused by the HTTP parser', () => {
 
   it('each refusal is logged with its code and counted as endpoint "other"', async () => {
     const scrape = async () =>
-      Number(/^authbridge_requests_total\{upstream="",endpoint="other",inbound_method="none",outbound_method="none",status_class="4xx"\} (\d+)/m.exec(await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text())?.[1] ?? 0);
+      Number(
+        /^authbridge_requests_total\{upstream="",endpoint="other",inbound_method="none",outbound_method="none",status_class="4xx"\} (\d+)/m.exec(
+          await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
     const before = await scrape();
     const { response } = await rawExchange(bridge.url, ['G(T / HTTP/1.1\r\n\r\n']);
     expect(await scrape()).toBe(before + 1);

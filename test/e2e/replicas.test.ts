@@ -42,7 +42,12 @@ beforeAll(async () => {
           {
             clientId: 'broker',
             clientSecret: SECRET,
-            upstream: { clientId: 'up-managed', method: 'private_key_jwt', key: 'managed', rotation: { rotateEverySeconds: 86_400, prePublishSeconds: PRE_PUBLISH, retireSeconds: 3600 } },
+            upstream: {
+              clientId: 'up-managed',
+              method: 'private_key_jwt',
+              key: 'managed',
+              rotation: { rotateEverySeconds: 86_400, prePublishSeconds: PRE_PUBLISH, retireSeconds: 3600 },
+            },
           },
         ],
       },
@@ -102,7 +107,11 @@ describe('two replicas, one Redis', needsRedis(), () => {
     expect(jtis.size).toBe(1000);
     const store = a.proxy.runtime.store;
     for (const r of seen) {
-      expect(await store.getJti(r.assertion!.claims.jti as string)).toMatchObject({ upstream: 'idp', clientId: 'up-managed', requestId: r.headers['x-request-id'] });
+      expect(await store.getJti(r.assertion!.claims.jti as string)).toMatchObject({
+        upstream: 'idp',
+        clientId: 'up-managed',
+        requestId: r.headers['x-request-id'],
+      });
     }
   }, 60_000);
 
@@ -166,7 +175,8 @@ describe('two replicas, one Redis', needsRedis(), () => {
 
     expect(statuses.length).toBeGreaterThan(150); // ~9 s of traffic, a request at least every ~50 ms
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const signedBy = (prefix: string, kid: string) => idp.captured.filter((r) => r.headers['x-request-id']!.startsWith(prefix) && r.assertion!.header.kid === kid);
+    const signedBy = (prefix: string, kid: string) =>
+      idp.captured.filter((r) => r.headers['x-request-id']!.startsWith(prefix) && r.assertion!.header.kid === kid);
     for (const prefix of ['a-', 'b-']) {
       expect(signedBy(prefix, before).length).toBeGreaterThan(0);
       expect(signedBy(prefix, after).length).toBeGreaterThan(0);
@@ -176,11 +186,16 @@ describe('two replicas, one Redis', needsRedis(), () => {
     expect(await jwks(a)).toBe(await jwks(b));
 
     // B, which rotated nothing, said what it adopted at each step: kids and states, never key material
-    const adopted = (bridge: Bridge) =>
-      bridge.capture.lines.filter((l) => l.msg === 'managed keys: adopted the key set another replica changed');
+    const adopted = (bridge: Bridge) => bridge.capture.lines.filter((l) => l.msg === 'managed keys: adopted the key set another replica changed');
     expect(adopted(b)).toEqual([
       expect.objectContaining({ level: 'info', owner: OWNER, active: before, added: [`${after} (next)`] }),
-      expect.objectContaining({ level: 'info', owner: OWNER, active: after, previouslyActive: before, changed: [`${before} (active → retired)`, `${after} (next → active)`] }),
+      expect.objectContaining({
+        level: 'info',
+        owner: OWNER,
+        active: after,
+        previouslyActive: before,
+        changed: [`${before} (active → retired)`, `${after} (next → active)`],
+      }),
     ]);
     expect(adopted(a)).toEqual([]); // A wrote both steps: its own log says 'rotation step'
     expect(JSON.stringify(adopted(b))).not.toMatch(/"d":|sealed|eyJ/);

@@ -24,14 +24,17 @@ beforeAll(async () => {
     onStoreFailure,
     clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up-file', method: 'private_key_jwt', key: { file: keyFile } } }],
   });
-  bridge = await startBridge(
-    {
-      store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 200 } },
-      upstreams: { closed: upstream('closed'), open: upstream('open') },
-    },
-  );
+  bridge = await startBridge({
+    store: { type: 'redis', redis: { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 200 } },
+    upstreams: { closed: upstream('closed'), open: upstream('open') },
+  });
   idp = await pending.start([
-    { client_id: 'up-file', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/closed/jwks.json` },
+    {
+      client_id: 'up-file',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks_uri: `${bridge.url}/closed/jwks.json`,
+    },
   ]);
 });
 afterAll(async () => {
@@ -116,7 +119,15 @@ describe('Redis outage', needs('redis-server'), () => {
     // Each refused request has its access line; the store failure itself is logged once per 10 s (and message),
     // the first at once, the rest counted in `suppressed` (written when the interval ends, or here at shutdown).
     await bridge.stop();
-    const lines = bridge.capture.lines as { msg: string; upstream?: string; status?: number; suppressed?: number; requestId?: string; op?: string; code?: string }[];
+    const lines = bridge.capture.lines as {
+      msg: string;
+      upstream?: string;
+      status?: number;
+      suppressed?: number;
+      requestId?: string;
+      op?: string;
+      code?: string;
+    }[];
     const refused = results.filter((r) => r.status === 503);
     const access = lines.filter((l) => l.msg === 'request' && l.status === 503 && refused.some((r) => r.requestId === l.requestId));
     expect(access.length).toBe(refused.length);
@@ -127,7 +138,13 @@ describe('Redis outage', needs('redis-server'), () => {
     // every failure counted: a line at once stands for itself, a later one for the `suppressed` failures since
     expect(failures.reduce((n, l) => n + (l.suppressed ?? 1), 0)).toBe(refused.length);
     // each says the operation and, as `code`, the Redis errno (ECONNREFUSED, …) when there is one: never an ERR_ code
-    expect(failures.every((l) => typeof l.op === 'string' && (l.code === undefined || /^E[A-Z]+$/.test(l.code))), JSON.stringify(failures)).toBe(true);
-    expect(failures.some((l) => l.code !== undefined), JSON.stringify(failures)).toBe(true);
+    expect(
+      failures.every((l) => typeof l.op === 'string' && (l.code === undefined || /^E[A-Z]+$/.test(l.code))),
+      JSON.stringify(failures),
+    ).toBe(true);
+    expect(
+      failures.some((l) => l.code !== undefined),
+      JSON.stringify(failures),
+    ).toBe(true);
   }, 30_000);
 });

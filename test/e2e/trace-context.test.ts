@@ -16,13 +16,17 @@ let bridge: Bridge;
 let stub: FaultUpstream;
 
 beforeAll(async () => {
-  stub = await startFaultUpstream(faults.answer(200, 'OK', { 'content-type': 'application/json' }, '{"access_token":"at-trace","token_type":"Bearer","expires_in":60}'));
+  stub = await startFaultUpstream(
+    faults.answer(200, 'OK', { 'content-type': 'application/json' }, '{"access_token":"at-trace","token_type":"Bearer","expires_in":60}'),
+  );
   bridge = await startBridge({
     upstreams: {
       idp: {
         issuer: stub.url,
         tokenEndpoint: stub.tokenEndpoint,
-        clients: [{ clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up', method: 'client_secret_basic', clientSecret: 'upstream-secret-trace' } }],
+        clients: [
+          { clientId: 'broker', clientSecret: SECRET, upstream: { clientId: 'up', method: 'client_secret_basic', clientSecret: 'upstream-secret-trace' } },
+        ],
       },
     },
   });
@@ -38,7 +42,11 @@ beforeEach(() => {
 
 /** A token request with extra headers; the headers the IdP received and the request's log line. */
 async function token(headers: Record<string, string>) {
-  const res = await fetch(`${bridge.url}/idp/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: FORM });
+  const res = await fetch(`${bridge.url}/idp/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: FORM,
+  });
   expect(res.status, await res.text()).toBe(200);
   return { upstream: stub.received.at(-1)!.headers, line: requestLine() };
 }

@@ -70,7 +70,13 @@ beforeAll(async () => {
     proxy: vendor.proxyUrl,
     ca: { file: caFile },
     ...more,
-    clients: [{ clientId: 'broker', clientSecret: 'broker-secret', upstream: { method: 'client_secret_basic', clientId: 'vendor-client', clientSecret: 'vendor-secret' } }],
+    clients: [
+      {
+        clientId: 'broker',
+        clientSecret: 'broker-secret',
+        upstream: { method: 'client_secret_basic', clientId: 'vendor-client', clientSecret: 'vendor-secret' },
+      },
+    ],
   });
   bridge = await startBridge({
     upstreams: {
@@ -89,7 +95,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const token = (upstream: string) => postForm(`${bridge.url}/${upstream}/token`, { grant_type: 'client_credentials', client_id: 'broker', client_secret: 'broker-secret' });
+const token = (upstream: string) =>
+  postForm(`${bridge.url}/${upstream}/token`, { grant_type: 'client_credentials', client_id: 'broker', client_secret: 'broker-secret' });
 const logged = (msg: string) => bridge.capture.lines.filter((l) => l.msg === msg);
 
 describe('google: detected from https://accounts.google.com', () => {
@@ -100,7 +107,9 @@ describe('google: detected from https://accounts.google.com', () => {
     expect(vendor.requests).toContain('accounts.google.com GET /.well-known/openid-configuration');
     expect(vendor.requests).toContain('oauth2.googleapis.com POST /token');
     expect(vendor.tunnels).toEqual(expect.arrayContaining(['accounts.google.com:443', 'oauth2.googleapis.com:443']));
-    expect(logged('using IdP profile google, detected from the issuer\'s host (set profile to choose another)')).toContainEqual(expect.objectContaining({ upstream: 'google', profile: 'google' }));
+    expect(logged("using IdP profile google, detected from the issuer's host (set profile to choose another)")).toContainEqual(
+      expect.objectContaining({ upstream: 'google', profile: 'google' }),
+    );
   });
 
   it('with another profile set, the endpoint is refused, and the refusal names profile google', async () => {
@@ -132,7 +141,9 @@ describe('cognito: detected from https://cognito-idp.{region}.amazonaws.com/{poo
   it('a custom domain is refused, saying it needs allowedEndpointOrigins; listed there, it is used', async () => {
     const refused = await token('cognito-custom');
     expect(refused.status).toBe(502);
-    expect(refused.json.error_description).toMatch(/^upstream discovery failed: discovered token_endpoint is on https:\/\/auth\.example\.com, neither the issuer's origin nor one the cognito profile allows .*custom domain cannot be known from the issuer: list it in allowedEndpointOrigins$/);
+    expect(refused.json.error_description).toMatch(
+      /^upstream discovery failed: discovered token_endpoint is on https:\/\/auth\.example\.com, neither the issuer's origin nor one the cognito profile allows .*custom domain cannot be known from the issuer: list it in allowedEndpointOrigins$/,
+    );
     const listed = await token('cognito-custom-listed');
     expect(listed.status, listed.text).toBe(200);
     expect(listed.json.access_token).toBe('token-from-auth.example.com');

@@ -26,11 +26,15 @@ const dir = mkdtempSync(join(tmpdir(), 'ab-workers-'));
 function post(url: string, form: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }> {
   const body = new URLSearchParams(form).toString();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) as Record<string, unknown> }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) as Record<string, unknown> }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -47,7 +51,11 @@ interface Cluster {
 
 /** `authbridge start` with the config as a child process; resolves once the primary says all workers listen. */
 async function startCluster(file: string): Promise<Cluster> {
-  const child = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', file], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...authbridgeArgv(), 'start', '--config', file], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
@@ -86,7 +94,8 @@ describe('server.workers: 2 on Redis', needsRedis(), () => {
   const file = join(dir, 'authbridge.yaml');
   let config: (extraClients?: object[]) => string;
   const token = (clientId = 'broker') => post(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: SECRET });
-  const requestPids = () => new Set(bridge.lines().flatMap((l) => (l.msg === 'request' && l.path === '/idp/token' && l.status === 200 ? [l.pid as number] : [])));
+  const requestPids = () =>
+    new Set(bridge.lines().flatMap((l) => (l.msg === 'request' && l.path === '/idp/token' && l.status === 200 ? [l.pid as number] : [])));
 
   beforeAll(async () => {
     redis = await redisForTests();
@@ -94,7 +103,12 @@ describe('server.workers: 2 on Redis', needsRedis(), () => {
     const client = (clientId: string, upstreamId: string) => ({
       clientId,
       clientSecret: SECRET,
-      upstream: { clientId: upstreamId, method: 'private_key_jwt', key: 'managed', rotation: { rotateEverySeconds: 86_400, prePublishSeconds: 5, retireSeconds: 3600 } },
+      upstream: {
+        clientId: upstreamId,
+        method: 'private_key_jwt',
+        key: 'managed',
+        rotation: { rotateEverySeconds: 86_400, prePublishSeconds: 5, retireSeconds: 3600 },
+      },
     });
     config = (extra = []) =>
       stringify({
@@ -107,7 +121,12 @@ describe('server.workers: 2 on Redis', needsRedis(), () => {
     writeFileSync(file, config());
     bridge = await startCluster(file);
     idp = await pending.start(
-      ['up-broker', 'up-second'].map((id) => ({ client_id: id, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/idp/jwks.json` })),
+      ['up-broker', 'up-second'].map((id) => ({
+        client_id: id,
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks_uri: `${bridge.url}/idp/jwks.json`,
+      })),
     );
   }, 30_000);
   afterAll(async () => {
@@ -187,13 +206,20 @@ describe('server.workers: 2 on Redis', needsRedis(), () => {
     bridge.child.kill('SIGTERM');
     expect(await bridge.exited).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
-    expect(bridge.lines().filter((l) => l.msg === 'stopped').map((l) => l.pid)).toEqual(expect.arrayContaining([...pids, bridge.child.pid]));
+    expect(
+      bridge
+        .lines()
+        .filter((l) => l.msg === 'stopped')
+        .map((l) => l.pid),
+    ).toEqual(expect.arrayContaining([...pids, bridge.child.pid]));
     await expect(fetch(`${bridge.url}/healthz`)).rejects.toThrow();
   }, 20_000);
 });
 
 describe('server.workers refused at start', () => {
-  const upstream = { svc: { issuer: 'http://127.0.0.1:9', tokenEndpoint: 'http://127.0.0.1:9/token', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] } };
+  const upstream = {
+    svc: { issuer: 'http://127.0.0.1:9', tokenEndpoint: 'http://127.0.0.1:9/token', clients: [{ clientId: 'c', upstream: { method: 'client_secret_post' } }] },
+  };
   const write = (name: string, content: object) => {
     const path = join(dir, name);
     writeFileSync(path, stringify(content));
@@ -218,7 +244,10 @@ describe('server.workers refused at start', () => {
 
   it('when the workers cannot start (Redis unreachable): exit 1, no worker left behind', async () => {
     const store = { type: 'redis', redis: { url: 'redis://127.0.0.1:9', connectTimeoutMs: 300 } };
-    const run = await runCli(['start', '--config', write('noredis.yaml', { server: { host: '127.0.0.1', port: 0, metricsPort: 0, workers: 2 }, store, upstreams: upstream })], { LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
+    const run = await runCli(
+      ['start', '--config', write('noredis.yaml', { server: { host: '127.0.0.1', port: 0, metricsPort: 0, workers: 2 }, store, upstreams: upstream })],
+      { LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/worker failed to start; stopping/);
     const pids = [...run.stdout.matchAll(/"workerPid":(\d+)/g)].map((m) => Number(m[1]));

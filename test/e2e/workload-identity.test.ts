@@ -56,14 +56,27 @@ beforeAll(async () => {
   platformKey = pair.privateKey;
   const jwk = await exportJWK(pair.publicKey);
   idp = await startIdp({
-    clients: [{ client_id: UPSTREAM_ID, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [{ ...jwk, alg: 'ES256', use: 'sig' }] } }],
+    clients: [
+      {
+        client_id: UPSTREAM_ID,
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [{ ...jwk, alg: 'ES256', use: 'sig' }] },
+      },
+    ],
   });
   bridge = await startBridge({
     upstreams: {
       idp: {
         issuer: idp.issuer,
         timeoutMs: 5000,
-        clients: [client('wl', files.good), client('wl-missing', files.missing), client('wl-expired', files.expired), client('wl-dying', files.dying), client('wl-garbage', files.garbage)],
+        clients: [
+          client('wl', files.good),
+          client('wl-missing', files.missing),
+          client('wl-expired', files.expired),
+          client('wl-dying', files.dying),
+          client('wl-garbage', files.garbage),
+        ],
       },
     },
   });
@@ -147,7 +160,11 @@ describe('jwt_bearer_assertion: a client assertion the platform issues', () => {
   });
 
   it('the wrong downstream secret is refused before the file is read (verify mode)', async () => {
-    const res = await postForm(`${bridge.url}/idp/token`, { grant_type: 'client_credentials', client_id: 'wl', client_secret: 'wrong-secret-wrong-secret-wrong' });
+    const res = await postForm(`${bridge.url}/idp/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'wl',
+      client_secret: 'wrong-secret-wrong-secret-wrong',
+    });
     expect(res.status).toBe(401);
   });
 

@@ -24,7 +24,16 @@ const SECRET = `down-${MARK}-a81f`;
 const UP_SECRET = `up-${MARK}-77c0`;
 const PT_SECRET = `pt-${MARK}-1d3e`;
 const KEK = randomBytes(32).toString('base64');
-const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'server_error', 'temporarily_unavailable']);
+const OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+]);
 
 let upstream: LocalHttp;
 let proxy: RunningProxy;
@@ -51,7 +60,9 @@ beforeAll(async () => {
       }
       const token = `at-Tk7Leak-${randomBytes(8).toString('hex')}`;
       atIdp.tokens.push(token);
-      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'idp=1' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 60 }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'idp=1' })
+        .end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 60 }));
     });
   });
   keyFile = writeKeyFile('ec-p256');
@@ -79,7 +90,16 @@ upstreams:
 afterAll(async () => {
   await proxy?.stop();
   await upstream?.close();
-  reportHostile({ suite: 'property', case: 'generated requests (fast-check)', requests: tally.requests, lost: tally.lost, detail: [...tally.byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ') });
+  reportHostile({
+    suite: 'property',
+    case: 'generated requests (fast-check)',
+    requests: tally.requests,
+    lost: tally.lost,
+    detail: [...tally.byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' '),
+  });
 });
 
 // ---- what a request is made of ----
@@ -92,8 +112,35 @@ const SECRETS = [SECRET, PT_SECRET, `wrong-${MARK}`, ''];
 const INJECTIONS = ['x\r\nX-Injected: 1', 'x\nX-Injected: 1', 'x\r\n\r\ngrant_type=evil', 'x\u0000y', '\u00ff\u00fe', 'é'];
 
 const paramName = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('grant_type', 'client_id', 'client_secret', 'scope', 'resource', 'audience', 'code', 'refresh_token', 'redirect_uri', 'code_verifier') },
-  { weight: 2, arbitrary: fc.constantFrom('client_assertion', 'client_assertion_type', 'CLIENT_SECRET', 'client_id[]', 'client.secret', 'client%00id', 'client_id%5B%5D', '%63lient_secret', 'Client_Id') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      'grant_type',
+      'client_id',
+      'client_secret',
+      'scope',
+      'resource',
+      'audience',
+      'code',
+      'refresh_token',
+      'redirect_uri',
+      'code_verifier',
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'client_assertion',
+      'client_assertion_type',
+      'CLIENT_SECRET',
+      'client_id[]',
+      'client.secret',
+      'client%00id',
+      'client_id%5B%5D',
+      '%63lient_secret',
+      'Client_Id',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map(enc) },
   { weight: 1, arbitrary: fc.string({ minLength: 100, maxLength: 600 }) },
   { weight: 1, arbitrary: fc.constant('') },
@@ -133,7 +180,17 @@ const authorization = fc.oneof(
     arbitrary: fc.oneof(
       fc.string({ unit: 'binary', maxLength: 40 }).map((t) => `Basic ${b64(t)}`), // bad content: no colon, bad escapes, overlong UTF-8
       fc.string({ maxLength: 40 }).map((t) => `Basic ${t}`), // bad base64
-      fc.constantFrom('Basic', 'Basic ', 'Basic ====', `Basic ${b64('broker')}`, `Basic ${b64(':x')}`, `Basic ${b64('broker:')}`, 'Bearer abc', 'basic YTpi', 'Digest x'),
+      fc.constantFrom(
+        'Basic',
+        'Basic ',
+        'Basic ====',
+        `Basic ${b64('broker')}`,
+        `Basic ${b64(':x')}`,
+        `Basic ${b64('broker:')}`,
+        'Bearer abc',
+        'basic YTpi',
+        'Digest x',
+      ),
       fc.constant(`Basic ${b64(`broker:${'x'.repeat(10_000)}`)}`),
     ),
   },
@@ -301,7 +358,9 @@ describe(`${RUNS} generated hostile requests`, () => {
 
   it('no credential in play appears in any log line, the metrics or any error body', async () => {
     const metrics = await proxy.metrics.registry.metrics();
-    const privateD = (JSON.parse(JSON.stringify((await import('node:crypto')).createPrivateKey(readFileSync(keyFile)).export({ format: 'jwk' }))) as { d: string }).d;
+    const privateD = (
+      JSON.parse(JSON.stringify((await import('node:crypto')).createPrivateKey(readFileSync(keyFile)).export({ format: 'jwk' }))) as { d: string }
+    ).d;
     const credentials = [
       SECRET,
       UP_SECRET,
@@ -318,6 +377,12 @@ describe(`${RUNS} generated hostile requests`, () => {
     expect(findLeaks({ probe: [`a ${encodeURIComponent(UP_SECRET)} b`] }, [UP_SECRET]), 'the scan itself can find a leak').toHaveLength(1);
     const leaks = findLeaks({ logs, metrics: [metrics], 'error bodies': errorBodies }, credentials);
     expect(leaks).toEqual([]);
-    reportHostile({ suite: 'leaks', case: 'log lines, metrics and error bodies searched', requests: logs.length + errorBodies.length + 1, lost: 0, detail: `${credentials.length} credentials, ${leaks.length} found` });
+    reportHostile({
+      suite: 'leaks',
+      case: 'log lines, metrics and error bodies searched',
+      requests: logs.length + errorBodies.length + 1,
+      lost: 0,
+      detail: `${credentials.length} credentials, ${leaks.length} found`,
+    });
   });
 });

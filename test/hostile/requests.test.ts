@@ -87,12 +87,15 @@ describe("the caller's parameters that must not reach the IdP", () => {
     expect(received[0]!.authorization).toMatch(/^Basic /);
   });
 
-  it.each(['CLIENT_SECRET=x', 'client_id%5B%5D=broker', 'client.secret=x', 'client_password=x', 'scope%00=x'])('refuses %s with 400, sending nothing', async (extra) => {
-    const res = await postForm(tokenUrl(), `${new URLSearchParams(cc)}&${extra}`, fromNewAddress());
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
-    expect(received).toHaveLength(0);
-  });
+  it.each(['CLIENT_SECRET=x', 'client_id%5B%5D=broker', 'client.secret=x', 'client_password=x', 'scope%00=x'])(
+    'refuses %s with 400, sending nothing',
+    async (extra) => {
+      const res = await postForm(tokenUrl(), `${new URLSearchParams(cc)}&${extra}`, fromNewAddress());
+      expect(res.status).toBe(400);
+      expect(res.json.error).toBe('invalid_request');
+      expect(received).toHaveLength(0);
+    },
+  );
 });
 
 describe('token responses are never cacheable', () => {

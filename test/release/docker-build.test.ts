@@ -77,7 +77,11 @@ const stages = parseDockerfile(dockerfile);
 const build = stages.find((s) => s.name === 'build');
 const runtime = stages.at(-1)!;
 const ignored = dockerignore(readFileSync(join(ROOT, '.dockerignore'), 'utf8'));
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 const dirs = { build: '', runtime: '' };
 const contextCopies: string[] = [];
 
@@ -110,7 +114,20 @@ function copyFromContext(source: string, dest: string, intoDir: boolean): void {
 /** Runs a shell command like `RUN` does (sh -c), asynchronously so the worker stays responsive; rejects with the output tail. */
 function sh(command: string, cwd: string): Promise<void> {
   // the environment of a fresh build container: no NODE_ENV/VITEST from the test runner; npm's own config and cache kept
-  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
+  const keep = [
+    'PATH',
+    'HOME',
+    'TMPDIR',
+    'LANG',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'no_proxy',
+    'NPM_CONFIG_REGISTRY',
+    'npm_config_registry',
+  ];
   const env = Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]));
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', command], { cwd, env: { ...env, npm_config_update_notifier: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -124,7 +141,8 @@ function sh(command: string, cwd: string): Promise<void> {
 
 const runtimeEnv = (): Record<string, string> => {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dirs.runtime, 'nonexistent-home') };
-  for (const { args } of runtime.body.filter((i) => i.op === 'ENV')) for (const [, k, v] of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[k!] = v!.replace(/^"|"$/g, '');
+  for (const { args } of runtime.body.filter((i) => i.op === 'ENV'))
+    for (const [, k, v] of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[k!] = v!.replace(/^"|"$/g, '');
   return env;
 };
 const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: dirs.runtime, env: runtimeEnv(), encoding: 'utf8', timeout: 60_000 });
@@ -183,7 +201,8 @@ describe('Dockerfile replayed without Docker', { timeout: 120_000 }, () => {
   it('ships the production dependencies and none of the devDependencies', () => {
     const modules = join(dirs.runtime, 'node_modules');
     for (const dep of Object.keys(pkg.dependencies)) expect(existsSync(join(modules, dep)), dep).toBe(true);
-    for (const dev of [...Object.keys(pkg.devDependencies), 'typescript', 'vitest', 'oidc-provider', 'tsx']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    for (const dev of [...Object.keys(pkg.devDependencies), 'typescript', 'vitest', 'oidc-provider', 'tsx'])
+      expect(existsSync(join(modules, dev)), dev).toBe(false);
     expect(readdirSync(dirs.runtime).sort()).toEqual(['config', 'dist', 'node_modules', 'package.json']);
     expect(existsSync(join(dirs.runtime, 'dist/.tsbuildinfo'))).toBe(false);
   });

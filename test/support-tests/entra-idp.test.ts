@@ -99,12 +99,21 @@ async function assertion(o: AssertionOptions = {}): Promise<string> {
 function handSigned(o: AssertionOptions): string {
   const { header, claims } = parts(o);
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const sig = createSign('sha256').update(input).sign({ key: (o.with ?? cert).privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const sig = createSign('sha256')
+    .update(input)
+    .sign({ key: (o.with ?? cert).privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   return `${input}.${sig.toString('base64url')}`;
 }
 
 function form(clientAssertion: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const p: Record<string, string | undefined> = { grant_type: 'client_credentials', client_id: CLIENT, scope: SCOPE, client_assertion_type: JWT_BEARER, client_assertion: clientAssertion, ...extra };
+  const p: Record<string, string | undefined> = {
+    grant_type: 'client_credentials',
+    client_id: CLIENT,
+    scope: SCOPE,
+    client_assertion_type: JWT_BEARER,
+    client_assertion: clientAssertion,
+    ...extra,
+  };
   return Object.fromEntries(Object.entries(p).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
@@ -126,7 +135,11 @@ async function expectRefused(params: Record<string, string>, code: number, rule:
   const { status: got, body } = await post(params);
   expect({ code: body.error_codes, rule: idp.requests.at(-1)?.rule }).toEqual({ code: [code], rule });
   expect(got).toBe(status);
-  expect(String(body.error_description)).toMatch(new RegExp(`^AADSTS${code}: .+\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: [0-9a-f-]{36}\\r\\nTimestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`));
+  expect(String(body.error_description)).toMatch(
+    new RegExp(
+      `^AADSTS${code}: .+\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: [0-9a-f-]{36}\\r\\nTimestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`,
+    ),
+  );
   expect(body).toMatchObject({ error: expect.any(String), timestamp: expect.any(String), trace_id: expect.any(String), correlation_id: expect.any(String) });
   expect(idp.requests.at(-1)).toMatchObject({ status, code, error: body.error });
 }
@@ -144,7 +157,10 @@ describe('Entra ID stand-in: discovery', () => {
     });
     expect(doc).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
     const body = await expectAccepted(form(await assertion()));
-    const { payload } = await jwtVerify(String(body.access_token), createRemoteJWKSet(new URL(String(doc.jwks_uri))), { issuer: idp.issuer, audience: 'https://graph.microsoft.com' });
+    const { payload } = await jwtVerify(String(body.access_token), createRemoteJWKSet(new URL(String(doc.jwks_uri))), {
+      issuer: idp.issuer,
+      audience: 'https://graph.microsoft.com',
+    });
     expect(payload).toMatchObject({ appid: CLIENT, tid: idp.tenant });
   });
 
@@ -160,14 +176,16 @@ describe('Entra ID stand-in: accepted assertions', () => {
     await expectAccepted(form(await assertion()));
     expect(idp.requests.at(-1)?.header).toMatchObject({ alg: 'PS256', typ: 'JWT', 'x5t#S256': cert.x5tS256 });
   });
-  it('accepts RS256 with the SHA-1 x5t (the page’s earlier revision)', () => assertion({ alg: 'RS256', header: { 'x5t#S256': undefined, x5t: cert.x5t } }).then((a) => expectAccepted(form(a))));
+  it('accepts RS256 with the SHA-1 x5t (the page’s earlier revision)', () =>
+    assertion({ alg: 'RS256', header: { 'x5t#S256': undefined, x5t: cert.x5t } }).then((a) => expectAccepted(form(a))));
   it('accepts both thumbprints when they name the same certificate', () => assertion({ header: { x5t: cert.x5t } }).then((a) => expectAccepted(form(a))));
   it('accepts no client_id in the body', () => assertion().then((a) => expectAccepted(form(a, { client_id: undefined }))));
   it('accepts nbf within the clock skew, and no nbf at all', async () => {
     await expectAccepted(form(await assertion({ claims: { nbf: now() + 60 } })));
     await expectAccepted(form(await assertion({ omit: ['nbf'] })));
   });
-  it('accepts a one-hour assertion: Entra "doesn\'t place restrictions on the exp time currently"', () => assertion({ claims: { exp: now() + 3600 } }).then((a) => expectAccepted(form(a))));
+  it('accepts a one-hour assertion: Entra "doesn\'t place restrictions on the exp time currently"', () =>
+    assertion({ claims: { exp: now() + 3600 } }).then((a) => expectAccepted(form(a))));
 });
 
 describe('Entra ID stand-in: each violation refused', () => {
@@ -175,13 +193,17 @@ describe('Entra ID stand-in: each violation refused', () => {
   it('aud as a list', async () => expectRefused(form(await assertion({ claims: { aud: [idp.tokenEndpoint, idp.issuer] } })), 50027, 'aud'));
   it('typ missing', async () => expectRefused(form(await assertion({ header: { typ: undefined } })), 50027, 'typ'));
   it('typ other than JWT', async () => expectRefused(form(await assertion({ header: { typ: 'client-authentication+jwt' } })), 50027, 'typ'));
-  it('thumbprint of a certificate not uploaded for the client', async () => expectRefused(form(await assertion({ with: unregistered })), 700027, 'thumbprint.known'));
-  it('x5t and x5t#S256 naming different certificates', async () => expectRefused(form(await assertion({ header: { x5t: unregistered.x5t } })), 700027, 'thumbprint.known'));
+  it('thumbprint of a certificate not uploaded for the client', async () =>
+    expectRefused(form(await assertion({ with: unregistered })), 700027, 'thumbprint.known'));
+  it('x5t and x5t#S256 naming different certificates', async () =>
+    expectRefused(form(await assertion({ header: { x5t: unregistered.x5t } })), 700027, 'thumbprint.known'));
   it('no thumbprint at all', async () => expectRefused(form(await assertion({ header: { 'x5t#S256': undefined } })), 50027, 'thumbprint.present'));
-  it('signature by another key under the right thumbprint', async () => expectRefused(form(await assertion({ key: unregistered.privateKey })), 700027, 'signature'));
+  it('signature by another key under the right thumbprint', async () =>
+    expectRefused(form(await assertion({ key: unregistered.privateKey })), 700027, 'signature'));
   it('iss ≠ sub', async () => expectRefused(form(await assertion({ claims: { sub: OTHER_CLIENT } })), 50048, 'sub=iss'));
   it('iss ≠ the client_id sent', async () => expectRefused(form(await assertion(), { client_id: OTHER_CLIENT }), 50027, 'client_id=iss'));
-  it('iss = sub = a client with no certificate', async () => expectRefused(form(await assertion({ claims: { iss: 'nobody', sub: 'nobody' } }), { client_id: undefined }), 700016, 'client.registered', 400));
+  it('iss = sub = a client with no certificate', async () =>
+    expectRefused(form(await assertion({ claims: { iss: 'nobody', sub: 'nobody' } }), { client_id: undefined }), 700016, 'client.registered', 400));
   it('sub missing', async () => expectRefused(form(await assertion({ omit: ['sub'] })), 50027, 'sub'));
   it('jti missing', async () => expectRefused(form(await assertion({ omit: ['jti'] })), 50027, 'jti'));
   it('expired', async () => expectRefused(form(await assertion({ claims: { nbf: now() - 1200, iat: now() - 1200, exp: now() - 600 } })), 700024, 'exp'));
@@ -200,12 +222,22 @@ describe('Entra ID stand-in: each violation refused', () => {
   });
   it('a malformed assertion', () => expectRefused(form('not.a.jwt'), 50027, 'jwt.format'));
   it('scope missing', async () => expectRefused(form(await assertion(), { scope: undefined }), 900144, 'scope.present', 400));
-  it('scope without /.default', async () => expectRefused(form(await assertion(), { scope: 'https://graph.microsoft.com/User.Read.All' }), 1002012, 'scope.default', 400));
-  it('scopes for two resources', async () => expectRefused(form(await assertion(), { scope: `${SCOPE} https://vault.azure.net/.default` }), 700022, 'scope.single_resource', 400));
-  it('client_assertion_type other than jwt-bearer', async () => expectRefused(form(await assertion(), { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' }), 90011, 'client_assertion_type', 400));
-  it('client_assertion_type missing', async () => expectRefused(form(await assertion(), { client_assertion_type: undefined }), 900144, 'client_assertion_type.present', 400));
+  it('scope without /.default', async () =>
+    expectRefused(form(await assertion(), { scope: 'https://graph.microsoft.com/User.Read.All' }), 1002012, 'scope.default', 400));
+  it('scopes for two resources', async () =>
+    expectRefused(form(await assertion(), { scope: `${SCOPE} https://vault.azure.net/.default` }), 700022, 'scope.single_resource', 400));
+  it('client_assertion_type other than jwt-bearer', async () =>
+    expectRefused(
+      form(await assertion(), { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' }),
+      90011,
+      'client_assertion_type',
+      400,
+    ));
+  it('client_assertion_type missing', async () =>
+    expectRefused(form(await assertion(), { client_assertion_type: undefined }), 900144, 'client_assertion_type.present', 400));
   it('client_assertion missing', () => expectRefused(form('', { client_assertion: undefined }), 7000216, 'client_assertion.present'));
-  it('grant_type other than client_credentials', async () => expectRefused(form(await assertion(), { grant_type: 'authorization_code' }), 70003, 'grant_type', 400));
+  it('grant_type other than client_credentials', async () =>
+    expectRefused(form(await assertion(), { grant_type: 'authorization_code' }), 70003, 'grant_type', 400));
   it('a repeated parameter', async () => {
     const body = `${new URLSearchParams(form(await assertion()))}&scope=${encodeURIComponent(SCOPE)}`;
     const res = await fetch(idp.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
@@ -223,7 +255,11 @@ describe('Entra ID stand-in: options', () => {
       const a = await new SignJWT({ aud: strict.tokenEndpoint, iss: CLIENT, sub: CLIENT, jti: randomUUID(), nbf: t, exp: t + 3600 })
         .setProtectedHeader({ alg: 'PS256', typ: 'JWT', 'x5t#S256': cert.x5tS256 })
         .sign(cert.privateKey);
-      const res = await fetch(strict.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form(a)) });
+      const res = await fetch(strict.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form(a)),
+      });
       expect(res.status).toBe(401);
       expect(strict.requests.at(-1)).toMatchObject({ code: 700024, rule: 'lifetime' });
     } finally {

@@ -94,9 +94,9 @@ describe('local IdP harness (real oidc-provider)', () => {
     expect(metadata.issuer).toBe(idp.issuer);
     expect(metadata.token_endpoint).toBe(idp.tokenEndpoint);
     expect(metadata.jwks_uri).toBe(idp.jwksUri);
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining([
-      'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt',
-    ]));
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt']),
+    );
   });
 
   it('client_credentials with client_secret_basic issues a JWT access token for the API', async () => {
@@ -121,7 +121,10 @@ describe('local IdP harness (real oidc-provider)', () => {
   it('client_credentials with client_secret_post (and scope api:read)', async () => {
     idp.clearCaptured();
     const { status, json } = await token({
-      grant_type: 'client_credentials', client_id: 'post-client', client_secret: 'post-secret', scope: 'api:read',
+      grant_type: 'client_credentials',
+      client_id: 'post-client',
+      client_secret: 'post-secret',
+      scope: 'api:read',
     });
     expect(status, JSON.stringify(json)).toBe(200);
     expect(json.scope).toBe('api:read');
@@ -202,7 +205,10 @@ describe('local IdP harness (real oidc-provider)', () => {
   it('authorization without PKCE is refused (PKCE required)', async () => {
     const url = new URL(`${idp.issuer}/auth`);
     url.search = new URLSearchParams({
-      client_id: 'web-client', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid',
+      client_id: 'web-client',
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
     }).toString();
     await expect(idp.login(url)).rejects.toThrow(/invalid_request.*requires PKCE/);
   });

@@ -8,13 +8,7 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestCa,
-  makeClientCertificate,
-  startMtlsIdp,
-  type MtlsIdp,
-  type TestCertificate,
-} from '../support/mtls-idp.js';
+import { createTestCa, makeClientCertificate, startMtlsIdp, type MtlsIdp, type TestCertificate } from '../support/mtls-idp.js';
 import { needs } from '../support/system-tools.js';
 
 const CA_CLIENT = 'ca-client';
@@ -92,7 +86,9 @@ describe('mTLS oidc-provider behind a TLS listener (RFC 8705)', () => {
       // openssl agrees that the client certificate chains to caPem, and the self-signed one does not
       writeFileSync(join(dir, 'ca.pem'), idp.caPem);
       writeFileSync(join(dir, 's.pem'), selfSigned.certPem);
-      expect(execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'c.pem')], { encoding: 'utf8' })).toContain('OK');
+      expect(execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'c.pem')], { encoding: 'utf8' })).toContain(
+        'OK',
+      );
       expect(() => execFileSync('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 's.pem')], { stdio: 'pipe' })).toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,11 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const VITEST = new URL('node_modules/vitest/vitest.mjs', `file://${ROOT}`).pathname;
 
 /** Runs the named fixtures (test/fixtures/<name>.fixture.ts) in a child vitest; its summary line and exit code. */
-async function runFixtures(names: string[], env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<{ code: number | null; summary: string | undefined; output: string }> {
+async function runFixtures(
+  names: string[],
+  env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+): Promise<{ code: number | null; summary: string | undefined; output: string }> {
   const child = spawn(process.execPath, [VITEST, 'run', '--config', 'test/fixtures/vitest.fixture.config.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, FIXTURES: names.join(','), NO_COLOR: '1', VITEST: undefined, VITEST_WORKER_ID: undefined, VITEST_POOL_ID: undefined, ...env },

@@ -37,7 +37,12 @@ describe('system tools', () => {
     for (const CI of [undefined, 'false', '1'])
       expect(needsIn({ PATH: fakePath(), CI }, 'promtool', 'redis-server', 'pkcs11-tool')).toEqual({
         skip: true,
-        meta: { missingTools: [{ tool: 'redis-server', package: 'redis-server' }, { tool: 'pkcs11-tool', package: 'opensc' }] },
+        meta: {
+          missingTools: [
+            { tool: 'redis-server', package: 'redis-server' },
+            { tool: 'pkcs11-tool', package: 'opensc' },
+          ],
+        },
       });
   });
 
@@ -48,7 +53,9 @@ describe('system tools', () => {
   });
 
   it('one apt-get line: each package once, in a stable order', () => {
-    expect(aptGetLine(['pkcs11-tool', 'libsofthsm2.so', 'softhsm2-util', 'promtool', 'redis-server'])).toBe('apt-get install -y redis-server prometheus softhsm2 opensc');
+    expect(aptGetLine(['pkcs11-tool', 'libsofthsm2.so', 'softhsm2-util', 'promtool', 'redis-server'])).toBe(
+      'apt-get install -y redis-server prometheus softhsm2 opensc',
+    );
   });
 
   it('the README and .ci/run install the same packages: every tool of the list', () => {
@@ -57,7 +64,9 @@ describe('system tools', () => {
     expect(readme.match(/^apt-get install -y redis-server .*?(?=\s+#)/m)?.[0]).toBe(all);
     const ci = readFileSync(new URL('.ci/run', ROOT), 'utf8');
     expect(`apt-get install -y ${/^PACKAGES=\((.*)\)$/m.exec(ci)?.[1]}`).toBe(all);
-    const programs = Object.entries(TOOLS).filter(([, spec]) => !('file' in spec)).map(([tool]) => tool);
+    const programs = Object.entries(TOOLS)
+      .filter(([, spec]) => !('file' in spec))
+      .map(([tool]) => tool);
     expect(/^for tool in (.*); do$/m.exec(ci)?.[1]?.split(' ')).toEqual(programs);
     expect(ci).toContain(`[ -r ${TOOLS['libsofthsm2.so'].file} ]`);
   });

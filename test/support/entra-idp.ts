@@ -100,7 +100,27 @@ export async function startEntraIdp(opts: EntraIdpOptions = {}): Promise<EntraId
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base()}/oauth2/v2.0/logout`,
-    claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'cloud_instance_name',
+      'cloud_instance_host_name',
+      'cloud_graph_host_name',
+      'msgraph_host',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
+    ],
     kerberos_endpoint: `${base()}/kerberos`,
     tenant_region_scope: null,
     cloud_instance_name: 'microsoftonline.com',
@@ -116,7 +136,8 @@ export async function startEntraIdp(opts: EntraIdpOptions = {}): Promise<EntraId
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // [CODES] AADSTS900561: "The endpoint only accepts POST requests".
-    if (req.method !== 'POST') return refuse(res, refusal(900561, 'method', `The endpoint only accepts POST requests. Received a ${req.method} request.`), { params: {} });
+    if (req.method !== 'POST')
+      return refuse(res, refusal(900561, 'method', `The endpoint only accepts POST requests. Received a ${req.method} request.`), { params: {} });
     const text = await readBody(req);
     if (text === undefined) return refuse(res, refusal(9002313, 'body.size', 'Request is malformed or invalid: the body is too large.'), { params: {} });
     // [CC]: "Content-Type: application/x-www-form-urlencoded". Any other body carries no parameters at all, so the
@@ -126,7 +147,8 @@ export async function startEntraIdp(opts: EntraIdpOptions = {}): Promise<EntraId
     const params: Record<string, string> = {};
     for (const [k, v] of search) {
       // RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once."
-      if (k in params) return refuse(res, refusal(9002313, 'params.duplicate', `Request is malformed or invalid: the parameter '${k}' is repeated.`), { params });
+      if (k in params)
+        return refuse(res, refusal(9002313, 'params.duplicate', `Request is malformed or invalid: the parameter '${k}' is repeated.`), { params });
       params[k] = v;
     }
     const verdict = await verifyTokenRequest(state, params);
@@ -134,7 +156,15 @@ export async function startEntraIdp(opts: EntraIdpOptions = {}): Promise<EntraId
     if (!verdict.ok) return refuse(res, verdict.refusal, rec);
     const now = Math.floor(Date.now() / 1000);
     // An app-only v2.0 access token, as Entra issues for the client credentials flow ([CC] "Successful response").
-    const accessToken = await new SignJWT({ tid: tenant, azp: verdict.clientId, appid: verdict.clientId, azpacr: '2', idtyp: 'app', ver: '2.0', oid: verdict.clientId })
+    const accessToken = await new SignJWT({
+      tid: tenant,
+      azp: verdict.clientId,
+      appid: verdict.clientId,
+      azpacr: '2',
+      idtyp: 'app',
+      ver: '2.0',
+      oid: verdict.clientId,
+    })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
       .setIssuer(`${base()}/v2.0`)
       .setAudience(verdict.resource)

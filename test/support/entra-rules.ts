@@ -90,7 +90,10 @@ export function refusal(code: number, rule: string, message: string): Refusal {
 
 /** The body Entra sends with an error ([CODES] "Handling error codes in your application", [CC] "Error response"). */
 export function errorBody(r: Refusal, at = new Date()): Record<string, unknown> {
-  const timestamp = at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = at
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const traceId = randomUUID();
   const correlationId = randomUUID();
   return {
@@ -119,7 +122,8 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   if (!p.grant_type) return missing('grant_type');
   if (p.grant_type !== 'client_credentials') return no(70003, 'grant_type', `The app requested an unsupported grant type '${p.grant_type}'.`);
   // [CC] certificate case: client_assertion and client_assertion_type Required.
-  if (!p.client_assertion) return no(7000216, 'client_assertion.present', "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+  if (!p.client_assertion)
+    return no(7000216, 'client_assertion.present', "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
   if (!p.client_assertion_type) return missing('client_assertion_type');
   // [CC], [CERT]: "The value must be set to urn:ietf:params:oauth:client-assertion-type:jwt-bearer" (a fixed value).
   if (p.client_assertion_type !== JWT_BEARER) return no(90011, 'client_assertion_type', 'Unexpected client assertion type.');
@@ -129,9 +133,14 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   const scopes = p.scope.split(' ').filter(Boolean);
   const bad = scopes.find((s) => !s.endsWith('/.default'));
   if (bad !== undefined || scopes.length === 0) {
-    return no(1002012, 'scope.default', `The provided value for scope ${bad ?? p.scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+    return no(
+      1002012,
+      'scope.default',
+      `The provided value for scope ${bad ?? p.scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+    );
   }
-  if (new Set(scopes).size > 1) return no(700022, 'scope.single_resource', "The provided value for the input parameter scope isn't valid because it contains more than one resource.");
+  if (new Set(scopes).size > 1)
+    return no(700022, 'scope.single_resource', "The provided value for the input parameter scope isn't valid because it contains more than one resource.");
   const resource = scopes[0]!.slice(0, -'/.default'.length);
 
   let header: Record<string, unknown>;
@@ -147,10 +156,12 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   // [CERT] Header alg "Should be PS256" (the current page; its earlier revision said RS256, and [CC]'s sample request
   // still carries RS256). Nothing else is documented for certificate credentials: others are refused as Entra refuses
   // ES256 (observed, AzureAD/microsoft-identity-web#3467).
-  if (header.alg !== 'PS256' && header.alg !== 'RS256') return fail(5002738, 'alg', `Invalid JWT token. '${String(header.alg)}' is not a supported signature algorithm.`);
+  if (header.alg !== 'PS256' && header.alg !== 'RS256')
+    return fail(5002738, 'alg', `Invalid JWT token. '${String(header.alg)}' is not a supported signature algorithm.`);
   // [CERT] typ "Should be JWT". Compared case-insensitively (RFC 7515 §4.1.9). Strict: the page's own encoded samples
   // omit typ, so real Entra is probably laxer here; this stand-in requires it.
-  if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT') return fail(50027, 'typ', `Invalid JWT token. The token header 'typ' must be 'JWT', got '${String(header.typ)}'.`);
+  if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')
+    return fail(50027, 'typ', `Invalid JWT token. The token header 'typ' must be 'JWT', got '${String(header.typ)}'.`);
 
   // [CERT] iss = {ClientID} ("Use the GUID application ID"); sub = {ClientID} ("Use the same value as iss").
   const iss = claims.iss;
@@ -160,9 +171,11 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   // [CC] client_id Required in the certificate request. Optional here (Entra accepted assertions without it:
   // AzureAD/microsoft-authentication-library-for-go#226), but when sent it must name the assertion's issuer.
   // Code assumed: [CODES] 50027 lists "unexpected issuer".
-  if (p.client_id !== undefined && p.client_id !== iss) return fail(50027, 'client_id=iss', `Invalid JWT token. Unexpected issuer: the client assertion's iss '${iss}' is not the client_id '${p.client_id}'.`);
+  if (p.client_id !== undefined && p.client_id !== iss)
+    return fail(50027, 'client_id=iss', `Invalid JWT token. Unexpected issuer: the client assertion's iss '${iss}' is not the client_id '${p.client_id}'.`);
   const certs = t.certificates.get(iss);
-  if (!certs || certs.length === 0) return fail(700016, 'client.registered', `Application with identifier '${iss}' was not found in the directory '${t.tenant}'.`);
+  if (!certs || certs.length === 0)
+    return fail(700016, 'client.registered', `Application with identifier '${iss}' was not found in the directory '${t.tenant}'.`);
 
   // [CERT] x5t#S256: base64url SHA-256 thumbprint of the DER; the earlier revision (and MicrosoftDocs/entra-docs#1301,
   // where x5t#S256 was reported refused) use x5t, the SHA-1 one. Either is accepted; if both are sent both must name the
@@ -170,28 +183,45 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   // x5c (subject name + issuer auth) is not supported: a certificate in the header is never trusted.
   const s256 = header['x5t#S256'];
   const s1 = header.x5t;
-  if (s256 === undefined && s1 === undefined) return fail(50027, 'thumbprint.present', 'Invalid JWT token. No certificate thumbprint specified in token header.');
+  if (s256 === undefined && s1 === undefined)
+    return fail(50027, 'thumbprint.present', 'Invalid JWT token. No certificate thumbprint specified in token header.');
   const byS256 = s256 === undefined ? undefined : certs.find((c) => c.x5tS256 === s256);
   const byS1 = s1 === undefined ? undefined : certs.find((c) => c.x5t === s1);
   const cert = byS256 ?? byS1;
-  const notFound = (why: string) => fail(700027, 'thumbprint.known', `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - ${why}, Thumbprint of key used by client: '${String(s256 ?? s1)}']`);
+  const notFound = (why: string) =>
+    fail(
+      700027,
+      'thumbprint.known',
+      `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - ${why}, Thumbprint of key used by client: '${String(s256 ?? s1)}']`,
+    );
   if (!cert || (s256 !== undefined && !byS256) || (s1 !== undefined && !byS1)) return notFound('The key was not found.');
   if (byS256 && byS1 && byS256 !== byS1) return notFound('x5t and x5t#S256 name different certificates.');
   // A credential is usable between its start and end dates, which the portal shows on upload ([CERT]). Code assumed.
-  if (now < cert.notBefore || now > cert.notAfter) return fail(700027, 'certificate.validity', `Client assertion contains an invalid signature. [Reason - The key used is expired or not yet valid., Thumbprint of key used by client: '${cert.sha1Hex}']`);
+  if (now < cert.notBefore || now > cert.notAfter)
+    return fail(
+      700027,
+      'certificate.validity',
+      `Client assertion contains an invalid signature. [Reason - The key used is expired or not yet valid., Thumbprint of key used by client: '${cert.sha1Hex}']`,
+    );
   // [CODES] WeakRsaKey. jose would refuse < 2048 too; this names it.
-  if ((cert.publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return fail(50032, 'key.size', 'WeakRsaKey - the RSA key of the certificate is shorter than 2048 bits.');
+  if ((cert.publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    return fail(50032, 'key.size', 'WeakRsaKey - the RSA key of the certificate is shorter than 2048 bits.');
   // [CERT] Signature: "computed by applying the certificate" … "Use PSS padding" (PS256), checked with its public key.
   try {
     await compactVerify(p.client_assertion, cert.publicKey, { algorithms: [header.alg] });
   } catch {
-    return fail(700027, 'signature', `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${cert.sha1Hex}']`);
+    return fail(
+      700027,
+      'signature',
+      `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${cert.sha1Hex}']`,
+    );
   }
 
   // [CERT] aud = https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token: the token endpoint, exactly. A wrong
   // one is observed as 700023; a list of audiences as 50027 (panva/openid-client#348).
   if (typeof claims.aud !== 'string') return fail(50027, 'aud', 'Invalid JWT token. The aud claim must be a single string, the token endpoint.');
-  if (claims.aud !== t.tokenEndpoint) return fail(700023, 'aud', `Client assertion audience claim does not match Realm issuer. Expected '${t.tokenEndpoint}', got '${claims.aud}'.`);
+  if (claims.aud !== t.tokenEndpoint)
+    return fail(700023, 'aud', `Client assertion audience claim does not match Realm issuer. Expected '${t.tokenEndpoint}', got '${claims.aud}'.`);
 
   // [CERT] exp: "must not be accepted" on or after it; nbf: "MUST NOT be accepted" before it. nbf may be absent:
   // Entra reports "assertion valid from 1970-01-01" then (AzureAD/microsoft-authentication-library-for-java#984).
@@ -206,7 +236,12 @@ export async function verifyTokenRequest(t: TenantState, p: Record<string, strin
   // [CERT]: "keep it short - 5-10 minutes after nbf at most. Microsoft Entra ID doesn't place restrictions on the exp
   // time currently." So only when asked (maxLifetimeSeconds), measured from nbf, else iat, else now.
   const from = typeof nbf === 'number' ? nbf : typeof iat === 'number' ? iat : now;
-  if (t.maxLifetimeSeconds !== undefined && exp - from > t.maxLifetimeSeconds) return fail(700024, 'lifetime', `Client assertion is not within its valid time range: it lives ${exp - from} s, more than ${t.maxLifetimeSeconds} s. ${window}`);
+  if (t.maxLifetimeSeconds !== undefined && exp - from > t.maxLifetimeSeconds)
+    return fail(
+      700024,
+      'lifetime',
+      `Client assertion is not within its valid time range: it lives ${exp - from} s, more than ${t.maxLifetimeSeconds} s. ${window}`,
+    );
 
   // [CERT] jti: "(a Guid)" that "must" be unique (RFC 7519 §4.1.7). Required here.
   if (typeof claims.jti !== 'string' || claims.jti === '') return fail(50027, 'jti', 'Invalid JWT token. The token does not contain a jti claim.');

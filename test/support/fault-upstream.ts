@@ -115,18 +115,25 @@ export const faults = {
     socket.write(`${head}{"access_token":"abc`, () => socket.resetAndDestroy());
   },
   /** complete headers announcing 1000 bytes of JSON, then one byte every `gapMs` for as long as the socket lives */
-  drip: (gapMs: number): Fault => (socket) => {
-    socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
-    const tick = setInterval(() => socket.write(' '), gapMs);
-    socket.once('close', () => clearInterval(tick));
-  },
+  drip:
+    (gapMs: number): Fault =>
+    (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+      const tick = setInterval(() => socket.write(' '), gapMs);
+      socket.once('close', () => clearInterval(tick));
+    },
   /** a full answer, connection kept alive */
-  answer: (status: number, reason: string, headers: Record<string, string>, body: string): Fault => (socket) => {
-    socket.write(rawResponse(status, reason, headers, body));
-  },
+  answer:
+    (status: number, reason: string, headers: Record<string, string>, body: string): Fault =>
+    (socket) => {
+      socket.write(rawResponse(status, reason, headers, body));
+    },
   /** a good answer to the first request on a connection; an RST for the next one on the same (reused) connection */
   okThenReset: (): Fault => (socket, request) => {
-    if (request.onConnection === 0) socket.write(rawResponse(200, 'OK', { 'content-type': 'application/json', 'cache-control': 'no-store' }, '{"access_token":"first","token_type":"Bearer"}'));
+    if (request.onConnection === 0)
+      socket.write(
+        rawResponse(200, 'OK', { 'content-type': 'application/json', 'cache-control': 'no-store' }, '{"access_token":"first","token_type":"Bearer"}'),
+      );
     else socket.resetAndDestroy();
   },
 };

@@ -43,8 +43,13 @@ export function unzipMember(zip: Buffer, name: string): Buffer {
   for (let n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
     if (zip.readUInt32LE(entry) !== 0x02014b50) throw new Error('zip: broken central directory');
     const [method, crc, size, nameLength, extraLength, commentLength, local] = [
-      zip.readUInt16LE(entry + 10), zip.readUInt32LE(entry + 16), zip.readUInt32LE(entry + 20),
-      zip.readUInt16LE(entry + 28), zip.readUInt16LE(entry + 30), zip.readUInt16LE(entry + 32), zip.readUInt32LE(entry + 42),
+      zip.readUInt16LE(entry + 10),
+      zip.readUInt32LE(entry + 16),
+      zip.readUInt32LE(entry + 20),
+      zip.readUInt16LE(entry + 28),
+      zip.readUInt16LE(entry + 30),
+      zip.readUInt16LE(entry + 32),
+      zip.readUInt32LE(entry + 42),
     ] as const;
     if (zip.toString('utf8', entry + 46, entry + 46 + nameLength) === name) {
       const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);

@@ -42,9 +42,8 @@ export function parseForm(contentType: string | undefined, raw: string): Record<
 /** Record the status and body the provider answers with, as it writes them. */
 export function recordResponse(res: ServerResponse, entry: { status: number; responseBody: string }): void {
   const chunks: Buffer[] = [];
-  const toBuffer = (chunk: unknown, encoding?: unknown) => (typeof chunk === 'string'
-    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-    : Buffer.from(chunk as Uint8Array));
+  const toBuffer = (chunk: unknown, encoding?: unknown) =>
+    typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array);
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
   res.write = ((chunk: unknown, ...rest: unknown[]) => {

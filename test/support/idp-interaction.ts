@@ -47,8 +47,9 @@ export async function handleInteraction(provider: Provider, req: IncomingMessage
       sendJson(res, 400, { error: 'invalid_request', error_description: 'consent without a logged-in session' });
       return;
     }
-    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined)
-      ?? new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const grant =
+      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+      new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
     const missing = prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];

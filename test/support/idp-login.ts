@@ -57,8 +57,7 @@ async function describe(response: Response): Promise<string> {
 export async function driveLogin(issuer: string, authorizationUrl: string | URL, accountId: string): Promise<URL> {
   const origin = new URL(issuer).origin;
   const jar = new CookieJar();
-  const isIdpUrl = (url: URL) => url.origin === origin
-    && (url.pathname.startsWith('/auth') || url.pathname.startsWith('/interaction/'));
+  const isIdpUrl = (url: URL) => url.origin === origin && (url.pathname.startsWith('/auth') || url.pathname.startsWith('/interaction/'));
 
   const request = async (url: URL, init: RequestInit = {}): Promise<Response> => {
     const headers = new Headers(init.headers);

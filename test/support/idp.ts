@@ -170,21 +170,25 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
 
   const { port } = server.address() as AddressInfo;
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const close = () => new Promise<void>((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
   let jwksCacheSeconds = opts.jwksCacheSeconds;
   const jwksCaches: ((seconds: number) => void)[] = [];
   const start = async (clients: IdpClientMetadata[]): Promise<Idp> => {
     try {
       if (provider) throw new Error('startIdp(): already started');
-      provider = new ProviderCtor(issuer, buildConfiguration({
-        clients,
-        apiAudience,
-        jwks,
-        InvalidTarget: errors.InvalidTarget,
-      }));
+      provider = new ProviderCtor(
+        issuer,
+        buildConfiguration({
+          clients,
+          apiAudience,
+          jwks,
+          InvalidTarget: errors.InvalidTarget,
+        }),
+      );
       // Surface invalid client metadata now instead of as an opaque invalid_client later.
       for (const { client_id: clientId } of clients) {
         const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {

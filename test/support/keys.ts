@@ -14,10 +14,8 @@ export function writeKeyFile(kind: KeyKind, format: 'pem' | 'jwk' = 'pem', dir =
         ? generateKeyPairSync('ec', { namedCurve: kind === 'ec-p256' ? 'P-256' : 'P-384' })
         : generateKeyPairSync('rsa', { modulusLength: kind === 'rsa-2048' ? 2048 : 1024 });
   const file = join(dir, `${kind}.${format === 'pem' ? 'pem' : 'jwk.json'}`);
-  writeFileSync(
-    file,
-    format === 'pem' ? privateKey.export({ format: 'pem', type: 'pkcs8' }) : JSON.stringify(privateKey.export({ format: 'jwk' })),
-    { mode: 0o600 },
-  );
+  writeFileSync(file, format === 'pem' ? privateKey.export({ format: 'pem', type: 'pkcs8' }) : JSON.stringify(privateKey.export({ format: 'jwk' })), {
+    mode: 0o600,
+  });
   return file;
 }

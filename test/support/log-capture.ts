@@ -36,6 +36,6 @@ export function captureLogs(level = 'debug', options: Omit<LoggerOptions, 'level
     text: () => raw.join(''),
     find: (msg, fields = {}) => lines.find((l) => l.msg === msg && matches(l, fields)),
     byRequestId: (requestId) => lines.filter((l) => requestId != null && l.requestId === requestId),
-    clear: () => void (raw.length = 0, lines.length = 0),
+    clear: () => void ((raw.length = 0), (lines.length = 0)),
   };
 }

@@ -35,10 +35,7 @@ import {
 
 export { makeClientCertificate, createTestCa, certificateThumbprint, subjectDnOf, type TestCa, type TestCertificate };
 
-export type MtlsAuthMethod =
-  | 'tls_client_auth'
-  | 'self_signed_tls_client_auth'
-  | (typeof CLIENT_AUTH_METHODS)[number];
+export type MtlsAuthMethod = 'tls_client_auth' | 'self_signed_tls_client_auth' | (typeof CLIENT_AUTH_METHODS)[number];
 
 export interface MtlsIdpClientMetadata {
   client_id: string;
@@ -140,8 +137,7 @@ function peerCertificate(socket: TLSSocket): PeerCertificateInfo | undefined {
 }
 
 function normalizeMtlsClient(client: MtlsIdpClientMetadata): MtlsIdpClientMetadata {
-  const mtls = client.token_endpoint_auth_method === 'tls_client_auth'
-    || client.token_endpoint_auth_method === 'self_signed_tls_client_auth';
+  const mtls = client.token_endpoint_auth_method === 'tls_client_auth' || client.token_endpoint_auth_method === 'self_signed_tls_client_auth';
   return { ...client, tls_client_certificate_bound_access_tokens: client.tls_client_certificate_bound_access_tokens ?? mtls };
 }
 
@@ -170,56 +166,59 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
     return info.peer;
   };
 
-  const server: Server = createServer({
-    key: serverCert.keyPem,
-    cert: serverCert.certPem,
-    ca: clientCa.certPem, // socket.authorized: the client certificate chains to the client CA
-    requestCert: true,
-    rejectUnauthorized: false, // self-signed and unknown certificates reach oidc-provider, which decides
-  }, (req, res) => {
-    void (async () => {
-      if (!provider || !handle) {
-        sendJson(res, 503, { error: 'temporarily_unavailable' });
-        return;
-      }
-      const url = new URL(req.url ?? '/', 'https://idp.invalid');
-      let viaAlias = false;
-      if (aliases && (url.pathname === ALIAS_PREFIX || url.pathname.startsWith(`${ALIAS_PREFIX}/`))) {
-        viaAlias = true;
-        req.url = `${url.pathname.slice(ALIAS_PREFIX.length) || '/'}${url.search}`;
-      }
-      const info: RequestInfo = { viaAlias };
-      const peer = peerCertificate(req.socket as TLSSocket);
-      if (peer) info.peer = peer;
-      const pathname = new URL(req.url ?? '/', 'https://idp.invalid').pathname;
-      if (pathname !== TOKEN_PATH) {
-        infoOf.set(req, info);
-        handle(req, res);
-        return;
-      }
-      const raw = await readBody(req);
-      const rawBody = raw.toString('utf8');
-      const headers = flattenHeaders(req);
-      const entry: CapturedMtlsTokenRequest = {
-        method: req.method ?? '',
-        path: url.pathname,
-        viaAlias,
-        headers,
-        rawBody,
-        params: parseForm(headers['content-type'], rawBody),
-        status: 0,
-        responseBody: '',
-      };
-      if (headers.authorization !== undefined) entry.authorization = headers.authorization;
-      if (peer) entry.peerCertificate = peer;
-      captured.push(entry);
-      recordResponse(res, entry);
-      const replay = replayRequest(req, raw);
-      byRequest.set(replay, entry);
-      infoOf.set(replay, info);
-      handle(replay, res);
-    })().catch((err: unknown) => answerFailure(res, err));
-  });
+  const server: Server = createServer(
+    {
+      key: serverCert.keyPem,
+      cert: serverCert.certPem,
+      ca: clientCa.certPem, // socket.authorized: the client certificate chains to the client CA
+      requestCert: true,
+      rejectUnauthorized: false, // self-signed and unknown certificates reach oidc-provider, which decides
+    },
+    (req, res) => {
+      void (async () => {
+        if (!provider || !handle) {
+          sendJson(res, 503, { error: 'temporarily_unavailable' });
+          return;
+        }
+        const url = new URL(req.url ?? '/', 'https://idp.invalid');
+        let viaAlias = false;
+        if (aliases && (url.pathname === ALIAS_PREFIX || url.pathname.startsWith(`${ALIAS_PREFIX}/`))) {
+          viaAlias = true;
+          req.url = `${url.pathname.slice(ALIAS_PREFIX.length) || '/'}${url.search}`;
+        }
+        const info: RequestInfo = { viaAlias };
+        const peer = peerCertificate(req.socket as TLSSocket);
+        if (peer) info.peer = peer;
+        const pathname = new URL(req.url ?? '/', 'https://idp.invalid').pathname;
+        if (pathname !== TOKEN_PATH) {
+          infoOf.set(req, info);
+          handle(req, res);
+          return;
+        }
+        const raw = await readBody(req);
+        const rawBody = raw.toString('utf8');
+        const headers = flattenHeaders(req);
+        const entry: CapturedMtlsTokenRequest = {
+          method: req.method ?? '',
+          path: url.pathname,
+          viaAlias,
+          headers,
+          rawBody,
+          params: parseForm(headers['content-type'], rawBody),
+          status: 0,
+          responseBody: '',
+        };
+        if (headers.authorization !== undefined) entry.authorization = headers.authorization;
+        if (peer) entry.peerCertificate = peer;
+        captured.push(entry);
+        recordResponse(res, entry);
+        const replay = replayRequest(req, raw);
+        byRequest.set(replay, entry);
+        infoOf.set(replay, info);
+        handle(replay, res);
+      })().catch((err: unknown) => answerFailure(res, err));
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -230,10 +229,11 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
   });
   const { port } = server.address() as AddressInfo;
   const issuer = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const close = () => new Promise<void>((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
 
   try {
     const base = buildConfiguration({
@@ -249,10 +249,10 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
       ...(aliases
         ? {
-          discovery: {
-            mtls_endpoint_aliases: { token_endpoint: alias(TOKEN_PATH), revocation_endpoint: alias(`${TOKEN_PATH}/revocation`) },
-          },
-        }
+            discovery: {
+              mtls_endpoint_aliases: { token_endpoint: alias(TOKEN_PATH), revocation_endpoint: alias(`${TOKEN_PATH}/revocation`) },
+            },
+          }
         : {}),
       features: {
         ...baseFeatures,
@@ -314,7 +314,9 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
 
 /** tls_client_auth_san_*: any subjectAltName entry of that type equal to the registered value. */
 function sanMatches(pem: string, property: string, expected: string): boolean {
-  const prefix = { tls_client_auth_san_dns: 'DNS', tls_client_auth_san_uri: 'URI', tls_client_auth_san_ip: 'IP Address', tls_client_auth_san_email: 'email' }[property];
+  const prefix = { tls_client_auth_san_dns: 'DNS', tls_client_auth_san_uri: 'URI', tls_client_auth_san_ip: 'IP Address', tls_client_auth_san_email: 'email' }[
+    property
+  ];
   if (!prefix) return false;
   const san = new X509Certificate(pem).subjectAltName ?? '';
   return san.split(', ').some((entry) => entry === `${prefix}:${expected}`);

@@ -25,7 +25,11 @@ export interface RawExchange {
  * `chunks` with `gapMs` between them (stopping once the server has closed), and resolves when the connection closes
  * (or after `limitMs`, then destroying it).
  */
-export function rawExchange(url: string, chunks: (string | Buffer)[], { gapMs = 0, limitMs = 10_000, localAddress = undefined as string | undefined } = {}): Promise<RawExchange> {
+export function rawExchange(
+  url: string,
+  chunks: (string | Buffer)[],
+  { gapMs = 0, limitMs = 10_000, localAddress = undefined as string | undefined } = {},
+): Promise<RawExchange> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const started = performance.now();

@@ -68,7 +68,9 @@ async function spawnReplicated(group: ProcessGroup, count: number): Promise<Repl
     replicas.push({ host: HOST, port: port! });
   }
   for (const replica of replicas)
-    await waitFor(`replica ${HOST}:${replica.port} in sync`, group, async () => /^master_link_status:up\r?$/m.test(String(await command(replica.port, 'info', 'replication'))));
+    await waitFor(`replica ${HOST}:${replica.port} in sync`, group, async () =>
+      /^master_link_status:up\r?$/m.test(String(await command(replica.port, 'info', 'replication'))),
+    );
   return {
     master: { host: HOST, port: masterPort! },
     replicas,
@@ -127,13 +129,21 @@ export async function startCluster(): Promise<ClusterTopology> {
     const nodes: HostPort[] = [];
     for (let i = 0; i < 3; i++) {
       // the bus port is port + 10000 by default, which can be past 65535 for an ephemeral port: pick it
-      const [port] = await group.spawnRedis(`cluster node ${i}`, ([port, busPort]) => [
-        ...serverArgs(port!, group.dir),
-        '--cluster-enabled', 'yes',
-        '--cluster-port', String(busPort),
-        '--cluster-config-file', join(group.dir, `nodes-${i}.conf`),
-        '--cluster-node-timeout', '2000',
-      ], 2);
+      const [port] = await group.spawnRedis(
+        `cluster node ${i}`,
+        ([port, busPort]) => [
+          ...serverArgs(port!, group.dir),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-config-file',
+          join(group.dir, `nodes-${i}.conf`),
+          '--cluster-node-timeout',
+          '2000',
+        ],
+        2,
+      );
       nodes.push({ host: HOST, port: port! });
     }
     await Promise.all(nodes.map((n) => waitFor(`cluster node on ${HOST}:${n.port}`, group, async () => (await command(n.port, 'ping')) === 'PONG')));
@@ -165,7 +175,10 @@ function serverArgs(port: number, dir: string): string[] {
 function requireBinaries(): void {
   for (const bin of ['redis-server', 'redis-cli']) {
     const probe = spawnSync(bin, ['--version'], { stdio: 'ignore' });
-    if (probe.error) throw new Error(`${bin} not found on PATH (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}): install Redis 7 (Debian: apt-get install redis-server)`);
+    if (probe.error)
+      throw new Error(
+        `${bin} not found on PATH (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}): install Redis 7 (Debian: apt-get install redis-server)`,
+      );
   }
 }
 
@@ -252,7 +265,15 @@ async function waitFor(what: string, group: ProcessGroup, check: () => Promise<b
 
 /** One command on a fresh, non-retrying connection to a loopback port. */
 async function command(port: number, name: string, ...args: string[]): Promise<unknown> {
-  const client = new Redis({ host: HOST, port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 });
+  const client = new Redis({
+    host: HOST,
+    port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

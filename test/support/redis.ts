@@ -29,7 +29,10 @@ export async function redisForTests(): Promise<RedisServer> {
 /** Always an own redis-server process on a free port (outage tests need to stop it). */
 export async function ownRedis(): Promise<RedisServer> {
   const args = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
-  let { child, ports: [port] } = await spawnRedisServer((ports) => args(ports[0]!));
+  let {
+    child,
+    ports: [port],
+  } = await spawnRedisServer((ports) => args(ports[0]!));
   await waitForPort(port!, 5000);
   const start = async () => {
     if (child.exitCode === null && child.signalCode === null) return; // still running
@@ -59,7 +62,10 @@ export interface RedisChild {
  * "Running mode=" is logged once every listener is bound; "Address already in use" (then it exits) means
  * another process took a port in between: pick again. The race is detected and retried, never skipped.
  */
-export async function spawnRedisServer(args: (ports: number[]) => string[], { count = 1, attempts = 8 }: { count?: number; attempts?: number } = {}): Promise<RedisChild> {
+export async function spawnRedisServer(
+  args: (ports: number[]) => string[],
+  { count = 1, attempts = 8 }: { count?: number; attempts?: number } = {},
+): Promise<RedisChild> {
   for (let attempt = 1; ; attempt++) {
     const started = await spawnRedisServerOn(await ephemeralPorts(count), args).catch((err: unknown) => {
       if (err instanceof PortTakenError && attempt < attempts) return undefined;

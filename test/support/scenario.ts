@@ -43,12 +43,14 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
     { client_id: 'up-basic', client_secret: up('basic'), token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'up-post', client_secret: up('post'), token_endpoint_auth_method: 'client_secret_post' },
     { client_id: 'up-hs256', client_secret: HS_SECRET, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' },
-    ...PKJWT_CASES.map((c): IdpClientMetadata => ({
-      client_id: `up-${c.name}`,
-      token_endpoint_auth_method: 'private_key_jwt',
-      token_endpoint_auth_signing_alg: c.alg,
-      jwks_uri: jwksUri,
-    })),
+    ...PKJWT_CASES.map(
+      (c): IdpClientMetadata => ({
+        client_id: `up-${c.name}`,
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: c.alg,
+        jwks_uri: jwksUri,
+      }),
+    ),
     { client_id: 'up-iss', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: jwksUri },
     { client_id: 'pt-basic', client_secret: down('pt-basic'), token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'pt-post', client_secret: down('pt-post'), token_endpoint_auth_method: 'client_secret_post' },
@@ -88,8 +90,18 @@ export async function startScenario({ jtiTtlSeconds = 60 }: { jtiTtlSeconds?: nu
           ),
           verify('iss', { method: 'private_key_jwt', key: { file: keyFiles.es256 }, audience: 'issuer' }),
           // same client_id on both sides (the default), as a broker's upstream OIDC connection would have it
-          { clientId: 'up-web', clientSecret: down('web'), grantTypes: ['authorization_code', 'refresh_token'], upstream: { method: 'private_key_jwt', key: { file: keyFiles.es256 } } },
-          { clientId: 'broker-cc-only', clientSecret: down('cc-only'), grantTypes: ['client_credentials'], upstream: { clientId: 'up-basic', method: 'client_secret_basic', clientSecret: up('basic') } },
+          {
+            clientId: 'up-web',
+            clientSecret: down('web'),
+            grantTypes: ['authorization_code', 'refresh_token'],
+            upstream: { method: 'private_key_jwt', key: { file: keyFiles.es256 } },
+          },
+          {
+            clientId: 'broker-cc-only',
+            clientSecret: down('cc-only'),
+            grantTypes: ['client_credentials'],
+            upstream: { clientId: 'up-basic', method: 'client_secret_basic', clientSecret: up('basic') },
+          },
           { clientId: 'pt-basic', upstream: { method: 'client_secret_basic' } },
           { clientId: 'pt-post', upstream: { method: 'client_secret_post' } },
           { clientId: 'pt-hs256', upstream: { method: 'client_secret_jwt' } },

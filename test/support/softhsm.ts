@@ -32,7 +32,11 @@ export function createSoftHsmToken(label = 't', pin = 'pin-4242-secret'): SoftHs
     label,
     pin,
     keypair: (type, keyLabel, id) =>
-      void execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin, '--keypairgen', '--key-type', type, '--label', keyLabel, '--id', id], { stdio: 'ignore' }),
+      void execFileSync(
+        'pkcs11-tool',
+        ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin, '--keypairgen', '--key-type', type, '--label', keyLabel, '--id', id],
+        { stdio: 'ignore' },
+      ),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -62,7 +62,10 @@ export default class SummaryReporter implements Reporter {
     const { passed, failed, skipped } = summarize(modules, unhandledErrors);
     const missing = missingTools(modules);
     if (missing.size > 0) {
-      const each = (Object.keys(TOOLS) as Tool[]).filter((tool) => missing.has(tool)).map((tool) => `${tool} (${missing.get(tool)} skipped)`).join(', ');
+      const each = (Object.keys(TOOLS) as Tool[])
+        .filter((tool) => missing.has(tool))
+        .map((tool) => `${tool} (${missing.get(tool)} skipped)`)
+        .join(', ');
       process.stdout.write(`\nsystem tools missing: ${each}; install them: ${aptGetLine([...missing.keys()])}\n`);
     }
     process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);

@@ -147,7 +147,9 @@ function callsIn(text: string, names: readonly string[]): Call[] {
 
 /** `const NAME = (PARAMS) =>` right before `start`: the wrapper's name and parameter names. */
 function definitionBefore(text: string, start: number): Definition | undefined {
-  const match = /(export\s+)?(?:const|function)\s+(\w+)\s*=?\s*\(([^()]*)\)\s*(?::\s*[\w<>[\]\s|]+)?\s*(?:=>|\{\s*return)\s*$/.exec(text.slice(Math.max(0, start - 400), start));
+  const match = /(export\s+)?(?:const|function)\s+(\w+)\s*=?\s*\(([^()]*)\)\s*(?::\s*[\w<>[\]\s|]+)?\s*(?:=>|\{\s*return)\s*$/.exec(
+    text.slice(Math.max(0, start - 400), start),
+  );
   if (!match) return undefined;
   const params = match[3]!.split(',').map((p) => /^\s*(\w+)/.exec(p)?.[1] ?? '');
   return { name: match[2]!, params, exported: match[1] !== undefined };

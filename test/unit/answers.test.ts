@@ -32,15 +32,22 @@ describe('CALLER_ANSWERS', () => {
     for (const site of scan.sites) {
       // answered at run time, or one of a map's values (which the code may have answered before)
       if ((site.status === undefined && site.error === undefined) || site.mapped) continue;
-      const matches = listed(site.code).filter((a) => (site.status === undefined || a.status === site.status) && (site.error === undefined || a.error === site.error));
-      expect(matches.length, `${site.at}: ${site.code} answers ${site.status ?? '(a status chosen at run time)'} ${site.error}, not in CALLER_ANSWERS`).toBeGreaterThan(0);
+      const matches = listed(site.code).filter(
+        (a) => (site.status === undefined || a.status === site.status) && (site.error === undefined || a.error === site.error),
+      );
+      expect(
+        matches.length,
+        `${site.at}: ${site.code} answers ${site.status ?? '(a status chosen at run time)'} ${site.error}, not in CALLER_ANSWERS`,
+      ).toBeGreaterThan(0);
     }
   });
 
   it('lists no answer that no throw site gives', () => {
     for (const [code, answers] of Object.entries(CALLER_ANSWERS))
       for (const answer of answers) {
-        const given = scan.sites.some((s) => s.code === code && (s.status === undefined || s.status === answer.status) && (s.error === undefined || s.error === answer.error));
+        const given = scan.sites.some(
+          (s) => s.code === code && (s.status === undefined || s.status === answer.status) && (s.error === undefined || s.error === answer.error),
+        );
         expect(given, `${code}: ${answer.status} ${answer.error} is listed, but no site in src/ answers it`).toBe(true);
       }
   });

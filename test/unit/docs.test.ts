@@ -23,10 +23,26 @@ describe('generated docs', () => {
 
   it('docs/configuration.md has a row for every field, with its dotted path, and a subsection per outbound method', () => {
     const doc = readFileSync(CONFIG_DOC, 'utf8');
-    for (const path of ['server.port', 'store.redis.sentinels[].host', 'keys.encryptionKey', 'throttle.perClient', 'upstreams.<name>.issuer', 'upstreams.<name>.clients[].inbound.jwksUri'])
+    for (const path of [
+      'server.port',
+      'store.redis.sentinels[].host',
+      'keys.encryptionKey',
+      'throttle.perClient',
+      'upstreams.<name>.issuer',
+      'upstreams.<name>.clients[].inbound.jwksUri',
+    ])
       expect(doc).toContain(`| \`${path}\` |`);
     expect(doc).toMatch(/^\| `upstreams\.<name>\.clients\[\]\.upstream\.basicEncoding` \| one of `auto`, `form`, `strict`, `raw`, `rfc6749` \|/m);
-    for (const method of ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'jwt_bearer_assertion', 'auto'])
+    for (const method of [
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_jwt',
+      'private_key_jwt',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
+      'jwt_bearer_assertion',
+      'auto',
+    ])
       expect(doc).toContain(`\n### method: ${method}\n`);
     expect(doc).toContain('| `server.port` | integer 0–65535 | `8080` |');
   });
@@ -62,7 +78,9 @@ describe('generated docs', () => {
 
   // The profile table is written by hand from src/config/profiles.ts: each row must say what the code does.
   it('docs/idp-profiles.md has a row per profile: its IdP, its demands, its vendor documents and its settings', () => {
-    const rows = readFileSync(new URL('../../docs/idp-profiles.md', import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('| '));
+    const rows = readFileSync(new URL('../../docs/idp-profiles.md', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('| '));
     for (const name of PROFILE_NAMES.filter((n) => n !== 'generic')) {
       const p = PROFILES[name];
       const row = rows.find((l) => l.startsWith(`| ${p.idp} | ${p.demands} | \`${name}\` | `));

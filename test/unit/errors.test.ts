@@ -21,7 +21,12 @@ const sources = (readdirSync(SRC, { recursive: true }) as string[])
 
 /** Every class declared in src: its name, its parent, whether it is exported. */
 const classes = sources.flatMap(({ file, text }) =>
-  [...text.matchAll(/^(export )?(?:abstract )?class (\w+)(?:<[^>{]*>)?\s+extends\s+(\w+)/gm)].map((m) => ({ file, name: m[2]!, parent: m[3]!, exported: !!m[1] })),
+  [...text.matchAll(/^(export )?(?:abstract )?class (\w+)(?:<[^>{]*>)?\s+extends\s+(\w+)/gm)].map((m) => ({
+    file,
+    name: m[2]!,
+    parent: m[3]!,
+    exported: !!m[1],
+  })),
 );
 const parentOf = new Map(classes.map((c) => [c.name, c.parent]));
 const BUILT_IN_ERRORS = new Set(['Error', 'TypeError', 'RangeError', 'SyntaxError', 'AggregateError']);

@@ -97,7 +97,7 @@ describe('createLogger on standard output', () => {
 });
 
 describe('isoTime', () => {
-  it("writes what toISOString writes, across milliseconds, seconds, days and a clock stepping back", () => {
+  it('writes what toISOString writes, across milliseconds, seconds, days and a clock stepping back', () => {
     const at = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
     // every millisecond over a day's end, then steps forward and back, then a few far apart
     const instants = [...Array.from({ length: 2100 }, (_, i) => at + i), at + 5, at + 1005, at, at + 86_400_000 + 7, 0, 1, 999, 1000, 4_102_444_799_999];

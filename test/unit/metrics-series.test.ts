@@ -10,7 +10,12 @@ function pair() {
   const [theirs, ours] = [new Registry(), new Registry()];
   const labelNames = ['upstream', 'endpoint', 'status_class'] as const;
   const counter = { name: 'authbridge_requests_total', help: 'HTTP requests answered', labelNames };
-  const histogram = { name: 'authbridge_request_duration_seconds', help: 'Time from request "to" response\\n', labelNames: ['upstream', 'endpoint'] as const, buckets: DURATION_BUCKETS };
+  const histogram = {
+    name: 'authbridge_request_duration_seconds',
+    help: 'Time from request "to" response\\n',
+    labelNames: ['upstream', 'endpoint'] as const,
+    buckets: DURATION_BUCKETS,
+  };
   const prom = { counter: new Counter({ ...counter, registers: [theirs] }), histogram: new Histogram({ ...histogram, registers: [theirs] }) };
   const keyed = { counter: new KeyedCounter({ ...counter, registers: [ours] }), histogram: new KeyedHistogram({ ...histogram, registers: [ours] }) };
   const upstreams = ['okta', 'entra', 'a"b\\c\nd', ''];

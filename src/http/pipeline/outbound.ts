@@ -37,7 +37,13 @@ export async function outboundAuth(c: Context<AppEnv>, { endpoint, upstream, bod
   const request = {
     body,
     // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
-    headers: { 'content-type': FORM_CONTENT_TYPE, accept: 'application/json', 'user-agent': USER_AGENT, 'x-request-id': requestId, ...traceHeaders(c.get('trace')) },
+    headers: {
+      'content-type': FORM_CONTENT_TYPE,
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+      'x-request-id': requestId,
+      ...traceHeaders(c.get('trace')),
+    },
   };
   const facts = c.get('facts');
   const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
@@ -93,7 +99,13 @@ export async function forwardUpstream(c: Context<AppEnv>, received: Received, au
  * try once (Basic `auto`). That request has spent nothing: the IdP authenticates the client before it looks at a code
  * or grant (RFC 6749 §3.2.1, §4.1.3). Both refused: the first answer is the one relayed.
  */
-async function retryRefused(received: Received, { client }: Authenticated, rewritten: Rewritten, first: UpstreamResponse, caller: Socket | undefined): Promise<UpstreamResponse> {
+async function retryRefused(
+  received: Received,
+  { client }: Authenticated,
+  rewritten: Rewritten,
+  first: UpstreamResponse,
+  caller: Socket | undefined,
+): Promise<UpstreamResponse> {
   const verdict = client.outbound.retryRefused?.(rewritten.request, rewritten.context);
   if (!verdict) return first;
   const second = await forward(received.upstream, client.http, rewritten.target, rewritten.request, received.endpoint.name, caller);

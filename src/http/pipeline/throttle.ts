@@ -20,14 +20,24 @@ export interface ThrottleHandle {
  * Refuses a caller that has failed too often (429), before its secret is looked at; answers the handle that
  * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`.
  */
-export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime, presented: PresentedCredentials): Promise<ThrottleHandle | undefined> {
+export async function checkThrottle(
+  c: Context<AppEnv>,
+  rt: Runtime,
+  upstream: UpstreamRuntime,
+  presented: PresentedCredentials,
+): Promise<ThrottleHandle | undefined> {
   const throttle = rt.throttle;
   if (!throttle) return undefined;
   const subject: ThrottleSubject = {
     upstream: upstream.name,
     // an unknown id is counted as a known one is (same limits): a 429 must not tell them apart either
     clientId: upstream.clients.has(presented.clientId) ? presented.clientId : unknownClientKey(presented.clientId),
-    address: callerAddress(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), rt.config.throttle.forwardedForHops, rt.config.throttle.ipv6PrefixLength),
+    address: callerAddress(
+      c.env?.incoming?.socket?.remoteAddress,
+      c.req.header('x-forwarded-for'),
+      rt.config.throttle.forwardedForHops,
+      rt.config.throttle.ipv6PrefixLength,
+    ),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
   if (!ticket) return undefined; // store down, onStoreFailure: open

@@ -2,7 +2,6 @@ import type { Handler } from 'hono';
 import { OAuthError } from '../../errors.js';
 import type { AppDeps, AppEnv } from '../context.js';
 
-
 /** `GET /{upstream}/jwks.json`: the public keys of that upstream's signing clients — the URL to register at the IdP. */
 export function jwksRoute({ runtime }: AppDeps): Handler<AppEnv> {
   return function jwks(c) {

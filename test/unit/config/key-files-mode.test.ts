@@ -31,7 +31,8 @@ function keyWithMode(mode: number, name = `key-${mode.toString(8)}-${Math.random
   return file;
 }
 
-const warningsOf = async (file: string) => (await loadKeyFile(keyFileEntries({ file }, ['upstreams', 'idp', 'clients', 0, 'upstream', 'key'])[0]!, 'ES256')).warnings;
+const warningsOf = async (file: string) =>
+  (await loadKeyFile(keyFileEntries({ file }, ['upstreams', 'idp', 'clients', 0, 'upstream', 'key'])[0]!, 'ES256')).warnings;
 
 describe('loading a key file', () => {
   const modes = (...list: number[]) => list.map((mode) => ({ mode, octal: `0${mode.toString(8)}` }));
@@ -61,16 +62,28 @@ describe('loading a key file', () => {
     expect(await warningsOf(file)).toHaveLength(1);
   });
 
-  it('a TLS client certificate\'s key file (RFC 8705) is warned about too', async () => {
+  it("a TLS client certificate's key file (RFC 8705) is warned about too", async () => {
     const cert = await makeClientCertificate({ subject: 'CN=mode' });
     const key = join(dir, 'tls.key.pem');
     writeFileSync(key, cert.keyPem, { mode: 0o644 });
     chmodSync(key, 0o644);
     const certificate = join(dir, 'tls.crt');
     writeFileSync(certificate, cert.certPem);
-    const config = validateConfig({ upstreams: { idp: { issuer: 'https://idp.example', clients: [{ clientId: 'c', clientSecret: 's', upstream: { method: 'tls_client_auth', key: { file: key, certificate } } }] } } }, 'test');
+    const config = validateConfig(
+      {
+        upstreams: {
+          idp: {
+            issuer: 'https://idp.example',
+            clients: [{ clientId: 'c', clientSecret: 's', upstream: { method: 'tls_client_auth', key: { file: key, certificate } } }],
+          },
+        },
+      },
+      'test',
+    );
     const { warnings } = await loadConfigKeys(config, 'test');
-    expect(warnings.filter((w) => w.path === KEY_PATH)).toEqual([{ path: KEY_PATH, message: expect.stringContaining(`private key file ${key} is readable by every user of this host (mode 0644)`) }]);
+    expect(warnings.filter((w) => w.path === KEY_PATH)).toEqual([
+      { path: KEY_PATH, message: expect.stringContaining(`private key file ${key} is readable by every user of this host (mode 0644)`) },
+    ]);
   });
 });
 
@@ -95,7 +108,9 @@ describe('start and doctor', () => {
     const open = keyWithMode(0o644);
     bridge = await startBridge(await config(open));
     const lines = bridge.capture.lines as { level: string; msg: string; path?: string }[];
-    expect(lines.filter((l) => l.level === 'warn' && l.path === KEY_PATH)).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^private key file .* \(mode 0644\): chmod 600 /) })]);
+    expect(lines.filter((l) => l.level === 'warn' && l.path === KEY_PATH)).toEqual([
+      expect.objectContaining({ msg: expect.stringMatching(/^private key file .* \(mode 0644\): chmod 600 /) }),
+    ]);
     expect(bridge.logs.join('\n')).not.toContain(keyLine);
     await bridge.stop();
 
@@ -111,6 +126,8 @@ describe('start and doctor', () => {
     const report = await runDoctor(file);
     const checks = report.upstreams[0]!.checks.filter((x) => x.check === 'key' && x.client === 'c');
     expect(checks.map((x) => x.status)).toEqual(['ok', 'warn']);
-    expect(checks[1]!.detail).toBe(`${KEY_PATH}: private key file ${key} is readable by every user of this host (mode 0644): chmod 600 ${key}; on Kubernetes mount its Secret with defaultMode: 0400 (0440 with the pod's fsGroup, as the chart does)`);
+    expect(checks[1]!.detail).toBe(
+      `${KEY_PATH}: private key file ${key} is readable by every user of this host (mode 0644): chmod 600 ${key}; on Kubernetes mount its Secret with defaultMode: 0400 (0440 with the pod's fsGroup, as the chart does)`,
+    );
   });
 });

@@ -121,45 +121,177 @@ describe('config: each kind of bad file names the bad field', () => {
   const cases: [string, string, string[]][] = [
     ['YAML syntax', 'upstreams: [\n', ['line 2']],
     ['empty file', '', ['config file is empty']],
-    ['unknown field', minimal('- clientId: b\n  upstream: { method: client_secret_post, secrt: x }'), ['upstreams.okta.clients[0].upstream.secrt: unknown field']],
+    [
+      'unknown field',
+      minimal('- clientId: b\n  upstream: { method: client_secret_post, secrt: x }'),
+      ['upstreams.okta.clients[0].upstream.secrt: unknown field'],
+    ],
     ['unknown method', minimal('- clientId: b\n  upstream: { method: tls_magic }'), ['upstreams.okta.clients[0].upstream.method:']],
-    ['bad upstream name', 'upstreams:\n  Okta_1: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', ['upstreams.Okta_1 (name): upstream names are [a-z0-9-]+']],
-    ['reserved upstream name', 'upstreams:\n  healthz: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', ['upstreams.healthz (name): is a reserved path']],
+    [
+      'bad upstream name',
+      'upstreams:\n  Okta_1: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }',
+      ['upstreams.Okta_1 (name): upstream names are [a-z0-9-]+'],
+    ],
+    [
+      'reserved upstream name',
+      'upstreams:\n  healthz: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }',
+      ['upstreams.healthz (name): is a reserved path'],
+    ],
     ['no upstreams', 'upstreams: {}', ['upstreams: at least one upstream is required']],
-    ['http issuer off loopback', minimal('- clientId: b\n  upstream: { method: client_secret_post }', 'issuer: http://idp.example.com'), ['upstreams.okta.issuer: must be an https URL']],
-    ['missing env var', minimal('- clientId: b\n  clientSecret: ${NOPE}\n  upstream: { method: client_secret_post, clientSecret: x }'), ['upstreams.okta.clients[0].clientSecret: environment variable NOPE is not set']],
-    ['short HS256 secret', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, clientSecret: only-31-bytes-xxxxxxxxxxxxxxxxx }'), ['upstreams.okta.clients[0].upstream.clientSecret: HS256 needs a secret of at least 32 bytes']],
-    ['short HS512 secret', minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, alg: HS512, clientSecret: ${'x'.repeat(48)} }`), ['upstreams.okta.clients[0].upstream.clientSecret: HS512 needs a secret of at least 64 bytes']],
-    ['private_key_jwt in passthrough', minimal('- clientId: b\n  upstream: { method: private_key_jwt, key: { file: k.pem } }'), ['upstreams.okta.clients[0].clientSecret: private_key_jwt needs verify mode']],
-    ['private_key_jwt without key', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'), ['upstreams.okta.clients[0].upstream.key:']],
-    ['verify mode without upstream secret', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_basic }'), ['upstreams.okta.clients[0].upstream.clientSecret: required for client_secret_basic in verify mode']],
-    ['upstream secret in passthrough', minimal('- clientId: b\n  upstream: { method: client_secret_basic, clientSecret: x }'), ['upstreams.okta.clients[0].upstream.clientSecret: passthrough mode']],
-    ['ttl over 300 s', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, assertionTtlSeconds: 301 }'), ['upstreams.okta.clients[0].upstream.assertionTtlSeconds:']],
-    ['bad alg', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, alg: HS256 }'), ['upstreams.okta.clients[0].upstream.alg:']],
-    ['duplicate clientId', minimal('- { clientId: b, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_basic } }'), ['upstreams.okta.clients[1].clientId: duplicate clientId "b"']],
-    ['bad encoding', minimal('- clientId: b\n  upstream: { method: client_secret_basic, basicEncoding: latin1 }'), ['upstreams.okta.clients[0].upstream.basicEncoding:']],
-    ['headers deadline past the request deadline', 'server: { headersTimeoutMs: 20000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.headersTimeoutMs: must not exceed requestTimeoutMs (10000)']],
-    ['metrics port equal to the main port', 'server: { port: 9000, metricsPort: 9000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.metricsPort: must differ from port']],
-    ['no connections allowed', 'server: { maxConnections: 0 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    maxConnections: 0'), ['server.maxConnections:', 'upstreams.okta.maxConnections:']],
-    ['per-address connections past the listener cap', 'server: { maxConnections: 100, maxConnectionsPerAddress: 101 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.maxConnectionsPerAddress: must not exceed maxConnections (100)']],
-    ['bad port and body cap', 'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['server.port:', 'server.maxBodyBytes:']],
-    ['managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: managed }'), ['keys.encryptionKey: required when a key is managed']],
-    ['upstream-level managed key without a KEK', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }', 'issuer: https://idp.example.com\n    key: managed'), ['keys.encryptionKey: required when a key is managed']],
-    ['KEK of the wrong size', 'keys: { encryptionKey: c2hvcnQ= }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['keys.encryptionKey: must be exactly 32 bytes, got 5']],
+    [
+      'http issuer off loopback',
+      minimal('- clientId: b\n  upstream: { method: client_secret_post }', 'issuer: http://idp.example.com'),
+      ['upstreams.okta.issuer: must be an https URL'],
+    ],
+    [
+      'missing env var',
+      minimal('- clientId: b\n  clientSecret: ${NOPE}\n  upstream: { method: client_secret_post, clientSecret: x }'),
+      ['upstreams.okta.clients[0].clientSecret: environment variable NOPE is not set'],
+    ],
+    [
+      'short HS256 secret',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, clientSecret: only-31-bytes-xxxxxxxxxxxxxxxxx }'),
+      ['upstreams.okta.clients[0].upstream.clientSecret: HS256 needs a secret of at least 32 bytes'],
+    ],
+    [
+      'short HS512 secret',
+      minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_jwt, alg: HS512, clientSecret: ${'x'.repeat(48)} }`),
+      ['upstreams.okta.clients[0].upstream.clientSecret: HS512 needs a secret of at least 64 bytes'],
+    ],
+    [
+      'private_key_jwt in passthrough',
+      minimal('- clientId: b\n  upstream: { method: private_key_jwt, key: { file: k.pem } }'),
+      ['upstreams.okta.clients[0].clientSecret: private_key_jwt needs verify mode'],
+    ],
+    [
+      'private_key_jwt without key',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'),
+      ['upstreams.okta.clients[0].upstream.key:'],
+    ],
+    [
+      'verify mode without upstream secret',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: client_secret_basic }'),
+      ['upstreams.okta.clients[0].upstream.clientSecret: required for client_secret_basic in verify mode'],
+    ],
+    [
+      'upstream secret in passthrough',
+      minimal('- clientId: b\n  upstream: { method: client_secret_basic, clientSecret: x }'),
+      ['upstreams.okta.clients[0].upstream.clientSecret: passthrough mode'],
+    ],
+    [
+      'ttl over 300 s',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, assertionTtlSeconds: 301 }'),
+      ['upstreams.okta.clients[0].upstream.assertionTtlSeconds:'],
+    ],
+    [
+      'bad alg',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, alg: HS256 }'),
+      ['upstreams.okta.clients[0].upstream.alg:'],
+    ],
+    [
+      'duplicate clientId',
+      minimal('- { clientId: b, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_basic } }'),
+      ['upstreams.okta.clients[1].clientId: duplicate clientId "b"'],
+    ],
+    [
+      'bad encoding',
+      minimal('- clientId: b\n  upstream: { method: client_secret_basic, basicEncoding: latin1 }'),
+      ['upstreams.okta.clients[0].upstream.basicEncoding:'],
+    ],
+    [
+      'headers deadline past the request deadline',
+      'server: { headersTimeoutMs: 20000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['server.headersTimeoutMs: must not exceed requestTimeoutMs (10000)'],
+    ],
+    [
+      'metrics port equal to the main port',
+      'server: { port: 9000, metricsPort: 9000 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['server.metricsPort: must differ from port'],
+    ],
+    [
+      'no connections allowed',
+      'server: { maxConnections: 0 }\n' +
+        minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    maxConnections: 0'),
+      ['server.maxConnections:', 'upstreams.okta.maxConnections:'],
+    ],
+    [
+      'per-address connections past the listener cap',
+      'server: { maxConnections: 100, maxConnectionsPerAddress: 101 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['server.maxConnectionsPerAddress: must not exceed maxConnections (100)'],
+    ],
+    [
+      'bad port and body cap',
+      'server: { port: 70000, maxBodyBytes: 10 }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['server.port:', 'server.maxBodyBytes:'],
+    ],
+    [
+      'managed key without a KEK',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: managed }'),
+      ['keys.encryptionKey: required when a key is managed'],
+    ],
+    [
+      'upstream-level managed key without a KEK',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }', 'issuer: https://idp.example.com\n    key: managed'),
+      ['keys.encryptionKey: required when a key is managed'],
+    ],
+    [
+      'KEK of the wrong size',
+      'keys: { encryptionKey: c2hvcnQ= }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['keys.encryptionKey: must be exactly 32 bytes, got 5'],
+    ],
     // 32 bytes to Buffer.from(…, 'base64'), which reads both alphabets; start-up decodes with the same decodeKek
-    ['KEK mixing + and _', `keys: { encryptionKey: "${'A'.repeat(20)}+${'B'.repeat(10)}_${'C'.repeat(11)}" }\n` + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['keys.encryptionKey: mixes the base64 (+ /) and base64url (- _) alphabets']],
-    ['KEK that is not base64', 'keys: { encryptionKey: "not a key!" }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['keys.encryptionKey: is not base64']],
-    ['private_key_jwt with no key anywhere', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'), ['upstreams.okta.clients[0].upstream.key: required: a key file, `managed`, or `key: managed` on the upstream']],
-    ['file and files at once', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: a, files: [b] } }'), ['upstreams.okta.clients[0].upstream.key:']],
-    ['shared upstream key under two algs', `keys: { encryptionKey: ${Buffer.alloc(32, 1).toString('base64')} }\n` + minimal('- { clientId: a, clientSecret: s, upstream: { method: private_key_jwt, alg: ES256 } }\n- { clientId: b, clientSecret: s, upstream: { method: private_key_jwt, alg: EdDSA } }', 'issuer: https://idp.example.com\n    key: managed'), ['upstreams.okta.key: the clients sharing the upstream key use different algs (ES256, EdDSA)']],
-    ['pre-publish not shorter than the rotation', minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, rotation: { rotateEverySeconds: 60, prePublishSeconds: 60 } }'), ['upstreams.okta.clients[0].upstream.rotation.prePublishSeconds: prePublishSeconds must be shorter']],
+    [
+      'KEK mixing + and _',
+      `keys: { encryptionKey: "${'A'.repeat(20)}+${'B'.repeat(10)}_${'C'.repeat(11)}" }\n` +
+        minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['keys.encryptionKey: mixes the base64 (+ /) and base64url (- _) alphabets'],
+    ],
+    [
+      'KEK that is not base64',
+      'keys: { encryptionKey: "not a key!" }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+      ['keys.encryptionKey: is not base64'],
+    ],
+    [
+      'private_key_jwt with no key anywhere',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt }'),
+      ['upstreams.okta.clients[0].upstream.key: required: a key file, `managed`, or `key: managed` on the upstream'],
+    ],
+    [
+      'file and files at once',
+      minimal('- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: a, files: [b] } }'),
+      ['upstreams.okta.clients[0].upstream.key:'],
+    ],
+    [
+      'shared upstream key under two algs',
+      `keys: { encryptionKey: ${Buffer.alloc(32, 1).toString('base64')} }\n` +
+        minimal(
+          '- { clientId: a, clientSecret: s, upstream: { method: private_key_jwt, alg: ES256 } }\n- { clientId: b, clientSecret: s, upstream: { method: private_key_jwt, alg: EdDSA } }',
+          'issuer: https://idp.example.com\n    key: managed',
+        ),
+      ['upstreams.okta.key: the clients sharing the upstream key use different algs (ES256, EdDSA)'],
+    ],
+    [
+      'pre-publish not shorter than the rotation',
+      minimal(
+        '- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, key: { file: k }, rotation: { rotateEverySeconds: 60, prePublishSeconds: 60 } }',
+      ),
+      ['upstreams.okta.clients[0].upstream.rotation.prePublishSeconds: prePublishSeconds must be shorter'],
+    ],
     ['unknown store type', 'store: { type: etcd }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['store.type:']],
-    ['bad onStoreFailure', minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    onStoreFailure: maybe'), ['upstreams.okta.onStoreFailure:']],
+    [
+      'bad onStoreFailure',
+      minimal('- { clientId: b, upstream: { method: client_secret_post } }', 'issuer: https://idp.example.com\n    onStoreFailure: maybe'),
+      ['upstreams.okta.onStoreFailure:'],
+    ],
     ['duplicate YAML key', 'server: {}\nserver: {}\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), ['line 2']],
   ];
   it.each(cases)('%s', (_name, yaml, expected) => {
     const found = problems(yaml);
-    for (const prefix of expected) expect(found.some((p) => p.startsWith(prefix)), `${prefix}\n in ${found.join('\n')}`).toBe(true);
+    for (const prefix of expected)
+      expect(
+        found.some((p) => p.startsWith(prefix)),
+        `${prefix}\n in ${found.join('\n')}`,
+      ).toBe(true);
   });
 
   it('lists every problem at once, not only the first', () => {
@@ -193,13 +325,15 @@ describe('config: ${VAR} wherever a value can stand', () => {
   });
 
   it('a YAML error is placed where the user wrote it, not in the substituted text', () => {
-    expect(problems('server: { publicUrl: ${A}, port: 1 ]\n')).toEqual(['line 1, column 36: Flow map in block collection must be sufficiently indented and end with a }']);
+    expect(problems('server: { publicUrl: ${A}, port: 1 ]\n')).toEqual([
+      'line 1, column 36: Flow map in block collection must be sufficiently indented and end with a }',
+    ]);
   });
 
   it('is not taken in names', () => {
-    expect(problems('upstreams:\n  ${NAME}: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', { NAME: 'okta' })).toEqual([
-      'upstreams["${NAME}"]: a field or upstream name cannot come from an environment variable; write the name itself',
-    ]);
+    expect(
+      problems('upstreams:\n  ${NAME}: { issuer: https://a.example, clients: [{ clientId: b, upstream: { method: client_secret_post } }] }', { NAME: 'okta' }),
+    ).toEqual(['upstreams["${NAME}"]: a field or upstream name cannot come from an environment variable; write the name itself']);
   });
 });
 
@@ -211,7 +345,13 @@ describe('config: messages in plain words, one per mistake', () => {
   });
 
   it('values outside a list name the list and the closest entry', () => {
-    expect(problems(minimal('- { clientId: b, upstream: { method: client_secret_bsic } }\n- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: ES265, key: manged } }'))).toEqual([
+    expect(
+      problems(
+        minimal(
+          '- { clientId: b, upstream: { method: client_secret_bsic } }\n- { clientId: c, clientSecret: s, upstream: { method: private_key_jwt, alg: ES265, key: manged } }',
+        ),
+      ),
+    ).toEqual([
       'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_basic?',
       'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, PS256, ES256, EdDSA; did you mean ES256?',
       'upstreams.okta.clients[1].upstream.key: "manged" is not managed or a mapping; did you mean managed?',
@@ -222,7 +362,11 @@ describe('config: messages in plain words, one per mistake', () => {
   });
 
   it('types, ranges and missing fields in sentences', () => {
-    expect(problems('server: { port: "8080", maxBodyBytes: 10, watchConfig: yes, prot: 1 }\nupstreams:\n  okta: { clients: [{ clientId: "", upstream: { method: client_secret_post } }] }')).toEqual([
+    expect(
+      problems(
+        'server: { port: "8080", maxBodyBytes: 10, watchConfig: yes, prot: 1 }\nupstreams:\n  okta: { clients: [{ clientId: "", upstream: { method: client_secret_post } }] }',
+      ),
+    ).toEqual([
       'server.port: must be a number, got the text "8080" (write it without quotes)',
       'server.maxBodyBytes: must be at least 1024',
       'server.watchConfig: must be true or false, got text',
@@ -232,8 +376,12 @@ describe('config: messages in plain words, one per mistake', () => {
     ]);
   });
 
-  it('a duplicate clientId is reported in the same round as its clients\' other problems', () => {
-    expect(problems(minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_pst } }'))).toEqual([
+  it("a duplicate clientId is reported in the same round as its clients' other problems", () => {
+    expect(
+      problems(
+        minimal('- { clientId: b, clientSecert: s, upstream: { method: client_secret_post } }\n- { clientId: b, upstream: { method: client_secret_pst } }'),
+      ),
+    ).toEqual([
       'upstreams.okta.clients[0].clientSecert: unknown field; did you mean clientSecret?',
       'upstreams.okta.clients[1].upstream.method: "client_secret_pst" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_post?',
       'upstreams.okta.clients[1].clientId: duplicate clientId "b"',
@@ -248,7 +396,8 @@ describe('config: messages in plain words, one per mistake', () => {
   });
 
   it('no validation-library words reach the user', () => {
-    const yaml = 'server: { port: x, host: 1, publicUrl: ftp }\nstore: { type: 1 }\nthrottle: []\nkeys: 3\nupstreams:\n  a: { issuer: 1, clients: [1, { clientId: [], upstream: { method: private_key_jwt, key: 7 } }] }';
+    const yaml =
+      'server: { port: x, host: 1, publicUrl: ftp }\nstore: { type: 1 }\nthrottle: []\nkeys: 3\nupstreams:\n  a: { issuer: 1, clients: [1, { clientId: [], upstream: { method: private_key_jwt, key: 7 } }] }';
     const found = problems(yaml).join('\n');
     expect(found).not.toMatch(/Invalid|discriminator|received|expected|Unrecognized|>=/);
   });
@@ -261,13 +410,22 @@ describe('config: key files are checked at load, with the field path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-cfg-'));
   const withKey = (file: string, alg: string) => {
     const path = join(dir, `c-${Math.random()}.yaml`);
-    writeFileSync(path, 'server: { publicUrl: https://ab.example.com }\n' + minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, alg: ${alg}, key: { file: "${file}" } }`));
+    writeFileSync(
+      path,
+      'server: { publicUrl: https://ab.example.com }\n' +
+        minimal(`- clientId: b\n  clientSecret: s\n  upstream: { method: private_key_jwt, alg: ${alg}, key: { file: "${file}" } }`),
+    );
     return validateFile(path, {});
   };
   const cases: [string, () => string, string, RegExp][] = [
     ['missing file', () => join(dir, 'nope.pem'), 'ES256', /key\.file: cannot read key file .*ENOENT/],
     ['not a key', () => (writeFileSync(join(dir, 'junk.pem'), 'hello'), join(dir, 'junk.pem')), 'ES256', /key\.file: .* is not a private key/],
-    ['public key only', () => (writeFileSync(join(dir, 'pub.json'), '{"kty":"EC","crv":"P-256","x":"a","y":"b"}'), join(dir, 'pub.json')), 'ES256', /no private members/],
+    [
+      'public key only',
+      () => (writeFileSync(join(dir, 'pub.json'), '{"kty":"EC","crv":"P-256","x":"a","y":"b"}'), join(dir, 'pub.json')),
+      'ES256',
+      /no private members/,
+    ],
     ['EC key for RS256', () => writeKeyFile('ec-p256', 'pem', dir), 'RS256', /RS256 needs an RSA key, got a ec prime256v1 key/],
     ['P-384 for ES256', () => writeKeyFile('ec-p384', 'pem', dir), 'ES256', /ES256 needs an EC P-256 key/],
     ['RSA 1024', () => writeKeyFile('rsa-1024', 'pem', dir), 'PS256', /at least 2048 bits/],
@@ -335,7 +493,13 @@ describe('config: key files are checked at load, with the field path', () => {
 
 describe('config: the per-address connection cap', () => {
   const cap = (server: string, throttle = '') =>
-    connectionAddressCap(parseConfig(`server: { ${server} }\n${throttle ? `throttle: { ${throttle} }\n` : ''}` + minimal('- { clientId: b, upstream: { method: client_secret_post } }'), 't', {}));
+    connectionAddressCap(
+      parseConfig(
+        `server: { ${server} }\n${throttle ? `throttle: { ${throttle} }\n` : ''}` + minimal('- { clientId: b, upstream: { method: client_secret_post } }'),
+        't',
+        {},
+      ),
+    );
   it('is a quarter of maxConnections by default (at least 1), counting an IPv6 caller as its network of ipv6PrefixLength bits', () => {
     expect(cap('')).toEqual({ max: 256, ipv6PrefixLength: 64 });
     expect(cap('maxConnections: 3', 'ipv6PrefixLength: 56')).toEqual({ max: 1, ipv6PrefixLength: 56 });

@@ -9,13 +9,20 @@ import { configOf, problemsOf } from '../../support/config.js';
 const SECRET_32 = 's'.repeat(32);
 const upstreamWith = (upstream: Record<string, unknown>, clients: Record<string, unknown>[]) =>
   configOf({ keys: { encryptionKey: Buffer.alloc(32, 7).toString('base64') }, upstream: { ...upstream, clients } }).upstreams.idp!;
-const pkjwt = (upstream: Record<string, unknown> = {}) => ({ clientId: 'c', clientSecret: 'd', upstream: { method: 'private_key_jwt', key: { file: 'k.pem' }, ...upstream } });
+const pkjwt = (upstream: Record<string, unknown> = {}) => ({
+  clientId: 'c',
+  clientSecret: 'd',
+  upstream: { method: 'private_key_jwt', key: { file: 'k.pem' }, ...upstream },
+});
 
 const problems = (upstream: Record<string, unknown>, clients: Record<string, unknown>[]) => problemsOf(() => upstreamWith(upstream, clients));
 
 describe('resolution: explicit field > profile > generic', () => {
   it('a profile supplies defaults, explicit fields override them', () => {
-    const entra = upstreamWith({ profile: 'entra' }, [pkjwt({ key: { file: 'k.pem', certificate: 'k.crt' } }), { ...pkjwt({ key: { file: 'k.pem', certificate: 'k.crt' }, alg: 'RS256', audience: 'urn:x', jwtHeader: { typ: 'none' } }), clientId: 'c2' }]);
+    const entra = upstreamWith({ profile: 'entra' }, [
+      pkjwt({ key: { file: 'k.pem', certificate: 'k.crt' } }),
+      { ...pkjwt({ key: { file: 'k.pem', certificate: 'k.crt' }, alg: 'RS256', audience: 'urn:x', jwtHeader: { typ: 'none' } }), clientId: 'c2' },
+    ]);
     expect(resolveClient(entra, entra.clients[0]!).keyAssertion).toEqual({
       alg: 'PS256',
       audience: 'token_endpoint',
@@ -39,7 +46,7 @@ describe('resolution: explicit field > profile > generic', () => {
     expect(resolveClient(set, set.clients[0]!).profile).toMatchObject({ source: 'configured', profile: { name: 'generic' } });
   });
 
-  it('a lifetime defaults to 60 s, or the profile maximum when lower; clockSkewSeconds is the upstream\'s', () => {
+  it("a lifetime defaults to 60 s, or the profile maximum when lower; clockSkewSeconds is the upstream's", () => {
     const fapi = upstreamWith({ profile: 'fapi2', clockSkewSeconds: 2 }, [pkjwt()]);
     expect(resolveClient(fapi, fapi.clients[0]!).keyAssertion).toMatchObject({ alg: 'ES256', audience: 'issuer', ttlSeconds: 60, clockSkewSeconds: 2 });
   });
@@ -47,7 +54,11 @@ describe('resolution: explicit field > profile > generic', () => {
   it('client_secret_jwt: no thumbprint kid (a MAC has no key id), a literal one is kept', () => {
     const up = upstreamWith({}, [
       { clientId: 'a', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: SECRET_32 } },
-      { clientId: 'b', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: SECRET_32, jwtHeader: { kid: 'key-7', typ: 'client-authentication+jwt' } } },
+      {
+        clientId: 'b',
+        clientSecret: 'd',
+        upstream: { method: 'client_secret_jwt', clientSecret: SECRET_32, jwtHeader: { kid: 'key-7', typ: 'client-authentication+jwt' } },
+      },
     ]);
     expect(resolveClient(up, up.clients[0]!).secretAssertion!.header).toEqual({ typ: 'JWT', kid: 'none', x5t: false, x5tS256: false, x5c: false });
     expect(resolveClient(up, up.clients[1]!).secretAssertion!.header).toMatchObject({ typ: 'client-authentication+jwt', kid: 'key-7' });
@@ -62,8 +73,14 @@ describe('profile rules, refused at start with the path and the source', () => {
   });
 
   it('entra detected from the issuer: the same rule, and ES256 is refused', () => {
-    const found = problems({ issuer: 'https://login.microsoftonline.com/tenant/v2.0' }, [pkjwt({ alg: 'ES256', key: { file: 'k.pem', certificate: 'k.crt' } })]);
-    expect(found).toEqual([expect.stringMatching(/^upstreams\.idp\.clients\[0\]\.upstream\.alg: ES256 is not accepted by Microsoft Entra ID \(profile entra, detected from the issuer; https:\/\/learn\.microsoft\.com\/.*\): use PS256, RS256$/)]);
+    const found = problems({ issuer: 'https://login.microsoftonline.com/tenant/v2.0' }, [
+      pkjwt({ alg: 'ES256', key: { file: 'k.pem', certificate: 'k.crt' } }),
+    ]);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^upstreams\.idp\.clients\[0\]\.upstream\.alg: ES256 is not accepted by Microsoft Entra ID \(profile entra, detected from the issuer; https:\/\/learn\.microsoft\.com\/.*\): use PS256, RS256$/,
+      ),
+    ]);
   });
 
   it('entra has no client_secret_jwt', () => {
@@ -81,9 +98,14 @@ describe('profile rules, refused at start with the path and the source', () => {
   it('google and cognito, detected from the issuer: no private_key_jwt, no client_secret_jwt; auto with a key is left to choose', () => {
     const hmac = { clientId: 'h', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: SECRET_32 } };
     const auto = { clientId: 'a', clientSecret: 'd', upstream: { method: 'auto', key: { file: 'k.pem' }, clientSecret: 'idp-secret' } };
-    for (const [issuer, idp] of [['https://accounts.google.com', 'Google \\(profile google'], ['https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', 'Amazon Cognito \\(profile cognito']]) {
+    for (const [issuer, idp] of [
+      ['https://accounts.google.com', 'Google \\(profile google'],
+      ['https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', 'Amazon Cognito \\(profile cognito'],
+    ]) {
       expect(problems({ issuer }, [pkjwt(), hmac, auto])).toEqual([
-        expect.stringMatching(new RegExp(`^upstreams\\.idp\\.clients\\[0\\]\\.upstream\\.method: ${idp}, detected from the issuer; https://.*\\) has no private_key_jwt$`)),
+        expect.stringMatching(
+          new RegExp(`^upstreams\\.idp\\.clients\\[0\\]\\.upstream\\.method: ${idp}, detected from the issuer; https://.*\\) has no private_key_jwt$`),
+        ),
         expect.stringMatching(new RegExp(`^upstreams\\.idp\\.clients\\[1\\]\\.upstream\\.method: ${idp}, .* has no client_secret_jwt$`)),
       ]);
     }
@@ -140,7 +162,11 @@ describe('assertionHeader', () => {
   it('has exactly the members the settings ask for', () => {
     expect(assertionHeader(settings({}), { kid: 'tp', certificate: cert })).toEqual({ alg: 'PS256', typ: 'JWT', kid: 'tp' });
     expect(assertionHeader(settings({ typ: 'none', kid: 'none' }), { kid: 'tp' })).toEqual({ alg: 'PS256' });
-    expect(assertionHeader(settings({ typ: 'client-authentication+jwt', kid: 'uploaded-7' }), { kid: 'tp' })).toEqual({ alg: 'PS256', typ: 'client-authentication+jwt', kid: 'uploaded-7' });
+    expect(assertionHeader(settings({ typ: 'client-authentication+jwt', kid: 'uploaded-7' }), { kid: 'tp' })).toEqual({
+      alg: 'PS256',
+      typ: 'client-authentication+jwt',
+      kid: 'uploaded-7',
+    });
     expect(assertionHeader(settings({ kid: 'none', x5t: true, x5tS256: true, x5c: true }), { kid: 'tp', certificate: cert })).toEqual({
       alg: 'PS256',
       typ: 'JWT',
@@ -156,10 +182,17 @@ describe('a client that authenticates to authbridge with a JWT', () => {
     const { generateKeyPair, exportJWK } = await import('jose');
     const { publicKey } = await generateKeyPair('ES256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
-    const up = upstreamWith({}, [{ clientId: 'modern', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [jwk] } }, upstream: { method: 'auto', key: { file: 'k.pem' } } }]);
-    expect(resolveClient(up, up.clients[0]!).keyAssertion).toMatchObject({ alg: 'ES256' });
-    expect(problems({}, [{ clientId: 'modern', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [jwk] } }, upstream: { method: 'auto' } }])).toEqual([
-      'upstreams.idp.clients[0].upstream.clientSecret: auto needs a credential to choose from: the upstream clientSecret, or a key',
+    const up = upstreamWith({}, [
+      {
+        clientId: 'modern',
+        allowedInboundMethods: ['private_key_jwt'],
+        inbound: { jwks: { keys: [jwk] } },
+        upstream: { method: 'auto', key: { file: 'k.pem' } },
+      },
     ]);
+    expect(resolveClient(up, up.clients[0]!).keyAssertion).toMatchObject({ alg: 'ES256' });
+    expect(
+      problems({}, [{ clientId: 'modern', allowedInboundMethods: ['private_key_jwt'], inbound: { jwks: { keys: [jwk] } }, upstream: { method: 'auto' } }]),
+    ).toEqual(['upstreams.idp.clients[0].upstream.clientSecret: auto needs a credential to choose from: the upstream clientSecret, or a key']);
   });
 });

@@ -42,8 +42,10 @@ describe('server.workers', () => {
     expect(() => configOf({ server: { workers: 2 } })).toThrow(/server\.workers/);
   });
 
-  it('refuses more than one worker with metricsPort null (the primary serves the group\'s /metrics)', () => {
-    expect(problems({ workers: 4, metricsPort: null })).toEqual([expect.stringMatching(/^server\.metricsPort: must not be null with server\.workers 4: the primary process serves/)]);
+  it("refuses more than one worker with metricsPort null (the primary serves the group's /metrics)", () => {
+    expect(problems({ workers: 4, metricsPort: null })).toEqual([
+      expect.stringMatching(/^server\.metricsPort: must not be null with server\.workers 4: the primary process serves/),
+    ]);
     expect(problems({ workers: 4, metricsPort: null }, { type: 'memory' })).toHaveLength(2);
   });
 

@@ -262,7 +262,13 @@ describe('endpointOrigins: where a vendor’s discovery document may put endpoin
   const COGNITO = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
 
   it('google: exactly the origins of Google’s discovery document (token, revocation, device; userinfo; jwks)', () => {
-    for (const url of ['https://oauth2.googleapis.com/token', 'https://oauth2.googleapis.com/revoke', 'https://oauth2.googleapis.com/device/code', 'https://openidconnect.googleapis.com/v1/userinfo', 'https://www.googleapis.com/oauth2/v3/certs'])
+    for (const url of [
+      'https://oauth2.googleapis.com/token',
+      'https://oauth2.googleapis.com/revoke',
+      'https://oauth2.googleapis.com/device/code',
+      'https://openidconnect.googleapis.com/v1/userinfo',
+      'https://www.googleapis.com/oauth2/v3/certs',
+    ])
       expect(allows('google', GOOGLE, url), url).toBe(true);
     for (const url of [
       'https://evil.googleapis.com/token',
@@ -313,7 +319,9 @@ describe('endpointOrigins: where a vendor’s discovery document may put endpoin
       'https://oauth2.googleapis.com/token',
     ])
       expect(allows('cognito', COGNITO, url), url).toBe(false);
-    expect(allows('cognito', 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x', 'https://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token')).toBe(false);
+    expect(allows('cognito', 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x', 'https://myapp.auth.eu-west-1.amazoncognito.com/oauth2/token')).toBe(
+      false,
+    );
   });
 
   it('cognito: says what it allows, and that a custom domain needs allowedEndpointOrigins; nothing without a Cognito issuer', () => {

@@ -8,7 +8,11 @@ import { outboundFor, upstreamContext, type UpstreamContext } from '../../../src
 import type { UpstreamConfig } from '../../../src/config/schema.js';
 
 const contextWith = (upstream: Record<string, unknown>) =>
-  ({ name: 'idp', env: {}, upstream: { issuer: 'https://idp.example', clients: [{ clientId: 'c', clientSecret: 's', upstream }] } }) as unknown as UpstreamContext;
+  ({
+    name: 'idp',
+    env: {},
+    upstream: { issuer: 'https://idp.example', clients: [{ clientId: 'c', clientSecret: 's', upstream }] },
+  }) as unknown as UpstreamContext;
 
 describe('doctor --probe', () => {
   it.each([
@@ -41,16 +45,33 @@ describe('doctor --probe', () => {
 });
 
 describe('the suspects of a refusal with no reason', () => {
-  const upstream = (out: Record<string, unknown>) => ({ issuer: 'https://idp.example', clients: [{ clientId: 'c', clientSecret: 's', upstream: out }] }) as unknown as UpstreamConfig;
+  const upstream = (out: Record<string, unknown>) =>
+    ({ issuer: 'https://idp.example', clients: [{ clientId: 'c', clientSecret: 's', upstream: out }] }) as unknown as UpstreamConfig;
   const at = 'upstreams.idp.clients[0].upstream';
 
   it('a certificate client: clientId, then the certificate and its registration, then a scope', () => {
-    const text = suspects({ name: 'idp', upstream: upstream({ method: 'tls_client_auth', key: { file: 'k.pem', certificate: 'c.pem' } }), index: 0, method: 'tls_client_auth', env: {} });
-    expect(text).toMatch(new RegExp(`^the IdP gave no reason; check, in this order: 1\\) ${at.replace(/[.[\]]/g, '\\$&')}\\.clientId: .* 2\\) the client certificate \\(${at.replace(/[.[\]]/g, '\\$&')}\\.key\\.certificate\\): .*subject DN.* 3\\) a scope: `));
+    const text = suspects({
+      name: 'idp',
+      upstream: upstream({ method: 'tls_client_auth', key: { file: 'k.pem', certificate: 'c.pem' } }),
+      index: 0,
+      method: 'tls_client_auth',
+      env: {},
+    });
+    expect(text).toMatch(
+      new RegExp(
+        `^the IdP gave no reason; check, in this order: 1\\) ${at.replace(/[.[\]]/g, '\\$&')}\\.clientId: .* 2\\) the client certificate \\(${at.replace(/[.[\]]/g, '\\$&')}\\.key\\.certificate\\): .*subject DN.* 3\\) a scope: `,
+      ),
+    );
   });
 
   it('a platform-issued assertion: the federated credential', () => {
-    const text = suspects({ name: 'idp', upstream: upstream({ method: 'jwt_bearer_assertion' }), index: 0, method: 'jwt_bearer_assertion', env: { AUTHBRIDGE_PROBE_SCOPE: 'x' } });
+    const text = suspects({
+      name: 'idp',
+      upstream: upstream({ method: 'jwt_bearer_assertion' }),
+      index: 0,
+      method: 'jwt_bearer_assertion',
+      env: { AUTHBRIDGE_PROBE_SCOPE: 'x' },
+    });
     expect(text).toContain("2) the platform's token: does the IdP trust its issuer and subject for this client (the federated credential)?");
     expect(text).toContain('3) the scope AUTHBRIDGE_PROBE_SCOPE asks for (x)');
   });

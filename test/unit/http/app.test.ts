@@ -28,7 +28,12 @@ beforeAll(async () => {
           tokenEndpoint: `${IDP}/token`,
           timeoutMs: 200,
           clients: [
-            { clientId: 'broker', clientSecret: 'broker-secret', grantTypes: ['client_credentials'], upstream: { method: 'client_secret_post', clientSecret: 'up' } },
+            {
+              clientId: 'broker',
+              clientSecret: 'broker-secret',
+              grantTypes: ['client_credentials'],
+              upstream: { method: 'client_secret_post', clientSecret: 'up' },
+            },
           ],
         },
       },
@@ -59,7 +64,10 @@ describe('routes and methods', () => {
   });
 
   it('an unknown upstream and an unknown path are 404 with an OAuth error', async () => {
-    expect(await answer(await post('/nope/token', 'grant_type=client_credentials'))).toEqual({ status: 404, body: { error: 'invalid_request', error_description: 'unknown upstream' } });
+    expect(await answer(await post('/nope/token', 'grant_type=client_credentials'))).toEqual({
+      status: 404,
+      body: { error: 'invalid_request', error_description: 'unknown upstream' },
+    });
     expect(await answer(await app.request('/idp/nothing-here'))).toEqual({ status: 404, body: { error: 'invalid_request', error_description: 'not found' } });
   });
 
@@ -84,7 +92,10 @@ describe('every answer', () => {
 describe('the body', () => {
   it('must be application/x-www-form-urlencoded', async () => {
     const res = await post('/idp/token', '{"grant_type":"client_credentials"}', { 'content-type': 'application/json' });
-    expect(await answer(res)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'content type must be application/x-www-form-urlencoded' } });
+    expect(await answer(res)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'content type must be application/x-www-form-urlencoded' },
+    });
   });
 
   it('larger than server.maxBodyBytes is 413', async () => {
@@ -92,7 +103,9 @@ describe('the body', () => {
   });
 
   it('a repeated parameter is 400', async () => {
-    expect((await answer(await post('/idp/token', 'grant_type=client_credentials&grant_type=password&client_id=broker&client_secret=broker-secret'))).status).toBe(400);
+    expect(
+      (await answer(await post('/idp/token', 'grant_type=client_credentials&grant_type=password&client_id=broker&client_secret=broker-secret'))).status,
+    ).toBe(400);
   });
 });
 
@@ -102,13 +115,19 @@ describe("the caller's authentication and grant, before anything goes upstream",
   });
 
   it('a wrong secret: 401, with WWW-Authenticate when the caller used Basic', async () => {
-    const res = await post('/idp/token', 'grant_type=client_credentials', { ...FORM, authorization: `Basic ${Buffer.from('broker:wrong').toString('base64')}` });
+    const res = await post('/idp/token', 'grant_type=client_credentials', {
+      ...FORM,
+      authorization: `Basic ${Buffer.from('broker:wrong').toString('base64')}`,
+    });
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
     expect((await answer(res)).status).toBe(401);
   });
 
   it('token: no grant_type is 400; a grant the client may not use is unauthorized_client', async () => {
-    expect(await answer(await post('/idp/token', 'client_id=broker&client_secret=broker-secret'))).toMatchObject({ status: 400, body: { error_description: 'grant_type is required' } });
+    expect(await answer(await post('/idp/token', 'client_id=broker&client_secret=broker-secret'))).toMatchObject({
+      status: 400,
+      body: { error_description: 'grant_type is required' },
+    });
     expect(await answer(await post('/idp/token', 'grant_type=password&client_id=broker&client_secret=broker-secret'))).toMatchObject({
       status: 400,
       body: { error: 'unauthorized_client' },
@@ -124,7 +143,12 @@ describe("the caller's authentication and grant, before anything goes upstream",
 describe('the request id (X-Request-Id)', () => {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   it('every response carries one: an error, a 404, the health probe, the JWKS', async () => {
-    const answers = [await post('/idp/token', 'grant_type=client_credentials'), await app.request('/idp/nothing-here'), await app.request('/healthz'), await app.request('/idp/jwks.json')];
+    const answers = [
+      await post('/idp/token', 'grant_type=client_credentials'),
+      await app.request('/idp/nothing-here'),
+      await app.request('/healthz'),
+      await app.request('/idp/jwks.json'),
+    ];
     const ids = answers.map((r) => r.headers.get('x-request-id'));
     for (const id of ids) expect(id).toMatch(UUID);
     expect(new Set(ids).size).toBe(ids.length);

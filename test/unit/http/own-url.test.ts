@@ -30,7 +30,20 @@ describe('listenerOrigins', () => {
 });
 
 describe('ownBaseUrls', () => {
-  const config = (server: object) => validateConfig({ server, upstreams: { idp: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', clientSecret: 's', upstream: { method: 'client_secret_basic', clientSecret: 'u' } }] } } }, 't', {});
+  const config = (server: object) =>
+    validateConfig(
+      {
+        server,
+        upstreams: {
+          idp: {
+            issuer: 'https://idp.example.com',
+            clients: [{ clientId: 'c', clientSecret: 's', upstream: { method: 'client_secret_basic', clientSecret: 'u' } }],
+          },
+        },
+      },
+      't',
+      {},
+    );
   it('publicUrl alone when set (trailing slash stripped), whatever the listener', () => {
     expect(ownBaseUrls(config({ publicUrl: 'https://ab.example.com/base/' }), { host: '127.0.0.1', port: 8080 })).toEqual(['https://ab.example.com/base']);
   });
@@ -47,9 +60,12 @@ describe('hostHeaderOrigin', () => {
     ['bridge.internal:80', 'http://bridge.internal'],
     ['[::1]:8080', 'http://[::1]:8080'],
   ])('%s → %s', (host, origin) => expect(hostHeaderOrigin(host)).toBe(origin));
-  it.each([undefined, '', 'evil.example/path', 'evil.example?x', 'evil.example#f', 'user@evil.example', 'a\\b', 'a b', 'host:99999', ':8080'])('refuses %j', (host) => {
-    expect(hostHeaderOrigin(host)).toBeUndefined();
-  });
+  it.each([undefined, '', 'evil.example/path', 'evil.example?x', 'evil.example#f', 'user@evil.example', 'a\\b', 'a b', 'host:99999', ':8080'])(
+    'refuses %j',
+    (host) => {
+      expect(hostHeaderOrigin(host)).toBeUndefined();
+    },
+  );
 });
 
 describe('validate: JWT clients without publicUrl', () => {
@@ -68,8 +84,12 @@ describe('validate: JWT clients without publicUrl', () => {
     expect(wildcard.lines.slice(1)).toEqual([
       '  warning: server.publicUrl: unset: client assertions (private_key_jwt, client_secret_jwt) to upstream okta are accepted only with an aud at a loopback origin (http://localhost:8080, …), as the listener binds every interface, never at the Host a request names. Set the base URL callers reach authbridge at, e.g. https://authbridge.example.com',
     ]);
-    expect((await validate('server: { host: 10.0.0.5, port: 9000 }\n', 'client_secret_jwt')).lines[1]).toContain('an aud at http://10.0.0.5:9000, never at the Host');
-    expect((await validate('server: { host: "fd00::5", port: 80 }\n', 'client_secret_jwt')).lines[1]).toContain('an aud at http://[fd00::5], never at the Host');
+    expect((await validate('server: { host: 10.0.0.5, port: 9000 }\n', 'client_secret_jwt')).lines[1]).toContain(
+      'an aud at http://10.0.0.5:9000, never at the Host',
+    );
+    expect((await validate('server: { host: "fd00::5", port: 80 }\n', 'client_secret_jwt')).lines[1]).toContain(
+      'an aud at http://[fd00::5], never at the Host',
+    );
   });
 
   it('is quiet with publicUrl, on loopback, or without JWT clients', async () => {
@@ -82,7 +102,25 @@ describe('validate: JWT clients without publicUrl', () => {
   });
 
   it('takes the host the process listens on (a start option may override server.host)', () => {
-    const config = validateConfig({ upstreams: { okta: { issuer: 'https://idp.example.com', clients: [{ clientId: 'c', clientSecret: 'x'.repeat(32), allowedInboundMethods: ['client_secret_jwt'], upstream: { method: 'client_secret_basic', clientSecret: 'u' } }] } } }, 't', {});
+    const config = validateConfig(
+      {
+        upstreams: {
+          okta: {
+            issuer: 'https://idp.example.com',
+            clients: [
+              {
+                clientId: 'c',
+                clientSecret: 'x'.repeat(32),
+                allowedInboundMethods: ['client_secret_jwt'],
+                upstream: { method: 'client_secret_basic', clientSecret: 'u' },
+              },
+            ],
+          },
+        },
+      },
+      't',
+      {},
+    );
     expect(inboundAudienceWarning(config)).toBeDefined();
     expect(inboundAudienceWarning(config, '127.0.0.1')).toBeUndefined();
   });

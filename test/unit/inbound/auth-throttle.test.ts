@@ -45,97 +45,98 @@ afterAll(async () => {
   await redisStarted?.then((redis) => redis.close());
 });
 
-for (const [name, makeStore, options] of stores) describe(`AuthThrottle on the ${name} store`, options, () => {
-  let store: Store;
-  let throttle: AuthThrottle;
-  beforeAll(async () => {
-    store = await makeStore();
-  });
-  afterAll(async () => {
-    await store?.close();
-  });
-  // a window of its own per test gives each test counters of its own (the window is part of the counter's name)
-  let tests = 0;
-  const fresh = () => (throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + tests++ }));
+for (const [name, makeStore, options] of stores)
+  describe(`AuthThrottle on the ${name} store`, options, () => {
+    let store: Store;
+    let throttle: AuthThrottle;
+    beforeAll(async () => {
+      store = await makeStore();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+    // a window of its own per test gives each test counters of its own (the window is part of the counter's name)
+    let tests = 0;
+    const fresh = () => (throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + tests++ }));
 
-  it('refuses a client+address pair after perClientAddress failures with 429, Retry-After and an OAuth error', async () => {
-    fresh();
-    const s = subject('broker', '192.0.2.1');
-    await fail(throttle, s, 3);
-    const err = await refusal(throttle.check(s));
-    expect(err).toBeInstanceOf(OAuthError);
-    expect(err).toMatchObject({ status: 429, error: 'temporarily_unavailable', code: 'ERR_THROTTLED', reason: 'throttled', category: 'client_auth' });
-    const retryAfter = Number(err!.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(1060);
-    expect(err!.description).toMatch(/retry after \d+ s$/);
-  });
+    it('refuses a client+address pair after perClientAddress failures with 429, Retry-After and an OAuth error', async () => {
+      fresh();
+      const s = subject('broker', '192.0.2.1');
+      await fail(throttle, s, 3);
+      const err = await refusal(throttle.check(s));
+      expect(err).toBeInstanceOf(OAuthError);
+      expect(err).toMatchObject({ status: 429, error: 'temporarily_unavailable', code: 'ERR_THROTTLED', reason: 'throttled', category: 'client_auth' });
+      const retryAfter = Number(err!.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(1060);
+      expect(err!.description).toMatch(/retry after \d+ s$/);
+    });
 
-  it('does not let failures from one address lock out the same client elsewhere', async () => {
-    fresh();
-    await fail(throttle, subject('broker', '192.0.2.1'), 3);
-    await expect(throttle.check(subject('broker', '192.0.2.2'))).resolves.toBeDefined();
-  });
+    it('does not let failures from one address lock out the same client elsewhere', async () => {
+      fresh();
+      await fail(throttle, subject('broker', '192.0.2.1'), 3);
+      await expect(throttle.check(subject('broker', '192.0.2.2'))).resolves.toBeDefined();
+    });
 
-  it('past the per-client ceiling, an address that failed once is refused, a clean one still gets its try', async () => {
-    fresh();
-    for (let i = 0; i < 5; i++) await fail(throttle, subject('broker', `198.51.100.${i}`), 1); // 5 addresses, one failure each
-    expect(await refusal(throttle.check(subject('broker', '198.51.100.0')))).toMatchObject({ status: 429 });
-    await expect(throttle.check(subject('broker', '203.0.113.9'))).resolves.toEqual({ pairFailures: 0 }); // the real client, elsewhere
-    await expect(throttle.check(subject('other-client', '198.51.100.0'))).resolves.toBeDefined();
-  });
+    it('past the per-client ceiling, an address that failed once is refused, a clean one still gets its try', async () => {
+      fresh();
+      for (let i = 0; i < 5; i++) await fail(throttle, subject('broker', `198.51.100.${i}`), 1); // 5 addresses, one failure each
+      expect(await refusal(throttle.check(subject('broker', '198.51.100.0')))).toMatchObject({ status: 429 });
+      await expect(throttle.check(subject('broker', '203.0.113.9'))).resolves.toEqual({ pairFailures: 0 }); // the real client, elsewhere
+      await expect(throttle.check(subject('other-client', '198.51.100.0'))).resolves.toBeDefined();
+    });
 
-  it('refuses an address guessing client ids after perAddress failures, known or not', async () => {
-    fresh();
-    for (let i = 0; i < 8; i++) await fail(throttle, subject(unknownClientKey(`guess-${i}`), '192.0.2.50'), 1);
-    expect(await refusal(throttle.check(subject('broker', '192.0.2.50')))).toMatchObject({ status: 429 });
-    expect(await refusal(throttle.check(subject(unknownClientKey('guess-9'), '192.0.2.50')))).toMatchObject({ status: 429 });
-  });
+    it('refuses an address guessing client ids after perAddress failures, known or not', async () => {
+      fresh();
+      for (let i = 0; i < 8; i++) await fail(throttle, subject(unknownClientKey(`guess-${i}`), '192.0.2.50'), 1);
+      expect(await refusal(throttle.check(subject('broker', '192.0.2.50')))).toMatchObject({ status: 429 });
+      expect(await refusal(throttle.check(subject(unknownClientKey('guess-9'), '192.0.2.50')))).toMatchObject({ status: 429 });
+    });
 
-  it('counts an unknown client_id as a configured one: the same limits, so a 429 does not tell them apart', async () => {
-    fresh();
-    /** failures counted before the pair's check answers 429 */
-    const limits = async (clientId: string, address: string) => {
-      for (let failures = 0; failures < 20; failures++) {
-        if (await refusal(throttle.check(subject(clientId, address)))) return failures;
-        await throttle.failed(subject(clientId, address));
+    it('counts an unknown client_id as a configured one: the same limits, so a 429 does not tell them apart', async () => {
+      fresh();
+      /** failures counted before the pair's check answers 429 */
+      const limits = async (clientId: string, address: string) => {
+        for (let failures = 0; failures < 20; failures++) {
+          if (await refusal(throttle.check(subject(clientId, address)))) return failures;
+          await throttle.failed(subject(clientId, address));
+        }
+        return Infinity;
+      };
+      expect(await limits('broker', '192.0.2.60')).toBe(3); // perClientAddress
+      expect(await limits(unknownClientKey('nobody'), '192.0.2.61')).toBe(3);
+      // perClient: past 5 failures of one id over many addresses, an address that failed for it once is refused
+      for (const id of ['broker-2', unknownClientKey('nobody-2')]) {
+        for (let i = 0; i < 5; i++) await fail(throttle, subject(id, `198.18.0.${i}`), 1);
+        expect(await refusal(throttle.check(subject(id, '198.18.0.0'))), id).toMatchObject({ status: 429 });
+        await expect(throttle.check(subject(id, '198.18.1.1'))).resolves.toEqual({ pairFailures: 0 });
       }
-      return Infinity;
-    };
-    expect(await limits('broker', '192.0.2.60')).toBe(3); // perClientAddress
-    expect(await limits(unknownClientKey('nobody'), '192.0.2.61')).toBe(3);
-    // perClient: past 5 failures of one id over many addresses, an address that failed for it once is refused
-    for (const id of ['broker-2', unknownClientKey('nobody-2')]) {
-      for (let i = 0; i < 5; i++) await fail(throttle, subject(id, `198.18.0.${i}`), 1);
-      expect(await refusal(throttle.check(subject(id, '198.18.0.0'))), id).toMatchObject({ status: 429 });
-      await expect(throttle.check(subject(id, '198.18.1.1'))).resolves.toEqual({ pairFailures: 0 });
-    }
-  });
+    });
 
-  it('counts an unknown client_id under a digest: a long id is not a long key, and no configured id reads the same', () => {
-    const long = 'x'.repeat(60_000);
-    expect(unknownClientKey(long)).toMatch(/^\?[\w-]{43}$/);
-    expect(unknownClientKey('a')).not.toBe(unknownClientKey('b'));
-  });
+    it('counts an unknown client_id under a digest: a long id is not a long key, and no configured id reads the same', () => {
+      const long = 'x'.repeat(60_000);
+      expect(unknownClientKey(long)).toMatch(/^\?[\w-]{43}$/);
+      expect(unknownClientKey('a')).not.toBe(unknownClientKey('b'));
+    });
 
-  it('a success clears the pair: failures before it do not add up with later ones', async () => {
-    fresh();
-    const s = subject('broker', '192.0.2.7');
-    await fail(throttle, s, 2);
-    await throttle.succeeded(s, await throttle.check(s));
-    await fail(throttle, s, 2);
-    await expect(throttle.check(s)).resolves.toEqual({ pairFailures: 2 });
-  });
+    it('a success clears the pair: failures before it do not add up with later ones', async () => {
+      fresh();
+      const s = subject('broker', '192.0.2.7');
+      await fail(throttle, s, 2);
+      await throttle.succeeded(s, await throttle.check(s));
+      await fail(throttle, s, 2);
+      await expect(throttle.check(s)).resolves.toEqual({ pairFailures: 2 });
+    });
 
-  it('counts on the window: a short window forgets', async () => {
-    const short = new AuthThrottle(store, { ...config, windowSeconds: 1 });
-    const s = subject('broker', `192.0.2.${Math.floor(Math.random() * 200)}`);
-    await fail(short, s, 3);
-    expect(await refusal(short.check(s))).toMatchObject({ status: 429 });
-    await new Promise((r) => setTimeout(r, 1100));
-    await expect(short.check(s)).resolves.toEqual({ pairFailures: 0 });
+    it('counts on the window: a short window forgets', async () => {
+      const short = new AuthThrottle(store, { ...config, windowSeconds: 1 });
+      const s = subject('broker', `192.0.2.${Math.floor(Math.random() * 200)}`);
+      await fail(short, s, 3);
+      expect(await refusal(short.check(s))).toMatchObject({ status: 429 });
+      await new Promise((r) => setTimeout(r, 1100));
+      await expect(short.check(s)).resolves.toEqual({ pairFailures: 0 });
+    });
   });
-});
 
 describe('shared by replicas on Redis', needsRedis(), () => {
   it('failures counted by one replica refuse on another', async () => {

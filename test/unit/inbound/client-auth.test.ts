@@ -119,13 +119,20 @@ describe('authenticateClient', () => {
   });
 
   it('refuses an unknown client with 401, whatever the secret', () => {
-    expect(thrown(() => authenticateClient(post('nobody', 'right-secret'), clients))).toMatchObject({ status: 401, error: 'invalid_client', code: 'ERR_UNKNOWN_CLIENT' });
+    expect(thrown(() => authenticateClient(post('nobody', 'right-secret'), clients))).toMatchObject({
+      status: 401,
+      error: 'invalid_client',
+      code: 'ERR_UNKNOWN_CLIENT',
+    });
     expect(thrown(() => authenticateClient(post('nobody', 'authbridge-decoy-secret'), clients))).toMatchObject({ status: 401 });
     expect(thrown(() => authenticateClient(viaBasic('nobody', 'x'), clients)).headers['www-authenticate']).toMatch(/^Basic /);
   });
 
   it('answers an unknown client, a wrong secret and a method the client may not use alike; only the code differs', () => {
-    const jwtOnly = new Map<string, DownstreamClient>([...clients, ['jwt-only', { clientId: 'jwt-only', secretDigest: digestSecret('right-secret'), allowedInbound: new Set(['client_secret_jwt']) }]]);
+    const jwtOnly = new Map<string, DownstreamClient>([
+      ...clients,
+      ['jwt-only', { clientId: 'jwt-only', secretDigest: digestSecret('right-secret'), allowedInbound: new Set(['client_secret_jwt']) }],
+    ]);
     for (const via of [post, viaBasic]) {
       const answers = [via('nobody', 'x'), via('verify', 'wrong-secret'), via('jwt-only', 'right-secret')].map((presented) => {
         const err = thrown(() => authenticateClient(presented, jwtOnly));

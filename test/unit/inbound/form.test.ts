@@ -76,7 +76,11 @@ describe('parseForm: bounded work and names that must not pass', () => {
   it(`accepts ${MAX_PARAMETERS} parameters and refuses one more`, () => {
     const names = (n: number) => Array.from({ length: n }, (_, i) => `p${i}=1`).join('&');
     expect([...parseForm(names(MAX_PARAMETERS))]).toHaveLength(MAX_PARAMETERS);
-    expect(thrown(() => parseForm(names(MAX_PARAMETERS + 1)))).toMatchObject({ status: 400, error: 'invalid_request', description: `too many parameters (at most ${MAX_PARAMETERS})` });
+    expect(thrown(() => parseForm(names(MAX_PARAMETERS + 1)))).toMatchObject({
+      status: 400,
+      error: 'invalid_request',
+      description: `too many parameters (at most ${MAX_PARAMETERS})`,
+    });
   });
 
   it('refuses 16k distinct names at once (the body that used to cost seconds of CPU)', () => {
@@ -123,7 +127,13 @@ describe('parseForm: bounded work and names that must not pass', () => {
 describe('serializeForm', () => {
   it('writes what URLSearchParams.toString() writes, for any names and values', () => {
     // every code unit that matters: ASCII (the safe set, the characters encodeURIComponent spares, space), Latin-1, astral, lone surrogates
-    const text = fc.string({ unit: fc.oneof(fc.constantFrom(...' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~azAZ09'), fc.string({ unit: 'grapheme', maxLength: 1 }), fc.string({ unit: 'binary', maxLength: 1 })) });
+    const text = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom(...' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~azAZ09'),
+        fc.string({ unit: 'grapheme', maxLength: 1 }),
+        fc.string({ unit: 'binary', maxLength: 1 }),
+      ),
+    });
     fc.assert(
       fc.property(fc.array(fc.tuple(text, text), { maxLength: 6 }), (pairs) => {
         const params = new URLSearchParams(pairs);
@@ -134,7 +144,12 @@ describe('serializeForm', () => {
   });
 
   it('copies an assertion as it is and encodes its type URN and a scope like the form serializer', () => {
-    const params = new URLSearchParams({ grant_type: 'client_credentials', scope: "read write!'()~*", client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'eyJh.eyJp-_Q.c2ln' });
+    const params = new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: "read write!'()~*",
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: 'eyJh.eyJp-_Q.c2ln',
+    });
     expect(serializeForm(params)).toBe(
       'grant_type=client_credentials&scope=read+write%21%27%28%29%7E*&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJh.eyJp-_Q.c2ln',
     );
@@ -161,8 +176,7 @@ describe('isFormContentType', () => {
   });
 });
 
-const post = (body: RequestInit['body'], headers: Record<string, string> = {}) =>
-  new Request('http://x', { method: 'POST', body, headers, duplex: 'half' });
+const post = (body: RequestInit['body'], headers: Record<string, string> = {}) => new Request('http://x', { method: 'POST', body, headers, duplex: 'half' });
 
 /** A stream that hands out `chunk`-byte chunks on demand, forever, and reports what was pulled. */
 function endless(chunk: number) {
@@ -231,10 +245,12 @@ describe('readIncomingBody (a real node:http server: the request as the proxy re
   async function withServer(maxBytes: number, run: (port: number, outcomes: unknown[]) => Promise<void>) {
     const outcomes: unknown[] = [];
     const server = createServer((req, res) => {
-      readIncomingBody(req, maxBytes).then(
-        (text) => outcomes.push({ text }),
-        (err: OAuthError) => outcomes.push({ status: err.status, code: err.code, headers: err.headers }),
-      ).finally(() => res.writeHead(200, { connection: 'close' }).end());
+      readIncomingBody(req, maxBytes)
+        .then(
+          (text) => outcomes.push({ text }),
+          (err: OAuthError) => outcomes.push({ status: err.status, code: err.code, headers: err.headers }),
+        )
+        .finally(() => res.writeHead(200, { connection: 'close' }).end());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {

@@ -45,14 +45,23 @@ const stores: [string, number[], () => Promise<Clocked>][] = [
     'redis (real time)',
     [0], // a skew of 30 would mean waiting 30 s
     async () => {
-      const store = await RedisStore.connect({ url: redis.url, keyPrefix: redis.keyPrefix, tls: false, sentinelTls: false, commandTimeoutMs: 2000, connectTimeoutMs: 2000 });
+      const store = await RedisStore.connect({
+        url: redis.url,
+        keyPrefix: redis.keyPrefix,
+        tls: false,
+        sentinelTls: false,
+        commandTimeoutMs: 2000,
+        connectTimeoutMs: 2000,
+      });
       return { store, now: Date.now, at: (ms) => sleep(Math.max(0, ms - Date.now())) };
     },
   ],
 ];
 
 async function assertion(payload: JWTPayload): Promise<ReturnType<typeof readCredentials>> {
-  const jwt = await new SignJWT({ iss: 'hs', sub: 'hs', aud: AUD, jti: randomBytes(12).toString('base64url'), ...payload }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+  const jwt = await new SignJWT({ iss: 'hs', sub: 'hs', aud: AUD, jti: randomBytes(12).toString('base64url'), ...payload })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(SECRET));
   return readCredentials(undefined, new URLSearchParams({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: jwt }));
 }
 

@@ -12,7 +12,9 @@ afterEach(async () => {
   await server?.close();
 });
 
-const KEYS = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' }] };
+const KEYS = {
+  keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' }],
+};
 
 /** The code of the refusal keys() ended in, or `keys` when it answered a set. */
 const outcome = (p: Promise<unknown>) =>
@@ -24,10 +26,17 @@ const outcome = (p: Promise<unknown>) =>
 describe('RemoteJwks before a first good set', () => {
   it('a failed fetch is tried again only after refetchMinSeconds: a burst of calls makes one fetch', async () => {
     let up = false;
-    server = await serveHttp((_req, res) => (up ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(KEYS)) : res.writeHead(500).end()));
+    server = await serveHttp((_req, res) =>
+      up ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(KEYS)) : res.writeHead(500).end(),
+    );
     let now = 1_000_000;
     const warnings: unknown[] = [];
-    jwks = new RemoteJwks(`${server.origin}/jwks`, { refetchMinSeconds: 30, now: () => now, log: { warn: (fields: unknown) => void warnings.push(fields) }, clientId: 'c1' });
+    jwks = new RemoteJwks(`${server.origin}/jwks`, {
+      refetchMinSeconds: 30,
+      now: () => now,
+      log: { warn: (fields: unknown) => void warnings.push(fields) },
+      clientId: 'c1',
+    });
 
     for (let i = 0; i < 10; i++) expect(await outcome(jwks.keys())).toBe('ERR_ASSERTION_JWKS'); // one after the other
     expect(await Promise.all(Array.from({ length: 10 }, () => outcome(jwks!.keys())))).toEqual(Array(10).fill('ERR_ASSERTION_JWKS')); // at once

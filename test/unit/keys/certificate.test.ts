@@ -23,7 +23,8 @@ const write = (name: string, text: string | Buffer) => {
 };
 
 /** A self-signed certificate for `key`, valid from `from` for `days` (the 5-minute backdating aside). */
-const selfSigned = (key: KeyObject, days = 365, from = Date.now()) => generateSelfSigned(jwkOf(key), { subject: 'CN=test, O=Example', validityDays: days }, from);
+const selfSigned = (key: KeyObject, days = 365, from = Date.now()) =>
+  generateSelfSigned(jwkOf(key), { subject: 'CN=test, O=Example', validityDays: days }, from);
 
 describe('certificates of key files', () => {
   it('parse a PEM certificate: x5c is the DER, x5t and x5t#S256 its SHA-1 and SHA-256, the PEM and validity kept', async () => {
@@ -64,7 +65,9 @@ describe('certificates of key files', () => {
     const now = Date.now();
     const cert = await selfSigned(ecKey(), 100, now);
     expect(certificateProblems(cert, now)).toEqual([]);
-    expect(certificateProblems(cert, now + 75 * DAY)).toEqual([{ level: 'warn', message: expect.stringMatching(/^the certificate \(CN=test, O=Example\) expires on \d{4}-\d\d-\d\d \(in 2[45] days\): renew it/) }]);
+    expect(certificateProblems(cert, now + 75 * DAY)).toEqual([
+      { level: 'warn', message: expect.stringMatching(/^the certificate \(CN=test, O=Example\) expires on \d{4}-\d\d-\d\d \(in 2[45] days\): renew it/) },
+    ]);
     expect(certificateProblems(cert, now + 101 * DAY)).toEqual([{ level: 'error', message: expect.stringMatching(/expired on \d{4}-\d\d-\d\d$/) }]);
     expect(certificateProblems(cert, now - DAY)).toEqual([{ level: 'error', message: expect.stringMatching(/is not valid before \d{4}-/) }]);
   });
@@ -78,7 +81,14 @@ describe('certificates of key files', () => {
       privateKey: await subtle.importKey('jwk', jwkOf(ca.privateKey), ecdsa, false, ['sign']),
       publicKey: await subtle.importKey('jwk', ca.publicKey.export({ format: 'jwk' }), ecdsa, true, ['verify']),
     };
-    const caCert = await X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=Test CA', notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 365 * DAY), signingAlgorithm: ecdsa, keys: caKeys as never });
+    const caCert = await X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: 'CN=Test CA',
+      notBefore: new Date(Date.now() - DAY),
+      notAfter: new Date(Date.now() + 365 * DAY),
+      signingAlgorithm: ecdsa,
+      keys: caKeys as never,
+    });
     const leafCert = await X509CertificateGenerator.create({
       serialNumber: '02',
       subject: 'CN=leaf',
@@ -123,13 +133,20 @@ describe('loadKeyFile: problems at the config path of the certificate', () => {
     expect(b.key?.certificate).toBeDefined();
     expect(b.warnings).toEqual([{ path: 'k.certificate', message: expect.stringMatching(/soon\.pem: the certificate .* expires on .* \(in 9 days\)/) }]);
     const c = await loadKeyFile(entry(keyFile, other), 'ES256');
-    expect(c.issues).toEqual([{ path: 'k.certificate', message: expect.stringMatching(/^certificate file .*other\.pem: the certificate .* is not for this key/) }]);
+    expect(c.issues).toEqual([
+      { path: 'k.certificate', message: expect.stringMatching(/^certificate file .*other\.pem: the certificate .* is not for this key/) },
+    ]);
   });
 });
 
 describe('generateSelfSigned', () => {
   it.each([
-    ['RSA (PS256 key): RSASSA-PKCS1-v1_5 SHA-256', () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'PS256', { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } }],
+    [
+      'RSA (PS256 key): RSASSA-PKCS1-v1_5 SHA-256',
+      () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+      'PS256',
+      { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
+    ],
     ['EC P-256: ECDSA SHA-256', ecKey, 'ES256', { name: 'ECDSA', hash: { name: 'SHA-256' } }],
     ['Ed25519', () => generateKeyPairSync('ed25519').privateKey, 'EdDSA', { name: 'Ed25519' }],
   ] as const)('%s, signed with the key itself', async (_name, make, alg, sigAlg) => {

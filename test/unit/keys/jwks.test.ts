@@ -34,8 +34,7 @@ describe('publishJwks', () => {
       for (const member of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(member);
       expect(key.use).toBe('sig');
     }
-    for (const key of JSON.parse(jwks.body).keys as Record<string, unknown>[])
-      for (const member of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(member);
+    for (const key of JSON.parse(jwks.body).keys as Record<string, unknown>[]) for (const member of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(member);
     expect(jwks.keys.map((k) => k.alg)).toEqual(['ES256', 'RS256', 'EdDSA']);
   });
 

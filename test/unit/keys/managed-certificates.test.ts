@@ -62,7 +62,12 @@ describe('managed keys with certificates', () => {
     const first = await c.replica(certified);
     const set = (await c.store.getKeySet(OWNER))!;
     const foreign = await generateSelfSigned((await generateKeyJwk()) as JWK, certificate);
-    const edited: KeySet = { ...set, version: set.version + 1, revision: 'edited', keys: set.keys.map((k) => ({ ...k, publicJwk: { ...k.publicJwk, x5c: [...foreign.x5c] } })) };
+    const edited: KeySet = {
+      ...set,
+      version: set.version + 1,
+      revision: 'edited',
+      keys: set.keys.map((k) => ({ ...k, publicJwk: { ...k.publicJwk, x5c: [...foreign.x5c] } })),
+    };
     expect(await c.store.casKeySet(edited, set)).toBe(true);
     const second = await c.replica(certified);
     expect(second.published(OWNER)[0]!.x5c).toEqual([...first.signingKey(OWNER).certificate!.x5c]);
@@ -132,7 +137,13 @@ describe('the certify step (planning)', () => {
   });
 
   it('applies through the certifier: new sealed and public JWK, same kids and states, version + 1', async () => {
-    const next = await applyStep(set, { step: 'certify', kids: ['a', 'b'] }, 5, () => Promise.reject(new Error('no generation')), async (k) => ({ sealed: `${k.sealed}+cert`, publicJwk: { ...k.publicJwk, x5c: ['y'] } }));
+    const next = await applyStep(
+      set,
+      { step: 'certify', kids: ['a', 'b'] },
+      5,
+      () => Promise.reject(new Error('no generation')),
+      async (k) => ({ sealed: `${k.sealed}+cert`, publicJwk: { ...k.publicJwk, x5c: ['y'] } }),
+    );
     expect(next.version).toBe(4);
     expect(next.revision).not.toBe('r');
     expect(next.keys.map((k) => [k.kid, k.state, k.sealed])).toEqual([

@@ -172,7 +172,12 @@ describe('ManagedKeys.start', () => {
     const c = cluster();
     const a = await c.replica();
     const wrong = new Uint8Array(randomBytes(32));
-    const err = await ManagedKeys.start({ store: c.store, kek: wrong, log: createLogger({ level: 'silent' }), owners: [{ owner: OWNER, alg: 'ES256', policy }] }).then(
+    const err = await ManagedKeys.start({
+      store: c.store,
+      kek: wrong,
+      log: createLogger({ level: 'silent' }),
+      owners: [{ owner: OWNER, alg: 'ES256', policy }],
+    }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );

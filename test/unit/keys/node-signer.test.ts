@@ -16,7 +16,15 @@ const privateKeyFor = (alg: SigningAlg): KeyObject =>
 
 const claims = () => {
   const iat = Math.floor(Date.now() / 1000);
-  return { iss: 'client-1', sub: 'client-1', aud: 'https://idp.example.com/oauth2/token', jti: randomBytes(16).toString('base64url'), iat, nbf: iat, exp: iat + 60 };
+  return {
+    iss: 'client-1',
+    sub: 'client-1',
+    aud: 'https://idp.example.com/oauth2/token',
+    jti: randomBytes(16).toString('base64url'),
+    iat,
+    nbf: iat,
+    exp: iat + 60,
+  };
 };
 
 describe('assertions signed with node crypto.sign verify with jose', () => {
@@ -39,7 +47,10 @@ describe('assertions signed with node crypto.sign verify with jose', () => {
 
   it('PS256 and RS256 on one RSA key are distinct signatures: each verifies only as itself', async () => {
     const pem = String(privateKeyFor('RS256').export({ format: 'pem', type: 'pkcs8' }));
-    for (const [alg, other] of [['PS256', 'RS256'], ['RS256', 'PS256']] as const) {
+    for (const [alg, other] of [
+      ['PS256', 'RS256'],
+      ['RS256', 'PS256'],
+    ] as const) {
       const key = await importSigningKey(pem, alg);
       const jws = await signCompactJws(key.signer, { alg: other }, claims()); // a header lying about the alg
       await expect(jwtVerify(jws, await importJWK({ ...key.publicJwk, alg: other }, other))).rejects.toThrow();

@@ -74,7 +74,11 @@ describe('PKCS#11 keys (SoftHSM)', needsSoftHsm(), () => {
     expect(e.field).toBe('pin');
     expect(e.message).not.toContain('wrong-pin-777');
   });
-  for (const [alg, keyLabel] of [['ES256', 'k1'], ['RS256', 'r1'], ['PS256', 'r1']] as const)
+  for (const [alg, keyLabel] of [
+    ['ES256', 'k1'],
+    ['RS256', 'r1'],
+    ['PS256', 'r1'],
+  ] as const)
     it(`${alg}: signs in the token; the JWS verifies with the published key`, async () => {
       const key = await open({ ...base(), keyLabel }, alg);
       expect(key.kid).toBe(key.publicJwk.kid);
@@ -94,8 +98,14 @@ describe('PKCS#11 keys (SoftHSM)', needsSoftHsm(), () => {
   });
 
   it('names the module, token, slot or key not found, never the PIN', async () => {
-    expect(await refusal({ ...base(), module: '/nope/libmissing.so', keyLabel: 'k1' })).toMatchObject({ field: 'module', message: expect.stringContaining('/nope/libmissing.so') });
-    expect(await refusal({ ...base(), tokenLabel: 'other', keyLabel: 'k1' })).toMatchObject({ field: 'tokenLabel', message: expect.stringContaining('"other"') });
+    expect(await refusal({ ...base(), module: '/nope/libmissing.so', keyLabel: 'k1' })).toMatchObject({
+      field: 'module',
+      message: expect.stringContaining('/nope/libmissing.so'),
+    });
+    expect(await refusal({ ...base(), tokenLabel: 'other', keyLabel: 'k1' })).toMatchObject({
+      field: 'tokenLabel',
+      message: expect.stringContaining('"other"'),
+    });
     expect(await refusal({ module: MODULE, slot: 999, pin: PIN, keyLabel: 'k1' })).toMatchObject({ field: 'slot', message: expect.stringContaining('999') });
     expect(await refusal({ ...base(), keyLabel: 'absent' })).toMatchObject({ field: 'keyLabel', message: expect.stringContaining('"absent"') });
     expect(await refusal({ ...base(), keyLabel: 'k1' }, 'RS256')).toMatchObject({ field: 'keyLabel', message: expect.stringContaining('RSA') });

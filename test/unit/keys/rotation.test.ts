@@ -203,7 +203,11 @@ describe('planStep / applyStep', () => {
   });
 
   it('bootstraps when only retired keys are left', () => {
-    const set: KeySet = { owner: 'o', version: 3, keys: [{ kid: 'r', alg: 'ES256', state: 'retired', createdAt: T0, retiredAt: T0, publicJwk: {}, sealed: '' }] };
+    const set: KeySet = {
+      owner: 'o',
+      version: 3,
+      keys: [{ kid: 'r', alg: 'ES256', state: 'retired', createdAt: T0, retiredAt: T0, publicJwk: {}, sealed: '' }],
+    };
     expect(planStep(set, T0, policy)).toEqual({ step: 'bootstrap' });
   });
 

@@ -54,7 +54,11 @@ describe('sealPrivateJwk / unsealPrivateJwk', () => {
 
   it('rejects a sealed key presented for another owner or kid', async () => {
     const sealed = await sealPrivateJwk(privateJwk(), kek, ctx);
-    for (const other of [{ ...ctx, owner: 'acme/mobile' }, { ...ctx, kid: 'kid-2' }, { owner: 'acme', kid: 'kid-2' }]) {
+    for (const other of [
+      { ...ctx, owner: 'acme/mobile' },
+      { ...ctx, kid: 'kid-2' },
+      { owner: 'acme', kid: 'kid-2' },
+    ]) {
       const err = await rejection(unsealPrivateJwk(sealed, kek, other));
       expect(err).toBeInstanceOf(KeyDecryptError);
       expect(err.message).toMatch(new RegExp(`^cannot decrypt managed key ${other.kid} of ${other.owner}: .*another owner`));

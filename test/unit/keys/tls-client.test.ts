@@ -96,7 +96,9 @@ describe('TLS client certificates in the config', () => {
     });
     expect(schemaIssues({ method: 'tls_client_auth', key: { file: 'k.pem' } }).map((i) => i.path)).toContain(`${at}.upstream.key.certificate`);
     expect(schemaIssues({ method: 'tls_client_auth', clientSecret: 'x', key: { file: 'k.pem', certificate: 'c.pem' } })).toHaveLength(1); // no secret goes upstream
-    expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } }).map((i) => i.path)).toEqual(['keys.encryptionKey']); // only the KEK a managed key needs
+    expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed', certificate: { selfSigned: true } }).map((i) => i.path)).toEqual([
+      'keys.encryptionKey',
+    ]); // only the KEK a managed key needs
     expect(schemaIssues({ method: 'self_signed_tls_client_auth', key: 'managed' })).toContainEqual({
       path: `${at}.upstream.certificate`,
       message: expect.stringContaining('required with key: managed'),

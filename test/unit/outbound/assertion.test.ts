@@ -10,7 +10,12 @@ import type { JtiRecord, Store } from '../../../src/store/types.js';
 
 const SECRET = Buffer.from('k'.repeat(32), 'utf8');
 const KEY = hmacSigner(SECRET, 'HS256');
-const CONTEXT: OutboundContext = { tokenEndpoint: 'https://idp.example.com/token', endpoint: 'https://idp.example.com/token', presentedSecret: 'unused', requestId: 'req-42' };
+const CONTEXT: OutboundContext = {
+  tokenEndpoint: 'https://idp.example.com/token',
+  endpoint: 'https://idp.example.com/token',
+  presentedSecret: 'unused',
+  requestId: 'req-42',
+};
 const SETTINGS: AssertionSettings = {
   alg: 'HS256',
   audience: 'issuer',

@@ -19,7 +19,10 @@ describe('chooseMethod', () => {
   });
 
   it('skips an assertion method whose alg the IdP does not list', () => {
-    const meta = { token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_jwt'], token_endpoint_auth_signing_alg_values_supported: ['RS256', 'HS256'] };
+    const meta = {
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_jwt'],
+      token_endpoint_auth_signing_alg_values_supported: ['RS256', 'HS256'],
+    };
     expect(chooseMethod(meta, ALL)).toEqual({ method: 'client_secret_jwt' });
   });
 

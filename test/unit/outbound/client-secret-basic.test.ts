@@ -22,12 +22,12 @@ describe('RFC 6749 Appendix B vectors', () => {
 });
 
 describe('ids with -._~ and the other characters the modes differ on', () => {
-  it('form keeps *-._ and encodes ~ !\'() like URLSearchParams', () => {
-    expect(formEncode('cli-basic_1.x*y~z!(\')')).toBe('cli-basic_1.x*y%7Ez%21%28%27%29');
+  it("form keeps *-._ and encodes ~ !'() like URLSearchParams", () => {
+    expect(formEncode("cli-basic_1.x*y~z!(')")).toBe('cli-basic_1.x*y%7Ez%21%28%27%29');
   });
 
-  it('strict encodes -_.!~*\'() too (what authbridge ≤ 0.1 called rfc6749, still accepted under that name)', () => {
-    expect(strictFormEncode('cli-basic_1.x*y~z!(\')')).toBe('cli%2Dbasic%5F1%2Ex%2Ay%7Ez%21%28%27%29');
+  it("strict encodes -_.!~*'() too (what authbridge ≤ 0.1 called rfc6749, still accepted under that name)", () => {
+    expect(strictFormEncode("cli-basic_1.x*y~z!(')")).toBe('cli%2Dbasic%5F1%2Ex%2Ay%7Ez%21%28%27%29');
     expect(basicAuthorization('cli-basic', 's.e_c-r~et', 'rfc6749')).toBe(basicAuthorization('cli-basic', 's.e_c-r~et', 'strict'));
   });
 

@@ -37,48 +37,132 @@ interface Case {
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const verify = (clientId: string, upstream: Record<string, unknown>) => ({ clientId, clientSecret: `downstream-of-${clientId}`, upstream });
 const CASES: Case[] = [
-  { name: 'basic form, the default (verify)', method: 'client_secret_basic', mode: 'verify', upstreamClientId: 'a b',
+  {
+    name: 'basic form, the default (verify)',
+    method: 'client_secret_basic',
+    mode: 'verify',
+    upstreamClientId: 'a b',
     client: verify('d-basic', { method: 'client_secret_basic', clientId: 'a b', clientSecret: 'c:d+e' }),
-    presentedSecret: 'downstream-of-d-basic', basic: 'Basic YStiOmMlM0FkJTJCZQ==' },
-  { name: 'basic raw (verify)', method: 'client_secret_basic', mode: 'verify', upstreamClientId: 'a b',
+    presentedSecret: 'downstream-of-d-basic',
+    basic: 'Basic YStiOmMlM0FkJTJCZQ==',
+  },
+  {
+    name: 'basic raw (verify)',
+    method: 'client_secret_basic',
+    mode: 'verify',
+    upstreamClientId: 'a b',
     client: verify('d-raw', { method: 'client_secret_basic', clientId: 'a b', clientSecret: 'c:d+e', basicEncoding: 'raw' }),
-    presentedSecret: 'downstream-of-d-raw', basic: 'Basic YSBiOmM6ZCtl' },
-  { name: 'basic form, the default (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-basic',
+    presentedSecret: 'downstream-of-d-raw',
+    basic: 'Basic YSBiOmM6ZCtl',
+  },
+  {
+    name: 'basic form, the default (passthrough)',
+    method: 'client_secret_basic',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-basic',
     client: { clientId: 'pt-basic', upstream: { method: 'client_secret_basic' } },
-    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt-basic:p%40ss+w%2Frd*%7E')}` },
-  { name: 'basic strict (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-strict',
+    presentedSecret: 'p@ss w/rd*~',
+    basic: `Basic ${b64('pt-basic:p%40ss+w%2Frd*%7E')}`,
+  },
+  {
+    name: 'basic strict (passthrough)',
+    method: 'client_secret_basic',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-strict',
     client: { clientId: 'pt-strict', upstream: { method: 'client_secret_basic', basicEncoding: 'strict' } },
-    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt%2Dstrict:p%40ss+w%2Frd%2A%7E')}` },
-  { name: 'basic rfc6749, the old name of strict (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-old',
+    presentedSecret: 'p@ss w/rd*~',
+    basic: `Basic ${b64('pt%2Dstrict:p%40ss+w%2Frd%2A%7E')}`,
+  },
+  {
+    name: 'basic rfc6749, the old name of strict (passthrough)',
+    method: 'client_secret_basic',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-old',
     client: { clientId: 'pt-old', upstream: { method: 'client_secret_basic', basicEncoding: 'rfc6749' } },
-    presentedSecret: 'p@ss w/rd*~', basic: `Basic ${b64('pt%2Dold:p%40ss+w%2Frd%2A%7E')}` },
-  { name: 'basic raw (passthrough)', method: 'client_secret_basic', mode: 'passthrough', upstreamClientId: 'pt-raw',
+    presentedSecret: 'p@ss w/rd*~',
+    basic: `Basic ${b64('pt%2Dold:p%40ss+w%2Frd%2A%7E')}`,
+  },
+  {
+    name: 'basic raw (passthrough)',
+    method: 'client_secret_basic',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-raw',
     client: { clientId: 'pt-raw', upstream: { method: 'client_secret_basic', basicEncoding: 'raw' } },
-    presentedSecret: 'p@ss w/rd*~', basic: 'Basic cHQtcmF3OnBAc3Mgdy9yZCp+' },
-  { name: 'post (verify)', method: 'client_secret_post', mode: 'verify', upstreamClientId: 'up-post',
+    presentedSecret: 'p@ss w/rd*~',
+    basic: 'Basic cHQtcmF3OnBAc3Mgdy9yZCp+',
+  },
+  {
+    name: 'post (verify)',
+    method: 'client_secret_post',
+    mode: 'verify',
+    upstreamClientId: 'up-post',
     client: verify('d-post', { method: 'client_secret_post', clientId: 'up-post', clientSecret: 'up secret&=' }),
-    presentedSecret: 'downstream-of-d-post', postSecret: 'up secret&=' },
-  { name: 'post (passthrough)', method: 'client_secret_post', mode: 'passthrough', upstreamClientId: 'pt-post',
+    presentedSecret: 'downstream-of-d-post',
+    postSecret: 'up secret&=',
+  },
+  {
+    name: 'post (passthrough)',
+    method: 'client_secret_post',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-post',
     client: { clientId: 'pt-post', upstream: { method: 'client_secret_post' } },
-    presentedSecret: PASSTHROUGH_SECRET, postSecret: PASSTHROUGH_SECRET },
-  { name: 'client_secret_jwt HS256 aud=token_endpoint, the default (verify)', method: 'client_secret_jwt', mode: 'verify', upstreamClientId: 'up-hs256',
+    presentedSecret: PASSTHROUGH_SECRET,
+    postSecret: PASSTHROUGH_SECRET,
+  },
+  {
+    name: 'client_secret_jwt HS256 aud=token_endpoint, the default (verify)',
+    method: 'client_secret_jwt',
+    mode: 'verify',
+    upstreamClientId: 'up-hs256',
     client: verify('d-hs256', { method: 'client_secret_jwt', clientId: 'up-hs256', clientSecret: HS256_SECRET }),
-    presentedSecret: 'downstream-of-d-hs256', jwt: { alg: 'HS256', aud: TOKEN_ENDPOINT, ttl: 60, hmacSecret: HS256_SECRET } },
-  { name: 'client_secret_jwt HS512 aud=token_endpoint (verify)', method: 'client_secret_jwt', mode: 'verify', upstreamClientId: 'd-hs512',
+    presentedSecret: 'downstream-of-d-hs256',
+    jwt: { alg: 'HS256', aud: TOKEN_ENDPOINT, ttl: 60, hmacSecret: HS256_SECRET },
+  },
+  {
+    name: 'client_secret_jwt HS512 aud=token_endpoint (verify)',
+    method: 'client_secret_jwt',
+    mode: 'verify',
+    upstreamClientId: 'd-hs512',
     client: verify('d-hs512', { method: 'client_secret_jwt', clientSecret: HS512_SECRET, alg: 'HS512', audience: 'token_endpoint', assertionTtlSeconds: 30 }),
-    presentedSecret: 'downstream-of-d-hs512', jwt: { alg: 'HS512', aud: TOKEN_ENDPOINT, ttl: 30, hmacSecret: HS512_SECRET } },
-  { name: 'client_secret_jwt literal aud (passthrough)', method: 'client_secret_jwt', mode: 'passthrough', upstreamClientId: 'pt-jwt',
+    presentedSecret: 'downstream-of-d-hs512',
+    jwt: { alg: 'HS512', aud: TOKEN_ENDPOINT, ttl: 30, hmacSecret: HS512_SECRET },
+  },
+  {
+    name: 'client_secret_jwt literal aud (passthrough)',
+    method: 'client_secret_jwt',
+    mode: 'passthrough',
+    upstreamClientId: 'pt-jwt',
     client: { clientId: 'pt-jwt', upstream: { method: 'client_secret_jwt', audience: 'urn:example:idp' } },
-    presentedSecret: PASSTHROUGH_SECRET, jwt: { alg: 'HS256', aud: 'urn:example:idp', ttl: 60, hmacSecret: PASSTHROUGH_SECRET } },
-  { name: 'private_key_jwt ES256 aud=issuer', method: 'private_key_jwt', mode: 'verify', upstreamClientId: 'up-es256',
+    presentedSecret: PASSTHROUGH_SECRET,
+    jwt: { alg: 'HS256', aud: 'urn:example:idp', ttl: 60, hmacSecret: PASSTHROUGH_SECRET },
+  },
+  {
+    name: 'private_key_jwt ES256 aud=issuer',
+    method: 'private_key_jwt',
+    mode: 'verify',
+    upstreamClientId: 'up-es256',
     client: verify('d-es256', { method: 'private_key_jwt', clientId: 'up-es256', key: { file: 'ec-p256' }, audience: 'issuer' }),
-    presentedSecret: 'downstream-of-d-es256', jwt: { alg: 'ES256', aud: ISSUER, ttl: 60, keyKind: 'ec-p256' } },
-  { name: 'private_key_jwt EdDSA aud=token_endpoint', method: 'private_key_jwt', mode: 'verify', upstreamClientId: 'd-eddsa',
+    presentedSecret: 'downstream-of-d-es256',
+    jwt: { alg: 'ES256', aud: ISSUER, ttl: 60, keyKind: 'ec-p256' },
+  },
+  {
+    name: 'private_key_jwt EdDSA aud=token_endpoint',
+    method: 'private_key_jwt',
+    mode: 'verify',
+    upstreamClientId: 'd-eddsa',
     client: verify('d-eddsa', { method: 'private_key_jwt', alg: 'EdDSA', key: { file: 'ed25519' }, audience: 'token_endpoint', assertionTtlSeconds: 120 }),
-    presentedSecret: 'downstream-of-d-eddsa', jwt: { alg: 'EdDSA', aud: TOKEN_ENDPOINT, ttl: 120, keyKind: 'ed25519' } },
-  { name: 'private_key_jwt PS256 literal aud', method: 'private_key_jwt', mode: 'verify', upstreamClientId: 'd-ps256',
+    presentedSecret: 'downstream-of-d-eddsa',
+    jwt: { alg: 'EdDSA', aud: TOKEN_ENDPOINT, ttl: 120, keyKind: 'ed25519' },
+  },
+  {
+    name: 'private_key_jwt PS256 literal aud',
+    method: 'private_key_jwt',
+    mode: 'verify',
+    upstreamClientId: 'd-ps256',
     client: verify('d-ps256', { method: 'private_key_jwt', alg: 'PS256', key: { file: 'rsa-2048' }, audience: 'https://aud.example.org' }),
-    presentedSecret: 'downstream-of-d-ps256', jwt: { alg: 'PS256', aud: 'https://aud.example.org', ttl: 60, keyKind: 'rsa-2048' } },
+    presentedSecret: 'downstream-of-d-ps256',
+    jwt: { alg: 'PS256', aud: 'https://aud.example.org', ttl: 60, keyKind: 'rsa-2048' },
+  },
 ];
 
 const store = new MemoryStore();
@@ -116,7 +200,12 @@ afterAll(() => store.close());
 
 const freshRequest = (): OutboundRequest => ({ body: new URLSearchParams('grant_type=client_credentials&scope=a'), headers: {} });
 let seq = 0;
-const contextFor = (c: Case): OutboundContext => ({ tokenEndpoint: TOKEN_ENDPOINT, endpoint: TOKEN_ENDPOINT, presentedSecret: c.presentedSecret, requestId: `req-${++seq}` });
+const contextFor = (c: Case): OutboundContext => ({
+  tokenEndpoint: TOKEN_ENDPOINT,
+  endpoint: TOKEN_ENDPOINT,
+  presentedSecret: c.presentedSecret,
+  requestId: `req-${++seq}`,
+});
 
 async function applied(c: Case) {
   const request = freshRequest();
@@ -160,31 +249,31 @@ describe.each(CASES)('outbound strategy contract: $name', (c) => {
 
   if (c.mode === 'verify')
     it('verify mode: the inbound secret appears nowhere upstream', async () => {
-    const { request, ctx } = await applied(c);
-    expect(everything(request)).not.toContain(ctx.presentedSecret);
-  });
+      const { request, ctx } = await applied(c);
+      expect(everything(request)).not.toContain(ctx.presentedSecret);
+    });
 
   if (c.mode === 'passthrough' && !c.jwt)
     it('passthrough mode: the presented secret is what goes upstream', async () => {
-    const { request } = await applied(c);
-    expect(everything(request)).toContain(c.presentedSecret);
-  });
+      const { request } = await applied(c);
+      expect(everything(request)).toContain(c.presentedSecret);
+    });
 
   if (c.basic !== undefined)
     it('client_secret_basic: exact Authorization header, nothing in the body', async () => {
-    const { request } = await applied(c);
-    expect(request.headers).toEqual({ authorization: c.basic });
-    expect(request.body.toString()).toBe('grant_type=client_credentials&scope=a');
-  });
+      const { request } = await applied(c);
+      expect(request.headers).toEqual({ authorization: c.basic });
+      expect(request.body.toString()).toBe('grant_type=client_credentials&scope=a');
+    });
 
   if (c.postSecret !== undefined)
     it('client_secret_post: client_id and client_secret in the body, no header', async () => {
-    const { request } = await applied(c);
-    expect(request.headers).toEqual({});
-    expect(request.body.get('client_id')).toBe(c.upstreamClientId);
-    expect(request.body.get('client_secret')).toBe(c.postSecret);
-    expect([...request.body.keys()].sort()).toEqual(['client_id', 'client_secret', 'grant_type', 'scope']);
-  });
+      const { request } = await applied(c);
+      expect(request.headers).toEqual({});
+      expect(request.body.get('client_id')).toBe(c.upstreamClientId);
+      expect(request.body.get('client_secret')).toBe(c.postSecret);
+      expect([...request.body.keys()].sort()).toEqual(['client_id', 'client_secret', 'grant_type', 'scope']);
+    });
 
   const jwt = c.jwt;
   if (jwt)

@@ -62,7 +62,13 @@ describe('jwtBearerAssertion', () => {
 
 describe('jwt_bearer_assertion config', () => {
   const config = (client: Record<string, unknown>) => ({
-    upstreams: { idp: { issuer: 'https://idp.example', tokenEndpoint: 'https://idp.example/token', clients: [{ clientId: 'c', ...client, upstream: { method: 'jwt_bearer_assertion', assertion: { file: '/var/run/secrets/tokens/idp-token' } } }] } },
+    upstreams: {
+      idp: {
+        issuer: 'https://idp.example',
+        tokenEndpoint: 'https://idp.example/token',
+        clients: [{ clientId: 'c', ...client, upstream: { method: 'jwt_bearer_assertion', assertion: { file: '/var/run/secrets/tokens/idp-token' } } }],
+      },
+    },
   });
   it('takes verify mode', () => {
     expect(() => validateConfig(config({ clientSecret: 'a-downstream-secret-long-enough' }), 'test')).not.toThrow();

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { outboundAuthSchema } from '../../../src/config/outbound-schema.js';
 import { DEFAULT_INBOUND_METHODS, INBOUND_METHODS, JWT_INBOUND_METHODS } from '../../../src/config/inbound-schema.js';
-import { AUTO_PREFERENCE, METHODS, OUTBOUND_METHODS, presentsCertificate, requiresSecret, rowOf, type ConfiguredMethod } from '../../../src/outbound/methods.js';
+import {
+  AUTO_PREFERENCE,
+  METHODS,
+  OUTBOUND_METHODS,
+  presentsCertificate,
+  requiresSecret,
+  rowOf,
+  type ConfiguredMethod,
+} from '../../../src/outbound/methods.js';
 
 const configured = Object.keys(METHODS) as ConfiguredMethod[];
 

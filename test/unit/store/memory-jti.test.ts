@@ -21,7 +21,17 @@ describe('decodeJti / decodeUuid', () => {
     const into = new Uint8Array(16);
     const good = Buffer.alloc(16, 0).toString('base64url'); // 'AAAA…AA'
     expect(decodeJti(good, into)).toBe(true);
-    for (const bad of [good.slice(1), `${good}A`, `${good.slice(0, 21)}B`, `${good.slice(0, 21)}/`, `+${good.slice(1)}`, `=${good.slice(1)}`, `é${good.slice(1)}`, `${good.slice(0, 10)}\u0141${good.slice(11)}`, ''])
+    for (const bad of [
+      good.slice(1),
+      `${good}A`,
+      `${good.slice(0, 21)}B`,
+      `${good.slice(0, 21)}/`,
+      `+${good.slice(1)}`,
+      `=${good.slice(1)}`,
+      `é${good.slice(1)}`,
+      `${good.slice(0, 10)}\u0141${good.slice(11)}`,
+      '',
+    ])
       expect(decodeJti(bad, into), bad).toBe(false);
   });
 
@@ -33,7 +43,16 @@ describe('decodeJti / decodeUuid', () => {
       expect(encodeUuid(into)).toBe(id);
     }
     const id = '0a1b2c3d-4e5f-4061-8a7b-9c8d7e6f5a4b';
-    for (const bad of [id.toUpperCase(), id.replace(/-/g, ''), `${id}0`, id.slice(1), id.replace('-', '_'), `${id.slice(0, 35)}g`, `${id.slice(0, 35)}\u0130`, 'req-1'])
+    for (const bad of [
+      id.toUpperCase(),
+      id.replace(/-/g, ''),
+      `${id}0`,
+      id.slice(1),
+      id.replace('-', '_'),
+      `${id.slice(0, 35)}g`,
+      `${id.slice(0, 35)}\u0130`,
+      'req-1',
+    ])
       expect(decodeUuid(bad, into), bad).toBe(false);
   });
 });
@@ -67,10 +86,20 @@ describe('JtiRecords', () => {
       model,
     };
   }
-  const record = (now: number, o: Partial<JtiRecord> = {}): JtiRecord => ({ upstream: 'okta', clientId: 'svc', requestId: randomUUID(), issuedAt: now, expiresAt: now + 90_000, ...o });
+  const record = (now: number, o: Partial<JtiRecord> = {}): JtiRecord => ({
+    upstream: 'okta',
+    clientId: 'svc',
+    requestId: randomUUID(),
+    issuedAt: now,
+    expiresAt: now + 90_000,
+    ...o,
+  });
 
   // renumberAt 3 chunks: the entry numbers start again from the first chunk held several times along the way
-  it.each([['', {}], [', entries renumbered', { renumberAt: 3 * 4096 }]])('answers as the Map did over many records of every shape: growth, expiry, a jti claimed again, sweeps that shrink it%s', (_, options) => {
+  it.each([
+    ['', {}],
+    [', entries renumbered', { renumberAt: 3 * 4096 }],
+  ])('answers as the Map did over many records of every shape: growth, expiry, a jti claimed again, sweeps that shrink it%s', (_, options) => {
     const s = subject(options);
     const issued: string[] = [];
     for (let round = 0; round < 40; round++) {

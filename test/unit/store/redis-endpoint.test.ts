@@ -11,7 +11,6 @@ const PASSWORD = 'hunter2-store-password';
 
 const redisConfig = redisConfigOf;
 
-
 describe('store failures name the endpoint', () => {
   it('a failed connect: host:port in the message and fields, the password nowhere', async () => {
     const port = await closedPort();
@@ -35,8 +34,23 @@ describe('store failures name the endpoint', () => {
   it('single node, Sentinel and Cluster are each described by what the config names', () => {
     expect(redisEndpoint({ url: `rediss://user:${PASSWORD}@redis.internal:6380/0?x=1` })).toBe('redis redis.internal:6380');
     expect(redisEndpoint({ url: 'redis://redis' })).toBe('redis redis:6379');
-    expect(redisEndpoint({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], name: 'mymaster' })).toBe('sentinels s1:26379,s2:26380 (master mymaster)');
-    expect(redisEndpoint({ cluster: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }] })).toBe('cluster n1:7000,n2:7001');
+    expect(
+      redisEndpoint({
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26380 },
+        ],
+        name: 'mymaster',
+      }),
+    ).toBe('sentinels s1:26379,s2:26380 (master mymaster)');
+    expect(
+      redisEndpoint({
+        cluster: [
+          { host: 'n1', port: 7000 },
+          { host: 'n2', port: 7001 },
+        ],
+      }),
+    ).toBe('cluster n1:7000,n2:7001');
   });
 
   it('without an endpoint the message is as before', () => {

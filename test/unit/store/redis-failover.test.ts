@@ -18,7 +18,12 @@ afterEach(async () => {
 });
 
 function sentinelConfig(topology: SentinelTopology) {
-  const redis = { sentinels: topology.sentinels, name: topology.name, keyPrefix: `t-failover-${randomBytes(6).toString('hex')}`, commandTimeoutMs: COMMAND_TIMEOUT_MS };
+  const redis = {
+    sentinels: topology.sentinels,
+    name: topology.name,
+    keyPrefix: `t-failover-${randomBytes(6).toString('hex')}`,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+  };
   return redisConfigOf(redis);
 }
 
@@ -52,7 +57,8 @@ async function failover(fault: (topology: SentinelTopology) => Promise<void> | v
         (error: unknown) => ({ ok: false, error }),
       );
       results.push({ started, ended: performance.now(), ...outcome });
-      if (started > faultAt && outcome.ok) running = false; // served again
+      if (started > faultAt && outcome.ok)
+        running = false; // served again
       else await sleep(10);
     }
   })();

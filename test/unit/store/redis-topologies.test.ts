@@ -86,7 +86,13 @@ describe('RedisStore on Sentinel', needsTopology(), () => {
   // Known bugs in src/store/redis.ts (unfixed here): enable these with the fix.
   /** Settles `p` or says 'hung' after `ms`: a hang must fail the test, not time it out with a client retrying forever. */
   const settle = <T>(p: Promise<T>, ms: number) =>
-    Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms))]);
+    Promise.race([
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms)),
+    ]);
 
   it('connect rejects within connectTimeoutMs when no sentinel can name the master', async () => {
     const outcome = await settle(RedisStore.connect(redisConfig({ sentinels: sentinel!.sentinels, name: 'no-such-master', connectTimeoutMs: 500 })), 3000);
@@ -96,7 +102,10 @@ describe('RedisStore on Sentinel', needsTopology(), () => {
   });
 
   it('tls: true is not dropped on the way to the master (a plaintext master is refused)', async () => {
-    const outcome = await settle(RedisStore.connect(redisConfig({ sentinels: sentinel!.sentinels, name: sentinel!.name, tls: true, connectTimeoutMs: 1000 })), 3000);
+    const outcome = await settle(
+      RedisStore.connect(redisConfig({ sentinels: sentinel!.sentinels, name: sentinel!.name, tls: true, connectTimeoutMs: 1000 })),
+      3000,
+    );
     if (outcome !== 'hung' && 'value' in outcome) stores.push(outcome.value);
     expect(outcome).toHaveProperty('error.name', 'StoreUnavailableError');
   });
@@ -136,7 +145,14 @@ describe('RedisStore on Cluster', needsTopology(), () => {
       } while (cursor !== '0');
     }
     expect(found.map((f) => f.key).sort()).toEqual(
-      [`{${keyPrefix}}:jti:j1`, `{${keyPrefix}}:key-owners`, `{${keyPrefix}}:keys:idp`, `{${keyPrefix}}:keys:idp/client-a`, `{${keyPrefix}}:lock:released`, `{${keyPrefix}}:lock:rotation`].sort(),
+      [
+        `{${keyPrefix}}:jti:j1`,
+        `{${keyPrefix}}:key-owners`,
+        `{${keyPrefix}}:keys:idp`,
+        `{${keyPrefix}}:keys:idp/client-a`,
+        `{${keyPrefix}}:lock:released`,
+        `{${keyPrefix}}:lock:rotation`,
+      ].sort(),
     );
     expect(new Set(found.map((f) => f.node)).size).toBe(1);
 

@@ -89,7 +89,10 @@ describe('RedisStore specifics', needs('redis-server'), () => {
       await own.start();
       let back = false;
       for (let i = 0; i < 60 && !back; i++) {
-        back = await store.ping().then(() => true, () => false);
+        back = await store.ping().then(
+          () => true,
+          () => false,
+        );
         if (!back) await new Promise((r) => setTimeout(r, 100));
       }
       expect(back).toBe(true);

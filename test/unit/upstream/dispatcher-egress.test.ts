@@ -35,8 +35,27 @@ const perTest: (() => Promise<unknown> | void)[] = [];
 /** A CA and a leaf for 127.0.0.1/localhost signed by it, with the openssl CLI, in a temp dir. */
 function makePki(): { ca: string; key: string; cert: string } {
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-    '-subj', '/CN=authbridge test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=authbridge test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
   writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext');
@@ -204,7 +223,27 @@ describe('a private CA: upstreams.X.ca', needsOpenssl, () => {
 
 /** One more self-signed CA, unrelated to the IdP's. */
 function makeSecondCa(): string {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca2.key', '-out', 'ca2.pem', '-days', '2', '-subj', '/CN=another CA'], { cwd: dir, stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca2.key',
+      '-out',
+      'ca2.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=another CA',
+    ],
+    { cwd: dir, stdio: 'pipe' },
+  );
   return readFileSync(join(dir, 'ca2.pem'), 'utf8');
 }
 
@@ -240,7 +279,13 @@ describe('egress through a CONNECT proxy', needsOpenssl, () => {
     const b = await bridge({ ca: { file: caFile } }, { HTTPS_PROXY: proxy.url });
     const res = await b.token();
     expect(res.status).toBe(502);
-    expect(failureLine(b)).toMatchObject({ requestId: res.requestId, phase: 'proxy', code: 'PROXY_407', target: `127.0.0.1:${idp.port}`, via: proxy.url.slice('http://'.length) });
+    expect(failureLine(b)).toMatchObject({
+      requestId: res.requestId,
+      phase: 'proxy',
+      code: 'PROXY_407',
+      target: `127.0.0.1:${idp.port}`,
+      via: proxy.url.slice('http://'.length),
+    });
   });
 
   it('a proxy that is down: phase connect, and the line names the proxy it could not reach (never its credentials)', async () => {
@@ -255,8 +300,7 @@ describe('egress through a CONNECT proxy', needsOpenssl, () => {
 });
 
 describe('upstreams.X.proxy in the config', () => {
-  const check = (proxy: string) => () =>
-    configOf({ name: 'a', upstream: { proxy } });
+  const check = (proxy: string) => () => configOf({ name: 'a', upstream: { proxy } });
   it('env, none or an http(s) URL; anything else says what it may be', () => {
     for (const ok of ['env', 'none', 'http://proxy.corp:3128', 'https://user:pw@proxy.corp']) expect(check(ok)).not.toThrow();
     for (const bad of ['yes', 'socks5://proxy:1080', 'proxy.corp:3128'])
@@ -337,7 +381,14 @@ describe('failures name their phase', () => {
     const b = await bridge({ issuer: `http://127.0.0.1:${port}`, tokenEndpoint: `http://127.0.0.1:${port}/token` });
     const res = await b.token();
     expect(res.status).toBe(502);
-    expect(failureLine(b)).toMatchObject({ level: 'warn', requestId: res.requestId, kind: 'connect', phase: 'connect', code: 'ECONNREFUSED', target: `127.0.0.1:${port}` });
+    expect(failureLine(b)).toMatchObject({
+      level: 'warn',
+      requestId: res.requestId,
+      kind: 'connect',
+      phase: 'connect',
+      code: 'ECONNREFUSED',
+      target: `127.0.0.1:${port}`,
+    });
   });
 
   it('discovery failures are logged the same way, with the request id', async () => {
@@ -345,6 +396,12 @@ describe('failures name their phase', () => {
     const b = await bridge({ issuer: `http://127.0.0.1:${port}`, tokenEndpoint: undefined });
     const res = await b.token();
     expect(res.status).toBe(502);
-    expect(failureLine(b)).toMatchObject({ requestId: res.requestId, during: 'discovery', phase: 'connect', code: 'ECONNREFUSED', target: `127.0.0.1:${port}` });
+    expect(failureLine(b)).toMatchObject({
+      requestId: res.requestId,
+      during: 'discovery',
+      phase: 'connect',
+      code: 'ECONNREFUSED',
+      target: `127.0.0.1:${port}`,
+    });
   });
 });

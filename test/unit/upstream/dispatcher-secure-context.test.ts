@@ -39,7 +39,10 @@ const runtimes: Runtime[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'authbridge-secure-context-'));
-  [serverCa, otherCa] = await Promise.all([createTestCa('CN=authbridge private CA,O=authbridge tests'), createTestCa('CN=authbridge other CA,O=authbridge tests')]);
+  [serverCa, otherCa] = await Promise.all([
+    createTestCa('CN=authbridge private CA,O=authbridge tests'),
+    createTestCa('CN=authbridge other CA,O=authbridge tests'),
+  ]);
   const [leaf, clientCa] = await Promise.all([makeServerCertificate(serverCa), createTestCa('CN=authbridge client CA,O=authbridge tests')]);
   const client = await makeClientCertificate({ ca: clientCa, subject: CLIENT_SUBJECT });
   writeFileSync(join(dir, 'client.key'), client.keyPem);
@@ -157,7 +160,9 @@ describe('one secure context per pool, built at load: new connections reuse it',
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     try {
       const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const load = await counting(() => buildRuntime(configWith(caFile('ca-proxied.pem', serverCa.certPem), { proxy: proxyUrl, clients: [mtlsClient()] }), deps));
+      const load = await counting(() =>
+        buildRuntime(configWith(caFile('ca-proxied.pem', serverCa.certPem), { proxy: proxyUrl, clients: [mtlsClient()] }), deps),
+      );
       runtimes.push(load.value);
       seen.authorized.length = 0;
       const exchange = await counting(() => tokens(load.value, 5));

@@ -59,7 +59,11 @@ function client(timeoutMs: number): UpstreamClient {
   return http;
 }
 
-const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('expected an UpstreamError'), (e: unknown) => e as UpstreamError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.unreachable('expected an UpstreamError'),
+    (e: unknown) => e as UpstreamError,
+  );
 const HEAD = 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n';
 
 describe('timeoutMs: one deadline for the whole answer', () => {

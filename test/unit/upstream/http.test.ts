@@ -42,7 +42,11 @@ function client(options: ConstructorParameters<typeof UpstreamClient>[0]): Upstr
 }
 
 const get = (http: UpstreamClient, url: string) => http.send({ method: 'GET', url: new URL(url), headers: {} });
-const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('expected an UpstreamError'), (e: unknown) => e as UpstreamError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.unreachable('expected an UpstreamError'),
+    (e: unknown) => e as UpstreamError,
+  );
 
 describe('UpstreamClient', () => {
   it('returns status, headers and body', async () => {
@@ -176,7 +180,10 @@ describe('UpstreamClient: answers node:http would not send', () => {
   });
 
   it('waits past an informational 103 for the answer', async () => {
-    const idp = await rawServer(() => 'HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}');
+    const idp = await rawServer(
+      () =>
+        'HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}',
+    );
     const res = await get(client({ timeoutMs: 2000 }), idp.origin);
     expect(res.status).toBe(200);
     expect(res.headers['link'], "the 103's headers are not the answer's").toBeUndefined();
@@ -184,7 +191,10 @@ describe('UpstreamClient: answers node:http would not send', () => {
   });
 
   it('gives a repeated header as its list of values, names in lowercase, and a __proto__ header as a plain header', async () => {
-    const idp = await rawServer(() => 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="a"\r\nwww-authenticate: Bearer\r\n__proto__: x\r\nCache-Control: no-store\r\ncontent-length: 2\r\n\r\n{}');
+    const idp = await rawServer(
+      () =>
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="a"\r\nwww-authenticate: Bearer\r\n__proto__: x\r\nCache-Control: no-store\r\ncontent-length: 2\r\n\r\n{}',
+    );
     const res = await get(client({ timeoutMs: 2000 }), idp.origin);
     expect(res.headers['www-authenticate']).toEqual(['Basic realm="a"', 'Bearer']);
     expect(res.headers['cache-control']).toBe('no-store');
@@ -193,7 +203,9 @@ describe('UpstreamClient: answers node:http would not send', () => {
   });
 
   it('drops the connection of an oversized response (the rest of it is never read)', async () => {
-    const idp = await rawServer((n) => (n === 0 ? `HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n${'z'.repeat(4096)}` : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}'));
+    const idp = await rawServer((n) =>
+      n === 0 ? `HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n${'z'.repeat(4096)}` : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}',
+    );
     const http = client({ timeoutMs: 2000, maxResponseBytes: 1024 });
     expect((await failure(get(http, idp.origin))).kind).toBe('response_too_large');
     await settle();

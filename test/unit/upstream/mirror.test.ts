@@ -37,13 +37,27 @@ describe('rewriteMetadata', () => {
 
   it('keeps everything else exactly as the IdP sent it', () => {
     const out = rewriteMetadata(IDP, BASE);
-    for (const member of ['issuer', 'authorization_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'grant_types_supported', 'scopes_supported', 'id_token_signing_alg_values_supported'] as const)
+    for (const member of [
+      'issuer',
+      'authorization_endpoint',
+      'userinfo_endpoint',
+      'jwks_uri',
+      'end_session_endpoint',
+      'grant_types_supported',
+      'scopes_supported',
+      'id_token_signing_alg_values_supported',
+    ] as const)
       expect(out[member]).toEqual(IDP[member]);
   });
 
   it('adds no endpoint the IdP does not have', () => {
     const out = rewriteMetadata(IDP, BASE);
-    for (const member of ['introspection_endpoint', 'pushed_authorization_request_endpoint', 'device_authorization_endpoint', 'backchannel_authentication_endpoint'])
+    for (const member of [
+      'introspection_endpoint',
+      'pushed_authorization_request_endpoint',
+      'device_authorization_endpoint',
+      'backchannel_authentication_endpoint',
+    ])
       expect(out).not.toHaveProperty(member);
     expect(out).not.toHaveProperty('introspection_endpoint_auth_methods_supported');
   });
@@ -80,7 +94,9 @@ describe('rewriteMetadata', () => {
 
 describe('document locations', () => {
   it('RFC 8414 inserts the well-known segment before the issuer path; OIDC appends it', () => {
-    expect(authorizationServerMetadataUrl('https://idp.example/oauth2/default').href).toBe('https://idp.example/.well-known/oauth-authorization-server/oauth2/default');
+    expect(authorizationServerMetadataUrl('https://idp.example/oauth2/default').href).toBe(
+      'https://idp.example/.well-known/oauth-authorization-server/oauth2/default',
+    );
     expect(authorizationServerMetadataUrl('https://idp.example/').href).toBe('https://idp.example/.well-known/oauth-authorization-server');
     expect(authorizationServerMetadataUrl('https://idp.example').href).toBe('https://idp.example/.well-known/oauth-authorization-server');
     expect(openidConfigurationUrl('https://idp.example/oauth2/default/').href).toBe('https://idp.example/oauth2/default/.well-known/openid-configuration');
@@ -133,7 +149,10 @@ describe('DiscoveryMirror', () => {
     await mirror.get('openid-configuration');
     advance(301_000);
     const stale = await Promise.all([mirror.get('openid-configuration'), mirror.get('openid-configuration')]);
-    expect(stale.map((h) => [h.document.version, h.maxAgeSeconds, h.stale])).toEqual([[1, 0, false], [1, 0, false]]);
+    expect(stale.map((h) => [h.document.version, h.maxAgeSeconds, h.stale])).toEqual([
+      [1, 0, false],
+      [1, 0, false],
+    ]);
     release();
     await vi.waitFor(async () => expect((await mirror.get('openid-configuration')).document.version).toBe(2));
     expect(version).toBe(3); // one refresh for both stale requests
