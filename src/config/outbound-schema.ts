@@ -11,7 +11,7 @@ import { SIGNING_ALGS } from './algs.js';
 
 export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 export { SIGNING_ALGS, type SigningAlg } from './algs.js';
-import { PROFILE_NAMES } from './profiles.js';
+import { PROFILE_NAMES } from './idp-profile.js';
 import { keySource, managedCertificateSchema, rotationSchema } from './key-source-schema.js';
 import { AUTO_PREFERENCE, type ConfiguredMethod } from '../outbound/methods.js';
 

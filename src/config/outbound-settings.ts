@@ -7,7 +7,8 @@ import { DEFAULT_ASSERTION_TTL_SECONDS, HMAC_MIN_BYTES, type ConfiguredMethod, t
 import type { ClientConfig } from './client-schema.js';
 import { rowOf } from '../outbound/methods.js';
 import { isVerifyMode } from './inbound-schema.js';
-import { detectProfile, PROFILES, type BasicEncoding, type IdpProfile, type JwtHeaderSettings, type ProfileName } from './profiles.js';
+import { detectProfile, PROFILES } from './profiles.js';
+import type { BasicEncoding, IdpProfile, JwtHeaderSettings, ProfileName } from './idp-profile.js';
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 
