@@ -10,7 +10,7 @@ import { handleSignals, loadWithDigest, startProxy } from './lifecycle/proxy.js'
 import { validateFile } from './cli/validate.js';
 import { closest } from './config/messages.js';
 import { configPath } from './config/load.js';
-import { workerCount } from './config/process-schema.js';
+import { workerCount } from './config/server-schema.js';
 import { AuthbridgeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';

@@ -12,7 +12,11 @@ import { checkLearnedEncodings, openLearnedStore } from '../doctor/basic.js';
 import { readKeys } from '../doctor/keys.js';
 import { probe } from '../doctor/probe.js';
 import { renderTable, reportOk, type Check, type DoctorReport, type ProbeReport, type UpstreamReport } from '../doctor/report.js';
-import { checkClock, checkDiscovery, checkJwks, checkMethods, upstreamContext, type UpstreamContext } from '../doctor/upstream.js';
+import { upstreamContext, type UpstreamContext } from '../doctor/upstream.js';
+import { checkDiscovery } from '../doctor/discovery.js';
+import { checkMethods } from '../doctor/methods.js';
+import { checkJwks } from '../doctor/jwks.js';
+import { checkClock } from '../doctor/clock.js';
 import type { CliResult } from './keys.js';
 
 export interface DoctorOptions {

@@ -3,18 +3,12 @@
  * detected from the issuer's host) > generic. The same resolution feeds the schema's rule checks, the strategies,
  * the keys and `doctor`, so what is checked at start is what is sent.
  */
-import {
-  DEFAULT_ASSERTION_TTL_SECONDS,
-  HMAC_MIN_BYTES,
-  type ConfiguredMethod,
-  type HmacAlg,
-  type OutboundFields,
-  type SigningAlg,
-  type ClientConfig,
-} from './outbound-schema.js';
+import { DEFAULT_ASSERTION_TTL_SECONDS, HMAC_MIN_BYTES, type ConfiguredMethod, type HmacAlg, type OutboundFields, type SigningAlg } from './outbound-schema.js';
+import type { ClientConfig } from './client-schema.js';
 import { rowOf } from '../outbound/methods.js';
 import { isVerifyMode } from './inbound-schema.js';
-import { detectProfile, PROFILES, type BasicEncoding, type IdpProfile, type JwtHeaderSettings, type ProfileName } from './profiles.js';
+import { detectProfile, PROFILES } from './profiles.js';
+import type { BasicEncoding, IdpProfile, JwtHeaderSettings, ProfileName } from './idp-profile.js';
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 

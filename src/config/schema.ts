@@ -3,13 +3,21 @@
  * published JSON Schema (`config/authbridge.schema.json`, written by `npm run schema`) both derive from it.
  */
 import { z } from 'zod';
-import { clientSchema, keySource, managedCertificateSchema, outboundAuthSchema, profileName, rotationSchema, type jwtHeaderSchema } from './outbound-schema.js';
+import { outboundAuthSchema, profileName, type jwtHeaderSchema } from './outbound-schema.js';
+import { keySource, managedCertificateSchema, rotationSchema } from './key-source-schema.js';
+import { clientSchema } from './client-schema.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, outboundRuleIssues } from './outbound-settings.js';
 import { ENDPOINTS, type EndpointName } from './endpoints.js';
-import { keysSchema, serverSchema, storeSchema, throttleSchema, workersIssues, type redisStoreSchema } from './process-schema.js';
+import { keysSchema, throttleSchema } from './process-schema.js';
+import { serverSchema, workersIssues } from './server-schema.js';
+import { storeSchema, type redisStoreSchema } from './store-schema.js';
 
 export * from './outbound-schema.js';
+export * from './key-source-schema.js';
+export * from './client-schema.js';
 export * from './process-schema.js';
+export * from './server-schema.js';
+export * from './store-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];

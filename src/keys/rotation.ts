@@ -17,7 +17,7 @@ export interface RotationPolicy {
   retireSeconds: number;
 }
 
-export { DEFAULT_ROTATION } from '../config/outbound-schema.js';
+export { DEFAULT_ROTATION } from '../config/key-source-schema.js';
 
 export type RotationStep = 'bootstrap' | 'add-next' | 'promote' | 'prune' | 'certify' | 'none';
 

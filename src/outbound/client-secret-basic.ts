@@ -1,9 +1,9 @@
-import type { BasicEncoding } from '../config/profiles.js';
+import type { BasicEncoding } from '../config/idp-profile.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { secretFor, type OutboundAuth, type OutboundContext, type SecretSource } from './types.js';
 
-export type { BasicEncoding } from '../config/profiles.js';
+export type { BasicEncoding } from '../config/idp-profile.js';
 
 /** An encoding that says exactly which bytes to send (`auto` chooses between form and raw). */
 export type FixedEncoding = Exclude<BasicEncoding, 'auto'>;

@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import { endpointUrlProblem, type UpstreamConfig } from '../config/schema.js';
 import { ENDPOINTS, type EndpointName } from '../config/endpoints.js';
 import { resolveProfile } from '../config/outbound-settings.js';
-import { detectProfile, PROFILES, type EndpointOrigins, type ProfileName } from '../config/profiles.js';
+import { detectProfile, PROFILES, type EndpointOrigins } from '../config/profiles.js';
+import type { ProfileName } from '../config/idp-profile.js';
 import type { UpstreamClient } from './http.js';
 
 /** The subset of RFC 8414 / OIDC Discovery metadata authbridge reads (the document keeps every other member). */

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CONFIG_DOC, ERRORS_DOC, METRICS_DOC, renderConfigurationDoc, renderErrorsDoc, renderMetricsDoc } from '../../scripts/write-docs.js';
-import { PROFILE_NAMES, PROFILES } from '../../src/config/profiles.js';
+import { PROFILES } from '../../src/config/profiles.js';
+import { PROFILE_NAMES } from '../../src/config/idp-profile.js';
 import { configSchema } from '../../src/config/schema.js';
 import { ERROR_CODES, reasonOf, type AnsweredCode } from '../../src/errors.js';
 
@@ -76,7 +77,7 @@ describe('generated docs', () => {
     expect(row('reason')).toContain('`secret_too_short`');
   });
 
-  // The profile table is written by hand from src/config/profiles.ts: each row must say what the code does.
+  // The profile table is written by hand from src/config/profile-rows.ts: each row must say what the code does.
   it('docs/idp-profiles.md has a row per profile: its IdP, its demands, its vendor documents and its settings', () => {
     const rows = readFileSync(new URL('../../docs/idp-profiles.md', import.meta.url), 'utf8')
       .split('\n')

@@ -1,7 +1,7 @@
 /** Key files (`key: { file, certificate }` or `key: { files: [...] }`): read and imported at start, never changed. */
 import { formatPath } from '../../config/errors.js';
 import { keyFileEntries, loadKeyFile } from '../key-files.js';
-import type { KeyFilesConfig } from '../../config/outbound-schema.js';
+import type { KeyFilesConfig } from '../../config/key-source-schema.js';
 import type { SigningKey } from '../signing-key.js';
 import type { KeySource, OpenedKeys } from './types.js';
 

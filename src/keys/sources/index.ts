@@ -3,7 +3,7 @@
  * habit). Each source, in its own file, says how it opens at start, how doctor names it, and closes what it holds
  * (a key's `close`). keyring.ts and doctor ask the source; none of them names one.
  *
- * Adding a source: its file here, its case in `sourceOf`, its zod object in `keySource` (config/outbound-schema.ts).
+ * Adding a source: its file here, its case in `sourceOf`, its zod object in `keySource` (config/key-source-schema.ts).
  */
 import type { KeySourceConfig } from '../../config/schema.js';
 import type { SigningKey } from '../signing-key.js';

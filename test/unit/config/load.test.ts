@@ -6,7 +6,7 @@ import { validateFile } from '../../../src/cli/validate.js';
 import { ConfigError, formatIssue } from '../../../src/config/errors.js';
 import { configPath, parseConfig } from '../../../src/config/load.js';
 import { resolveClient } from '../../../src/config/outbound-settings.js';
-import { connectionAddressCap } from '../../../src/config/process-schema.js';
+import { connectionAddressCap } from '../../../src/config/server-schema.js';
 import { renderSchema } from '../../../scripts/write-schema.js';
 import { writeKeyFile } from '../../support/keys.js';
 

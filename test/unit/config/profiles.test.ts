@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { detectProfile, GENERIC, PROFILE_NAMES, PROFILES, type IdpProfile, type ProfileName } from '../../../src/config/profiles.js';
+import { detectProfile, PROFILES } from '../../../src/config/profiles.js';
+import { PROFILE_NAMES, type IdpProfile, type ProfileName } from '../../../src/config/idp-profile.js';
+import { GENERIC } from '../../../src/config/profile-rows.js';
 import { HMAC_ALGS, MAX_ASSERTION_TTL_SECONDS, SIGNING_ALGS } from '../../../src/config/schema.js';
 
 const named = PROFILE_NAMES.filter((n) => n !== 'generic');

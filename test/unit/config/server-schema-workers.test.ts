@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
-import { workerCount } from '../../../src/config/process-schema.js';
+import { workerCount } from '../../../src/config/server-schema.js';
 import { prepareReload } from '../../../src/lifecycle/reload.js';
 import type { RuntimeDeps } from '../../../src/runtime/build.js';
 import { configOf, problemsOf } from '../../support/config.js';
