@@ -15,7 +15,8 @@ import { createLogger, type Logger } from '../log.js';
 import { MemoryStore } from '../store/memory.js';
 import { UpstreamClock } from '../upstream/clock.js';
 import { DiscoveryError, upstreamEndpoints, type EndpointResolver, type ProviderMetadata } from '../upstream/discovery.js';
-import { UpstreamClient, UpstreamError } from '../upstream/http.js';
+import { UpstreamError } from '../upstream/failure.js';
+import { UpstreamClient } from '../upstream/http.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { fail, ok, warn, type Check } from './report.js';
 
