@@ -2,33 +2,16 @@ import type { JWK } from 'jose';
 import { DEFAULT_KEYS_REFRESH_SECONDS } from '../config/process-schema.js';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
-import type { SelfSignedOptions } from './certificate.js';
-import {
-  lacksCertificate,
-  MANAGED_ALGS,
-  openKeySet,
-  openTlsCredential,
-  type ManagedAlg,
-  type ManagedTlsCredential,
-  type OpenedKeys,
-} from './managed-material.js';
+import { lacksCertificate, openTlsCredential, type ManagedTlsCredential } from './managed-material.js';
+import { adoptKeySet, ownerState, type ManagedOwner, type OwnerState } from './managed-owner.js';
 import { errorSummary, ROTATION_LOCK_TTL_MS, rotateUnderLock } from './managed-steps.js';
-import { deepFreeze, syncKeySet } from './managed-sync.js';
-import { activeKey, emptyKeySet, planStep, sameKeySet, type RotationPolicy, type RotationStep, type StepPlan } from './rotation.js';
+import { syncKeySet } from './managed-sync.js';
+import { activeKey, emptyKeySet, planStep, type RotationStep, type StepPlan } from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
 export { DEFAULT_ROTATION, PromoteTooEarlyError, type RotationPolicy, type RotationStep } from './rotation.js';
 export { KeyDecryptError } from './seal.js';
-
-export interface ManagedOwner {
-  /** `upstream/clientId`, or `upstream` for an upstream-level key */
-  owner: string;
-  alg: ManagedAlg;
-  policy: RotationPolicy;
-  /** a self-signed certificate with every key (made with it, sealed with it); keys stored without one get one */
-  certificate?: SelfSignedOptions;
-}
 
 export interface ManagedKeysOptions {
   store: Store;
@@ -50,17 +33,6 @@ const BOOTSTRAP_WAIT_MS = 250;
 const DEFAULT_REFRESH_MS = DEFAULT_KEYS_REFRESH_SECONDS * 1000;
 /** Added to two refreshes: how old a bootstrap a write-back may still overwrite (slow polls, clock skew). */
 const CROSSING_SLACK_MS = 60_000;
-
-interface OwnerState {
-  readonly config: ManagedOwner;
-  set: KeySet;
-  /** every key of the set, unsealed and imported once (by kid; again only when its sealed form changed) */
-  keys: OpenedKeys;
-  signing: SigningKey | undefined;
-  published: readonly Readonly<JWK>[];
-  /** serializes this replica's reads and steps for the owner, so an older set never replaces a newer one */
-  queue: Promise<unknown>;
-}
 
 /**
  * Managed signing keys of several owners, shared by every replica through the store: generated here, stored sealed
@@ -92,12 +64,7 @@ export class ManagedKeys {
     this.#crossingWindowMs = 2 * refreshMs + CROSSING_SLACK_MS;
     for (const config of opts.owners) {
       if (this.#owners.has(config.owner)) throw new Error(`managed keys: owner ${config.owner} is listed twice`);
-      if (!MANAGED_ALGS.includes(config.alg)) throw new Error(`managed keys of ${config.owner}: unsupported alg ${String(config.alg)}`);
-      const { rotateEverySeconds, prePublishSeconds, retireSeconds } = config.policy;
-      if (!(rotateEverySeconds > 0 && prePublishSeconds >= 0 && retireSeconds >= 0))
-        throw new Error(`managed keys of ${config.owner}: rotation times must be positive`);
-      const set = emptyKeySet(config.owner);
-      this.#owners.set(config.owner, { config, set, keys: new Map(), signing: undefined, published: Object.freeze([]), queue: Promise.resolve() });
+      this.#owners.set(config.owner, ownerState(config));
     }
   }
 
@@ -266,17 +233,10 @@ export class ManagedKeys {
     );
   }
 
-  /** Makes `set` current: opens the keys not seen before (once per kid and sealed form), then swaps everything at once. */
+  /** Makes `set` current (adoptKeySet); tells the listeners if it differs from the set held. */
   async #adopt(state: OwnerState, set: KeySet, fresh: readonly SigningKey[] = []): Promise<void> {
     const { owner } = state.config;
-    const keys = await openKeySet(owner, set, this.#kek, state.keys, fresh);
-    const active = activeKey(set);
-    const changed = !sameKeySet(set, state.set);
-    state.set = deepFreeze(structuredClone(set));
-    state.keys = keys;
-    state.signing = active && keys.get(active.kid)?.key;
-    state.published = Object.freeze(set.keys.map((record) => keys.get(record.kid)!.key.publicJwk));
-    if (!changed) return;
+    if (!(await adoptKeySet(state, set, this.#kek, fresh))) return;
     for (const listener of this.#listeners) {
       try {
         listener(owner);
