@@ -4,7 +4,7 @@
 import { rowOf } from '../outbound/methods.js';
 import { formatPath } from '../config/errors.js';
 import { DiscoveryError } from '../upstream/discovery.js';
-import { UpstreamError } from '../upstream/http.js';
+import { UpstreamError } from '../upstream/failure.js';
 import { fail, ok, warn, type Check } from './report.js';
 import { failureText, type UpstreamContext } from './upstream.js';
 

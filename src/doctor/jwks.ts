@@ -5,7 +5,8 @@
 import { resolveClient } from '../config/outbound-settings.js';
 import type { ClientConfig, Config } from '../config/schema.js';
 import type { SigningKey } from '../keys/signing-key.js';
-import { UpstreamClient, UpstreamError } from '../upstream/http.js';
+import { UpstreamError } from '../upstream/failure.js';
+import { UpstreamClient } from '../upstream/http.js';
 import { fail, ok, warn, type Check } from './report.js';
 import { failureText, type UpstreamContext } from './upstream.js';
 

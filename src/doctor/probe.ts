@@ -17,7 +17,7 @@ import { AuthbridgeError, OAuthError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { Endpoint } from '../upstream/discovery.js';
 import { DiscoveryError } from '../upstream/discovery.js';
-import { UpstreamError } from '../upstream/http.js';
+import { UpstreamError } from '../upstream/failure.js';
 import { USER_AGENT } from '../version.js';
 import { printable, type ProbeAttempt, type ProbeReport } from './report.js';
 import { PROBE_AUDIENCE_ENV, PROBE_SCOPE_ENV, PROBE_SECRET_ENV, suspects, unexplained } from './suspects.js';

@@ -13,7 +13,8 @@ import { createLogger, type Logger } from '../log.js';
 import { MemoryStore } from '../store/memory.js';
 import { UpstreamClock } from '../upstream/clock.js';
 import { upstreamEndpoints, type EndpointResolver, type ProviderMetadata } from '../upstream/discovery.js';
-import { UpstreamClient, type UpstreamError } from '../upstream/http.js';
+import type { UpstreamError } from '../upstream/failure.js';
+import { UpstreamClient } from '../upstream/http.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { fail, type Check } from './report.js';
 

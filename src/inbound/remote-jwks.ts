@@ -2,7 +2,8 @@ import type { JSONWebKeySet } from 'jose';
 import type { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authenticationFailed } from './client-auth.js';
-import { UpstreamClient, UpstreamError, type UpstreamClientOptions } from '../upstream/http.js';
+import { UpstreamError } from '../upstream/failure.js';
+import { UpstreamClient, type UpstreamClientOptions } from '../upstream/http.js';
 
 export interface RemoteJwksOptions {
   /** how long a fetched JWKS is used; default 300 s */

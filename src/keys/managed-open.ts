@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import { ManagedKeys, type ManagedOwner } from './managed.js';
+import { ManagedKeys } from './managed.js';
+import type { ManagedOwner } from './managed-owner.js';
 import { decodeKek, KeyDecryptError } from './seal.js';
 
 /**

@@ -2,44 +2,16 @@ import type { JWK } from 'jose';
 import { DEFAULT_KEYS_REFRESH_SECONDS } from '../config/process-schema.js';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
-import type { SelfSignedOptions } from './certificate.js';
-import {
-  certifyManagedKey,
-  generateManagedKey,
-  lacksCertificate,
-  MANAGED_ALGS,
-  openKeySet,
-  openTlsCredential,
-  type ManagedAlg,
-  type ManagedTlsCredential,
-  type OpenedKeys,
-} from './managed-material.js';
-import { deepFreeze, syncKeySet } from './managed-sync.js';
-import {
-  activeKey,
-  applyStep,
-  emptyKeySet,
-  planStep,
-  PromoteTooEarlyError,
-  sameKeySet,
-  type RotationPolicy,
-  type RotationStep,
-  type StepPlan,
-} from './rotation.js';
+import { lacksCertificate, openTlsCredential, type ManagedTlsCredential } from './managed-material.js';
+import { adoptKeySet, ownerState, type ManagedOwner, type OwnerState } from './managed-owner.js';
+import { errorSummary, ROTATION_LOCK_TTL_MS, rotateUnderLock } from './managed-steps.js';
+import { syncKeySet } from './managed-sync.js';
+import { activeKey, emptyKeySet, planStep, type RotationStep, type StepPlan } from './rotation.js';
 import { checkKek } from './seal.js';
 import type { SigningKey } from './signing-key.js';
 
 export { DEFAULT_ROTATION, PromoteTooEarlyError, type RotationPolicy, type RotationStep } from './rotation.js';
 export { KeyDecryptError } from './seal.js';
-
-export interface ManagedOwner {
-  /** `upstream/clientId`, or `upstream` for an upstream-level key */
-  owner: string;
-  alg: ManagedAlg;
-  policy: RotationPolicy;
-  /** a self-signed certificate with every key (made with it, sealed with it); keys stored without one get one */
-  certificate?: SelfSignedOptions;
-}
 
 export interface ManagedKeysOptions {
   store: Store;
@@ -57,27 +29,10 @@ export interface ManagedKeysOptions {
   now?: () => number;
 }
 
-/** The rotation lock's lease: far longer than a step (one key generation and two store calls). */
-export const ROTATION_LOCK_TTL_MS = 10_000;
-/** Scheduled steps one lock holder may take in a row (prune, add-next, promote: catching up after downtime). */
-const MAX_SCHEDULED_STEPS = 3;
 const BOOTSTRAP_WAIT_MS = 250;
 const DEFAULT_REFRESH_MS = DEFAULT_KEYS_REFRESH_SECONDS * 1000;
 /** Added to two refreshes: how old a bootstrap a write-back may still overwrite (slow polls, clock skew). */
 const CROSSING_SLACK_MS = 60_000;
-
-interface OwnerState {
-  readonly config: ManagedOwner;
-  set: KeySet;
-  /** every key of the set, unsealed and imported once (by kid; again only when its sealed form changed) */
-  keys: OpenedKeys;
-  signing: SigningKey | undefined;
-  published: readonly Readonly<JWK>[];
-  /** serializes this replica's reads and steps for the owner, so an older set never replaces a newer one */
-  queue: Promise<unknown>;
-}
-
-const errorSummary = (err: unknown) => (err instanceof Error ? { name: err.name, message: err.message } : { message: String(err) });
 
 /**
  * Managed signing keys of several owners, shared by every replica through the store: generated here, stored sealed
@@ -109,12 +64,7 @@ export class ManagedKeys {
     this.#crossingWindowMs = 2 * refreshMs + CROSSING_SLACK_MS;
     for (const config of opts.owners) {
       if (this.#owners.has(config.owner)) throw new Error(`managed keys: owner ${config.owner} is listed twice`);
-      if (!MANAGED_ALGS.includes(config.alg)) throw new Error(`managed keys of ${config.owner}: unsupported alg ${String(config.alg)}`);
-      const { rotateEverySeconds, prePublishSeconds, retireSeconds } = config.policy;
-      if (!(rotateEverySeconds > 0 && prePublishSeconds >= 0 && retireSeconds >= 0))
-        throw new Error(`managed keys of ${config.owner}: rotation times must be positive`);
-      const set = emptyKeySet(config.owner);
-      this.#owners.set(config.owner, { config, set, keys: new Map(), signing: undefined, published: Object.freeze([]), queue: Promise.resolve() });
+      this.#owners.set(config.owner, ownerState(config));
     }
   }
 
@@ -263,72 +213,30 @@ export class ManagedKeys {
     });
   }
 
-  /**
-   * Under the lock: sync, plan, write with CAS on the set read, adopt. One step when forced, else what is due.
-   * Reaches a bootstrap only from #load (#sync answers undefined only to a replica that holds nothing).
-   */
-  async #steps(state: OwnerState, forced?: { forcePromote: boolean }): Promise<RotationStep> {
+  /** The rotation step(s) due, or the forced one, under the owner's lock (see rotateUnderLock). */
+  #steps(state: OwnerState, forced?: { forcePromote: boolean }): Promise<RotationStep> {
     const { owner, alg, certificate } = state.config;
-    const lock = `rotate:${owner}`;
-    const token = await this.#store.acquireLock(lock, ROTATION_LOCK_TTL_MS);
-    if (token === undefined) {
-      this.#log.debug({ owner }, 'managed keys: another replica holds the rotation lock');
-      return 'none';
-    }
-    let done: RotationStep = 'none';
-    try {
-      let stored = await this.#sync(state);
-      for (let i = 0; i < (forced ? 1 : MAX_SCHEDULED_STEPS); i++) {
-        const now = this.#now();
-        const current = stored ?? emptyKeySet(owner);
-        const plan = this.#plan(state, current, forced);
-        if (plan.step === 'none') break;
-        if (plan.step === 'promote-too-early') throw new PromoteTooEarlyError(owner, plan.next, plan.promotableAt);
-        const fresh: SigningKey[] = [];
-        const written = await applyStep(
-          current,
-          plan,
-          now,
-          async () => {
-            const { record, signing } = await generateManagedKey(owner, alg, this.#kek, certificate, now);
-            fresh.push(signing);
-            return record;
-          },
-          async (record) => {
-            const { update, signing } = await certifyManagedKey(owner, record, this.#kek, certificate!, now);
-            fresh.push(signing);
-            return update;
-          },
-        );
-        if (!(await this.#store.casKeySet(written, stored))) {
-          this.#log.warn({ owner, step: plan.step, version: written.version }, 'managed keys: the key set changed under the rotation lock; step dropped');
-          break;
-        }
-        stored = written;
-        done = plan.step;
-        const kid = plan.step === 'promote' ? plan.next : plan.step === 'prune' || plan.step === 'certify' ? plan.kids.join(',') : fresh[0]?.kid;
-        this.#log.info({ owner, step: plan.step, kid, version: written.version, forced: forced !== undefined }, 'managed keys: rotation step');
-        await this.#adopt(state, written, fresh);
-      }
-    } finally {
-      await this.#store
-        .releaseLock(lock, token)
-        .catch((err: unknown) => this.#log.warn({ owner, err: errorSummary(err) }, 'managed keys: releasing the rotation lock failed'));
-    }
-    return done;
+    return rotateUnderLock(
+      {
+        owner,
+        alg,
+        certificate,
+        store: this.#store,
+        log: this.#log,
+        kek: this.#kek,
+        now: this.#now,
+        sync: () => this.#sync(state),
+        plan: (set) => this.#plan(state, set, forced),
+        adopt: (set, fresh) => this.#adopt(state, set, fresh),
+      },
+      forced !== undefined,
+    );
   }
 
-  /** Makes `set` current: opens the keys not seen before (once per kid and sealed form), then swaps everything at once. */
+  /** Makes `set` current (adoptKeySet); tells the listeners if it differs from the set held. */
   async #adopt(state: OwnerState, set: KeySet, fresh: readonly SigningKey[] = []): Promise<void> {
     const { owner } = state.config;
-    const keys = await openKeySet(owner, set, this.#kek, state.keys, fresh);
-    const active = activeKey(set);
-    const changed = !sameKeySet(set, state.set);
-    state.set = deepFreeze(structuredClone(set));
-    state.keys = keys;
-    state.signing = active && keys.get(active.kid)?.key;
-    state.published = Object.freeze(set.keys.map((record) => keys.get(record.kid)!.key.publicJwk));
-    if (!changed) return;
+    if (!(await adoptKeySet(state, set, this.#kek, fresh))) return;
     for (const listener of this.#listeners) {
       try {
         listener(owner);

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { intervalLog, type IntervalLog } from '../log-interval.js';
-import { reconnectDelay, SentinelFailover } from './sentinel-failover.js';
+import { type Client, connectionErrorReporter, createClient, redisEndpoint } from './redis-client.js';
+import { SentinelFailover } from './sentinel-failover.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store, type WindowCount, type WindowCounter } from './types.js';
 import { countingLimiter, NONE, windowCounter, windowCounters } from './window-counter.js';
 
@@ -31,8 +32,6 @@ return 1`;
 const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
-
-type Client = Redis | Cluster;
 
 /** inboundJtiReplicas: its connection, WAIT's arguments, and its refusals' log line (when the store has a logger) */
 interface Replicated {
@@ -250,70 +249,4 @@ export class RedisStore implements Store {
       throw new StoreUnavailableError(op, { cause: err, endpoint: this.endpoint, errno: this.#connectionCode });
     }
   }
-}
-
-/** Connection errors while reconnecting: said once per 10 s (code and endpoint only), commands fail on their own meanwhile. */
-function connectionErrorReporter(log: Logger | undefined, endpoint: string): (err: Error & { code?: string }) => void {
-  let last = 0;
-  return (err) => {
-    const now = Date.now();
-    if (!log || now - last < 10_000) return;
-    last = now;
-    log.warn({ code: err.code ?? err.name, store: endpoint }, 'redis connection error; retrying in the background');
-  };
-}
-
-/**
- * The Redis a config points at, fit for a log line: `redis host:port` (from the URL: no user, password or
- * db), `sentinels h1:p1,h2:p2 (master NAME)` or `cluster h1:p1,h2:p2` (the seeds).
- */
-export function redisEndpoint(config: Pick<RedisStoreConfig, 'url' | 'sentinels' | 'name' | 'cluster'>): string {
-  const seeds = (nodes: { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  if (config.cluster) return `cluster ${seeds(config.cluster)}`;
-  if (config.sentinels) return `sentinels ${seeds(config.sentinels)} (master ${config.name ?? '?'})`;
-  try {
-    const url = new URL(config.url!);
-    return `redis ${url.hostname || 'localhost'}:${url.port || 6379}`;
-  } catch {
-    return 'redis (unparsable url)';
-  }
-}
-
-function createClient(config: RedisStoreConfig, commandTimeoutMs = config.commandTimeoutMs): Client {
-  const common: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-    // the commands of concurrent requests (throttle reads, jti records) leave in one write per tick
-    enableAutoPipelining: true,
-    connectTimeout: config.connectTimeoutMs,
-    // keep reconnecting in the background; requests fail fast (no offline queue) until it is back
-    retryStrategy: reconnectDelay,
-    ...(config.username ? { username: config.username } : {}),
-    ...(config.password ? { password: config.password } : {}),
-    ...(config.tls ? { tls: {} } : {}),
-  };
-  if (config.cluster) {
-    const options: ClusterOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      redisOptions: common,
-      clusterRetryStrategy: common.retryStrategy,
-    };
-    return new Cluster(config.cluster, options);
-  }
-  if (config.sentinels)
-    return new Redis({
-      ...common,
-      sentinels: config.sentinels,
-      name: config.name,
-      // SentinelFailover reconnects it (on the same backoff, or at once when a sentinel announces a new master)
-      retryStrategy: () => null,
-      // without this, ioredis ignores `tls` in Sentinel mode and talks plaintext to the master
-      ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
-      ...(config.sentinelTls ? { sentinelTLS: {} } : {}),
-    });
-  return new Redis(config.url!, common);
 }

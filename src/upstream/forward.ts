@@ -3,7 +3,9 @@ import { serializeForm } from './form.js';
 import type { Logger } from '../log.js';
 import { DiscoveryError, EndpointMissingError, type EndpointResolver, type Endpoint, type ProviderMetadata } from './discovery.js';
 import type { EndpointName } from '../config/endpoints.js';
-import { UpstreamError, type CallerConnection, type UpstreamSender, type UpstreamFailure, type UpstreamResponse } from './http.js';
+import type { CallerConnection, UpstreamResponse } from './exchange.js';
+import { UpstreamError, type UpstreamFailure } from './failure.js';
+import type { UpstreamSender } from './http.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
 export interface UpstreamHandle {

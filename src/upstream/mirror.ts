@@ -2,7 +2,8 @@ import type { InboundMethodName as InboundMethod } from '../config/inbound-schem
 import type { Logger } from '../log.js';
 import { checkedMetadata, openidConfigurationUrl, parseJsonBody } from './discovery.js';
 import { ENDPOINTS } from '../config/endpoints.js';
-import { UpstreamError, type UpstreamClient } from './http.js';
+import { UpstreamError } from './failure.js';
+import type { UpstreamClient } from './http.js';
 
 /** The two discovery documents authbridge mirrors: OIDC Discovery 1.0 and RFC 8414. */
 export type MirrorKind = 'openid-configuration' | 'oauth-authorization-server';

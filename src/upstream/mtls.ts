@@ -1,5 +1,7 @@
 import { DiscoveryError, type EndpointResolver } from './discovery.js';
-import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamRequest, type UpstreamResponse, type UpstreamSender } from './http.js';
+import type { UpstreamRequest, UpstreamResponse } from './exchange.js';
+import { UpstreamError } from './failure.js';
+import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from './http.js';
 
 /**
  * The connection pool of a client that presents a TLS client certificate (RFC 8705): its own undici dispatcher with

@@ -11,7 +11,7 @@ import { PromoteTooEarlyError } from '../../src/keys/rotation.js';
 import { KekFormatError, KeyDecryptError } from '../../src/keys/seal.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { DiscoveryError, EndpointMissingError } from '../../src/upstream/discovery.js';
-import { UpstreamError } from '../../src/upstream/http.js';
+import { UpstreamError } from '../../src/upstream/failure.js';
 import { CaBundleError } from '../../src/upstream/trust.js';
 
 const SRC = new URL('../../src/', import.meta.url).pathname;

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { OAuthError, reasonOf } from '../../errors.js';
 import { UPSTREAM_5XX } from '../../metrics.js';
 import { forward, isJsonObjectBody, relayHeaders, resolveEndpoint } from '../../upstream/forward.js';
-import type { UpstreamResponse } from '../../upstream/http.js';
+import type { UpstreamResponse } from '../../upstream/exchange.js';
 import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
 import { INBOUND_METHOD_ROWS } from '../../inbound/methods.js';
 import { USER_AGENT } from '../../version.js';

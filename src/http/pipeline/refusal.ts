@@ -1,6 +1,6 @@
 import { invalidClient, OAuthError } from '../../errors.js';
 import { isJsonObjectBody } from '../../upstream/forward.js';
-import type { UpstreamResponse } from '../../upstream/http.js';
+import type { UpstreamResponse } from '../../upstream/exchange.js';
 
 /**
  * Whether the IdP refused the client authentication (RFC 6749 §5.2): 401; 400 with `invalid_client` from servers that

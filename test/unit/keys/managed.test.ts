@@ -7,9 +7,9 @@ import {
   ManagedKeys,
   PromoteTooEarlyError,
   type ManagedKeysOptions,
-  type ManagedOwner,
   type RotationPolicy,
 } from '../../../src/keys/managed.js';
+import type { ManagedOwner } from '../../../src/keys/managed-owner.js';
 import * as seal from '../../../src/keys/seal.js';
 import type { SigningKey } from '../../../src/keys/signing-key.js';
 import { signCompactJws } from '../../../src/keys/signer.js';

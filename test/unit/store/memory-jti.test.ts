@@ -3,7 +3,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { newJti } from '../../../src/outbound/assertion.js';
-import { decodeJti, decodeUuid, encodeUuid, JtiRecords } from '../../../src/store/memory-jti.js';
+import { decodeJti, decodeUuid, encodeUuid } from '../../../src/store/jti-codec.js';
+import { JtiRecords } from '../../../src/store/memory-jti.js';
 import type { JtiRecord } from '../../../src/store/types.js';
 
 describe('decodeJti / decodeUuid', () => {

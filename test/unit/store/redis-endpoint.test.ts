@@ -1,7 +1,8 @@
 // A store failure names the Redis it could not reach (host:port, or the sentinel / cluster seeds), never its
 // password: in the error message, in its fields, and in the log lines about it.
 import { describe, expect, it } from 'vitest';
-import { RedisStore, redisEndpoint } from '../../../src/store/redis.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { redisEndpoint } from '../../../src/store/redis-client.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { closedPort } from '../../support/bridge.js';
 import { captureLogs } from '../../support/log-capture.js';

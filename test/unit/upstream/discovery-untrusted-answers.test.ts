@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { DiscoveryError, EndpointResolver } from '../../../src/upstream/discovery.js';
 import { isJsonObjectBody } from '../../../src/upstream/forward.js';
-import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
+import { UpstreamError } from '../../../src/upstream/failure.js';
+import { UpstreamClient } from '../../../src/upstream/http.js';
 import { serveHttp } from '../../support/local-http.js';
 
 const log = createLogger({ level: 'silent' });

@@ -3,7 +3,8 @@
 // caller that goes away takes its upstream request with it.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
+import { UpstreamError } from '../../../src/upstream/failure.js';
+import { UpstreamClient } from '../../../src/upstream/http.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

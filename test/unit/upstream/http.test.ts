@@ -3,7 +3,8 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { DiscoveryError, EndpointResolver } from '../../../src/upstream/discovery.js';
-import { UpstreamClient, UpstreamError } from '../../../src/upstream/http.js';
+import { UpstreamError } from '../../../src/upstream/failure.js';
+import { UpstreamClient } from '../../../src/upstream/http.js';
 
 const log = createLogger({ level: 'silent' });
 const cleanups: (() => Promise<unknown>)[] = [];
