@@ -7,8 +7,7 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { rowOf } from '../outbound/methods.js';
-import { checkLearnedEncodings, openLearnedStore } from '../doctor/basic.js';
+import { checkLearnedEncodings, learnsBasicEncoding, openLearnedStore, type LearnedStore } from '../doctor/basic.js';
 import { readKeys } from '../doctor/keys.js';
 import { probe } from '../doctor/probe.js';
 import { renderTable, reportOk, type Check, type DoctorReport, type ProbeReport, type UpstreamReport } from '../doctor/report.js';
@@ -61,8 +60,8 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
   const keys = await readKeys(config, file, names);
   const upstreams: UpstreamReport[] = [];
   const contexts = new Map<string, UpstreamContext>();
-  const basicAuto = names.some((n) => config.upstreams[n]!.clients.some((c) => rowOf(c.upstream.method).basicHeader));
-  const learned = basicAuto ? await openLearnedStore(config) : 'not needed';
+  const basicAuto = names.some((n) => config.upstreams[n]!.clients.some((c) => learnsBasicEncoding(config.upstreams[n]!, c)));
+  const learned: LearnedStore = basicAuto ? await openLearnedStore(config) : { note: 'not needed', down: false };
   try {
     for (const name of names) {
       const checks: Check[] = [];
@@ -92,7 +91,7 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
     return { ok: reportOk(upstreams, probed), upstreams, ...(probed ? { probe: probed } : {}) };
   } finally {
     await Promise.all([...contexts.values()].map((c) => c.close()));
-    if (typeof learned !== 'string') await learned.close();
+    if ('store' in learned) await learned.store.close();
   }
 }
 

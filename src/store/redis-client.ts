@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisStoreConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { intervalLog } from '../log-interval.js';
 import { reconnectDelay } from './sentinel-failover.js';
 
 /** A connection to one node (single, or the master Sentinel finds) or to a Cluster. */
@@ -8,13 +9,9 @@ export type Client = Redis | Cluster;
 
 /** Connection errors while reconnecting: said once per 10 s (code and endpoint only), commands fail on their own meanwhile. */
 export function connectionErrorReporter(log: Logger | undefined, endpoint: string): (err: Error & { code?: string }) => void {
-  let last = 0;
-  return (err) => {
-    const now = Date.now();
-    if (!log || now - last < 10_000) return;
-    last = now;
-    log.warn({ code: err.code ?? err.name, store: endpoint }, 'redis connection error; retrying in the background');
-  };
+  if (!log) return () => undefined;
+  const say = intervalLog(log); // once per interval, with the count of the ones not written
+  return (err) => say('warn', { code: err.code ?? err.name, store: endpoint }, 'redis connection error; retrying in the background');
 }
 
 /**
