@@ -16,7 +16,8 @@ const PUBLIC_URL = 'http://authbridge.test';
 const HS_SECRET = 'replicas-hs256-secret-0123456789abcdef';
 const UP_SECRET = 'upstream-basic-secret-9c2d';
 const TYPE = JWT_BEARER_ASSERTION_TYPE;
-const TIMEOUT_MS = 300;
+// long enough for a healthy replica's acknowledgement on a loaded 2-core CI machine (300 ms was not, once)
+const TIMEOUT_MS = 1000;
 
 let topology: ReplicatedTopology;
 let idp: Idp;
@@ -33,7 +34,8 @@ beforeAll(async () => {
     server: { publicUrl: PUBLIC_URL },
     store: {
       type: 'redis',
-      redis: { url: `redis://${topology.master.host}:${topology.master.port}`, keyPrefix, ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}) },
+      // a loaded CI machine can stall the event loop past the 500 ms command timeout (as in replicas.test.ts)
+      redis: { url: `redis://${topology.master.host}:${topology.master.port}`, keyPrefix, commandTimeoutMs: 2000, ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}) },
     },
     upstreams: {
       idp: {
