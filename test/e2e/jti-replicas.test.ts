@@ -35,7 +35,12 @@ beforeAll(async () => {
     store: {
       type: 'redis',
       // a loaded CI machine can stall the event loop past the 500 ms command timeout (as in replicas.test.ts)
-      redis: { url: `redis://${topology.master.host}:${topology.master.port}`, keyPrefix, commandTimeoutMs: 2000, ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}) },
+      redis: {
+        url: `redis://${topology.master.host}:${topology.master.port}`,
+        keyPrefix,
+        commandTimeoutMs: 2000,
+        ...(inboundJtiReplicas ? { inboundJtiReplicas } : {}),
+      },
     },
     upstreams: {
       idp: {
