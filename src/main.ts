@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { doctor } from './cli/doctor.js';
 import { helpFor, USAGE } from './cli/help.js';
 import { jtiShow } from './cli/jti.js';
+import { cacheFlush } from './cli/cache.js';
 import { keysGenerate, keysList, keysRotate, type CliResult } from './cli/keys.js';
 import { EXPORT_FORMATS, keysExportPublic, type ExportFormat } from './cli/keys-export.js';
 import { isClusterWorker, runPrimary, runWorker } from './lifecycle/cluster.js';
@@ -30,8 +31,8 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const;
 
-const COMMANDS = ['start', 'validate', 'doctor', 'jti', 'keys'];
-const SUBCOMMANDS: Record<string, string[]> = { jti: ['show'], keys: ['list', 'rotate', 'export-public', 'generate'] };
+const COMMANDS = ['start', 'validate', 'doctor', 'jti', 'keys', 'cache'];
+const SUBCOMMANDS: Record<string, string[]> = { jti: ['show'], keys: ['list', 'rotate', 'export-public', 'generate'], cache: ['flush'] };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -71,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
     case 'jti':
       if (!positionals[2]) return usageError('"jti show" needs the jti to look up: authbridge jti show JTI');
       return report(() => jtiShow(file, positionals[2]!));
+    case 'cache':
+      return report(() => cacheFlush(file, { upstream: values.upstream, client: values.client }));
     case 'keys':
       switch (positionals[1]) {
         case 'list':

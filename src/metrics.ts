@@ -71,6 +71,16 @@ export class Metrics {
     'Upstream exchanges that failed: timeout, connect, 5xx (an answered 5xx), protocol',
     ['upstream', 'kind'],
   );
+  readonly tokenCacheRequests = this.#requestCounter(
+    'authbridge_token_cache_requests_total',
+    'client_credentials requests of cached clients by how the token cache answered: hit, miss, coalesced, bypass (store down); refresh counts background refreshes sent to the IdP',
+    ['upstream', 'result'],
+  );
+  readonly tokenCacheSaved = this.#requestCounter(
+    'authbridge_token_cache_idp_requests_saved_total',
+    'token requests answered without an IdP request of their own (hits, and requests coalesced onto another)',
+    ['upstream'],
+  );
   readonly configReloads = this.#counter('authbridge_config_reloads_total', 'Configuration reloads (SIGHUP or file change)', ['result']);
   readonly discoveryStale = this.#counter(
     'authbridge_discovery_stale_total',
@@ -113,6 +123,18 @@ export class Metrics {
       'min',
       (source) => (source.certificateExpiries?.() ?? []).map(({ upstream, client, use, seconds }) => [{ upstream, client, use }, seconds]),
     );
+    const metrics = this;
+    new Gauge({
+      name: 'authbridge_token_cache_entries',
+      help: 'Tokens in the token cache now (Redis: shared by every replica; memory: this process)',
+      aggregator: 'max',
+      registers: [this.registry],
+      async collect() {
+        const count = await metrics.#source?.tokenCacheEntries?.();
+        if (count === undefined) this.reset();
+        else this.set(count);
+      },
+    });
   }
 
   /**
@@ -154,6 +176,8 @@ export interface RuntimeGauges {
   keyAges(): KeyAge[];
   clockOffsets(): { upstream: string; seconds: number }[];
   certificateExpiries?(): CertificateExpiry[];
+  /** undefined: no cache, or the store did not answer (the gauge is left out of that scrape) */
+  tokenCacheEntries?(): Promise<number | undefined>;
 }
 
 export const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;

@@ -39,6 +39,12 @@ const COMMAND_HELP: readonly CommandHelp[] = [
     docs: ['docs/replicas.md'],
   },
   {
+    name: 'cache flush',
+    synopsis: 'authbridge cache flush [--upstream NAME [--client ID]] [--config FILE]',
+    text: ['drop cached client_credentials tokens from the shared store (Redis):', "every replica's next request for them goes to the IdP"],
+    docs: ['docs/token-cache.md'],
+  },
+  {
     name: 'keys list',
     synopsis: 'authbridge keys list [--config FILE]',
     text: ['managed keys: states and ages (reads only; checks the KEK)'],

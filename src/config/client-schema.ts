@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode } from './inbound-schema.js';
 import { outboundAuthSchema, type OutboundFields } from './outbound-schema.js';
 import { requiresSecret, rowOf } from '../outbound/methods.js';
+import { tokenCacheSchema } from './token-cache-schema.js';
 
 export const clientSchema = z
   .strictObject({
@@ -15,12 +16,19 @@ export const clientSchema = z
     upstream: outboundAuthSchema,
     allowedInboundMethods: allowedInboundMethodsSchema,
     inbound: inboundSchema.optional(),
+    tokenCache: tokenCacheSchema.optional().describe("this client's token cache settings, each over its upstream's tokenCache (docs/token-cache.md)"),
   })
   .describe(
     'a client: what it presents to authbridge (clientSecret, allowedInboundMethods, inbound), and what authbridge presents for it to the IdP (upstream)',
   )
   .superRefine((client, ctx) => {
     checkInbound(client, ctx);
+    if (client.tokenCache?.enabled && client.grantTypes && !client.grantTypes.includes('client_credentials'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenCache', 'enabled'],
+        message: 'only client_credentials tokens are cached, and grantTypes does not allow it: add client_credentials to grantTypes or remove tokenCache',
+      });
     const out: OutboundFields = client.upstream;
     const row = rowOf(out.method);
     const verify = isVerifyMode(client);

@@ -11,6 +11,7 @@ import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { keysSchema, throttleSchema } from './process-schema.js';
 import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
+import { resolveTokenCache, tokenCacheSchema } from './token-cache-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -18,6 +19,7 @@ export * from './client-schema.js';
 export * from './process-schema.js';
 export * from './server-schema.js';
 export * from './store-schema.js';
+export * from './token-cache-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -139,6 +141,11 @@ export const upstreamSchema = z
     key: z.literal('managed').optional().describe('one managed key shared by the private_key_jwt clients that name no key of their own'),
     rotation: rotationSchema.optional().describe("the shared managed key's rotation schedule"),
     certificate: managedCertificateSchema.optional().describe("the shared managed key's self-signed certificate"),
+    tokenCache: tokenCacheSchema
+      .optional()
+      .describe(
+        "the default token cache settings of this upstream's clients (each client may set its own): client_credentials tokens, one IdP request per lifetime",
+      ),
     clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
@@ -178,12 +185,24 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     for (const issue of workersIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
-    if (config.keys.encryptionKey !== undefined || !usesManagedKeys(config)) return;
-    ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
+    if (config.keys.encryptionKey !== undefined) return;
+    if (usesManagedKeys(config)) ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
+    else if (config.store.type === 'redis' && usesTokenCache(config))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys', 'encryptionKey'],
+        message: 'required when a tokenCache is enabled on store type redis: cached tokens are stored sealed with it (openssl rand -base64 32)',
+      });
   });
 
 function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
   return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
+}
+
+function usesTokenCache(config: {
+  upstreams: Record<string, { tokenCache?: z.output<typeof tokenCacheSchema>; clients: { tokenCache?: z.output<typeof tokenCacheSchema> }[] }>;
+}): boolean {
+  return Object.values(config.upstreams).some((u) => u.clients.some((c) => resolveTokenCache(u.tokenCache, c.tokenCache) !== undefined));
 }
 
 export type Config = z.output<typeof configSchema>;

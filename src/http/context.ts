@@ -28,6 +28,8 @@ export interface RequestFacts {
   assertionAlg?: string;
   /** why the downstream client was refused (a fixed code) */
   authFailure?: string;
+  /** the token cache's part in the answer: hit, miss, coalesced, bypass (none: not a cached request) */
+  cache?: 'hit' | 'miss' | 'coalesced' | 'bypass';
   /** why the request itself was unusable, when that is worth a code (e.g. client_aborted) */
   requestError?: string;
   error?: string;

@@ -46,6 +46,10 @@ export function observer(log: Logger, metrics: Metrics): Observer {
       if (facts.assertionAlg) metrics.assertionsSigned.inc({ upstream, alg: facts.assertionAlg });
       if (facts.authFailure) metrics.clientAuthFailures.inc({ upstream, reason: facts.authFailure });
       if (facts.upstreamError) metrics.upstreamErrors.inc({ upstream, kind: facts.upstreamError });
+      if (facts.cache) {
+        metrics.tokenCacheRequests.inc({ upstream, result: facts.cache });
+        if (facts.cache === 'hit' || facts.cache === 'coalesced') metrics.tokenCacheSaved.inc({ upstream });
+      }
 
       const line = {
         requestId: c.get('requestId'),

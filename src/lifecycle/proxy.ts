@@ -17,6 +17,7 @@ import { buildRuntime, type Runtime } from '../runtime/build.js';
 import { listen, type Listening } from '../server.js';
 import { createStore } from '../store/index.js';
 import { prepareReload, reloadIssues, retireAfterMs } from './reload.js';
+import { cachesTokens, dropRetiredEntries } from '../runtime/token-caches.js';
 import { fileDigest, watchFile } from './watch.js';
 
 export interface RunningProxy {
@@ -88,6 +89,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     keyAges: () => runtime.keyrings.keyAges(),
     clockOffsets: () => [...runtime.upstreams.values()].map((u) => ({ upstream: u.name, seconds: u.clock.offsetMs() / 1000 })),
     certificateExpiries: () => runtime.certificateExpiries(),
+    tokenCacheEntries: () => (cachesTokens(runtime) ? store.tokens.count().catch(() => undefined) : Promise.resolve(undefined)),
   });
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   let listener: ListenAddress | undefined;
@@ -131,6 +133,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
       const next = await prepareReload(current.config, nextConfig, { store, log, metrics }, source);
       runtime = next; // the swap: requests from here on use the new runtime
       setTimeout(() => void current.close(), retireAfterMs(current.config)).unref();
+      void dropRetiredEntries(current, next, log);
       metrics.configReloads.inc({ result: 'success' satisfies ReloadResult });
       log.info({ source, upstreams: [...next.upstreams.keys()] }, 'configuration reloaded');
       return true;

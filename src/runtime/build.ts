@@ -25,6 +25,8 @@ import { presentsManagedKey } from '../keys/tls-client.js';
 import type { CertificateExpiry } from '../metrics.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { storeFailurePolicy, upstreamClock } from './reports.js';
+import { buildTokenCache, clientTokenCache } from './token-caches.js';
+import type { TokenCache } from '../token-cache/cache.js';
 import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
@@ -36,8 +38,9 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
   for (const warning of keyrings.warnings)
     deps.log.warn({ path: warning.path }, /certificate$/.test(warning.path) ? `certificate: ${warning.message}` : warning.message);
   const upstreams = new Map<string, UpstreamRuntime>();
+  const tokenCache = buildTokenCache(config, deps.store);
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, buildUpstream(name, upstream, deps, keyrings, cas.get(name)));
+    upstreams.set(name, buildUpstream(name, upstream, deps, keyrings, cas.get(name), tokenCache));
   }
   return {
     config,
@@ -45,6 +48,7 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps, source = '
     upstreams,
     keyrings,
     throttle: config.throttle.enabled ? new AuthThrottle(deps.store, config.throttle) : undefined,
+    tokenCache,
     certificateExpiries: (now = Date.now()) => certificateExpiries(config, keyrings, now),
     async close() {
       keyrings.close();
@@ -75,7 +79,14 @@ function loadCaBundles(config: Config, source: string): Map<string, string[]> {
   return cas;
 }
 
-function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps, keyrings: Keyrings, ca: string[] | undefined): UpstreamRuntime {
+function buildUpstream(
+  name: string,
+  upstream: UpstreamConfig,
+  deps: RuntimeDeps,
+  keyrings: Keyrings,
+  ca: string[] | undefined,
+  tokenCache: TokenCache,
+): UpstreamRuntime {
   const log = deps.log.child({ upstream: name });
   const clock = upstreamClock(upstream.issuer, deps, log);
   const pool = { timeoutMs: upstream.timeoutMs, maxConnections: upstream.maxConnections, ca, proxy: upstream.proxy, env: deps.env, clock };
@@ -108,6 +119,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
+      tokenCache: clientTokenCache(tokenCache, name, upstream, client),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
       http: tls
@@ -125,6 +137,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     endpoints,
     http,
     clock,
+    timeoutMs: upstream.timeoutMs,
     log,
     storeFailure,
     metadata,

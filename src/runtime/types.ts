@@ -15,6 +15,7 @@ import type { Store } from '../store/types.js';
 import type { UpstreamClock } from '../upstream/clock.js';
 import type { EndpointResolver } from '../upstream/discovery.js';
 import type { UpstreamClient, UpstreamSender } from '../upstream/http.js';
+import type { ClientTokenCache, TokenCache } from '../token-cache/cache.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
@@ -24,6 +25,8 @@ export interface ClientRuntime extends DownstreamClient {
   readonly http: UpstreamSender;
   /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
   readonly inboundJwt?: InboundJwtVerifier;
+  /** its client_credentials tokens' cache, when `tokenCache` is enabled for it */
+  readonly tokenCache?: ClientTokenCache;
 }
 
 export interface UpstreamRuntime {
@@ -36,6 +39,8 @@ export interface UpstreamRuntime {
   readonly http: UpstreamClient;
   /** the IdP's clock as learned from its Date headers (kept across reloads while the issuer stays) */
   readonly clock: UpstreamClock;
+  /** an exchange with this IdP must complete within this (ms): a token cache waiter waits for another's as long */
+  readonly timeoutMs: number;
   /** this upstream's logger (`upstream` bound): failed exchanges are told here, with the request id */
   readonly log: Logger;
   /** what the request path does when the store fails: refuse (503) or go on, reported either way */
@@ -52,6 +57,8 @@ export interface Runtime {
   readonly keyrings: Keyrings;
   /** throttling of failed client authentication; undefined when `throttle.enabled` is false */
   readonly throttle: AuthThrottle | undefined;
+  /** the token cache (a revocation evicts from it even with no client cached now: a reload may have turned it off) */
+  readonly tokenCache: TokenCache;
   /** seconds until each certificate's notAfter: signing-key certificates (`signing`) and TLS client certificates (`tls`) */
   certificateExpiries(now?: number): CertificateExpiry[];
   /** closes the upstream connection pools and key refresh (not the store, which outlives a reload) */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ExpiringKeys } from './memory-expiring.js';
 import { JtiRecords } from './memory-jti.js';
 import { MemoryWindowCounter } from './memory-window-counter.js';
+import { MemoryTokens } from './memory-tokens.js';
 import { windowCounters } from './window-counter.js';
 import type { JtiRecord, KeySet, Store, WindowCount, WindowCounter } from './types.js';
 
@@ -20,9 +21,11 @@ export class MemoryStore implements Store {
   readonly #locks = new Map<string, { token: string; until: number }>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  readonly tokens: MemoryTokens;
 
   constructor({ now = Date.now }: { now?: () => number } = {}) {
     this.#now = now;
+    this.tokens = new MemoryTokens(now);
     let ticks = 0;
     this.#sweeper = setInterval(() => this.#sweep(++ticks % FULL_SWEEP_TICKS === 0), SWEEP_TICK_MS).unref();
   }
@@ -104,6 +107,7 @@ export class MemoryStore implements Store {
     this.#jti.clear();
     this.#inboundJti.clear();
     this.#counters.clear();
+    this.tokens.clear();
   }
 
   /** Drops expired records; runs on a timer so memory stays bounded by traffic × assertion lifetime. */
@@ -117,6 +121,7 @@ export class MemoryStore implements Store {
     this.#jti.sweep(now, all);
     this.#inboundJti.sweep(now);
     for (const counter of this.#counters.values()) counter.sweep(now);
+    if (all) this.tokens.sweep(now);
   }
 
   get size(): number {

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { intervalLog, type IntervalLog } from '../log-interval.js';
 import { type Client, connectionErrorReporter, createClient, redisEndpoint } from './redis-client.js';
 import { SentinelFailover } from './sentinel-failover.js';
+import { RedisTokens } from './redis-tokens.js';
 import { StoreUnavailableError, type JtiRecord, type KeySet, type Store, type WindowCount, type WindowCounter } from './types.js';
 import { countingLimiter, NONE, windowCounter, windowCounters } from './window-counter.js';
 
@@ -62,11 +63,25 @@ export class RedisStore implements Store {
    * replica would hold up every other command (throttle reads, outbound jti records) behind it.
    */
   #replicated: Replicated | undefined;
+  readonly tokens: RedisTokens;
 
   private constructor(client: Client, config: RedisStoreConfig) {
     this.#client = client;
     this.#prefix = `{${config.keyPrefix}}:`;
     this.endpoint = redisEndpoint(config);
+    this.tokens = new RedisTokens({
+      client,
+      key: (kind, id) => this.#key(kind, id),
+      run: (op, command) => this.#run(op, command),
+      // its own connection (a subscribed one takes no other command), reconnected by ioredis or, on Sentinel, followed
+      subscriber: async () => {
+        const subscriber = createClient(config);
+        subscriber.on('error', () => {}); // the main connection reports connection errors
+        await subscriber.connect();
+        this.#failover?.follow(subscriber as Redis);
+        return subscriber;
+      },
+    });
   }
 
   /** Connects (bounded by connectTimeoutMs) and checks the server answers. */
@@ -204,6 +219,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.#failover?.close();
     this.#replicated?.say?.flush();
+    await this.tokens.close();
     await Promise.all(
       this.#clients().map(async (client) => {
         try {

@@ -129,7 +129,50 @@ export interface Store {
   getLearned(name: string): Promise<string | undefined>;
   setLearned(name: string, value: string): Promise<void>;
 
+  /** The token cache's entries (token-cache/): opaque values (sealed on Redis) by name, each kept for its token's life. */
+  readonly tokens: TokenEntries;
+
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A token cache entry as the store keeps it: opaque to the store. */
+export interface TokenEntry {
+  /** `upstream:client:key`, where `upstream:client:` is its group (what a flush names) */
+  readonly name: string;
+  readonly group: string;
+  /** opaque to the store (sealed with a key of the KEK's on Redis) */
+  readonly value: string;
+  /** epoch ms: the entry is gone at this time (its token's expiry) */
+  readonly expiresAt: number;
+  /** the digest of its access token: what a revocation finds it by (kept as long as the entry) */
+  readonly alias: string;
+  /** memory store: the entries of one group kept at most, the least recently used dropped first */
+  readonly maxEntries: number;
+}
+
+/**
+ * The token cache's entries. On Redis every replica sees the same entries, and a waiter in any replica hears when
+ * another fills the name it waits for (pub/sub); in memory, one process.
+ */
+export interface TokenEntries {
+  get(name: string): Promise<string | undefined>;
+  /** writes (replacing) the entry and its alias, and wakes every waiter on its name */
+  put(entry: TokenEntry): Promise<void>;
+  /** the name of the entry whose access token has this digest */
+  nameOf(alias: string): Promise<string | undefined>;
+  /** true: it was there */
+  delete(name: string): Promise<boolean>;
+  /** deletes every entry whose name starts with `prefix` ('' for all); answers how many */
+  deleteAll(prefix: string): Promise<number>;
+  /** the entries held now */
+  count(): Promise<number>;
+  /** wakes the waiters on `name` without an entry (its request failed: each goes on by itself) */
+  notify(name: string): Promise<void>;
+  /**
+   * Resolves true when `name` is put or notified by anyone before `ms` pass, false otherwise. Waiting is ready when
+   * the returned `ready` resolves: a value put after it is heard (look for the entry once more after `ready`).
+   */
+  wait(name: string, ms: number): { ready: Promise<void>; heard: Promise<boolean>; cancel(): void };
 }

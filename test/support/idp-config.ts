@@ -107,7 +107,7 @@ export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post',
 
 export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'];
 
-export const SCOPES = ['openid', 'offline_access', 'email', 'api:read'];
+export const SCOPES = ['openid', 'offline_access', 'email', 'api:read', 'api:write'];
 
 export const TTL = {
   AccessToken: 600,
@@ -136,6 +136,10 @@ export interface ProviderConfigInput {
   apiAudience: string;
   jwks: { keys: JWK[] };
   InvalidTarget: new (description?: string) => Error;
+  /** client_credentials token lifetimes by client_id (default TTL.ClientCredentials) */
+  accessTokenTtl?: Record<string, number>;
+  /** clients whose access tokens are opaque (revocable: oidc-provider cannot revoke a JWT access token) */
+  opaqueAccessTokens?: string[];
 }
 
 export function buildConfiguration(input: ProviderConfigInput): Configuration {
@@ -154,7 +158,10 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
     conformIdTokenClaims: false,
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
     enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
-    ttl: { ...TTL },
+    ttl: {
+      ...TTL,
+      ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) => input.accessTokenTtl?.[client.clientId] ?? TTL.ClientCredentials,
+    },
     findAccount: async (_ctx: unknown, sub: string) => ({
       accountId: sub,
       claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true }),
@@ -199,13 +206,13 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
         enabled: true,
         defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string | string[]) => oneOf ?? apiAudience,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => {
+        getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string, client: { clientId: string }) => {
           if (resourceIndicator !== apiAudience) throw new InvalidTarget(`unknown resource ${resourceIndicator}`);
           return {
-            scope: 'api:read',
+            scope: 'api:read api:write',
             audience: apiAudience,
             accessTokenTTL: TTL.AccessToken,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: input.opaqueAccessTokens?.includes(client.clientId) ? 'opaque' : 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };
         },

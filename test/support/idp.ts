@@ -71,6 +71,10 @@ export interface StartIdpOptions {
    * seconds so they need not wait a minute. Default: oidc-provider's own.
    */
   jwksCacheSeconds?: number;
+  /** client_credentials token lifetimes (seconds) by client_id; others get idp-config.ts's TTL (token cache tests) */
+  accessTokenTtl?: Record<string, number>;
+  /** clients whose access tokens are opaque (oidc-provider revokes only those) */
+  opaqueAccessTokens?: string[];
 }
 
 /**
@@ -187,6 +191,8 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           apiAudience,
           jwks,
           InvalidTarget: errors.InvalidTarget,
+          accessTokenTtl: opts.accessTokenTtl,
+          opaqueAccessTokens: opts.opaqueAccessTokens,
         }),
       );
       // Surface invalid client metadata now instead of as an opaque invalid_client later.

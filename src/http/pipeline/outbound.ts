@@ -7,9 +7,9 @@ import type { UpstreamResponse } from '../../upstream/exchange.js';
 import { FORM_CONTENT_TYPE } from '../../upstream/form.js';
 import { INBOUND_METHOD_ROWS } from '../../inbound/methods.js';
 import { USER_AGENT } from '../../version.js';
-import type { AppEnv } from '../context.js';
+import type { AppEnv, RequestFacts } from '../context.js';
 import { NO_STORE, plainResponse } from '../respond.js';
-import { traceHeaders } from '../trace-context.js';
+import { type TraceContext, traceHeaders } from '../trace-context.js';
 import type { Authenticated, Received, Rewritten } from './exchange.js';
 import { clientRefused, idpRefusal } from './refusal.js';
 
@@ -29,9 +29,30 @@ const IDP_REFUSED = reasonOf('ERR_IDP_REFUSED');
  * endpoint resolved (404 when the upstream has none), the client's method applied (an assertion's `aud` per its
  * audience mode: the token endpoint, the issuer, or this endpoint).
  */
-export async function outboundAuth(c: Context<AppEnv>, { endpoint, upstream, body }: Received, { client, presented }: Authenticated): Promise<Rewritten> {
+export function outboundAuth(c: Context<AppEnv>, received: Received, authenticated: Authenticated): Promise<Rewritten> {
+  return rewrite(scopeOf(c), received, authenticated);
+}
+
+/** The request a step works for: its id and trace (sent to the IdP), its facts (its access line), the caller's socket. */
+export interface Scope {
+  readonly requestId: string;
+  readonly facts: RequestFacts;
+  readonly trace: TraceContext | undefined;
+  /** the caller's socket: if it closes while the IdP is still answering, the upstream request is cut (none: a background refresh) */
+  readonly caller: Socket | undefined;
+}
+
+export const scopeOf = (c: Context<AppEnv>): Scope => ({
+  requestId: c.get('requestId'),
+  facts: c.get('facts'),
+  trace: c.get('trace'),
+  caller: c.env?.incoming?.socket,
+});
+
+/** outboundAuth for a scope: a request's, or a background refresh's of its own. */
+export async function rewrite(scope: Scope, { endpoint, upstream, body }: Received, { client, presented }: Authenticated): Promise<Rewritten> {
   for (const param of INBOUND_CREDENTIALS) body.delete(param);
-  const requestId = c.get('requestId');
+  const requestId = scope.requestId;
   const target = await resolveEndpoint(upstream, endpoint.name, requestId);
   const token = endpoint.name === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
   const request = {
@@ -42,10 +63,10 @@ export async function outboundAuth(c: Context<AppEnv>, { endpoint, upstream, bod
       accept: 'application/json',
       'user-agent': USER_AGENT,
       'x-request-id': requestId,
-      ...traceHeaders(c.get('trace')),
+      ...traceHeaders(scope.trace),
     },
   };
-  const facts = c.get('facts');
+  const facts = scope.facts;
   const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
   // method: auto chooses from the upstream's discovery document, handed over here (no method reaches for it)
   const context = { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented.secret, requestId, onAssertion, metadata: upstream.metadata };
@@ -55,35 +76,63 @@ export async function outboundAuth(c: Context<AppEnv>, { endpoint, upstream, bod
   return { target, request, context };
 }
 
-/**
- * Sends the rewritten request on the client's connection pool and relays status, body and the headers that matter,
- * never cacheable. A body must be a JSON object (an HTML error page of a gateway in front of the IdP must not reach a
- * caller as if the IdP had said it); revocation (RFC 7009 §2.2) may answer with an empty body. An IdP's refusal
- * without a JSON body reads as a refusal, not as an outage (refusal.ts).
- */
+/** exchangeUpstream, settleThrottle and relayUpstream: the last step of an endpoint's chain. */
 export async function forwardUpstream(c: Context<AppEnv>, received: Received, authenticated: Authenticated, rewritten: Rewritten): Promise<Response> {
+  const exchanged = await exchangeUpstream(scopeOf(c), received, authenticated, rewritten);
+  await settleThrottle(authenticated, exchanged.refused);
+  return relayUpstream(c, received, authenticated, exchanged.res);
+}
+
+/** The IdP's answer, and whether it refused the client authentication (after a retry, if the method has one). */
+export interface Exchanged {
+  readonly res: UpstreamResponse;
+  readonly refused: boolean;
+}
+
+/** Sends the rewritten request on the client's connection pool; the facts say how it went. */
+export async function exchangeUpstream(scope: Scope, received: Received, authenticated: Authenticated, rewritten: Rewritten): Promise<Exchanged> {
   const { endpoint, upstream } = received;
-  const { client, throttle } = authenticated;
-  const facts = c.get('facts');
+  const { client } = authenticated;
+  const facts = scope.facts;
   const sent = performance.now();
-  // the caller's socket: if it closes while the IdP is still answering, the upstream request is cut
-  const caller = c.env?.incoming?.socket;
-  const first = await forward(upstream, client.http, rewritten.target, rewritten.request, endpoint.name, caller);
+  const first = await forward(upstream, client.http, rewritten.target, rewritten.request, endpoint.name, scope.caller);
   const firstRefused = clientRefused(first);
-  const res = firstRefused ? await retryRefused(received, authenticated, rewritten, first, caller) : first;
+  const res = firstRefused ? await retryRefused(received, authenticated, rewritten, first, scope.caller) : first;
   const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
   if (res.status >= 500) facts.upstreamError = UPSTREAM_5XX;
   if (refused) facts.authFailure = IDP_REFUSED; // the IdP refused the client: counted as a refusal, whatever its body
-  // passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours (once, even after a
-  // Basic retry). Best effort: the IdP has answered (a code may be spent), so a store failure now must not cost the
-  // caller that answer.
+  return { res, refused };
+}
+
+/**
+ * passthrough: the IdP judged the secret, so its refusal is a failed authentication like ours (once, even after a
+ * Basic retry). Best effort: the IdP has answered (a code may be spent), so a store failure now must not cost the
+ * caller that answer.
+ */
+export async function settleThrottle({ client, throttle }: Authenticated, refused: boolean): Promise<void> {
   const settling = throttle?.settle(client.secretDigest === undefined && refused);
   if (settling) await settling;
+}
+
+/**
+ * Relays status, body and the headers that matter, never cacheable. A body must be a JSON object (an HTML error page
+ * of a gateway in front of the IdP must not reach a caller as if the IdP had said it); revocation (RFC 7009 §2.2) may
+ * answer with an empty body. An IdP's refusal without a JSON body reads as a refusal, not as an outage (refusal.ts).
+ * `extra`: headers of authbridge's own (the token cache's Cache-Status).
+ */
+export function relayUpstream(
+  c: Context<AppEnv>,
+  { endpoint }: Received,
+  authenticated: Authenticated,
+  res: UpstreamResponse,
+  extra?: Record<string, string>,
+): Response {
   const headers = relayHeaders(res);
   headers['cache-control'] = NO_STORE['cache-control']; // never cacheable, whatever the IdP said
   headers.pragma = NO_STORE.pragma;
+  if (extra) Object.assign(headers, extra);
   if (NULL_BODY_STATUSES.has(res.status) || (endpoint.emptyBodyOk && res.body.length === 0)) return plainResponse(c, null, res.status, headers);
   if (!isJsonObjectBody(res.body)) {
     if (res.status >= 400 && res.status < 500) throw idpRefusal(res, INBOUND_METHOD_ROWS[authenticated.presented.method].basicHeader);
