@@ -23,7 +23,9 @@ export const keysSchema = z
         }
       })
       .optional()
-      .describe('the key-encryption key (KEK) for managed keys: 32 random bytes in base64 (openssl rand -base64 32); required when a key is managed')
+      .describe(
+        'the key-encryption key (KEK) for managed keys and, on Redis, the token cache: 32 random bytes in base64 (openssl rand -base64 32); required when a key is managed or a tokenCache is enabled on store type redis',
+      )
       .meta({ examples: ['${AUTHBRIDGE_KEK}'] }),
     refreshSeconds: z.number().min(0.1).max(300).default(DEFAULT_KEYS_REFRESH_SECONDS).describe('how often a replica looks for key changes made by another'),
   })
