@@ -41,6 +41,28 @@ module.exports = {
       to: { path: '^(test|scripts)/' },
     },
     {
+      name: 'opentelemetry-only-in-tracing-otel',
+      severity: 'error',
+      comment:
+        'the OpenTelemetry packages are loaded only when tracing.enabled: src/tracing/otel.ts alone imports them (the request path knows tracing/span.ts, which imports nothing of them)',
+      from: { path: '^src/', pathNot: '^src/tracing/otel\\.ts$' },
+      to: { path: '@opentelemetry/' },
+    },
+    {
+      name: 'tracing-otel-imported-dynamically',
+      severity: 'error',
+      comment: 'src/tracing/otel.ts (the SDK) is imported with import(), by src/tracing/start.ts only: a static import would load the SDK with tracing off',
+      from: { pathNot: '^src/tracing/start\\.ts$' },
+      to: { path: '^src/tracing/otel\\.ts$' },
+    },
+    {
+      name: 'tracing-otel-never-static',
+      severity: 'error',
+      comment: 'src/tracing/start.ts loads src/tracing/otel.ts with import() only',
+      from: {},
+      to: { path: '^src/tracing/otel\\.ts$', dynamic: false },
+    },
+    {
       name: 'src-not-dev-dependencies',
       severity: 'error',
       comment: 'a devDependency is not installed in production (`npm install --omit=dev`); type-only imports are erased and allowed',

@@ -57,6 +57,7 @@ const SECTIONS: Record<string, string> = {
   store: 'Store',
   keys: 'Keys',
   throttle: 'Throttle',
+  tracing: 'Tracing',
   upstreams: 'Upstreams',
   'upstreams.<name>.clients[]': 'Clients',
   'upstreams.<name>.clients[].inbound': 'Inbound: JWT client authentication to authbridge',

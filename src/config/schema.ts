@@ -12,6 +12,7 @@ import { keysSchema, throttleSchema } from './process-schema.js';
 import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
 import { resolveTokenCache, tokenCacheSchema } from './token-cache-schema.js';
+import { tracingSchema } from './tracing-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -20,6 +21,7 @@ export * from './process-schema.js';
 export * from './server-schema.js';
 export * from './store-schema.js';
 export * from './token-cache-schema.js';
+export * from './tracing-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -178,6 +180,7 @@ export const configSchema = z
     store: storeSchema.default({ type: 'memory' }),
     keys: keysSchema.prefault({}),
     throttle: throttleSchema.prefault({}),
+    tracing: tracingSchema.prefault({}),
     upstreams: z
       .record(upstreamName, upstreamSchema)
       .refine((upstreams) => Object.keys(upstreams).length > 0, { message: 'at least one upstream is required' })

@@ -15,9 +15,9 @@ import { endpointChain } from './pipeline/chain.js';
 type Framed = (handler: Handler<AppEnv>) => Handler<AppEnv>;
 
 /**
- * The HTTP surface. Every route's handler runs in one frame (request id, trace context, then the error serializer,
- * the drain header, the log line and metrics); unknown paths too. `/metrics` is here unless it has a port of its own
- * (`server.metricsPort`: see createMetricsApp).
+ * The HTTP surface. Every route's handler runs in one frame (request id, trace context and, with tracing, the server
+ * span; then the error serializer, the drain header, the log line and metrics); unknown paths too. `/metrics` is here
+ * unless it has a port of its own (`server.metricsPort`: see createMetricsApp).
  */
 export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics?: boolean } = {}): Hono<AppEnv> {
   const { app, framed } = base(deps);
@@ -72,22 +72,24 @@ const nothingNext = async (): Promise<void> => undefined;
  */
 function framer(deps: AppDeps): Framed {
   const { ready = () => true, log } = deps;
-  const observe = observer(log, deps.metrics);
+  const observe = observer(log, deps.metrics, deps.tracing);
   return (handler) =>
     async function frame(c: Context<AppEnv>, next) {
       const started = performance.now();
       assignRequestId(c);
       observe.begin(c);
       let res: Response | void;
+      let thrown: unknown;
       try {
         res = await handler(c, next);
       } catch (err) {
         res = errorResponse(err, c, log);
+        thrown = err;
       }
       if (res) c.res = res;
       if (!ready()) c.header('connection', 'close'); // clients reconnect elsewhere instead of reusing this socket
       sendRequestId(c);
-      observe.end(c, started);
+      observe.end(c, started, thrown);
       return c.res;
     };
 }

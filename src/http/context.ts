@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime/types.js';
 import type { EndpointName } from '../config/endpoints.js';
 import type { ListenAddress } from './own-url.js';
 import type { TraceContext } from './trace-context.js';
+import type { Span, Tracing } from '../tracing/span.js';
 
 /** The endpoint label of the routes that are not client-authenticated endpoints (ENDPOINTS), and of no route. */
 export const ROUTE_ENDPOINTS = ['jwks', 'discovery', 'health', 'metrics', 'other'] as const;
@@ -43,6 +44,8 @@ export interface AppVariables {
   facts: RequestFacts;
   /** the caller's validated W3C trace context, passed on to the IdP */
   trace?: TraceContext;
+  /** the request's server span, set only when tracing is on (server-span.ts) */
+  span?: Span;
 }
 
 /** What @hono/node-server hands the app besides the request: Node's own objects (absent under `app.request()`). */
@@ -65,4 +68,6 @@ export interface AppDeps {
   ready?: () => boolean;
   /** the main listener's address once it listens: authbridge's own URL without server.publicUrl (own-url.ts) */
   listener?: () => ListenAddress | undefined;
+  /** tracing.enabled: every request frame opens a server span (server-span.ts); undefined: no span, nothing loaded */
+  tracing?: Tracing;
 }

@@ -4,19 +4,22 @@ import { statusClass, type Metrics } from '../metrics.js';
 import type { AppEnv } from './context.js';
 import type { OnRefusal } from './protocol-errors.js';
 import { readTraceContext } from './trace-context.js';
+import type { Tracing } from '../tracing/span.js';
+import { endServerSpan, startServerSpan } from './server-span.js';
 
-/** What `observer` gives the request frame: a start (trace context, facts) and an end (metrics, access line). */
+/** What `observer` gives the request frame: a start (trace context, facts, span) and an end (metrics, access line, span). */
 export interface Observer {
   begin(c: Context<AppEnv>): void;
-  /** `started`: performance.now() when the request came in */
-  end(c: Context<AppEnv>, started: number): void;
+  /** `started`: performance.now() when the request came in; `thrown`: the error answered, if the route threw one */
+  end(c: Context<AppEnv>, started: number, thrown?: unknown): void;
 }
 
 /**
- * One structured log line and the request metrics per request, both from the facts the route recorded.
- * Only configured names and fixed codes are used: never credentials, never raw client input as a label.
+ * One structured log line and the request metrics per request, both from the facts the route recorded, and with
+ * `tracing` its server span (server-span.ts). Only configured names and fixed codes are used: never credentials,
+ * never raw client input as a label.
  */
-export function observer(log: Logger, metrics: Metrics): Observer {
+export function observer(log: Logger, metrics: Metrics, tracing?: Tracing): Observer {
   // The access line is built from the facts above (configured names, fixed codes, numbers) and never holds a
   // credential, so it skips pino's serializers and redaction, which would cost more than the rest of the request's
   // logging (lineWriter); every other line (errors with their causes, config, keys) still goes through them.
@@ -26,8 +29,9 @@ export function observer(log: Logger, metrics: Metrics): Observer {
       const trace = readTraceContext(c.req.header('traceparent'), c.req.header('tracestate'));
       c.set('trace', trace);
       c.set('facts', trace ? { traceId: trace.traceId } : {});
+      if (tracing) c.set('span', startServerSpan(tracing, c, trace));
     },
-    end(c, started) {
+    end(c, started, thrown) {
       const status = c.res.status;
       const seconds = (performance.now() - started) / 1000;
       const facts = c.get('facts');
@@ -62,6 +66,7 @@ export function observer(log: Logger, metrics: Metrics): Observer {
       // a 404 or a caller that hung up mid-body is the caller's business: worth a line, not a warning
       const level = status >= 500 ? 'error' : status >= 400 && status !== 404 && facts.requestError !== 'client_aborted' ? 'warn' : 'info';
       access(level, line, 'request');
+      if (tracing) endServerSpan(c.get('span')!, status, facts, thrown);
     },
   };
 }

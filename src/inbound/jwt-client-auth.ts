@@ -13,6 +13,7 @@ import { StoreUnavailableError, type Store } from '../store/types.js';
 import { authenticationFailed, type PresentedCredentials } from './client-auth.js';
 import { INBOUND_METHOD_ROWS } from './methods.js';
 import type { RemoteJwks } from './remote-jwks.js';
+import { storeSpan, traced, type Span } from '../tracing/span.js';
 
 /** Asymmetric algs accepted for private_key_jwt (never HMAC: a public key is no secret). */
 export const PRIVATE_KEY_JWT_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -34,6 +35,8 @@ export interface AssertionContext {
   readonly audiences: readonly string[];
   readonly store: Store;
   readonly now?: number;
+  /** where the replay check's store call is recorded (tracing on) */
+  readonly span?: Span;
 }
 
 const refuse = (description: string, code: Parameters<typeof invalidClient>[1]) => invalidClient(description, code);
@@ -176,7 +179,7 @@ async function claimJti(claims: Claims, clientId: string, verifier: InboundJwtVe
   const key = `${encodeURIComponent(ctx.upstream)}:${encodeURIComponent(clientId)}:${claims.jti as string}`;
   let fresh: boolean;
   try {
-    fresh = await ctx.store.claimInboundJti(key, expiresAt);
+    fresh = await traced(storeSpan(ctx.span, 'jti.check', ctx.store.type), ctx.store.claimInboundJti(key, expiresAt));
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
     // no replay check without the store: refused whatever onStoreFailure says

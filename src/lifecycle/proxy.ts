@@ -19,6 +19,7 @@ import { createStore } from '../store/index.js';
 import { prepareReload, reloadIssues, retireAfterMs } from './reload.js';
 import { cachesTokens, dropRetiredEntries } from '../runtime/token-caches.js';
 import { fileDigest, watchFile } from './watch.js';
+import { startTracing, stopTracing } from '../tracing/start.js';
 
 export interface RunningProxy {
   readonly url: string;
@@ -31,7 +32,7 @@ export interface RunningProxy {
   reload(): Promise<boolean>;
   /** What GET /readyz would answer now (without a request): the primary asks its workers this over IPC. */
   readiness(): Promise<{ status: number; body: unknown }>;
-  /** Graceful stop: readiness off, serve shutdownDelayMs more, stop accepting, drain up to shutdownGraceMs, close. */
+  /** Graceful stop: readiness off, serve shutdownDelayMs more, stop accepting, drain up to shutdownGraceMs, close, export the last spans. */
   stop(): Promise<void>;
 }
 
@@ -77,12 +78,21 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   checkPublicUrl(config, source, listenHost);
   if (!opts.worker) warnInboundAudience(log, config, listenHost); // a cluster's primary says it once, not each worker
   const metrics = new Metrics();
-  const store = await createStore(config.store, log);
+  // before anything that may have to be closed again: a bad OTEL_* variable fails the start here
+  const tracing = await startTracing(config.tracing, log);
+  let store: Awaited<ReturnType<typeof createStore>>;
   let runtime: Runtime;
+  try {
+    store = await createStore(config.store, log);
+  } catch (err) {
+    await stopTracing(tracing, log);
+    throw err;
+  }
   try {
     runtime = await buildRuntime(config, { store, log, metrics }, source);
   } catch (err) {
     await store.close();
+    await stopTracing(tracing, log);
     throw err;
   }
   metrics.observe({
@@ -93,7 +103,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
   });
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   let listener: ListenAddress | undefined;
-  const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready', listener: () => listener };
+  const deps: AppDeps = { runtime: () => runtime, log, metrics, ready: () => state === 'ready', listener: () => listener, tracing };
   const { server } = config;
   const { maxConnections, headersTimeoutMs, requestTimeoutMs } = server;
   // the per-address cap as the running config says (a reload changes it for new connections)
@@ -118,6 +128,7 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
     await main?.close(); // e.g. the metrics port is taken: nothing may stay open, or the process would not exit
     await runtime.close();
     await store.close();
+    await stopTracing(tracing, log);
     throw err;
   }
   const metricsUrl = opts.worker?.metricsUrl ?? metricsListener?.url ?? main.url;
@@ -180,6 +191,8 @@ export async function startProxy(config: Config, opts: StartOptions & { source?:
         await reloading;
         await runtime.close();
         await store.close();
+        // the spans of the drained requests: exported before the process exits
+        await stopTracing(tracing, log);
         log.info('stopped');
       })()),
   };

@@ -4,7 +4,7 @@ import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { buildRuntime, type Runtime, type RuntimeDeps } from '../runtime/build.js';
 
-/** What a running process cannot change in place: the listeners, the store and the number of workers. */
+/** What a running process cannot change in place: the listeners, the store, the number of workers and tracing. */
 const RESTART_ONLY = [
   ['store', (c: Config) => c.store],
   ['server.host', (c: Config) => c.server.host],
@@ -15,6 +15,7 @@ const RESTART_ONLY = [
   ['server.headersTimeoutMs', (c: Config) => c.server.headersTimeoutMs],
   ['server.requestTimeoutMs', (c: Config) => c.server.requestTimeoutMs],
   ['server.workers', (c: Config) => c.server.workers],
+  ['tracing', (c: Config) => c.tracing],
 ] as const;
 
 /**

@@ -7,6 +7,7 @@ import { signCompactJws, type JwsSigner } from '../keys/signer.js';
 import { storeFailureRefusal, type StoreFailurePolicy } from '../store/failure-policy.js';
 import { StoreUnavailableError, type JtiRecord, type Store } from '../store/types.js';
 import type { OutboundContext } from './types.js';
+import { ATTR, storeSpan, traced } from '../tracing/span.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -84,6 +85,7 @@ export function assertionHeader(settings: AssertionSettings, key?: Pick<SigningK
  * minus clockSkewSeconds, exp = iat + ttl, and a jti that the store has recorded before the assertion leaves. The
  * store's round trip and the signature run at once; the assertion is handed out only once its record is written (a
  * collision discards it and mints another). A store failure propagates: no assertion leaves without its jti record.
+ * With tracing on, the signature and the jti record are each a child span of the request's (`context.span`).
  */
 export async function mintAssertion(spec: AssertionSpec, signer: JwsSigner, header: JWTHeaderParameters | string, context: OutboundContext): Promise<string> {
   const { settings } = spec;
@@ -101,7 +103,11 @@ export async function mintAssertion(spec: AssertionSpec, signer: JwsSigner, head
   for (let attempt = 0; attempt < JTI_ATTEMPTS; attempt++) {
     const jti = newJti();
     const claims = { iss: spec.clientId, sub: spec.clientId, aud, jti, iat, nbf: iat, exp: iat + settings.ttlSeconds };
-    const [recorded, assertion] = await Promise.all([recordJti(spec, jti, record), signCompactJws(signer, header, claims)]);
+    const span = context.span;
+    const [recorded, assertion] = await Promise.all([
+      traced(storeSpan(span, 'jti.claim', spec.store.type), recordJti(spec, jti, record)),
+      traced(span?.child('assertion.sign', { [ATTR.assertionAlg]: signer.alg }), signCompactJws(signer, header, claims)),
+    ]);
     if (recorded) {
       context.onAssertion?.(settings.alg);
       return assertion;

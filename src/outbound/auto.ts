@@ -4,6 +4,7 @@ import { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProviderMetadata } from '../upstream/discovery.js';
 import type { MetadataSource, OutboundAuth, OutboundContext, RetryVerdict } from './types.js';
+import type { Span } from '../tracing/span.js';
 
 /** Strongest first, by the method table's autoRank (outbound/methods.ts). */
 export { AUTO_PREFERENCE };
@@ -64,8 +65,8 @@ export class AutoOutbound implements OutboundAuth {
   }
 
   /** Reads discovery (shared and cached by the resolver) and chooses; logs a choice that is new. */
-  async choose(metadata: MetadataSource, requestId?: string): Promise<AutoChoice> {
-    const meta = await metadata(requestId);
+  async choose(metadata: MetadataSource, requestId?: string, span?: Span): Promise<AutoChoice> {
+    const meta = await metadata(requestId, span);
     if (this.#chosen?.meta === meta) return this.#chosen.choice;
     const candidates = [...this.opts.strategies].map(([method, { alg }]) => ({ method, ...(alg ? { alg } : {}) }));
     const choice = chooseMethod(meta, candidates);
@@ -79,7 +80,7 @@ export class AutoOutbound implements OutboundAuth {
 
   async apply(request: Parameters<OutboundAuth['apply']>[0], context: OutboundContext): Promise<void> {
     if (!context.metadata) throw new TypeError(`client ${this.clientId}: method auto needs the IdP's discovery document`);
-    const choice = await this.choose(context.metadata, context.requestId);
+    const choice = await this.choose(context.metadata, context.requestId, context.span);
     if (choice.method === undefined)
       throw new OAuthError(
         500,

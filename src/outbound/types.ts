@@ -1,5 +1,6 @@
 import type { ConfiguredMethod } from '../config/schema.js';
 import type { ProviderMetadata } from '../upstream/discovery.js';
+import type { Span } from '../tracing/span.js';
 
 /** The request authbridge is about to send upstream; a strategy adds its credentials to it. */
 export interface OutboundRequest {
@@ -19,10 +20,15 @@ export interface OutboundContext {
   readonly onAssertion?: (alg: string) => void;
   /** the IdP's discovery document, which `method: auto` chooses from (the upstream's: see UpstreamRuntime) */
   readonly metadata?: MetadataSource;
+  /** the request's span (tracing on): signing and the jti record are recorded as its children */
+  readonly span?: Span;
 }
 
-/** The IdP's discovery document: the same object until it is read again (a new object: `auto` chooses again). */
-export type MetadataSource = (requestId?: string) => Promise<ProviderMetadata>;
+/**
+ * The IdP's discovery document: the same object until it is read again (a new object: `auto` chooses again). `span`:
+ * the request's, when tracing is on (a discovery it waits for is recorded under it).
+ */
+export type MetadataSource = (requestId?: string, span?: Span) => Promise<ProviderMetadata>;
 
 /**
  * One outbound client authentication method. Built once per client at config load (keys imported,

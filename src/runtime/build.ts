@@ -128,7 +128,7 @@ function buildUpstream(
     });
   }
   // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
-  const metadata: MetadataSource = (requestId) => resolveMetadata({ log, endpoints }, requestId);
+  const metadata: MetadataSource = (requestId, span) => resolveMetadata({ log, endpoints }, requestId, span);
   const built: UpstreamRuntime = {
     name,
     issuer: upstream.issuer,

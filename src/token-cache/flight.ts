@@ -1,6 +1,7 @@
 import { StoreUnavailableError } from '../store/types.js';
 import type { ClientTokenCache, Filled, Lookup } from './cache.js';
 import type { CachedToken } from './entry.js';
+import { storeSpan, traced, type Span } from '../tracing/span.js';
 
 /** A token request's answer from the IdP, as the cache needs it: the status, the body, when it was sent. */
 export interface Fetched {
@@ -29,6 +30,8 @@ export interface FlightOptions<F extends Fetched> {
   readonly fetch: () => Promise<F>;
   /** a store failure met on the way (reported under the upstream's store-failure policy; the cache is bypassed) */
   readonly storeFailed: (err: StoreUnavailableError) => void;
+  /** the request's span (tracing on): the flight's store calls (lock, wait, fill) are recorded under it */
+  readonly span?: Span;
 }
 
 /**
@@ -62,7 +65,7 @@ async function lead<F extends Fetched>(cache: ClientTokenCache, lookup: Lookup, 
   // the memory store has one process: the flight above is all the coalescing there is
   if (store.type !== 'memory') {
     try {
-      lock = await store.acquireLock(`token:${lookup.flight}`, options.waitMs);
+      lock = await traced(storeSpan(options.span, 'token_cache.lock', store.type), store.acquireLock(`token:${lookup.flight}`, options.waitMs));
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       options.storeFailed(err);
@@ -91,7 +94,10 @@ async function fetchAndFill<F extends Fetched>(cache: ClientTokenCache, lookup: 
   }
   let filled: Filled | undefined;
   try {
-    filled = await cache.fill(lookup, fetched.status, fetched.body, fetched.sentAt);
+    filled = await traced(
+      storeSpan(options.span, 'token_cache.fill', cache.cache.store.type),
+      cache.fill(lookup, fetched.status, fetched.body, fetched.sentAt),
+    );
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
     options.storeFailed(err); // the IdP has answered: the caller gets it, uncached
@@ -101,6 +107,8 @@ async function fetchAndFill<F extends Fetched>(cache: ClientTokenCache, lookup: 
 
 /** Waits (until the lock's deadline) for the replica holding the lock to fill the entry; undefined: go on alone. */
 async function waitForOther(cache: ClientTokenCache, lookup: Lookup, options: FlightOptions<Fetched>): Promise<CachedToken | undefined> {
+  const span = storeSpan(options.span, 'token_cache.wait', cache.cache.store.type);
+  let failure: unknown;
   const waiting = cache.cache.store.tokens.wait(lookup.name, options.waitMs);
   try {
     await waiting.ready;
@@ -110,11 +118,13 @@ async function waitForOther(cache: ClientTokenCache, lookup: Lookup, options: Fl
     if (!(await waiting.heard)) return undefined;
     return await cache.read(lookup);
   } catch (err) {
+    failure = err;
     if (!(err instanceof StoreUnavailableError)) throw err;
     options.storeFailed(err);
     return undefined;
   } finally {
     waiting.cancel();
+    span?.end(failure);
   }
 }
 
@@ -130,17 +140,25 @@ export function refreshAhead(
   cache: ClientTokenCache,
   lookup: Lookup,
   token: CachedToken,
-  options: FlightOptions<Fetched> & { readonly done: (how: Refreshed, err?: unknown) => void },
+  options: Omit<FlightOptions<Fetched>, 'span'> & {
+    readonly done: (how: Refreshed, err?: unknown) => void;
+    /** told once the refresh starts (before its fetch), and answers the span it is recorded under (tracing on) */
+    readonly begin?: () => Span | undefined;
+  },
 ): boolean {
   const key = `refresh:${lookup.flight}`;
   if (cache.flights.has(key) || !cache.mayRefresh(lookup.name)) return false;
   const store = cache.cache.store;
+  const span = options.begin?.();
   const refresh = async (): Promise<Refreshed> => {
-    const lock = store.type === 'memory' ? undefined : await store.acquireLock(`token:${lookup.flight}`, options.waitMs);
+    const lock =
+      store.type === 'memory'
+        ? undefined
+        : await traced(storeSpan(span, 'token_cache.lock', store.type), store.acquireLock(`token:${lookup.flight}`, options.waitMs));
     if (store.type !== 'memory' && lock === undefined) return 'elsewhere';
     try {
       const fetched = await options.fetch();
-      const filled = await cache.fill(lookup, fetched.status, fetched.body, fetched.sentAt);
+      const filled = await traced(storeSpan(span, 'token_cache.fill', store.type), cache.fill(lookup, fetched.status, fetched.body, fetched.sentAt));
       if ('token' in filled) return 'refreshed';
       cache.refreshFailed(lookup.name, token);
       return 'not_cached';

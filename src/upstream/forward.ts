@@ -6,6 +6,7 @@ import type { EndpointName } from '../config/endpoints.js';
 import type { CallerConnection, UpstreamResponse } from './exchange.js';
 import { UpstreamError, type UpstreamFailure } from './failure.js';
 import type { UpstreamSender } from './http.js';
+import { ATTR, traced, type Span } from '../tracing/span.js';
 
 /** What these functions need of an upstream (its runtime has it): where to log, and its endpoints. */
 export interface UpstreamHandle {
@@ -28,17 +29,24 @@ export const RELAYED_HEADERS = ['cache-control', 'pragma', 'www-authenticate', '
 
 /**
  * An upstream endpoint, or the OAuth error a caller gets: 404 when the upstream has no such endpoint, 502/504 when
- * discovery fails (its cause logged at warn with `requestId`).
+ * discovery fails (its cause logged at warn with `requestId`). `span`: the request's (tracing on); the wait for
+ * discovery is recorded under it, an endpoint already known is not (nothing happened).
  */
-export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, requestId?: string): Promise<Endpoint> {
+export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, requestId?: string, span?: Span): Promise<Endpoint> {
   const known = upstream.endpoints.known(name); // the request path's common case: no discovery wrapper to run
   if (known) return Promise.resolve(known);
-  return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
+  return traced(
+    span?.child('discovery', { [ATTR.endpoint]: name }),
+    discovered(upstream, requestId, () => upstream.endpoints.endpoint(name)),
+  );
 }
 
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
-export function resolveMetadata(upstream: UpstreamHandle, requestId?: string): Promise<ProviderMetadata> {
-  return discovered(upstream, requestId, () => upstream.endpoints.metadata());
+export function resolveMetadata(upstream: UpstreamHandle, requestId?: string, span?: Span): Promise<ProviderMetadata> {
+  return traced(
+    span?.child('discovery'),
+    discovered(upstream, requestId, () => upstream.endpoints.metadata()),
+  );
 }
 
 async function discovered<T>(upstream: UpstreamHandle, requestId: string | undefined, read: () => Promise<T>): Promise<T> {
@@ -58,6 +66,8 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
 /**
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
  * logged with the request's id. `caller`: the caller's connection; when it closes first, the exchange is cut.
+ * `parent`: the request's span (tracing on): the call is its child span, and the IdP is sent that span's trace
+ * context instead of the caller's, so that the IdP's spans hang under the call that caused them.
  */
 export async function forward(
   upstream: UpstreamHandle,
@@ -66,12 +76,55 @@ export async function forward(
   request: PreparedRequest,
   name: EndpointName = 'token',
   caller?: CallerConnection,
+  parent?: Span,
 ): Promise<UpstreamResponse> {
+  if (parent) return tracedForward(parent, upstream, http, endpoint, request, name, caller);
   try {
     return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body), caller });
   } catch (err) {
     throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
   }
+}
+
+/**
+ * forward() as an HTTP client span (OpenTelemetry's HTTP conventions: named by its method, url.full, the status; a
+ * 4xx or 5xx answer or a failure is an error). The URL is the endpoint's as configured or discovered: no query, no
+ * credential.
+ */
+async function tracedForward(
+  parent: Span,
+  upstream: UpstreamHandle,
+  http: UpstreamSender,
+  endpoint: Endpoint,
+  request: PreparedRequest,
+  name: EndpointName,
+  caller: CallerConnection | undefined,
+): Promise<UpstreamResponse> {
+  const { url } = endpoint;
+  const span = parent.child(
+    'POST',
+    {
+      [ATTR.httpMethod]: 'POST',
+      [ATTR.urlFull]: `${url.origin}${url.pathname}`,
+      [ATTR.serverAddress]: url.hostname,
+      [ATTR.serverPort]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+      [ATTR.endpoint]: name,
+    },
+    'client',
+  );
+  const headers = { ...request.headers, ...span.traceHeaders() };
+  let res: UpstreamResponse;
+  try {
+    res = await http.send({ method: 'POST', url, headers, body: serializeForm(request.body), caller });
+  } catch (err) {
+    if (err instanceof UpstreamError) span.set({ [ATTR.upstreamError]: err.kind });
+    span.end(err);
+    throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
+  }
+  span.set({ [ATTR.httpStatus]: res.status });
+  if (res.status >= 400) span.fail(String(res.status));
+  span.end();
+  return res;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { AppEnv } from '../context.js';
 import { NO_STORE, plainResponse } from '../respond.js';
 import type { Authenticated, Received } from './exchange.js';
 import { exchangeUpstream, relayUpstream, rewrite, type Scope, scopeOf, settleThrottle } from './outbound.js';
+import { storeSpan, traced } from '../../tracing/span.js';
 
 /** The grant the token cache serves: every other passes through as before. */
 const CACHED_GRANT = 'client_credentials';
@@ -55,9 +56,11 @@ export async function cachedToken(
     return { status: res.status, body: res.body, sentAt, res, refused };
   };
 
+  const span = c.get('span');
+  const store = received.rt.store.type;
   let token: CachedToken | undefined;
   try {
-    token = await cache.read(lookup);
+    token = await traced(storeSpan(span, 'token_cache.read', store), cache.read(lookup));
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
     storeFailed(err); // never served stale, never a refusal of its own: the IdP answers, as without a cache
@@ -74,7 +77,7 @@ export async function cachedToken(
     return serveToken(c, token, now, 'hit');
   }
 
-  const obtained = await obtainToken(cache, lookup, { waitMs, storeFailed, fetch: fetch(scopeOf(c), received.body) });
+  const obtained = await obtainToken(cache, lookup, { waitMs, storeFailed, fetch: fetch(scopeOf(c), received.body), span });
   facts.cache = obtained.result;
   if ('token' in obtained) {
     await settleThrottle(authenticated, false);
@@ -101,7 +104,10 @@ function serveToken(c: Context<AppEnv>, token: CachedToken, now: number, status:
   });
 }
 
-/** Refresh ahead, in the background: its own request id (the caller's with `:refresh`), facts and no caller socket. */
+/**
+ * Refresh ahead, in the background: its own request id (the caller's with `:refresh`), facts and no caller socket;
+ * with tracing on, its own span (`token_cache.refresh`), a child of the request's that may outlive it.
+ */
 function startRefresh(
   c: Context<AppEnv>,
   { upstream, body }: Received,
@@ -115,12 +121,22 @@ function startRefresh(
     fetch: (scope: Scope, body: URLSearchParams) => () => Promise<Answer>;
   },
 ): void {
-  const scope: Scope = { requestId: `${c.get('requestId')}:refresh`, facts: {}, trace: c.get('trace'), caller: undefined };
+  const request = c.get('span');
+  const scope: { -readonly [K in keyof Scope]: Scope[K] } = {
+    requestId: `${c.get('requestId')}:refresh`,
+    facts: {},
+    trace: c.get('trace'),
+    span: undefined,
+    caller: undefined,
+  };
   refreshAhead(cache, lookup, token, {
     waitMs: options.waitMs,
     storeFailed: options.storeFailed,
     fetch: options.fetch(scope, new URLSearchParams(body)),
+    begin: request && (() => (scope.span = request.child('token_cache.refresh'))),
     done(how, err) {
+      scope.span?.set({ 'authbridge.token_cache.refresh': how });
+      scope.span?.end(err);
       if (how === 'refreshed' || how === 'not_cached' || (how === 'failed' && !(err instanceof StoreUnavailableError)))
         options.metrics.tokenCacheRequests.inc({ upstream: upstream.name, result: 'refresh' });
       if (how === 'refreshed' || how === 'elsewhere') return;

@@ -24,7 +24,7 @@ export function endpointChain(endpoint: EndpointSpec, deps: AppDeps): Handler<Ap
     if (checkGrant) grantCheck(c, received.body, caller.client); // synchronous: no await
     const cache = cachedTokenOf(received, caller);
     if (cache) return cachedToken(c, received, caller, cache, deps.metrics);
-    if (revokes) await evictRevoked(received);
+    if (revokes) await evictRevoked(received, c.get('span'));
     const rewritten = await outboundAuth(c, received, caller);
     return forwardUpstream(c, received, caller, rewritten);
   };

@@ -10,6 +10,7 @@ import type { ListenAddress } from '../own-url.js';
 import type { Authenticated, Received } from './exchange.js';
 import { checkThrottle } from './throttle.js';
 import { authenticateAssertion } from './inbound-jwt.js';
+import { ATTR, type Span } from '../../tracing/span.js';
 
 /**
  * The grant types a log line names as sent (RFC 6749, 7522, 7523, 8628, 8693, OIDC CIBA); any other value is logged as
@@ -56,17 +57,32 @@ export function formBody(endpoint: EndpointSpec, { runtime }: AppDeps): (c: Cont
 /**
  * Authenticates the caller, throttled (429 before the secret or assertion is looked at): a client_assertion in the
  * body → private_key_jwt / client_secret_jwt (inbound-jwt.ts; `listener`: whose URLs its `aud` may name without
- * server.publicUrl); else client_secret_post or _basic, constant time.
+ * server.publicUrl); else client_secret_post or _basic, constant time. With tracing on, one child span of the
+ * request's (`inbound.authenticate`), with the throttle's and the replay check's store calls under it.
  */
 export async function inboundAuth(c: Context<AppEnv>, received: Received, listener?: ListenAddress): Promise<Authenticated> {
+  const span = c.get('span')?.child('inbound.authenticate');
+  try {
+    const authenticated = await authenticate(c, received, listener, span);
+    span?.end();
+    return authenticated;
+  } catch (err) {
+    span?.end(err);
+    throw err;
+  }
+}
+
+async function authenticate(c: Context<AppEnv>, received: Received, listener: ListenAddress | undefined, span: Span | undefined): Promise<Authenticated> {
   const facts = c.get('facts');
   const { upstream } = received;
   const presented = readCredentials(c.req.header('authorization'), received.body);
   facts.inbound = presented.method;
-  const throttle = await checkThrottle(c, received.rt, upstream, presented);
+  span?.set({ [ATTR.inboundMethod]: presented.method });
+  const throttle = await checkThrottle(c, received.rt, upstream, presented, span);
   let client: ClientRuntime;
   try {
-    client = presented.assertion === undefined ? authenticateClient(presented, upstream.clients) : await authenticateAssertion(received, presented, listener);
+    client =
+      presented.assertion === undefined ? authenticateClient(presented, upstream.clients) : await authenticateAssertion(received, presented, listener, span);
   } catch (err) {
     // the access line names a configured client that was refused (its id, never what it presented); an id that is
     // not configured is the caller's input, which may be anything (a secret pasted in the wrong field)
@@ -76,6 +92,7 @@ export async function inboundAuth(c: Context<AppEnv>, received: Received, listen
   }
   facts.client = client.clientId;
   facts.outbound = client.outbound.method;
+  span?.set({ [ATTR.client]: client.clientId });
   return { presented, client, throttle };
 }
 

@@ -10,6 +10,7 @@ import { USER_AGENT } from '../../version.js';
 import type { AppEnv, RequestFacts } from '../context.js';
 import { NO_STORE, plainResponse } from '../respond.js';
 import { type TraceContext, traceHeaders } from '../trace-context.js';
+import type { Span } from '../../tracing/span.js';
 import type { Authenticated, Received, Rewritten } from './exchange.js';
 import { clientRefused, idpRefusal } from './refusal.js';
 
@@ -33,11 +34,16 @@ export function outboundAuth(c: Context<AppEnv>, received: Received, authenticat
   return rewrite(scopeOf(c), received, authenticated);
 }
 
-/** The request a step works for: its id and trace (sent to the IdP), its facts (its access line), the caller's socket. */
+/**
+ * The request a step works for: its id and trace (sent to the IdP), its facts (its access line), the caller's socket,
+ * and the span its work is recorded under (tracing on).
+ */
 export interface Scope {
   readonly requestId: string;
   readonly facts: RequestFacts;
   readonly trace: TraceContext | undefined;
+  /** the parent of the spans of this scope's work (discovery, signing, the jti record, the IdP call); none: tracing off */
+  readonly span: Span | undefined;
   /** the caller's socket: if it closes while the IdP is still answering, the upstream request is cut (none: a background refresh) */
   readonly caller: Socket | undefined;
 }
@@ -46,18 +52,20 @@ export const scopeOf = (c: Context<AppEnv>): Scope => ({
   requestId: c.get('requestId'),
   facts: c.get('facts'),
   trace: c.get('trace'),
+  span: c.get('span'),
   caller: c.env?.incoming?.socket,
 });
 
 /** outboundAuth for a scope: a request's, or a background refresh's of its own. */
 export async function rewrite(scope: Scope, { endpoint, upstream, body }: Received, { client, presented }: Authenticated): Promise<Rewritten> {
   for (const param of INBOUND_CREDENTIALS) body.delete(param);
-  const requestId = scope.requestId;
-  const target = await resolveEndpoint(upstream, endpoint.name, requestId);
-  const token = endpoint.name === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId);
+  const { requestId, span } = scope;
+  const target = await resolveEndpoint(upstream, endpoint.name, requestId, span);
+  const token = endpoint.name === 'token' ? target : await resolveEndpoint(upstream, 'token', requestId, span);
   const request = {
     body,
-    // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace
+    // the caller's W3C trace context (validated by observe), so that the IdP's spans join the broker's trace; with
+    // tracing on, forward() sends the IdP call's own span instead
     headers: {
       'content-type': FORM_CONTENT_TYPE,
       accept: 'application/json',
@@ -69,7 +77,15 @@ export async function rewrite(scope: Scope, { endpoint, upstream, body }: Receiv
   const facts = scope.facts;
   const onAssertion = (alg: string) => void (facts.assertionAlg = alg);
   // method: auto chooses from the upstream's discovery document, handed over here (no method reaches for it)
-  const context = { tokenEndpoint: token.href, endpoint: target.href, presentedSecret: presented.secret, requestId, onAssertion, metadata: upstream.metadata };
+  const context = {
+    tokenEndpoint: token.href,
+    endpoint: target.href,
+    presentedSecret: presented.secret,
+    requestId,
+    onAssertion,
+    metadata: upstream.metadata,
+    span,
+  };
   await client.outbound.apply(request, context);
   if (endpoint.needsClientId && !body.has('client_id')) body.set('client_id', client.outbound.clientId);
   facts.outbound = client.outbound.method; // method: auto has chosen by now
@@ -95,9 +111,9 @@ export async function exchangeUpstream(scope: Scope, received: Received, authent
   const { client } = authenticated;
   const facts = scope.facts;
   const sent = performance.now();
-  const first = await forward(upstream, client.http, rewritten.target, rewritten.request, endpoint.name, scope.caller);
+  const first = await forward(upstream, client.http, rewritten.target, rewritten.request, endpoint.name, scope.caller, scope.span);
   const firstRefused = clientRefused(first);
-  const res = firstRefused ? await retryRefused(received, authenticated, rewritten, first, scope.caller) : first;
+  const res = firstRefused ? await retryRefused(received, authenticated, rewritten, first, scope) : first;
   const refused = firstRefused && res === first;
   facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   facts.upstreamStatus = res.status;
@@ -153,11 +169,11 @@ async function retryRefused(
   { client }: Authenticated,
   rewritten: Rewritten,
   first: UpstreamResponse,
-  caller: Socket | undefined,
+  { caller, span }: Scope,
 ): Promise<UpstreamResponse> {
   const verdict = client.outbound.retryRefused?.(rewritten.request, rewritten.context);
   if (!verdict) return first;
-  const second = await forward(received.upstream, client.http, rewritten.target, rewritten.request, received.endpoint.name, caller);
+  const second = await forward(received.upstream, client.http, rewritten.target, rewritten.request, received.endpoint.name, caller, span);
   const accepted = !clientRefused(second);
   verdict(accepted);
   return accepted ? second : first;

@@ -5,6 +5,7 @@ import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { storeFailureRefusal } from '../../store/failure-policy.js';
 import { StoreUnavailableError } from '../../store/types.js';
 import type { AppEnv } from '../context.js';
+import { storeSpan, traced, type Span } from '../../tracing/span.js';
 
 export interface ThrottleHandle {
   /** our own refusal of the caller: counted under the store-failure policy (503 while the store is down, closed) */
@@ -18,13 +19,15 @@ export interface ThrottleHandle {
 
 /**
  * Refuses a caller that has failed too often (429), before its secret is looked at; answers the handle that
- * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`.
+ * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`. `span`: where the store
+ * calls are recorded (tracing on): the check and a failure now under it, the settlement under the request's span.
  */
 export async function checkThrottle(
   c: Context<AppEnv>,
   rt: Runtime,
   upstream: UpstreamRuntime,
   presented: PresentedCredentials,
+  span?: Span,
 ): Promise<ThrottleHandle | undefined> {
   const throttle = rt.throttle;
   if (!throttle) return undefined;
@@ -39,15 +42,20 @@ export async function checkThrottle(
       rt.config.throttle.ipv6PrefixLength,
     ),
   };
-  const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
+  const type = rt.store.type;
+  const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => traced(storeSpan(span, 'throttle.check', type), throttle.check(subject)));
   if (!ticket) return undefined; // store down, onStoreFailure: open
   return {
-    failed: () => storeGuard(upstream, () => throttle.failed(subject)).then(() => undefined),
-    settle: (refused) =>
-      (refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket))?.catch((err: unknown) => {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        upstream.storeFailure.reportIgnored(err);
-      }),
+    failed: () => storeGuard(upstream, () => traced(storeSpan(span, 'throttle.record', type), throttle.failed(subject))).then(() => undefined),
+    settle: (refused) => {
+      const recording = refused ? throttle.failed(subject) : throttle.succeeded(subject, ticket);
+      return recording === undefined
+        ? undefined
+        : traced(storeSpan(c.get('span'), 'throttle.record', type), recording).catch((err: unknown) => {
+            if (!(err instanceof StoreUnavailableError)) throw err;
+            upstream.storeFailure.reportIgnored(err);
+          });
+    },
   };
 }
 

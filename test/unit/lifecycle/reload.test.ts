@@ -26,3 +26,13 @@ describe('prepareReload', () => {
     expect((err as ConfigError).issues).toEqual([{ path, message: 'cannot change while running: restart to apply' }]);
   });
 });
+
+describe('prepareReload: tracing', () => {
+  it('refuses a change of the tracing block (the tracer is set up at start)', async () => {
+    const err = await prepareReload(configOf(), configOf({ tracing: { enabled: true } }), deps, 't').then(
+      () => expect.unreachable('a restart-only change was accepted'),
+      (e: unknown) => e,
+    );
+    expect((err as ConfigError).issues).toEqual([{ path: 'tracing', message: 'cannot change while running: restart to apply' }]);
+  });
+});
