@@ -140,7 +140,7 @@ describe('helm template: gateway values', () => {
     const np = one(objs, 'NetworkPolicy').spec;
     expect(np.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(np.ingress.map((r: Spec) => r.ports[0].port)).toEqual(['http', 'metrics']);
-    expect(np.egress.flatMap((r: Spec) => r.ports.map((p: Spec) => p.port))).toEqual([53, 53, 6379, 443]);
+    expect(np.egress.flatMap((r: Spec) => r.ports.map((p: Spec) => p.port))).toEqual([53, 53, 6379, 443, 4318]);
     expect(Object.keys(renderedConfig(objs).upstreams).sort()).toEqual(valuesUpstreams(ciFile('gateway')).sort());
   });
 });
@@ -374,6 +374,58 @@ describe('helm template: workloadIdentity (method jwt_bearer_assertion)', () => 
   });
 });
 
+describe('helm template: tracing (OpenTelemetry)', () => {
+  const env = (objs: K8sObject[]) => Object.fromEntries((container(objs).env as Spec[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+
+  it('is off by default: no tracing block in the config, no OTEL_ variable, no collector egress', () => {
+    const objs = render(['--set', 'networkPolicy.enabled=true']);
+    expect(renderedConfig(objs)).not.toHaveProperty('tracing');
+    expect(Object.keys(env(objs)).filter((n) => n.startsWith('OTEL_'))).toEqual([]);
+    expect(JSON.stringify(one(objs, 'NetworkPolicy').spec.egress)).not.toContain('4318');
+  });
+
+  it('renders config.tracing.enabled and the standard variables, the headers from a Secret, the pod in the resource', () => {
+    const objs = render(['-f', ciFile('gateway')]);
+    expect(renderedConfig(objs).tracing).toEqual({ enabled: true });
+    expect(env(objs)).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+      OTEL_SERVICE_NAME: 'authbridge-gateway',
+      OTEL_EXPORTER_OTLP_HEADERS: { secretKeyRef: { name: 'otlp-headers', key: 'otlp-headers' } },
+      OTEL_K8S_POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
+      OTEL_K8S_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
+      OTEL_RESOURCE_ATTRIBUTES: 'k8s.pod.name=$(OTEL_K8S_POD_NAME),k8s.namespace.name=$(OTEL_K8S_NAMESPACE),deployment.environment.name=prod',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    });
+    // the pod's variables are defined before the one that refers to them (Kubernetes expands $(VAR) in order)
+    const names = (container(objs).env as Spec[]).map((e) => e.name);
+    expect(names.indexOf('OTEL_K8S_POD_NAME')).toBeLessThan(names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+    expect(one(objs, 'NetworkPolicy').spec.egress).toContainEqual({
+      ports: [{ port: 4318, protocol: 'TCP' }],
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }],
+    });
+    // no header value anywhere in the rendered objects: it stays in the Secret
+    expect(JSON.stringify(objs)).not.toContain('x-api-key');
+  });
+
+  it('only the variables given: an empty endpoint leaves the OTLP default (a collector in the pod)', () => {
+    const objs = render(['--set', 'tracing.enabled=true']);
+    expect(Object.keys(env(objs)).filter((n) => n.startsWith('OTEL_'))).toEqual(['OTEL_K8S_POD_NAME', 'OTEL_K8S_NAMESPACE', 'OTEL_RESOURCE_ATTRIBUTES']);
+    expect(env(objs).OTEL_RESOURCE_ATTRIBUTES).toBe('k8s.pod.name=$(OTEL_K8S_POD_NAME),k8s.namespace.name=$(OTEL_K8S_NAMESPACE)');
+  });
+
+  it("a tracing block of the config's own wins over tracing.enabled", () => {
+    const objs = render(['--set', 'tracing.enabled=true', '--set', 'config.tracing.enabled=false']);
+    expect(renderedConfig(objs).tracing).toEqual({ enabled: false });
+  });
+
+  it('a change of tracing rolls the pods with rollOnConfigChange=false (authbridge cannot hot-reload it)', () => {
+    const restart = (args: string[]) =>
+      one(render(['--set', 'rollOnConfigChange=false', ...args]), 'Deployment').spec.template.metadata.annotations['checksum/config-restart'];
+    expect(restart(['--set', 'tracing.enabled=true'])).not.toBe(restart([]));
+  });
+});
+
 describe('refused values', () => {
   it.each([
     [['--set', 'replicaCount=2'], 'replicaCount 2 with the memory store'],
@@ -412,6 +464,9 @@ describe('refused values', () => {
     [['--set', 'config.server.metricsPort=0'], '/config/server/metricsPort'], // an ephemeral port cannot be scraped
     [['--set', 'workloadIdentity.expirationSeconds=60'], '/workloadIdentity/expirationSeconds'], // Kubernetes' minimum is 600
     [['--set', 'workloadIdentity.path=/idp-token'], '/workloadIdentity/path'], // the mount is its directory: not /
+    [['--set', 'tracing.endpoint=otel-collector:4318'], '/tracing/endpoint'], // a URL: http(s)://host[:port]
+    [['--set', 'tracing.endpoint=https://user:pw@otel.example.com'], '/tracing/endpoint'], // credentials go in headersSecret
+    [['--set', 'tracing.sampler=sometimes'], '/tracing/sampler'],
   ])('values.schema.json rejects %j', (args, path) => {
     const res = helm(['template', 't', CHART, ...args]);
     expect(res.code).not.toBe(0);

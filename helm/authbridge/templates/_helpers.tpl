@@ -124,6 +124,10 @@ directly, so that what the checks see is what the ConfigMap holds.
 {{- $_ := set $server "workers" (.Values.workers | default 1) }}
 {{- $_ := set $config "server" $server }}
 {{- end }}
+{{- /* tracing.enabled: the config's own tracing block wins, as authbridge's config wins over the OTEL_* variables */}}
+{{- if and .Values.tracing.enabled (not (hasKey $config "tracing")) }}
+{{- $_ := set $config "tracing" (dict "enabled" true) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
