@@ -282,6 +282,20 @@ describe('a token request is one trace', () => {
     expect(call.attributes).not.toHaveProperty('http.response.status_code');
   });
 
+  it("a caller's trace that is not sampled: nothing exported, and the IdP still gets a traceparent of that trace, not sampled", async () => {
+    const unsampled = 'a3ce929d0e0e47364bf92f3577b34da6';
+    const exportsBefore = receiver.spans.length;
+    const { res, captured } = await token(grant('broker-basic', DOWN_BASIC), { traceparent: `00-${unsampled}-${CALLER_SPAN}-00` });
+    expect(res.status, res.text).toBe(200);
+    const sent = captured[0]!.headers.traceparent!;
+    expect(sent).toMatch(new RegExp(`^00-${unsampled}-[0-9a-f]{16}-00$`));
+    expect(sent).not.toContain(CALLER_SPAN); // the IdP call's own (not recorded) span, as with sampling
+    // a later request's spans arrive; none of this trace's came before or with them
+    const { res: later } = await token(grant('broker-basic', DOWN_BASIC));
+    await traceOf(idOf(later));
+    expect(receiver.spans.slice(exportsBefore).filter((s) => s.traceId === unsampled)).toEqual([]);
+  });
+
   it('a route with no upstream still has its server span (the frame opens one for every route)', async () => {
     const res = await fetch(`${bridge.url}/idp/jwks.json`, { headers: { 'x-request-id': 'trace-jwks-1' } });
     expect(res.status).toBe(200);
