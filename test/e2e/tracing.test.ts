@@ -17,6 +17,7 @@ import { postForm } from '../support/scenario.js';
 const DOWN_PK = 'down-secret-pk-5c81e0';
 const DOWN_BASIC = 'down-secret-basic-93ad1f';
 const DOWN_CACHED = 'down-secret-cached-27be44';
+const DOWN_REFRESH = 'down-secret-refresh-8e02d5';
 const UP_BASIC = 'up-secret-basic-0f6a2c7d';
 const UP_POST = 'up-secret-post-b4e19a3e';
 const HS_SECRET = 'inbound-hs256-secret-for-tracing-0123456789';
@@ -26,7 +27,7 @@ const CALLER_SPAN = '00f067aa0ba902b7';
 const TRACESTATE = 'congo=t61rcWkgMzE';
 
 /** what the test saw go by that must never be in a span: every secret, the assertions and Authorization headers the IdP got, the tokens */
-const seen = new Set<string>([DOWN_PK, DOWN_BASIC, DOWN_CACHED, UP_BASIC, UP_POST, HS_SECRET, COLLECTOR_KEY]);
+const seen = new Set<string>([DOWN_PK, DOWN_BASIC, DOWN_CACHED, DOWN_REFRESH, UP_BASIC, UP_POST, HS_SECRET, COLLECTOR_KEY]);
 
 let receiver: OtlpReceiver;
 let idp: Idp;
@@ -35,7 +36,7 @@ let bridge: Bridge;
 beforeAll(async () => {
   process.env.OTEL_BSP_SCHEDULE_DELAY = '20'; // the batch processor's wait (a standard variable the SDK reads): spans arrive at once
   receiver = await startOtlpReceiver();
-  const pending = await listenIdp({});
+  const pending = await listenIdp({ accessTokenTtl: { 'up-refresh': 10 } });
   const refusing = await closedPort();
   bridge = await startBridge({
     tracing: { enabled: true, endpoint: receiver.url, headers: { 'x-collector-key': COLLECTOR_KEY }, serviceName: 'authbridge-e2e' },
@@ -58,6 +59,13 @@ beforeAll(async () => {
             upstream: { clientId: 'up-post', method: 'client_secret_post', clientSecret: UP_POST },
           },
           {
+            // tokens of 10 s, refreshed in the background from their second second on
+            clientId: 'broker-refresh',
+            clientSecret: DOWN_REFRESH,
+            tokenCache: { enabled: true, minTtlSeconds: 1, refreshAheadPercent: 90 },
+            upstream: { clientId: 'up-refresh', method: 'client_secret_post', clientSecret: UP_POST },
+          },
+          {
             clientId: 'hs',
             clientSecret: HS_SECRET,
             allowedInboundMethods: ['client_secret_jwt'],
@@ -76,6 +84,7 @@ beforeAll(async () => {
     { client_id: 'up-pk', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${bridge.url}/idp/jwks.json` },
     { client_id: 'up-basic', client_secret: UP_BASIC, token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'up-post', client_secret: UP_POST, token_endpoint_auth_method: 'client_secret_post' },
+    { client_id: 'up-refresh', client_secret: UP_POST, token_endpoint_auth_method: 'client_secret_post' },
   ]);
 });
 afterAll(async () => {
@@ -267,6 +276,25 @@ describe('a token request is one trace', () => {
     expect(second.server.attributes['authbridge.token_cache']).toBe('hit');
     expect(second.named('POST')).toEqual([]);
     expect(hit.captured).toEqual([]);
+  });
+
+  it('a refresh ahead of expiry: its own span under the request that started it, with its IdP call and store fill', async () => {
+    const first = await token(grant('broker-refresh', DOWN_REFRESH));
+    expect(first.res.headers.get('cache-status'), first.res.text).toBe('authbridge; fwd=uri-miss; stored');
+    await new Promise((r) => setTimeout(r, 1_500)); // past 10 % of the token's life
+    const { res } = await token(grant('broker-refresh', DOWN_REFRESH));
+    expect(res.headers.get('cache-status')).toMatch(/^authbridge; hit/);
+    const trace = await traceOf(idOf(res), (spans) => spans.some((s) => s.name === 'token_cache.refresh'));
+    const refresh = trace.one('token_cache.refresh');
+    expect(refresh.parentSpanId).toBe(trace.server.spanId);
+    expect(refresh.attributes['authbridge.token_cache.refresh']).toBe('refreshed');
+    const call = trace.one('POST');
+    expect(call.parentSpanId).toBe(refresh.spanId);
+    expect(trace.named('store token_cache.fill').map((s) => s.parentSpanId)).toEqual([refresh.spanId]);
+    // the IdP got the refresh's own call as the parent of its spans
+    const refreshed = await receiver.waitFor(() => idp.captured.length > 0).then(() => idp.captured.at(-1)!);
+    expect(refreshed.headers.traceparent).toBe(`00-${trace.server.traceId}-${call.spanId}-01`);
+    if (typeof refreshed.params.client_secret === 'string') seen.add(refreshed.params.client_secret);
   });
 
   it('an IdP that cannot be reached: the call span fails by kind, the server span is an error by code', async () => {
