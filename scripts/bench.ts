@@ -22,6 +22,7 @@ import {
   startInstance,
   startRedis,
   startStub,
+  startTraceSink,
   workersUnsupported,
   type RunningInstance,
 } from './bench/setup.js';
@@ -43,7 +44,7 @@ const SCRIPT_MODES = [
   {
     flag: '--instructions',
     script: 'instructions.ts',
-    args: '[basic|post|hs256|es256|eddsa…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
+    args: '[basic|basic+tracing|post|hs256|es256|eddsa…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
     what: "instructions per request under valgrind's callgrind",
   },
 ] as const;
@@ -210,6 +211,8 @@ try {
       { ...secretMethod('basicr', 'client_secret_basic', 'redis', audience), label: 'client_secret_basic (Redis, workers 1)' },
     ];
     methods.push({ ...methods.at(-1)!, instance: 'workers2', label: 'client_secret_basic (Redis, workers 2)' });
+    // tracing on (a process of its own, spans exported to the trace sink): its cost against client_secret_basic
+    methods.push({ ...secretMethod('basic-tracing', 'client_secret_basic', 'tracing', audience), label: 'client_secret_basic (tracing on)' });
     if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
     if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
     if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
@@ -230,11 +233,12 @@ try {
     ]);
     const base = { stubOrigin: stub.origin, tlsStubOrigin: https?.origin, serverCert: certs?.serverCert };
     let redisStore: ((instance: Instance) => RedisStore) | undefined;
-    if (methods.some((m) => m.instance !== 'memory')) {
+    const onRedis = (m: Method) => m.instance === 'redis' || m.instance === 'workers2';
+    if (methods.some(onRedis)) {
       const redis = await startRedis();
       if (typeof redis === 'string') {
         skipped.redis = redis;
-        methods = methods.filter((m) => m.instance === 'memory');
+        methods = methods.filter((m) => !onRedis(m));
       } else {
         redisStore = (instance) => ({ type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-${instance}` } });
         const workers2 = methods.filter((m) => m.instance === 'workers2');
@@ -246,12 +250,13 @@ try {
       }
     }
     const instances = new Map<Instance, RunningInstance>();
-    const starting = (['memory', 'redis', 'workers2', 'before'] as const).map(async (instance) => {
+    const starting = (['memory', 'redis', 'workers2', 'before', 'tracing'] as const).map(async (instance) => {
       const own = methods.filter((m) => m.instance === instance);
       if (!own.length) return;
-      const store = instance === 'memory' || instance === 'before' ? { type: 'memory' as const } : redisStore!(instance);
+      const store = instance === 'memory' || instance === 'before' || instance === 'tracing' ? { type: 'memory' as const } : redisStore!(instance);
       const main = instance === 'before' ? comparedMain : undefined;
-      instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...(instance === 'workers2' && { workers: 2 }) }, [], main));
+      const extra = { ...(instance === 'workers2' && { workers: 2 }), ...(instance === 'tracing' && { tracesEndpoint: await startTraceSink() }) };
+      instances.set(instance, await startInstance(dir, instance, own, { ...base, store, ...extra }, [], main));
     });
     await Promise.all(starting);
     progress(`started in ${elapsed()}\n`);

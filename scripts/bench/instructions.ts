@@ -20,7 +20,7 @@ import { FORM_HEADERS, formBody } from '../bench-support.js';
 import { buildRef } from './compare.js';
 import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, freePort, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
 import { authbridgeConfig, MEMORY_SCENARIOS, type Method } from './scenarios.js';
-import { startStub } from './setup.js';
+import { startStub, startTraceSink } from './setup.js';
 
 /** `requests` POSTs one after another on the agent's one keep-alive connection; throws on any answer but 200. */
 async function drive(agent: Agent, url: string, body: string, requests: number): Promise<void> {
@@ -59,10 +59,18 @@ function selfCost(dump: string): number {
 const control = (pid: number, ...args: string[]) => execFileSync('callgrind_control', [...args, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Instructions per measured request of one build (its dist/main.js) on one scenario. */
-async function count(main: string, method: Method, stubOrigin: string, dir: string, warmup: number, requests: number): Promise<number> {
+async function count(
+  main: string,
+  method: Method,
+  stubOrigin: string,
+  dir: string,
+  warmup: number,
+  requests: number,
+  tracesEndpoint: string | undefined,
+): Promise<number> {
   const port = await freePort();
   const configFile = join(dir, `${method.id}-${port}.yaml`);
-  writeFileSync(configFile, authbridgeConfig([method], { port, stubOrigin, store: { type: 'memory' } }));
+  writeFileSync(configFile, authbridgeConfig([method], { port, stubOrigin, store: { type: 'memory' }, tracesEndpoint }));
   const out = join(dir, `callgrind-${port}`);
   const args = [
     '--tool=callgrind',
@@ -117,8 +125,11 @@ export async function runInstructions(ids: string[], options: { requests: number
   const dir = tempDir('authbridge-instr-');
   const builds = [{ label: 'this build', main: join(ROOT, 'dist', 'main.js') }, ...(ref ? [{ label: `@${ref}`, main: buildRef(ref, log) }] : [])];
   const rows: string[] = [];
+  let sink: string | undefined;
   for (const id of ids) {
     const method = MEMORY_SCENARIOS[id]!(`${stub.origin}/token`, dir);
+    // tracing on: spans go to the trace sink (a build without tracing refuses the config: compare basic+tracing with basic)
+    const tracesEndpoint = method.instance === 'tracing' ? (sink ??= await startTraceSink()) : undefined;
     // one build at a time. A count depends on the pace of the requests: V8's memory reducer starts full GCs when
     // allocation looks idle, which at callgrind's pace it does, on a timer (two builds side by side, each slowed by
     // the other, counted ES256 at 1.25× itself). Without the reducer (--no-memory-reducer) whether one old-generation
@@ -127,15 +138,15 @@ export async function runInstructions(ids: string[], options: { requests: number
     const counts: number[] = [];
     for (const build of builds) {
       log(`${id} on ${build.label}: ${warmup} warm-up requests, then ${requests} counted\n`);
-      counts.push(await count(build.main, method, stub.origin, dir, warmup, requests));
+      counts.push(await count(build.main, method, stub.origin, dir, warmup, requests, tracesEndpoint));
     }
     const [mine, theirs] = counts;
     rows.push(
-      `${id.padEnd(8)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`,
+      `${id.padEnd(14)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`,
     );
   }
   log(`\ninstructions per request (callgrind, user space; one connection, one request at a time):\n`);
-  log(`scenario ${'this build'.padStart(12)}${ref ? ` ${`@${ref}`.padStart(12)}   ratio` : ''}\n${rows.join('\n')}\n`);
+  log(`scenario       ${'this build'.padStart(12)}${ref ? ` ${`@${ref}`.padStart(12)}   ratio` : ''}\n${rows.join('\n')}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -24,7 +24,7 @@ import {
 } from './processes.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
 import { authbridgeConfig, MEMORY_SCENARIOS, type ConfigSettings } from './scenarios.js';
-import { startRedis, startStub } from './setup.js';
+import { startRedis, startStub, startTraceSink } from './setup.js';
 import type { RedisServer } from '../../test/support/redis.js';
 
 interface ProfileNode {
@@ -179,6 +179,7 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
   const stub = await startStub(['http']);
   const dir = tempDir('authbridge-prof-cfg-');
   let redis: RedisServer | undefined;
+  let sink: string | undefined;
   for (const scenario of ids) {
     // <id>-redis: the same on the Redis store (jti records, throttle counters), with an own redis-server
     const [id, onRedis] = scenario.endsWith('-redis') ? [scenario.slice(0, -6), true] : [scenario, false];
@@ -192,12 +193,13 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
     const make = MEMORY_SCENARIOS[id];
     if (!make) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')}`);
     const m = make(`${stub.origin}/token`, dir);
+    const tracesEndpoint = m.instance === 'tracing' ? (sink ??= await startTraceSink()) : undefined;
     await profileProcess(
       `authbridge-${scenario}`,
       async (profDir) => {
         const port = await freePort();
         const configFile = join(dir, `${id}.yaml`);
-        writeFileSync(configFile, authbridgeConfig([m], { port, stubOrigin: stub.origin, store }));
+        writeFileSync(configFile, authbridgeConfig([m], { port, stubOrigin: stub.origin, store, tracesEndpoint }));
         const probe = allocations ? ['--require', join(HERE, 'alloc-probe.cjs')] : profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
         const args = [...AUTHBRIDGE_NODE_FLAGS, ...probe, join(ROOT, 'dist', 'main.js'), 'start', '--config', configFile];
         const child = spawnChild(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', ...(allocations ? (['ipc'] as const) : [])] });

@@ -7,8 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Expectation } from '../bench-support.js';
 
-/** Which authbridge process serves a scenario (`before`: the memory store on the --compare build). */
-export type Instance = 'memory' | 'redis' | 'workers2' | 'before';
+/**
+ * Which authbridge process serves a scenario (`before`: the memory store on the --compare build; `tracing`: the
+ * memory store with tracing on, exporting to the trace sink).
+ */
+export type Instance = 'memory' | 'redis' | 'workers2' | 'before' | 'tracing';
 export interface Method {
   id: string;
   label: string;
@@ -111,6 +114,8 @@ export interface ConfigSettings {
   serverCert?: string;
   store: { type: 'memory' } | RedisStore;
   workers?: number;
+  /** tracing on, spans exported to this OTLP/HTTP traces URL (the trace sink) */
+  tracesEndpoint?: string;
 }
 /** One authbridge config (JSON, which is YAML) for the methods of one instance. */
 export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
@@ -121,12 +126,17 @@ export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
   if (clients('mtls').length && s.tlsStubOrigin)
     upstreams.mtls = { issuer: s.tlsStubOrigin, tokenEndpoint: `${s.tlsStubOrigin}/token`, ca: { file: s.serverCert }, clients: clients('mtls') };
   const server = { host: '127.0.0.1', port: s.port, metricsPort: 0, ...(s.workers !== undefined && { workers: s.workers }) };
-  return JSON.stringify({ server, store: s.store, upstreams }, null, 2);
+  const tracing = s.tracesEndpoint === undefined ? {} : { tracing: { enabled: true, endpoint: s.tracesEndpoint } };
+  return JSON.stringify({ server, store: s.store, ...tracing, upstreams }, null, 2);
 }
 
-/** The one-method scenarios on the memory store that --profile and --instructions take by id. */
+/**
+ * The one-method scenarios on the memory store that --profile and --instructions take by id; `basic+tracing` is
+ * `basic` with tracing on (instance `tracing`: spans exported to the trace sink, scripts/bench/trace-sink.ts).
+ */
 export const MEMORY_SCENARIOS: Record<string, (audience: string, keyDir: string) => Method> = {
   basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
+  'basic+tracing': (a) => ({ ...secretMethod('basic', 'client_secret_basic', 'tracing', a), label: 'client_secret_basic (tracing on)' }),
   post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
   hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
   es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),

@@ -23,6 +23,12 @@ export async function startFloor(file: 'floor-node.ts' | 'floor-hono.ts', stub: 
   return { origin: `http://127.0.0.1:${port}`, pid: child.pid! };
 }
 
+/** The OTLP/HTTP traces receiver of the scenarios with tracing on (trace-sink.ts): its traces URL. */
+export async function startTraceSink(): Promise<string> {
+  const { port } = await firstMessage<{ port: number }>(spawnTs('trace-sink.ts', []), 'trace sink');
+  return `http://127.0.0.1:${port}/v1/traces`;
+}
+
 export async function rsaLimit(): Promise<number> {
   return (await firstMessage<{ signsPerSecond: number }>(spawnTs('rsa-limit.ts', []), 'RSA limit')).signsPerSecond;
 }
