@@ -97,7 +97,12 @@ describe('a reload drops the entries of a client whose outbound credentials chan
       JSON.stringify({
         server: { host: '127.0.0.1', port: 0, metricsPort: 0, watchConfig: false },
         upstreams: {
-          idp: { issuer: idp.issuer, tokenEndpoint: idp.tokenEndpoint, tokenCache: { enabled: true }, clients: [client('a', 'up-a'), client('b', bUpstream, bSecret)] },
+          idp: {
+            issuer: idp.issuer,
+            tokenEndpoint: idp.tokenEndpoint,
+            tokenCache: { enabled: true },
+            clients: [client('a', 'up-a'), client('b', bUpstream, bSecret)],
+          },
         },
       }),
     );
@@ -108,7 +113,7 @@ describe('a reload drops the entries of a client whose outbound credentials chan
   });
   afterAll(() => proxy?.stop());
 
-  it('b moved to another upstream client and secret: its entry is gone, a\'s is kept', async () => {
+  it("b moved to another upstream client and secret: its entry is gone, a's is kept", async () => {
     const token = (id: string) => postForm(`${proxy.url}/idp/token`, grant(id));
     const a1 = await token('a');
     const b1 = await token('b');
