@@ -73,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       if (!positionals[2]) return usageError('"jti show" needs the jti to look up: authbridge jti show JTI');
       return report(() => jtiShow(file, positionals[2]!));
     case 'cache':
+      if (values.client !== undefined && values.upstream === undefined) return usageError("--client needs --upstream: a client id is one upstream's");
       return report(() => cacheFlush(file, { upstream: values.upstream, client: values.client }));
     case 'keys':
       switch (positionals[1]) {

@@ -25,9 +25,9 @@ writeFileSync(
 describe('authbridge cache flush', () => {
   it('--client without --upstream is refused before anything is read, saying why', async () => {
     const { code, stdout, stderr } = await runCli(['cache', 'flush', '--client', 'broker', '--config', join(dir, 'absent.yaml')]);
-    expect(code).toBeGreaterThan(0);
+    expect(code).toBe(2); // a usage error, as every other
     expect(stdout).toBe('');
-    expect(stderr.trim()).toBe("--client needs --upstream: a client id is one upstream's");
+    expect(stderr.trim()).toBe("authbridge: --client needs --upstream: a client id is one upstream's (authbridge --help lists the commands and options)");
   });
 
   it('on the memory store: refused, explaining that it cannot reach the running process and what to do', async () => {

@@ -63,6 +63,7 @@ describe("authbridge --help, and each command's", () => {
     ['keys', 'rotate'],
     ['keys', 'export-public'],
     ['keys', 'generate'],
+    ['cache', 'flush'],
   ];
 
   it('names the docs page that explains each command, and the page is in the repository', async () => {
