@@ -30,6 +30,8 @@ const SECRETS = {
   // 50 bytes, letters and digits (every Basic encoding the same): enough for HS256 (32) and HS384 (48), not HS512 (64)
   jwt: 'upstreamSecretRegisteredForClientSecretJwt01234567',
 };
+/** The assertion algs these IdPs take and list, fixed here: what is tried, and in which order, follows from them. */
+const LISTED_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'];
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -67,6 +69,7 @@ describe('--probe against oidc-provider: the method or alg the client is registe
   beforeAll(async () => {
     rsaKey = writeKeyFile('rsa-2048', 'pem', mkdtempSync(join(dir, 'rsa-')));
     idp = await startIdp({
+      clientAuthSigningAlgs: LISTED_ALGS,
       clients: [
         { client_id: 'cbasic', client_secret: SECRETS.jwt, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS384' },
         {
@@ -141,7 +144,7 @@ upstreams:
     expect(idp.captured.map((c) => c.assertion?.header.alg)).toEqual(['RS256', 'RS256', 'RS256', 'RS256', 'PS256']);
     // an RSA key makes no ES256 or EdDSA, said by the key's own loader; no secret: no secret methods
     const cannot = report.probe!.plan!.cannot;
-    expect(cannot.find((c) => c.variant === 'private_key_jwt ES256')?.reason).toMatch(/ES256 needs an EC P-256 key, got a rsa key/);
+    expect(cannot.find((c) => c.variant === 'private_key_jwt ES256')?.reason).toMatch(/ES256 needs an EC P-256 key/);
     expect(cannot.find((c) => c.variant === 'client_secret_post')?.reason).toBe('the client has no secret for the IdP (upstream.clientSecret)');
     expect(announced(lines)).toBe(5);
     expect(captured).toHaveLength(5);
@@ -236,7 +239,7 @@ upstreams:
     expect(plan.tries).toEqual(['upstream.audience: issuer', 'upstream.jwtHeader.kid: none', 'upstream.jwtHeader.typ: none']);
     expect(plan.skipped).toEqual([]);
     expect(plan.cannot.map((c) => c.variant)).toEqual(['private_key_jwt RS256', 'private_key_jwt PS256', 'client_secret_basic', 'client_secret_post']);
-    expect(plan.cannot[0]!.reason).toMatch(/RS256 needs an RSA key, got a ec prime256v1 key/);
+    expect(plan.cannot[0]!.reason).toMatch(/RS256 needs an RSA key/);
     // every request announced was made, and no other
     expect(announced(lines)).toBe(4);
     expect(lines.map((l) => l.seen)).toEqual([0, 1]);
@@ -251,7 +254,7 @@ describe("--probe with a key the IdP reads from authbridge's JWKS", () => {
 
   beforeAll(async () => {
     // the IdP is bound first, authbridge serves the JWKS, the IdP registers its URL (and PS256)
-    const pending = await listenIdp({});
+    const pending = await listenIdp({ clientAuthSigningAlgs: LISTED_ALGS });
     const rsaKey = writeKeyFile('rsa-2048', 'pem', mkdtempSync(join(dir, 'jwks-')));
     config = file(
       'jwks.yaml',
