@@ -64,8 +64,10 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return start(file);
     case 'doctor': {
-      // the report goes to stdout either way (a script reads --json from there); the exit status says error or not
-      const result = await doctor(file, { upstream: values.upstream, probe: values.probe, json: values.json });
+      // the report goes to stdout either way (a script reads --json from there); the exit status says error or not;
+      // --probe says on stderr how many token requests it is about to make, before it makes them
+      const progress = (line: string) => console.error(line);
+      const result = await doctor(file, { upstream: values.upstream, probe: values.probe, json: values.json, progress });
       console.log(result.text);
       return result.ok ? 0 : 1;
     }

@@ -27,8 +27,10 @@ const COMMAND_HELP: readonly CommandHelp[] = [
     text: [
       'check the config against the live IdPs: discovery and issuer, methods',
       'and algs they list, the JWKS URL, keys and certificates, clock offset;',
-      '--probe: one real client_credentials request as CLIENT (and the',
-      'variants that commonly fix a refusal); exit 1 on any error',
+      '--probe: one real client_credentials request as CLIENT (and, after a',
+      'refusal, the variants that commonly fix it and the other methods and',
+      'algs the IdP lists: at most AUTHBRIDGE_PROBE_MAX_TRIES more, counted',
+      'on stderr first); exit 1 on any error',
     ],
     docs: ['docs/doctor.md'],
   },

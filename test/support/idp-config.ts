@@ -140,6 +140,8 @@ export interface ProviderConfigInput {
   accessTokenTtl?: Record<string, number>;
   /** clients whose access tokens are opaque (revocable: oidc-provider cannot revoke a JWT access token) */
   opaqueAccessTokens?: string[];
+  /** the client assertion algs it takes and lists (default CLIENT_AUTH_SIGNING_ALGS) */
+  clientAuthSigningAlgs?: string[];
 }
 
 export function buildConfiguration(input: ProviderConfigInput): Configuration {
@@ -157,7 +159,7 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
-    enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
+    enabledJWA: { clientAuthSigningAlgValues: input.clientAuthSigningAlgs ?? CLIENT_AUTH_SIGNING_ALGS },
     ttl: {
       ...TTL,
       ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) => input.accessTokenTtl?.[client.clientId] ?? TTL.ClientCredentials,

@@ -75,6 +75,8 @@ export interface StartIdpOptions {
   accessTokenTtl?: Record<string, number>;
   /** clients whose access tokens are opaque (oidc-provider revokes only those) */
   opaqueAccessTokens?: string[];
+  /** the client assertion algs the IdP takes and lists in token_endpoint_auth_signing_alg_values_supported (default: idp-config.ts's) */
+  clientAuthSigningAlgs?: string[];
 }
 
 /**
@@ -193,6 +195,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           InvalidTarget: errors.InvalidTarget,
           accessTokenTtl: opts.accessTokenTtl,
           opaqueAccessTokens: opts.opaqueAccessTokens,
+          clientAuthSigningAlgs: opts.clientAuthSigningAlgs,
         }),
       );
       // Surface invalid client metadata now instead of as an opaque invalid_client later.
