@@ -11,6 +11,7 @@ import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { keysSchema, throttleSchema } from './process-schema.js';
 import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
+import { authorizationRequestSchema, authorizeIssues } from './authorize-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -18,6 +19,7 @@ export * from './client-schema.js';
 export * from './process-schema.js';
 export * from './server-schema.js';
 export * from './store-schema.js';
+export * from './authorize-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -139,12 +141,14 @@ export const upstreamSchema = z
     key: z.literal('managed').optional().describe('one managed key shared by the private_key_jwt clients that name no key of their own'),
     rotation: rotationSchema.optional().describe("the shared managed key's rotation schedule"),
     certificate: managedCertificateSchema.optional().describe("the shared managed key's self-signed certificate"),
+    authorizationRequest: authorizationRequestSchema.prefault({}),
     clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
     if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
       ctx.addIssue({ code: 'custom', path: ['endpoints', 'token'], message: 'set either tokenEndpoint or endpoints.token, not both' });
     for (const issue of outboundRuleIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of authorizeIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   })
   .superRefine(
     (upstream, ctx) => {
@@ -182,8 +186,11 @@ export const configSchema = z
     ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
   });
 
-function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
-  return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
+type ManagedKeyFields = { upstream: { method: string; key?: unknown; requestObject?: { key: unknown } } };
+function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: ManagedKeyFields[] }> }): boolean {
+  return Object.values(config.upstreams).some(
+    (u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed' || c.upstream.requestObject?.key === 'managed'),
+  );
 }
 
 export type Config = z.output<typeof configSchema>;

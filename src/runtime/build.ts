@@ -1,6 +1,7 @@
 import { AutoOutbound } from '../outbound/auto.js';
 import { createOutboundAuth } from '../outbound/index.js';
 import { rowOf } from '../outbound/methods.js';
+import { requestObjectSigner } from '../outbound/request-object.js';
 import type { MetadataSource } from '../outbound/types.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { resolveProfile } from '../config/outbound-settings.js';
@@ -93,6 +94,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
   const clients = new Map<string, ClientRuntime>();
   for (const client of upstream.clients) {
     const tls = keyrings.tls.get(client);
+    const requestObjectKey = keyrings.requestObjects.get(client);
     const outbound = createOutboundAuth(client, {
       upstreamName: name,
       upstream,
@@ -108,6 +110,8 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       grantTypes: client.grantTypes && new Set(client.grantTypes),
       allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
+      redirectUris: client.redirectUris && new Set(client.redirectUris),
+      signRequestObject: requestObjectKey && requestObjectSigner(requestObjectKey),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
       http: tls
