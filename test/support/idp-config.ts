@@ -136,6 +136,8 @@ export interface ProviderConfigInput {
   apiAudience: string;
   jwks: { keys: JWK[] };
   InvalidTarget: new (description?: string) => Error;
+  /** oidc-provider features set over the ones below, each as a whole (e.g. pushedAuthorizationRequests, requestObjects) */
+  features?: Record<string, unknown>;
 }
 
 export function buildConfiguration(input: ProviderConfigInput): Configuration {
@@ -210,6 +212,7 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
           };
         },
       },
+      ...input.features,
     },
   };
 }

@@ -71,6 +71,8 @@ export interface StartIdpOptions {
    * seconds so they need not wait a minute. Default: oidc-provider's own.
    */
   jwksCacheSeconds?: number;
+  /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
+  features?: Record<string, unknown>;
 }
 
 /**
@@ -187,6 +189,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           apiAudience,
           jwks,
           InvalidTarget: errors.InvalidTarget,
+          ...(opts.features ? { features: opts.features } : {}),
         }),
       );
       // Surface invalid client metadata now instead of as an opaque invalid_client later.
