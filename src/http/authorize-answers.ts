@@ -11,7 +11,11 @@ import type { AppEnv } from './context.js';
 import { NO_STORE } from './respond.js';
 import type { OAuthError } from '../errors.js';
 
-const BROWSER_HEADERS = { ...NO_STORE, 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' } as const;
+/** Every answer's: not cacheable, no Referer sent on, nosniff, and the request id (set here: a push's relay was answered) */
+function browserHeaders(c: Context<AppEnv>): Record<string, string> {
+  c.set('requestIdSent', true);
+  return { ...NO_STORE, 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff', 'x-request-id': c.get('requestId') };
+}
 
 /**
  * The error page: plain text (nothing in it is markup, whatever a description quotes), the error's status and
@@ -27,7 +31,7 @@ export function errorPage(c: Context<AppEnv>, error: OAuthError): Response {
     '',
   ].join('\n');
   return c.body(body, error.status as 400, {
-    ...BROWSER_HEADERS,
+    ...browserHeaders(c),
     ...error.headers,
     'content-type': 'text/plain; charset=utf-8',
     'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
@@ -36,7 +40,7 @@ export function errorPage(c: Context<AppEnv>, error: OAuthError): Response {
 
 /** The browser sent to `location`: 303 after a POST (the browser then GETs it), else 302. */
 export function redirect(c: Context<AppEnv>, location: string): Response {
-  return c.body(null, c.req.method === 'POST' ? 303 : 302, { ...BROWSER_HEADERS, location });
+  return c.body(null, c.req.method === 'POST' ? 303 : 302, { ...browserHeaders(c), location });
 }
 
 /** Where and how an authorization response goes: the validated redirect_uri, its mode, and what it echoes. */
@@ -67,7 +71,7 @@ function formPost(c: Context<AppEnv>, action: string, params: URLSearchParams): 
   const inputs = [...params].map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
   const body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>authbridge</title></head><body onload="${SUBMIT}"><form method="post" action="${escapeHtml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form></body></html>`;
   return c.body(body, 200, {
-    ...BROWSER_HEADERS,
+    ...browserHeaders(c),
     'content-type': 'text/html; charset=utf-8',
     'content-security-policy': `default-src 'none'; script-src 'unsafe-hashes' '${SUBMIT_HASH}'; frame-ancestors 'none'`,
   });
