@@ -26,6 +26,7 @@ import { presentsManagedKey } from '../keys/tls-client.js';
 import type { CertificateExpiry } from '../metrics.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { storeFailurePolicy, upstreamClock } from './reports.js';
+import { checkAuthorizationRequests } from './front-channel.js';
 import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
@@ -134,6 +135,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     metadata,
   };
   chooseAutoMethods(built);
+  void checkAuthorizationRequests(built, upstream);
   return built;
 }
 

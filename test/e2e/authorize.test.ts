@@ -321,6 +321,30 @@ describe('what the IdP refuses, and what authbridge cannot do for it', () => {
     expect(bridge.capture.lines.some((l) => l.level === 'error' && String(l.msg).includes('require_signed_request_object'))).toBe(true);
   });
 
+  it('at start, once discovery is read: each client /authorize would refuse is named at error, with the field to set', async () => {
+    const key = { file: writeKeyFile('ec-p256') };
+    const late = await startBridge({
+      upstreams: {
+        idp: {
+          issuer: idp.issuer,
+          clients: [
+            { clientId: 'unsigned', clientSecret: DOWN, redirectUris: [REDIRECT_URI], upstream: { method: 'private_key_jwt', clientId: 'up-web', key } },
+            // no redirectUris: no authorization requests, nothing to say
+            { clientId: 'machine', clientSecret: DOWN, upstream: { method: 'private_key_jwt', clientId: 'up-web', key } },
+          ],
+        },
+      },
+    });
+    try {
+      const said = () => late.capture.lines.filter((l) => l.level === 'error' && String(l.msg).startsWith('authorization requests of this client'));
+      for (let i = 0; i < 50 && said().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(said()).toEqual([expect.objectContaining({ client: 'unsigned', upstream: 'idp' })]);
+      expect(String(said()[0]!.msg)).toContain('set upstreams.idp.clients[0].upstream.requestObject');
+    } finally {
+      await late.stop();
+    }
+  });
+
   it('par: never at an IdP that requires PAR: server_error naming authorizationRequest.par, nothing sent', async () => {
     const { params } = plainRequest('up-web');
     idp.clearCaptured();

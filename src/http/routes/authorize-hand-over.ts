@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import { ENDPOINTS } from '../../config/endpoints.js';
-import { formatPath } from '../../config/errors.js';
 import { OAuthError } from '../../errors.js';
 import type { ClientRuntime, Runtime, UpstreamRuntime } from '../../runtime/types.js';
-import { handOff, pushAnswer, withParameters } from '../../upstream/authorization-request.js';
+import { handOffOf } from '../../runtime/front-channel.js';
+import { pushAnswer, withParameters } from '../../upstream/authorization-request.js';
 import { parseJsonBody, type Endpoint } from '../../upstream/discovery.js';
 import { resolveAuthorizationEndpoint, resolveMetadata } from '../../upstream/forward.js';
 import type { AppEnv } from '../context.js';
@@ -34,17 +34,7 @@ export async function handOver(c: Context<AppEnv>, { rt, upstream, client, param
   const config = rt.config.upstreams[upstream.name]!;
   const metadata = await resolveMetadata(upstream, requestId);
   const authorization = await authorizationEndpoint(upstream, requestId);
-  const index = config.clients.findIndex((entry) => entry.clientId === client.clientId);
-  const how = handOff({
-    mode: config.authorizationRequest.par,
-    parOffered: upstream.endpoints.known('par') !== undefined || typeof metadata.pushed_authorization_request_endpoint === 'string',
-    metadata,
-    canSign: client.signRequestObject !== undefined,
-    paths: {
-      par: formatPath(['upstreams', upstream.name, 'authorizationRequest', 'par']),
-      requestObject: formatPath(['upstreams', upstream.name, 'clients', index, 'upstream', 'requestObject']),
-    },
-  });
+  const how = handOffOf(upstream, config, client, metadata);
   const clientId = client.outbound.clientId;
   let outgoing = new URLSearchParams(params);
   outgoing.set('client_id', clientId);
