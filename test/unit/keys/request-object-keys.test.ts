@@ -4,13 +4,16 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, formatIssue } from '../../../src/config/errors.js';
 import { loadConfigKeys, loadKeyrings, managedOwners } from '../../../src/keys/keyring.js';
 import { createLogger } from '../../../src/log.js';
 import { MemoryStore } from '../../../src/store/memory.js';
+import { requestObjectSigner } from '../../../src/outbound/request-object.js';
 import { configOf } from '../../support/config.js';
 import { writeKeyFile } from '../../support/keys.js';
+import { createSoftHsmToken, needsSoftHsm, SOFTHSM_MODULE } from '../../support/softhsm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-ro-keys-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +84,40 @@ describe('request-object keys', () => {
       ).toEqual(['ES256', 'EdDSA']);
     } finally {
       keyrings.close();
+    }
+  });
+});
+
+describe('a request-object key in a PKCS#11 token (SoftHSM)', needsSoftHsm(), () => {
+  it('opened at load, signs there; published beside the assertion key of the same token, each its own kid', async () => {
+    const token = createSoftHsmToken('ro', 'pin-ro-4242');
+    try {
+      token.keypair('EC:prime256v1', 'assertion', '01');
+      token.keypair('EC:prime256v1', 'request-object', '02');
+      const pkcs11 = (keyLabel: string) => ({ pkcs11: { module: SOFTHSM_MODULE, tokenLabel: 'ro', pin: 'pin-ro-4242', keyLabel } });
+      const config = configOf({
+        upstream: { clients: [client('web', { method: 'private_key_jwt', key: pkcs11('assertion'), requestObject: { key: pkcs11('request-object') } })] },
+      });
+      const keys = await loadConfigKeys(config, 'test');
+      try {
+        const [web] = config.upstreams.idp!.clients;
+        const key = keys.requestObjects.get(web!);
+        if (typeof key !== 'object') throw new Error('expected an opened key');
+        const assertion = keys.clients.get(web!);
+        expect(typeof assertion === 'object' && assertion.kid).not.toBe(key.kid);
+        expect(keys.upstreams.get('idp')!.files.map((k) => k.kid)).toEqual(expect.arrayContaining([key.kid]));
+        const jws = await requestObjectSigner(() => key)(new URLSearchParams({ client_id: 'web' }), {
+          clientId: 'web',
+          audience: 'https://idp.example.com',
+          clockSkewSeconds: 0,
+        });
+        expect(decodeProtectedHeader(jws)).toEqual({ alg: 'ES256', typ: 'oauth-authz-req+jwt', kid: key.kid });
+        await expect(compactVerify(jws, await importJWK(key.publicJwk, 'ES256'))).resolves.toBeDefined();
+      } finally {
+        for (const key of [...keys.clients.values(), ...keys.requestObjects.values()]) if (typeof key === 'object') key.close?.();
+      }
+    } finally {
+      token.remove();
     }
   });
 });
