@@ -55,7 +55,8 @@ export interface ResponseTarget {
 /** An authorization error response at the redirect_uri (RFC 6749 §4.1.2.1): error, error_description, state, iss. */
 export function errorResponseAt(c: Context<AppEnv>, target: ResponseTarget, error: string, description?: string): Response {
   const params = new URLSearchParams({ error });
-  if (description) params.set('error_description', description);
+  // RFC 6749 §4.1.2.1: printable ASCII but the double quote and the backslash; anything else becomes '?'
+  if (description) params.set('error_description', description.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?'));
   if (target.state !== undefined) params.set('state', target.state);
   params.set('iss', target.iss);
   if (target.responseMode === 'form_post') return formPost(c, target.redirectUri, params);
