@@ -19,7 +19,7 @@ import { handOver } from './authorize-hand-over.js';
  * Every call is counted per address (each may cost a signature and a request to the IdP: `throttle.authorizePerAddress`).
  * Until the client and its redirect_uri are known (exact match), a refusal is an error page, never a redirect (RFC 6749
  * §4.1.2.1); from then on it is an authorization error response at that redirect_uri, with `state` and `iss` (RFC 9207:
- * the IdP's issuer, which the discovery mirror keeps as it is). authorization-hand-over.ts does the rest.
+ * the IdP's issuer, which the discovery mirror keeps as it is). authorize-hand-over.ts does the rest.
  */
 export function authorizeRoute(deps: AppDeps): Handler<AppEnv> {
   return async function authorize(c) {
