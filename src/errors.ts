@@ -12,7 +12,10 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  // OIDC Core §3.1.2.6: an authorization request's `request` / `request_uri` refused (redirected, /authorize)
+  | 'request_not_supported'
+  | 'request_uri_not_supported';
 
 /** Where an error's `reason` is counted: client_auth failures, upstream errors, or only the log line. */
 export type ErrorCategory = 'client_auth' | 'upstream' | 'request';
@@ -74,6 +77,11 @@ export const ERROR_CODES = {
   ERR_MALFORMED_REQUEST: 'request',
   ERR_JTI_EXHAUSTED: 'request',
   ERR_IDP_REFUSED_REQUEST: 'request', // the IdP answered another 4xx without a JSON body
+  // GET|POST /{upstream}/authorize: before the redirect_uri is known (an error page), then after (redirected)
+  ERR_AUTHORIZE_CLIENT: 'request',
+  ERR_REDIRECT_URI: 'request',
+  ERR_REQUEST_PARAMETER: 'request',
+  ERR_AUTHORIZE_SETUP: 'request',
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 

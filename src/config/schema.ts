@@ -12,6 +12,7 @@ import { keysSchema, throttleSchema } from './process-schema.js';
 import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
 import { resolveTokenCache, tokenCacheSchema } from './token-cache-schema.js';
+import { authorizationRequestSchema, authorizeIssues } from './authorize-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -20,6 +21,7 @@ export * from './process-schema.js';
 export * from './server-schema.js';
 export * from './store-schema.js';
 export * from './token-cache-schema.js';
+export * from './authorize-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -146,12 +148,14 @@ export const upstreamSchema = z
       .describe(
         "the default token cache settings of this upstream's clients (each client may set its own): client_credentials tokens, one IdP request per lifetime",
       ),
+    authorizationRequest: authorizationRequestSchema.prefault({}),
     clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
     if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
       ctx.addIssue({ code: 'custom', path: ['endpoints', 'token'], message: 'set either tokenEndpoint or endpoints.token, not both' });
     for (const issue of outboundRuleIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of authorizeIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   })
   .superRefine(
     (upstream, ctx) => {
@@ -195,8 +199,11 @@ export const configSchema = z
       });
   });
 
-function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
-  return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
+type ManagedKeyFields = { upstream: { method: string; key?: unknown; requestObject?: { key: unknown } } };
+function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: ManagedKeyFields[] }> }): boolean {
+  return Object.values(config.upstreams).some(
+    (u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed' || c.upstream.requestObject?.key === 'managed'),
+  );
 }
 
 function usesTokenCache(config: {

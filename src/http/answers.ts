@@ -76,5 +76,18 @@ export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAns
   ],
   ERR_JTI_EXHAUSTED: [answer(500, 'server_error')],
   ERR_IDP_REFUSED_REQUEST: [answer(400, 'invalid_request', "the IdP's other 4xx without a JSON body")],
+  ERR_AUTHORIZE_CLIENT: [answer(400, 'invalid_request', '/authorize: an error page, never a redirect')],
+  ERR_REDIRECT_URI: [answer(400, 'invalid_request', '/authorize: an error page, never a redirect')],
+  ERR_REQUEST_PARAMETER: [
+    answer(400, 'request_not_supported', '/authorize: `request`, redirected to the redirect_uri as error=request_not_supported'),
+    answer(400, 'request_uri_not_supported', '/authorize: `request_uri`, redirected as error=request_uri_not_supported'),
+  ],
+  ERR_AUTHORIZE_SETUP: [
+    answer(
+      500,
+      'server_error',
+      '/authorize: the config does not fit what the IdP requires (the description names the field); redirected as error=server_error',
+    ),
+  ],
   ERR_INTERNAL: [answer(500, 'server_error')],
 };

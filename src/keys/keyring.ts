@@ -12,7 +12,8 @@ import type { ManagedOwner } from './managed-owner.js';
 import { enteredStateAt } from './rotation.js';
 import { KEK_PATH, openManagedKeys } from './managed-open.js';
 import { KeyDecryptError } from './seal.js';
-import { certificateProblems } from './certificate.js';
+import { certificateKeyThumbprint, certificateProblems } from './certificate.js';
+import { openRequestObjectKeys, requestObjectOwnerOf } from './request-object-keys.js';
 import { closeKeys, openKey } from './sources/index.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
@@ -36,6 +37,8 @@ export interface Keyrings {
   keyAges(now?: number): KeyAge[];
   /** the signing key of each private_key_jwt client */
   readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
+  /** the request-object key of each client with `upstream.requestObject` (RFC 9101) */
+  readonly requestObjects: ReadonlyMap<ClientConfig, SigningKeyProvider>;
   readonly managed?: ManagedKeys;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
@@ -83,8 +86,7 @@ export function managedOwners(config: Config): ManagedOwner[] {
   const owners = new Map<string, ManagedOwner>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     for (const client of upstream.clients) {
-      const owner = managedOwnerOf(name, upstream, client);
-      if (owner) owners.set(owner.owner, owner);
+      for (const owner of [managedOwnerOf(name, upstream, client), requestObjectOwnerOf(name, client)]) if (owner) owners.set(owner.owner, owner);
     }
   return [...owners.values()];
 }
@@ -99,6 +101,8 @@ export interface ConfigKeys {
   readonly clients: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** per client signing with key files: all of them (published), the first signs */
   readonly clientFiles: ReadonlyMap<ClientConfig, readonly SigningKey[]>;
+  /** per client with `upstream.requestObject`: its request-object key, or the owner of its managed one */
+  readonly requestObjects: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
   /** key file certificates that expire within 30 days, key files others may read: at their config paths */
@@ -118,11 +122,13 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
   const clients = new Map<ClientConfig, SigningKey | string>();
   const clientFiles = new Map<ClientConfig, SigningKey[]>();
   const tls = new Map<ClientConfig, TlsClientCredential>();
+  const requestObjects = new Map<ClientConfig, SigningKey | string>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
     const upstreamOwners = new Set<string>();
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
+    const usedKids = new Map<string, string>(); // the assertion and TLS keys: no request object is signed with one
     for (const [i, client] of upstream.clients.entries()) {
       const out: OutboundFields = client.upstream;
       const tlsEntry = tlsCredentialEntry(client, ['upstreams', name, 'clients', i, 'upstream']);
@@ -134,6 +140,8 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
         if (out.tlsCertificate !== 'signingKey') warnings.push(...result.warnings);
         if (result.credential) tls.set(client, result.credential);
         if (result.credential?.published) published.push(result.credential.published);
+        const tlsKid = result.credential && (await certificateKeyThumbprint(result.credential.certificate));
+        if (tlsKid) usedKids.set(tlsKid, formatPath(tlsEntry.path));
       }
       const owner = managedOwnerOf(name, upstream, client);
       if (!owner && !signsWithKey(upstream, client)) continue;
@@ -152,16 +160,23 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
       issues.push(...(opened?.issues ?? []));
       warnings.push(...(opened?.warnings ?? []));
       published.push(...loaded);
+      for (const key of loaded) usedKids.set(key.kid, formatPath(['upstreams', name, 'clients', i, 'upstream', 'key']));
       if (loaded[0]) clients.set(client, loaded[0]);
       if (loaded.length > 0) clientFiles.set(client, loaded);
     }
+    const signed = await openRequestObjectKeys(name, upstream, usedKids, now);
+    issues.push(...signed.issues);
+    warnings.push(...signed.warnings);
+    published.push(...signed.published);
+    for (const owner of signed.owners) owners.set(owner.owner, owner), upstreamOwners.add(owner.owner);
+    for (const [client, key] of signed.clients) requestObjects.set(client, key);
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
   }
   if (issues.length > 0) {
-    closeKeys(clients.values());
+    closeKeys([...clients.values(), ...requestObjects.values()]);
     throw new ConfigError(source, issues);
   }
-  return { upstreams, owners, clients, clientFiles, tls, warnings };
+  return { upstreams, owners, clients, clientFiles, requestObjects, tls, warnings };
 }
 
 /**
@@ -175,7 +190,9 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
   if (keys.owners.size > 0) managed = await startManaged(config, deps, [...keys.owners.values()], source);
 
   const signers = new Map<ClientConfig, SigningKeyProvider>();
-  for (const [client, key] of keys.clients) signers.set(client, typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
+  const provider = (key: SigningKey | string): SigningKeyProvider => (typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
+  for (const [client, key] of keys.clients) signers.set(client, provider(key));
+  const requestObjects = new Map([...keys.requestObjects].map(([client, key]) => [client, provider(key)] as const));
   const upstreams = new Map<string, UpstreamKeyring>();
   for (const [name, { files, owners }] of keys.upstreams) {
     const windows = owners.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
@@ -201,13 +218,14 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
   return {
     upstreams,
     signers,
+    requestObjects,
     managed,
     tls: keys.tls,
     keyAges,
     warnings,
     close: () => {
       managed?.close();
-      closeKeys(keys.clients.values());
+      closeKeys([...keys.clients.values(), ...keys.requestObjects.values()]);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { AutoOutbound } from '../outbound/auto.js';
 import { createOutboundAuth } from '../outbound/index.js';
 import { rowOf } from '../outbound/methods.js';
+import { requestObjectSigner } from '../outbound/request-object.js';
 import type { MetadataSource } from '../outbound/types.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { resolveProfile } from '../config/outbound-settings.js';
@@ -27,6 +28,7 @@ import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { storeFailurePolicy, upstreamClock } from './reports.js';
 import { buildTokenCache, clientTokenCache } from './token-caches.js';
 import type { TokenCache } from '../token-cache/cache.js';
+import { checkAuthorizationRequests } from './front-channel.js';
 import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
@@ -104,6 +106,7 @@ function buildUpstream(
   const clients = new Map<string, ClientRuntime>();
   for (const client of upstream.clients) {
     const tls = keyrings.tls.get(client);
+    const requestObjectKey = keyrings.requestObjects.get(client);
     const outbound = createOutboundAuth(client, {
       upstreamName: name,
       upstream,
@@ -120,6 +123,8 @@ function buildUpstream(
       allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
       tokenCache: clientTokenCache(tokenCache, name, upstream, client),
+      redirectUris: client.redirectUris && new Set(client.redirectUris),
+      signRequestObject: requestObjectKey && requestObjectSigner(requestObjectKey),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
       http: tls
@@ -143,6 +148,7 @@ function buildUpstream(
     metadata,
   };
   chooseAutoMethods(built);
+  void checkAuthorizationRequests(built, upstream);
   return built;
 }
 

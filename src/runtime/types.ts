@@ -10,6 +10,7 @@ import type { Keyrings, UpstreamKeyring } from '../keys/keyring.js';
 import type { Logger } from '../log.js';
 import type { CertificateExpiry, Metrics } from '../metrics.js';
 import type { MetadataSource, OutboundAuth } from '../outbound/types.js';
+import type { SignRequestObject } from '../outbound/request-object.js';
 import type { StoreFailurePolicy } from '../store/failure-policy.js';
 import type { Store } from '../store/types.js';
 import type { UpstreamClock } from '../upstream/clock.js';
@@ -27,6 +28,10 @@ export interface ClientRuntime extends DownstreamClient {
   readonly inboundJwt?: InboundJwtVerifier;
   /** its client_credentials tokens' cache, when `tokenCache` is enabled for it */
   readonly tokenCache?: ClientTokenCache;
+  /** GET|POST /{upstream}/authorize: the redirect_uri values it may use (exact match); none, no authorization requests */
+  readonly redirectUris?: ReadonlySet<string>;
+  /** signs its authorization requests as RFC 9101 request objects, with its request-object key, when it has one */
+  readonly signRequestObject?: SignRequestObject;
 }
 
 export interface UpstreamRuntime {

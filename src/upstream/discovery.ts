@@ -42,7 +42,7 @@ export interface Endpoint {
 
 /** The upstream has no such endpoint: neither an override in the config nor a member in its discovery document. */
 export class EndpointMissingError extends AuthbridgeError<'ERR_ENDPOINT_MISSING'> {
-  constructor(readonly endpoint: EndpointName) {
+  constructor(readonly endpoint: EndpointName | 'authorization') {
     super('ERR_ENDPOINT_MISSING', `the upstream has no ${endpoint} endpoint (none configured under endpoints, none in its discovery document)`);
   }
 }
@@ -56,6 +56,7 @@ export class EndpointMissingError extends AuthbridgeError<'ERR_ENDPOINT_MISSING'
 export class EndpointResolver {
   readonly #resolved = new Map<EndpointName, Endpoint>();
   readonly #aliases = new Map<string, Endpoint>();
+  #authorization?: Endpoint;
   #metadata?: Promise<ProviderMetadata>;
 
   constructor(
@@ -97,6 +98,18 @@ export class EndpointResolver {
     const endpoint = toEndpoint(this.#check(member, href));
     this.#resolved.set(name, endpoint);
     return endpoint;
+  }
+
+  /**
+   * The IdP's `authorization_endpoint`, where authbridge sends the browser (GET|POST /{upstream}/authorize): from the
+   * discovery document, checked as a bridged endpoint is (https, on the issuer's origin or an allowed one): a
+   * document that names another origin must not send users there unannounced either. EndpointMissingError without one.
+   */
+  async authorizationEndpoint(): Promise<Endpoint> {
+    if (this.#authorization) return this.#authorization;
+    const href = (await this.metadata()).authorization_endpoint;
+    if (href === undefined) throw new EndpointMissingError('authorization');
+    return (this.#authorization = toEndpoint(this.#check('authorization_endpoint', href)));
   }
 
   /**

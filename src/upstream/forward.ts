@@ -36,6 +36,11 @@ export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, re
   return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
 
+/** The IdP's authorization endpoint (discovered, checked), or the OAuth error a caller gets (as above). */
+export function resolveAuthorizationEndpoint(upstream: UpstreamHandle, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.authorizationEndpoint());
+}
+
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
 export function resolveMetadata(upstream: UpstreamHandle, requestId?: string): Promise<ProviderMetadata> {
   return discovered(upstream, requestId, () => upstream.endpoints.metadata());

@@ -142,6 +142,8 @@ export interface ProviderConfigInput {
   opaqueAccessTokens?: string[];
   /** the client assertion algs it takes and lists (default CLIENT_AUTH_SIGNING_ALGS) */
   clientAuthSigningAlgs?: string[];
+  /** oidc-provider features set over the ones below, each as a whole (e.g. pushedAuthorizationRequests, requestObjects) */
+  features?: Record<string, unknown>;
 }
 
 export function buildConfiguration(input: ProviderConfigInput): Configuration {
@@ -219,6 +221,7 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
           };
         },
       },
+      ...input.features,
     },
   };
 }

@@ -77,6 +77,8 @@ export interface StartIdpOptions {
   opaqueAccessTokens?: string[];
   /** the client assertion algs the IdP takes and lists in token_endpoint_auth_signing_alg_values_supported (default: idp-config.ts's) */
   clientAuthSigningAlgs?: string[];
+  /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
+  features?: Record<string, unknown>;
 }
 
 /**
@@ -196,6 +198,7 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
           accessTokenTtl: opts.accessTokenTtl,
           opaqueAccessTokens: opts.opaqueAccessTokens,
           clientAuthSigningAlgs: opts.clientAuthSigningAlgs,
+          ...(opts.features ? { features: opts.features } : {}),
         }),
       );
       // Surface invalid client metadata now instead of as an opaque invalid_client later.

@@ -18,9 +18,11 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Provider } from 'oidc-provider';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
 import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
-import { readBody, sendJson } from './idp-interaction.js';
+import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
+import { driveLogin } from './idp-login.js';
 import { DEFAULT_API_AUDIENCE } from './idp.js';
 import {
   certificateThumbprint,
@@ -99,8 +101,10 @@ export interface MtlsIdp {
   /** PEM of the CA that issued the listener's server certificate: trust it with `ca: serverCaPem` */
   serverCaPem: string;
   provider: Provider;
-  captured: CapturedMtlsTokenRequest[]; // every request to the token endpoint (plain or alias), in arrival order
+  captured: CapturedMtlsTokenRequest[]; // every request to the token and PAR endpoints (plain or alias), in arrival order
   clearCaptured(): void;
+  /** Drive a browser-style login at an authorization URL of this IdP (as Idp.login, trusting serverCaPem) */
+  login(authorizationUrl: string | URL, accountId?: string): Promise<URL>;
   close(): Promise<void>;
 }
 
@@ -112,10 +116,15 @@ export interface StartMtlsIdpOptions {
   clientCa?: TestCa;
   /** advertise and serve mtls_endpoint_aliases under /mtls (default true); see the top of this file */
   mtlsEndpointAliases?: boolean;
+  /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
+  features?: Record<string, unknown>;
 }
 
 const ALIAS_PREFIX = '/mtls';
 const TOKEN_PATH = '/token';
+/** oidc-provider's PAR route: captured like the token endpoint */
+const PAR_PATH = '/request';
+const INTERACTION_PATH = /^\/interaction\/([^/]+)\/?$/;
 
 interface RequestInfo {
   viaAlias: boolean;
@@ -190,7 +199,12 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
         const peer = peerCertificate(req.socket as TLSSocket);
         if (peer) info.peer = peer;
         const pathname = new URL(req.url ?? '/', 'https://idp.invalid').pathname;
-        if (pathname !== TOKEN_PATH) {
+        const interaction = INTERACTION_PATH.exec(pathname);
+        if (interaction?.[1]) {
+          await handleInteraction(provider, req, res, decodeURIComponent(interaction[1]));
+          return;
+        }
+        if (pathname !== TOKEN_PATH && pathname !== PAR_PATH) {
           infoOf.set(req, info);
           handle(req, res);
           return;
@@ -241,6 +255,7 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       apiAudience,
       jwks,
       InvalidTarget: errors.InvalidTarget,
+      ...(opts.features ? { features: opts.features } : {}),
     });
     const baseFeatures = base.features as Record<string, unknown>;
     const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
@@ -303,6 +318,7 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       clearCaptured: () => {
         captured.length = 0;
       },
+      login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId, trustingFetch(serverCa.certPem)),
       close,
     };
   } catch (err) {
@@ -310,6 +326,12 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
     server.closeAllConnections();
     throw err;
   }
+}
+
+/** fetch over a connection that trusts `caPem` (the browser of a test, at the IdP's https listener). */
+function trustingFetch(caPem: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: caPem } });
+  return ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
 }
 
 /** tls_client_auth_san_*: any subjectAltName entry of that type equal to the registered value. */

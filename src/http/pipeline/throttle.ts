@@ -32,12 +32,7 @@ export async function checkThrottle(
     upstream: upstream.name,
     // an unknown id is counted as a known one is (same limits): a 429 must not tell them apart either
     clientId: upstream.clients.has(presented.clientId) ? presented.clientId : unknownClientKey(presented.clientId),
-    address: callerAddress(
-      c.env?.incoming?.socket?.remoteAddress,
-      c.req.header('x-forwarded-for'),
-      rt.config.throttle.forwardedForHops,
-      rt.config.throttle.ipv6PrefixLength,
-    ),
+    address: addressOf(c, rt),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));
   if (!ticket) return undefined; // store down, onStoreFailure: open
@@ -50,6 +45,23 @@ export async function checkThrottle(
       }),
   };
 }
+
+/**
+ * Counts an authorization request from the caller's address (GET|POST /{upstream}/authorize), 429 past the limit;
+ * a store failure follows the upstream's `onStoreFailure` (503 when closed, uncounted when open).
+ */
+export async function checkAuthorizeThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime): Promise<void> {
+  const throttle = rt.throttle;
+  if (throttle) await storeGuard(upstream, () => throttle.countAuthorization(addressOf(c, rt)));
+}
+
+const addressOf = (c: Context<AppEnv>, rt: Runtime): string =>
+  callerAddress(
+    c.env?.incoming?.socket?.remoteAddress,
+    c.req.header('x-forwarded-for'),
+    rt.config.throttle.forwardedForHops,
+    rt.config.throttle.ipv6PrefixLength,
+  );
 
 /** Runs a store operation under the upstream's store-failure policy: 503 when closed, undefined when open. */
 async function storeGuard<T>(upstream: UpstreamRuntime, op: () => Promise<T>): Promise<T | undefined> {

@@ -5,6 +5,7 @@ import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';
+import { advertiseAuthorize } from '../../upstream/mirror-front.js';
 
 /**
  * The mirrors, per runtime: a reload builds a new runtime, hence new mirrors (the new config's issuers and
@@ -35,7 +36,8 @@ export function mirrorFor(runtime: Runtime, upstream: UpstreamRuntime, metrics: 
 
 /**
  * `GET /{upstream}/.well-known/openid-configuration` and `…/oauth-authorization-server`: the IdP's document
- * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata). The
+ * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata), and for an
+ * upstream with clients that have redirectUris its authorization endpoint too (upstream/mirror-front.ts). The
  * `issuer` stays the IdP's: tokens are the IdP's, and so is their `iss` (docs/discovery-mirror.md).
  */
 export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: MirrorKind): Handler<AppEnv> {
@@ -59,8 +61,11 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
     } catch (err) {
       throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
-    const base = origin ?? publicUrl!.replace(/\/$/, '');
-    const body = JSON.stringify(rewriteMetadata(hit.document, `${base}/${encodeURIComponent(upstream.name)}`));
+    const base = `${origin ?? publicUrl!.replace(/\/$/, '')}/${encodeURIComponent(upstream.name)}`;
+    let document = rewriteMetadata(hit.document, base);
+    // authbridge makes the authorization requests of an upstream with clients that have redirectUris
+    if ([...upstream.clients.values()].some((client) => client.redirectUris)) document = advertiseAuthorize(document, base);
+    const body = JSON.stringify(document);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` };
     if (origin !== undefined) {
       headers.vary = 'Host';
