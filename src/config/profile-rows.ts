@@ -3,6 +3,7 @@
  * and rules, every row citing the vendor documents it comes from.
  */
 import { algs, BASE, doc, header, HMAC_ALL, JWT_HEADER, NO_HMAC, NO_KEYS, type IdpProfile } from './idp-profile.js';
+import { SIGNING_ALGS } from './algs.js';
 import { cognitoEndpoints, googleEndpoints } from './vendor-origins.js';
 
 /** What most deployed servers accept; the default when no profile is set or detected. */
@@ -11,7 +12,7 @@ export const GENERIC: IdpProfile = Object.freeze({
   idp: 'any OAuth 2.0 / OpenID Connect server',
   demands: '',
   audience: 'token_endpoint',
-  signingAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  signingAlgs: SIGNING_ALGS,
   defaultSigningAlg: 'ES256',
   hmacAlgs: ['HS256', 'HS384', 'HS512'],
   jwtHeader: () => JWT_HEADER,
