@@ -105,7 +105,8 @@ export async function generateSigningJwks(): Promise<{ keys: JWK[] }> {
 
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
 
-export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'];
+/** every JWS alg authbridge signs client assertions with (test/e2e/algorithms.test.ts has the IdP accept each) */
+export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'api:read', 'api:write'];
 
