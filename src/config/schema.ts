@@ -11,6 +11,7 @@ import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { keysSchema, throttleSchema } from './process-schema.js';
 import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
+import { idTokenSchema, keyUsageIssues } from './id-token-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -18,6 +19,7 @@ export * from './client-schema.js';
 export * from './process-schema.js';
 export * from './server-schema.js';
 export * from './store-schema.js';
+export * from './id-token-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -139,12 +141,28 @@ export const upstreamSchema = z
     key: z.literal('managed').optional().describe('one managed key shared by the private_key_jwt clients that name no key of their own'),
     rotation: rotationSchema.optional().describe("the shared managed key's rotation schedule"),
     certificate: managedCertificateSchema.optional().describe("the shared managed key's self-signed certificate"),
+    idToken: idTokenSchema.optional(),
+    userinfo: z
+      .strictObject({
+        client: z
+          .string()
+          .min(1)
+          .describe(
+            'the clientId whose connection (its TLS client certificate, RFC 8705 §3) GET|POST /{upstream}/userinfo uses when the access token does not say (no cnf)',
+          ),
+      })
+      .optional()
+      .describe('GET|POST /{upstream}/userinfo (docs/id-token.md): needed only when several clients present certificates and their access tokens are opaque'),
     clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
     if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
       ctx.addIssue({ code: 'custom', path: ['endpoints', 'token'], message: 'set either tokenEndpoint or endpoints.token, not both' });
     for (const issue of outboundRuleIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of keyUsageIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    const named = upstream.userinfo?.client;
+    if (named !== undefined && !upstream.clients.some((c) => c.clientId === named))
+      ctx.addIssue({ code: 'custom', path: ['userinfo', 'client'], message: `no client of this upstream has clientId "${named}"` });
   })
   .superRefine(
     (upstream, ctx) => {
@@ -182,8 +200,13 @@ export const configSchema = z
     ctx.addIssue({ code: 'custom', path: ['keys', 'encryptionKey'], message: 'required when a key is managed' });
   });
 
-function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
-  return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
+function usesManagedKeys(config: Config): boolean {
+  return Object.values(config.upstreams).some(
+    (u) =>
+      u.key === 'managed' ||
+      u.clients.some((c) => 'key' in c.upstream && c.upstream.key === 'managed') ||
+      (u.idToken?.resign === true && (u.idToken.key === 'managed' || u.idToken.decrypt?.key === 'managed')),
+  );
 }
 
 export type Config = z.output<typeof configSchema>;
