@@ -132,6 +132,16 @@ export function lacksCertificate(held: OpenedKeys, record: KeyRecord): boolean {
   return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
 }
 
+/**
+ * Unseals a managed key as a private KeyObject, for an encryption key (it decrypts in this process: decryption-key.ts):
+ * every check of opening first (kid, alg). Called once per key and sealed form, never per request.
+ */
+export async function openPrivateKey(owner: string, record: KeyRecord, kek: Uint8Array): Promise<KeyObject> {
+  await openManagedKey(owner, record, kek);
+  const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+}
+
 /** What a TLS connection presents for a managed key (RFC 8705 §2.2): its private key (PKCS#8 PEM) and certificate chain. */
 export interface ManagedTlsCredential {
   readonly kid: string;
