@@ -26,6 +26,8 @@ export interface RequestFacts {
   upstreamError?: string;
   /** the alg of the client assertion this request sent */
   assertionAlg?: string;
+  /** the IdP's JWT this request verified and re-signed (idToken.resign): an id_token, a userinfo response */
+  resigned?: 'id_token' | 'userinfo';
   /** why the downstream client was refused (a fixed code) */
   authFailure?: string;
   /** why the request itself was unusable, when that is worth a code (e.g. client_aborted) */

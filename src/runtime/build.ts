@@ -25,7 +25,10 @@ import { presentsManagedKey } from '../keys/tls-client.js';
 import type { CertificateExpiry } from '../metrics.js';
 import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { storeFailurePolicy, upstreamClock } from './reports.js';
-import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import { IdpJwtVerifier } from '../upstream/idp-jwt.js';
+import { IdpJwks } from '../upstream/idp-keys.js';
+import type { ClientRuntime, IdTokenRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
@@ -128,9 +131,29 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     log,
     storeFailure,
     metadata,
+    ...idTokenRuntime(upstream, keyrings.idTokens.get(name), { log, endpoints, http, clock }),
   };
   chooseAutoMethods(built);
   return built;
+}
+
+/** The id_token verifier and re-signing keys of an upstream with `idToken.resign`. */
+function idTokenRuntime(
+  upstream: UpstreamConfig,
+  keys: IdTokenKeys | undefined,
+  deps: { log: Logger; endpoints: EndpointResolver; http: UpstreamClient; clock: UpstreamRuntime['clock'] },
+): { idToken?: IdTokenRuntime } {
+  if (!keys) return {};
+  const { log, endpoints, http, clock } = deps;
+  const verifier = new IdpJwtVerifier({
+    issuer: upstream.issuer,
+    metadata: () => resolveMetadata({ log, endpoints }),
+    jwks: new IdpJwks({ log, endpoints, http }),
+    now: () => clock.now(),
+    skewSeconds: upstream.clockSkewSeconds,
+    ...(keys.decryptAlg ? { decrypt: { alg: keys.decryptAlg, decrypters: () => keys.decrypters() } } : {}),
+  });
+  return { idToken: { keys, verifier } };
 }
 
 /** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */

@@ -15,6 +15,8 @@ import type { Store } from '../store/types.js';
 import type { UpstreamClock } from '../upstream/clock.js';
 import type { EndpointResolver } from '../upstream/discovery.js';
 import type { UpstreamClient, UpstreamSender } from '../upstream/http.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
+import type { IdpJwtVerifier } from '../upstream/idp-jwt.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
@@ -24,6 +26,12 @@ export interface ClientRuntime extends DownstreamClient {
   readonly http: UpstreamSender;
   /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
   readonly inboundJwt?: InboundJwtVerifier;
+}
+
+/** `idToken.resign`: the IdP's JWTs verified (and decrypted), then re-signed with authbridge's key (docs/id-token.md). */
+export interface IdTokenRuntime {
+  readonly keys: IdTokenKeys;
+  readonly verifier: IdpJwtVerifier;
 }
 
 export interface UpstreamRuntime {
@@ -42,6 +50,8 @@ export interface UpstreamRuntime {
   readonly storeFailure: StoreFailurePolicy;
   /** the IdP's discovery document, or the caller's OAuth error when it cannot be read: what `method: auto` chooses from */
   readonly metadata: MetadataSource;
+  /** set when the upstream re-signs id_tokens (`idToken.resign`) */
+  readonly idToken?: IdTokenRuntime;
 }
 
 /** Everything the request path needs, built once from a validated config; a reload builds a new one. */

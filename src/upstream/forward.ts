@@ -36,6 +36,11 @@ export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, re
   return discovered(upstream, requestId, () => upstream.endpoints.endpoint(name));
 }
 
+/** `jwks_uri` or `userinfo_endpoint` (its mTLS alias with `mtls`), or the OAuth error a caller gets (as above). */
+export function resolveMember(upstream: UpstreamHandle, member: 'jwks_uri' | 'userinfo_endpoint', mtls: boolean, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.member(member, mtls));
+}
+
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
 export function resolveMetadata(upstream: UpstreamHandle, requestId?: string): Promise<ProviderMetadata> {
   return discovered(upstream, requestId, () => upstream.endpoints.metadata());

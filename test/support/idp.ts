@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import type { Provider } from 'oidc-provider';
+import type { Configuration, Provider } from 'oidc-provider';
 import { buildConfiguration, generateSigningJwks, loadOidcProvider } from './idp-config.js';
 import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
@@ -71,6 +71,8 @@ export interface StartIdpOptions {
    * seconds so they need not wait a minute. Default: oidc-provider's own.
    */
   jwksCacheSeconds?: number;
+  /** the provider configuration as the test wants it (features, algs): handed idp-config.ts's, returns the one used */
+  configure?: (configuration: Configuration) => Configuration;
 }
 
 /**
@@ -180,15 +182,8 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
   const start = async (clients: IdpClientMetadata[]): Promise<Idp> => {
     try {
       if (provider) throw new Error('startIdp(): already started');
-      provider = new ProviderCtor(
-        issuer,
-        buildConfiguration({
-          clients,
-          apiAudience,
-          jwks,
-          InvalidTarget: errors.InvalidTarget,
-        }),
-      );
+      const configuration = buildConfiguration({ clients, apiAudience, jwks, InvalidTarget: errors.InvalidTarget });
+      provider = new ProviderCtor(issuer, opts.configure ? opts.configure(configuration) : configuration);
       // Surface invalid client metadata now instead of as an opaque invalid_client later.
       for (const { client_id: clientId } of clients) {
         const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {

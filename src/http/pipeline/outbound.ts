@@ -12,6 +12,7 @@ import { NO_STORE, plainResponse } from '../respond.js';
 import { traceHeaders } from '../trace-context.js';
 import type { Authenticated, Received, Rewritten } from './exchange.js';
 import { clientRefused, idpRefusal } from './refusal.js';
+import { resignTokenResponse } from './id-token.js';
 
 /**
  * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). The body
@@ -91,7 +92,8 @@ export async function forwardUpstream(c: Context<AppEnv>, received: Received, au
   }
   // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
   headers['content-type'] = 'application/json';
-  return plainResponse(c, res.body, res.status, headers);
+  const idToken = endpoint.name === 'token' && res.status === 200 ? upstream.idToken : undefined;
+  return plainResponse(c, idToken ? await resignTokenResponse(c, idToken, client, res.body) : res.body, res.status, headers);
 }
 
 /**

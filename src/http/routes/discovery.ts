@@ -3,6 +3,7 @@ import { invalidRequest, OAuthError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
+import { brokerView } from '../../upstream/mirror-broker.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';
 
@@ -60,7 +61,8 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
       throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
     const base = origin ?? publicUrl!.replace(/\/$/, '');
-    const body = JSON.stringify(rewriteMetadata(hit.document, `${base}/${encodeURIComponent(upstream.name)}`));
+    const at = `${base}/${encodeURIComponent(upstream.name)}`;
+    const body = JSON.stringify(brokerView(rewriteMetadata(hit.document, at), at, viewOf(upstream)));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` };
     if (origin !== undefined) {
       headers.vary = 'Host';
@@ -68,6 +70,12 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
     }
     return c.body(body, 200, headers);
   };
+}
+
+/** What the mirror changes for this upstream's broker besides its endpoints (upstream/mirror-broker.ts). */
+function viewOf(upstream: UpstreamRuntime): { resignAlg?: string; userinfo: boolean } {
+  const resignAlg = upstream.idToken?.keys.alg;
+  return { ...(resignAlg ? { resignAlg } : {}), userinfo: false };
 }
 
 /**
