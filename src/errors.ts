@@ -84,6 +84,10 @@ export const ERROR_CODES = {
   ERR_MALFORMED_REQUEST: 'request',
   ERR_JTI_EXHAUSTED: 'request',
   ERR_IDP_REFUSED_REQUEST: 'request', // the IdP answered another 4xx without a JSON body
+  // userinfo: no bearer token, or one sent twice; no client's connection is the one to use
+  ERR_ACCESS_TOKEN_MISSING: 'request',
+  ERR_ACCESS_TOKEN_MALFORMED: 'request',
+  ERR_USERINFO_CLIENT: 'request',
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 

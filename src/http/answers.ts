@@ -86,5 +86,8 @@ export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAns
   ],
   ERR_JTI_EXHAUSTED: [answer(500, 'server_error')],
   ERR_IDP_REFUSED_REQUEST: [answer(400, 'invalid_request', "the IdP's other 4xx without a JSON body")],
+  ERR_ACCESS_TOKEN_MISSING: badRequest,
+  ERR_ACCESS_TOKEN_MALFORMED: badRequest,
+  ERR_USERINFO_CLIENT: badRequest,
   ERR_INTERNAL: [answer(500, 'server_error')],
 };

@@ -7,7 +7,7 @@ import type { ListenAddress } from './own-url.js';
 import type { TraceContext } from './trace-context.js';
 
 /** The endpoint label of the routes that are not client-authenticated endpoints (ENDPOINTS), and of no route. */
-export const ROUTE_ENDPOINTS = ['jwks', 'discovery', 'health', 'metrics', 'other'] as const;
+export const ROUTE_ENDPOINTS = ['jwks', 'discovery', 'userinfo', 'health', 'metrics', 'other'] as const;
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
 export interface RequestFacts {

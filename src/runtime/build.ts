@@ -105,6 +105,8 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       clock,
       log,
     });
+    const managedTls = managedTlsClient(name, upstream, client, keyrings, pool, endpoints);
+    const thumbprint = tls ? () => tls.certificate.x5tS256 : managedTls ? () => managedTls.thumbprint() : undefined;
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
@@ -113,9 +115,8 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
-      http: tls
-        ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints)
-        : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
+      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTls?.sender ?? http),
+      ...(thumbprint ? { certificateThumbprint: thumbprint } : {}),
     });
   }
   // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
@@ -132,6 +133,7 @@ function buildUpstream(name: string, upstream: UpstreamConfig, deps: RuntimeDeps
     storeFailure,
     metadata,
     ...idTokenRuntime(upstream, keyrings.idTokens.get(name), { log, endpoints, http, clock }),
+    ...(upstream.userinfo ? { userinfoClient: upstream.userinfo.client } : {}),
   };
   chooseAutoMethods(built);
   return built;
@@ -184,11 +186,12 @@ function managedTlsClient(
   keyrings: Keyrings,
   pool: UpstreamClientOptions,
   endpoints: EndpointResolver,
-): UpstreamSender | undefined {
+): { sender: UpstreamSender; thumbprint: () => string } | undefined {
   if (!presentsManagedKey(client)) return undefined;
   const owner = managedOwnerOf(name, upstream, client)!.owner;
   const managed = keyrings.managed!;
-  return new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  const sender = new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  return { sender, thumbprint: () => managed.signingKey(owner).certificate?.x5tS256 ?? '' };
 }
 
 /** Every certificate a client uses, by use: its signing key's (`signing`) and its TLS client certificate (`tls`). */

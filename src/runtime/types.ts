@@ -26,6 +26,8 @@ export interface ClientRuntime extends DownstreamClient {
   readonly http: UpstreamSender;
   /** JWT client authentication inbound (private_key_jwt, client_secret_jwt), when the client allows it */
   readonly inboundJwt?: InboundJwtVerifier;
+  /** the SHA-256 thumbprint (x5t#S256) of the TLS client certificate its connection presents now, if it presents one */
+  readonly certificateThumbprint?: () => string;
 }
 
 /** `idToken.resign`: the IdP's JWTs verified (and decrypted), then re-signed with authbridge's key (docs/id-token.md). */
@@ -52,6 +54,8 @@ export interface UpstreamRuntime {
   readonly metadata: MetadataSource;
   /** set when the upstream re-signs id_tokens (`idToken.resign`) */
   readonly idToken?: IdTokenRuntime;
+  /** `userinfo.client`: the client whose connection userinfo requests go out on (http/routes/userinfo.ts) */
+  readonly userinfoClient?: string;
 }
 
 /** Everything the request path needs, built once from a validated config; a reload builds a new one. */

@@ -5,11 +5,13 @@
  *   userinfo signing algs are the re-signing alg, and the IdP's encryption metadata goes (authbridge decrypts). So does
  *   what the IdP signs with keys that JWKS no longer holds (JARM, JWT introspection responses): a broker must not ask
  *   for what it could not verify.
+ * - `userinfo_endpoint` is authbridge's when it re-signs, or when a client presents a TLS certificate (a token bound to
+ *   it works at the IdP only with that certificate, which authbridge holds).
  */
 export interface BrokerView {
   /** the re-signing alg, when the upstream re-signs */
   readonly resignAlg?: string;
-  /** userinfo goes through authbridge (none does yet) */
+  /** userinfo goes through authbridge */
   readonly userinfo: boolean;
 }
 

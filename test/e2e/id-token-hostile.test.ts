@@ -1,4 +1,5 @@
-// idToken.resign against a hostile IdP (or a compromised path to it): whatever id_token fails verification is never re-signed. The caller gets 502 with a code saying why, nothing of the token response
+// idToken.resign against a hostile IdP (or a compromised path to it): whatever id_token or signed userinfo response
+// fails verification is never re-signed. The caller gets 502 with a code saying why, nothing of the token response
 // (its access token neither), the access line and the metrics the reason, and no log line any token.
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +17,9 @@ let bridge: Bridge;
 let es256: CryptoKey;
 let rs256: CryptoKey;
 let stranger: CryptoKey;
-/** the id_token the IdP answers with next */
+/** what the IdP answers next: the token endpoint's id_token, the userinfo endpoint's JWT */
 let idToken = '';
+let userinfoJwt = '';
 const seen: string[] = [ACCESS_TOKEN];
 
 beforeAll(async () => {
@@ -45,6 +47,7 @@ beforeAll(async () => {
       });
     if (req.url === '/jwks') return json(jwks);
     if (req.url === '/token') return json({ access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 600, id_token: idToken });
+    if (req.url === '/userinfo') return res.writeHead(200, { 'content-type': 'application/jwt' }).end(userinfoJwt);
     return res.writeHead(404).end();
   });
   bridge = await startBridge({
@@ -107,6 +110,48 @@ describe('a token response whose id_token fails verification is refused whole', 
     const scrape = await (await fetch(`${bridge.proxy.metricsUrl}/metrics`)).text();
     for (const kind of ['idp_jwt_signature', 'idp_jwt_issuer', 'idp_jwt_audience', 'idp_jwt_expired', 'idp_jwt_alg'])
       expect(scrape).toContain(`authbridge_upstream_errors_total{upstream="idp",kind="${kind}"}`);
+  });
+});
+
+describe('a signed userinfo response that fails verification is refused', () => {
+  const userinfo = () => fetch(`${bridge.url}/idp/userinfo`, { headers: { authorization: `Bearer ${ACCESS_TOKEN}` } });
+
+  it('a good one is re-signed for the client it was issued to', async () => {
+    userinfoJwt = await signed({ iss: idp.origin, sub: 'alice', aud: 'up', email: 'alice@example.test' });
+    const res = await userinfo();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/jwt');
+    const jwt = await res.text();
+    seen.push(userinfoJwt, jwt);
+    expect(JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'))).toEqual({
+      iss: idp.origin,
+      sub: 'alice',
+      aud: 'broker',
+      email: 'alice@example.test',
+    });
+  });
+
+  it.each([
+    ['signed by a stranger', () => signed({ iss: idp.origin, sub: 'alice', aud: 'up' }, stranger), 'idp_jwt_signature'],
+    ['for a client of another upstream', () => signed({ iss: idp.origin, sub: 'alice', aud: 'elsewhere' }), 'idp_jwt_audience'],
+  ])('%s: 502', async (_what, make, reason) => {
+    userinfoJwt = await make();
+    seen.push(userinfoJwt);
+    const res = await userinfo();
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: 'server_error' });
+    expect(bridge.capture.find('request', { endpoint: 'userinfo', status: 502, upstreamError: reason })).toBeDefined();
+  });
+});
+
+describe('userinfo requests without a usable token are throttled like failed client authentication', () => {
+  it('after throttle.perClientAddress refusals from one address, 429 with Retry-After, before anything reaches the IdP', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await fetch(`${bridge.url}/idp/userinfo`, { method: 'POST' })).status);
+    expect(statuses).toEqual([...Array<number>(10).fill(400), 429]);
+    const throttled = await fetch(`${bridge.url}/idp/userinfo`, { headers: { authorization: `Bearer ${ACCESS_TOKEN}` } });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 });
 

@@ -2,7 +2,7 @@
 // them (RSA-OAEP-256) for one of its clients to authbridge's encryption key (read from authbridge's JWKS): a broker
 // (openid-client, plain authorization code with client_secret_post, RS256 expected, signatures checked against the
 // mirror's jwks_uri) gets id_tokens re-signed RS256 with its own client id as aud and every other claim as the IdP
-// signed it, on the code exchange and on refresh.
+// signed it, on the code exchange and on refresh, and the same for userinfo through authbridge.
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { compactDecrypt, decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
@@ -127,7 +127,7 @@ async function original(): Promise<{ jwt: string; header: Record<string, unknown
 const getJson = async (url: string) => (await (await fetch(url)).json()) as Record<string, unknown>;
 
 describe('the mirror and the JWKS', () => {
-  it('the mirror points jwks_uri at the broker JWKS, names RS256, and drops encryption', async () => {
+  it('the mirror points jwks_uri at the broker JWKS, names RS256, drops encryption, and routes userinfo through authbridge', async () => {
     const idpDoc = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
     expect(idpDoc.id_token_signing_alg_values_supported).toEqual(['ES256']);
     expect(idpDoc.id_token_encryption_alg_values_supported).toEqual(expect.arrayContaining(['RSA-OAEP-256']));
@@ -137,6 +137,7 @@ describe('the mirror and the JWKS', () => {
       jwks_uri: `${bridge.url}/idp/broker/jwks.json`,
       id_token_signing_alg_values_supported: ['RS256'],
       userinfo_signing_alg_values_supported: ['RS256'],
+      userinfo_endpoint: `${bridge.url}/idp/userinfo`,
       authorization_endpoint: idpDoc.authorization_endpoint,
     });
     for (const member of Object.keys(doc)) expect(member).not.toMatch(/_encryption_/);
@@ -172,12 +173,42 @@ describe.each(['plain', 'enc'])('a broker whose IdP client gets %s id_tokens', (
     const again = await original();
     expect(refreshed.claims()).toEqual({ ...again.claims, aud: `broker-${name}` });
     expect(bridge.capture.find('request', { endpoint: 'token', resigned: 'id_token', client: `broker-${name}` })).toBeDefined();
+
+    // userinfo through authbridge: the IdP's signed (and for this client encrypted) answer, re-signed for the broker
+    idp.clearCaptured();
+    const userinfo = await oidc.fetchUserInfo(config, refreshed.access_token, 'alice');
+    expect(userinfo).toMatchObject({ iss: idp.issuer, sub: 'alice', aud: `broker-${name}`, email: 'alice@example.test' });
+    expect(bridge.capture.find('request', { endpoint: 'userinfo', resigned: 'userinfo', status: 200 })).toBeDefined();
+  });
+});
+
+describe('userinfo', () => {
+  it('without a token: 400 invalid_request and a Bearer challenge, nothing sent to the IdP', async () => {
+    const res = await fetch(`${bridge.url}/idp/userinfo`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="authbridge"');
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("an invalid token: the IdP's 401 and its challenge relayed, never cacheable", async () => {
+    const res = await fetch(`${bridge.url}/idp/userinfo`, { method: 'POST', headers: { authorization: 'Bearer not-a-token-of-the-idp' } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+    expect(await res.json()).toMatchObject({ error: 'invalid_token' });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('a token in the query string is refused, and not forwarded', async () => {
+    const res = await fetch(`${bridge.url}/idp/userinfo?access_token=abcdefgh12345678`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error_description: string }).error_description).toMatch(/Authorization header/);
   });
 });
 
 describe('nothing of a token in the logs', () => {
   it('no id_token, access or refresh token the test saw is in any log line', () => {
-    expect(seen.length).toBeGreaterThan(6);
+    expect(seen.length).toBeGreaterThan(8);
     expect(findLeaks({ logs: bridge.logs }, seen)).toEqual([]);
   });
 });

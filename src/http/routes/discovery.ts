@@ -75,7 +75,8 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
 /** What the mirror changes for this upstream's broker besides its endpoints (upstream/mirror-broker.ts). */
 function viewOf(upstream: UpstreamRuntime): { resignAlg?: string; userinfo: boolean } {
   const resignAlg = upstream.idToken?.keys.alg;
-  return { ...(resignAlg ? { resignAlg } : {}), userinfo: false };
+  const presenting = [...upstream.clients.values()].some((c) => c.certificateThumbprint !== undefined);
+  return { ...(resignAlg ? { resignAlg } : {}), userinfo: resignAlg !== undefined || presenting };
 }
 
 /**
