@@ -59,6 +59,16 @@ export const ERROR_CODES = {
   ERR_NO_AUTH_METHOD: 'upstream',
   ERR_ASSERTION_UNAVAILABLE: 'upstream',
   ERR_IDP_RATE_LIMITED: 'upstream', // the IdP answered 429 without a JSON body // jwt_bearer_assertion: the platform's token file missing, unreadable or expired (503)
+  // a JWT the IdP issued (an id_token, a signed or encrypted userinfo response) failed verification: never re-signed
+  ERR_IDP_JWT_INVALID: 'upstream',
+  ERR_IDP_JWT_ALG: 'upstream',
+  ERR_IDP_JWT_SIGNATURE: 'upstream',
+  ERR_IDP_JWT_ISSUER: 'upstream',
+  ERR_IDP_JWT_AUDIENCE: 'upstream',
+  ERR_IDP_JWT_EXPIRED: 'upstream',
+  ERR_IDP_JWT_TIMING: 'upstream',
+  ERR_IDP_JWT_DECRYPT: 'upstream',
+  ERR_IDP_JWKS: 'upstream',
   // the request itself, or authbridge: the log line only
   ERR_STORE: 'request',
   ERR_CLIENT_ABORTED: 'request',
@@ -82,6 +92,10 @@ export const ERROR_CODES = {
   ERR_REDIRECT_URI: 'request',
   ERR_REQUEST_PARAMETER: 'request',
   ERR_AUTHORIZE_SETUP: 'request',
+  // userinfo: no bearer token, or one sent twice; no client's connection is the one to use
+  ERR_ACCESS_TOKEN_MISSING: 'request',
+  ERR_ACCESS_TOKEN_MALFORMED: 'request',
+  ERR_USERINFO_CLIENT: 'request',
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 

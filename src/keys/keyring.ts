@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import type { OutboundFields } from '../config/outbound-schema.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
@@ -17,6 +18,7 @@ import { openRequestObjectKeys, requestObjectOwnerOf } from './request-object-ke
 import { closeKeys, openKey } from './sources/index.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
+import { idTokenKeys, idTokenOwners, openIdTokenKeys, type IdTokenConfigKeys, type IdTokenKeys } from './id-token-keys.js';
 
 /** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
 export interface UpstreamKeyring {
@@ -42,6 +44,8 @@ export interface Keyrings {
   readonly managed?: ManagedKeys;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
+  /** per upstream that re-signs id_tokens (`idToken.resign`): its re-signing and encryption keys */
+  readonly idTokens: ReadonlyMap<string, IdTokenKeys>;
   /** certificates that expire within 30 days (key files', managed keys'), key files others may read: to log at warn, not refused */
   readonly warnings: readonly ConfigIssue[];
   close(): void;
@@ -84,10 +88,12 @@ function managedCertificatePath(name: string, upstream: UpstreamConfig, owner: s
 /** Every managed key owner a config names (what `keys list|rotate` work on). */
 export function managedOwners(config: Config): ManagedOwner[] {
   const owners = new Map<string, ManagedOwner>();
-  for (const [name, upstream] of Object.entries(config.upstreams))
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
     for (const client of upstream.clients) {
       for (const owner of [managedOwnerOf(name, upstream, client), requestObjectOwnerOf(name, client)]) if (owner) owners.set(owner.owner, owner);
     }
+    for (const owner of idTokenOwners(name, upstream)) owners.set(owner.owner, owner);
+  }
   return [...owners.values()];
 }
 
@@ -105,6 +111,8 @@ export interface ConfigKeys {
   readonly requestObjects: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
+  /** per upstream that re-signs id_tokens: its idToken key files opened, its managed owners named */
+  readonly idTokens: ReadonlyMap<string, IdTokenConfigKeys>;
   /** key file certificates that expire within 30 days, key files others may read: at their config paths */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -123,6 +131,7 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
   const clientFiles = new Map<ClientConfig, SigningKey[]>();
   const tls = new Map<ClientConfig, TlsClientCredential>();
   const requestObjects = new Map<ClientConfig, SigningKey | string>();
+  const idTokens = new Map<string, IdTokenConfigKeys>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
@@ -171,12 +180,20 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
     for (const owner of signed.owners) owners.set(owner.owner, owner), upstreamOwners.add(owner.owner);
     for (const [client, key] of signed.clients) requestObjects.set(client, key);
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
+    // the id_token keys: of their own, never one a client signs or presents with
+    const taken = new Set([...published, ...[...clients.values()].filter((k) => typeof k === 'object')].map((k) => k.kid));
+    const idToken = await openIdTokenKeys(name, upstream, now, taken);
+    issues.push(...idToken.issues);
+    warnings.push(...idToken.warnings);
+    if (idToken.keys) idTokens.set(name, idToken.keys);
+    for (const owner of idTokenOwners(name, upstream)) owners.set(owner.owner, owner);
   }
   if (issues.length > 0) {
     closeKeys([...clients.values(), ...requestObjects.values()]);
+    for (const keys of idTokens.values()) closeKeys(typeof keys.resign === 'string' ? [] : keys.resign);
     throw new ConfigError(source, issues);
   }
-  return { upstreams, owners, clients, clientFiles, requestObjects, tls, warnings };
+  return { upstreams, owners, clients, clientFiles, requestObjects, tls, idTokens, warnings };
 }
 
 /**
@@ -193,11 +210,16 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
   const provider = (key: SigningKey | string): SigningKeyProvider => (typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
   for (const [client, key] of keys.clients) signers.set(client, provider(key));
   const requestObjects = new Map([...keys.requestObjects].map(([client, key]) => [client, provider(key)] as const));
+  const idTokens = new Map<string, IdTokenKeys>();
+  for (const [name, idToken] of keys.idTokens) idTokens.set(name, idTokenKeys(idToken, managed, keys.owners));
   const upstreams = new Map<string, UpstreamKeyring>();
   for (const [name, { files, owners }] of keys.upstreams) {
-    const windows = owners.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
+    const encryption = idTokens.get(name);
+    // the encryption key is the IdP's to read, in the same JWKS as the client keys: its pre-publish window counts too
+    const published = encryption?.encryptionOwner ? [...owners, encryption.encryptionOwner] : owners;
+    const windows = published.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
     const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
-    upstreams.set(name, keyring(files, owners, managed, maxAge));
+    upstreams.set(name, keyring(files, owners, managed, maxAge, encryption));
   }
   const warnings = [...keys.warnings];
   if (managed)
@@ -211,7 +233,7 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
             });
   const keyAges = (now = Date.now()): KeyAge[] =>
     [...keys.upstreams].flatMap(([upstream, { owners }]) =>
-      owners.flatMap((owner) =>
+      [...owners, ...(idTokens.get(upstream)?.owners ?? [])].flatMap((owner) =>
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
@@ -221,11 +243,13 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
     requestObjects,
     managed,
     tls: keys.tls,
+    idTokens,
     keyAges,
     warnings,
     close: () => {
       managed?.close();
       closeKeys([...keys.clients.values(), ...keys.requestObjects.values()]);
+      for (const idToken of idTokens.values()) idToken.close();
     },
   };
 }
@@ -239,9 +263,19 @@ async function startManaged(config: Config, deps: { store: Store; log: Logger },
   }
 }
 
-function keyring(files: readonly SigningKey[], owners: readonly string[], managed: ManagedKeys | undefined, maxAgeSeconds: number): UpstreamKeyring {
-  const build = () => publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map((publicJwk) => ({ kid: publicJwk.kid!, publicJwk })))]);
+/** The IdP-facing JWKS: the clients' keys and, when the IdP encrypts id_tokens to authbridge, the encryption keys. */
+function keyring(
+  files: readonly SigningKey[],
+  owners: readonly string[],
+  managed: ManagedKeys | undefined,
+  maxAgeSeconds: number,
+  encryption?: Pick<IdTokenKeys, 'encryptionJwks' | 'encryptionOwner'>,
+): UpstreamKeyring {
+  const asKey = (publicJwk: Readonly<JWK>) => ({ kid: publicJwk.kid!, publicJwk });
+  const build = () =>
+    publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map(asKey)), ...(encryption?.encryptionJwks().map(asKey) ?? [])]);
   let current = build();
-  if (owners.length > 0) managed!.onChange((owner) => owners.includes(owner) && (current = build()));
+  const watched = encryption?.encryptionOwner ? [...owners, encryption.encryptionOwner] : owners;
+  if (watched.length > 0) managed!.onChange((owner) => watched.includes(owner) && (current = build()));
   return { jwks: () => current, maxAgeSeconds };
 }

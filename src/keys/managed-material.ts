@@ -1,4 +1,4 @@
-import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { SIGNING_ALGS, type SigningAlg } from '../config/algs.js';
 import type { KeyRecord, KeySet } from '../store/types.js';
@@ -117,6 +117,16 @@ export async function openKeySet(owner: string, set: KeySet, kek: Uint8Array, he
 export function lacksCertificate(held: OpenedKeys, record: KeyRecord): boolean {
   const opened = held.get(record.kid);
   return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
+}
+
+/**
+ * Unseals a managed key as a private KeyObject, for an encryption key (it decrypts in this process: decryption-key.ts):
+ * every check of opening first (kid, alg). Called once per key and sealed form, never per request.
+ */
+export async function openPrivateKey(owner: string, record: KeyRecord, kek: Uint8Array): Promise<KeyObject> {
+  await openManagedKey(owner, record, kek);
+  const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
 }
 
 /** What a TLS connection presents for a managed key (RFC 8705 §2.2): its private key (PKCS#8 PEM) and certificate chain. */

@@ -29,7 +29,10 @@ import { storeFailurePolicy, upstreamClock } from './reports.js';
 import { buildTokenCache, clientTokenCache } from './token-caches.js';
 import type { TokenCache } from '../token-cache/cache.js';
 import { checkAuthorizationRequests } from './front-channel.js';
-import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import { IdpJwtVerifier } from '../upstream/idp-jwt.js';
+import { IdpJwks } from '../upstream/idp-keys.js';
+import type { ClientRuntime, IdTokenRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
@@ -116,6 +119,8 @@ function buildUpstream(
       clock,
       log,
     });
+    const managedTls = managedTlsClient(name, upstream, client, keyrings, pool, endpoints);
+    const thumbprint = tls ? () => tls.certificate.x5tS256 : managedTls ? () => managedTls.thumbprint() : undefined;
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
@@ -127,9 +132,8 @@ function buildUpstream(
       signRequestObject: requestObjectKey && requestObjectSigner(requestObjectKey),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
-      http: tls
-        ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints)
-        : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
+      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTls?.sender ?? http),
+      ...(thumbprint ? { certificateThumbprint: thumbprint } : {}),
     });
   }
   // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
@@ -146,10 +150,31 @@ function buildUpstream(
     log,
     storeFailure,
     metadata,
+    ...idTokenRuntime(upstream, keyrings.idTokens.get(name), { log, endpoints, http, clock }),
+    ...(upstream.userinfo ? { userinfoClient: upstream.userinfo.client } : {}),
   };
   chooseAutoMethods(built);
   void checkAuthorizationRequests(built, upstream);
   return built;
+}
+
+/** The id_token verifier and re-signing keys of an upstream with `idToken.resign`. */
+function idTokenRuntime(
+  upstream: UpstreamConfig,
+  keys: IdTokenKeys | undefined,
+  deps: { log: Logger; endpoints: EndpointResolver; http: UpstreamClient; clock: UpstreamRuntime['clock'] },
+): { idToken?: IdTokenRuntime } {
+  if (!keys) return {};
+  const { log, endpoints, http, clock } = deps;
+  const verifier = new IdpJwtVerifier({
+    issuer: upstream.issuer,
+    metadata: () => resolveMetadata({ log, endpoints }),
+    jwks: new IdpJwks({ log, endpoints, http }),
+    now: () => clock.now(),
+    skewSeconds: upstream.clockSkewSeconds,
+    ...(keys.decryptAlg ? { decrypt: { alg: keys.decryptAlg, decrypters: () => keys.decrypters() } } : {}),
+  });
+  return { idToken: { keys, verifier } };
 }
 
 /** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */
@@ -180,11 +205,12 @@ function managedTlsClient(
   keyrings: Keyrings,
   pool: UpstreamClientOptions,
   endpoints: EndpointResolver,
-): UpstreamSender | undefined {
+): { sender: UpstreamSender; thumbprint: () => string } | undefined {
   if (!presentsManagedKey(client)) return undefined;
   const owner = managedOwnerOf(name, upstream, client)!.owner;
   const managed = keyrings.managed!;
-  return new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  const sender = new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  return { sender, thumbprint: () => managed.signingKey(owner).certificate?.x5tS256 ?? '' };
 }
 
 /** Every certificate a client uses, by use: its signing key's (`signing`) and its TLS client certificate (`tls`). */

@@ -17,6 +17,8 @@ import type { UpstreamClock } from '../upstream/clock.js';
 import type { EndpointResolver } from '../upstream/discovery.js';
 import type { UpstreamClient, UpstreamSender } from '../upstream/http.js';
 import type { ClientTokenCache, TokenCache } from '../token-cache/cache.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
+import type { IdpJwtVerifier } from '../upstream/idp-jwt.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
@@ -32,6 +34,14 @@ export interface ClientRuntime extends DownstreamClient {
   readonly redirectUris?: ReadonlySet<string>;
   /** signs its authorization requests as RFC 9101 request objects, with its request-object key, when it has one */
   readonly signRequestObject?: SignRequestObject;
+  /** the SHA-256 thumbprint (x5t#S256) of the TLS client certificate its connection presents now, if it presents one */
+  readonly certificateThumbprint?: () => string;
+}
+
+/** `idToken.resign`: the IdP's JWTs verified (and decrypted), then re-signed with authbridge's key (docs/id-token.md). */
+export interface IdTokenRuntime {
+  readonly keys: IdTokenKeys;
+  readonly verifier: IdpJwtVerifier;
 }
 
 export interface UpstreamRuntime {
@@ -52,6 +62,10 @@ export interface UpstreamRuntime {
   readonly storeFailure: StoreFailurePolicy;
   /** the IdP's discovery document, or the caller's OAuth error when it cannot be read: what `method: auto` chooses from */
   readonly metadata: MetadataSource;
+  /** set when the upstream re-signs id_tokens (`idToken.resign`) */
+  readonly idToken?: IdTokenRuntime;
+  /** `userinfo.client`: the client whose connection userinfo requests go out on (http/routes/userinfo.ts) */
+  readonly userinfoClient?: string;
 }
 
 /** Everything the request path needs, built once from a validated config; a reload builds a new one. */

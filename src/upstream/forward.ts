@@ -41,6 +41,11 @@ export function resolveAuthorizationEndpoint(upstream: UpstreamHandle, requestId
   return discovered(upstream, requestId, () => upstream.endpoints.authorizationEndpoint());
 }
 
+/** `jwks_uri` or `userinfo_endpoint` (its mTLS alias with `mtls`), or the OAuth error a caller gets (as above). */
+export function resolveMember(upstream: UpstreamHandle, member: 'jwks_uri' | 'userinfo_endpoint', mtls: boolean, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.member(member, mtls));
+}
+
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
 export function resolveMetadata(upstream: UpstreamHandle, requestId?: string): Promise<ProviderMetadata> {
   return discovered(upstream, requestId, () => upstream.endpoints.metadata());
@@ -79,6 +84,21 @@ export async function forward(
   }
 }
 
+/** A GET of the IdP's userinfo endpoint on `http` (the connection whose certificate the token may be bound to); failures as forward's. */
+export async function getUserinfo(
+  upstream: UpstreamHandle,
+  http: UpstreamSender,
+  endpoint: Endpoint,
+  headers: Record<string, string>,
+  caller?: CallerConnection,
+): Promise<UpstreamResponse> {
+  try {
+    return await http.send({ method: 'GET', url: endpoint.url, headers, caller });
+  } catch (err) {
+    throw toGatewayError(err, 'userinfo', upstream, headers['x-request-id']);
+  }
+}
+
 /**
  * Whether a token-endpoint answer is a JSON object (RFC 6749 §5.1, §5.2), judged by its first non-blank byte:
  * an HTML error page of a gateway in front of the IdP must not reach a caller as if the IdP had said it.
@@ -114,7 +134,7 @@ const UPSTREAM_CODES: Record<UpstreamFailure, AnsweredCode> = {
  * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
-function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
+function toGatewayError(err: unknown, during: EndpointName | 'discovery' | 'userinfo', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
   const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)

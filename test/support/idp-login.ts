@@ -53,6 +53,7 @@ async function describe(response: Response): Promise<string> {
 /**
  * Drive the authorization endpoint of the IdP at `issuer` until it redirects away from the IdP
  * (to the client's redirect_uri). Logs in as `accountId` and grants every requested consent.
+ * `fetchImpl`: for an https IdP whose certificate the default fetch does not trust.
  */
 export async function driveLogin(issuer: string, authorizationUrl: string | URL, accountId: string, fetchImpl: typeof fetch = fetch): Promise<URL> {
   const origin = new URL(issuer).origin;

@@ -17,7 +17,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { Provider } from 'oidc-provider';
+import type { Configuration, Provider } from 'oidc-provider';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
 import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
@@ -118,6 +118,8 @@ export interface StartMtlsIdpOptions {
   mtlsEndpointAliases?: boolean;
   /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
   features?: Record<string, unknown>;
+  /** the provider configuration as the test wants it: handed this file's, returns the one used */
+  configure?: (configuration: Configuration) => Configuration;
 }
 
 const ALIAS_PREFIX = '/mtls';
@@ -259,36 +261,44 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
     });
     const baseFeatures = base.features as Record<string, unknown>;
     const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
-    provider = new ProviderCtor(issuer, {
-      ...base,
-      clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
-      ...(aliases
-        ? {
-            discovery: {
-              mtls_endpoint_aliases: { token_endpoint: alias(TOKEN_PATH), revocation_endpoint: alias(`${TOKEN_PATH}/revocation`) },
+    const configure = opts.configure ?? ((c: Configuration) => c);
+    provider = new ProviderCtor(
+      issuer,
+      configure({
+        ...base,
+        clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
+        ...(aliases
+          ? {
+              discovery: {
+                mtls_endpoint_aliases: {
+                  token_endpoint: alias(TOKEN_PATH),
+                  revocation_endpoint: alias(`${TOKEN_PATH}/revocation`),
+                  userinfo_endpoint: alias('/me'),
+                },
+              },
+            }
+          : {}),
+        features: {
+          ...baseFeatures,
+          mTLS: {
+            enabled: true,
+            certificateBoundAccessTokens: true,
+            tlsClientAuth: true,
+            selfSignedTlsClientAuth: true,
+            // PEM of the certificate the client presented (on the alias), or undefined
+            getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
+            // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
+            certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
+            certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
+              const peer = certificateFor(ctx.req);
+              if (!peer) return false;
+              if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
+              return sanMatches(peer.pem, property, expected);
             },
-          }
-        : {}),
-      features: {
-        ...baseFeatures,
-        mTLS: {
-          enabled: true,
-          certificateBoundAccessTokens: true,
-          tlsClientAuth: true,
-          selfSignedTlsClientAuth: true,
-          // PEM of the certificate the client presented (on the alias), or undefined
-          getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
-          // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
-          certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
-          certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
-            const peer = certificateFor(ctx.req);
-            if (!peer) return false;
-            if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
-            return sanMatches(peer.pem, property, expected);
           },
         },
-      },
-    });
+      }),
+    );
     for (const { client_id: clientId } of opts.clients) {
       const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
         throw new Error(`startMtlsIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);

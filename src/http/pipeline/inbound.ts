@@ -63,7 +63,7 @@ export async function inboundAuth(c: Context<AppEnv>, received: Received, listen
   const { upstream } = received;
   const presented = readCredentials(c.req.header('authorization'), received.body);
   facts.inbound = presented.method;
-  const throttle = await checkThrottle(c, received.rt, upstream, presented);
+  const throttle = await checkThrottle(c, received.rt, upstream, presented.clientId);
   let client: ClientRuntime;
   try {
     client = presented.assertion === undefined ? authenticateClient(presented, upstream.clients) : await authenticateAssertion(received, presented, listener);

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import type { PresentedCredentials } from '../../inbound/client-auth.js';
 import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../inbound/auth-throttle.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { storeFailureRefusal } from '../../store/failure-policy.js';
@@ -18,20 +17,16 @@ export interface ThrottleHandle {
 
 /**
  * Refuses a caller that has failed too often (429), before its secret is looked at; answers the handle that
- * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`.
+ * records this attempt's outcome. `clientId`: the client_id it presented. A store failure follows the upstream's
+ * `onStoreFailure`.
  */
-export async function checkThrottle(
-  c: Context<AppEnv>,
-  rt: Runtime,
-  upstream: UpstreamRuntime,
-  presented: PresentedCredentials,
-): Promise<ThrottleHandle | undefined> {
+export async function checkThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime, clientId: string): Promise<ThrottleHandle | undefined> {
   const throttle = rt.throttle;
   if (!throttle) return undefined;
   const subject: ThrottleSubject = {
     upstream: upstream.name,
     // an unknown id is counted as a known one is (same limits): a 429 must not tell them apart either
-    clientId: upstream.clients.has(presented.clientId) ? presented.clientId : unknownClientKey(presented.clientId),
+    clientId: upstream.clients.has(clientId) ? clientId : unknownClientKey(clientId),
     address: addressOf(c, rt),
   };
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => throttle.check(subject));

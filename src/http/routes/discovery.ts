@@ -3,6 +3,7 @@ import { invalidRequest, OAuthError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
+import { brokerView } from '../../upstream/mirror-broker.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';
 import { advertiseAuthorize } from '../../upstream/mirror-front.js';
@@ -61,10 +62,11 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
     } catch (err) {
       throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
-    const base = `${origin ?? publicUrl!.replace(/\/$/, '')}/${encodeURIComponent(upstream.name)}`;
-    let document = rewriteMetadata(hit.document, base);
+    const base = origin ?? publicUrl!.replace(/\/$/, '');
+    const at = `${base}/${encodeURIComponent(upstream.name)}`;
+    let document = brokerView(rewriteMetadata(hit.document, at), at, viewOf(upstream));
     // authbridge makes the authorization requests of an upstream with clients that have redirectUris
-    if ([...upstream.clients.values()].some((client) => client.redirectUris)) document = advertiseAuthorize(document, base);
+    if ([...upstream.clients.values()].some((client) => client.redirectUris)) document = advertiseAuthorize(document, at);
     const body = JSON.stringify(document);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` };
     if (origin !== undefined) {
@@ -73,6 +75,13 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
     }
     return c.body(body, 200, headers);
   };
+}
+
+/** What the mirror changes for this upstream's broker besides its endpoints (upstream/mirror-broker.ts). */
+function viewOf(upstream: UpstreamRuntime): { resignAlg?: string; userinfo: boolean } {
+  const resignAlg = upstream.idToken?.keys.alg;
+  const presenting = [...upstream.clients.values()].some((c) => c.certificateThumbprint !== undefined);
+  return { ...(resignAlg ? { resignAlg } : {}), userinfo: resignAlg !== undefined || presenting };
 }
 
 /**
