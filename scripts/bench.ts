@@ -12,7 +12,17 @@ import { formBody, median } from './bench-support.js';
 import { phase, type Party } from './bench/phases.js';
 import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
 import { comparisons, markdown, printTable, rows, targets } from './bench/report.js';
-import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
+import {
+  makeCerts,
+  memoryMethods,
+  privateKeyMethod,
+  secretMethod,
+  tlsMethod,
+  type Certs,
+  type Instance,
+  type Method,
+  type RedisStore,
+} from './bench/scenarios.js';
 import {
   methodParty,
   newParty,
@@ -44,7 +54,7 @@ const SCRIPT_MODES = [
   {
     flag: '--instructions',
     script: 'instructions.ts',
-    args: '[basic|basic+tracing|post|hs256|es256|eddsa…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
+    args: '[basic|basic+tracing|post|hs256|es384|ps512…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
     what: "instructions per request under valgrind's callgrind",
   },
 ] as const;
@@ -57,7 +67,8 @@ ${SCRIPT_MODES.map((m) => `       npm run bench -- ${m.flag} ${m.args}\n        
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
   --warmup        seconds of warm-up per party
   --connections   autocannon connections (the saturation concurrency)
-  --only          only the scenarios whose label contains <text> (direct and both floors always run)
+  --only          only the scenarios whose label contains <text> (direct and both floors always run); with
+                  --quick, those instead of its three
   --compare       also run the memory-store scenarios on the build of <git ref> (a temp worktree), labelled @<ref>;
                   with --memory, the memory run on that build too, after this build's
   --json          print only the result JSON (it is also written to bench/results.json)
@@ -197,13 +208,7 @@ try {
     const pkcs11 = pkcs11Method(audience, settings.connections);
     if (typeof pkcs11 === 'string') skipped.pkcs11 = pkcs11;
     let methods: Method[] = [
-      secretMethod('basic', 'client_secret_basic', 'memory', audience),
-      secretMethod('post', 'client_secret_post', 'memory', audience),
-      secretMethod('hs256', 'client_secret_jwt', 'memory', audience),
-      privateKeyMethod('es256', 'ES256', 'memory', audience, dir),
-      privateKeyMethod('eddsa', 'EdDSA', 'memory', audience, dir),
-      privateKeyMethod('ps256', 'PS256', 'memory', audience, dir),
-      privateKeyMethod('rs256', 'RS256', 'memory', audience, dir),
+      ...memoryMethods(audience, dir), // basic, basic with tracing on, post, every HMAC alg, every signing alg
       ...(typeof pkcs11 === 'string' ? [] : [pkcs11]),
       ...(certs ? [tlsMethod(certs)] : []),
       privateKeyMethod('es256r', 'ES256', 'redis', audience, dir),
@@ -211,10 +216,9 @@ try {
       { ...secretMethod('basicr', 'client_secret_basic', 'redis', audience), label: 'client_secret_basic (Redis, workers 1)' },
     ];
     methods.push({ ...methods.at(-1)!, instance: 'workers2', label: 'client_secret_basic (Redis, workers 2)' });
-    // tracing on (a process of its own, spans exported to the trace sink): its cost against client_secret_basic
-    methods.push({ ...secretMethod('basic-tracing', 'client_secret_basic', 'tracing', audience), label: 'client_secret_basic (tracing on)' });
-    if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
+    // --quick alone: its three scenarios; with --only, the scenarios --only names, in a quick run's rounds
     if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
+    else if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
     if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
     let comparedMain: string | undefined;
     if (args.compare !== undefined) {

@@ -2,7 +2,7 @@
  * docs/configuration.md from the config's JSON Schema (src/config/schema.ts → z.toJSONSchema, the same document
  * `npm run schema` publishes): every field with its dotted path, type, default, description and examples, in one
  * section per part of the file, and one subsection per form of a discriminated union (`store` by `type`, a client's
- * `upstream` by `method`). A field without a description stops the generator: give it a `.describe()`.
+ * `upstream` by `method`; a field every form has, such as `requestObject`, gets one section). A field without a description stops the generator: give it a `.describe()`.
  */
 import { stringify } from 'yaml';
 import { configJsonSchema } from '../src/config/schema.js';
@@ -62,6 +62,7 @@ const SECTIONS: Record<string, string> = {
   'upstreams.<name>.clients[]': 'Clients',
   'upstreams.<name>.clients[].inbound': 'Inbound: JWT client authentication to authbridge',
   'upstreams.<name>.clients[].upstream': 'Outbound: client authentication to the IdP',
+  'upstreams.<name>.clients[].upstream.requestObject': 'Request objects (RFC 9101)',
 };
 const ORDER = Object.keys(SECTIONS);
 
@@ -178,6 +179,7 @@ class Writer {
     let target = section;
     if (own !== undefined && section.path !== path) {
       if (named) this.row(section, node, path, required, [`See [${own}](#${slug(own)})`]);
+      if (this.found.has(path)) return; // a field every form of a union has: its section once, a row in each form
       target = this.section(own, path, node);
     } else if (named && !(section.path === path && isObject(node) && node.properties)) {
       // a section's own object needs no row: its intro says what it is

@@ -47,6 +47,12 @@ upstreams:
           alg: ES256
           key:
             file: \${DEMO_KEY_FILE}
+      # an M2M service whose tokens are cached: one IdP request per token lifetime (docs/token-cache.md)
+      - clientId: billing
+        clientSecret: \${DEMO_BROKER_SECRET}
+        grantTypes: [client_credentials]
+        tokenCache: { enabled: true }
+        upstream: { clientId: acme-upstream, method: private_key_jwt, alg: ES256, key: { file: \${DEMO_KEY_FILE} } }
 `,
   );
   const logLines: string[] = [];
@@ -101,7 +107,21 @@ upstreams:
   });
   console.log(`   ${bad.status} ${await bad.text()}  (requests at the IdP: ${idp.captured.length - before})`);
 
-  step(7, "authbridge's access log for these requests (no secret, assertion or token in it)");
+  step(7, 'The token cache: an M2M client (billing, tokenCache enabled) asks five times');
+  const atIdp = idp.captured.length;
+  for (let i = 1; i <= 5; i++) {
+    const res = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=client_credentials&client_id=billing&client_secret=${encodeURIComponent(brokerSecret)}&resource=urn%3Ademo%3Aapi`,
+    });
+    const body = (await res.json()) as { expires_in?: number };
+    console.log(`   call ${i}: ${res.status}  Cache-Status: ${res.headers.get('cache-status')}  expires_in=${body.expires_in}`);
+    if (i === 3) await new Promise((r) => setTimeout(r, 1100)); // a second later: expires_in counts down
+  }
+  console.log(`   requests at the IdP for these five calls: ${idp.captured.length - atIdp}`);
+
+  step(8, "authbridge's access log for these requests (no secret, assertion or token in it)");
   for (const line of logLines) {
     const entry = JSON.parse(line) as Record<string, unknown>;
     if (entry.msg === 'request') console.log(`   ${line.trim()}`);
@@ -109,7 +129,7 @@ upstreams:
 
   await bridge.stop();
   await idp.close();
-  console.log(`\n${bold('Done:')} client_secret_post in, private_key_jwt out, token delivered.`);
+  console.log(`\n${bold('Done:')} client_secret_post in, private_key_jwt out, token delivered; cached for the M2M client.`);
 }
 
 main().then(

@@ -12,7 +12,10 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  // OIDC Core §3.1.2.6: an authorization request's `request` / `request_uri` refused (redirected, /authorize)
+  | 'request_not_supported'
+  | 'request_uri_not_supported';
 
 /** Where an error's `reason` is counted: client_auth failures, upstream errors, or only the log line. */
 export type ErrorCategory = 'client_auth' | 'upstream' | 'request';
@@ -56,6 +59,16 @@ export const ERROR_CODES = {
   ERR_NO_AUTH_METHOD: 'upstream',
   ERR_ASSERTION_UNAVAILABLE: 'upstream',
   ERR_IDP_RATE_LIMITED: 'upstream', // the IdP answered 429 without a JSON body // jwt_bearer_assertion: the platform's token file missing, unreadable or expired (503)
+  // a JWT the IdP issued (an id_token, a signed or encrypted userinfo response) failed verification: never re-signed
+  ERR_IDP_JWT_INVALID: 'upstream',
+  ERR_IDP_JWT_ALG: 'upstream',
+  ERR_IDP_JWT_SIGNATURE: 'upstream',
+  ERR_IDP_JWT_ISSUER: 'upstream',
+  ERR_IDP_JWT_AUDIENCE: 'upstream',
+  ERR_IDP_JWT_EXPIRED: 'upstream',
+  ERR_IDP_JWT_TIMING: 'upstream',
+  ERR_IDP_JWT_DECRYPT: 'upstream',
+  ERR_IDP_JWKS: 'upstream',
   // the request itself, or authbridge: the log line only
   ERR_STORE: 'request',
   ERR_CLIENT_ABORTED: 'request',
@@ -74,6 +87,15 @@ export const ERROR_CODES = {
   ERR_MALFORMED_REQUEST: 'request',
   ERR_JTI_EXHAUSTED: 'request',
   ERR_IDP_REFUSED_REQUEST: 'request', // the IdP answered another 4xx without a JSON body
+  // GET|POST /{upstream}/authorize: before the redirect_uri is known (an error page), then after (redirected)
+  ERR_AUTHORIZE_CLIENT: 'request',
+  ERR_REDIRECT_URI: 'request',
+  ERR_REQUEST_PARAMETER: 'request',
+  ERR_AUTHORIZE_SETUP: 'request',
+  // userinfo: no bearer token, or one sent twice; no client's connection is the one to use
+  ERR_ACCESS_TOKEN_MISSING: 'request',
+  ERR_ACCESS_TOKEN_MALFORMED: 'request',
+  ERR_USERINFO_CLIENT: 'request',
   ERR_INTERNAL: 'request',
 } as const satisfies Record<string, ErrorCategory>;
 

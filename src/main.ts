@@ -64,8 +64,10 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return start(file);
     case 'doctor': {
-      // the report goes to stdout either way (a script reads --json from there); the exit status says error or not
-      const result = await doctor(file, { upstream: values.upstream, probe: values.probe, json: values.json });
+      // the report goes to stdout either way (a script reads --json from there); the exit status says error or not;
+      // --probe says on stderr how many token requests it is about to make, before it makes them
+      const progress = (line: string) => console.error(line);
+      const result = await doctor(file, { upstream: values.upstream, probe: values.probe, json: values.json, progress });
       console.log(result.text);
       return result.ok ? 0 : 1;
     }
@@ -73,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       if (!positionals[2]) return usageError('"jti show" needs the jti to look up: authbridge jti show JTI');
       return report(() => jtiShow(file, positionals[2]!));
     case 'cache':
+      if (values.client !== undefined && values.upstream === undefined) return usageError("--client needs --upstream: a client id is one upstream's");
       return report(() => cacheFlush(file, { upstream: values.upstream, client: values.client }));
     case 'keys':
       switch (positionals[1]) {

@@ -3,7 +3,8 @@
 // dist/ with `--cpu-prof`; the generator drives it at saturation; then the profile is summed per package
 // (node internals, each dependency, authbridge's own modules, GC) and per function, in µs per request, next to
 // the same for the hono floor. The .cpuprofile files stay in bench/profiles/ (open them in Chrome DevTools).
-// Scenario ids: basic, post, hs256, es256, eddsa, ps256, rs256 on the memory store; <id>-redis on Redis.
+// Scenario ids: basic, post and every alg in lower case (hs256 … hs512, rs256 … es512, eddsa) on the memory store;
+// <id>-redis on Redis.
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';

@@ -2,9 +2,12 @@
 // their keys and certificates in a temp dir, the authbridge configs (one process per store kind) and what the
 // stub must receive for each.
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, createSecretKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SIGNING_ALGS, type SigningAlg } from '../../src/config/algs.js';
+import { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from '../../src/config/hmac.js';
+import { generateKeyForSync } from '../../src/keys/alg-keys.js';
 import type { Expectation } from '../bench-support.js';
 
 /**
@@ -27,21 +30,20 @@ export function secretMethod(
   method: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt',
   instance: Instance,
   audience: string,
+  hmacAlg: HmacAlg = 'HS256',
 ): Method {
-  const [clientId, secret] = [`up-${id}`, `up-secret-${id}-0123456789abcdefghijklmnopqrstuvwxyz`];
-  const outbound = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: 'HS256' }) };
+  // long enough for the alg's HMAC key (RFC 7518 §3.2: HS512 needs 64 bytes)
+  const clientId = `up-${id}`;
+  const secret = `up-secret-${id}-0123456789abcdefghijklmnopqrstuvwxyz`.padEnd(HMAC_MIN_BYTES[hmacAlg], '0');
+  const outbound = { method, clientId, clientSecret: secret, ...(method === 'client_secret_jwt' && { alg: hmacAlg }) };
   const base = { id, instance, upstream: 'bench' as const, outbound };
   if (method !== 'client_secret_jwt') return { ...base, label: method, expect: { kind: method, clientId, secret } };
-  return { ...base, label: `${method} HS256`, expect: { kind: 'jwt', clientId, alg: 'HS256', audience, key: createSecretKey(Buffer.from(secret)) } };
+  return { ...base, label: `${method} ${hmacAlg}`, expect: { kind: 'jwt', clientId, alg: hmacAlg, audience, key: createSecretKey(Buffer.from(secret)) } };
 }
 
-export function privateKeyMethod(id: string, alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA', instance: Instance, audience: string, keyDir: string): Method {
-  const { privateKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'EdDSA'
-        ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('rsa', { modulusLength: 2048 });
+/** A private_key_jwt scenario: a key file of the kind `alg` needs (as `keys generate` makes it). */
+export function privateKeyMethod(id: string, alg: SigningAlg, instance: Instance, audience: string, keyDir: string): Method {
+  const privateKey = generateKeyForSync(alg);
   const file = join(keyDir, `${id}.pem`);
   writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const clientId = `up-${id}`;
@@ -131,16 +133,17 @@ export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
 }
 
 /**
- * The one-method scenarios on the memory store that --profile and --instructions take by id; `basic+tracing` is
- * `basic` with tracing on (instance `tracing`: spans exported to the trace sink, scripts/bench/trace-sink.ts).
+ * The one-method scenarios on the memory store that --profile and --instructions take by id: every method and alg,
+ * and `basic+tracing`, `basic` with tracing on (instance `tracing`: a process of its own, spans exported to the trace
+ * sink, scripts/bench/trace-sink.ts).
  */
 export const MEMORY_SCENARIOS: Record<string, (audience: string, keyDir: string) => Method> = {
   basic: (a) => secretMethod('basic', 'client_secret_basic', 'memory', a),
-  'basic+tracing': (a) => ({ ...secretMethod('basic', 'client_secret_basic', 'tracing', a), label: 'client_secret_basic (tracing on)' }),
+  'basic+tracing': (a) => ({ ...secretMethod('basic-tracing', 'client_secret_basic', 'tracing', a), label: 'client_secret_basic (tracing on)' }),
   post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
-  hs256: (a) => secretMethod('hs256', 'client_secret_jwt', 'memory', a),
-  es256: (a, d) => privateKeyMethod('es256', 'ES256', 'memory', a, d),
-  eddsa: (a, d) => privateKeyMethod('eddsa', 'EdDSA', 'memory', a, d),
-  ps256: (a, d) => privateKeyMethod('ps256', 'PS256', 'memory', a, d),
-  rs256: (a, d) => privateKeyMethod('rs256', 'RS256', 'memory', a, d),
+  ...Object.fromEntries(HMAC_ALGS.map((alg) => [alg.toLowerCase(), (a: string) => secretMethod(alg.toLowerCase(), 'client_secret_jwt', 'memory', a, alg)])),
+  ...Object.fromEntries(SIGNING_ALGS.map((alg) => [alg.toLowerCase(), (a: string, d: string) => privateKeyMethod(alg.toLowerCase(), alg, 'memory', a, d)])),
 };
+
+/** The memory-store scenarios of a full run, in order: the secret methods (basic with tracing on too), then every HMAC and signing alg. */
+export const memoryMethods = (audience: string, keyDir: string): Method[] => Object.values(MEMORY_SCENARIOS).map((make) => make(audience, keyDir));

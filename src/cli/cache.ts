@@ -8,7 +8,6 @@ import { createStore } from '../store/index.js';
  * can reach it (a restart empties it).
  */
 export async function cacheFlush(file: string, { upstream, client }: { upstream?: string; client?: string }): Promise<{ ok: boolean; text: string }> {
-  if (client !== undefined && upstream === undefined) return { ok: false, text: "--client needs --upstream: a client id is one upstream's" };
   const config = loadConfigFile(file);
   if (config.store.type === 'memory')
     return {

@@ -1,15 +1,16 @@
 /**
  * `authbridge doctor [--upstream U] [--probe CLIENT] [--json]`: the config checked against the live IdPs, per
  * upstream: discovery and its issuer, each client's method and alg against what the IdP lists, the JWKS URL the IdP
- * fetches, keys and certificates, the clock offset; with --probe, one real client_credentials exchange (and the
- * variants that commonly fix a refusal). The checks live in src/doctor/.
+ * fetches, keys and certificates, the clock offset; with --probe, one real client_credentials exchange (and, after a
+ * refusal, the variants that commonly fix it and the other methods and algs the IdP lists). The checks live in
+ * src/doctor/.
  */
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { checkLearnedEncodings, learnsBasicEncoding, openLearnedStore, type LearnedStore } from '../doctor/basic.js';
 import { readKeys } from '../doctor/keys.js';
-import { probe } from '../doctor/probe.js';
+import { probe, type Progress } from '../doctor/probe.js';
 import { renderTable, reportOk, type Check, type DoctorReport, type ProbeReport, type UpstreamReport } from '../doctor/report.js';
 import { upstreamContext, type UpstreamContext } from '../doctor/upstream.js';
 import { checkDiscovery } from '../doctor/discovery.js';
@@ -26,6 +27,8 @@ export interface DoctorOptions {
   readonly json?: boolean;
   /** AUTHBRIDGE_PROBE_SECRET, AUTHBRIDGE_PROBE_SCOPE, `${VAR}` references and proxy variables; default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** told, as --probe goes, how many token requests it is about to make (the CLI writes these lines to stderr) */
+  readonly progress?: Progress;
 }
 
 /** The command: the report as a table (or JSON); not ok when any check is an error. */
@@ -86,7 +89,7 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
       };
     else if (target) {
       const ctx = contexts.get(target.name)!;
-      probed = await probe(ctx, target.index, keys.signers.get(ctx.upstream.clients[target.index]!));
+      probed = await probe(ctx, target.index, keys.signers.get(ctx.upstream.clients[target.index]!), options.progress);
     }
     return { ok: reportOk(upstreams, probed), upstreams, ...(probed ? { probe: probed } : {}) };
   } finally {

@@ -3,6 +3,7 @@
  * that command's. Each names the docs page that explains it (a path in the repository; test/e2e/cli.test.ts
  * checks every page named exists).
  */
+import { SIGNING_ALGS } from '../config/algs.js';
 import { VERSION } from '../version.js';
 
 interface CommandHelp {
@@ -27,8 +28,10 @@ const COMMAND_HELP: readonly CommandHelp[] = [
     text: [
       'check the config against the live IdPs: discovery and issuer, methods',
       'and algs they list, the JWKS URL, keys and certificates, clock offset;',
-      '--probe: one real client_credentials request as CLIENT (and the',
-      'variants that commonly fix a refusal); exit 1 on any error',
+      '--probe: one real client_credentials request as CLIENT (and, after a',
+      'refusal, the variants that commonly fix it and the other methods and',
+      'algs the IdP lists: at most AUTHBRIDGE_PROBE_MAX_TRIES more, counted',
+      'on stderr first); exit 1 on any error',
     ],
     docs: ['docs/doctor.md'],
   },
@@ -70,8 +73,8 @@ const COMMAND_HELP: readonly CommandHelp[] = [
   },
   {
     name: 'keys generate',
-    synopsis: 'authbridge keys generate --alg ES256|RS256|PS256|EdDSA [--format pem|jwk] [--out FILE]',
-    text: ['a private key for `key: { file }` (--format default: pem)'],
+    synopsis: 'authbridge keys generate --alg ALG [--format pem|jwk] [--out FILE]',
+    text: ['a private key for `key: { file }` (--format default: pem);', `ALG: ${SIGNING_ALGS.join(' ')}`, '(RSA: 2048 bits; ES384: P-384; ES512: P-521)'],
     docs: ['docs/idp-profiles.md'],
   },
 ];

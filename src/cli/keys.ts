@@ -1,6 +1,6 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { formatPath } from '../config/errors.js';
+import { generateKeyForSync } from '../keys/alg-keys.js';
 import { keyFileEntries } from '../keys/key-files.js';
 import { loadConfigFile } from '../config/load.js';
 import { SIGNING_ALGS, type Config, type SigningAlg } from '../config/schema.js';
@@ -22,7 +22,7 @@ export interface CliResult {
 /** `keys generate`: a private key file for `key: { file }` (mode 0600, never overwrites), and its public JWK. */
 export async function keysGenerate(alg: string, format: 'pem' | 'jwk', out: string | undefined): Promise<CliResult> {
   if (!(SIGNING_ALGS as readonly string[]).includes(alg)) return { ok: false, text: `--alg must be one of ${SIGNING_ALGS.join(', ')}` };
-  const privateKey = generatePrivateKey(alg as SigningAlg);
+  const privateKey = generateKeyForSync(alg as SigningAlg);
   const text = format === 'pem' ? String(privateKey.export({ format: 'pem', type: 'pkcs8' })) : JSON.stringify(privateKey.export({ format: 'jwk' }));
   const key = await importSigningKey(text, alg as SigningAlg);
   if (!out) return { ok: true, text: `${text.trim()}\n` };
@@ -32,12 +32,6 @@ export async function keysGenerate(alg: string, format: 'pem' | 'jwk', out: stri
     return { ok: false, text: `cannot write ${out}: ${(err as NodeJS.ErrnoException).code}` };
   }
   return { ok: true, text: `wrote ${out} (${alg}, kid ${key.kid}); public JWK:\n${JSON.stringify(key.publicJwk, null, 2)}` };
-}
-
-function generatePrivateKey(alg: SigningAlg): KeyObject {
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  if (alg === 'EdDSA') return generateKeyPairSync('ed25519').privateKey;
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 }
 
 /**

@@ -7,12 +7,14 @@ import { allowedInboundMethodsSchema, checkInbound, inboundSchema, isVerifyMode 
 import { outboundAuthSchema, type OutboundFields } from './outbound-schema.js';
 import { requiresSecret, rowOf } from '../outbound/methods.js';
 import { tokenCacheSchema } from './token-cache-schema.js';
+import { redirectUrisSchema } from './authorize-schema.js';
 
 export const clientSchema = z
   .strictObject({
     clientId: z.string().min(1).max(512).describe('the client_id the downstream presents to authbridge'),
     clientSecret: z.string().min(1).optional().describe('verify mode: authbridge checks the presented secret (constant time). Omitted: passthrough mode'),
     grantTypes: z.array(z.string().min(1)).min(1).optional().describe('allowed grant_type values; default: any'),
+    redirectUris: redirectUrisSchema,
     upstream: outboundAuthSchema,
     allowedInboundMethods: allowedInboundMethodsSchema,
     inbound: inboundSchema.optional(),

@@ -59,7 +59,7 @@ export const inboundSchema = z
   })
   .describe('JWT client authentication to authbridge (allowedInboundMethods: private_key_jwt, client_secret_jwt)');
 
-interface InboundClient {
+export interface InboundClient {
   clientSecret?: string | undefined;
   allowedInboundMethods?: readonly InboundMethodName[] | undefined;
   inbound?: { jwksUri?: string | undefined; jwks?: unknown } | undefined;

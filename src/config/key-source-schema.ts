@@ -13,7 +13,7 @@ const keyFileEntry = z.union([
   z.strictObject({ file: z.string().min(1).describe('path to a private key: PEM or JWK'), certificate: certificateFile.optional() }),
 ]);
 
-const keyFiles = z
+export const keyFiles = z
   .strictObject({
     file: z
       .string()

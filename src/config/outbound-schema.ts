@@ -13,6 +13,7 @@ export { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from './hmac.js';
 export { SIGNING_ALGS, type SigningAlg } from './algs.js';
 import { PROFILE_NAMES } from './idp-profile.js';
 import { keySource, managedCertificateSchema, rotationSchema } from './key-source-schema.js';
+import { requestObjectSchema } from './authorize-schema.js';
 import { AUTO_PREFERENCE, type ConfiguredMethod } from '../outbound/methods.js';
 
 // the methods and what each needs and does: one table (outbound/methods.ts); the schema below gives each its fields
@@ -69,7 +70,9 @@ const basicEncoding = z
     "auto (default): send the RFC 6749 form; when the IdP refuses the client and raw would differ, retry once raw and remember per client, in the store, what the IdP took; form: x-www-form-urlencode id and secret (as URLSearchParams does) before base64, never retried; strict: also encode -_.!~*'() (what authbridge ≤ 0.1 called rfc6749, still accepted); raw: base64 of id:secret as is",
   );
 
-const secretFields = { clientId: upstreamClientId, clientSecret: upstreamSecret };
+/** Every method's: GET|POST /{upstream}/authorize signs the authorization request with this key (RFC 9101). */
+const frontChannelFields = { requestObject: requestObjectSchema.optional() };
+const secretFields = { clientId: upstreamClientId, clientSecret: upstreamSecret, ...frontChannelFields };
 const assertionFields = { audience, assertionTtlSeconds, jwtHeader: jwtHeaderSchema.optional() };
 const keyFields = {
   key: keySource.optional().describe("the signing key; default: the upstream's `key`"),
@@ -86,6 +89,7 @@ const tlsClientAuth = z
   .strictObject({
     method: z.literal('tls_client_auth'),
     clientId: upstreamClientId,
+    ...frontChannelFields,
     key: tlsKeyFile.describe('the client certificate (CA-issued) and its key'),
   })
   .describe('RFC 8705 §2.1: a CA-issued client certificate in the TLS handshake; the body carries only client_id')
@@ -94,6 +98,7 @@ const selfSignedTls = z
   .strictObject({
     method: z.literal('self_signed_tls_client_auth'),
     clientId: upstreamClientId,
+    ...frontChannelFields,
     key: z
       .union([z.literal('managed'), tlsKeyFile])
       .describe('the key and its self-signed certificate: { file, certificate }, or managed (published in the JWKS with x5c)'),
@@ -116,6 +121,7 @@ const jwtBearerAssertion = z
   .strictObject({
     method: z.literal('jwt_bearer_assertion'),
     clientId: upstreamClientId,
+    ...frontChannelFields,
     assertion: z
       .strictObject({
         file: z
@@ -151,6 +157,7 @@ const privateKeyJwt = z
   .strictObject({
     method: z.literal('private_key_jwt'),
     clientId: upstreamClientId,
+    ...frontChannelFields,
     alg: z.enum(SIGNING_ALGS).optional().describe("the assertion's signing alg; default: the profile's (generic: ES256)"),
     ...keyFields,
     ...assertionFields,

@@ -203,8 +203,13 @@ export function outboundRuleIssues(upstream: UpstreamFields): RuleIssue[] {
         if (explicitHeader[member])
           issues.push({ path: at('jwtHeader', member), message: 'client_secret_jwt has no certificate (it is MACed with the secret)' });
       const min = HMAC_MIN_BYTES[mac.alg as HmacAlg];
-      if (out.clientSecret !== undefined && Buffer.byteLength(out.clientSecret) < min)
-        issues.push({ path: at('clientSecret'), message: `${mac.alg} needs a secret of at least ${min} bytes (RFC 7518 §3.2)` });
+      if (out.clientSecret !== undefined && Buffer.byteLength(out.clientSecret) < min) {
+        const weaker = [...profile.hmacAlgs].reverse().find((alg) => HMAC_MIN_BYTES[alg] <= Buffer.byteLength(out.clientSecret!));
+        issues.push({
+          path: at('clientSecret'),
+          message: `${mac.alg} needs a secret of at least ${min} bytes (RFC 7518 §3.2): set a longer secret at the IdP and here${weaker ? `, or alg: ${weaker}` : ''}`,
+        });
+      }
     }
     for (const assertion of [settings.keyAssertion, settings.secretAssertion]) {
       if (!assertion) continue;

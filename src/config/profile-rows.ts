@@ -3,6 +3,7 @@
  * and rules, every row citing the vendor documents it comes from.
  */
 import { algs, BASE, doc, header, HMAC_ALL, JWT_HEADER, NO_HMAC, NO_KEYS, type IdpProfile } from './idp-profile.js';
+import { SIGNING_ALGS } from './algs.js';
 import { cognitoEndpoints, googleEndpoints } from './vendor-origins.js';
 
 /** What most deployed servers accept; the default when no profile is set or detected. */
@@ -11,7 +12,7 @@ export const GENERIC: IdpProfile = Object.freeze({
   idp: 'any OAuth 2.0 / OpenID Connect server',
   demands: '',
   audience: 'token_endpoint',
-  signingAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  signingAlgs: SIGNING_ALGS,
   defaultSigningAlg: 'ES256',
   hmacAlgs: ['HS256', 'HS384', 'HS512'],
   jwtHeader: () => JWT_HEADER,
@@ -78,7 +79,8 @@ export const AUTH0 = Object.freeze({
   demands:
     '`aud` = the tenant URL with its trailing slash (the issuer); RSA keys (RS256/RS384/PS256); lifetime at most 5 min; `kid` optional and Auth0-generated; no client_secret_jwt',
   audience: 'issuer',
-  signingAlgs: algs('RS256', 'PS256'),
+  // the credential algs Auth0's Management API takes (ClientCredentialAlgorithmEnum): RSA keys only
+  signingAlgs: algs('RS256', 'RS384', 'PS256'),
   defaultSigningAlg: 'RS256',
   hmacAlgs: NO_HMAC,
   // the kid Auth0 knows is the one it generated for the uploaded credential, not our thumbprint: set it as a literal
@@ -91,6 +93,10 @@ export const AUTH0 = Object.freeze({
     doc('Auth0: Configure Private Key JWT Authentication', 'https://auth0.com/docs/get-started/applications/configure-private-key-jwt'),
     doc('Auth0: Credential Settings', 'https://auth0.com/docs/get-started/applications/credentials'),
     doc('Auth0: Generate RSA Key Pair', 'https://auth0.com/docs/secure/application-credentials/generate-rsa-key-pair'),
+    doc(
+      'Auth0 Management API: client credential algorithms (RS256, RS384, PS256)',
+      'https://auth0.github.io/node-auth0/variables/management.Management.ClientCredentialAlgorithmEnum.html',
+    ),
   ]),
 } satisfies IdpProfile);
 const AUTH0_HEADER = header({ kid: 'none' });
@@ -103,7 +109,8 @@ export const KEYCLOAK = Object.freeze({
   demands:
     '"Signed JWT" (JWKS URL or uploaded certificate) or "Signed JWT with Client Secret"; the alg set on the client, if any; a `jti`; `aud` = the realm token endpoint (or the realm issuer)',
   audience: 'token_endpoint',
-  signingAlgs: algs('RS256', 'PS256', 'ES256', 'EdDSA'),
+  // a signature provider per JWS alg (org.keycloak.crypto.Algorithm): RS, PS and ES 256–512, EdDSA
+  signingAlgs: algs('RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'),
   defaultSigningAlg: 'ES256',
   hmacAlgs: HMAC_ALL,
   docs: Object.freeze([
@@ -115,6 +122,10 @@ export const KEYCLOAK = Object.freeze({
       'Keycloak source: JWTClientValidator',
       'https://github.com/keycloak/keycloak/blob/main/services/src/main/java/org/keycloak/authentication/authenticators/client/JWTClientValidator.java',
     ),
+    doc(
+      'Keycloak source: Algorithm (the JWS algs of its signature providers)',
+      'https://github.com/keycloak/keycloak/blob/main/core/src/main/java/org/keycloak/crypto/Algorithm.java',
+    ),
   ]),
 } satisfies IdpProfile);
 
@@ -123,9 +134,11 @@ export const PING = Object.freeze({
   ...BASE,
   name: 'ping',
   idp: 'PingOne / PingFederate',
-  demands: '`aud` = the token endpoint (or issuer) URL; RS256 (PingOne also documents ES256; PingFederate adds PS256); `exp` at most 1 h ahead',
+  demands:
+    '`aud` = the token endpoint (or issuer) URL; RS256/384/512 (PingOne also documents ES256/384/512; PingFederate adds PS256/384/512); `exp` at most 1 h ahead',
   audience: 'token_endpoint',
-  signingAlgs: algs('RS256', 'ES256', 'PS256'),
+  // PingOne's PRIVATE_KEY_JWT Setup: RS and ES 256–512; PingFederate's client metadata: those and PS 256–512
+  signingAlgs: algs('RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'),
   // the one alg every Ping page lists (PingOne's "Create a private key JWT" names RS256/RS384/RS512 only)
   defaultSigningAlg: 'RS256',
   hmacAlgs: HMAC_ALL,

@@ -13,6 +13,8 @@ import { serverSchema, workersIssues } from './server-schema.js';
 import { storeSchema, type redisStoreSchema } from './store-schema.js';
 import { resolveTokenCache, tokenCacheSchema } from './token-cache-schema.js';
 import { tracingSchema } from './tracing-schema.js';
+import { authorizationRequestSchema, authorizeIssues } from './authorize-schema.js';
+import { idTokenSchema, keyUsageIssues } from './id-token-schema.js';
 
 export * from './outbound-schema.js';
 export * from './key-source-schema.js';
@@ -22,6 +24,8 @@ export * from './server-schema.js';
 export * from './store-schema.js';
 export * from './token-cache-schema.js';
 export * from './tracing-schema.js';
+export * from './authorize-schema.js';
+export * from './id-token-schema.js';
 
 /** Path segments an upstream name may not take: they are authbridge's own routes. */
 export const RESERVED_UPSTREAM_NAMES = ['healthz', 'readyz', 'livez', 'metrics', 'jwks', 'admin', 'api', 'static'];
@@ -148,12 +152,30 @@ export const upstreamSchema = z
       .describe(
         "the default token cache settings of this upstream's clients (each client may set its own): client_credentials tokens, one IdP request per lifetime",
       ),
+    authorizationRequest: authorizationRequestSchema.prefault({}),
+    idToken: idTokenSchema.optional(),
+    userinfo: z
+      .strictObject({
+        client: z
+          .string()
+          .min(1)
+          .describe(
+            'the clientId whose connection (its TLS client certificate, RFC 8705 §3) GET|POST /{upstream}/userinfo uses when the access token does not say (no cnf)',
+          ),
+      })
+      .optional()
+      .describe('GET|POST /{upstream}/userinfo (docs/id-token.md): needed only when several clients present certificates and their access tokens are opaque'),
     clients: z.array(clientSchema).min(1).describe('the clients that call authbridge for this IdP, each with how authbridge authenticates it there'),
   })
   .superRefine((upstream, ctx) => {
     if (upstream.tokenEndpoint !== undefined && upstream.endpoints?.token !== undefined)
       ctx.addIssue({ code: 'custom', path: ['endpoints', 'token'], message: 'set either tokenEndpoint or endpoints.token, not both' });
     for (const issue of outboundRuleIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of authorizeIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of keyUsageIssues(upstream)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    const named = upstream.userinfo?.client;
+    if (named !== undefined && !upstream.clients.some((c) => c.clientId === named))
+      ctx.addIssue({ code: 'custom', path: ['userinfo', 'client'], message: `no client of this upstream has clientId "${named}"` });
   })
   .superRefine(
     (upstream, ctx) => {
@@ -198,13 +220,16 @@ export const configSchema = z
       });
   });
 
-function usesManagedKeys(config: { upstreams: Record<string, { key?: string; clients: { upstream: { method: string; key?: unknown } }[] }> }): boolean {
-  return Object.values(config.upstreams).some((u) => u.key === 'managed' || u.clients.some((c) => c.upstream.key === 'managed'));
+function usesManagedKeys(config: Config): boolean {
+  return Object.values(config.upstreams).some(
+    (u) =>
+      u.key === 'managed' ||
+      u.clients.some((c) => ('key' in c.upstream && c.upstream.key === 'managed') || c.upstream.requestObject?.key === 'managed') ||
+      (u.idToken?.resign === true && (u.idToken.key === 'managed' || u.idToken.decrypt?.key === 'managed')),
+  );
 }
 
-function usesTokenCache(config: {
-  upstreams: Record<string, { tokenCache?: z.output<typeof tokenCacheSchema>; clients: { tokenCache?: z.output<typeof tokenCacheSchema> }[] }>;
-}): boolean {
+function usesTokenCache(config: Config): boolean {
   return Object.values(config.upstreams).some((u) => u.clients.some((c) => resolveTokenCache(u.tokenCache, c.tokenCache) !== undefined));
 }
 

@@ -34,12 +34,45 @@ export interface ProbeAttempt {
   readonly error_description?: string;
 }
 
+/** A config change: the fields to set in a client's `upstream` block (a dotted path for a nested one), and to remove. */
+export interface ConfigChange {
+  /** the block: `upstreams.idp.clients[0].upstream` */
+  readonly at: string;
+  readonly set: Readonly<Record<string, string>>;
+  readonly remove?: readonly string[];
+}
+
+/** A change --probe did not send, and why. */
+export interface NotTried {
+  readonly variant: string;
+  readonly reason: string;
+}
+
+/** What --probe planned after the IdP refused the client as configured, said before the first of its requests. */
+export interface ProbePlan {
+  /** the changes it tries, one token request each, in order, until the IdP accepts one */
+  readonly tries: string[];
+  /** the cap on them (AUTHBRIDGE_PROBE_MAX_TRIES) */
+  readonly maxTries: number;
+  /** the methods and algs the IdP lists: `methods client_secret_basic, private_key_jwt; algs RS256, PS256` */
+  readonly listed: string;
+  /** changes the client's credentials make but that were not sent: over the cap, a TLS certificate, a config authbridge would refuse */
+  readonly skipped: NotTried[];
+  /** what the IdP lists that the client's key or secret cannot make */
+  readonly cannot: NotTried[];
+}
+
 export interface ProbeReport {
   readonly upstream?: string;
   readonly client: string;
   readonly status: Status;
   readonly detail: string;
   readonly fix?: string;
+  /** the config change the IdP accepted (with status error: it is to be made) */
+  readonly change?: ConfigChange;
+  /** after a refusal of the client: what --probe planned to try */
+  readonly plan?: ProbePlan;
+  /** every token request made: as configured, then the changes of the plan until one was accepted */
   readonly attempts: ProbeAttempt[];
 }
 
@@ -87,6 +120,18 @@ export function printable(value: unknown, max = 200): string | undefined {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** The plan in one line: how many more requests, which, and what was not tried and why. */
+export function planText(plan: ProbePlan): string {
+  const n = plan.tries.length;
+  const list = (items: readonly NotTried[]) => items.map((s) => `${s.variant} (${s.reason})`).join(' | ');
+  return [
+    `${n} more token request${n === 1 ? '' : 's'}${n > 0 ? `, until the IdP accepts one: ${plan.tries.join(' | ')}` : ''}`,
+    `the IdP lists ${plan.listed}`,
+    ...(plan.skipped.length > 0 ? [`not tried: ${list(plan.skipped)}`] : []),
+    ...(plan.cannot.length > 0 ? [`not made by this client's credentials: ${list(plan.cannot)}`] : []),
+  ].join('; ');
+}
+
 /** A cell of the table: every string the checks wrote (details quote IdP values: URLs, method and alg lists) made printable. */
 const cell = (text: string): string => printable(text, Number.POSITIVE_INFINITY)!;
 
@@ -98,12 +143,14 @@ export function renderTable(report: DoctorReport): string {
   for (const u of report.upstreams) for (const c of u.checks) row([u.name, c.client ?? '-', c.check, c.status, c.detail], c.fix);
   const probe = report.probe;
   if (probe) {
-    for (const a of probe.attempts) {
+    const at = [probe.upstream ?? '-', probe.client, 'probe'];
+    for (const [i, a] of probe.attempts.entries()) {
       const answer =
         a.status === undefined ? 'no answer' : `HTTP ${a.status}${a.error ? ` ${a.error}` : ''}${a.error_description ? `: ${a.error_description}` : ''}`;
-      row([probe.upstream ?? '-', probe.client, 'probe', a.outcome === 'accepted' ? 'ok' : '-', `${a.variant}: ${a.outcome} (${answer})`]);
+      row([...at, a.outcome === 'accepted' ? 'ok' : '-', `${a.variant}: ${a.outcome} (${answer})`]);
+      if (i === 0 && probe.plan) row([...at, '-', planText(probe.plan)]);
     }
-    row([probe.upstream ?? '-', probe.client, 'probe', probe.status, probe.detail], probe.fix);
+    row([...at, probe.status, probe.detail], probe.fix);
   }
   const header = ['UPSTREAM', 'CLIENT', 'CHECK', 'STATUS', 'DETAIL'];
   const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));

@@ -13,6 +13,9 @@ import type { ProbeAttempt } from './report.js';
 export const PROBE_SECRET_ENV = 'AUTHBRIDGE_PROBE_SECRET';
 export const PROBE_SCOPE_ENV = 'AUTHBRIDGE_PROBE_SCOPE';
 export const PROBE_AUDIENCE_ENV = 'AUTHBRIDGE_PROBE_AUDIENCE';
+/** the most token requests --probe makes after the refusal as configured */
+export const PROBE_MAX_TRIES_ENV = 'AUTHBRIDGE_PROBE_MAX_TRIES';
+export const DEFAULT_PROBE_MAX_TRIES = 10;
 
 /** A refusal (400, 401, 403) that carries no `error` code: nothing names the cause. */
 export const unexplained = (a: ProbeAttempt): boolean =>

@@ -17,6 +17,7 @@ const answer = (status: number, error: OAuthErrorCode, when?: string): CallerAns
 const refusedClient = [answer(401, 'invalid_client')];
 const badRequest = [answer(400, 'invalid_request')];
 const unavailable = [answer(502, 'temporarily_unavailable')];
+const unverified = [answer(502, 'server_error')];
 
 /** By every code of ERROR_CODES: the codes a caller is answered with. */
 export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAnswer[]> = {
@@ -53,6 +54,15 @@ export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAns
   ERR_NO_AUTH_METHOD: [answer(500, 'server_error')],
   ERR_ASSERTION_UNAVAILABLE: [answer(503, 'temporarily_unavailable')],
   ERR_IDP_RATE_LIMITED: [answer(429, 'temporarily_unavailable', "the IdP's 429 without a JSON body (its Retry-After relayed)")],
+  ERR_IDP_JWT_INVALID: unverified,
+  ERR_IDP_JWT_ALG: unverified,
+  ERR_IDP_JWT_SIGNATURE: unverified,
+  ERR_IDP_JWT_ISSUER: unverified,
+  ERR_IDP_JWT_AUDIENCE: unverified,
+  ERR_IDP_JWT_EXPIRED: unverified,
+  ERR_IDP_JWT_TIMING: unverified,
+  ERR_IDP_JWT_DECRYPT: unverified,
+  ERR_IDP_JWKS: unavailable,
   ERR_STORE: [answer(503, 'temporarily_unavailable')],
   ERR_CLIENT_ABORTED: badRequest,
   ERR_NO_ENDPOINT: [answer(404, 'invalid_request')],
@@ -76,5 +86,21 @@ export const CALLER_ANSWERS: Record<keyof typeof ERROR_CODES, readonly CallerAns
   ],
   ERR_JTI_EXHAUSTED: [answer(500, 'server_error')],
   ERR_IDP_REFUSED_REQUEST: [answer(400, 'invalid_request', "the IdP's other 4xx without a JSON body")],
+  ERR_AUTHORIZE_CLIENT: [answer(400, 'invalid_request', '/authorize: an error page, never a redirect')],
+  ERR_REDIRECT_URI: [answer(400, 'invalid_request', '/authorize: an error page, never a redirect')],
+  ERR_REQUEST_PARAMETER: [
+    answer(400, 'request_not_supported', '/authorize: `request`, redirected to the redirect_uri as error=request_not_supported'),
+    answer(400, 'request_uri_not_supported', '/authorize: `request_uri`, redirected as error=request_uri_not_supported'),
+  ],
+  ERR_AUTHORIZE_SETUP: [
+    answer(
+      500,
+      'server_error',
+      '/authorize: the config does not fit what the IdP requires (the description names the field); redirected as error=server_error',
+    ),
+  ],
+  ERR_ACCESS_TOKEN_MISSING: badRequest,
+  ERR_ACCESS_TOKEN_MALFORMED: badRequest,
+  ERR_USERINFO_CLIENT: badRequest,
   ERR_INTERNAL: [answer(500, 'server_error')],
 };

@@ -8,7 +8,9 @@ import { errorResponse } from './respond.js';
 import { healthz, readyzRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { discoveryRoute } from './routes/discovery.js';
-import { jwksRoute } from './routes/jwks.js';
+import { authorizeRoute } from './routes/authorize.js';
+import { brokerJwksRoute, jwksRoute } from './routes/jwks.js';
+import { userinfoRoute } from './routes/userinfo.js';
 import { endpointChain } from './pipeline/chain.js';
 
 /** Wraps a route's handler in the request frame (see `framer`). */
@@ -23,8 +25,11 @@ export function createApp(deps: AppDeps, { serveMetrics = true }: { serveMetrics
   const { app, framed } = base(deps);
   probeRoutes(app, framed, deps, serveMetrics);
   app.get('/:upstream/jwks.json', framed(jwksRoute(deps)));
+  app.get('/:upstream/broker/jwks.json', framed(brokerJwksRoute(deps)));
+  app.all('/:upstream/userinfo', framed(userinfoRoute(deps)));
   app.get('/:upstream/.well-known/openid-configuration', framed(discoveryRoute(deps, 'openid-configuration')));
   app.get('/:upstream/.well-known/oauth-authorization-server', framed(discoveryRoute(deps, 'oauth-authorization-server')));
+  app.all('/:upstream/authorize', framed(authorizeRoute(deps))); // GET and POST; any other method: a 405 page
   for (const endpoint of ENDPOINTS) {
     const { name, path } = endpoint;
     const chain = endpointChain(endpoint, deps);

@@ -8,7 +8,7 @@ import type { TraceContext } from './trace-context.js';
 import type { Span, Tracing } from '../tracing/span.js';
 
 /** The endpoint label of the routes that are not client-authenticated endpoints (ENDPOINTS), and of no route. */
-export const ROUTE_ENDPOINTS = ['jwks', 'discovery', 'health', 'metrics', 'other'] as const;
+export const ROUTE_ENDPOINTS = ['authorize', 'jwks', 'discovery', 'userinfo', 'health', 'metrics', 'other'] as const;
 
 /** What a request has revealed about itself, for its one access-log line (configured names only). */
 export interface RequestFacts {
@@ -27,6 +27,8 @@ export interface RequestFacts {
   upstreamError?: string;
   /** the alg of the client assertion this request sent */
   assertionAlg?: string;
+  /** the IdP's JWT this request verified and re-signed (idToken.resign): an id_token, a userinfo response */
+  resigned?: 'id_token' | 'userinfo';
   /** why the downstream client was refused (a fixed code) */
   authFailure?: string;
   /** the token cache's part in the answer: hit, miss, coalesced, bypass (none: not a cached request) */

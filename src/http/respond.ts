@@ -11,6 +11,16 @@ export const FACT_OF = { client_auth: 'authFailure', upstream: 'upstreamError', 
 
 /** The one serializer of errors: RFC 6749 §5.2 JSON; an unexpected error becomes a bare server_error. */
 export function errorResponse(err: unknown, c: Context<AppEnv>, log: Logger): Response {
+  const error = noteError(err, c, log);
+  return c.json(error.toJSON(), error.status as 400, { ...NO_STORE, ...error.headers });
+}
+
+/**
+ * The error a caller is answered with, recorded for the access line and metrics (its `error`, and its reason under
+ * its category); an unexpected one is logged, and answered as a bare server_error. For a route that answers errors
+ * in another form (GET|POST /{upstream}/authorize: a page, or a redirect).
+ */
+export function noteError(err: unknown, c: Context<AppEnv>, log: Logger): OAuthError {
   const error = toOAuthError(err);
   const facts = c.get('facts');
   if (facts) {
@@ -19,7 +29,7 @@ export function errorResponse(err: unknown, c: Context<AppEnv>, log: Logger): Re
     if (error.reason) facts[FACT_OF[error.category]] = error.reason;
   }
   if (!(err instanceof OAuthError)) log.error({ requestId: c.get('requestId'), err }, 'unexpected error');
-  return c.json(error.toJSON(), error.status as 400, { ...NO_STORE, ...error.headers });
+  return error;
 }
 
 /**

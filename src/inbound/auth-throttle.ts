@@ -37,6 +37,7 @@ export class AuthThrottle {
   readonly #pair: WindowCounter;
   readonly #client: WindowCounter;
   readonly #address: WindowCounter;
+  readonly #authorize: WindowCounter;
 
   constructor(
     private readonly store: Store,
@@ -45,6 +46,17 @@ export class AuthThrottle {
     this.#pair = store.windowCounter('client-address', config.windowSeconds);
     this.#client = store.windowCounter('client', config.windowSeconds);
     this.#address = store.windowCounter('address', config.windowSeconds);
+    this.#authorize = store.windowCounter('authorize', config.windowSeconds);
+  }
+
+  /**
+   * Counts one authorization request (GET|POST /{upstream}/authorize) from `address`, whatever becomes of it: each
+   * may cost a signature and a request to the IdP, so a success counts as a failed authentication does elsewhere.
+   * Throws a 429 past `authorizePerAddress` in the window; a store failure propagates (StoreUnavailableError).
+   */
+  async countAuthorization(address: string): Promise<void> {
+    const count = await this.#authorize.add(address);
+    if (count.count > this.config.authorizePerAddress) throw throttled(count, 'too many authorization requests');
   }
 
   /** Throws a 429 when the subject may not try now; a store failure propagates (StoreUnavailableError). */
@@ -76,15 +88,9 @@ export class AuthThrottle {
 const clientKey = (s: ThrottleSubject) => `${s.upstream}/${s.clientId}`;
 const pairKey = (s: ThrottleSubject) => `${s.upstream}/${s.clientId}/${s.address}`;
 
-function throttled(count: WindowCount): OAuthError {
+function throttled(count: WindowCount, what = 'too many failed client authentications'): OAuthError {
   const seconds = Math.max(1, Math.ceil(count.msLeft / 1000));
-  return new OAuthError(
-    429,
-    'temporarily_unavailable',
-    `too many failed client authentications; retry after ${seconds} s`,
-    { 'retry-after': String(seconds) },
-    { code: 'ERR_THROTTLED' },
-  );
+  return new OAuthError(429, 'temporarily_unavailable', `${what}; retry after ${seconds} s`, { 'retry-after': String(seconds) }, { code: 'ERR_THROTTLED' });
 }
 
 /**

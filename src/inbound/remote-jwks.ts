@@ -3,7 +3,7 @@ import type { OAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authenticationFailed } from './client-auth.js';
 import { UpstreamError } from '../upstream/failure.js';
-import { UpstreamClient, type UpstreamClientOptions } from '../upstream/http.js';
+import { UpstreamClient, type UpstreamClientOptions, type UpstreamSender } from '../upstream/http.js';
 
 export interface RemoteJwksOptions {
   /** how long a fetched JWKS is used; default 300 s */
@@ -23,6 +23,11 @@ export interface RemoteJwksOptions {
   log?: Pick<Logger, 'warn'>;
   /** the client whose keys these are, for that line */
   clientId?: string;
+  /**
+   * The keys of an IdP rather than a client's: fetched on the upstream's own connection pool (its CA, proxy, deadline),
+   * which the owner closes; `unreadable` is what a caller gets while there is no set, `subject` names the URL in the log.
+   */
+  upstream?: { http: UpstreamSender; unreadable: () => Error; subject: string };
 }
 
 /**
@@ -33,7 +38,10 @@ export interface RemoteJwksOptions {
  */
 export class RemoteJwks {
   readonly #url: URL;
-  readonly #http: UpstreamClient;
+  readonly #http: UpstreamSender;
+  readonly #ownsHttp: boolean;
+  readonly #unreadable: () => Error;
+  readonly #subject: string;
   readonly #cacheMs: number;
   readonly #refetchMs: number;
   readonly #now: () => number;
@@ -45,10 +53,24 @@ export class RemoteJwks {
 
   constructor(
     url: string,
-    { cacheSeconds = 300, refetchMinSeconds = 30, maxBytes = 64 * 1024, timeoutMs = 5000, proxy, env, now = Date.now, log, clientId }: RemoteJwksOptions = {},
+    {
+      cacheSeconds = 300,
+      refetchMinSeconds = 30,
+      maxBytes = 64 * 1024,
+      timeoutMs = 5000,
+      proxy,
+      env,
+      now = Date.now,
+      log,
+      clientId,
+      upstream,
+    }: RemoteJwksOptions = {},
   ) {
     this.#url = new URL(url);
-    this.#http = new UpstreamClient({ timeoutMs, maxResponseBytes: maxBytes, maxConnections: 4, proxy, env });
+    this.#http = upstream?.http ?? new UpstreamClient({ timeoutMs, maxResponseBytes: maxBytes, maxConnections: 4, proxy, env });
+    this.#ownsHttp = upstream === undefined;
+    this.#unreadable = upstream?.unreadable ?? unreadable;
+    this.#subject = upstream?.subject ?? "a client's jwks_uri";
     this.#cacheMs = cacheSeconds * 1000;
     this.#refetchMs = refetchMinSeconds * 1000;
     this.#now = now;
@@ -63,7 +85,7 @@ export class RemoteJwks {
   async keys(): Promise<JSONWebKeySet> {
     if (this.#keys) {
       if (this.#now() - this.#fetchedAt < this.#cacheMs) return this.#keys;
-    } else if (!this.#inflight && this.#now() - this.#fetchedAt < this.#refetchMs) throw unreadable(); // no set: the last fetch failed
+    } else if (!this.#inflight && this.#now() - this.#fetchedAt < this.#refetchMs) throw this.#unreadable(); // no set: the last fetch failed
     return this.#fetch();
   }
 
@@ -75,7 +97,7 @@ export class RemoteJwks {
   }
 
   close(): Promise<void> {
-    return this.#http.close();
+    return this.#ownsHttp ? this.#http.close() : Promise.resolve();
   }
 
   #fetch(): Promise<JSONWebKeySet> {
@@ -100,10 +122,10 @@ export class RemoteJwks {
     }
     this.#log?.warn(
       { clientId: this.#clientId, jwksUri: this.#url.origin + this.#url.pathname, why, keptLastSet: this.#keys !== undefined },
-      "a client's jwks_uri could not be read",
+      `${this.#subject} could not be read`,
     );
     if (this.#keys) return this.#keys; // keep the last good set
-    throw unreadable();
+    throw this.#unreadable();
   }
 }
 

@@ -157,8 +157,9 @@ export function certificateProblems(certificate: KeyCertificate, now: number | D
 
 /**
  * A self-signed certificate for a private JWK, signed with the key itself: RSA with RSASSA-PKCS1-v1_5 SHA-256 (also
- * for a PS256 key: what Entra ID reads), EC P-256 with ECDSA SHA-256, Ed25519 with Ed25519. A random 128-bit serial,
- * valid from 5 minutes before `now` for `validityDays` days; an end-entity certificate for digital signatures.
+ * for a PS256 key: what Entra ID reads), EC with ECDSA over its alg's hash (P-256 SHA-256, P-384 SHA-384, P-521
+ * SHA-512), Ed25519 with Ed25519. A random 128-bit serial, valid from 5 minutes before `now` for `validityDays`
+ * days; an end-entity certificate for digital signatures.
  */
 export async function generateSelfSigned(privateJwk: JWK, options: SelfSignedOptions, now = Date.now()): Promise<KeyCertificate> {
   const algorithm = signatureAlgorithm(privateJwk);
@@ -188,11 +189,20 @@ export async function generateSelfSigned(privateJwk: JWK, options: SelfSignedOpt
   return toKeyCertificate([certificate]);
 }
 
-type SignatureAlgorithm = { name: 'RSASSA-PKCS1-v1_5'; hash: 'SHA-256' } | { name: 'ECDSA'; namedCurve: 'P-256'; hash: 'SHA-256' } | { name: 'Ed25519' };
+type SignatureAlgorithm =
+  | { name: 'RSASSA-PKCS1-v1_5'; hash: 'SHA-256' }
+  | { name: 'ECDSA'; namedCurve: 'P-256' | 'P-384' | 'P-521'; hash: 'SHA-256' | 'SHA-384' | 'SHA-512' }
+  | { name: 'Ed25519' };
+
+/** Each EC curve signs its certificate with the hash of its JWS alg (ES256, ES384, ES512; RFC 5758 §3.2). */
+const EC_CERTIFICATE_HASH = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' } as const;
 
 function signatureAlgorithm(jwk: JWK): SignatureAlgorithm {
   if (jwk.kty === 'RSA') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  if (jwk.kty === 'EC' && jwk.crv !== undefined && jwk.crv in EC_CERTIFICATE_HASH) {
+    const namedCurve = jwk.crv as keyof typeof EC_CERTIFICATE_HASH;
+    return { name: 'ECDSA', namedCurve, hash: EC_CERTIFICATE_HASH[namedCurve] };
+  }
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return { name: 'Ed25519' };
   throw new KeyLoadError(`no self-signed certificate for a ${jwk.kty ?? 'unknown'}${jwk.crv ? ` ${jwk.crv}` : ''} key`);
 }

@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import type { OutboundFields } from '../config/outbound-schema.js';
 import { signingAlgOf, signsWithKey } from '../config/outbound-settings.js';
@@ -12,10 +13,12 @@ import type { ManagedOwner } from './managed-owner.js';
 import { enteredStateAt } from './rotation.js';
 import { KEK_PATH, openManagedKeys } from './managed-open.js';
 import { KeyDecryptError } from './seal.js';
-import { certificateProblems } from './certificate.js';
+import { certificateKeyThumbprint, certificateProblems } from './certificate.js';
+import { openRequestObjectKeys, requestObjectOwnerOf } from './request-object-keys.js';
 import { closeKeys, openKey } from './sources/index.js';
 import type { SigningKey, SigningKeyProvider } from './signing-key.js';
 import { loadTlsCredential, tlsCredentialEntry, type TlsClientCredential } from './tls-client.js';
+import { idTokenKeys, idTokenOwners, openIdTokenKeys, type IdTokenConfigKeys, type IdTokenKeys } from './id-token-keys.js';
 
 /** The keys one upstream signs with and publishes: key files (fixed) and managed keys (rotating). */
 export interface UpstreamKeyring {
@@ -36,9 +39,13 @@ export interface Keyrings {
   keyAges(now?: number): KeyAge[];
   /** the signing key of each private_key_jwt client */
   readonly signers: ReadonlyMap<ClientConfig, SigningKeyProvider>;
+  /** the request-object key of each client with `upstream.requestObject` (RFC 9101) */
+  readonly requestObjects: ReadonlyMap<ClientConfig, SigningKeyProvider>;
   readonly managed?: ManagedKeys;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
+  /** per upstream that re-signs id_tokens (`idToken.resign`): its re-signing and encryption keys */
+  readonly idTokens: ReadonlyMap<string, IdTokenKeys>;
   /** certificates that expire within 30 days (key files', managed keys'), key files others may read: to log at warn, not refused */
   readonly warnings: readonly ConfigIssue[];
   close(): void;
@@ -81,11 +88,12 @@ function managedCertificatePath(name: string, upstream: UpstreamConfig, owner: s
 /** Every managed key owner a config names (what `keys list|rotate` work on). */
 export function managedOwners(config: Config): ManagedOwner[] {
   const owners = new Map<string, ManagedOwner>();
-  for (const [name, upstream] of Object.entries(config.upstreams))
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
     for (const client of upstream.clients) {
-      const owner = managedOwnerOf(name, upstream, client);
-      if (owner) owners.set(owner.owner, owner);
+      for (const owner of [managedOwnerOf(name, upstream, client), requestObjectOwnerOf(name, client)]) if (owner) owners.set(owner.owner, owner);
     }
+    for (const owner of idTokenOwners(name, upstream)) owners.set(owner.owner, owner);
+  }
   return [...owners.values()];
 }
 
@@ -99,8 +107,12 @@ export interface ConfigKeys {
   readonly clients: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** per client signing with key files: all of them (published), the first signs */
   readonly clientFiles: ReadonlyMap<ClientConfig, readonly SigningKey[]>;
+  /** per client with `upstream.requestObject`: its request-object key, or the owner of its managed one */
+  readonly requestObjects: ReadonlyMap<ClientConfig, SigningKey | string>;
   /** the TLS client certificate of each client that presents one (RFC 8705) */
   readonly tls: ReadonlyMap<ClientConfig, TlsClientCredential>;
+  /** per upstream that re-signs id_tokens: its idToken key files opened, its managed owners named */
+  readonly idTokens: ReadonlyMap<string, IdTokenConfigKeys>;
   /** key file certificates that expire within 30 days, key files others may read: at their config paths */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -118,11 +130,14 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
   const clients = new Map<ClientConfig, SigningKey | string>();
   const clientFiles = new Map<ClientConfig, SigningKey[]>();
   const tls = new Map<ClientConfig, TlsClientCredential>();
+  const requestObjects = new Map<ClientConfig, SigningKey | string>();
+  const idTokens = new Map<string, IdTokenConfigKeys>();
 
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const published: SigningKey[] = [];
     const upstreamOwners = new Set<string>();
     const algByKid = new Map<string, { alg: string; path: string }>(); // a published key carries one alg
+    const usedKids = new Map<string, string>(); // the assertion and TLS keys: no request object is signed with one
     for (const [i, client] of upstream.clients.entries()) {
       const out: OutboundFields = client.upstream;
       const tlsEntry = tlsCredentialEntry(client, ['upstreams', name, 'clients', i, 'upstream']);
@@ -134,6 +149,8 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
         if (out.tlsCertificate !== 'signingKey') warnings.push(...result.warnings);
         if (result.credential) tls.set(client, result.credential);
         if (result.credential?.published) published.push(result.credential.published);
+        const tlsKid = result.credential && (await certificateKeyThumbprint(result.credential.certificate));
+        if (tlsKid) usedKids.set(tlsKid, formatPath(tlsEntry.path));
       }
       const owner = managedOwnerOf(name, upstream, client);
       if (!owner && !signsWithKey(upstream, client)) continue;
@@ -152,16 +169,31 @@ export async function loadConfigKeys(config: Config, source: string, now = Date.
       issues.push(...(opened?.issues ?? []));
       warnings.push(...(opened?.warnings ?? []));
       published.push(...loaded);
+      for (const key of loaded) usedKids.set(key.kid, formatPath(['upstreams', name, 'clients', i, 'upstream', 'key']));
       if (loaded[0]) clients.set(client, loaded[0]);
       if (loaded.length > 0) clientFiles.set(client, loaded);
     }
+    const signed = await openRequestObjectKeys(name, upstream, usedKids, now);
+    issues.push(...signed.issues);
+    warnings.push(...signed.warnings);
+    published.push(...signed.published);
+    for (const owner of signed.owners) owners.set(owner.owner, owner), upstreamOwners.add(owner.owner);
+    for (const [client, key] of signed.clients) requestObjects.set(client, key);
     upstreams.set(name, { files: published, owners: [...upstreamOwners] });
+    // the id_token keys: of their own, never one a client signs or presents with
+    const taken = new Set([...published, ...[...clients.values()].filter((k) => typeof k === 'object')].map((k) => k.kid));
+    const idToken = await openIdTokenKeys(name, upstream, now, taken);
+    issues.push(...idToken.issues);
+    warnings.push(...idToken.warnings);
+    if (idToken.keys) idTokens.set(name, idToken.keys);
+    for (const owner of idTokenOwners(name, upstream)) owners.set(owner.owner, owner);
   }
   if (issues.length > 0) {
-    closeKeys(clients.values());
+    closeKeys([...clients.values(), ...requestObjects.values()]);
+    for (const keys of idTokens.values()) closeKeys(typeof keys.resign === 'string' ? [] : keys.resign);
     throw new ConfigError(source, issues);
   }
-  return { upstreams, owners, clients, clientFiles, tls, warnings };
+  return { upstreams, owners, clients, clientFiles, requestObjects, tls, idTokens, warnings };
 }
 
 /**
@@ -175,12 +207,19 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
   if (keys.owners.size > 0) managed = await startManaged(config, deps, [...keys.owners.values()], source);
 
   const signers = new Map<ClientConfig, SigningKeyProvider>();
-  for (const [client, key] of keys.clients) signers.set(client, typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
+  const provider = (key: SigningKey | string): SigningKeyProvider => (typeof key === 'string' ? () => managed!.signingKey(key) : () => key);
+  for (const [client, key] of keys.clients) signers.set(client, provider(key));
+  const requestObjects = new Map([...keys.requestObjects].map(([client, key]) => [client, provider(key)] as const));
+  const idTokens = new Map<string, IdTokenKeys>();
+  for (const [name, idToken] of keys.idTokens) idTokens.set(name, idTokenKeys(idToken, managed, keys.owners));
   const upstreams = new Map<string, UpstreamKeyring>();
   for (const [name, { files, owners }] of keys.upstreams) {
-    const windows = owners.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
+    const encryption = idTokens.get(name);
+    // the encryption key is the IdP's to read, in the same JWKS as the client keys: its pre-publish window counts too
+    const published = encryption?.encryptionOwner ? [...owners, encryption.encryptionOwner] : owners;
+    const windows = published.map((o) => keys.owners.get(o)!.policy.prePublishSeconds / 2);
     const maxAge = Math.floor(Math.min(JWKS_MAX_AGE_SECONDS, ...windows));
-    upstreams.set(name, keyring(files, owners, managed, maxAge));
+    upstreams.set(name, keyring(files, owners, managed, maxAge, encryption));
   }
   const warnings = [...keys.warnings];
   if (managed)
@@ -194,20 +233,23 @@ export async function loadKeyrings(config: Config, deps: { store: Store; log: Lo
             });
   const keyAges = (now = Date.now()): KeyAge[] =>
     [...keys.upstreams].flatMap(([upstream, { owners }]) =>
-      owners.flatMap((owner) =>
+      [...owners, ...(idTokens.get(upstream)?.owners ?? [])].flatMap((owner) =>
         managed!.keySet(owner).keys.map((key) => ({ upstream, kid: key.kid, state: key.state, ageSeconds: (now - enteredStateAt(key)) / 1000 })),
       ),
     );
   return {
     upstreams,
     signers,
+    requestObjects,
     managed,
     tls: keys.tls,
+    idTokens,
     keyAges,
     warnings,
     close: () => {
       managed?.close();
-      closeKeys(keys.clients.values());
+      closeKeys([...keys.clients.values(), ...keys.requestObjects.values()]);
+      for (const idToken of idTokens.values()) idToken.close();
     },
   };
 }
@@ -221,9 +263,19 @@ async function startManaged(config: Config, deps: { store: Store; log: Logger },
   }
 }
 
-function keyring(files: readonly SigningKey[], owners: readonly string[], managed: ManagedKeys | undefined, maxAgeSeconds: number): UpstreamKeyring {
-  const build = () => publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map((publicJwk) => ({ kid: publicJwk.kid!, publicJwk })))]);
+/** The IdP-facing JWKS: the clients' keys and, when the IdP encrypts id_tokens to authbridge, the encryption keys. */
+function keyring(
+  files: readonly SigningKey[],
+  owners: readonly string[],
+  managed: ManagedKeys | undefined,
+  maxAgeSeconds: number,
+  encryption?: Pick<IdTokenKeys, 'encryptionJwks' | 'encryptionOwner'>,
+): UpstreamKeyring {
+  const asKey = (publicJwk: Readonly<JWK>) => ({ kid: publicJwk.kid!, publicJwk });
+  const build = () =>
+    publishJwks([...files, ...owners.flatMap((owner) => managed!.published(owner).map(asKey)), ...(encryption?.encryptionJwks().map(asKey) ?? [])]);
   let current = build();
-  if (owners.length > 0) managed!.onChange((owner) => owners.includes(owner) && (current = build()));
+  const watched = encryption?.encryptionOwner ? [...owners, encryption.encryptionOwner] : owners;
+  if (watched.length > 0) managed!.onChange((owner) => watched.includes(owner) && (current = build()));
   return { jwks: () => current, maxAgeSeconds };
 }

@@ -1,8 +1,8 @@
-import { createPrivateKey, generateKeyPair, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { SigningAlg } from '../config/schema.js';
+import { SIGNING_ALGS, type SigningAlg } from '../config/algs.js';
 import type { KeyRecord, KeySet } from '../store/types.js';
+import { generateKeyFor } from './alg-keys.js';
 import { certificateFromX5c, generateSelfSigned, type SelfSignedOptions } from './certificate.js';
 import type { NewKey } from './rotation.js';
 import { KeyDecryptError, sealPrivateJwk, unsealPrivateJwk } from './seal.js';
@@ -14,22 +14,9 @@ import { importSigningKey, KeyLoadError, withCertificate, type KeyCertificate, t
  * KEK can no more swap the certificate than the key. The record's publicJwk carries a copy, for display only.
  */
 
-export const MANAGED_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const satisfies readonly SigningAlg[];
-export type ManagedAlg = (typeof MANAGED_ALGS)[number];
-
-const generate = promisify(generateKeyPair);
-
-async function generatePrivateKey(alg: ManagedAlg): Promise<KeyObject> {
-  switch (alg) {
-    case 'RS256':
-    case 'PS256':
-      return (await generate('rsa', { modulusLength: 2048 })).privateKey;
-    case 'ES256':
-      return (await generate('ec', { namedCurve: 'P-256' })).privateKey;
-    case 'EdDSA':
-      return (await generate('ed25519', {})).privateKey;
-  }
-}
+/** Managed keys are generated for every alg (RSA 2048 bits, the alg's EC curve, Ed25519: alg-keys.ts). */
+export const MANAGED_ALGS: readonly SigningAlg[] = SIGNING_ALGS;
+export type ManagedAlg = SigningAlg;
 
 /**
  * A fresh key pair for `owner`: the record to store (public JWK, sealed private JWK) and the key to sign with. With
@@ -42,7 +29,7 @@ export async function generateManagedKey(
   certificate?: SelfSignedOptions,
   now = Date.now(),
 ): Promise<{ record: NewKey; signing: SigningKey }> {
-  const jwk = (await generatePrivateKey(alg)).export({ format: 'jwk' }) as JWK;
+  const jwk = (await generateKeyFor(alg)).export({ format: 'jwk' }) as JWK;
   const cert = certificate && (await generateSelfSigned(jwk, certificate, now));
   const signing = await importSigningKey(JSON.stringify(jwk), alg, `new managed key of ${owner}`, cert);
   const sealed = await sealPrivateJwk(cert ? { ...jwk, x5c: [...cert.x5c] } : jwk, kek, { owner, kid: signing.kid });
@@ -130,6 +117,16 @@ export async function openKeySet(owner: string, set: KeySet, kek: Uint8Array, he
 export function lacksCertificate(held: OpenedKeys, record: KeyRecord): boolean {
   const opened = held.get(record.kid);
   return opened?.sealed === record.sealed ? !opened.key.certificate : record.publicJwk.x5c === undefined;
+}
+
+/**
+ * Unseals a managed key as a private KeyObject, for an encryption key (it decrypts in this process: decryption-key.ts):
+ * every check of opening first (kid, alg). Called once per key and sealed form, never per request.
+ */
+export async function openPrivateKey(owner: string, record: KeyRecord, kek: Uint8Array): Promise<KeyObject> {
+  await openManagedKey(owner, record, kek);
+  const { x5c: _x5c, ...jwk } = await unsealPrivateJwk(record.sealed, kek, { owner, kid: record.kid });
+  return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
 }
 
 /** What a TLS connection presents for a managed key (RFC 8705 §2.2): its private key (PKCS#8 PEM) and certificate chain. */

@@ -2,7 +2,8 @@ import type { JWK } from 'jose';
 import { DEFAULT_KEYS_REFRESH_SECONDS } from '../config/process-schema.js';
 import type { Logger } from '../log.js';
 import type { KeyRecord, KeySet, Store } from '../store/types.js';
-import { lacksCertificate, openTlsCredential, type ManagedTlsCredential } from './managed-material.js';
+import { lacksCertificate, openPrivateKey, openTlsCredential, type ManagedTlsCredential } from './managed-material.js';
+import { decrypterOf, type JweDecrypter } from './decryption-key.js';
 import { adoptKeySet, ownerState, type ManagedOwner, type OwnerState } from './managed-owner.js';
 import { errorSummary, ROTATION_LOCK_TTL_MS, rotateUnderLock } from './managed-steps.js';
 import { syncKeySet } from './managed-sync.js';
@@ -49,6 +50,8 @@ export class ManagedKeys {
   readonly #crossingWindowMs: number;
   readonly #owners = new Map<string, OwnerState>();
   readonly #listeners = new Set<(owner: string) => void>();
+  /** the decrypters of encryption keys, per owner by sealed form (unsealed once; a key gone from the set goes from here) */
+  readonly #decrypters = new Map<string, Map<string, Promise<JweDecrypter>>>();
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #closed = false;
@@ -111,6 +114,23 @@ export class ManagedKeys {
     const active = activeKey(state.set);
     if (!active) throw new Error(`managed keys of ${owner}: no active key`);
     return openTlsCredential(owner, active, this.#kek);
+  }
+
+  /** Every key of an owner (next, active, retired) as a decrypter: an encryption key's owner, whose published keys all decrypt. */
+  decrypters(owner: string): Promise<JweDecrypter[]> {
+    const state = this.#state(owner);
+    const held = this.#decrypters.get(owner) ?? new Map<string, Promise<JweDecrypter>>();
+    const current = new Map<string, Promise<JweDecrypter>>();
+    for (const record of state.set.keys) {
+      let decrypter = held.get(record.sealed);
+      if (!decrypter) {
+        decrypter = openPrivateKey(owner, record, this.#kek).then((key) => decrypterOf(record.kid, key));
+        decrypter.catch(() => current.delete(record.sealed)); // tried again next time
+      }
+      current.set(record.sealed, decrypter);
+    }
+    this.#decrypters.set(owner, current);
+    return Promise.all(current.values());
   }
 
   owners(): string[] {

@@ -1,29 +1,31 @@
 import { constants, createHmac, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import type { HmacAlg } from '../config/hmac.js';
-import type { SigningAlg } from '../config/schema.js';
+import { ALG_SPECS, HASH_BYTES, type SigningAlg } from '../config/algs.js';
 import type { JwsSigner } from './signer.js';
 
 /**
- * How node's crypto.sign makes each alg's JWS signature (RFC 7518 §3.3–3.5, RFC 8037): ECDSA as raw r||s
- * (ieee-p1363), PSS with a salt as long as the hash, Ed25519 with no digest of its own.
+ * How node's crypto.sign makes an alg's JWS signature (RFC 7518 §3.3–3.5, RFC 8037): the digest (Ed25519: none of
+ * its own), ECDSA as raw r||s (ieee-p1363), PSS with a salt as long as the hash (§3.5).
  */
-const SIGN_OPTIONS: Record<SigningAlg, { digest: string | null; input: (key: KeyObject) => KeyObject | SignKeyObjectInput }> = {
-  ES256: { digest: 'sha256', input: (key) => ({ key, dsaEncoding: 'ieee-p1363' }) },
-  EdDSA: { digest: null, input: (key) => key },
-  PS256: { digest: 'sha256', input: (key) => ({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }) },
-  RS256: { digest: 'sha256', input: (key) => key },
-};
+function signOptions(alg: SigningAlg): { digest: string | null; input: (key: KeyObject) => KeyObject | SignKeyObjectInput } {
+  const spec = ALG_SPECS[alg];
+  if (spec.kty === 'EC') return { digest: spec.hash, input: (key) => ({ key, dsaEncoding: 'ieee-p1363' }) };
+  if (spec.kty === 'RSA' && spec.pss)
+    return { digest: spec.hash, input: (key) => ({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[spec.hash] }) };
+  return { digest: spec.hash, input: (key) => key };
+}
 
 /**
  * Signs with a private KeyObject in this process (key files, managed keys) through node's crypto.sign. ES256 and
  * EdDSA sign on the event loop (~35 µs): handing them to libuv's thread pool cost more CPU than the signature itself
  * (waking a pool thread; `npm run bench -- --profile es256 --cpu`: ~15 % less CPU per request and more req/s signing
  * inline). RSA (~300 µs for 2048 bits) goes to the pool, which leaves the loop free for other requests meanwhile: more
- * req/s that way, measured the same. The retired `--signing` bench measured jose (WebCrypto) at ~2× the CPU
- * (README, dependency table).
+ * req/s that way, measured the same. ES384 and ES512 go there too: OpenSSL has no fast code for P-384 and P-521
+ * (a signature took ~17× and ~55× an ES256 one, node 20). The retired `--signing` bench measured jose (WebCrypto) at
+ * ~2× the CPU (README, dependency table).
  */
 export function nodeSigner(privateKey: KeyObject, alg: SigningAlg): JwsSigner {
-  const { digest, input } = SIGN_OPTIONS[alg];
+  const { digest, input } = signOptions(alg);
   const key = input(privateKey) as KeyObject;
   if (INLINE.has(alg)) return { alg, sign: async (data) => sign(digest, data, key) };
   return {

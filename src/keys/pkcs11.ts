@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type * as Pkcs11js from 'pkcs11js';
-import type { SigningAlg } from '../config/schema.js';
+import { ALG_SPECS, EC_COORDINATE_BYTES, HASH_BYTES, type AlgSpec, type SigningAlg } from '../config/algs.js';
+import { MIN_RSA_BITS } from './alg-keys.js';
 import { KeyLoadError } from './key-load-error.js';
 import { joseSignature, type Signer } from './signer.js';
 import type { SigningKey } from './signing-key.js';
@@ -187,30 +188,55 @@ function findOne(lib: Lib, session: Buffer, template: Pkcs11js.Template, missing
   return found[0]!;
 }
 
-/** DER of the P-256 named curve OID (1.2.840.10045.3.1.7): the CKA_EC_PARAMS ES256 needs. */
-const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
+/**
+ * CKA_EC_PARAMS of each curve: the DER of its named-curve OID (P-256 1.2.840.10045.3.1.7, P-384 1.3.132.0.34,
+ * P-521 1.3.132.0.35).
+ */
+const EC_PARAMS: Record<'P-256' | 'P-384' | 'P-521', Buffer> = {
+  'P-256': Buffer.from('06082a8648ce3d030107', 'hex'),
+  'P-384': Buffer.from('06052b81040022', 'hex'),
+  'P-521': Buffer.from('06052b81040023', 'hex'),
+};
 
 function publicJwkOf(p: typeof Pkcs11js, lib: Lib, session: Buffer, key: Buffer, alg: SigningAlg, what: string, field: keyof Pkcs11KeyConfig): JWK {
   const [type] = lib.C_GetAttributeValue(session, key, [{ type: p.CKA_KEY_TYPE }]);
   const keyType = (type!.value as Buffer).readUIntLE(0, Math.min((type!.value as Buffer).length, 6));
-  if (alg === 'ES256') {
-    if (keyType !== p.CKK_EC) throw new Pkcs11KeyError(`${what}: ES256 needs an EC P-256 key`, field);
+  const spec = ALG_SPECS[alg];
+  if (spec.kty === 'EC') {
+    if (keyType !== p.CKK_EC) throw new Pkcs11KeyError(`${what}: ${alg} needs an EC ${spec.curve} key`, field);
     const [params, point] = lib.C_GetAttributeValue(session, key, [{ type: p.CKA_EC_PARAMS }, { type: p.CKA_EC_POINT }]);
-    if (!P256_PARAMS.equals(params!.value as Buffer)) throw new Pkcs11KeyError(`${what}: ES256 needs an EC P-256 key, not another curve`, field);
-    let raw = point!.value as Buffer;
-    // CKA_EC_POINT is DER OCTET STRING { 04 || x || y } (some tokens give the bare point)
-    if (raw.length === 67 && raw[0] === 0x04 && raw[1] === 65) raw = raw.subarray(2);
-    if (raw.length !== 65 || raw[0] !== 0x04) throw new Pkcs11KeyError(`${what}: unreadable EC public point`, field);
-    return { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33).toString('base64url') };
+    if (!EC_PARAMS[spec.curve].equals(params!.value as Buffer))
+      throw new Pkcs11KeyError(`${what}: ${alg} needs an EC ${spec.curve} key, not another curve`, field);
+    const size = EC_COORDINATE_BYTES[spec.curve];
+    const raw = uncompressedPoint(point!.value as Buffer, size);
+    if (!raw) throw new Pkcs11KeyError(`${what}: unreadable EC public point`, field);
+    return { kty: 'EC', crv: spec.curve, x: raw.subarray(1, 1 + size).toString('base64url'), y: raw.subarray(1 + size).toString('base64url') };
   }
-  if (alg === 'RS256' || alg === 'PS256') {
+  if (spec.kty === 'RSA') {
     if (keyType !== p.CKK_RSA) throw new Pkcs11KeyError(`${what}: ${alg} needs an RSA key`, field);
     const [n, e] = lib.C_GetAttributeValue(session, key, [{ type: p.CKA_MODULUS }, { type: p.CKA_PUBLIC_EXPONENT }]);
     const modulus = stripZeros(n!.value as Buffer);
-    if (modulus.length * 8 < 2048) throw new Pkcs11KeyError(`${what}: RSA keys must be at least 2048 bits`, field);
+    if (modulus.length * 8 < MIN_RSA_BITS) throw new Pkcs11KeyError(`${what}: RSA keys must be at least ${MIN_RSA_BITS} bits`, field);
     return { kty: 'RSA', n: modulus.toString('base64url'), e: stripZeros(e!.value as Buffer).toString('base64url') };
   }
-  throw new Pkcs11KeyError(`${what}: ${alg} is not supported through PKCS#11 (ES256, RS256, PS256)`, field);
+  throw new Pkcs11KeyError(`${what}: ${alg} is not supported through PKCS#11 (${PKCS11_ALGS.join(', ')})`, field);
+}
+
+/** The algs a PKCS#11 key signs with: RSA (PKCS#1 v1.5 and PSS) and ECDSA; not EdDSA. */
+export const PKCS11_ALGS: readonly SigningAlg[] = (Object.keys(ALG_SPECS) as SigningAlg[]).filter((alg) => ALG_SPECS[alg].kty !== 'OKP');
+
+/**
+ * The uncompressed point `04 || x || y` of a CKA_EC_POINT: a DER OCTET STRING around it (PKCS#11 §2.3.3; its length
+ * in the long form for P-521's 133 bytes), or the bare point some tokens give. Undefined when it is neither.
+ */
+function uncompressedPoint(value: Buffer, size: number): Buffer | undefined {
+  const length = 1 + 2 * size;
+  let raw = value;
+  if (raw[0] === 0x04 && raw.length !== length) {
+    const header = length < 0x80 ? Buffer.from([0x04, length]) : Buffer.from([0x04, 0x81, length]);
+    if (raw.length === header.length + length && raw.subarray(0, header.length).equals(header)) raw = raw.subarray(header.length);
+  }
+  return raw.length === length && raw[0] === 0x04 ? raw : undefined;
 }
 
 const stripZeros = (b: Buffer) => {
@@ -221,7 +247,7 @@ const stripZeros = (b: Buffer) => {
 
 /**
  * A Signer over a pool of sessions opened at start: a signature takes a free session (or waits for one) and
- * gives it back; nothing is opened or imported per request. ECDSA is CKM_ECDSA over a SHA-256 digest made here.
+ * gives it back; nothing is opened or imported per request. ECDSA is CKM_ECDSA over the alg's digest made here.
  */
 function pooledSigner(p: typeof Pkcs11js, lib: Lib, sessions: readonly Buffer[], key: Buffer, alg: SigningAlg, publicJwk: Readonly<JWK>): Signer {
   const free = [...sessions];
@@ -232,21 +258,16 @@ function pooledSigner(p: typeof Pkcs11js, lib: Lib, sessions: readonly Buffer[],
     if (next) next(s);
     else free.push(s);
   };
-  const mechanism: Pkcs11js.Mechanism =
-    alg === 'ES256'
-      ? { mechanism: p.CKM_ECDSA }
-      : alg === 'PS256'
-        ? {
-            mechanism: p.CKM_SHA256_RSA_PKCS_PSS,
-            parameter: { type: p.CK_PARAMS_RSA_PSS, hashAlg: p.CKM_SHA256, mgf: p.CKG_MGF1_SHA256, saltLen: 32 } as Pkcs11js.RsaPSS,
-          }
-        : { mechanism: p.CKM_SHA256_RSA_PKCS };
-  const outSize = alg === 'ES256' ? 72 : 1024;
+  const spec = ALG_SPECS[alg];
+  if (spec.kty === 'OKP') throw new Pkcs11KeyError(`${alg} is not supported through PKCS#11 (${PKCS11_ALGS.join(', ')})`);
+  const mechanism = mechanismOf(p, spec);
+  // ECDSA: r||s of the curve's size (PKCS#11 §2.3.1), room for the DER form some tokens give; RSA: up to 8192 bits
+  const outSize = spec.kty === 'EC' ? 2 * EC_COORDINATE_BYTES[spec.curve] + 9 : 1024;
   return Object.freeze({
     alg,
     publicJwk,
     async sign(data: Uint8Array): Promise<Uint8Array> {
-      const input = alg === 'ES256' ? createHash('sha256').update(data).digest() : Buffer.from(data);
+      const input = spec.kty === 'EC' ? createHash(spec.hash).update(data).digest() : Buffer.from(data);
       const session = await take();
       try {
         lib.C_SignInit(session, mechanism, key);
@@ -259,4 +280,23 @@ function pooledSigner(p: typeof Pkcs11js, lib: Lib, sessions: readonly Buffer[],
       }
     },
   });
+}
+
+const RSA_MECHANISMS = {
+  sha256: { pkcs1: 'CKM_SHA256_RSA_PKCS', pss: 'CKM_SHA256_RSA_PKCS_PSS', hash: 'CKM_SHA256', mgf: 'CKG_MGF1_SHA256' },
+  sha384: { pkcs1: 'CKM_SHA384_RSA_PKCS', pss: 'CKM_SHA384_RSA_PKCS_PSS', hash: 'CKM_SHA384', mgf: 'CKG_MGF1_SHA384' },
+  sha512: { pkcs1: 'CKM_SHA512_RSA_PKCS', pss: 'CKM_SHA512_RSA_PKCS_PSS', hash: 'CKM_SHA512', mgf: 'CKG_MGF1_SHA512' },
+} as const;
+
+/**
+ * The PKCS#11 mechanism of an alg: CKM_ECDSA over a digest made here (every token has CKM_ECDSA; not all have
+ * CKM_ECDSA_SHA384 and the like), the token's own CKM_SHA*_RSA_PKCS, or its PSS form with a salt as long as the
+ * hash and MGF1 over the same hash (RFC 7518 §3.5).
+ */
+function mechanismOf(p: typeof Pkcs11js, spec: Exclude<AlgSpec, { kty: 'OKP' }>): Pkcs11js.Mechanism {
+  if (spec.kty === 'EC') return { mechanism: p.CKM_ECDSA };
+  const names = RSA_MECHANISMS[spec.hash];
+  if (!spec.pss) return { mechanism: p[names.pkcs1] };
+  const parameter = { type: p.CK_PARAMS_RSA_PSS, hashAlg: p[names.hash], mgf: p[names.mgf], saltLen: HASH_BYTES[spec.hash] } as Pkcs11js.RsaPSS;
+  return { mechanism: p[names.pss], parameter };
 }

@@ -1,5 +1,5 @@
 import type { JWK, JWTHeaderParameters } from 'jose';
-import type { SigningAlg } from '../config/schema.js';
+import { ALG_SPECS, EC_COORDINATE_BYTES, type SigningAlg } from '../config/algs.js';
 import type { HmacAlg } from '../config/hmac.js';
 import type { KeyCertificate } from './certificate.js';
 
@@ -34,8 +34,11 @@ export async function signCompactJws(signer: JwsSigner, header: JWTHeaderParamet
   return `${input}.${b64url(signature)}`;
 }
 
-/** The JWS byte length of each half (r, s) of an ECDSA signature for `alg`. */
-const ECDSA_HALF: Partial<Record<SigningAlg, number>> = { ES256: 32 };
+/** The JWS byte length of each half (r, s) of an ECDSA signature for `alg` (P-521: 66); undefined for other algs. */
+function ecdsaHalf(alg: SigningAlg): number | undefined {
+  const spec = ALG_SPECS[alg];
+  return spec.kty === 'EC' ? EC_COORDINATE_BYTES[spec.curve] : undefined;
+}
 
 /**
  * An ECDSA signature as JWS wants it (RFC 7518 §3.4: r||s, each left-padded to the curve size) from the
@@ -74,7 +77,7 @@ export function derToJose(der: Uint8Array, size = 32): Uint8Array {
 
 /** An ECDSA signature for `alg` as JWS wants it: raw r||s as is, DER converted. Other algs: unchanged. */
 export function joseSignature(alg: SigningAlg, signature: Uint8Array): Uint8Array {
-  const half = ECDSA_HALF[alg];
+  const half = ecdsaHalf(alg);
   if (half === undefined || signature.length === half * 2) return signature;
   return derToJose(signature, half);
 }

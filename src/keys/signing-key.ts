@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } fr
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlg } from '../config/schema.js';
+import { keyMismatch } from './alg-keys.js';
 import { certificateMatchesKey, type KeyCertificate } from './certificate.js';
 import { KeyLoadError } from './key-load-error.js';
 import { nodeSigner } from './node-signer.js';
@@ -26,8 +27,6 @@ export interface SigningKey {
 
 export { KeyLoadError };
 export type { KeyCertificate };
-
-const MIN_RSA_BITS = 2048;
 
 /** Reads a PEM (PKCS#8, SEC1, PKCS#1) or JWK file and checks it can sign `alg`. */
 export async function loadSigningKey(file: string, alg: SigningAlg): Promise<SigningKey> {
@@ -83,22 +82,6 @@ function parseJwk(text: string): JsonWebKey {
 }
 
 function checkKeyFitsAlg(key: KeyObject, alg: SigningAlg, source: string): void {
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
-  const fail = (want: string) => {
-    throw new KeyLoadError(`${source}: ${alg} needs ${want}, got a ${type}${details.namedCurve ? ` ${details.namedCurve}` : ''} key`);
-  };
-  switch (alg) {
-    case 'ES256':
-      if (type !== 'ec' || details.namedCurve !== 'prime256v1') fail('an EC P-256 key');
-      break;
-    case 'EdDSA':
-      if (type !== 'ed25519') fail('an Ed25519 key');
-      break;
-    case 'RS256':
-    case 'PS256':
-      if (type !== 'rsa' && !(alg === 'PS256' && type === 'rsa-pss')) fail('an RSA key');
-      if ((details.modulusLength ?? 0) < MIN_RSA_BITS) throw new KeyLoadError(`${source}: RSA keys must be at least ${MIN_RSA_BITS} bits`);
-      break;
-  }
+  const mismatch = keyMismatch(key, alg);
+  if (mismatch !== undefined) throw new KeyLoadError(`${source}: ${mismatch}`);
 }

@@ -1,6 +1,7 @@
 import { AutoOutbound } from '../outbound/auto.js';
 import { createOutboundAuth } from '../outbound/index.js';
 import { rowOf } from '../outbound/methods.js';
+import { requestObjectSigner } from '../outbound/request-object.js';
 import type { MetadataSource } from '../outbound/types.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import { resolveProfile } from '../config/outbound-settings.js';
@@ -27,7 +28,11 @@ import { CaBundleError, loadCaBundle } from '../upstream/trust.js';
 import { storeFailurePolicy, upstreamClock } from './reports.js';
 import { buildTokenCache, clientTokenCache } from './token-caches.js';
 import type { TokenCache } from '../token-cache/cache.js';
-import type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import { checkAuthorizationRequests } from './front-channel.js';
+import { IdpJwtVerifier } from '../upstream/idp-jwt.js';
+import { IdpJwks } from '../upstream/idp-keys.js';
+import type { ClientRuntime, IdTokenRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
 
 export type { ClientRuntime, Runtime, RuntimeDeps, UpstreamRuntime } from './types.js';
 
@@ -104,6 +109,7 @@ function buildUpstream(
   const clients = new Map<string, ClientRuntime>();
   for (const client of upstream.clients) {
     const tls = keyrings.tls.get(client);
+    const requestObjectKey = keyrings.requestObjects.get(client);
     const outbound = createOutboundAuth(client, {
       upstreamName: name,
       upstream,
@@ -113,6 +119,8 @@ function buildUpstream(
       clock,
       log,
     });
+    const managedTls = managedTlsClient(name, upstream, client, keyrings, pool, endpoints);
+    const thumbprint = tls ? () => tls.certificate.x5tS256 : managedTls ? () => managedTls.thumbprint() : undefined;
     clients.set(client.clientId, {
       clientId: client.clientId,
       secretDigest: client.clientSecret === undefined ? undefined : digestSecret(client.clientSecret),
@@ -120,11 +128,12 @@ function buildUpstream(
       allowedInbound: new Set<InboundMethod>(inboundMethodsOf(client)),
       inboundJwt: inboundJwtVerifier(client, upstream, deps, log),
       tokenCache: clientTokenCache(tokenCache, name, upstream, client),
+      redirectUris: client.redirectUris && new Set(client.redirectUris),
+      signRequestObject: requestObjectKey && requestObjectSigner(requestObjectKey),
       outbound,
       // RFC 8705: a client certificate lives in the transport, a pool of the client's own
-      http: tls
-        ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints)
-        : (managedTlsClient(name, upstream, client, keyrings, pool, endpoints) ?? http),
+      http: tls ? new MtlsUpstreamClient({ ...pool, connect: { key: tls.keyPem, cert: tls.certPem } }, endpoints) : (managedTls?.sender ?? http),
+      ...(thumbprint ? { certificateThumbprint: thumbprint } : {}),
     });
   }
   // method: auto reads the discovery document as a route does (its errors are the route's errors, logged here)
@@ -141,9 +150,31 @@ function buildUpstream(
     log,
     storeFailure,
     metadata,
+    ...idTokenRuntime(upstream, keyrings.idTokens.get(name), { log, endpoints, http, clock }),
+    ...(upstream.userinfo ? { userinfoClient: upstream.userinfo.client } : {}),
   };
   chooseAutoMethods(built);
+  void checkAuthorizationRequests(built, upstream);
   return built;
+}
+
+/** The id_token verifier and re-signing keys of an upstream with `idToken.resign`. */
+function idTokenRuntime(
+  upstream: UpstreamConfig,
+  keys: IdTokenKeys | undefined,
+  deps: { log: Logger; endpoints: EndpointResolver; http: UpstreamClient; clock: UpstreamRuntime['clock'] },
+): { idToken?: IdTokenRuntime } {
+  if (!keys) return {};
+  const { log, endpoints, http, clock } = deps;
+  const verifier = new IdpJwtVerifier({
+    issuer: upstream.issuer,
+    metadata: () => resolveMetadata({ log, endpoints }),
+    jwks: new IdpJwks({ log, endpoints, http }),
+    now: () => clock.now(),
+    skewSeconds: upstream.clockSkewSeconds,
+    ...(keys.decryptAlg ? { decrypt: { alg: keys.decryptAlg, decrypters: () => keys.decrypters() } } : {}),
+  });
+  return { idToken: { keys, verifier } };
 }
 
 /** What verifies a client's own assertions (allowedInboundMethods: private_key_jwt, client_secret_jwt). */
@@ -174,11 +205,12 @@ function managedTlsClient(
   keyrings: Keyrings,
   pool: UpstreamClientOptions,
   endpoints: EndpointResolver,
-): UpstreamSender | undefined {
+): { sender: UpstreamSender; thumbprint: () => string } | undefined {
   if (!presentsManagedKey(client)) return undefined;
   const owner = managedOwnerOf(name, upstream, client)!.owner;
   const managed = keyrings.managed!;
-  return new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  const sender = new RotatingMtlsClient(pool, endpoints, { currentKid: () => managed.signingKey(owner).kid, credential: () => managed.tlsCredential(owner) });
+  return { sender, thumbprint: () => managed.signingKey(owner).certificate?.x5tS256 ?? '' };
 }
 
 /** Every certificate a client uses, by use: its signing key's (`signing`) and its TLS client certificate (`tls`). */

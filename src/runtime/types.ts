@@ -10,12 +10,15 @@ import type { Keyrings, UpstreamKeyring } from '../keys/keyring.js';
 import type { Logger } from '../log.js';
 import type { CertificateExpiry, Metrics } from '../metrics.js';
 import type { MetadataSource, OutboundAuth } from '../outbound/types.js';
+import type { SignRequestObject } from '../outbound/request-object.js';
 import type { StoreFailurePolicy } from '../store/failure-policy.js';
 import type { Store } from '../store/types.js';
 import type { UpstreamClock } from '../upstream/clock.js';
 import type { EndpointResolver } from '../upstream/discovery.js';
 import type { UpstreamClient, UpstreamSender } from '../upstream/http.js';
 import type { ClientTokenCache, TokenCache } from '../token-cache/cache.js';
+import type { IdTokenKeys } from '../keys/id-token-keys.js';
+import type { IdpJwtVerifier } from '../upstream/idp-jwt.js';
 
 /** A downstream client entry, ready for the request path. */
 export interface ClientRuntime extends DownstreamClient {
@@ -27,6 +30,18 @@ export interface ClientRuntime extends DownstreamClient {
   readonly inboundJwt?: InboundJwtVerifier;
   /** its client_credentials tokens' cache, when `tokenCache` is enabled for it */
   readonly tokenCache?: ClientTokenCache;
+  /** GET|POST /{upstream}/authorize: the redirect_uri values it may use (exact match); none, no authorization requests */
+  readonly redirectUris?: ReadonlySet<string>;
+  /** signs its authorization requests as RFC 9101 request objects, with its request-object key, when it has one */
+  readonly signRequestObject?: SignRequestObject;
+  /** the SHA-256 thumbprint (x5t#S256) of the TLS client certificate its connection presents now, if it presents one */
+  readonly certificateThumbprint?: () => string;
+}
+
+/** `idToken.resign`: the IdP's JWTs verified (and decrypted), then re-signed with authbridge's key (docs/id-token.md). */
+export interface IdTokenRuntime {
+  readonly keys: IdTokenKeys;
+  readonly verifier: IdpJwtVerifier;
 }
 
 export interface UpstreamRuntime {
@@ -47,6 +62,10 @@ export interface UpstreamRuntime {
   readonly storeFailure: StoreFailurePolicy;
   /** the IdP's discovery document, or the caller's OAuth error when it cannot be read: what `method: auto` chooses from */
   readonly metadata: MetadataSource;
+  /** set when the upstream re-signs id_tokens (`idToken.resign`) */
+  readonly idToken?: IdTokenRuntime;
+  /** `userinfo.client`: the client whose connection userinfo requests go out on (http/routes/userinfo.ts) */
+  readonly userinfoClient?: string;
 }
 
 /** Everything the request path needs, built once from a validated config; a reload builds a new one. */

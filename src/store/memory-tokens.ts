@@ -36,10 +36,11 @@ export class MemoryTokens implements TokenEntries {
   async put(entry: TokenEntry): Promise<void> {
     if (entry.expiresAt <= this.now()) return;
     if (!entry.name.startsWith(entry.group)) throw new TypeError('a token entry is named within its group');
+    const replaced = this.#groups.get(entry.group);
+    const old = replaced?.get(entry.name);
+    if (old) this.#drop(replaced!, entry.name, old); // its group may go with it (its only entry): looked up again below
     let group = this.#groups.get(entry.group);
     if (!group) this.#groups.set(entry.group, (group = new Map()));
-    const old = group.get(entry.name);
-    if (old) this.#drop(group, entry.name, old);
     group.set(entry.name, { value: entry.value, group: entry.group, alias: entry.alias, expiresAt: entry.expiresAt });
     this.#aliases.set(entry.alias, entry.name);
     while (group.size > entry.maxEntries) {

@@ -42,8 +42,14 @@ export class TokenCache {
 
   /** Drops the entry holding this access token, if any in this upstream: true when there was one. */
   async evict(upstream: string, accessToken: string): Promise<boolean> {
-    const name = await this.store.tokens.nameOf(this.aliasOf(accessToken));
+    const alias = this.aliasOf(accessToken);
+    const name = await this.store.tokens.nameOf(alias);
     if (name === undefined || !name.startsWith(`${upstream}:`)) return false;
+    // an alias may outlive its token on Redis (the entry replaced by a refresh): drop the entry only if it still holds it
+    const value = await this.store.tokens.get(name);
+    const text = value === undefined ? undefined : this.open(name, value);
+    const held = text === undefined ? undefined : decodeToken(text)?.fields.access_token;
+    if (typeof held !== 'string' || this.aliasOf(held) !== alias) return false;
     return this.store.tokens.delete(name);
   }
 

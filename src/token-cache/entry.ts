@@ -41,7 +41,8 @@ export function cacheableToken(
   const accessToken = object.access_token;
   if (typeof accessToken !== 'string' || accessToken === '') return 'no_access_token';
   if (object.refresh_token !== undefined) return 'refresh_token';
-  const lifetime = lifetimeOf(object.expires_in) ?? settings.defaultTtlSeconds;
+  // the default covers an IdP that sends no expires_in, never one whose expires_in says otherwise (0: already expired)
+  const lifetime = object.expires_in === undefined ? settings.defaultTtlSeconds : lifetimeOf(object.expires_in);
   if (lifetime === undefined) return 'no_expires_in';
   if (lifetime < settings.minTtlSeconds) return 'short_lived';
   const expiresAt = sentAt + lifetime * 1000;

@@ -10,12 +10,13 @@ export const CREDENTIAL_PARAMS: ReadonlySet<string> = new Set(['client_id', 'cli
 /**
  * The canonical form of a token request's non-credential parameters: names sorted, each name's values sorted, and
  * `scope` as the sorted set of its space-separated tokens (RFC 6749 §3.3: order does not matter, a repeat adds nothing).
- * So `scope=b a` and `scope=a b` share an entry; `resource=x` and none do not.
+ * So `scope=b a` and `scope=a b` share an entry; `resource=x` and none do not. A parameter sent without a value is
+ * treated as omitted (RFC 6749 §3.1), and so is a scope without a token: `scope=` and no scope share an entry.
  */
 export function canonicalParams(body: URLSearchParams): string {
   const byName = new Map<string, string[]>();
   for (const [name, value] of body) {
-    if (CREDENTIAL_PARAMS.has(name)) continue;
+    if (CREDENTIAL_PARAMS.has(name) || value === '') continue;
     const values = byName.get(name);
     if (values) values.push(value);
     else byName.set(name, [value]);
@@ -23,7 +24,7 @@ export function canonicalParams(body: URLSearchParams): string {
   const canonical: [string, string[]][] = [];
   for (const [name, values] of byName) {
     const sorted = name === 'scope' ? [...new Set(values.flatMap((v) => v.split(' ')).filter((t) => t !== ''))] : values;
-    canonical.push([name, sorted.sort()]);
+    if (sorted.length > 0) canonical.push([name, sorted.sort()]);
   }
   canonical.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(canonical);

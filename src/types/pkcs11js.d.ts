@@ -74,5 +74,13 @@ declare module 'pkcs11js' {
   export const CKM_SHA256_RSA_PKCS: number;
   export const CKM_SHA256_RSA_PKCS_PSS: number;
   export const CKG_MGF1_SHA256: number;
+  export const CKM_SHA384: number;
+  export const CKM_SHA384_RSA_PKCS: number;
+  export const CKM_SHA384_RSA_PKCS_PSS: number;
+  export const CKG_MGF1_SHA384: number;
+  export const CKM_SHA512: number;
+  export const CKM_SHA512_RSA_PKCS: number;
+  export const CKM_SHA512_RSA_PKCS_PSS: number;
+  export const CKG_MGF1_SHA512: number;
   export const CK_PARAMS_RSA_PSS: number;
 }

@@ -42,7 +42,7 @@ export interface Endpoint {
 
 /** The upstream has no such endpoint: neither an override in the config nor a member in its discovery document. */
 export class EndpointMissingError extends AuthbridgeError<'ERR_ENDPOINT_MISSING'> {
-  constructor(readonly endpoint: EndpointName) {
+  constructor(readonly endpoint: EndpointName | 'authorization' | 'userinfo') {
     super('ERR_ENDPOINT_MISSING', `the upstream has no ${endpoint} endpoint (none configured under endpoints, none in its discovery document)`);
   }
 }
@@ -56,6 +56,8 @@ export class EndpointMissingError extends AuthbridgeError<'ERR_ENDPOINT_MISSING'
 export class EndpointResolver {
   readonly #resolved = new Map<EndpointName, Endpoint>();
   readonly #aliases = new Map<string, Endpoint>();
+  #authorization?: Endpoint;
+  readonly #members = new Map<string, Endpoint>();
   #metadata?: Promise<ProviderMetadata>;
 
   constructor(
@@ -100,6 +102,18 @@ export class EndpointResolver {
   }
 
   /**
+   * The IdP's `authorization_endpoint`, where authbridge sends the browser (GET|POST /{upstream}/authorize): from the
+   * discovery document, checked as a bridged endpoint is (https, on the issuer's origin or an allowed one): a
+   * document that names another origin must not send users there unannounced either. EndpointMissingError without one.
+   */
+  async authorizationEndpoint(): Promise<Endpoint> {
+    if (this.#authorization) return this.#authorization;
+    const href = (await this.metadata()).authorization_endpoint;
+    if (href === undefined) throw new EndpointMissingError('authorization');
+    return (this.#authorization = toEndpoint(this.#check('authorization_endpoint', href)));
+  }
+
+  /**
    * RFC 8705 §5: for a client that authenticates with its certificate (or binds tokens to it), the IdP's
    * `mtls_endpoint_aliases` member for an endpoint replaces it. A configured endpoint is used as configured; a
    * discovered one without an alias as is. An alias is checked like any discovered endpoint (URL, origin).
@@ -115,6 +129,28 @@ export class EndpointResolver {
     const alias = href === undefined ? { href: url.href, url } : toEndpoint(this.#check(`mtls_endpoint_aliases.${member}`, href));
     this.#aliases.set(url.href, alias);
     return alias.url;
+  }
+
+  /**
+   * A URL of the discovery document besides the bridged endpoints, checked like them (an absolute https URL on an
+   * allowed origin): `jwks_uri` (where the IdP's signing keys are read from) or `userinfo_endpoint` (EndpointMissingError
+   * when absent). With `mtls`, the member's `mtls_endpoint_aliases` entry when the IdP names one (RFC 8705 §5).
+   */
+  async member(member: 'jwks_uri' | 'userinfo_endpoint', mtls = false): Promise<Endpoint> {
+    const key = mtls ? `mtls:${member}` : member;
+    const known = this.#members.get(key);
+    if (known) return known;
+    const meta = await this.metadata();
+    const aliases = mtls ? meta.mtls_endpoint_aliases : undefined;
+    const alias = typeof aliases === 'object' && aliases !== null ? (aliases as Record<string, unknown>)[member] : undefined;
+    let endpoint: Endpoint;
+    if (alias !== undefined) endpoint = toEndpoint(this.#check(`mtls_endpoint_aliases.${member}`, alias));
+    else if (meta[member] === undefined) {
+      if (member === 'userinfo_endpoint') throw new EndpointMissingError('userinfo');
+      throw new DiscoveryError(`discovery document has no ${member}`);
+    } else endpoint = toEndpoint(this.#check(member, meta[member]));
+    this.#members.set(key, endpoint);
+    return endpoint;
   }
 
   /** The IdP's discovery document, checked (issuer, every bridged endpoint's URL and origin); one object for the life of the config. */

@@ -41,6 +41,16 @@ export function resolveEndpoint(upstream: UpstreamHandle, name: EndpointName, re
   );
 }
 
+/** The IdP's authorization endpoint (discovered, checked), or the OAuth error a caller gets (as above). */
+export function resolveAuthorizationEndpoint(upstream: UpstreamHandle, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.authorizationEndpoint());
+}
+
+/** `jwks_uri` or `userinfo_endpoint` (its mTLS alias with `mtls`), or the OAuth error a caller gets (as above). */
+export function resolveMember(upstream: UpstreamHandle, member: 'jwks_uri' | 'userinfo_endpoint', mtls: boolean, requestId?: string): Promise<Endpoint> {
+  return discovered(upstream, requestId, () => upstream.endpoints.member(member, mtls));
+}
+
 /** The upstream's discovery document, or the OAuth error a caller gets when discovery fails (as above). */
 export function resolveMetadata(upstream: UpstreamHandle, requestId?: string, span?: Span): Promise<ProviderMetadata> {
   return traced(
@@ -83,6 +93,21 @@ export async function forward(
     return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body), caller });
   } catch (err) {
     throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
+  }
+}
+
+/** A GET of the IdP's userinfo endpoint on `http` (the connection whose certificate the token may be bound to); failures as forward's. */
+export async function getUserinfo(
+  upstream: UpstreamHandle,
+  http: UpstreamSender,
+  endpoint: Endpoint,
+  headers: Record<string, string>,
+  caller?: CallerConnection,
+): Promise<UpstreamResponse> {
+  try {
+    return await http.send({ method: 'GET', url: endpoint.url, headers, caller });
+  } catch (err) {
+    throw toGatewayError(err, 'userinfo', upstream, headers['x-request-id']);
   }
 }
 
@@ -162,7 +187,7 @@ const UPSTREAM_CODES: Record<UpstreamFailure, AnsweredCode> = {
  * 504 for a timeout, 502 for anything else that kept a response from arriving. The caller learns only that;
  * the log line says where it stopped (phase), why (the errno or TLS code) and on which host:port.
  */
-function toGatewayError(err: unknown, during: EndpointName | 'discovery', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
+function toGatewayError(err: unknown, during: EndpointName | 'discovery' | 'userinfo', upstream: UpstreamHandle, requestId: string | undefined): OAuthError {
   const what = during === 'discovery' ? 'upstream discovery' : `upstream ${during} endpoint`;
   if (!(err instanceof UpstreamError)) throw err;
   // the caller's own doing, not the IdP's: no warning, and no answer anyone will read (the access line says client_aborted)

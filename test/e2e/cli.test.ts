@@ -63,6 +63,7 @@ describe("authbridge --help, and each command's", () => {
     ['keys', 'rotate'],
     ['keys', 'export-public'],
     ['keys', 'generate'],
+    ['cache', 'flush'],
   ];
 
   it('names the docs page that explains each command, and the page is in the repository', async () => {
@@ -192,5 +193,8 @@ describe('npm run demo', () => {
     expect(stdout).toContain('the IdP answered 200');
     expect(stdout).toContain('"aud": "urn:demo:api"');
     expect(stdout).toMatch(/401 \{"error":"invalid_client"[^\n]*\(requests at the IdP: 0\)/);
+    expect(stdout).toContain('call 1: 200  Cache-Status: authbridge; fwd=uri-miss; stored');
+    expect(stdout).toMatch(/call 5: 200 {2}Cache-Status: authbridge; hit; ttl=\d+/);
+    expect(stdout).toContain('requests at the IdP for these five calls: 1');
   }, 60_000);
 });

@@ -111,6 +111,8 @@ describe('metric names used by the chart', () => {
               clientId: 'broker',
               clientSecret: 'monitoring-secret-7c1d',
               upstream: { clientId: 'up', method: 'client_secret_jwt', clientSecret: 'u'.repeat(32) },
+              // the token cache's metrics: a miss, then a hit
+              tokenCache: { enabled: true },
             },
           ],
         },
@@ -123,6 +125,7 @@ describe('metric names used by the chart', () => {
         body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'broker', client_secret: secret }),
       });
     expect((await token('monitoring-secret-7c1d')).status).toBe(200);
+    expect((await token('monitoring-secret-7c1d')).headers.get('cache-status')).toMatch(/^authbridge; hit/);
     expect((await token('wrong-secret')).status).toBe(401);
     expect((await fetch(`${bridge.url}/idp/jwks.json`)).status).toBe(200);
 
@@ -154,6 +157,9 @@ describe('metric names used by the chart', () => {
       'authbridge_request_duration_seconds_bucket',
       'authbridge_upstream_duration_seconds_count',
       'authbridge_key_age_seconds',
+      'authbridge_token_cache_requests_total',
+      'authbridge_token_cache_idp_requests_saved_total',
+      'authbridge_token_cache_entries',
     ])
       expect(exposed).toContain(name);
     expect(
@@ -182,7 +188,7 @@ describe('metric names used by the chart', () => {
     expect([...used].filter((n) => !exposed.has(n))).toEqual([]);
     const series = (name: string, kind: string) => (kind === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => name + s) : [name]);
     const unused = [...declared].filter(([name, kind]) => !series(name, kind).some((n) => used.has(n))).map(([name]) => name);
-    expect(declared.size).toBe(13);
+    expect(declared.size).toBe(16);
     expect(unused).toEqual([]);
   });
 });

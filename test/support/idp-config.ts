@@ -105,7 +105,8 @@ export async function generateSigningJwks(): Promise<{ keys: JWK[] }> {
 
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
 
-export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'];
+/** every JWS alg authbridge signs client assertions with (test/e2e/algorithms.test.ts has the IdP accept each) */
+export const CLIENT_AUTH_SIGNING_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'api:read', 'api:write'];
 
@@ -140,6 +141,10 @@ export interface ProviderConfigInput {
   accessTokenTtl?: Record<string, number>;
   /** clients whose access tokens are opaque (revocable: oidc-provider cannot revoke a JWT access token) */
   opaqueAccessTokens?: string[];
+  /** the client assertion algs it takes and lists (default CLIENT_AUTH_SIGNING_ALGS) */
+  clientAuthSigningAlgs?: string[];
+  /** oidc-provider features set over the ones below, each as a whole (e.g. pushedAuthorizationRequests, requestObjects) */
+  features?: Record<string, unknown>;
 }
 
 export function buildConfiguration(input: ProviderConfigInput): Configuration {
@@ -157,7 +162,7 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
-    enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
+    enabledJWA: { clientAuthSigningAlgValues: input.clientAuthSigningAlgs ?? CLIENT_AUTH_SIGNING_ALGS },
     ttl: {
       ...TTL,
       ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) => input.accessTokenTtl?.[client.clientId] ?? TTL.ClientCredentials,
@@ -217,6 +222,7 @@ export function buildConfiguration(input: ProviderConfigInput): Configuration {
           };
         },
       },
+      ...input.features,
     },
   };
 }

@@ -53,8 +53,9 @@ async function describe(response: Response): Promise<string> {
 /**
  * Drive the authorization endpoint of the IdP at `issuer` until it redirects away from the IdP
  * (to the client's redirect_uri). Logs in as `accountId` and grants every requested consent.
+ * `fetchImpl`: for an https IdP whose certificate the default fetch does not trust.
  */
-export async function driveLogin(issuer: string, authorizationUrl: string | URL, accountId: string): Promise<URL> {
+export async function driveLogin(issuer: string, authorizationUrl: string | URL, accountId: string, fetchImpl: typeof fetch = fetch): Promise<URL> {
   const origin = new URL(issuer).origin;
   const jar = new CookieJar();
   const isIdpUrl = (url: URL) => url.origin === origin && (url.pathname.startsWith('/auth') || url.pathname.startsWith('/interaction/'));
@@ -63,7 +64,7 @@ export async function driveLogin(issuer: string, authorizationUrl: string | URL,
     const headers = new Headers(init.headers);
     const cookie = jar.header(url);
     if (cookie) headers.set('cookie', cookie);
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const response = await fetchImpl(url, { ...init, headers, redirect: 'manual' });
     jar.store(response);
     return response;
   };

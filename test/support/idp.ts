@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import type { Provider } from 'oidc-provider';
+import type { Configuration, Provider } from 'oidc-provider';
 import { buildConfiguration, generateSigningJwks, loadOidcProvider } from './idp-config.js';
 import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
 import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
@@ -75,6 +75,12 @@ export interface StartIdpOptions {
   accessTokenTtl?: Record<string, number>;
   /** clients whose access tokens are opaque (oidc-provider revokes only those) */
   opaqueAccessTokens?: string[];
+  /** the client assertion algs the IdP takes and lists in token_endpoint_auth_signing_alg_values_supported (default: idp-config.ts's) */
+  clientAuthSigningAlgs?: string[];
+  /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
+  features?: Record<string, unknown>;
+  /** the provider configuration as the test wants it (features, algs): handed idp-config.ts's, returns the one used */
+  configure?: (configuration: Configuration) => Configuration;
 }
 
 /**
@@ -184,17 +190,17 @@ export async function listenIdp(opts: Omit<StartIdpOptions, 'clients'>): Promise
   const start = async (clients: IdpClientMetadata[]): Promise<Idp> => {
     try {
       if (provider) throw new Error('startIdp(): already started');
-      provider = new ProviderCtor(
-        issuer,
-        buildConfiguration({
-          clients,
-          apiAudience,
-          jwks,
-          InvalidTarget: errors.InvalidTarget,
-          accessTokenTtl: opts.accessTokenTtl,
-          opaqueAccessTokens: opts.opaqueAccessTokens,
-        }),
-      );
+      const configuration = buildConfiguration({
+        clients,
+        apiAudience,
+        jwks,
+        InvalidTarget: errors.InvalidTarget,
+        accessTokenTtl: opts.accessTokenTtl,
+        opaqueAccessTokens: opts.opaqueAccessTokens,
+        clientAuthSigningAlgs: opts.clientAuthSigningAlgs,
+        ...(opts.features ? { features: opts.features } : {}),
+      });
+      provider = new ProviderCtor(issuer, opts.configure ? opts.configure(configuration) : configuration);
       // Surface invalid client metadata now instead of as an opaque invalid_client later.
       for (const { client_id: clientId } of clients) {
         const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {

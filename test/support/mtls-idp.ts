@@ -17,10 +17,12 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { Provider } from 'oidc-provider';
+import type { Configuration, Provider } from 'oidc-provider';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { buildConfiguration, CLIENT_AUTH_METHODS, generateSigningJwks, loadOidcProvider } from './idp-config.js';
 import { answerFailure, flattenHeaders, parseForm, recordResponse, replayRequest } from './idp-capture.js';
-import { readBody, sendJson } from './idp-interaction.js';
+import { handleInteraction, readBody, sendJson } from './idp-interaction.js';
+import { driveLogin } from './idp-login.js';
 import { DEFAULT_API_AUDIENCE } from './idp.js';
 import {
   certificateThumbprint,
@@ -99,8 +101,10 @@ export interface MtlsIdp {
   /** PEM of the CA that issued the listener's server certificate: trust it with `ca: serverCaPem` */
   serverCaPem: string;
   provider: Provider;
-  captured: CapturedMtlsTokenRequest[]; // every request to the token endpoint (plain or alias), in arrival order
+  captured: CapturedMtlsTokenRequest[]; // every request to the token and PAR endpoints (plain or alias), in arrival order
   clearCaptured(): void;
+  /** Drive a browser-style login at an authorization URL of this IdP (as Idp.login, trusting serverCaPem) */
+  login(authorizationUrl: string | URL, accountId?: string): Promise<URL>;
   close(): Promise<void>;
 }
 
@@ -112,10 +116,17 @@ export interface StartMtlsIdpOptions {
   clientCa?: TestCa;
   /** advertise and serve mtls_endpoint_aliases under /mtls (default true); see the top of this file */
   mtlsEndpointAliases?: boolean;
+  /** oidc-provider features set over the test IdP's (idp-config.ts), e.g. PAR or signed request objects required */
+  features?: Record<string, unknown>;
+  /** the provider configuration as the test wants it: handed this file's, returns the one used */
+  configure?: (configuration: Configuration) => Configuration;
 }
 
 const ALIAS_PREFIX = '/mtls';
 const TOKEN_PATH = '/token';
+/** oidc-provider's PAR route: captured like the token endpoint */
+const PAR_PATH = '/request';
+const INTERACTION_PATH = /^\/interaction\/([^/]+)\/?$/;
 
 interface RequestInfo {
   viaAlias: boolean;
@@ -190,7 +201,12 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
         const peer = peerCertificate(req.socket as TLSSocket);
         if (peer) info.peer = peer;
         const pathname = new URL(req.url ?? '/', 'https://idp.invalid').pathname;
-        if (pathname !== TOKEN_PATH) {
+        const interaction = INTERACTION_PATH.exec(pathname);
+        if (interaction?.[1]) {
+          await handleInteraction(provider, req, res, decodeURIComponent(interaction[1]));
+          return;
+        }
+        if (pathname !== TOKEN_PATH && pathname !== PAR_PATH) {
           infoOf.set(req, info);
           handle(req, res);
           return;
@@ -241,39 +257,48 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       apiAudience,
       jwks,
       InvalidTarget: errors.InvalidTarget,
+      ...(opts.features ? { features: opts.features } : {}),
     });
     const baseFeatures = base.features as Record<string, unknown>;
     const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
-    provider = new ProviderCtor(issuer, {
-      ...base,
-      clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
-      ...(aliases
-        ? {
-            discovery: {
-              mtls_endpoint_aliases: { token_endpoint: alias(TOKEN_PATH), revocation_endpoint: alias(`${TOKEN_PATH}/revocation`) },
+    const configure = opts.configure ?? ((c: Configuration) => c);
+    provider = new ProviderCtor(
+      issuer,
+      configure({
+        ...base,
+        clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
+        ...(aliases
+          ? {
+              discovery: {
+                mtls_endpoint_aliases: {
+                  token_endpoint: alias(TOKEN_PATH),
+                  revocation_endpoint: alias(`${TOKEN_PATH}/revocation`),
+                  userinfo_endpoint: alias('/me'),
+                },
+              },
+            }
+          : {}),
+        features: {
+          ...baseFeatures,
+          mTLS: {
+            enabled: true,
+            certificateBoundAccessTokens: true,
+            tlsClientAuth: true,
+            selfSignedTlsClientAuth: true,
+            // PEM of the certificate the client presented (on the alias), or undefined
+            getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
+            // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
+            certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
+            certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
+              const peer = certificateFor(ctx.req);
+              if (!peer) return false;
+              if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
+              return sanMatches(peer.pem, property, expected);
             },
-          }
-        : {}),
-      features: {
-        ...baseFeatures,
-        mTLS: {
-          enabled: true,
-          certificateBoundAccessTokens: true,
-          tlsClientAuth: true,
-          selfSignedTlsClientAuth: true,
-          // PEM of the certificate the client presented (on the alias), or undefined
-          getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
-          // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
-          certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
-          certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
-            const peer = certificateFor(ctx.req);
-            if (!peer) return false;
-            if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
-            return sanMatches(peer.pem, property, expected);
           },
         },
-      },
-    });
+      }),
+    );
     for (const { client_id: clientId } of opts.clients) {
       const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
         throw new Error(`startMtlsIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
@@ -303,6 +328,7 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       clearCaptured: () => {
         captured.length = 0;
       },
+      login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId, trustingFetch(serverCa.certPem)),
       close,
     };
   } catch (err) {
@@ -310,6 +336,12 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
     server.closeAllConnections();
     throw err;
   }
+}
+
+/** fetch over a connection that trusts `caPem` (the browser of a test, at the IdP's https listener). */
+function trustingFetch(caPem: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: caPem } });
+  return ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
 }
 
 /** tls_client_auth_san_*: any subjectAltName entry of that type equal to the registered value. */

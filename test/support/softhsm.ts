@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ALG_SPECS, type SigningAlg } from '../../src/config/algs.js';
 import { available, needs, TOOLS, type Tool } from './system-tools.js';
 
 export const SOFTHSM_MODULE = TOOLS['libsofthsm2.so'].file;
@@ -13,10 +14,22 @@ export const hasSoftHsm = SOFTHSM_TOOLS.every((tool) => available(tool));
 /** describe()/it() options of the tests that need a SoftHSM token (system-tools.ts' policy) */
 export const needsSoftHsm = () => needs(...SOFTHSM_TOOLS);
 
+/** pkcs11-tool's OpenSSL curve name of each ES alg's curve */
+const CURVES = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' } as const;
+
+/**
+ * The `--key-type` of a key pair for `alg` (SoftHSM makes RSA and EC keys on the NIST curves; authbridge signs no
+ * EdDSA through PKCS#11): `rsa:2048` for the RS and PS algs, `EC:<curve>` for the ES algs.
+ */
+export function keyTypeFor(alg: Exclude<SigningAlg, 'EdDSA'>): string {
+  const spec = ALG_SPECS[alg];
+  return spec.kty === 'EC' ? `EC:${CURVES[spec.curve]}` : 'rsa:2048';
+}
+
 export interface SoftHsmToken {
   readonly label: string;
   readonly pin: string;
-  /** generates a key pair in the token: `EC:prime256v1` or `rsa:2048` */
+  /** generates a key pair in the token: `EC:prime256v1`, `EC:secp384r1`, `EC:secp521r1` or `rsa:2048` (keyTypeFor) */
   keypair(type: string, label: string, id: string): void;
   remove(): void;
 }

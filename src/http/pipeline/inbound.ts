@@ -72,7 +72,7 @@ async function authenticate(c: Context<AppEnv>, received: Received, listener: Li
   const presented = readCredentials(c.req.header('authorization'), received.body);
   facts.inbound = presented.method;
   span?.set({ [ATTR.inboundMethod]: presented.method });
-  const throttle = await checkThrottle(c, received.rt, upstream, presented, span);
+  const throttle = await checkThrottle(c, received.rt, upstream, presented.clientId, span);
   let client: ClientRuntime;
   try {
     client =

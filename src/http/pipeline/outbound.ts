@@ -13,6 +13,7 @@ import { type TraceContext, traceHeaders } from '../trace-context.js';
 import type { Span } from '../../tracing/span.js';
 import type { Authenticated, Received, Rewritten } from './exchange.js';
 import { clientRefused, idpRefusal } from './refusal.js';
+import { resignTokenResponse } from './id-token.js';
 
 /**
  * The caller's client authentication, whatever its mechanism: never forwarded (the upstream's replaces it). The body
@@ -136,15 +137,16 @@ export async function settleThrottle({ client, throttle }: Authenticated, refuse
  * Relays status, body and the headers that matter, never cacheable. A body must be a JSON object (an HTML error page
  * of a gateway in front of the IdP must not reach a caller as if the IdP had said it); revocation (RFC 7009 §2.2) may
  * answer with an empty body. An IdP's refusal without a JSON body reads as a refusal, not as an outage (refusal.ts).
- * `extra`: headers of authbridge's own (the token cache's Cache-Status).
+ * `extra`: headers of authbridge's own (the token cache's Cache-Status). With `idToken.resign`, a token response's
+ * id_token is verified and re-signed for the broker first (id-token.ts).
  */
-export function relayUpstream(
+export async function relayUpstream(
   c: Context<AppEnv>,
-  { endpoint }: Received,
+  { endpoint, upstream }: Received,
   authenticated: Authenticated,
   res: UpstreamResponse,
   extra?: Record<string, string>,
-): Response {
+): Promise<Response> {
   const headers = relayHeaders(res);
   headers['cache-control'] = NO_STORE['cache-control']; // never cacheable, whatever the IdP said
   headers.pragma = NO_STORE.pragma;
@@ -156,7 +158,8 @@ export function relayUpstream(
   }
   // a body checked to be a JSON object is JSON, whatever the IdP called it (or did not)
   headers['content-type'] = 'application/json';
-  return plainResponse(c, res.body, res.status, headers);
+  const idToken = endpoint.name === 'token' && res.status === 200 ? upstream.idToken : undefined;
+  return plainResponse(c, idToken ? await resignTokenResponse(c, idToken, authenticated.client, res.body) : res.body, res.status, headers);
 }
 
 /**

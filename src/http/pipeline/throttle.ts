@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import type { PresentedCredentials } from '../../inbound/client-auth.js';
 import { callerAddress, unknownClientKey, type ThrottleSubject, type ThrottleTicket } from '../../inbound/auth-throttle.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { storeFailureRefusal } from '../../store/failure-policy.js';
@@ -19,14 +18,15 @@ export interface ThrottleHandle {
 
 /**
  * Refuses a caller that has failed too often (429), before its secret is looked at; answers the handle that
- * records this attempt's outcome. A store failure follows the upstream's `onStoreFailure`. `span`: where the store
- * calls are recorded (tracing on): the check and a failure now under it, the settlement under the request's span.
+ * records this attempt's outcome. `clientId`: the client_id it presented. A store failure follows the upstream's
+ * `onStoreFailure`. `span`: where the store calls are recorded (tracing on): the check and a failure now under it,
+ * the settlement under the request's span.
  */
 export async function checkThrottle(
   c: Context<AppEnv>,
   rt: Runtime,
   upstream: UpstreamRuntime,
-  presented: PresentedCredentials,
+  clientId: string,
   span?: Span,
 ): Promise<ThrottleHandle | undefined> {
   const throttle = rt.throttle;
@@ -34,13 +34,8 @@ export async function checkThrottle(
   const subject: ThrottleSubject = {
     upstream: upstream.name,
     // an unknown id is counted as a known one is (same limits): a 429 must not tell them apart either
-    clientId: upstream.clients.has(presented.clientId) ? presented.clientId : unknownClientKey(presented.clientId),
-    address: callerAddress(
-      c.env?.incoming?.socket?.remoteAddress,
-      c.req.header('x-forwarded-for'),
-      rt.config.throttle.forwardedForHops,
-      rt.config.throttle.ipv6PrefixLength,
-    ),
+    clientId: upstream.clients.has(clientId) ? clientId : unknownClientKey(clientId),
+    address: addressOf(c, rt),
   };
   const type = rt.store.type;
   const ticket: ThrottleTicket | undefined = await storeGuard(upstream, () => traced(storeSpan(span, 'throttle.check', type), throttle.check(subject)));
@@ -58,6 +53,23 @@ export async function checkThrottle(
     },
   };
 }
+
+/**
+ * Counts an authorization request from the caller's address (GET|POST /{upstream}/authorize), 429 past the limit;
+ * a store failure follows the upstream's `onStoreFailure` (503 when closed, uncounted when open).
+ */
+export async function checkAuthorizeThrottle(c: Context<AppEnv>, rt: Runtime, upstream: UpstreamRuntime): Promise<void> {
+  const throttle = rt.throttle;
+  if (throttle) await storeGuard(upstream, () => throttle.countAuthorization(addressOf(c, rt)));
+}
+
+const addressOf = (c: Context<AppEnv>, rt: Runtime): string =>
+  callerAddress(
+    c.env?.incoming?.socket?.remoteAddress,
+    c.req.header('x-forwarded-for'),
+    rt.config.throttle.forwardedForHops,
+    rt.config.throttle.ipv6PrefixLength,
+  );
 
 /** Runs a store operation under the upstream's store-failure policy: 503 when closed, undefined when open. */
 async function storeGuard<T>(upstream: UpstreamRuntime, op: () => Promise<T>): Promise<T | undefined> {

@@ -3,8 +3,10 @@ import { invalidRequest, OAuthError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Runtime, UpstreamRuntime } from '../../runtime/types.js';
 import { DiscoveryMirror, fetchMetadata, rewriteMetadata, type MirrorKind, type MirrorOptions } from '../../upstream/mirror.js';
+import { brokerView } from '../../upstream/mirror-broker.js';
 import type { AppDeps, AppEnv } from '../context.js';
 import { hostHeaderOrigin, listenerOrigins } from '../own-url.js';
+import { advertiseAuthorize } from '../../upstream/mirror-front.js';
 
 /**
  * The mirrors, per runtime: a reload builds a new runtime, hence new mirrors (the new config's issuers and
@@ -35,7 +37,8 @@ export function mirrorFor(runtime: Runtime, upstream: UpstreamRuntime, metrics: 
 
 /**
  * `GET /{upstream}/.well-known/openid-configuration` and `…/oauth-authorization-server`: the IdP's document
- * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata). The
+ * with the endpoints authbridge bridges pointing at authbridge (upstream/mirror.ts: rewriteMetadata), and for an
+ * upstream with clients that have redirectUris its authorization endpoint too (upstream/mirror-front.ts). The
  * `issuer` stays the IdP's: tokens are the IdP's, and so is their `iss` (docs/discovery-mirror.md).
  */
 export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: MirrorKind): Handler<AppEnv> {
@@ -60,7 +63,11 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
       throw new OAuthError(502, 'temporarily_unavailable', "the upstream's discovery document is unavailable", {}, { cause: err, code: 'ERR_DISCOVERY' });
     }
     const base = origin ?? publicUrl!.replace(/\/$/, '');
-    const body = JSON.stringify(rewriteMetadata(hit.document, `${base}/${encodeURIComponent(upstream.name)}`));
+    const at = `${base}/${encodeURIComponent(upstream.name)}`;
+    let document = brokerView(rewriteMetadata(hit.document, at), at, viewOf(upstream));
+    // authbridge makes the authorization requests of an upstream with clients that have redirectUris
+    if ([...upstream.clients.values()].some((client) => client.redirectUris)) document = advertiseAuthorize(document, at);
+    const body = JSON.stringify(document);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': `public, max-age=${hit.maxAgeSeconds}` };
     if (origin !== undefined) {
       headers.vary = 'Host';
@@ -68,6 +75,13 @@ export function discoveryRoute({ runtime, metrics, listener }: AppDeps, kind: Mi
     }
     return c.body(body, 200, headers);
   };
+}
+
+/** What the mirror changes for this upstream's broker besides its endpoints (upstream/mirror-broker.ts). */
+function viewOf(upstream: UpstreamRuntime): { resignAlg?: string; userinfo: boolean } {
+  const resignAlg = upstream.idToken?.keys.alg;
+  const presenting = [...upstream.clients.values()].some((c) => c.certificateThumbprint !== undefined);
+  return { ...(resignAlg ? { resignAlg } : {}), userinfo: resignAlg !== undefined || presenting };
 }
 
 /**

@@ -353,7 +353,7 @@ describe('config: messages in plain words, one per mistake', () => {
       ),
     ).toEqual([
       'upstreams.okta.clients[0].upstream.method: "client_secret_bsic" is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, jwt_bearer_assertion, auto; did you mean client_secret_basic?',
-      'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, PS256, ES256, EdDSA; did you mean ES256?',
+      'upstreams.okta.clients[1].upstream.alg: "ES265" is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; did you mean ES256?',
       'upstreams.okta.clients[1].upstream.key: "manged" is not managed or a mapping; did you mean managed?',
     ]);
     expect(problems('store: { type: redsi }\n' + minimal('- { clientId: b, upstream: { method: client_secret_post } }'))).toEqual([

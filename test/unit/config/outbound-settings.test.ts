@@ -131,8 +131,19 @@ describe('profile rules, refused at start with the path and the source', () => {
       "upstreams.idp.clients[0].upstream.assertionTtlSeconds: must be longer than the upstream's clockSkewSeconds (10): iat is set that far back",
     ]);
     expect(problems({}, [{ clientId: 'a', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: 'short', alg: 'HS384' } }])).toEqual([
-      'upstreams.idp.clients[0].upstream.clientSecret: HS384 needs a secret of at least 48 bytes (RFC 7518 §3.2)',
+      'upstreams.idp.clients[0].upstream.clientSecret: HS384 needs a secret of at least 48 bytes (RFC 7518 §3.2): set a longer secret at the IdP and here',
     ]);
+    // a secret long enough for a weaker alg the IdP takes: that alg is the other fix
+    expect(problems({}, [{ clientId: 'a', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: 'x'.repeat(50), alg: 'HS512' } }])).toEqual(
+      [
+        'upstreams.idp.clients[0].upstream.clientSecret: HS512 needs a secret of at least 64 bytes (RFC 7518 §3.2): set a longer secret at the IdP and here, or alg: HS384',
+      ],
+    );
+    expect(problems({}, [{ clientId: 'a', clientSecret: 'd', upstream: { method: 'client_secret_jwt', clientSecret: 'x'.repeat(40), alg: 'HS384' } }])).toEqual(
+      [
+        'upstreams.idp.clients[0].upstream.clientSecret: HS384 needs a secret of at least 48 bytes (RFC 7518 §3.2): set a longer secret at the IdP and here, or alg: HS256',
+      ],
+    );
     expect(problems({}, [pkjwt({ certificate: { selfSigned: true } })])).toEqual([
       'upstreams.idp.clients[0].upstream.certificate: a self-signed certificate is for a managed key (key: managed); a key file takes key: { file, certificate }',
     ]);

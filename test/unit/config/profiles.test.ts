@@ -81,7 +81,7 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
   },
   auth0: {
     audience: 'issuer',
-    signingAlgs: ['RS256', 'PS256'],
+    signingAlgs: ['RS256', 'RS384', 'PS256'],
     defaultSigningAlg: 'RS256',
     hmacAlgs: [],
     requiresCertificate: false,
@@ -90,7 +90,7 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
   },
   keycloak: {
     audience: 'token_endpoint',
-    signingAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    signingAlgs: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
     defaultSigningAlg: 'ES256',
     hmacAlgs: ['HS256', 'HS384', 'HS512'],
     maxAssertionTtlSeconds: 300,
@@ -98,7 +98,7 @@ const expected: Record<Exclude<ProfileName, 'generic'>, Partial<IdpProfile> & { 
   },
   ping: {
     audience: 'token_endpoint',
-    signingAlgs: ['RS256', 'ES256', 'PS256'],
+    signingAlgs: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'],
     defaultSigningAlg: 'RS256',
     hmacAlgs: ['HS256', 'HS384', 'HS512'],
     maxAssertionTtlSeconds: 3600,

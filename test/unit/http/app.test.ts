@@ -77,6 +77,37 @@ describe('routes and methods', () => {
   });
 });
 
+describe('GET|POST /{upstream}/authorize: a browser route, its errors plain-text pages before the redirect_uri is known', () => {
+  async function page(res: Response) {
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers.get('x-request-id')).toEqual(expect.any(String));
+    expect(res.headers.get('location')).toBeNull();
+    return { status: res.status, text: await res.text() };
+  }
+
+  it.each([
+    ['an unknown upstream', () => app.request('/nope/authorize?client_id=broker'), 404, 'error_description: unknown upstream'],
+    ['PUT', () => app.request('/idp/authorize', { method: 'PUT' }), 405, 'error_description: the authorization endpoint accepts GET and POST'],
+    [
+      'a client without redirectUris',
+      () => app.request('/idp/authorize?client_id=broker&redirect_uri=https%3A%2F%2Fb.example%2Fcb'),
+      400,
+      'error: invalid_request',
+    ],
+    ['a POST of JSON', () => post('/idp/authorize', '{}', { 'content-type': 'application/json' }), 400, 'content type must be'],
+    ['a malformed query', () => app.request('/idp/authorize?client_id=%zz'), 400, 'invalid percent-encoding'],
+  ])('%s: %s page', async (_what, send, status, says) => {
+    const res = await send();
+    const answered = await page(res);
+    expect(answered.status).toBe(status);
+    expect(answered.text).toContain(says);
+    if (status === 405) expect(res.headers.get('allow')).toBe('GET, POST');
+  });
+});
+
 describe('every answer', () => {
   it.each([
     ['an error', () => post('/idp/token', 'grant_type=client_credentials')],

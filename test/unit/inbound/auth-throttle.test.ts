@@ -113,6 +113,17 @@ for (const [name, makeStore, options] of stores)
       }
     });
 
+    it('counts every authorization request of an address, refused past authorizePerAddress; its failures are not touched', async () => {
+      throttle = new AuthThrottle(store, { ...config, windowSeconds: 60 + tests++, authorizePerAddress: 4 });
+      for (let i = 0; i < 4; i++) await throttle.countAuthorization('192.0.2.70');
+      const err = await refusal(throttle.countAuthorization('192.0.2.70'));
+      expect(err).toMatchObject({ status: 429, code: 'ERR_THROTTLED' });
+      expect(err!.description).toMatch(/^too many authorization requests; retry after \d+ s$/);
+      expect(Number(err!.headers['retry-after'])).toBeGreaterThan(0);
+      await expect(throttle.countAuthorization('192.0.2.71')).resolves.toBeUndefined();
+      await expect(throttle.check(subject('broker', '192.0.2.70'))).resolves.toEqual({ pairFailures: 0 });
+    });
+
     it('counts an unknown client_id under a digest: a long id is not a long key, and no configured id reads the same', () => {
       const long = 'x'.repeat(60_000);
       expect(unknownClientKey(long)).toMatch(/^\?[\w-]{43}$/);

@@ -8,6 +8,10 @@ import { CompactSign, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JWT_BEARER_ASSERTION_TYPE, readCredentials, type PresentedCredentials } from '../../../src/inbound/client-auth.js';
 import { verifyClientAssertion, type InboundJwtVerifier } from '../../../src/inbound/jwt-client-auth.js';
+import { ALG_SPECS, SIGNING_ALGS } from '../../../src/config/algs.js';
+import { generateKeyForSync } from '../../../src/keys/alg-keys.js';
+import { signCompactJws } from '../../../src/keys/signer.js';
+import { importSigningKey } from '../../../src/keys/signing-key.js';
 import { OAuthError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { RedisStore } from '../../../src/store/redis.js';
@@ -175,6 +179,15 @@ describe('verifyClientAssertion: the rules', () => {
       expect(Buffer.byteLength(SECRET)).toBeLessThan(64);
       expect(await verdict(await hs(valid(), 'HS512'), hmac)).toBe('ERR_ASSERTION_ALG');
       expect(await verdict(await hs(valid(), 'HS512', SECRET.repeat(2)), { ...hmac, secret: SECRET.repeat(2) })).toBe('accepted');
+    });
+    it('private_key_jwt: every alg authbridge signs with outbound is accepted inbound (its own signer, its published JWK)', async () => {
+      const rsa = generateKeyForSync('RS256'); // one RSA key for the RS and PS algs: generating one is slow
+      for (const alg of SIGNING_ALGS) {
+        const privateKey = ALG_SPECS[alg].kty === 'RSA' ? rsa : generateKeyForSync(alg);
+        const key = await importSigningKey(String(privateKey.export({ format: 'pem', type: 'pkcs8' })), alg);
+        const jwt = await signCompactJws(key.signer, { alg, kid: key.kid }, valid());
+        expect(await verdict(jwt, { ...keys, keys: { local: { keys: [{ ...key.publicJwk }] } } }), alg).toBe('accepted');
+      }
     });
     it('client_secret_jwt: a non-HMAC alg is refused', async () => {
       expect(await verdict(await es256(valid()), hmac, { method: 'client_secret_jwt' })).toBe('ERR_ASSERTION_ALG');

@@ -148,6 +148,8 @@ describe('generateSelfSigned', () => {
       { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
     ],
     ['EC P-256: ECDSA SHA-256', ecKey, 'ES256', { name: 'ECDSA', hash: { name: 'SHA-256' } }],
+    ['EC P-384: ECDSA SHA-384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, 'ES384', { name: 'ECDSA', hash: { name: 'SHA-384' } }],
+    ['EC P-521: ECDSA SHA-512', () => generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, 'ES512', { name: 'ECDSA', hash: { name: 'SHA-512' } }],
     ['Ed25519', () => generateKeyPairSync('ed25519').privateKey, 'EdDSA', { name: 'Ed25519' }],
   ] as const)('%s, signed with the key itself', async (_name, make, alg, sigAlg) => {
     const key = make();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ALG_SPECS, SIGNING_ALGS } from '../../../src/config/algs.js';
 import {
   DEFAULT_ROTATION,
   KeyDecryptError,
@@ -146,14 +147,16 @@ describe('ManagedKeys.start', () => {
     expect(c.lines.join('')).toContain('"step":"bootstrap"');
   });
 
-  it.each(['RS256', 'PS256', 'ES256', 'EdDSA'] as const)('generates %s keys that sign JWTs verifying against the published JWKS', async (alg) => {
+  it.each(SIGNING_ALGS)('generates %s keys that sign JWTs verifying against the published JWKS', async (alg) => {
     const c = cluster([{ owner: OWNER, alg, policy: DEFAULT_ROTATION }]);
     const keys = await c.replica();
     const key = keys.signingKey(OWNER);
     expect(key.alg).toBe(alg);
     const published = keys.published(OWNER);
-    expect(published[0]).toMatchObject({ kty: { RS256: 'RSA', PS256: 'RSA', ES256: 'EC', EdDSA: 'OKP' }[alg], alg, kid: key.kid });
-    if (alg.endsWith('S256') && alg !== 'ES256') expect(Buffer.from(published[0]!.n!, 'base64url').length * 8).toBe(2048);
+    const spec = ALG_SPECS[alg];
+    expect(published[0]).toMatchObject({ kty: spec.kty, alg, kid: key.kid });
+    if (spec.kty === 'RSA') expect(Buffer.from(published[0]!.n!, 'base64url').length * 8).toBe(2048);
+    else expect(published[0]!.crv).toBe(spec.curve);
     expect(await verifies(await sign(key), published)).toBe(true);
   });
 

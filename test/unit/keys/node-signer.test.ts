@@ -1,18 +1,16 @@
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { HMAC_ALGS, HMAC_MIN_BYTES } from '../../../src/config/hmac.js';
-import { SIGNING_ALGS, type SigningAlg } from '../../../src/config/schema.js';
+import { ALG_SPECS, SIGNING_ALGS, type SigningAlg } from '../../../src/config/algs.js';
+import { generateKeyForSync } from '../../../src/keys/alg-keys.js';
 import { hmacSigner } from '../../../src/keys/node-signer.js';
 import { importSigningKey } from '../../../src/keys/signing-key.js';
 import { encodeHeader, signCompactJws } from '../../../src/keys/signer.js';
 
-const privateKeyFor = (alg: SigningAlg): KeyObject =>
-  alg === 'ES256'
-    ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-    : alg === 'EdDSA'
-      ? generateKeyPairSync('ed25519').privateKey
-      : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+// one RSA key for every RSA alg: generating one is the slow part of this file
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const privateKeyFor = (alg: SigningAlg): KeyObject => (ALG_SPECS[alg].kty === 'RSA' ? rsa : generateKeyForSync(alg));
 
 const claims = () => {
   const iat = Math.floor(Date.now() / 1000);
@@ -37,23 +35,33 @@ describe('assertions signed with node crypto.sign verify with jose', () => {
     expect(verified.protectedHeader).toEqual({ alg, typ: 'JWT', kid: key.kid });
   });
 
-  it('ES256 signatures are raw r||s (64 bytes), as RFC 7518 §3.4 wants, not DER', async () => {
-    const key = await importSigningKey(String(privateKeyFor('ES256').export({ format: 'pem', type: 'pkcs8' })), 'ES256');
-    for (let i = 0; i < 20; i++) {
-      const jws = await signCompactJws(key.signer, { alg: 'ES256' }, claims());
-      expect(Buffer.from(jws.split('.')[2]!, 'base64url')).toHaveLength(64);
+  it.each([
+    ['ES256', 64],
+    ['ES384', 96],
+    ['ES512', 132],
+  ] as const)('%s signatures are raw r||s (%i bytes), each half left-padded to the curve size, as RFC 7518 §3.4 wants, not DER', async (alg, length) => {
+    const privateKey = privateKeyFor(alg);
+    const key = await importSigningKey(String(privateKey.export({ format: 'pem', type: 'pkcs8' })), alg);
+    // P-521's r and s have 521 bits: their first byte is 0 or 1, so unpadded halves would show up in any 40
+    for (let i = 0; i < 40; i++) {
+      const jws = await signCompactJws(key.signer, { alg }, claims());
+      const [header, payload, signature] = jws.split('.') as [string, string, string];
+      const raw = Buffer.from(signature, 'base64url');
+      expect(raw).toHaveLength(length);
+      const digest = ALG_SPECS[alg].hash;
+      expect(verify(digest, Buffer.from(`${header}.${payload}`), { key: privateKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
     }
   });
 
-  it('PS256 and RS256 on one RSA key are distinct signatures: each verifies only as itself', async () => {
-    const pem = String(privateKeyFor('RS256').export({ format: 'pem', type: 'pkcs8' }));
-    for (const [alg, other] of [
-      ['PS256', 'RS256'],
-      ['RS256', 'PS256'],
-    ] as const) {
+  it('RS and PS over one RSA key, each hash: distinct signatures, each verifies only as itself', async () => {
+    const pem = String(rsa.export({ format: 'pem', type: 'pkcs8' }));
+    const rsaAlgs = SIGNING_ALGS.filter((alg) => ALG_SPECS[alg].kty === 'RSA');
+    for (const alg of rsaAlgs) {
       const key = await importSigningKey(pem, alg);
-      const jws = await signCompactJws(key.signer, { alg: other }, claims()); // a header lying about the alg
-      await expect(jwtVerify(jws, await importJWK({ ...key.publicJwk, alg: other }, other))).rejects.toThrow();
+      for (const other of rsaAlgs.filter((a) => a !== alg)) {
+        const jws = await signCompactJws(key.signer, { alg: other }, claims()); // a header lying about the alg
+        await expect(jwtVerify(jws, await importJWK({ ...key.publicJwk, alg: other }, other))).rejects.toThrow();
+      }
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/store/memory.js';
 import type { JtiRecord } from '../../../src/store/types.js';
 import { runStoreContract } from '../../support/store-contract.js';
+import { runTokenEntriesContract } from '../../support/token-entries-contract.js';
 
 /** A clock that reads like Date.now() until moved forward. */
 function fakeClock() {
@@ -15,6 +16,13 @@ runStoreContract('memory (injected clock)', async () => {
 });
 
 runStoreContract('memory (real clock)', async () => ({ store: new MemoryStore() }));
+
+runTokenEntriesContract('memory (injected clock)', async () => {
+  const clock = fakeClock();
+  return { store: new MemoryStore({ now: clock.now }), advance: clock.advance };
+});
+
+runTokenEntriesContract('memory (real clock)', async () => ({ store: new MemoryStore() }));
 
 describe('MemoryStore', () => {
   const record = (expiresAt: number): JtiRecord => ({ upstream: 'u', clientId: 'c', requestId: 'r', issuedAt: 0, expiresAt });

@@ -1,5 +1,6 @@
 // The Store contract against a real redis-server, plus what only Redis has: TTLs, hash-tagged keys,
 // failing fast during an outage and coming back without a restart.
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStoreConfig } from '../../../src/config/schema.js';
@@ -7,6 +8,7 @@ import { RedisStore } from '../../../src/store/redis.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 import { ownRedis, redisForTests, type RedisServer } from '../../support/redis.js';
 import { runStoreContract } from '../../support/store-contract.js';
+import { runTokenEntriesContract } from '../../support/token-entries-contract.js';
 import { needs, needsRedis } from '../../support/system-tools.js';
 import { configOf, redisConfigOf } from '../../support/config.js';
 
@@ -32,6 +34,17 @@ async function connect(s: RedisServer, extra: Record<string, unknown> = {}): Pro
 }
 
 runStoreContract('redis', async () => ({ store: await connect(server) }), needsRedis());
+
+// two connections on one key prefix are two replicas; each test a prefix of its own (count and flush see its entries only)
+runTokenEntriesContract(
+  'redis (two replicas)',
+  async () => {
+    const config = redisConfig(server.url, `${server.keyPrefix}-${randomBytes(4).toString('hex')}`);
+    const [store, peer] = await Promise.all([RedisStore.connect(config), RedisStore.connect(config)]);
+    return { store, peer };
+  },
+  needsRedis(),
+);
 
 // an outage test stops a redis-server of its own, REDIS_URL or not
 describe('RedisStore specifics', needs('redis-server'), () => {
