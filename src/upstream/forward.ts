@@ -76,8 +76,7 @@ async function discovered<T>(upstream: UpstreamHandle, requestId: string | undef
 /**
  * Sends the rewritten request on `http` (the client's connection pool); the response comes back untouched. A failure is
  * logged with the request's id. `caller`: the caller's connection; when it closes first, the exchange is cut.
- * `parent`: the request's span (tracing on): the call is its child span, and the IdP is sent that span's trace
- * context instead of the caller's, so that the IdP's spans hang under the call that caused them.
+ * `parent`: the request's span (tracing on): the call is its child span (tracedCall).
  */
 export async function forward(
   upstream: UpstreamHandle,
@@ -88,48 +87,58 @@ export async function forward(
   caller?: CallerConnection,
   parent?: Span,
 ): Promise<UpstreamResponse> {
-  if (parent) return tracedForward(parent, upstream, http, endpoint, request, name, caller);
+  const { url } = endpoint;
+  const body = serializeForm(request.body);
   try {
-    return await http.send({ method: 'POST', url: endpoint.url, headers: request.headers, body: serializeForm(request.body), caller });
+    return await (parent
+      ? tracedCall(parent, 'POST', endpoint, name, request.headers, (headers) => http.send({ method: 'POST', url, headers, body, caller }))
+      : http.send({ method: 'POST', url, headers: request.headers, body, caller }));
   } catch (err) {
     throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
   }
 }
 
-/** A GET of the IdP's userinfo endpoint on `http` (the connection whose certificate the token may be bound to); failures as forward's. */
+/**
+ * A GET of the IdP's userinfo endpoint on `http` (the connection whose certificate the token may be bound to); failures
+ * and `parent` as forward's.
+ */
 export async function getUserinfo(
   upstream: UpstreamHandle,
   http: UpstreamSender,
   endpoint: Endpoint,
   headers: Record<string, string>,
   caller?: CallerConnection,
+  parent?: Span,
 ): Promise<UpstreamResponse> {
+  const { url } = endpoint;
   try {
-    return await http.send({ method: 'GET', url: endpoint.url, headers, caller });
+    return await (parent
+      ? tracedCall(parent, 'GET', endpoint, 'userinfo', headers, (sent) => http.send({ method: 'GET', url, headers: sent, caller }))
+      : http.send({ method: 'GET', url, headers, caller }));
   } catch (err) {
     throw toGatewayError(err, 'userinfo', upstream, headers['x-request-id']);
   }
 }
 
 /**
- * forward() as an HTTP client span (OpenTelemetry's HTTP conventions: named by its method, url.full, the status; a
- * 4xx or 5xx answer or a failure is an error). The URL is the endpoint's as configured or discovered: no query, no
- * credential.
+ * An IdP call as an HTTP client span, a child of `parent` (OpenTelemetry's HTTP conventions: named by its method,
+ * url.full, the status; a 4xx or 5xx answer or a failure is an error). The IdP is sent this span's trace context in
+ * place of the caller's, so that its spans hang under the call that caused them. The URL is the endpoint's as
+ * configured or discovered: no query, no credential.
  */
-async function tracedForward(
+async function tracedCall(
   parent: Span,
-  upstream: UpstreamHandle,
-  http: UpstreamSender,
+  method: 'GET' | 'POST',
   endpoint: Endpoint,
-  request: PreparedRequest,
-  name: EndpointName,
-  caller: CallerConnection | undefined,
+  name: string,
+  headers: Readonly<Record<string, string>>,
+  send: (headers: Record<string, string>) => Promise<UpstreamResponse>,
 ): Promise<UpstreamResponse> {
   const { url } = endpoint;
   const span = parent.child(
-    'POST',
+    method,
     {
-      [ATTR.httpMethod]: 'POST',
+      [ATTR.httpMethod]: method,
       [ATTR.urlFull]: `${url.origin}${url.pathname}`,
       [ATTR.serverAddress]: url.hostname,
       [ATTR.serverPort]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
@@ -137,14 +146,13 @@ async function tracedForward(
     },
     'client',
   );
-  const headers = { ...request.headers, ...span.traceHeaders() };
   let res: UpstreamResponse;
   try {
-    res = await http.send({ method: 'POST', url, headers, body: serializeForm(request.body), caller });
+    res = await send({ ...headers, ...span.traceHeaders() });
   } catch (err) {
     if (err instanceof UpstreamError) span.set({ [ATTR.upstreamError]: err.kind });
     span.end(err);
-    throw toGatewayError(err, name, upstream, request.headers['x-request-id']);
+    throw err;
   }
   span.set({ [ATTR.httpStatus]: res.status });
   if (res.status >= 400) span.fail(String(res.status));

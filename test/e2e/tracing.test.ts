@@ -324,6 +324,22 @@ describe('a token request is one trace', () => {
     expect(receiver.spans.slice(exportsBefore).filter((s) => s.traceId === unsampled)).toEqual([]);
   });
 
+  it('userinfo: the IdP call is a GET client span under the server span; the bearer token is in no span', async () => {
+    const bearer = `bearer-${randomUUID()}`;
+    seen.add(bearer);
+    const res = await fetch(`${bridge.url}/idp/userinfo`, { headers: { authorization: `Bearer ${bearer}`, 'x-request-id': 'trace-userinfo-1' } });
+    expect(res.status).toBe(401); // oidc-provider: not a token it issued
+    const trace = await traceOf('trace-userinfo-1', (spans) => spans.some((s) => s.name === 'GET'));
+    expect(trace.server.name).toBe('GET /{upstream}/userinfo');
+    expect(trace.server.attributes).toMatchObject({ 'authbridge.endpoint': 'userinfo', 'authbridge.idp_status': 401 });
+    const call = trace.one('GET');
+    expect(call.kind).toBe(3);
+    expect(call.parentSpanId).toBe(trace.server.spanId);
+    expect(call.attributes).toMatchObject({ 'authbridge.endpoint': 'userinfo', 'http.response.status_code': 401, 'error.type': '401' });
+    expect(String(call.attributes['url.full'])).toMatch(new RegExp(`^${idp.issuer}/`));
+    expect(trace.one('store throttle.check').parentSpanId).toBe(trace.server.spanId);
+  });
+
   it('a route with no upstream still has its server span (the frame opens one for every route)', async () => {
     const res = await fetch(`${bridge.url}/idp/jwks.json`, { headers: { 'x-request-id': 'trace-jwks-1' } });
     expect(res.status).toBe(200);

@@ -40,7 +40,7 @@ export function userinfoRoute({ runtime }: AppDeps): Handler<AppEnv> {
     const upstream = rt.upstreams.get(name);
     if (!upstream) throw unknownUpstream();
     facts.upstream = upstream.name;
-    const throttle = await checkThrottle(c, rt, upstream, USERINFO_SUBJECT);
+    const throttle = await checkThrottle(c, rt, upstream, USERINFO_SUBJECT, c.get('span'));
     let token: string;
     try {
       token = readBearerToken(c.req.header('authorization'), body, c.req.query('access_token') !== undefined);
@@ -80,7 +80,8 @@ async function send(c: Context<AppEnv>, upstream: UpstreamRuntime, connection: U
   const sent = performance.now();
   const facts = c.get('facts');
   try {
-    return await getUserinfo(upstream, connection.http, endpoint, headers, c.env?.incoming?.socket);
+    // with tracing on, the IdP call is a span of its own whose trace context replaces the caller's
+    return await getUserinfo(upstream, connection.http, endpoint, headers, c.env?.incoming?.socket, c.get('span'));
   } finally {
     facts.upstreamMs = Math.round((performance.now() - sent) * 100) / 100;
   }
