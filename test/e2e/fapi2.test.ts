@@ -18,7 +18,7 @@ import type { Configuration } from 'oidc-provider';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { oidc } from '../support/downstream.js';
+import { brokerAuthorization, oidc } from '../support/downstream.js';
 import { writeKeyFile } from '../support/keys.js';
 import { findLeaks } from '../support/leak-scan.js';
 import {
@@ -180,24 +180,14 @@ async function brokerOf(party: Party): Promise<oidc.Configuration> {
 /** The broker's login: a plain authorization request to the mirror's authorization endpoint, the user at the IdP, the code at /token. */
 async function login(party: Party) {
   const config = await brokerOf(party);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const { url, state, nonce, checks } = await brokerAuthorization(config, { redirect_uri: REDIRECT_URI, scope: 'openid email' });
   idp.clearCaptured();
   const res = await fetch(url, { redirect: 'manual' });
   expect(res.status, await res.clone().text()).toBe(302);
   const browser = new URL(res.headers.get('location')!);
   const push = idp.captured.filter((r) => r.path.endsWith('/request'));
   const callback = await idp.login(browser);
-  const grant = () => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  const grant = () => oidc.authorizationCodeGrant(config, callback, checks);
   return { config, url, browser, push, state, nonce, grant };
 }
 
@@ -272,7 +262,7 @@ describe.each([
     expect(`${browser.origin}${browser.pathname}`).toBe(`${idp.issuer}/auth`);
     expect([...browser.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
     expect(browser.searchParams.get('client_id')).toBe(party.idpClientId);
-    for (const value of [state, nonce, REDIRECT_URI]) expect(browser.href).not.toContain(encodeURIComponent(value));
+    for (const value of [state, nonce!, REDIRECT_URI]) expect(browser.href).not.toContain(encodeURIComponent(value));
 
     // what reached the IdP: one push, accepted, on the mTLS alias with the client's certificate, a signed request object and nothing beside it
     expect(push).toHaveLength(1);
