@@ -12,8 +12,19 @@ import { formBody, median } from './bench-support.js';
 import { phase, type Party } from './bench/phases.js';
 import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
 import { comparisons, markdown, printTable, rows, targets } from './bench/report.js';
-import { makeCerts, privateKeyMethod, secretMethod, tlsMethod, type Certs, type Instance, type Method, type RedisStore } from './bench/scenarios.js';
 import {
+  cacheMethod,
+  makeCerts,
+  privateKeyMethod,
+  secretMethod,
+  tlsMethod,
+  type Certs,
+  type Instance,
+  type Method,
+  type RedisStore,
+} from './bench/scenarios.js';
+import {
+  configRefused,
   methodParty,
   newParty,
   pkcs11Method,
@@ -43,7 +54,7 @@ const SCRIPT_MODES = [
   {
     flag: '--instructions',
     script: 'instructions.ts',
-    args: '[basic|post|hs256|es256|eddsa…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
+    args: '[basic|post|hs256|es256|eddsa|cache|cache-redis…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
     what: "instructions per request under valgrind's callgrind",
   },
 ] as const;
@@ -51,7 +62,8 @@ const SCRIPT_MODES = [
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
 ${SCRIPT_MODES.map((m) => `       npm run bench -- ${m.flag} ${m.args}\n                                   (scripts/bench/${m.script}: ${m.what})`).join('\n')}
-  --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
+  --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256,
+                  the token cache hits (memory, Redis)
   --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
   --warmup        seconds of warm-up per party
@@ -210,14 +222,20 @@ try {
       { ...secretMethod('basicr', 'client_secret_basic', 'redis', audience), label: 'client_secret_basic (Redis, workers 1)' },
     ];
     methods.push({ ...methods.at(-1)!, instance: 'workers2', label: 'client_secret_basic (Redis, workers 2)' });
-    if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
+    methods.push(cacheMethod('memory', audience), cacheMethod('redis', audience));
+    if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256', 'cache'].includes(m.id));
     if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
     if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
     let comparedMain: string | undefined;
     if (args.compare !== undefined) {
       comparedMain = buildRef(args.compare, progress);
+      // a build from before the token cache refuses its config: its cache scenario is not compared
+      const cached = methods.filter((m) => m.instance === 'memory' && m.tokenCache);
+      const refused = cached.length ? configRefused(dir, comparedMain, cached, { stubOrigin: stub.origin, store: { type: 'memory' } }) : undefined;
+      if (refused) skipped.compare = `${cached.map((m) => m.label).join(', ')} not run on @${args.compare}: its validate says ${refused}`;
+      const compared = (m: Method) => m.instance === 'memory' && !(refused && m.tokenCache);
       // each memory-store scenario twice, this build's and then the other's, so that the rotation keeps them close
-      methods = methods.flatMap((m) => (m.instance === 'memory' ? [m, { ...m, instance: 'before' as const, label: `${m.label} @${args.compare}` }] : [m]));
+      methods = methods.flatMap((m) => (compared(m) ? [m, { ...m, instance: 'before' as const, label: `${m.label} @${args.compare}` }] : [m]));
     }
 
     // --- the processes ------------------------------------------------------------------------------------
