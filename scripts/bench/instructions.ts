@@ -133,8 +133,9 @@ export async function runInstructions(ids: string[], options: { requests: number
   const rows: string[] = [];
   for (const { scenario, id, onRedis } of scenarios) {
     const method = MEMORY_SCENARIOS[id]!(`${stub.origin}/token`, dir);
+    // under callgrind a Redis answer can take longer than the default 500 ms (a store outage: 503): the schema's most
     const store: ConfigSettings['store'] =
-      onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-instr` } } : { type: 'memory' };
+      onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-instr`, commandTimeoutMs: 10_000 } } : { type: 'memory' };
     // one build at a time. A count depends on the pace of the requests: V8's memory reducer starts full GCs when
     // allocation looks idle, which at callgrind's pace it does, on a timer (two builds side by side, each slowed by
     // the other, counted ES256 at 1.25× itself). Without the reducer (--no-memory-reducer) whether one old-generation

@@ -126,7 +126,7 @@ export function tlsMethod(certs: Certs): Method {
   };
 }
 
-export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string } };
+export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string; commandTimeoutMs?: number } };
 export interface ConfigSettings {
   port: number;
   stubOrigin: string;
