@@ -13,6 +13,7 @@ import { phase, type Party } from './bench/phases.js';
 import { buildIfStale, cleanup, rssBytes, ROOT, stopping, tempDir } from './bench/processes.js';
 import { comparisons, markdown, printTable, rows, targets } from './bench/report.js';
 import {
+  cacheMethod,
   makeCerts,
   memoryMethods,
   privateKeyMethod,
@@ -24,6 +25,7 @@ import {
   type RedisStore,
 } from './bench/scenarios.js';
 import {
+  configRefused,
   methodParty,
   newParty,
   pkcs11Method,
@@ -54,7 +56,7 @@ const SCRIPT_MODES = [
   {
     flag: '--instructions',
     script: 'instructions.ts',
-    args: '[basic|basic+tracing|post|hs256|es384|ps512…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
+    args: '[basic|basic+tracing|post|hs256|es384|ps512|cache|cache-redis…] [--compare <ref>] [--requests 2000] [--warmup 20000]',
     what: "instructions per request under valgrind's callgrind",
   },
 ] as const;
@@ -62,7 +64,8 @@ const SCRIPT_MODES = [
 const USAGE = `usage: npm run bench -- [--quick] [--rounds 3] [--seconds 5] [--warmup 2] [--connections 32] [--only <text>] [--json] [--no-build]
        npm run bench -- --memory [--soak-seconds 300]
 ${SCRIPT_MODES.map((m) => `       npm run bench -- ${m.flag} ${m.args}\n                                   (scripts/bench/${m.script}: ${m.what})`).join('\n')}
-  --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256
+  --quick         a short run (< 60 s): 0.5 s warm-up, 2 rounds of 1 s; direct, both floors, client_secret_basic, ES256, RS256,
+                  the token cache hits (memory, Redis)
   --rounds        interleaved rounds at saturation (the order rotates each round); req/s is their median
   --seconds       seconds per measured phase (each round, and the fixed-rate phase)
   --warmup        seconds of warm-up per party
@@ -216,15 +219,21 @@ try {
       { ...secretMethod('basicr', 'client_secret_basic', 'redis', audience), label: 'client_secret_basic (Redis, workers 1)' },
     ];
     methods.push({ ...methods.at(-1)!, instance: 'workers2', label: 'client_secret_basic (Redis, workers 2)' });
-    // --quick alone: its three scenarios; with --only, the scenarios --only names, in a quick run's rounds
+    methods.push(cacheMethod('redis', audience)); // the memory one is among memoryMethods (cache)
+    // --quick alone: its scenarios; with --only, the scenarios --only names, in a quick run's rounds
     if (args.only !== undefined) methods = methods.filter((m) => m.label.includes(args.only!));
-    else if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256'].includes(m.id));
+    else if (args.quick) methods = methods.filter((m) => ['basic', 'es256', 'rs256', 'cache'].includes(m.id));
     if (methods.length === 0) throw new Error(`--only ${args.only}: no scenario label contains that`);
     let comparedMain: string | undefined;
     if (args.compare !== undefined) {
       comparedMain = buildRef(args.compare, progress);
+      // a build from before the token cache refuses its config: its cache scenario is not compared
+      const cached = methods.filter((m) => m.instance === 'memory' && m.tokenCache);
+      const refused = cached.length ? configRefused(dir, comparedMain, cached, { stubOrigin: stub.origin, store: { type: 'memory' } }) : undefined;
+      if (refused) skipped.compare = `${cached.map((m) => m.label).join(', ')} not run on @${args.compare}: its validate says ${refused}`;
+      const compared = (m: Method) => m.instance === 'memory' && !(refused && m.tokenCache);
       // each memory-store scenario twice, this build's and then the other's, so that the rotation keeps them close
-      methods = methods.flatMap((m) => (m.instance === 'memory' ? [m, { ...m, instance: 'before' as const, label: `${m.label} @${args.compare}` }] : [m]));
+      methods = methods.flatMap((m) => (compared(m) ? [m, { ...m, instance: 'before' as const, label: `${m.label} @${args.compare}` }] : [m]));
     }
 
     // --- the processes ------------------------------------------------------------------------------------

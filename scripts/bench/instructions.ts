@@ -11,30 +11,34 @@
 // warm-up lets V8 optimize the hot code; its first half ends by closing its connection, because the first close and
 // the next connection deoptimize the socket code (a new map) and a count taken across them measured twice the work,
 // most of it TurboFan recompiling. Counting is switched on for the measured requests only (callgrind_control).
+// Scenarios: the ids of MEMORY_SCENARIOS (cache: token cache hits, the warm-up's first request the one miss), each
+// also as <id>-redis on the Redis store (an own redis-server; its work is another process's, not counted).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FORM_HEADERS, formBody } from '../bench-support.js';
 import { buildRef } from './compare.js';
 import { AUTHBRIDGE_NODE_FLAGS, buildIfStale, cleanup, freePort, ROOT, spawnChild, tempDir, waitForPort } from './processes.js';
-import { authbridgeConfig, MEMORY_SCENARIOS, type Method } from './scenarios.js';
-import { startStub, startTraceSink } from './setup.js';
+import { authbridgeConfig, inboundRequest, MEMORY_SCENARIOS, type ConfigSettings, type Method } from './scenarios.js';
+import { startRedis, startStub, startTraceSink } from './setup.js';
 
-/** `requests` POSTs one after another on the agent's one keep-alive connection; throws on any answer but 200. */
-async function drive(agent: Agent, url: string, body: string, requests: number): Promise<void> {
+/** `requests` POSTs one after another on the agent's one keep-alive connection; throws on any answer but 200. The last one's headers. */
+async function drive(agent: Agent, url: string, sent: Sent, requests: number): Promise<IncomingHttpHeaders> {
+  let headers: IncomingHttpHeaders = {};
   for (let i = 0; i < requests; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: FORM_HEADERS }, (res) => {
+    headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers: sent.headers }, (res) => {
         res.resume();
-        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`answered ${res.statusCode}`))));
+        res.once('end', () => (res.statusCode === 200 ? resolve(res.headers) : reject(new Error(`answered ${res.statusCode}`))));
       });
       req.once('error', reject);
-      req.end(body);
+      req.end(sent.body);
     });
   }
+  return headers;
 }
+type Sent = ReturnType<typeof inboundRequest>;
 
 const oneConnection = () => new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -59,18 +63,10 @@ function selfCost(dump: string): number {
 const control = (pid: number, ...args: string[]) => execFileSync('callgrind_control', [...args, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Instructions per measured request of one build (its dist/main.js) on one scenario. */
-async function count(
-  main: string,
-  method: Method,
-  stubOrigin: string,
-  dir: string,
-  warmup: number,
-  requests: number,
-  tracesEndpoint: string | undefined,
-): Promise<number> {
+async function count(main: string, method: Method, settings: Omit<ConfigSettings, 'port'>, dir: string, warmup: number, requests: number): Promise<number> {
   const port = await freePort();
   const configFile = join(dir, `${method.id}-${port}.yaml`);
-  writeFileSync(configFile, authbridgeConfig([method], { port, stubOrigin, store: { type: 'memory' }, tracesEndpoint }));
+  writeFileSync(configFile, authbridgeConfig([method], { ...settings, port }));
   const out = join(dir, `callgrind-${port}`);
   const args = [
     '--tool=callgrind',
@@ -89,19 +85,22 @@ async function count(
   try {
     await waitForPort(port, child, 'authbridge under callgrind', 300_000);
     const url = `http://127.0.0.1:${port}/bench/token`;
-    const body = formBody(`down-${method.id}`, `down-secret-${method.id}`);
+    const sent = inboundRequest(method);
     // the warm-up's first half ends with its connection closing, so that the code of a close (and of the next
     // connection) has run and been optimized before counting; the second half and the count share one connection
     const first = oneConnection();
-    await drive(first, url, body, Math.ceil(warmup / 2));
+    await drive(first, url, sent, Math.ceil(warmup / 2));
     first.destroy();
     const second = oneConnection();
-    await drive(second, url, body, Math.floor(warmup / 2));
+    await drive(second, url, sent, Math.floor(warmup / 2));
     control(child.pid!, '--instr=on');
-    await drive(second, url, body, requests);
+    const last = await drive(second, url, sent, requests);
     control(child.pid!, '--instr=off');
     control(child.pid!, '--dump');
     second.destroy();
+    // a token cache scenario counts hits (the warm-up's first request was the one miss)
+    if (method.tokenCache && !String(last['cache-status']).startsWith('authbridge; hit;'))
+      throw new Error(`the token cache did not answer the counted requests (Cache-Status ${last['cache-status']})`);
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${stderr}`);
   } finally {
@@ -120,14 +119,24 @@ async function count(
 
 export async function runInstructions(ids: string[], options: { requests: number; warmup: number; ref?: string; log: (text: string) => void }): Promise<void> {
   const { requests, warmup, ref, log } = options;
-  for (const id of ids) if (!MEMORY_SCENARIOS[id]) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')}`);
+  // <id>-redis: the same on the Redis store, with an own redis-server (its work is not counted: another process)
+  const scenarios = ids.map((scenario) =>
+    scenario.endsWith('-redis') ? { scenario, id: scenario.slice(0, -6), onRedis: true } : { scenario, id: scenario, onRedis: false },
+  );
+  for (const { id } of scenarios)
+    if (!MEMORY_SCENARIOS[id]) throw new Error(`unknown scenario ${id}: one of ${Object.keys(MEMORY_SCENARIOS).join(', ')} (or <id>-redis)`);
+  const redis = scenarios.some((s) => s.onRedis) ? await startRedis() : undefined;
+  if (typeof redis === 'string') throw new Error(redis);
   const stub = await startStub(['http']);
   const dir = tempDir('authbridge-instr-');
   const builds = [{ label: 'this build', main: join(ROOT, 'dist', 'main.js') }, ...(ref ? [{ label: `@${ref}`, main: buildRef(ref, log) }] : [])];
   const rows: string[] = [];
   let sink: string | undefined;
-  for (const id of ids) {
+  for (const { scenario, id, onRedis } of scenarios) {
     const method = MEMORY_SCENARIOS[id]!(`${stub.origin}/token`, dir);
+    // under callgrind a Redis answer can take longer than the default 500 ms (a store outage: 503): the schema's most
+    const store: ConfigSettings['store'] =
+      onRedis && redis ? { type: 'redis', redis: { url: redis.url, keyPrefix: `${redis.keyPrefix}-instr`, commandTimeoutMs: 10_000 } } : { type: 'memory' };
     // tracing on: spans go to the trace sink (a build without tracing refuses the config: compare basic+tracing with basic)
     const tracesEndpoint = method.instance === 'tracing' ? (sink ??= await startTraceSink()) : undefined;
     // one build at a time. A count depends on the pace of the requests: V8's memory reducer starts full GCs when
@@ -137,12 +146,12 @@ export async function runInstructions(ids: string[], options: { requests: number
     // counted within 0.05–2.4 % of itself (V8's --predictable did not help: 4 %).
     const counts: number[] = [];
     for (const build of builds) {
-      log(`${id} on ${build.label}: ${warmup} warm-up requests, then ${requests} counted\n`);
-      counts.push(await count(build.main, method, stub.origin, dir, warmup, requests, tracesEndpoint));
+      log(`${scenario} on ${build.label}: ${warmup} warm-up requests, then ${requests} counted\n`);
+      counts.push(await count(build.main, method, { stubOrigin: stub.origin, store, tracesEndpoint }, dir, warmup, requests));
     }
     const [mine, theirs] = counts;
     rows.push(
-      `${id.padEnd(14)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`,
+      `${scenario.padEnd(14)} ${Math.round(mine!).toLocaleString('en').padStart(12)}${theirs === undefined ? '' : ` ${Math.round(theirs).toLocaleString('en').padStart(12)}   ${(mine! / theirs).toFixed(3)}×`}`,
     );
   }
   log(`\ninstructions per request (callgrind, user space; one connection, one request at a time):\n`);

@@ -1,7 +1,9 @@
 // One measured phase of `npm run bench`: reset the stub, read the serving process's CPU time, run the load
 // generator in a child process (autocannon), read CPU again, then check everything: no errors, no timeouts, no
 // non-2xx, the answer is the stub's token, the stub saw one request per response, and its samples carry the
-// right client authentication. Any failure throws (the run aborts with exit 1).
+// right client authentication; a token cache scenario instead: the stub saw at most one request (its first miss or
+// a refresh ahead) and authbridge still answers from the cache (Cache-Status: hit). Any failure throws (the run
+// aborts with exit 1).
 import { checkSamples, FORM_HEADERS, type Expectation, type StubStats } from '../bench-support.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
 import { cpuSeconds, firstMessage, logTail, spawnTs } from './processes.js';
@@ -20,12 +22,19 @@ export interface Party {
   id: string;
   url: string;
   body: string;
+  /** the request's headers (default FORM_HEADERS) */
+  headers?: Record<string, string>;
+  /** its tokens come from authbridge's token cache: the stub sees only the misses */
+  cached?: boolean;
   /** the process whose CPU time (its whole tree) serves this party */
   pid: number;
   stub: StubHandle;
   expect: Expectation;
   rounds: LoadResult[];
   cpuSeconds: number;
+  /** over all its phases (warm-up included): what the stub received, and the responses they served */
+  idpRequests: number;
+  calls: number;
   fixedRate?: LoadResult;
   rssBytes?: number;
   /** authbridge's log file: its tail goes into a failure's message */
@@ -95,7 +104,7 @@ async function checkedPhase(party: Party, label: string, s: PhaseSettings): Prom
   const result = await runLoad({
     url: party.url,
     body: party.body,
-    headers: FORM_HEADERS,
+    headers: party.headers ?? FORM_HEADERS,
     connections: s.connections,
     seconds: s.seconds,
     overallRate: s.overallRate,
@@ -109,9 +118,26 @@ async function checkedPhase(party: Party, label: string, s: PhaseSettings): Prom
   if (result.firstBody !== undefined && !result.firstBody.includes('"access_token":"x"'))
     throw new Error(`${where}: unexpected body ${result.firstBody.slice(0, 200)}`);
   const stats = await settled(party.stub);
+  if (party.cached) {
+    // one IdP request for all connections (single-flight) on the first miss, one for a refresh ahead: never both in
+    // one phase (the stub's token lives 300 s); a cache that does not hold would show about one per response
+    if (stats.count > 1) throw new Error(`${where}: ${result.responses} responses from the token cache, but the stub saw ${stats.count} requests`);
+    await expectHit(party, where);
+  }
   // every 2xx is one upstream call; requests still in flight when the phase ended may have reached the stub too
-  if (stats.count < result.responses || stats.count > result.responses + s.connections)
+  else if (stats.count < result.responses || stats.count > result.responses + s.connections)
     throw new Error(`${where}: ${result.responses} responses, but the stub saw ${stats.count} requests`);
   await checkSamples(party.name, stats.samples, party.expect);
+  party.idpRequests += stats.count;
+  party.calls += result.responses;
   return { result, cpu };
+}
+
+/** One more request after the phase: a token cache scenario must still be answered from the cache (RFC 9211). */
+async function expectHit(party: Party, where: string): Promise<void> {
+  const res = await fetch(party.url, { method: 'POST', headers: party.headers, body: party.body });
+  const status = res.headers.get('cache-status') ?? '(none)';
+  const body = await res.text();
+  if (res.status !== 200 || !status.startsWith('authbridge; hit;') || !body.includes('"access_token":"x"'))
+    throw new Error(`${where}: after the phase a request got ${res.status}, Cache-Status ${status}, not a cache hit`);
 }

@@ -3,7 +3,7 @@
 // dist/ with `--cpu-prof`; the generator drives it at saturation; then the profile is summed per package
 // (node internals, each dependency, authbridge's own modules, GC) and per function, in µs per request, next to
 // the same for the hono floor. The .cpuprofile files stay in bench/profiles/ (open them in Chrome DevTools).
-// Scenario ids: basic, post and every alg in lower case (hs256 … hs512, rs256 … es512, eddsa) on the memory store;
+// Scenario ids: basic, post, every alg in lower case (hs256 … hs512, rs256 … es512, eddsa), cache (token cache hits) on the memory store;
 // <id>-redis on Redis.
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import {
   waitForPort,
 } from './processes.js';
 import type { LoadOptions, LoadResult } from './loadgen.js';
-import { authbridgeConfig, MEMORY_SCENARIOS, type ConfigSettings } from './scenarios.js';
+import { authbridgeConfig, inboundRequest, MEMORY_SCENARIOS, type ConfigSettings } from './scenarios.js';
 import { startRedis, startStub, startTraceSink } from './setup.js';
 import type { RedisServer } from '../../test/support/redis.js';
 
@@ -110,8 +110,12 @@ const top = (m: Map<string, number>, n: number, requests: number, unit = 'µs'):
     .map(([k, v]) => `${(v / requests).toFixed(2).padStart(8)} ${unit}  ${k}`)
     .join('\n');
 
-async function load(url: string, body: string, seconds: number): Promise<number> {
-  const options: LoadOptions = { url, body, headers: FORM_HEADERS, connections: 32, seconds };
+interface Sent {
+  body: string;
+  headers: Record<string, string>;
+}
+async function load(url: string, { body, headers }: Sent, seconds: number): Promise<number> {
+  const options: LoadOptions = { url, body, headers, connections: 32, seconds };
   const child = spawnChild(process.execPath, ['--import', 'tsx', join(HERE, 'loadgen.ts'), JSON.stringify(options)]);
   const { result, error } = await firstMessage<{ result?: LoadResult; error?: string }>(child, 'load generator', (seconds + 30) * 1000);
   if (!result) throw new Error(`load generator: ${error}`);
@@ -121,16 +125,16 @@ async function load(url: string, body: string, seconds: number): Promise<number>
 
 async function profileProcess(
   label: string,
-  start: (profDir: string) => Promise<{ child: ChildProcess; url: string; body: string }>,
+  start: (profDir: string) => Promise<{ child: ChildProcess; url: string; sent: Sent }>,
   seconds: number,
 ): Promise<void> {
   const profDir = tempDir('authbridge-prof-');
-  const { child, url, body } = await start(profDir);
-  await load(url, body, 1); // warm-up
+  const { child, url, sent } = await start(profDir);
+  await load(url, sent, 1); // warm-up
   if (allocations) child.send({ alloc: 'start' });
   if (allocations) await firstMessage(child, 'allocation probe');
   const [from, cpuFrom] = [Number(process.hrtime.bigint() / 1000n), cpuSeconds(child.pid!)];
-  const requests = await load(url, body, seconds);
+  const requests = await load(url, sent, seconds);
   const [to, cpuTo] = [Number(process.hrtime.bigint() / 1000n), cpuSeconds(child.pid!)];
   if (allocations) {
     const file = join(ROOT, 'bench', 'profiles', `${label}.heapprofile`);
@@ -205,7 +209,7 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
         const args = [...AUTHBRIDGE_NODE_FLAGS, ...probe, join(ROOT, 'dist', 'main.js'), 'start', '--config', configFile];
         const child = spawnChild(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', ...(allocations ? (['ipc'] as const) : [])] });
         await waitForPort(port, child, 'authbridge');
-        return { child, url: `http://127.0.0.1:${port}/bench/token`, body: formBody(`down-${m.id}`, `down-secret-${m.id}`) };
+        return { child, url: `http://127.0.0.1:${port}/bench/token`, sent: inboundRequest(m) };
       },
       seconds,
     );
@@ -222,7 +226,7 @@ export async function runProfile(ids: string[], seconds: number, withFloor: bool
           stub.origin,
         ]);
         const { port } = await firstMessage<{ port: number }>(child, 'hono floor');
-        return { child, url: `http://127.0.0.1:${port}/token`, body: formBody('floor', 'floor-secret') };
+        return { child, url: `http://127.0.0.1:${port}/token`, sent: { body: formBody('floor', 'floor-secret'), headers: FORM_HEADERS } };
       },
       seconds,
     );

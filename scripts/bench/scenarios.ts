@@ -2,13 +2,13 @@
 // their keys and certificates in a temp dir, the authbridge configs (one process per store kind) and what the
 // stub must receive for each.
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, createSecretKey } from 'node:crypto';
+import { createPublicKey, createSecretKey, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIGNING_ALGS, type SigningAlg } from '../../src/config/algs.js';
 import { HMAC_ALGS, HMAC_MIN_BYTES, type HmacAlg } from '../../src/config/hmac.js';
 import { generateKeyForSync } from '../../src/keys/alg-keys.js';
-import type { Expectation } from '../bench-support.js';
+import { FORM_HEADERS, formBody, type Expectation } from '../bench-support.js';
 
 /**
  * Which authbridge process serves a scenario (`before`: the memory store on the --compare build; `tracing`: the
@@ -23,6 +23,10 @@ export interface Method {
   upstream: 'bench' | 'mtls';
   outbound: Record<string, unknown>;
   expect: Expectation;
+  /** how the caller authenticates to authbridge: by default client_id and client_secret in the form */
+  inbound?: 'client_secret_basic';
+  /** the client's `tokenCache` (its tokens are then served from the cache: the stub sees a first miss, not each call) */
+  tokenCache?: { enabled: true };
 }
 
 export function secretMethod(
@@ -50,6 +54,25 @@ export function privateKeyMethod(id: string, alg: SigningAlg, instance: Instance
   const label = `private_key_jwt ${alg}${instance === 'memory' ? '' : ' (Redis jti)'}`;
   const expect: Expectation = { kind: 'jwt', clientId, alg, audience, key: createPublicKey(privateKey) };
   return { id, label, instance, upstream: 'bench', outbound: { method: 'private_key_jwt', clientId, alg, key: { file } }, expect };
+}
+
+/**
+ * Token cache hits (issue 23): client_secret_basic in (an Authorization header) and out, `tokenCache: { enabled:
+ * true }`. The stub's token lives 300 s (TOKEN_RESPONSE), well over minTtlSeconds (30): the warm-up's first call
+ * is the one miss, every later call a hit, and a refresh ahead once the token is in its last 20 %.
+ */
+export function cacheMethod(instance: 'memory' | 'redis', audience: string): Method {
+  const method = secretMethod('cache', 'client_secret_basic', instance, audience);
+  return { ...method, label: `cache hit (${instance})`, inbound: 'client_secret_basic', tokenCache: { enabled: true } };
+}
+
+/** What a caller sends authbridge for a method: the form and its headers (FORM_HEADERS, and Basic when inbound). */
+export function inboundRequest(m: Pick<Method, 'id' | 'inbound'>): { body: string; headers: Record<string, string> } {
+  const [clientId, secret] = [`down-${m.id}`, `down-secret-${m.id}`];
+  if (m.inbound !== 'client_secret_basic') return { body: formBody(clientId, secret), headers: FORM_HEADERS };
+  // RFC 6749 §2.3.1: both form-urlencoded, then joined (these are plain [a-z-], so encoding changes nothing)
+  const authorization = `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
+  return { body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api' }).toString(), headers: { ...FORM_HEADERS, authorization } };
 }
 
 export interface Certs {
@@ -108,7 +131,7 @@ export function tlsMethod(certs: Certs): Method {
   };
 }
 
-export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string } };
+export type RedisStore = { type: 'redis'; redis: { url: string; keyPrefix: string; commandTimeoutMs?: number } };
 export interface ConfigSettings {
   port: number;
   stubOrigin: string;
@@ -122,14 +145,18 @@ export interface ConfigSettings {
 /** One authbridge config (JSON, which is YAML) for the methods of one instance. */
 export function authbridgeConfig(methods: Method[], s: ConfigSettings): string {
   const clients = (upstream: string) =>
-    methods.filter((m) => m.upstream === upstream).map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.outbound }));
+    methods
+      .filter((m) => m.upstream === upstream)
+      .map((m) => ({ clientId: `down-${m.id}`, clientSecret: `down-secret-${m.id}`, upstream: m.outbound, ...(m.tokenCache && { tokenCache: m.tokenCache }) }));
   const upstreams: Record<string, unknown> = {};
   if (clients('bench').length) upstreams.bench = { issuer: s.stubOrigin, tokenEndpoint: `${s.stubOrigin}/token`, clients: clients('bench') };
   if (clients('mtls').length && s.tlsStubOrigin)
     upstreams.mtls = { issuer: s.tlsStubOrigin, tokenEndpoint: `${s.tlsStubOrigin}/token`, ca: { file: s.serverCert }, clients: clients('mtls') };
   const server = { host: '127.0.0.1', port: s.port, metricsPort: 0, ...(s.workers !== undefined && { workers: s.workers }) };
-  const tracing = s.tracesEndpoint === undefined ? {} : { tracing: { enabled: true, endpoint: s.tracesEndpoint } };
-  return JSON.stringify({ server, store: s.store, ...tracing, upstreams }, null, 2);
+  // cached tokens on Redis are sealed with the KEK (required there; the memory store draws its own keys)
+  const keys = s.store.type === 'redis' && methods.some((m) => m.tokenCache) ? { encryptionKey: randomBytes(32).toString('base64') } : undefined;
+  const tracing = s.tracesEndpoint === undefined ? undefined : { enabled: true, endpoint: s.tracesEndpoint };
+  return JSON.stringify({ server, store: s.store, ...(keys && { keys }), ...(tracing && { tracing }), upstreams }, null, 2);
 }
 
 /**
@@ -143,6 +170,7 @@ export const MEMORY_SCENARIOS: Record<string, (audience: string, keyDir: string)
   post: (a) => secretMethod('post', 'client_secret_post', 'memory', a),
   ...Object.fromEntries(HMAC_ALGS.map((alg) => [alg.toLowerCase(), (a: string) => secretMethod(alg.toLowerCase(), 'client_secret_jwt', 'memory', a, alg)])),
   ...Object.fromEntries(SIGNING_ALGS.map((alg) => [alg.toLowerCase(), (a: string, d: string) => privateKeyMethod(alg.toLowerCase(), alg, 'memory', a, d)])),
+  cache: (a) => cacheMethod('memory', a),
 };
 
 /** The memory-store scenarios of a full run, in order: the secret methods (basic with tracing on too), then every HMAC and signing alg. */

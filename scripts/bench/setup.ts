@@ -4,10 +4,10 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formBody, type Expectation } from '../bench-support.js';
+import type { Expectation } from '../bench-support.js';
 import type { Party, StubHandle } from './phases.js';
 import { firstMessage, freePort, logTail, onCleanup, ROOT, spawnAuthbridge, spawnTs, waitForPort } from './processes.js';
-import { authbridgeConfig, type ConfigSettings, type Instance, type Method } from './scenarios.js';
+import { authbridgeConfig, inboundRequest, type ConfigSettings, type Instance, type Method } from './scenarios.js';
 import { createSoftHsmToken, hasSoftHsm, SOFTHSM_MODULE } from '../../test/support/softhsm.js';
 import { redisForTests, type RedisServer } from '../../test/support/redis.js';
 
@@ -83,6 +83,22 @@ export function workersUnsupported(dir: string, settings: ConfigSettings, method
   }
 }
 
+/** undefined when the build at `main` takes the config of these methods (its `validate`), else its first complaint. */
+export function configRefused(dir: string, main: string, methods: Method[], settings: Omit<ConfigSettings, 'port'>): string | undefined {
+  const file = join(dir, 'compare-check.yaml');
+  writeFileSync(file, authbridgeConfig(methods, { ...settings, port: 1 }));
+  try {
+    execFileSync(process.execPath, [main, 'validate', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return undefined;
+  } catch (err) {
+    const e = err as { stderr?: Buffer; stdout?: Buffer };
+    // `<file>: N problem(s)`, then one indented line per problem: the first problem
+    const lines = `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`.split('\n').map((l) => l.trim());
+    const said = lines.slice(1).find((l) => l !== '') ?? lines[0];
+    return (said || 'validate refused the config').slice(0, 160);
+  }
+}
+
 export interface RunningInstance {
   instance: Instance;
   origin: string;
@@ -108,8 +124,8 @@ export async function startInstance(
   return { instance, origin: `http://127.0.0.1:${port}`, child, logFile };
 }
 
-export function newParty(p: Omit<Party, 'rounds' | 'cpuSeconds'>): Party {
-  return { ...p, rounds: [], cpuSeconds: 0 };
+export function newParty(p: Omit<Party, 'rounds' | 'cpuSeconds' | 'idpRequests' | 'calls'>): Party {
+  return { ...p, rounds: [], cpuSeconds: 0, idpRequests: 0, calls: 0 };
 }
 export function methodParty(m: Method, running: RunningInstance, stubs: { http: StubHandle; https?: StubHandle }): Party {
   return newParty({
@@ -118,7 +134,8 @@ export function methodParty(m: Method, running: RunningInstance, stubs: { http: 
     instance: m.instance,
     id: m.id,
     url: `${running.origin}/${m.upstream}/token`,
-    body: formBody(`down-${m.id}`, `down-secret-${m.id}`),
+    ...inboundRequest(m),
+    ...(m.tokenCache && { cached: true }),
     pid: running.child.pid!,
     stub: m.upstream === 'mtls' ? stubs.https! : stubs.http,
     expect: m.expect,

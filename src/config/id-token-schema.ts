@@ -86,7 +86,7 @@ interface KeyUse {
 
 /**
  * One key pair per usage (Auth0's guidance; RFC 8725 §3.12): the re-signing key, the encryption key and the keys
- * clients sign assertions with (or present as certificates) may not share a file or a token object.
+ * clients sign assertions and request objects with (or present as certificates) may not share a file or a token object.
  */
 export function keyUsageIssues(upstream: {
   idToken?: { resign: boolean; key?: unknown; decrypt?: { key?: unknown } };
@@ -96,9 +96,11 @@ export function keyUsageIssues(upstream: {
   if (!idToken?.resign) return [];
   const uses: KeyUse[] = [];
   (upstream.clients ?? []).forEach((client, i) => {
-    const out = (client?.upstream ?? {}) as { key?: unknown; tlsCertificate?: unknown };
+    const out = (client?.upstream ?? {}) as { key?: unknown; tlsCertificate?: unknown; requestObject?: { key?: unknown } };
     uses.push({ path: ['clients', i, 'upstream', 'key'], use: 'client authentication', key: out.key });
     uses.push({ path: ['clients', i, 'upstream', 'tlsCertificate'], use: 'client authentication', key: out.tlsCertificate });
+    // a request-object key against the client's own keys: authorize-schema.ts (authorizeIssues)
+    uses.push({ path: ['clients', i, 'upstream', 'requestObject', 'key'], use: 'request object signing', key: out.requestObject?.key });
   });
   const own: KeyUse[] = [
     { path: ['idToken', 'key'], use: 'id_token re-signing', key: idToken.key },

@@ -61,8 +61,23 @@ function lifetimeOf(value: unknown): number | undefined {
 /** A token is served while at least a second of it is left. */
 export const secondsLeft = (token: CachedToken, now: number): number => Math.floor((token.expiresAt - now) / 1000);
 
-/** The IdP's JSON with `expires_in` the seconds the token has left. */
-export const servedBody = (token: CachedToken, now: number): string => JSON.stringify({ ...token.fields, expires_in: secondsLeft(token, now) });
+/** The IdP's JSON around `expires_in`, written once per token: a hit only puts the seconds left between the two. */
+const templates = new WeakMap<CachedToken, readonly [string, string]>();
+
+/** The IdP's JSON, its members in its order, with `expires_in` the seconds the token has left (last when it sent none). */
+export function servedBody(token: CachedToken, now: number): string {
+  let template = templates.get(token);
+  if (template === undefined) {
+    const members = Object.entries(token.fields);
+    const at = members.findIndex(([name]) => name === 'expires_in');
+    const json = (list: [string, unknown][]) => list.map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+    const before = json(at < 0 ? members : members.slice(0, at));
+    const after = json(at < 0 ? [] : members.slice(at + 1));
+    template = [`{${before.map((m) => `${m},`).join('')}"expires_in":`, `${after.map((m) => `,${m}`).join('')}}`];
+    templates.set(token, template);
+  }
+  return `${template[0]}${secondsLeft(token, now)}${template[1]}`;
+}
 
 export const encodeToken = (token: CachedToken): string => JSON.stringify(token);
 

@@ -2,7 +2,7 @@
 // (openid-client) speaks client_secret_post or Basic, the IdP demands private_key_jwt; PKCE, redirect_uri
 // and the code reach it unchanged, and openid-client validates the ID token it gets back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downstreamClient, oidc } from '../support/downstream.js';
+import { brokerAuthorization, downstreamClient, oidc } from '../support/downstream.js';
 import { down, postForm, REDIRECT_URI, startScenario, type Scenario } from '../support/scenario.js';
 
 let s: Scenario;
@@ -12,15 +12,11 @@ beforeAll(async () => {
 afterAll(() => s?.stop());
 
 async function loginForCode(config: oidc.Configuration) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
+  const { url, verifier, state } = await brokerAuthorization(config, {
     redirect_uri: REDIRECT_URI,
     scope: 'openid email offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
     prompt: 'consent',
+    nonce: false,
   });
   return { callback: await s.idp.login(url, 'alice'), verifier, state };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { oidc } from '../support/downstream.js';
+import { brokerAuthorization, oidc } from '../support/downstream.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { makeClientCertificate, startMtlsIdp, type MtlsIdp } from '../support/mtls-idp.js';
@@ -161,17 +161,7 @@ describe('the broker configured from the mirror: a plain authorization code flow
     expect(server).not.toHaveProperty('pushed_authorization_request_endpoint');
     expect(server.request_uri_parameter_supported).toBe(false);
 
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
+    const { url, state, nonce, checks } = await brokerAuthorization(config, { redirect_uri: REDIRECT_URI, scope: 'openid email' });
     expect(url.href.startsWith(`${bridge.url}/idp/authorize?`)).toBe(true);
 
     idp.clearCaptured();
@@ -219,7 +209,7 @@ describe('the broker configured from the mirror: a plain authorization code flow
 
     const callback = await idp.login(location);
     expect(callback.searchParams.get('state')).toBe(state);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
     expect(tokens.claims()).toMatchObject({ iss: idp.issuer, aud: 'up-web', sub: 'alice', email: 'alice@example.test', nonce });
   });
 

@@ -9,7 +9,7 @@ import { compactDecrypt, decodeJwt, decodeProtectedHeader, type JWK } from 'jose
 import type { Configuration } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { oidc } from '../support/downstream.js';
+import { brokerAuthorization, oidc } from '../support/downstream.js';
 import { listenIdp, type Idp } from '../support/idp.js';
 import { writeKeyFile } from '../support/keys.js';
 import { findLeaks } from '../support/leak-scan.js';
@@ -94,22 +94,11 @@ async function broker(name: string): Promise<oidc.Configuration> {
 
 /** A login at the IdP; the authorization request names the IdP's client id, as authbridge's /authorize rewrites it. */
 async function login(config: oidc.Configuration, name: string) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    prompt: 'consent',
-  });
+  const { url, checks } = await brokerAuthorization(config, { redirect_uri: REDIRECT_URI, scope: 'openid email offline_access', prompt: 'consent' });
   url.searchParams.set('client_id', `up-${name}`);
   idp.clearCaptured();
   const callback = await idp.login(url, 'alice');
-  return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  return oidc.authorizationCodeGrant(config, callback, checks);
 }
 
 /** The id_token the IdP answered the last token request with, its claims read as the IdP signed them (decrypted if need be). */

@@ -11,7 +11,7 @@ import type { Configuration } from 'oidc-provider';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../support/bridge.js';
-import { oidc } from '../support/downstream.js';
+import { brokerAuthorization, oidc } from '../support/downstream.js';
 import { findLeaks } from '../support/leak-scan.js';
 import { makeClientCertificate, startMtlsIdp, type MtlsIdp, type TestCertificate } from '../support/mtls-idp.js';
 import { REDIRECT_URI } from '../support/scenario.js';
@@ -105,18 +105,10 @@ describe('a certificate-bound access token', () => {
       oidc.ClientSecretPost(SECRET),
       { execute: [oidc.allowInsecureRequests] },
     );
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    });
+    const { url, checks } = await brokerAuthorization(config, { redirect_uri: REDIRECT_URI, scope: 'openid email', nonce: false });
     const callback = await idp.login(url, 'alice');
     idp.clearCaptured();
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
     accessToken = tokens.access_token;
     expect(idp.captured[0]).toMatchObject({ viaAlias: true, peerCertificate: { x5tS256: cert.x5tS256 }, status: 200 });
     expect(JSON.parse(idp.captured[0]!.responseBody)).toMatchObject({ token_type: 'Bearer' }); // bound: cnf is the IdP's record

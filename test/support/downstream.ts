@@ -22,4 +22,26 @@ export function downstreamClient(
   return config;
 }
 
+/**
+ * A broker's authorization request as openid-client builds it: PKCE S256, a state, and a nonce unless `nonce: false`;
+ * every other parameter as given. Answers its URL, and `checks` for authorizationCodeGrant (verifier, state, nonce).
+ */
+export async function brokerAuthorization(
+  config: oidc.Configuration,
+  { nonce: withNonce = true, ...params }: { redirect_uri: string; scope: string; nonce?: boolean } & Record<string, string | boolean>,
+) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = withNonce ? oidc.randomNonce() : undefined;
+  const url = oidc.buildAuthorizationUrl(config, {
+    ...(params as Record<string, string>),
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...(nonce === undefined ? {} : { nonce }),
+  });
+  const checks = { pkceCodeVerifier: verifier, expectedState: state, ...(nonce === undefined ? {} : { expectedNonce: nonce }) };
+  return { url, verifier, state, nonce, checks };
+}
+
 export { oidc };

@@ -4,7 +4,7 @@
 //
 // Endpoint aliases (RFC 8705 section 5): by default the IdP behaves like one that terminates mutual TLS only on a
 // separate set of endpoints. Everything under `${issuer}/mtls/` is the same oidc-provider route without the prefix,
-// and discovery advertises `mtls_endpoint_aliases` (token and revocation endpoints) pointing there. Only requests
+// and discovery advertises `mtls_endpoint_aliases` (token, revocation, userinfo and PAR endpoints) pointing there. Only requests
 // arriving on an alias have their certificate passed to oidc-provider: a client that sends its certificate to the
 // plain token endpoint is refused (tls_client_auth: invalid_client, 'client certificate was not provided'), which is
 // how a test proves a client used the alias. With `mtlsEndpointAliases: false` no alias is advertised and the plain
@@ -120,6 +120,8 @@ export interface StartMtlsIdpOptions {
   features?: Record<string, unknown>;
   /** the provider configuration as the test wants it: handed this file's, returns the one used */
   configure?: (configuration: Configuration) => Configuration;
+  /** Koa middleware around oidc-provider's routes (provider.use, before it serves), e.g. to alter an answer it made */
+  use?: Parameters<Provider['use']>[0];
 }
 
 const ALIAS_PREFIX = '/mtls';
@@ -153,6 +155,22 @@ function normalizeMtlsClient(client: MtlsIdpClientMetadata): MtlsIdpClientMetada
 }
 
 export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> {
+  return (await listenMtlsIdp(opts)).start(opts.clients);
+}
+
+/**
+ * An mTLS IdP whose port is bound and whose issuer and CAs are known, with no clients yet: it answers 503 until
+ * `start()`. Lets authbridge start first and the IdP then register authbridge's real jwks_uri (as idp.ts: listenIdp).
+ */
+export interface PendingMtlsIdp {
+  issuer: string;
+  clientCa: TestCa;
+  serverCaPem: string;
+  start(clients: MtlsIdpClientMetadata[]): Promise<MtlsIdp>;
+  close(): Promise<void>;
+}
+
+export async function listenMtlsIdp(opts: Omit<StartMtlsIdpOptions, 'clients'>): Promise<PendingMtlsIdp> {
   const host = opts.host ?? '127.0.0.1';
   const apiAudience = opts.apiAudience ?? DEFAULT_API_AUDIENCE;
   const aliases = opts.mtlsEndpointAliases ?? true;
@@ -251,91 +269,95 @@ export async function startMtlsIdp(opts: StartMtlsIdpOptions): Promise<MtlsIdp> 
       server.closeAllConnections();
     });
 
-  try {
-    const base = buildConfiguration({
-      clients: opts.clients.map(normalizeMtlsClient),
-      apiAudience,
-      jwks,
-      InvalidTarget: errors.InvalidTarget,
-      ...(opts.features ? { features: opts.features } : {}),
-    });
-    const baseFeatures = base.features as Record<string, unknown>;
-    const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
-    const configure = opts.configure ?? ((c: Configuration) => c);
-    provider = new ProviderCtor(
-      issuer,
-      configure({
-        ...base,
-        clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
-        ...(aliases
-          ? {
-              discovery: {
-                mtls_endpoint_aliases: {
-                  token_endpoint: alias(TOKEN_PATH),
-                  revocation_endpoint: alias(`${TOKEN_PATH}/revocation`),
-                  userinfo_endpoint: alias('/me'),
+  const start = async (clients: MtlsIdpClientMetadata[]): Promise<MtlsIdp> => {
+    try {
+      const base = buildConfiguration({
+        clients: clients.map(normalizeMtlsClient),
+        apiAudience,
+        jwks,
+        InvalidTarget: errors.InvalidTarget,
+        ...(opts.features ? { features: opts.features } : {}),
+      });
+      const baseFeatures = base.features as Record<string, unknown>;
+      const alias = (path: string) => `${issuer}${ALIAS_PREFIX}${path}`;
+      const configure = opts.configure ?? ((c: Configuration) => c);
+      provider = new ProviderCtor(
+        issuer,
+        configure({
+          ...base,
+          clientAuthMethods: [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'],
+          ...(aliases
+            ? {
+                discovery: {
+                  mtls_endpoint_aliases: {
+                    token_endpoint: alias(TOKEN_PATH),
+                    revocation_endpoint: alias(`${TOKEN_PATH}/revocation`),
+                    userinfo_endpoint: alias('/me'),
+                    pushed_authorization_request_endpoint: alias(PAR_PATH),
+                  },
                 },
+              }
+            : {}),
+          features: {
+            ...baseFeatures,
+            mTLS: {
+              enabled: true,
+              certificateBoundAccessTokens: true,
+              tlsClientAuth: true,
+              selfSignedTlsClientAuth: true,
+              // PEM of the certificate the client presented (on the alias), or undefined
+              getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
+              // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
+              certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
+              certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
+                const peer = certificateFor(ctx.req);
+                if (!peer) return false;
+                if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
+                return sanMatches(peer.pem, property, expected);
               },
-            }
-          : {}),
-        features: {
-          ...baseFeatures,
-          mTLS: {
-            enabled: true,
-            certificateBoundAccessTokens: true,
-            tlsClientAuth: true,
-            selfSignedTlsClientAuth: true,
-            // PEM of the certificate the client presented (on the alias), or undefined
-            getCertificate: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.pem,
-            // tls_client_auth: the certificate must chain to the client CA (verified by the TLS layer)
-            certificateAuthorized: (ctx: { req: IncomingMessage }) => certificateFor(ctx.req)?.authorized === true,
-            certificateSubjectMatches: (ctx: { req: IncomingMessage }, property: string, expected: string) => {
-              const peer = certificateFor(ctx.req);
-              if (!peer) return false;
-              if (property === 'tls_client_auth_subject_dn') return subjectDnMatches(peer.pem, expected);
-              return sanMatches(peer.pem, property, expected);
             },
           },
-        },
-      }),
-    );
-    for (const { client_id: clientId } of opts.clients) {
-      const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
-        throw new Error(`startMtlsIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
+        }),
+      );
+      for (const { client_id: clientId } of clients) {
+        const client = await provider.Client.find(clientId).catch((err: { message?: string; error_description?: string }) => {
+          throw new Error(`startMtlsIdp(): invalid metadata for client ${clientId}: ${err.message} (${err.error_description ?? ''})`);
+        });
+        if (!client) throw new Error(`startMtlsIdp(): client ${clientId} was not registered`);
+      }
+      provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
+        const entry = byRequest.get(ctx.req);
+        if (entry) entry.errorDetail = err.error_detail ?? err.message;
       });
-      if (!client) throw new Error(`startMtlsIdp(): client ${clientId} was not registered`);
+      const tokenEndpoint = provider.urlFor('token');
+      if (new URL(tokenEndpoint).pathname !== TOKEN_PATH) throw new Error(`startMtlsIdp(): token endpoint moved to ${tokenEndpoint}`);
+      if (opts.use) provider.use(opts.use);
+      handle = provider.callback();
+      const active = provider;
+      return {
+        issuer,
+        discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+        tokenEndpoint,
+        mtlsTokenEndpoint: aliases ? alias(TOKEN_PATH) : tokenEndpoint,
+        jwksUri: provider.urlFor('jwks'),
+        apiAudience,
+        caPem: clientCa.certPem,
+        clientCa,
+        serverCaPem: serverCa.certPem,
+        provider: active,
+        captured,
+        clearCaptured: () => {
+          captured.length = 0;
+        },
+        login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId, trustingFetch(serverCa.certPem)),
+        close,
+      };
+    } catch (err) {
+      await close();
+      throw err;
     }
-    provider.on('grant.error', (ctx: { req: IncomingMessage }, err: { error_detail?: string; message?: string }) => {
-      const entry = byRequest.get(ctx.req);
-      if (entry) entry.errorDetail = err.error_detail ?? err.message;
-    });
-    const tokenEndpoint = provider.urlFor('token');
-    if (new URL(tokenEndpoint).pathname !== TOKEN_PATH) throw new Error(`startMtlsIdp(): token endpoint moved to ${tokenEndpoint}`);
-    handle = provider.callback();
-    const active = provider;
-    return {
-      issuer,
-      discoveryUrl: `${issuer}/.well-known/openid-configuration`,
-      tokenEndpoint,
-      mtlsTokenEndpoint: aliases ? alias(TOKEN_PATH) : tokenEndpoint,
-      jwksUri: provider.urlFor('jwks'),
-      apiAudience,
-      caPem: clientCa.certPem,
-      clientCa,
-      serverCaPem: serverCa.certPem,
-      provider: active,
-      captured,
-      clearCaptured: () => {
-        captured.length = 0;
-      },
-      login: (authorizationUrl, accountId = 'alice') => driveLogin(issuer, authorizationUrl, accountId, trustingFetch(serverCa.certPem)),
-      close,
-    };
-  } catch (err) {
-    server.close();
-    server.closeAllConnections();
-    throw err;
-  }
+  };
+  return { issuer, clientCa, serverCaPem: serverCa.certPem, start, close };
 }
 
 /** fetch over a connection that trusts `caPem` (the browser of a test, at the IdP's https listener). */

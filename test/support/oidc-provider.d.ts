@@ -86,6 +86,7 @@ declare module 'oidc-provider' {
     readonly Grant: typeof Grant;
     readonly Client: ClientStatic;
     readonly ResourceServer: typeof ResourceServer;
+    readonly AccessToken: { find(value: string): Promise<(UnknownObject & { 'x5t#S256'?: string }) | undefined> };
   }
 
   export const errors: {

@@ -42,7 +42,7 @@ export async function cachedToken(
   const { client, presented } = authenticated;
   const { upstream } = received;
   const passthrough = presented.assertion === undefined && client.secretDigest === undefined;
-  const lookup = cache.lookup(received.body, passthrough ? presented.secret : undefined);
+  const lookup = cache.lookup(received.body, passthrough ? presented.secret : undefined, received.text);
   const facts = c.get('facts');
   const storeFailed = (err: StoreUnavailableError) => upstream.storeFailure.report(err);
   // the exchange's worst case: a Basic retry is a second exchange, each within timeoutMs

@@ -20,6 +20,8 @@ export interface Received {
   readonly upstream: UpstreamRuntime;
   /** the caller's parameters; outboundAuth strips the caller's credentials and adds the upstream's */
   readonly body: URLSearchParams;
+  /** the form as it came (the token cache keys a steady caller's requests by it) */
+  readonly text?: string;
 }
 
 /** inboundAuth: who the caller is, and how its attempt is counted. */

@@ -50,7 +50,7 @@ export function formBody(endpoint: EndpointSpec, { runtime }: AppDeps): (c: Cont
     const upstream = rt.upstreams.get(name);
     if (!upstream) throw unknownUpstream();
     c.get('facts').upstream = upstream.name;
-    return { endpoint, rt, upstream, body: parseForm(text) };
+    return { endpoint, rt, upstream, body: parseForm(text), text };
   };
 }
 

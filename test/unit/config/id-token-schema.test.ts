@@ -71,6 +71,17 @@ describe('idToken', () => {
     expect(problems(yaml(`idToken: { resign: true, key: ${token('a')} }`, { client: `{ method: private_key_jwt, key: ${token('a')} }` }))).toHaveLength(1);
     expect(problems(yaml(`idToken: { resign: true, key: ${token('a')} }`, { client: `{ method: private_key_jwt, key: ${token('b')} }` }))).toEqual([]);
   });
+
+  it('…and a request-object key (GET /authorize, RFC 9101) is not the re-signing or the encryption key either', () => {
+    const signing = (file: string) => `{ method: private_key_jwt, key: { file: /k/client.pem }, requestObject: { key: { file: ${file} } } }`;
+    expect(problems(yaml('idToken: { resign: true, key: { file: /k/ro.pem } }', { client: signing('/k/ro.pem') }))).toEqual([
+      'upstreams.idp.idToken.key: the same key as clients[0].upstream.requestObject.key (request object signing): one key pair per usage — give id_token re-signing a key of its own',
+    ]);
+    expect(problems(yaml('idToken: { resign: true, decrypt: { key: { file: /k/ro.pem } } }', { client: signing('/k/ro.pem') }))).toEqual([
+      'upstreams.idp.idToken.decrypt.key: the same key as clients[0].upstream.requestObject.key (request object signing): one key pair per usage — give id_token decryption a key of its own',
+    ]);
+    expect(problems(yaml('idToken: { resign: true, key: { file: /k/resign.pem } }', { client: signing('/k/ro.pem') }))).toEqual([]);
+  });
 });
 
 describe('userinfo.client', () => {

@@ -9,6 +9,7 @@ import { resolveClient } from '../../../src/config/outbound-settings.js';
 import { connectionAddressCap } from '../../../src/config/server-schema.js';
 import { renderSchema } from '../../../scripts/write-schema.js';
 import { writeKeyFile } from '../../support/keys.js';
+import { makeClientCertificate } from '../../support/mtls-certs.js';
 
 const minimal = (client: string, upstream = 'issuer: https://idp.example.com') => `
 upstreams:
@@ -90,7 +91,13 @@ describe('config: good files', () => {
   it('every example under config/ validates (with its variables and key files provided)', async () => {
     const dir = new URL('../../../config/', import.meta.url).pathname;
     const files = ['authbridge.yaml', ...readdirSync(join(dir, 'examples')).map((f) => `examples/${f}`)];
+    const tls = await makeClientCertificate({ subject: 'CN=portal-prod' });
+    const tlsDir = mkdtempSync(join(tmpdir(), 'authbridge-examples-'));
+    writeFileSync(join(tlsDir, 'tls.key'), tls.keyPem, { mode: 0o600 });
+    writeFileSync(join(tlsDir, 'tls.crt'), tls.certPem);
     const env = {
+      PORTAL_TLS_KEY: join(tlsDir, 'tls.key'),
+      PORTAL_TLS_CERT: join(tlsDir, 'tls.crt'),
       BROKER_SECRET: 'broker-secret-value',
       OKTA_KEY_FILE: writeKeyFile('ec-p256'),
       LEGACY_APP_SECRET: 'legacy',

@@ -126,6 +126,15 @@ describe('a cache hit', () => {
     expect(JSON.parse(servedBody(token, SENT)).expires_in).toBe(600);
   });
 
+  it('serves expires_in last when the IdP sent none (defaultTtlSeconds), and the same body from its template twice', () => {
+    const body = json({ access_token: 'at-2', token_type: 'Bearer', scope: 'a "b"' });
+    const { token: t } = cached(body, { defaultTtlSeconds: 120 });
+    const first = servedBody(t, SENT + 20_000);
+    expect(first).toBe('{"access_token":"at-2","token_type":"Bearer","scope":"a \\"b\\"","expires_in":100}');
+    expect(servedBody(t, SENT + 20_000)).toBe(first);
+    expect(JSON.parse(servedBody(t, SENT + 30_000)).expires_in).toBe(90);
+  });
+
   it('serves expires_in as a number even when the IdP sent a string', () => {
     const { token: t } = cached(answer({ expires_in: '600' }));
     expect(JSON.parse(servedBody(t, SENT + 1_000)).expires_in).toBe(599);
