@@ -6,6 +6,7 @@
  * that says why and never anything of the token: the caller is refused, nothing is re-signed.
  */
 import { compactVerify, decodeProtectedHeader, errors, importJWK, type JWK, type JSONWebKeySet } from 'jose';
+import { SIGNING_ALGS } from '../config/algs.js';
 import type { DecryptAlg } from '../config/id-token-schema.js';
 import type { JweDecrypter } from '../keys/decryption-key.js';
 import { OAuthError, type AnsweredCode } from '../errors.js';
@@ -13,8 +14,11 @@ import type { ProviderMetadata } from './discovery.js';
 
 export type IdpJwtKind = 'id_token' | 'userinfo';
 
-/** The asymmetric JWS algs an IdP's JWT may carry (an HMAC one would need the client's secret; `none` never). */
-const ASYMMETRIC_ALGS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+/**
+ * The asymmetric JWS algs an IdP's JWT may carry: the ones authbridge signs with, and `Ed25519` (RFC 9864's name for
+ * EdDSA over Ed25519). An HMAC one would need the client's secret; `none` never.
+ */
+const ASYMMETRIC_ALGS: ReadonlySet<string> = new Set([...SIGNING_ALGS, 'Ed25519']);
 /** JWE content encryption algs (RFC 7518 §5). */
 const CONTENT_ENCRYPTION = ['A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512', 'A128GCM', 'A192GCM', 'A256GCM'];
 
