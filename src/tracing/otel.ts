@@ -27,6 +27,13 @@ import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { ATTR, type ChildKind, type RemoteParent, type Span, type SpanAttributes, type Tracing } from './span.js';
 
+/**
+ * Every span's start and end on one clock: epoch ms from the monotonic clock. Left to itself the SDK anchors each span
+ * on Date.now() when it starts, so two spans' times can disagree by up to a millisecond, and a call that ends just
+ * before its request's span could be recorded as ending after it.
+ */
+const clock = (): number => performance.timeOrigin + performance.now();
+
 export interface OtelSettings {
   /** the OTLP/HTTP traces URL (start.ts resolved it from the config and the environment) */
   readonly endpoint: string;
@@ -57,7 +64,7 @@ class SdkSpan implements Span {
   }
 
   child(name: string, attributes?: SpanAttributes, kind: ChildKind = 'internal'): Span {
-    return new SdkSpan(this.tracer, this.tracer.startSpan(name, { kind: KINDS[kind], attributes }, this.#own), this.#own);
+    return new SdkSpan(this.tracer, this.tracer.startSpan(name, { kind: KINDS[kind], attributes, startTime: clock() }, this.#own), this.#own);
   }
 
   set(attributes: SpanAttributes): void {
@@ -71,7 +78,7 @@ class SdkSpan implements Span {
 
   end(error?: unknown): void {
     if (error !== undefined) this.fail(errorCode(error));
-    this.span.end();
+    this.span.end(clock());
   }
 
   traceHeaders(): Record<string, string> {
@@ -129,7 +136,7 @@ export function openTracing(settings: OtelSettings): Tracing {
   return {
     serverSpan(name: string, parent: RemoteParent | undefined, attributes: SpanAttributes): Span {
       const context = parent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, parent, defaultTextMapGetter);
-      return new SdkSpan(tracer, tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, context), context);
+      return new SdkSpan(tracer, tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: clock() }, context), context);
     },
     shutdown: () => provider.shutdown(),
   };
